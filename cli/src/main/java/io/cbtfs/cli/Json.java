@@ -1,0 +1,48 @@
+package io.cbtfs.cli;
+
+import java.util.Locale;
+
+/** The little JSON and number formatting the commands print. */
+final class Json {
+  private Json() {}
+
+  static String quote(String s) {
+    if (s == null) {
+      return "null";
+    }
+    StringBuilder out = new StringBuilder(s.length() + 2).append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> out.append("\\\"");
+        case '\\' -> out.append("\\\\");
+        case '\n' -> out.append("\\n");
+        case '\r' -> out.append("\\r");
+        case '\t' -> out.append("\\t");
+        default -> {
+          if (c < 0x20) {
+            out.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+          } else {
+            out.append(c);
+          }
+        }
+      }
+    }
+    return out.append('"').toString();
+  }
+
+  /** 1536 as "1.5 KiB". */
+  static String humanBytes(long bytes) {
+    if (bytes < 1024) {
+      return bytes + " B";
+    }
+    String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = bytes;
+    int unit = -1;
+    while (v >= 1024 && unit < units.length - 1) {
+      v /= 1024;
+      unit++;
+    }
+    return String.format(Locale.ROOT, "%.1f %s", v, units[unit]);
+  }
+}

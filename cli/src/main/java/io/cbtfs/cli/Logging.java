@@ -1,0 +1,29 @@
+package io.cbtfs.cli;
+
+import java.nio.file.Path;
+
+/**
+ * Configures slf4j-simple before the first logger exists: info to standard error by default, debug
+ * with {@code -v}, or into a log file for a daemon.
+ */
+final class Logging {
+  private static boolean verbose;
+
+  private Logging() {}
+
+  static void configure(boolean beVerbose, Path logFile) {
+    verbose = beVerbose;
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", beVerbose ? "debug" : "info");
+    System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+    System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ");
+    System.setProperty("org.slf4j.simpleLogger.showShortLogName", "true");
+    System.setProperty("org.slf4j.simpleLogger.levelInBrackets", "true");
+    if (logFile != null) {
+      System.setProperty("org.slf4j.simpleLogger.logFile", logFile.toString());
+    }
+  }
+
+  static boolean verbose() {
+    return verbose;
+  }
+}

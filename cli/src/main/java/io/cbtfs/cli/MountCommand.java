@@ -1,0 +1,164 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code cbtfs mount}: serve a folder of images through a tracking FUSE mount. */
+@Command(
+    name = "mount",
+    mixinStandardHelpOptions = true,
+    versionProvider = CbtfsCommand.Version.class,
+    description = {
+      "Serve every regular file of BACKING_DIR under MOUNTPOINT, with the same names, sizes and",
+      "bytes, and mark the blocks each write touches. Runs in the foreground until Ctrl-C,",
+      "SIGTERM or 'cbtfs unmount MOUNTPOINT'; with --daemon it returns once the mount serves.",
+      "",
+      "Point VMs and image tools at the files under MOUNTPOINT: a write that bypasses the",
+      "mount is not tracked."
+    })
+final class MountCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "BACKING_DIR", description = "Folder holding the images.")
+  Path backingDir;
+
+  @Parameters(index = "1", paramLabel = "MOUNTPOINT", description = "Empty folder to mount on.")
+  Path mountPoint;
+
+  @Option(
+      names = "--block-size",
+      paramLabel = "SIZE",
+      defaultValue = "64K",
+      description =
+          "Tracking granule for new images: a power of two from 4K to 4M "
+              + "(default: ${DEFAULT-VALUE}, QEMU's dirty-bitmap default).")
+  String blockSize;
+
+  @Option(
+      names = "--state-dir",
+      paramLabel = "DIR",
+      description =
+          "Where tracking state lives (default: BACKING_DIR/.cbtfs, hidden from the mount).")
+  Path stateDir;
+
+  @Option(names = "--daemon", description = "Run in the background; return once the mount serves.")
+  boolean daemon;
+
+  @Option(
+      names = "--log-file",
+      paramLabel = "FILE",
+      description = "Log file of a --daemon mount (default: STATE_DIR/mount.log).")
+  Path logFile;
+
+  @Option(
+      names = "--allow-other",
+      description =
+          "Let other users (e.g. libvirt's qemu) open the images; file modes still apply. "
+              + "Needs user_allow_other in /etc/fuse.conf unless run as root.")
+  boolean allowOther;
+
+  @Option(
+      names = "--reset-tracking",
+      description =
+          "If an image's tracking state is corrupt, mark the whole image dirty and "
+              + "start a new lineage instead of refusing to mount.")
+  boolean resetTracking;
+
+  @Option(
+      names = {"-v", "--verbose"},
+      description = "Log debug detail; print stack traces.")
+  boolean verbose;
+
+  @Option(names = "--daemon-child", hidden = true)
+  boolean daemonChild;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    MountOptions options = options();
+    Path log = logFile != null ? logFile : options.stateDir().resolve("mount.log");
+    if (daemon) {
+      return new DaemonLauncher(spec.commandLine().getOut(), spec.commandLine().getErr())
+          .launch(childArgs(options, log), options, log);
+    }
+    Logging.configure(verbose, daemonChild ? log : null);
+    Mount mount = Mount.start(options);
+    ControlServer control = ControlServer.start(mount);
+    Thread hook = new Thread(() -> stop(mount, control), "cbtfs-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    if (daemonChild) {
+      System.out.println(DaemonLauncher.READY);
+      System.out.close();
+    } else {
+      spec.commandLine()
+          .getOut()
+          .printf(
+              "cbtfs: serving %s on %s (state in %s)%nstop with Ctrl-C or: cbtfs unmount %s%n",
+              options.backingDir(), options.mountPoint(), options.stateDir(), options.mountPoint());
+      spec.commandLine().getOut().flush();
+    }
+    mount.awaitUnmounted();
+    control.close();
+    mount.close();
+    return CbtfsCommand.EXIT_OK;
+  }
+
+  private MountOptions options() {
+    BlockGeometry geometry;
+    try {
+      long size = BlockGeometry.parseByteSize(blockSize);
+      geometry = BlockGeometry.of((int) Math.min(size, Integer.MAX_VALUE));
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "invalid --block-size '" + blockSize + "': " + e.getMessage());
+    }
+    return new MountOptions(backingDir, mountPoint, stateDir, geometry, allowOther, resetTracking);
+  }
+
+  /** Orderly stop on SIGTERM/SIGINT: unmount, join the FUSE loop, save the tracking. */
+  private static void stop(Mount mount, ControlServer control) {
+    control.close();
+    try {
+      mount.close();
+    } catch (CbtfsException busy) {
+      System.err.println("cbtfs: " + busy.getMessage() + "; detaching lazily");
+      try {
+        mount.closeLazily();
+      } catch (Exception e) {
+        System.err.println("cbtfs: " + Errors.describe(e));
+      }
+    } catch (Exception e) {
+      System.err.println("cbtfs: " + Errors.describe(e));
+    }
+  }
+
+  private List<String> childArgs(MountOptions options, Path log) {
+    List<String> args = new ArrayList<>();
+    args.add("mount");
+    args.add("--daemon-child");
+    args.add("--block-size=" + blockSize);
+    args.add("--state-dir=" + options.stateDir());
+    args.add("--log-file=" + log);
+    if (allowOther) {
+      args.add("--allow-other");
+    }
+    if (resetTracking) {
+      args.add("--reset-tracking");
+    }
+    if (verbose) {
+      args.add("--verbose");
+    }
+    args.add(options.backingDir().toString());
+    args.add(options.mountPoint().toString());
+    return args;
+  }
+}

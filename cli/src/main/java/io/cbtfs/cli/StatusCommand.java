@@ -1,0 +1,106 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.TrackerState;
+import io.cbtfs.tracker.TrackerStore;
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code cbtfs status}: what changed in an image since its last sync. */
+@Command(
+    name = "status",
+    mixinStandardHelpOptions = true,
+    versionProvider = CbtfsCommand.Version.class,
+    description = {
+      "Show an image's size, block size, dirty blocks and bytes, and last committed generation.",
+      "IMAGE is the path under a cbtfs mount or the backing file. A running mount answers",
+      "itself; otherwise the saved state is read."
+    })
+final class StatusCommand implements Callable<Integer> {
+  @Parameters(
+      paramLabel = "IMAGE",
+      description = "The image, under the mount or in the backing folder.")
+  Path image;
+
+  @Option(
+      names = "--json",
+      description =
+          "Print one JSON object (imageSize, blockSize, "
+              + "dirtyBlocks, dirtyBytes, generation, ...) for scripts.")
+  boolean json;
+
+  @Option(
+      names = "--state-dir",
+      paramLabel = "DIR",
+      description = "State directory, if the mount used a non-default --state-dir.")
+  Path stateDir;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    ImageStatus status = query(image, stateDir);
+    spec.commandLine()
+        .getOut()
+        .print(json ? status.toJson() + System.lineSeparator() : status.toText());
+    spec.commandLine().getOut().flush();
+    return CbtfsCommand.EXIT_OK;
+  }
+
+  /** The status of an image from its running mount or, with none, from its saved state. */
+  static ImageStatus query(Path image, Path stateDirOption) throws IOException {
+    ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
+    if (loc.imageName().contains("\n")) {
+      throw new CbtfsException("image names with a newline are not supported");
+    }
+    Optional<SocketChannel> control = ControlClient.connect(loc.stateDir());
+    if (control.isPresent()) {
+      Map<String, String> fields =
+          ControlClient.fields(ControlClient.call(control.get(), "STATUS " + loc.imageName()));
+      fields.put("image", image.toString());
+      return ImageStatus.fromFields(fields);
+    }
+    return offline(image, loc);
+  }
+
+  private static ImageStatus offline(Path image, ImageLocator loc) throws IOException {
+    TrackerState state =
+        TrackerStore.readState(loc.stateDir(), loc.imageName())
+            .orElseThrow(
+                () ->
+                    new CbtfsException(
+                        image
+                            + " is not tracked: no state for '"
+                            + loc.imageName()
+                            + "' in "
+                            + loc.stateDir()
+                            + " (serve its folder with 'cbtfs mount' first)"));
+    Path backing = image.toAbsolutePath();
+    long size =
+        loc.mountPoint().isEmpty() && Files.isRegularFile(backing)
+            ? Files.size(backing)
+            : state.imageSize();
+    DirtySet dirty = state.clean() ? state.dirty() : DirtySet.allOf(state.geometry(), size);
+    return new ImageStatus(
+        image.toString(),
+        size,
+        state.geometry().blockSize(),
+        dirty.blockCount(),
+        dirty.byteCount(size),
+        state.committedGeneration(),
+        state.lineage().toString(),
+        "offline",
+        state.clean(),
+        state.clean() ? "" : "unclean stop: the next mount marks the whole image dirty");
+  }
+}

@@ -1,0 +1,53 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.tracker.CbtfsException;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code cbtfs unmount}: stop a mount in order, with its tracking saved. */
+@Command(
+    name = "unmount",
+    aliases = "umount",
+    mixinStandardHelpOptions = true,
+    versionProvider = CbtfsCommand.Version.class,
+    description = {
+      "Unmount a cbtfs mount and wait until its tracking state is saved. Fails, leaving the",
+      "mount serving, while an image on it is still open (stop the VM first)."
+    })
+final class UnmountCommand implements Callable<Integer> {
+  @Parameters(paramLabel = "MOUNTPOINT", description = "Where the mount is.")
+  Path mountPoint;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    Path mp = mountPoint.toAbsolutePath().normalize();
+    Optional<Path> stateDir = MountTable.stateDirOf(mp);
+    if (stateDir.isEmpty()) {
+      throw new CbtfsException("no cbtfs mount on " + mp);
+    }
+    Optional<SocketChannel> control = ControlClient.connect(stateDir.get());
+    if (control.isPresent()) {
+      ControlClient.call(control.get(), "UNMOUNT");
+      spec.commandLine()
+          .getOut()
+          .printf("cbtfs: unmounted %s; tracking saved in %s%n", mp, stateDir.get());
+    } else {
+      Mount.unmount(mp);
+      spec.commandLine()
+          .getOut()
+          .printf(
+              "cbtfs: unmounted %s; its mount process was gone, so the next mount recovers "
+                  + "the tracking from %s%n",
+              mp, stateDir.get());
+    }
+    return CbtfsCommand.EXIT_OK;
+  }
+}

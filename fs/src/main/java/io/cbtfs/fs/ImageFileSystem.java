@@ -1,0 +1,216 @@
+package io.cbtfs.fs;
+
+import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerStore;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jnr.ffi.Pointer;
+
+/**
+ * The operations of the mount in plain Java: what each FUSE callback does, given a path or an open
+ * handle. Reads go straight to the backing descriptor; everything that changes bytes or size goes
+ * through {@link TrackingWrites}. Failures are {@link IOException}s ({@link ErrnoException} with
+ * the errno to return).
+ */
+public final class ImageFileSystem {
+  private final ImageFiles files;
+  private final TrackerStore trackers;
+  private final OpenFiles openFiles = new OpenFiles();
+  private final Posix posix;
+  private final TrackingWrites writes;
+
+  public ImageFileSystem(ImageFiles files, TrackerStore trackers, Posix posix) {
+    this.files = files;
+    this.trackers = trackers;
+    this.posix = posix;
+    this.writes = new TrackingWrites(posix);
+  }
+
+  public ImageFiles files() {
+    return files;
+  }
+
+  public TrackerStore trackers() {
+    return trackers;
+  }
+
+  /** Fills {@code stat} for the root or an image; anything but a regular file is ENOENT. */
+  public void getattr(String fusePath, Pointer stat) throws IOException {
+    if (ImageFiles.isRoot(fusePath)) {
+      posix.lstat(files.backingDir().toString(), stat);
+      return;
+    }
+    String path = files.backingFile(files.imageName(fusePath)).toString();
+    posix.lstat(path, stat);
+    if (!Posix.isRegular(posix.mode(stat))) {
+      throw new ErrnoException(Posix.ENOENT, "not a regular file: " + path);
+    }
+  }
+
+  public void fgetattr(long fh, Pointer stat) throws IOException {
+    posix.fstat(openFiles.get(fh).fd(), stat);
+  }
+
+  public List<String> readdir(String fusePath) throws IOException {
+    if (!ImageFiles.isRoot(fusePath)) {
+      throw new ErrnoException(Posix.ENOTDIR, "not a directory: " + fusePath);
+    }
+    return files.list();
+  }
+
+  /** Opens an existing image; returns the handle number. */
+  public long open(String fusePath, int flags) throws IOException {
+    return openBacking(files.imageName(fusePath), flags & ~(Posix.O_CREAT | Posix.O_EXCL), 0);
+  }
+
+  /** Creates and opens a new image. */
+  public long create(String fusePath, int mode, int flags) throws IOException {
+    return openBacking(files.imageName(fusePath), flags | Posix.O_CREAT, mode);
+  }
+
+  private long openBacking(String imageName, int flags, int mode) throws IOException {
+    // O_APPEND would make pwrite ignore the kernel's offsets; O_DIRECT would demand aligned FUSE
+    // buffers. The kernel already resolved both before sending us offsets.
+    int backingFlags =
+        (flags & ~(Posix.O_APPEND | Posix.O_DIRECT | Posix.O_TRUNC)) | Posix.O_NOFOLLOW;
+    String path = files.backingFile(imageName).toString();
+    int fd = posix.open(path, backingFlags, mode);
+    try {
+      Pointer stat = posix.allocateStat();
+      posix.fstat(fd, stat);
+      if (!Posix.isRegular(posix.mode(stat))) {
+        throw new ErrnoException(Posix.ENOENT, "not a regular file: " + path);
+      }
+      TrackedImage image = trackers.image(imageName, posix.size(stat));
+      if ((flags & Posix.O_TRUNC) != 0) {
+        writes.truncate(fd, imageName, image, 0);
+      }
+      return openFiles.add(new OpenImage(imageName, fd, image));
+    } catch (IOException | RuntimeException e) {
+      posix.libc().close(fd);
+      throw e;
+    }
+  }
+
+  /** Reads up to {@code byteLength} bytes; fewer only at the end of the file. */
+  public int read(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
+    OpenImage file = openFiles.get(fh);
+    long done = 0;
+    while (done < byteLength) {
+      Pointer into = done == 0 ? buf : buf.slice(done);
+      long n = posix.libc().pread(file.fd(), into, byteLength - done, byteOffset + done);
+      if (n < 0 && posix.runtime().getLastError() == Posix.EINTR) {
+        continue;
+      }
+      if (posix.check(n, "pread", file.imageName()) == 0) {
+        break;
+      }
+      done += n;
+    }
+    return (int) done;
+  }
+
+  public int write(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
+    return writes.write(openFiles.get(fh), buf, byteLength, byteOffset);
+  }
+
+  public void truncate(String fusePath, long newSize) throws IOException {
+    String imageName = files.imageName(fusePath);
+    int fd =
+        posix.open(files.backingFile(imageName).toString(), Posix.O_WRONLY | Posix.O_NOFOLLOW, 0);
+    try {
+      writes.truncate(fd, imageName, trackers.image(imageName, posix.fileSize(fd)), newSize);
+    } finally {
+      posix.close(fd);
+    }
+  }
+
+  public void ftruncate(long fh, long newSize) throws IOException {
+    OpenImage file = openFiles.get(fh);
+    writes.truncate(file.fd(), file.imageName(), file.image(), newSize);
+  }
+
+  public void fallocate(long fh, int mode, long byteOffset, long byteLength) throws IOException {
+    writes.fallocate(openFiles.get(fh), mode, byteOffset, byteLength);
+  }
+
+  /** Makes the image's data durable on the backing file system. */
+  public void fsync(long fh, boolean dataOnly) throws IOException {
+    OpenImage file = openFiles.get(fh);
+    int rc = dataOnly ? posix.libc().fdatasync(file.fd()) : posix.libc().fsync(file.fd());
+    posix.check(rc, dataOnly ? "fdatasync" : "fsync", file.imageName());
+  }
+
+  public void release(long fh) throws IOException {
+    OpenImage file = openFiles.remove(fh);
+    posix.close(file.fd());
+  }
+
+  public void statfs(Pointer statvfs) throws IOException {
+    String dir = files.backingDir().toString();
+    posix.check(posix.libc().statvfs(dir, statvfs), "statvfs", dir);
+  }
+
+  /** Sets access and modification times; {@code times} is a {@code struct timespec[2]} or null. */
+  public void utimens(String fusePath, Pointer times) throws IOException {
+    String path = backingPath(fusePath);
+    posix.check(
+        posix.libc().utimensat(Posix.AT_FDCWD, path, times, Posix.AT_SYMLINK_NOFOLLOW),
+        "utimensat",
+        path);
+  }
+
+  public void chmod(String fusePath, long mode) throws IOException {
+    String path = backingPath(fusePath);
+    posix.check(posix.libc().chmod(path, (int) mode), "chmod", path);
+  }
+
+  public void chown(String fusePath, long uid, long gid) throws IOException {
+    String path = backingPath(fusePath);
+    posix.check(posix.libc().lchown(path, (int) uid, (int) gid), "chown", path);
+  }
+
+  /** Renames an image within the mount; its tracking moves with it. */
+  public void rename(String fromFusePath, String toFusePath) throws IOException {
+    String from = files.imageName(fromFusePath);
+    String to = files.imageName(toFusePath);
+    String fromPath = files.backingFile(from).toString();
+    posix.check(
+        posix.libc().rename(fromPath, files.backingFile(to).toString()), "rename", fromPath);
+    trackers.rename(from, to);
+  }
+
+  public void unlink(String fusePath) throws IOException {
+    String name = files.imageName(fusePath);
+    String path = files.backingFile(name).toString();
+    posix.check(posix.libc().unlink(path), "unlink", path);
+    trackers.remove(name);
+  }
+
+  private String backingPath(String fusePath) throws ErrnoException {
+    return ImageFiles.isRoot(fusePath)
+        ? files.backingDir().toString()
+        : files.backingFile(files.imageName(fusePath)).toString();
+  }
+
+  public int openCount() {
+    return openFiles.size();
+  }
+
+  /**
+   * Closes every handle still open (the kernel has gone) and persists the tracking as clean,
+   * recording each backing file's size.
+   */
+  public void closeAll() throws IOException {
+    for (OpenImage file : openFiles.removeAll()) {
+      posix.libc().close(file.fd());
+    }
+    Map<String, Long> sizes = new HashMap<>();
+    for (String name : files.list()) {
+      sizes.put(name, java.nio.file.Files.size(files.backingFile(name)));
+    }
+    trackers.closeClean(sizes);
+  }
+}

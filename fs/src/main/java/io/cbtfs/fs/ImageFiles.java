@@ -1,0 +1,74 @@
+package io.cbtfs.fs;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The backing directory seen through the mount: a flat set of regular files. Maps a FUSE path
+ * ({@code /disk.img}) to the backing file, and hides everything else: the state directory,
+ * sub-directories, symbolic links (which could lead out of the directory) and special files.
+ */
+public final class ImageFiles {
+  private final Path backingDir;
+  private final String hiddenName;
+
+  /**
+   * @param backingDir the directory whose regular files are served
+   * @param stateDir the tracking state directory; hidden if it lies directly in {@code backingDir}
+   */
+  public ImageFiles(Path backingDir, Path stateDir) {
+    this.backingDir = backingDir.toAbsolutePath().normalize();
+    Path state = stateDir.toAbsolutePath().normalize();
+    this.hiddenName = backingDir.equals(state.getParent()) ? state.getFileName().toString() : null;
+  }
+
+  public Path backingDir() {
+    return backingDir;
+  }
+
+  /** Whether {@code fusePath} names the root of the mount. */
+  public static boolean isRoot(String fusePath) {
+    return "/".equals(fusePath);
+  }
+
+  /**
+   * The image name of a FUSE path such as {@code /disk.img}.
+   *
+   * @throws ErrnoException ENOENT for nested paths and for the hidden state directory
+   */
+  public String imageName(String fusePath) throws ErrnoException {
+    if (fusePath.length() < 2 || fusePath.charAt(0) != '/' || fusePath.indexOf('/', 1) >= 0) {
+      throw new ErrnoException(Posix.ENOENT, "no image at " + fusePath);
+    }
+    String name = fusePath.substring(1);
+    if (name.equals(hiddenName) || name.equals(".") || name.equals("..")) {
+      throw new ErrnoException(Posix.ENOENT, "no image at " + fusePath);
+    }
+    return name;
+  }
+
+  /** The backing file of an image name (which {@link #imageName} validated). */
+  public Path backingFile(String imageName) {
+    return backingDir.resolve(imageName);
+  }
+
+  /** Names of the regular files of the backing directory, the state directory excluded. */
+  public List<String> list() throws IOException {
+    List<String> names = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(backingDir)) {
+      for (Path entry : entries) {
+        String name = entry.getFileName().toString();
+        if (!name.equals(hiddenName) && Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
+          names.add(name);
+        }
+      }
+    }
+    names.sort(null);
+    return names;
+  }
+}

@@ -1,0 +1,150 @@
+package io.cbtfs.fs;
+
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Platform;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+
+/**
+ * Checked wrappers over {@link LibC}: each returns the result or throws an {@link ErrnoException}
+ * naming the call and its errno. Linux only (x86_64 and aarch64 layouts of {@code struct stat}).
+ */
+public final class Posix {
+  public static final int O_RDONLY = 0;
+  public static final int O_WRONLY = 1;
+  public static final int O_RDWR = 2;
+  public static final int O_ACCMODE = 3;
+  public static final int O_CREAT = 0100;
+  public static final int O_EXCL = 0200;
+  public static final int O_TRUNC = 01000;
+  public static final int O_APPEND = 02000;
+  public static final int O_DSYNC = 010000;
+  public static final int O_DIRECT = 040000;
+  public static final int O_NOFOLLOW = 0400000;
+  public static final int O_CLOEXEC = 02000000;
+  public static final int O_SYNC = 04010000;
+
+  public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+  public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+  public static final int FALLOC_FL_COLLAPSE_RANGE = 0x08;
+  public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+  public static final int FALLOC_FL_INSERT_RANGE = 0x20;
+
+  public static final int AT_FDCWD = -100;
+  public static final int AT_SYMLINK_NOFOLLOW = 0x100;
+
+  public static final int EINTR = 4;
+  public static final int EIO = 5;
+  public static final int EBADF = 9;
+  public static final int EACCES = 13;
+  public static final int EEXIST = 17;
+  public static final int EXDEV = 18;
+  public static final int ENOTDIR = 20;
+  public static final int EISDIR = 21;
+  public static final int EINVAL = 22;
+  public static final int EFBIG = 27;
+  public static final int ENOSPC = 28;
+  public static final int EROFS = 30;
+  public static final int ENOENT = 2;
+  public static final int EPERM = 1;
+  public static final int ENOSYS = 38;
+  public static final int ENOTEMPTY = 39;
+  public static final int EOPNOTSUPP = 95;
+
+  /** Size of {@code struct stat} on 64-bit Linux, rounded up. */
+  public static final int STAT_BYTES = 256;
+
+  private static final int S_IFMT = 0170000;
+  private static final int S_IFREG = 0100000;
+  private static final int S_IFDIR = 0040000;
+  private static final long ST_SIZE_OFFSET = 48;
+
+  private final LibC libc;
+  private final Runtime runtime;
+  private final long stModeOffset;
+
+  private Posix(LibC libc) {
+    this.libc = libc;
+    this.runtime = Runtime.getRuntime(libc);
+    Platform p = Platform.getNativePlatform();
+    if (p.getOS() != Platform.OS.LINUX) {
+      throw new UnsupportedOperationException("cbtfs runs on Linux only");
+    }
+    this.stModeOffset =
+        switch (p.getCPU()) {
+          case X86_64 -> 24;
+          case AARCH64 -> 16;
+          default ->
+              throw new UnsupportedOperationException(
+                  "unsupported CPU " + p.getCPU() + " (x86_64 and aarch64 only)");
+        };
+  }
+
+  private static final class Holder {
+    static final Posix INSTANCE = new Posix(LibraryLoader.create(LibC.class).load("c"));
+  }
+
+  public static Posix get() {
+    return Holder.INSTANCE;
+  }
+
+  public Runtime runtime() {
+    return runtime;
+  }
+
+  public LibC libc() {
+    return libc;
+  }
+
+  /** A fresh native buffer for {@code struct stat}, for the few calls that stat outside FUSE. */
+  public Pointer allocateStat() {
+    return jnr.ffi.Memory.allocateDirect(runtime, STAT_BYTES);
+  }
+
+  public int mode(Pointer stat) {
+    return stat.getInt(stModeOffset);
+  }
+
+  public static boolean isRegular(int mode) {
+    return (mode & S_IFMT) == S_IFREG;
+  }
+
+  public static boolean isDirectory(int mode) {
+    return (mode & S_IFMT) == S_IFDIR;
+  }
+
+  public long size(Pointer stat) {
+    return stat.getLong(ST_SIZE_OFFSET);
+  }
+
+  /** Throws for a negative {@code result}, with errno read right after the call. */
+  public long check(long result, String call, Object subject) throws ErrnoException {
+    if (result < 0) {
+      int errno = runtime.getLastError();
+      throw new ErrnoException(errno, call + " " + subject + ": " + libc.strerror(errno));
+    }
+    return result;
+  }
+
+  public int open(String path, int flags, int mode) throws ErrnoException {
+    return (int) check(libc.open(path, flags | O_CLOEXEC, mode), "open", path);
+  }
+
+  public void close(int fd) throws ErrnoException {
+    check(libc.close(fd), "close", "fd " + fd);
+  }
+
+  public void fstat(int fd, Pointer stat) throws ErrnoException {
+    check(libc.fstat(fd, stat), "fstat", "fd " + fd);
+  }
+
+  public void lstat(String path, Pointer stat) throws ErrnoException {
+    check(libc.lstat(path, stat), "lstat", path);
+  }
+
+  public long fileSize(int fd) throws ErrnoException {
+    Pointer stat = allocateStat();
+    fstat(fd, stat);
+    return size(stat);
+  }
+}

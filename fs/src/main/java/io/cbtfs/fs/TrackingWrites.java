@@ -1,0 +1,80 @@
+package io.cbtfs.fs;
+
+import io.cbtfs.tracker.TrackedImage;
+import java.io.IOException;
+import jnr.ffi.Pointer;
+
+/**
+ * Every operation that changes an image's bytes or size, each in the order the tracking needs:
+ * intent before the backing call ({@link TrackedImage#beforeWrite}), the dirty bit after it returns
+ * ({@link TrackedImage#afterWrite}), even when it fails part way (marking more than changed is
+ * safe; marking less is data loss on the replica).
+ */
+public final class TrackingWrites {
+  private final Posix posix;
+
+  public TrackingWrites(Posix posix) {
+    this.posix = posix;
+  }
+
+  /**
+   * Writes all {@code byteLength} bytes of {@code buf} at {@code byteOffset}; returns the count.
+   */
+  public int write(OpenImage file, Pointer buf, long byteLength, long byteOffset)
+      throws IOException {
+    TrackedImage image = file.image();
+    image.beforeWrite(byteOffset, byteLength);
+    try {
+      long done = 0;
+      while (done < byteLength) {
+        Pointer from = done == 0 ? buf : buf.slice(done);
+        long n = posix.libc().pwrite(file.fd(), from, byteLength - done, byteOffset + done);
+        if (n < 0 && posix.runtime().getLastError() == Posix.EINTR) {
+          continue;
+        }
+        posix.check(n, "pwrite", file.imageName());
+        done += n;
+      }
+      return (int) done;
+    } finally {
+      image.afterWrite(byteOffset, byteLength);
+    }
+  }
+
+  /** Sets the size of an open image; marks every byte between the old and new end. */
+  public void truncate(int fd, String imageName, TrackedImage image, long newSize)
+      throws IOException {
+    long oldSize = posix.fileSize(fd);
+    long from = Math.min(oldSize, newSize);
+    long length = Math.max(oldSize, newSize) - from;
+    image.beforeWrite(from, length);
+    try {
+      posix.check(posix.libc().ftruncate(fd, newSize), "ftruncate", imageName);
+    } finally {
+      image.afterWrite(from, length);
+    }
+  }
+
+  /**
+   * fallocate with any mode. Allocation, zeroing and punching a hole change bytes of the range (or
+   * the size); collapse and insert shift everything after the offset, so the rest of the file is
+   * marked too.
+   */
+  public void fallocate(OpenImage file, int mode, long byteOffset, long byteLength)
+      throws IOException {
+    TrackedImage image = file.image();
+    long oldSize = posix.fileSize(file.fd());
+    boolean shifts = (mode & (Posix.FALLOC_FL_COLLAPSE_RANGE | Posix.FALLOC_FL_INSERT_RANGE)) != 0;
+    long end =
+        shifts ? Math.max(oldSize + byteLength, byteOffset + byteLength) : byteOffset + byteLength;
+    image.beforeWrite(byteOffset, end - byteOffset);
+    try {
+      posix.check(
+          posix.libc().fallocate(file.fd(), mode, byteOffset, byteLength),
+          "fallocate",
+          file.imageName());
+    } finally {
+      image.afterWrite(byteOffset, end - byteOffset);
+    }
+  }
+}

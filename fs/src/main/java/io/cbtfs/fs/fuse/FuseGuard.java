@@ -1,0 +1,62 @@
+package io.cbtfs.fs.fuse;
+
+import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.Posix;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The boundary between Java exceptions and the kernel: maps what an operation threw to the negated
+ * errno FUSE expects. Expected errnos (a missing file, a bad handle) are not logged; anything that
+ * means the backing storage failed, and every unexpected exception, is.
+ */
+public final class FuseGuard {
+  private static final Logger log = LoggerFactory.getLogger(FuseGuard.class);
+
+  private FuseGuard() {}
+
+  /** The negated errno for {@code failure} of {@code operation} on {@code path}. */
+  public static int errno(String operation, String path, Exception failure) {
+    int errno = errnoOf(failure);
+    if (errno == Posix.EIO || errno == Posix.ENOSPC || failure instanceof RuntimeException) {
+      log.error("{} {} failed: {}", operation, path, failure.toString(), failure);
+    } else if (log.isDebugEnabled()) {
+      log.debug("{} {}: {}", operation, path, failure.getMessage());
+    }
+    return -errno;
+  }
+
+  static int errnoOf(Exception failure) {
+    if (failure instanceof ErrnoException e) {
+      return e.errno();
+    }
+    if (failure instanceof NoSuchFileException) {
+      return Posix.ENOENT;
+    }
+    if (failure instanceof AccessDeniedException) {
+      return Posix.EACCES;
+    }
+    if (failure instanceof FileAlreadyExistsException) {
+      return Posix.EEXIST;
+    }
+    if (failure instanceof DirectoryNotEmptyException) {
+      return Posix.ENOTEMPTY;
+    }
+    if (failure instanceof NotDirectoryException) {
+      return Posix.ENOTDIR;
+    }
+    if (failure instanceof IOException) {
+      return Posix.EIO;
+    }
+    if (failure instanceof IllegalArgumentException) {
+      return Posix.EINVAL;
+    }
+    return Posix.EIO;
+  }
+}

@@ -1,0 +1,76 @@
+package io.cbtfs.fs.mount;
+
+import io.cbtfs.tracker.BlockGeometry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What {@code cbtfs mount} was asked for.
+ *
+ * @param backingDir the directory whose regular files are served
+ * @param mountPoint an empty directory to mount on
+ * @param stateDir tracking state; default {@code backingDir/.cbtfs}
+ * @param geometry block size for images tracked for the first time
+ * @param allowOther let users other than the mount's owner (e.g. libvirt's qemu) open the images
+ * @param resetTracking replace corrupt or unclean state by "every block dirty"
+ */
+public record MountOptions(
+    Path backingDir,
+    Path mountPoint,
+    Path stateDir,
+    BlockGeometry geometry,
+    boolean allowOther,
+    boolean resetTracking) {
+
+  public static final String DEFAULT_STATE_DIR_NAME = ".cbtfs";
+
+  /** libfuse 2.9's largest request: bigger writes are split by the kernel anyway. */
+  static final int MAX_REQUEST_BYTES = 128 << 10;
+
+  public MountOptions {
+    backingDir = backingDir.toAbsolutePath().normalize();
+    mountPoint = mountPoint.toAbsolutePath().normalize();
+    stateDir =
+        stateDir == null
+            ? backingDir.resolve(DEFAULT_STATE_DIR_NAME)
+            : stateDir.toAbsolutePath().normalize();
+  }
+
+  public static Path defaultStateDir(Path backingDir) {
+    return backingDir.toAbsolutePath().normalize().resolve(DEFAULT_STATE_DIR_NAME);
+  }
+
+  /**
+   * The FUSE options. {@code fsname} carries the state directory, so tools find a running mount's
+   * control socket from /proc/mounts alone. {@code default_permissions} makes the kernel check file
+   * modes: without it every user allowed in would get the daemon's (often root's) rights.
+   */
+  List<String> fuseArgs(String programName) {
+    List<String> opts = new ArrayList<>();
+    opts.add("fsname=" + fsName(stateDir));
+    opts.add("subtype=cbtfs");
+    opts.add("default_permissions");
+    opts.add("big_writes");
+    opts.add("max_write=" + MAX_REQUEST_BYTES);
+    opts.add("max_read=" + MAX_REQUEST_BYTES);
+    if (allowOther) {
+      opts.add("allow_other");
+    }
+    List<String> args = new ArrayList<>();
+    args.add(programName);
+    args.add("-f");
+    args.add("-o");
+    args.add(String.join(",", opts));
+    args.add(mountPoint.toString());
+    return args;
+  }
+
+  /**
+   * The state directory as a FUSE fsname: libfuse splits options at commas, so those are escaped
+   * with a backslash (as are backslashes themselves).
+   */
+  static String fsName(Path stateDir) {
+    return stateDir.toString().replace("\\", "\\\\").replace(",", "\\,");
+  }
+}

@@ -1,0 +1,127 @@
+package io.cbtfs.tracker;
+
+import org.roaringbitmap.IntConsumer;
+import org.roaringbitmap.RoaringBitmap;
+
+/**
+ * An immutable set of dirty block indexes, as taken by a drain or read from a state file. Backed by
+ * a compressed {@link RoaringBitmap}, so a sparse set of a huge image stays small.
+ */
+public final class DirtySet {
+  private final BlockGeometry geometry;
+  private final RoaringBitmap blocks;
+
+  /** Takes ownership of {@code blocks}: the caller must not change it afterwards. */
+  DirtySet(BlockGeometry geometry, RoaringBitmap blocks) {
+    this.geometry = geometry;
+    this.blocks = blocks;
+  }
+
+  public static DirtySet of(BlockGeometry geometry, RoaringBitmap blocks) {
+    return new DirtySet(geometry, blocks.clone());
+  }
+
+  public static DirtySet empty(BlockGeometry geometry) {
+    return new DirtySet(geometry, new RoaringBitmap());
+  }
+
+  /** Every block of an image of {@code imageByteSize} bytes: what a new target needs. */
+  public static DirtySet allOf(BlockGeometry geometry, long imageByteSize) {
+    RoaringBitmap all = new RoaringBitmap();
+    all.add(0L, geometry.blockCount(imageByteSize));
+    return new DirtySet(geometry, all);
+  }
+
+  public BlockGeometry geometry() {
+    return geometry;
+  }
+
+  public boolean contains(long blockIndex) {
+    return blockIndex >= 0
+        && blockIndex < BlockGeometry.MAX_BLOCK_COUNT
+        && blocks.contains((int) blockIndex);
+  }
+
+  public long blockCount() {
+    return blocks.getLongCardinality();
+  }
+
+  public boolean isEmpty() {
+    return blocks.isEmpty();
+  }
+
+  /** Bytes of the dirty blocks that lie inside an image of {@code imageByteSize} bytes. */
+  public long byteCount(long imageByteSize) {
+    long blocksInImage = geometry.blockCount(imageByteSize);
+    if (blocksInImage == 0) {
+      return 0;
+    }
+    long full = blocks.rangeCardinality(0, blocksInImage) * geometry.blockSize();
+    long lastBlock = blocksInImage - 1;
+    if (blocks.contains((int) lastBlock)) {
+      full -= geometry.blockSize() - geometry.bytesInImage(lastBlock, imageByteSize);
+    }
+    return full;
+  }
+
+  /** Calls {@code action} for every dirty block index in ascending order. */
+  public void forEachBlock(IntConsumer action) {
+    blocks.forEach(action);
+  }
+
+  /**
+   * Calls {@code action} for every maximal run of adjacent dirty blocks in ascending order, split
+   * so that no run is longer than {@code maxRunBlocks}.
+   */
+  public void forEachRun(int maxRunBlocks, RunConsumer action) {
+    if (maxRunBlocks <= 0) {
+      throw new IllegalArgumentException("maxRunBlocks must be positive");
+    }
+    long next = blocks.isEmpty() ? -1 : Integer.toUnsignedLong(blocks.first());
+    while (next >= 0) {
+      long end = blocks.nextAbsentValue((int) next); // first clean block after the run
+      for (long start = next; start < end; start += maxRunBlocks) {
+        action.accept(start, (int) Math.min(maxRunBlocks, end - start));
+      }
+      next = end >= BlockGeometry.MAX_BLOCK_COUNT ? -1 : blocks.nextValue((int) end);
+    }
+  }
+
+  /** A copy of the underlying set, for persistence and merging. */
+  public RoaringBitmap toBitmap() {
+    return blocks.clone();
+  }
+
+  public DirtySet union(DirtySet other) {
+    requireSameGeometry(other);
+    return new DirtySet(geometry, RoaringBitmap.or(blocks, other.blocks));
+  }
+
+  private void requireSameGeometry(DirtySet other) {
+    if (!geometry.equals(other.geometry)) {
+      throw new IllegalArgumentException(
+          "block sizes differ: " + geometry + " and " + other.geometry);
+    }
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof DirtySet d && d.geometry.equals(geometry) && d.blocks.equals(blocks);
+  }
+
+  @Override
+  public int hashCode() {
+    return blocks.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "DirtySet[" + blockCount() + " blocks of " + geometry + "]";
+  }
+
+  /** Receives a run of adjacent blocks {@code [firstBlock, firstBlock + blockCount)}. */
+  @FunctionalInterface
+  public interface RunConsumer {
+    void accept(long firstBlock, int blockCount);
+  }
+}

@@ -1,0 +1,227 @@
+package io.cbtfs.tracker;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
+import org.roaringbitmap.RoaringBitmap;
+import org.roaringbitmap.RoaringBitmapWriter;
+
+/**
+ * The live dirty set of one image: a dense array of 64-bit words, one bit a block, split into pages
+ * so that growth never copies a word that a marker may be setting.
+ *
+ * <p>{@link #mark} is lock-free: a volatile read of the word, and one atomic OR only when a bit is
+ * still clear. A drain ({@link #beginDrain}) takes the bits word by word with an atomic swap to
+ * zero; a mark that lands after its word was taken sets its bit again and belongs to the next
+ * generation. This is why the FUSE layer must mark <em>after</em> the backing write returns: the
+ * drain reads a block only after taking its bit, so either it sees the new data or the bit is set
+ * again.
+ *
+ * <p>Until a drain is committed its blocks still count as dirty ({@link #snapshot}), so that state
+ * persisted mid-sync never forgets them.
+ *
+ * <p>Thread safety: any number of concurrent markers; one drain at a time.
+ */
+public final class DirtyTracker {
+  private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+  private static final int PAGE_SHIFT = 10;
+  private static final int PAGE_WORDS = 1 << PAGE_SHIFT;
+
+  /** Blocks covered by one page: 2^16 blocks, 4 GiB of image at 64 KiB. */
+  private static final int PAGE_BLOCK_SHIFT = PAGE_SHIFT + 6;
+
+  private final BlockGeometry geometry;
+  private final Object growLock = new Object();
+
+  /** Orders snapshots against drains: a taken block is never in neither. Marks never take it. */
+  private final Object drainLock = new Object();
+
+  private volatile long[][] pages = new long[0][];
+  private final AtomicReference<Drain> activeDrain = new AtomicReference<>();
+  private volatile long committedGeneration;
+
+  public DirtyTracker(BlockGeometry geometry) {
+    this(geometry, 0);
+  }
+
+  public DirtyTracker(BlockGeometry geometry, long committedGeneration) {
+    this.geometry = geometry;
+    this.committedGeneration = committedGeneration;
+  }
+
+  public BlockGeometry geometry() {
+    return geometry;
+  }
+
+  /** The last generation a target acknowledged; 0 before the first sync. */
+  public long committedGeneration() {
+    return committedGeneration;
+  }
+
+  /**
+   * Marks every block that overlaps {@code [byteOffset, byteOffset + byteLength)}. A zero length
+   * marks nothing.
+   *
+   * @throws IllegalArgumentException on a negative offset or length
+   * @throws CbtfsException if the range lies beyond the largest trackable image for this block size
+   */
+  public void mark(long byteOffset, long byteLength) {
+    if (byteOffset < 0 || byteLength < 0 || byteOffset + byteLength < 0) {
+      throw new IllegalArgumentException("bad range " + byteOffset + "+" + byteLength);
+    }
+    if (byteLength == 0) {
+      return;
+    }
+    int shift = geometry.blockShift();
+    markBlocks(byteOffset >>> shift, (byteOffset + byteLength - 1) >>> shift);
+  }
+
+  /** Marks blocks {@code [firstBlock, lastBlock]}, both inclusive. */
+  private void markBlocks(long firstBlock, long lastBlock) {
+    if (lastBlock >= BlockGeometry.MAX_BLOCK_COUNT) {
+      throw new CbtfsException(
+          "offset beyond the largest image trackable with " + geometry + " blocks");
+    }
+    long[][] p = pages;
+    if ((lastBlock >>> PAGE_BLOCK_SHIFT) >= p.length) {
+      p = grow(lastBlock);
+    }
+    long firstWord = firstBlock >>> 6;
+    long lastWord = lastBlock >>> 6;
+    for (long word = firstWord; word <= lastWord; word++) {
+      long mask = -1L;
+      if (word == firstWord) {
+        mask &= -1L << (firstBlock & 63);
+      }
+      if (word == lastWord) {
+        mask &= -1L >>> (63 - (lastBlock & 63));
+      }
+      long[] page = p[(int) (word >>> PAGE_SHIFT)];
+      int index = (int) (word & (PAGE_WORDS - 1));
+      if (((long) WORDS.getVolatile(page, index) & mask) != mask) {
+        WORDS.getAndBitwiseOr(page, index, mask);
+      }
+    }
+  }
+
+  /** Adds pages so that {@code lastBlock} fits. Existing pages are shared, never copied. */
+  private long[][] grow(long lastBlock) {
+    synchronized (growLock) {
+      long[][] old = pages;
+      int needed = (int) (lastBlock >>> PAGE_BLOCK_SHIFT) + 1;
+      if (needed <= old.length) {
+        return old;
+      }
+      long[][] grown = Arrays.copyOf(old, Math.max(needed, old.length * 2));
+      for (int i = old.length; i < grown.length; i++) {
+        grown[i] = new long[PAGE_WORDS];
+      }
+      pages = grown;
+      return grown;
+    }
+  }
+
+  /** Whether the block is dirty: marked since the last drain, or in a drain not yet committed. */
+  public boolean isDirty(long blockIndex) {
+    if (isLive(blockIndex)) {
+      return true;
+    }
+    Drain drain = activeDrain.get();
+    return drain != null && drain.blocks().contains(blockIndex);
+  }
+
+  private boolean isLive(long blockIndex) {
+    if (blockIndex < 0) {
+      return false;
+    }
+    long[][] p = pages;
+    long word = blockIndex >>> 6;
+    int pageIndex = (int) (word >>> PAGE_SHIFT);
+    if (pageIndex >= p.length) {
+      return false;
+    }
+    long bits = (long) WORDS.getVolatile(p[pageIndex], (int) (word & (PAGE_WORDS - 1)));
+    return (bits & (1L << (blockIndex & 63))) != 0;
+  }
+
+  /** The dirty blocks: live marks plus those of a drain not yet committed. A copy. */
+  public DirtySet snapshot() {
+    synchronized (drainLock) {
+      RoaringBitmap live = collect(false);
+      Drain drain = activeDrain.get();
+      if (drain != null) {
+        live.or(drain.blocks().toBitmap());
+      }
+      return new DirtySet(geometry, live);
+    }
+  }
+
+  public long dirtyBlockCount() {
+    return snapshot().blockCount();
+  }
+
+  /**
+   * Takes the current dirty set and leaves an empty one for new writes. The caller ships the taken
+   * blocks, then either {@link Drain#commit commits} or {@link Drain#close closes} the drain, which
+   * merges the blocks back.
+   *
+   * @throws CbtfsException if another drain of this image is still open
+   */
+  public Drain beginDrain() {
+    Drain drain = new Drain(this, committedGeneration + 1);
+    if (!activeDrain.compareAndSet(null, drain)) {
+      throw new CbtfsException("a sync of this image is already running");
+    }
+    synchronized (drainLock) {
+      drain.take(new DirtySet(geometry, collect(true)));
+    }
+    return drain;
+  }
+
+  /**
+   * Reads the live words in ascending order into a bitmap; with {@code clear} each nonzero word is
+   * swapped to zero atomically, so a concurrent mark is either taken here or stays live.
+   */
+  private RoaringBitmap collect(boolean clear) {
+    RoaringBitmapWriter<RoaringBitmap> writer = RoaringBitmapWriter.writer().get();
+    long[][] p = pages;
+    for (int pageIndex = 0; pageIndex < p.length; pageIndex++) {
+      long[] page = p[pageIndex];
+      for (int i = 0; i < PAGE_WORDS; i++) {
+        long bits = (long) WORDS.getVolatile(page, i);
+        if (bits == 0) {
+          continue;
+        }
+        if (clear) {
+          bits = (long) WORDS.getAndSet(page, i, 0L);
+        }
+        int base = ((pageIndex << PAGE_SHIFT) + i) << 6;
+        while (bits != 0) {
+          writer.add(base + Long.numberOfTrailingZeros(bits));
+          bits &= bits - 1;
+        }
+      }
+    }
+    RoaringBitmap result = writer.get();
+    result.runOptimize();
+    return result;
+  }
+
+  /** Marks every block of {@code set} (used to merge back a failed drain and to restore state). */
+  public void markAll(DirtySet set) {
+    if (!set.geometry().equals(geometry)) {
+      throw new IllegalArgumentException("block size " + set.geometry() + " is not " + geometry);
+    }
+    set.forEachRun(Integer.MAX_VALUE, (first, count) -> markBlocks(first, first + count - 1));
+  }
+
+  void finishDrain(Drain drain, boolean committed) {
+    if (committed) {
+      committedGeneration = drain.generation();
+    } else {
+      markAll(drain.blocks());
+    }
+    activeDrain.compareAndSet(drain, null);
+  }
+}

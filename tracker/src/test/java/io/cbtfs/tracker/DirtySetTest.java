@@ -1,0 +1,51 @@
+package io.cbtfs.tracker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.roaringbitmap.RoaringBitmap;
+
+class DirtySetTest {
+  private static final BlockGeometry G = BlockGeometry.of(4096);
+
+  private static List<String> runs(DirtySet s, int max) {
+    List<String> out = new ArrayList<>();
+    s.forEachRun(max, (first, count) -> out.add(first + "+" + count));
+    return out;
+  }
+
+  @Test
+  void coalescesAdjacentBlocksIntoRuns() {
+    DirtySet s = DirtySet.of(G, RoaringBitmap.bitmapOf(0, 1, 2, 5, 7, 8));
+    assertThat(runs(s, 100)).containsExactly("0+3", "5+1", "7+2");
+  }
+
+  @Test
+  void splitsRunsLongerThanTheLimit() {
+    RoaringBitmap b = new RoaringBitmap();
+    b.add(10L, 20L);
+    assertThat(runs(DirtySet.of(G, b), 4)).containsExactly("10+4", "14+4", "18+2");
+  }
+
+  @Test
+  void emptySetHasNoRuns() {
+    assertThat(runs(DirtySet.empty(G), 4)).isEmpty();
+  }
+
+  @Test
+  void allOfCoversThePartialLastBlock() {
+    DirtySet s = DirtySet.allOf(G, 4097);
+    assertThat(s.blockCount()).isEqualTo(2);
+    assertThat(s.byteCount(4097)).isEqualTo(4097);
+  }
+
+  @Test
+  void runReachingTheLastTrackableBlockEnds() {
+    RoaringBitmap b = new RoaringBitmap();
+    b.add(BlockGeometry.MAX_BLOCK_COUNT - 2, BlockGeometry.MAX_BLOCK_COUNT);
+    assertThat(runs(DirtySet.of(G, b), 100))
+        .containsExactly((BlockGeometry.MAX_BLOCK_COUNT - 2) + "+2");
+  }
+}
