@@ -13,11 +13,9 @@ import picocli.CommandLine.IVersionProvider;
     name = "cbtfs",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
+    header = "Changed-block tracking for VM disk images through a FUSE proxy.",
     description = {
-      "Changed-block tracking for VM disk images through a FUSE proxy.",
-      "",
-      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the",
-      "blocks it touched. 'cbtfs status' shows what changed since the last sync."
+      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync."
     },
     subcommands = {
       MountCommand.class,
@@ -47,7 +45,6 @@ public final class CbtfsCommand implements Runnable {
   public static CommandLine newCommandLine() {
     CommandLine cli = new CommandLine(new CbtfsCommand());
     cli.setExecutionExceptionHandler(new OneLineErrors());
-    cli.setExitCodeExceptionMapper(e -> EXIT_FAILURE);
     return cli;
   }
 

@@ -27,9 +27,9 @@ import picocli.CommandLine.Option;
     name = "demo",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
+    header = "Run cbtfs end to end on a built-in sample image.",
     description = {
-      "Run cbtfs end to end on a sample image in a temporary folder: mount, write with dd,",
-      "show the dirty blocks, unmount, and check the count against what was written."
+      "Run cbtfs end to end on a sample image in a temporary folder: mount, write with dd, show the dirty blocks, unmount, and check the count against what was written."
     })
 final class DemoCommand implements Callable<Integer> {
   private static final long IMAGE_BYTES = 64L << 20;

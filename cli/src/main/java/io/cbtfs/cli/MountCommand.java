@@ -18,13 +18,11 @@ import picocli.CommandLine.Parameters;
     name = "mount",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
+    header = "Serve a folder of images through a tracking FUSE mount.",
     description = {
-      "Serve every regular file of BACKING_DIR under MOUNTPOINT, with the same names, sizes and",
-      "bytes, and mark the blocks each write touches. Runs in the foreground until Ctrl-C,",
-      "SIGTERM or 'cbtfs unmount MOUNTPOINT'; with --daemon it returns once the mount serves.",
+      "Serve every regular file of BACKING_DIR under MOUNTPOINT, with the same names, sizes and bytes, and mark the blocks each write touches. Runs in the foreground until Ctrl-C, SIGTERM or 'cbtfs unmount MOUNTPOINT'; with --daemon it returns once the mount serves.",
       "",
-      "Point VMs and image tools at the files under MOUNTPOINT: a write that bypasses the",
-      "mount is not tracked."
+      "Point VMs and image tools at the files under MOUNTPOINT: a write that bypasses the mount is not tracked."
     })
 final class MountCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "BACKING_DIR", description = "Folder holding the images.")

@@ -21,10 +21,9 @@ import picocli.CommandLine.Parameters;
     name = "status",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
+    header = "Show what changed in an image since its last sync.",
     description = {
-      "Show an image's size, block size, dirty blocks and bytes, and last committed generation.",
-      "IMAGE is the path under a cbtfs mount or the backing file. A running mount answers",
-      "itself; otherwise the saved state is read."
+      "Show an image's size, block size, dirty blocks and bytes, and last committed generation. IMAGE is the path under a cbtfs mount or the backing file. A running mount answers itself; otherwise the saved state is read."
     })
 final class StatusCommand implements Callable<Integer> {
   @Parameters(

@@ -16,9 +16,9 @@ import picocli.CommandLine.Parameters;
     aliases = "umount",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
+    header = "Unmount a cbtfs mount, saving its tracking state.",
     description = {
-      "Unmount a cbtfs mount and wait until its tracking state is saved. Fails, leaving the",
-      "mount serving, while an image on it is still open (stop the VM first)."
+      "Unmount a cbtfs mount and wait until its tracking state is saved. Fails, leaving the mount serving, while an image on it is still open (stop the VM first)."
     })
 final class UnmountCommand implements Callable<Integer> {
   @Parameters(paramLabel = "MOUNTPOINT", description = "Where the mount is.")

@@ -1,0 +1,109 @@
+package io.cbtfs.nativetests;
+
+import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.TrackedImage;
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.List;
+
+/**
+ * A real cbtfs mount of a temporary backing folder, made by the same {@link Mount} the CLI uses.
+ * {@link #close} always leaves no mount behind: an orderly unmount, else a lazy one.
+ */
+final class MountedFolder implements AutoCloseable {
+  final Path root;
+  final Path backing;
+  final Path mountPoint;
+  final BlockGeometry geometry;
+  private Mount mount;
+
+  private MountedFolder(Path root, BlockGeometry geometry) throws IOException {
+    this.root = root;
+    this.backing = Files.createDirectories(root.resolve("backing"));
+    this.mountPoint = Files.createDirectories(root.resolve("mnt"));
+    this.geometry = geometry;
+  }
+
+  /** A backing folder, not yet mounted: put images in {@link #backing}, then {@link #mount}. */
+  static MountedFolder prepare(Path root, BlockGeometry geometry) throws IOException {
+    Fuse.require();
+    return new MountedFolder(root, geometry);
+  }
+
+  MountedFolder mount() throws IOException {
+    mount = Mount.start(new MountOptions(backing, mountPoint, null, geometry, false, false));
+    return this;
+  }
+
+  Mount mountHandle() {
+    return mount;
+  }
+
+  Path image(String name) {
+    return mountPoint.resolve(name);
+  }
+
+  Path backingFile(String name) {
+    return backing.resolve(name);
+  }
+
+  /** The dirty set of an image as the running mount's tracker has it. */
+  DirtySet dirty(String name) {
+    TrackedImage image =
+        mount
+            .fileSystem()
+            .trackers()
+            .loaded(name)
+            .orElseThrow(() -> new AssertionError("image " + name + " is not tracked"));
+    return image.tracker().snapshot();
+  }
+
+  /** Unmounts in order (unmount, join, persist). */
+  void unmount() throws IOException {
+    if (mount != null) {
+      Mount m = mount;
+      mount = null;
+      m.close();
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      unmount();
+    } finally {
+      if (Mount.isMounted(mountPoint)) {
+        Tools.exec(List.of("fusermount", "-u", "-z", mountPoint.toString()), 30);
+      }
+    }
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    Files.walkFileTree(
+        dir,
+        new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+              throws IOException {
+            Files.delete(file);
+            return FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+            Files.delete(d);
+            return FileVisitResult.CONTINUE;
+          }
+        });
+  }
+}

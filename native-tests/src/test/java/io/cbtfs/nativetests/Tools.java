@@ -1,0 +1,68 @@
+package io.cbtfs.nativetests;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+
+/** Runs real command-line tools; a failure names the tool, the step and what it printed. */
+final class Tools {
+  private Tools() {}
+
+  /** Runs {@code command} and returns its output; fails the test on a non-zero exit. */
+  static String run(String step, List<String> command) {
+    Result r = exec(command, 600);
+    if (r.exitCode != 0) {
+      fail(step + ": " + String.join(" ", command) + " exited " + r.exitCode + ":\n" + r.output);
+    }
+    return r.output;
+  }
+
+  static String run(String step, String... command) {
+    return run(step, List.of(command));
+  }
+
+  /** Runs {@code command} and returns exit code and output, whatever the exit. */
+  static Result exec(List<String> command, long timeoutSeconds) {
+    try {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      p.getOutputStream().close();
+      byte[] out = p.getInputStream().readAllBytes();
+      if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        fail(String.join(" ", command) + " did not finish in " + timeoutSeconds + " s");
+      }
+      return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new AssertionError("cannot run " + command.get(0) + ": " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted running " + command.get(0), e);
+    }
+  }
+
+  /** Skips (or under CI fails) a test whose tool is not installed. */
+  static void require(String tool) {
+    for (String dir : new String[] {"/usr/bin", "/bin", "/usr/sbin", "/sbin"}) {
+      if (Files.isExecutable(Path.of(dir, tool))) {
+        return;
+      }
+    }
+    if ("true".equals(System.getenv("CI"))) {
+      fail(tool + " is required under CI=true (bin/test installs it)");
+    }
+    Assumptions.abort(tool + " is not installed");
+  }
+
+  static List<String> list(String... parts) {
+    return new ArrayList<>(List.of(parts));
+  }
+
+  record Result(int exitCode, String output) {}
+}

@@ -1,0 +1,49 @@
+package io.cbtfs.tracker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Arrays;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.roaringbitmap.RoaringBitmap;
+
+class TrackerStateTest {
+  private static TrackerState sample() {
+    BlockGeometry g = BlockGeometry.of(65536);
+    RoaringBitmap b = RoaringBitmap.bitmapOf(0, 5, 6, 7, 1_000_000);
+    return new TrackerState(UUID.randomUUID(), g, 123_456_789L, 42, true, DirtySet.of(g, b));
+  }
+
+  @Test
+  void roundTrips() {
+    TrackerState s = sample();
+    TrackerState back = TrackerState.decode(s.encode(), "test");
+    assertThat(back).isEqualTo(s);
+    assertThat(back.withClean(false).clean()).isFalse();
+  }
+
+  @Test
+  void everyTruncationIsRejected() {
+    byte[] file = sample().encode();
+    for (int len = 0; len < file.length; len++) {
+      byte[] cut = Arrays.copyOf(file, len);
+      assertThatThrownBy(() -> TrackerState.decode(cut, "cut"))
+          .as("truncated to %d bytes", len)
+          .isInstanceOf(CorruptStateException.class)
+          .hasMessageContaining("--reset-tracking");
+    }
+  }
+
+  @Test
+  void everyFlippedByteIsRejected() {
+    byte[] file = sample().encode();
+    for (int i = 0; i < file.length; i++) {
+      byte[] bad = file.clone();
+      bad[i] ^= 0x5a;
+      assertThatThrownBy(() -> TrackerState.decode(bad, "flip"))
+          .as("byte %d flipped", i)
+          .isInstanceOf(CorruptStateException.class);
+    }
+  }
+}
