@@ -1,0 +1,94 @@
+package io.cbtfs.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.TrackerStore;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CbtfsCommandTest {
+  @TempDir Path tmp;
+
+  @Test
+  void helpAndVersionOnEveryCommand() {
+    for (String cmd : new String[] {"mount", "unmount", "status", "demo"}) {
+      CliRun help = CliRun.of(cmd, "--help");
+      assertThat(help.exitCode()).as(cmd).isZero();
+      assertThat(help.out()).contains("Usage: cbtfs " + cmd);
+      CliRun version = CliRun.of(cmd, "--version");
+      assertThat(version.exitCode()).isZero();
+      assertThat(version.out()).startsWith("cbtfs ");
+    }
+    assertThat(CliRun.of("--help").out()).contains("Exit codes");
+  }
+
+  @Test
+  void usageErrorsExitTwo() {
+    assertThat(CliRun.of("mount").exitCode()).isEqualTo(2);
+    assertThat(CliRun.of("frobnicate").exitCode()).isEqualTo(2);
+    CliRun bad = CliRun.of("mount", "--block-size", "3K", "a", "b");
+    assertThat(bad.exitCode()).isEqualTo(2);
+    assertThat(bad.err()).contains("invalid --block-size '3K'").contains("power of two");
+  }
+
+  @Test
+  void mountFailuresAreOneLineAndExitOne() throws IOException {
+    Path backing = Files.createDirectory(tmp.resolve("b"));
+    CliRun missing = CliRun.of("mount", tmp.resolve("nope").toString(), tmp.toString());
+    assertThat(missing.exitCode()).isEqualTo(1);
+    assertThat(missing.err().strip())
+        .isEqualTo("cbtfs mount: backing directory " + tmp.resolve("nope") + " does not exist");
+    Path mp = Files.createDirectory(tmp.resolve("mp"));
+    Files.writeString(mp.resolve("x"), "x");
+    CliRun notEmpty = CliRun.of("mount", backing.toString(), mp.toString());
+    assertThat(notEmpty.exitCode()).isEqualTo(1);
+    assertThat(notEmpty.err()).contains("is not empty").doesNotContain("Exception");
+  }
+
+  @Test
+  void statusOfAnUntrackedImageSaysSo() throws IOException {
+    Path img = Files.write(tmp.resolve("disk.img"), new byte[10]);
+    CliRun r = CliRun.of("status", img.toString());
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.err()).contains("is not tracked").contains("cbtfs mount");
+    assertThat(r.err().lines().count()).isOne();
+  }
+
+  @Test
+  void statusReadsSavedStateOffline() throws IOException {
+    Path img = Files.write(tmp.resolve("disk.img"), new byte[200_000]);
+    try (TrackerStore store =
+        TrackerStore.open(tmp.resolve(".cbtfs"), BlockGeometry.of(65536), false)) {
+      store.image("disk.img", 200_000).afterWrite(199_000, 100);
+      store.closeClean(Map.of("disk.img", 200_000L));
+    }
+    CliRun json = CliRun.of("status", "--json", img.toString());
+    assertThat(json.exitCode()).isZero();
+    assertThat(json.out())
+        .contains(
+            "\"imageSize\":200000",
+            "\"blockSize\":65536",
+            "\"dirtyBlocks\":1",
+            "\"dirtyBytes\":3392",
+            "\"generation\":0",
+            "\"tracking\":\"offline\"",
+            "\"clean\":true");
+    CliRun text = CliRun.of("status", img.toString());
+    assertThat(text.out()).contains("dirty        1 blocks");
+  }
+
+  @Test
+  void corruptStateIsAClearError() throws IOException {
+    Path img = Files.write(tmp.resolve("disk.img"), new byte[10]);
+    Files.createDirectories(tmp.resolve(".cbtfs"));
+    Files.write(tmp.resolve(".cbtfs/disk.img.cbt"), new byte[] {1, 2, 3});
+    CliRun r = CliRun.of("status", img.toString());
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.err()).contains("is corrupt").contains("--reset-tracking");
+  }
+}

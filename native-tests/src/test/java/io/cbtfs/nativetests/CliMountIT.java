@@ -1,0 +1,99 @@
+package io.cbtfs.nativetests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cbtfs.fs.mount.Mount;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The cbtfs command as an operator runs it: a daemon mount, status over the socket, unmount. */
+class CliMountIT {
+  @TempDir Path tmp;
+  Path backing;
+  Path mnt;
+
+  @BeforeEach
+  void folders() throws IOException {
+    Fuse.require();
+    backing = Files.createDirectory(tmp.resolve("images"));
+    mnt = Files.createDirectory(tmp.resolve("mnt"));
+    Files.write(backing.resolve("vm.raw"), new byte[4 << 20]);
+  }
+
+  @AfterEach
+  void noMountLeft() throws IOException {
+    if (Mount.isMounted(mnt)) {
+      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
+    }
+  }
+
+  @Test
+  void daemonMountStatusAndUnmount() throws IOException {
+    Tools.Result mount =
+        Cbtfs.run("mount", "--daemon", "--block-size", "1M", backing.toString(), mnt.toString());
+    assertThat(mount.exitCode()).as(mount.output()).isZero();
+    assertThat(mount.output()).contains("serving").contains("log ");
+    assertThat(Mount.isMounted(mnt)).isTrue();
+
+    Tools.run(
+        "dd through the mount",
+        "dd",
+        "if=/dev/zero",
+        "of=" + mnt.resolve("vm.raw"),
+        "bs=4096",
+        "count=1",
+        "seek=300",
+        "conv=notrunc",
+        "status=none");
+
+    Tools.Result status = Cbtfs.run("status", "--json", mnt.resolve("vm.raw").toString());
+    assertThat(status.exitCode()).as(status.output()).isZero();
+    assertThat(status.output())
+        .contains(
+            "\"imageSize\":4194304",
+            "\"blockSize\":1048576",
+            "\"dirtyBlocks\":1",
+            "\"dirtyBytes\":1048576",
+            "\"tracking\":\"mounted\"");
+
+    // busy: an open image keeps the mount up, and unmount says so
+    try (FileChannel open = FileChannel.open(mnt.resolve("vm.raw"), StandardOpenOption.READ)) {
+      Tools.Result busy = Cbtfs.run("unmount", mnt.toString());
+      assertThat(busy.exitCode()).isEqualTo(1);
+      assertThat(busy.output()).contains("cannot unmount").containsIgnoringCase("busy");
+      assertThat(Mount.isMounted(mnt)).isTrue();
+      assertThat(open.size()).isEqualTo(4 << 20);
+    }
+
+    Tools.Result unmount = Cbtfs.run("unmount", mnt.toString());
+    assertThat(unmount.exitCode()).as(unmount.output()).isZero();
+    assertThat(Mount.isMounted(mnt)).isFalse();
+
+    Tools.Result offline = Cbtfs.run("status", "--json", backing.resolve("vm.raw").toString());
+    assertThat(offline.output())
+        .contains("\"dirtyBlocks\":1", "\"tracking\":\"offline\"", "\"clean\":true");
+    assertThat(Files.readString(backing.resolve(".cbtfs/mount.log"))).contains("mounted");
+  }
+
+  @Test
+  void unmountOfSomethingElseIsAClearError() {
+    Tools.Result r = Cbtfs.run("unmount", mnt.toString());
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.output().strip()).isEqualTo("cbtfs unmount: no cbtfs mount on " + mnt);
+  }
+
+  @Test
+  void demoRunsEndToEnd() {
+    Tools.Result demo = Cbtfs.run("demo");
+    assertThat(demo.exitCode()).as(demo.output()).isZero();
+    assertThat(demo.output()).contains("the tracker reports 6: match", "demo OK");
+  }
+}
