@@ -152,8 +152,8 @@ final class ControlServer implements AutoCloseable {
           "no image named '" + name + "' in " + files.backingDir());
     }
     long size = Files.size(backing);
-    TrackedImage image = mount.fileSystem().trackers().image(name, size);
-    DirtySet dirty = image.tracker().snapshot();
+    TrackedImage image = mount.fileSystem().trackers().image(name, files.fingerprint(name));
+    DirtySet dirty = image.tracker().snapshot().within(size);
     return new ImageStatus(
         name,
         size,

@@ -62,8 +62,7 @@ final class DemoCommand implements Callable<Integer> {
     try {
       step(out, "1. sample image: %s (%d MiB of pseudo-random data)", sample, IMAGE_BYTES >> 20);
       writeSample(sample);
-      MountOptions options =
-          new MountOptions(backing, mnt, null, BlockGeometry.defaults(), false, false);
+      MountOptions options = MountOptions.withDefaults(backing, mnt, BlockGeometry.defaults());
       long expected;
       try (Mount mount = Mount.start(options);
           ControlServer control = ControlServer.start(mount)) {

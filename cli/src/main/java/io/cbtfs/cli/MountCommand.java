@@ -4,6 +4,7 @@ import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.TrackingOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,6 +72,24 @@ final class MountCommand implements Callable<Integer> {
   boolean resetTracking;
 
   @Option(
+      names = "--al-extent-size",
+      paramLabel = "SIZE",
+      defaultValue = "4M",
+      description =
+          "Activity-log extent: before the first write into an extent that is not hot, "
+              + "its intent is made durable (default: ${DEFAULT-VALUE}).")
+  String extentSize;
+
+  @Option(
+      names = "--al-extents",
+      paramLabel = "N",
+      defaultValue = "1024",
+      description =
+          "Hot extents kept in the activity log (default: ${DEFAULT-VALUE}). After a "
+              + "crash at most N x extent size bytes beyond the saved bitmap are resent.")
+  int maxHotExtents;
+
+  @Option(
       names = {"-v", "--verbose"},
       description = "Log debug detail; print stack traces.")
   boolean verbose;
@@ -119,7 +138,16 @@ final class MountCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "invalid --block-size '" + blockSize + "': " + e.getMessage());
     }
-    return new MountOptions(backingDir, mountPoint, stateDir, geometry, allowOther, resetTracking);
+    TrackingOptions tracking;
+    try {
+      long extent = BlockGeometry.parseByteSize(extentSize);
+      tracking =
+          new TrackingOptions(
+              geometry, (int) Math.min(extent, 1 << 30), maxHotExtents, resetTracking);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    return new MountOptions(backingDir, mountPoint, stateDir, tracking, allowOther);
   }
 
   /** Orderly stop on SIGTERM/SIGINT: unmount, join the FUSE loop, save the tracking. */
@@ -146,6 +174,8 @@ final class MountCommand implements Callable<Integer> {
     args.add("--block-size=" + blockSize);
     args.add("--state-dir=" + options.stateDir());
     args.add("--log-file=" + log);
+    args.add("--al-extent-size=" + extentSize);
+    args.add("--al-extents=" + maxHotExtents);
     if (allowOther) {
       args.add("--allow-other");
     }

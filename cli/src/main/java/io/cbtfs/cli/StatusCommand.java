@@ -89,7 +89,8 @@ final class StatusCommand implements Callable<Integer> {
         loc.mountPoint().isEmpty() && Files.isRegularFile(backing)
             ? Files.size(backing)
             : state.imageSize();
-    DirtySet dirty = state.clean() ? state.dirty() : DirtySet.allOf(state.geometry(), size);
+    DirtySet dirty =
+        TrackerStore.recoveredDirtySet(loc.stateDir(), loc.imageName(), state).within(size);
     return new ImageStatus(
         image.toString(),
         size,
@@ -100,6 +101,6 @@ final class StatusCommand implements Callable<Integer> {
         state.lineage().toString(),
         "offline",
         state.clean(),
-        state.clean() ? "" : "unclean stop: the next mount marks the whole image dirty");
+        state.clean() ? "" : "unclean stop: counted with the activity log's hot extents");
   }
 }

@@ -3,6 +3,8 @@ package io.cbtfs.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,8 +66,11 @@ class CbtfsCommandTest {
     Path img = Files.write(tmp.resolve("disk.img"), new byte[200_000]);
     try (TrackerStore store =
         TrackerStore.open(tmp.resolve(".cbtfs"), BlockGeometry.of(65536), false)) {
-      store.image("disk.img", 200_000).afterWrite(199_000, 100);
-      store.closeClean(Map.of("disk.img", 200_000L));
+      Fingerprint fp = new Fingerprint(200_000, 1, 2, 3);
+      TrackedImage image = store.image("disk.img", fp);
+      image.beforeWrite(199_000, 100);
+      image.afterWrite(199_000, 100);
+      store.closeClean(Map.of("disk.img", fp));
     }
     CliRun json = CliRun.of("status", "--json", img.toString());
     assertThat(json.exitCode()).isZero();

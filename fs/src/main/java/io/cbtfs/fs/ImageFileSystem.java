@@ -1,5 +1,6 @@
 package io.cbtfs.fs;
 
+import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
@@ -83,7 +84,7 @@ public final class ImageFileSystem {
       if (!Posix.isRegular(posix.mode(stat))) {
         throw new ErrnoException(Posix.ENOENT, "not a regular file: " + path);
       }
-      TrackedImage image = trackers.image(imageName, posix.size(stat));
+      TrackedImage image = trackers.image(imageName, files.fingerprint(imageName));
       if ((flags & Posix.O_TRUNC) != 0) {
         writes.truncate(fd, imageName, image, 0);
       }
@@ -121,7 +122,8 @@ public final class ImageFileSystem {
     int fd =
         posix.open(files.backingFile(imageName).toString(), Posix.O_WRONLY | Posix.O_NOFOLLOW, 0);
     try {
-      writes.truncate(fd, imageName, trackers.image(imageName, posix.fileSize(fd)), newSize);
+      writes.truncate(
+          fd, imageName, trackers.image(imageName, files.fingerprint(imageName)), newSize);
     } finally {
       posix.close(fd);
     }
@@ -207,10 +209,10 @@ public final class ImageFileSystem {
     for (OpenImage file : openFiles.removeAll()) {
       posix.libc().close(file.fd());
     }
-    Map<String, Long> sizes = new HashMap<>();
+    Map<String, Fingerprint> fingerprints = new HashMap<>();
     for (String name : files.list()) {
-      sizes.put(name, java.nio.file.Files.size(files.backingFile(name)));
+      fingerprints.put(name, files.fingerprint(name));
     }
-    trackers.closeClean(sizes);
+    trackers.closeClean(fingerprints);
   }
 }

@@ -1,12 +1,16 @@
 package io.cbtfs.fs;
 
+import io.cbtfs.tracker.Fingerprint;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The backing directory seen through the mount: a flat set of regular files. Maps a FUSE path
@@ -55,6 +59,23 @@ public final class ImageFiles {
   /** The backing file of an image name (which {@link #imageName} validated). */
   public Path backingFile(String imageName) {
     return backingDir.resolve(imageName);
+  }
+
+  /**
+   * The fingerprint of an image's backing file now (size, mtime, ctime, inode), which tells the
+   * tracker whether the file changed while it was not served.
+   */
+  public Fingerprint fingerprint(String imageName) throws IOException {
+    Map<String, Object> a =
+        Files.readAttributes(
+            backingFile(imageName),
+            "unix:size,lastModifiedTime,ctime,ino",
+            LinkOption.NOFOLLOW_LINKS);
+    return new Fingerprint(
+        (Long) a.get("size"),
+        ((FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS),
+        ((FileTime) a.get("ctime")).to(TimeUnit.NANOSECONDS),
+        (Long) a.get("ino"));
   }
 
   /** Names of the regular files of the backing directory, the state directory excluded. */

@@ -50,6 +50,7 @@ public final class TrackingWrites {
     image.beforeWrite(from, length);
     try {
       posix.check(posix.libc().ftruncate(fd, newSize), "ftruncate", imageName);
+      image.noteSize(newSize);
     } finally {
       image.afterWrite(from, length);
     }

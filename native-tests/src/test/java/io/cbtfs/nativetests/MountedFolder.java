@@ -38,7 +38,7 @@ final class MountedFolder implements AutoCloseable {
   }
 
   MountedFolder mount() throws IOException {
-    mount = Mount.start(new MountOptions(backing, mountPoint, null, geometry, false, false));
+    mount = Mount.start(MountOptions.withDefaults(backing, mountPoint, geometry));
     return this;
   }
 

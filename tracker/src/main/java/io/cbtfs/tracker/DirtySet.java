@@ -64,6 +64,18 @@ public final class DirtySet {
     return full;
   }
 
+  /** The blocks of this set that lie inside an image of {@code imageByteSize} bytes. */
+  public DirtySet within(long imageByteSize) {
+    long blocksInImage =
+        Math.min(geometry.blockCount(imageByteSize), BlockGeometry.MAX_BLOCK_COUNT);
+    if (blocks.isEmpty() || Integer.toUnsignedLong(blocks.last()) < blocksInImage) {
+      return this;
+    }
+    RoaringBitmap clipped = blocks.clone();
+    clipped.remove(blocksInImage, BlockGeometry.MAX_BLOCK_COUNT + 1);
+    return new DirtySet(geometry, clipped);
+  }
+
   /** Calls {@code action} for every dirty block index in ascending order. */
   public void forEachBlock(IntConsumer action) {
     blocks.forEach(action);

@@ -1,23 +1,32 @@
 package io.cbtfs.tracker;
 
+import java.io.IOException;
 import java.util.UUID;
 
 /**
- * The tracking of one image while it is served: its live {@link DirtyTracker}, its lineage, and
- * what recovery found when it was loaded.
+ * The tracking of one image while it is served: its live {@link DirtyTracker}, its {@link
+ * ActivityLog}, its lineage, and what recovery found when it was loaded.
  *
  * <p>The write path calls {@link #beforeWrite} before the backing write (durable intent, for
  * crashes) and {@link #afterWrite} once it returned (the in-memory bit, for concurrent drains).
+ * Every successful {@code beforeWrite} must be followed by exactly one {@code afterWrite} of the
+ * same range.
  */
 public final class TrackedImage {
   private final UUID lineage;
   private final DirtyTracker tracker;
   private final Recovery recovery;
+  private volatile String name;
+  private volatile long knownSize;
+  private volatile ActivityLog log;
+  private volatile ActivityLog.Evictions persister;
 
-  TrackedImage(UUID lineage, DirtyTracker tracker, Recovery recovery) {
+  TrackedImage(String name, UUID lineage, DirtyTracker tracker, Recovery recovery, long knownSize) {
+    this.name = name;
     this.lineage = lineage;
     this.tracker = tracker;
     this.recovery = recovery;
+    this.knownSize = knownSize;
   }
 
   public UUID lineage() {
@@ -33,27 +42,81 @@ public final class TrackedImage {
     return recovery;
   }
 
-  /** Called before the backing write of {@code [byteOffset, byteOffset + byteLength)}. */
-  public void beforeWrite(long byteOffset, long byteLength) {
-    // The activity log hooks in here; without it an unclean stop resyncs the whole image.
+  public String name() {
+    return name;
   }
 
-  /** Called after the backing write of the range returned (or failed part way). */
+  void rename(String newName) {
+    this.name = newName;
+  }
+
+  void attach(ActivityLog activityLog, ActivityLog.Evictions durableBits) {
+    this.persister = durableBits;
+    this.log = activityLog;
+  }
+
+  ActivityLog log() {
+    return log;
+  }
+
+  /** The image size last seen by the write path (for the saved state). */
+  public long knownSize() {
+    return knownSize;
+  }
+
+  /** Records the image's size after a truncate. */
+  public void noteSize(long byteSize) {
+    knownSize = byteSize;
+  }
+
+  /**
+   * Before the backing write of {@code [byteOffset, byteOffset + byteLength)}: makes the extents it
+   * touches durably hot in the activity log.
+   *
+   * @throws IOException if the intent cannot be made durable: the write must not happen
+   */
+  public void beforeWrite(long byteOffset, long byteLength) throws IOException {
+    ActivityLog l = log;
+    if (l == null) {
+      return;
+    }
+    if (l.isBulk(byteOffset, byteLength)) {
+      tracker.mark(byteOffset, byteLength);
+      persister.persist(); // the bits are durable before the operation starts
+    } else {
+      l.enter(byteOffset, byteLength);
+    }
+  }
+
+  /** After the backing write of the range returned (or failed part way): marks its blocks. */
   public void afterWrite(long byteOffset, long byteLength) {
-    tracker.mark(byteOffset, byteLength);
+    try {
+      tracker.mark(byteOffset, byteLength);
+      long end = byteOffset + byteLength;
+      if (end > knownSize) {
+        knownSize = end; // a racing truncate corrects this at its own afterWrite
+      }
+    } finally {
+      ActivityLog l = log;
+      if (l != null && !l.isBulk(byteOffset, byteLength)) {
+        l.exit(byteOffset, byteLength);
+      }
+    }
   }
 
   /**
    * How the tracking of an image was loaded.
    *
    * @param kind what was found
-   * @param resyncBlocks blocks marked dirty by recovery beyond the persisted set
+   * @param resyncBlocks blocks marked dirty by recovery beyond the saved set
+   * @param logExtents hot extents the activity log named (after an unclean stop)
    */
-  public record Recovery(Kind kind, long resyncBlocks) {
+  public record Recovery(Kind kind, long resyncBlocks, long logExtents) {
     public enum Kind {
       NEW,
       CLEAN,
       UNCLEAN,
+      CHANGED_OUTSIDE,
       RESET
     }
 
@@ -61,7 +124,16 @@ public final class TrackedImage {
       return switch (kind) {
         case NEW -> "new image: tracking starts now";
         case CLEAN -> "clean";
-        case UNCLEAN -> "recovered after an unclean stop: " + resyncBlocks + " blocks to resend";
+        case UNCLEAN ->
+            "recovered after an unclean stop: "
+                + logExtents
+                + " activity-log extents, "
+                + resyncBlocks
+                + " more blocks to resend";
+        case CHANGED_OUTSIDE ->
+            "the backing file changed while not mounted: "
+                + resyncBlocks
+                + " blocks (the whole image) to resend";
         case RESET -> "tracking reset: " + resyncBlocks + " blocks to resend";
       };
     }

@@ -5,6 +5,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.UUID;
 import java.util.zip.CRC32C;
 import org.roaringbitmap.RoaringBitmap;
@@ -16,7 +17,8 @@ import org.roaringbitmap.RoaringBitmap;
  * @param lineage identifies the image's tracking history; a target fed from another lineage is
  *     refused, and a reset of tracking starts a new one
  * @param clean whether the mount stopped cleanly; an unclean state does not say which blocks
- *     changed after it was written
+ *     changed after it was written (the activity log does)
+ * @param fingerprint the backing file as it was when the state was saved clean
  */
 public record TrackerState(
     UUID lineage,
@@ -24,18 +26,18 @@ public record TrackerState(
     long imageSize,
     long committedGeneration,
     boolean clean,
+    Fingerprint fingerprint,
     DirtySet dirty) {
 
   static final byte[] MAGIC = "CBTFSST1".getBytes(StandardCharsets.US_ASCII);
   static final int FORMAT_VERSION = 1;
   private static final int FLAG_CLEAN = 1;
 
-  /** Magic, version, flags, block size, reserved, image size, generation, uuid, bitmap length. */
-  static final int HEADER_BYTES = 8 + 4 + 4 + 4 + 4 + 8 + 8 + 16 + 4;
-
-  public TrackerState withClean(boolean newClean) {
-    return new TrackerState(lineage, geometry, imageSize, committedGeneration, newClean, dirty);
-  }
+  /**
+   * Magic, version, flags, block size, reserved, image size, generation, uuid, fingerprint (size,
+   * mtime, ctime, inode), bitmap length.
+   */
+  static final int HEADER_BYTES = 8 + 4 + 4 + 4 + 4 + 8 + 8 + 16 + 32 + 4;
 
   /** The whole file: header, RoaringBitmap portable bytes, CRC32C of all before it. */
   public byte[] encode() {
@@ -54,6 +56,10 @@ public record TrackerState(
       out.writeLong(committedGeneration);
       out.writeLong(lineage.getMostSignificantBits());
       out.writeLong(lineage.getLeastSignificantBits());
+      out.writeLong(fingerprint.size());
+      out.writeLong(fingerprint.mtimeNanos());
+      out.writeLong(fingerprint.ctimeNanos());
+      out.writeLong(fingerprint.inode());
       out.writeInt(bitmap.serializedSizeInBytes());
       bitmap.serialize(out);
       CRC32C crc = new CRC32C();
@@ -83,7 +89,7 @@ public record TrackerState(
     }
     byte[] magic = new byte[MAGIC.length];
     in.get(magic);
-    if (!java.util.Arrays.equals(magic, MAGIC)) {
+    if (!Arrays.equals(magic, MAGIC)) {
       throw new CorruptStateException(source, "not a cbtfs state file");
     }
     int version = in.getInt();
@@ -96,6 +102,8 @@ public record TrackerState(
     long imageSize = in.getLong();
     long generation = in.getLong();
     UUID lineage = new UUID(in.getLong(), in.getLong());
+    Fingerprint fingerprint =
+        new Fingerprint(in.getLong(), in.getLong(), in.getLong(), in.getLong());
     int bitmapBytes = in.getInt();
     BlockGeometry geometry;
     try {
@@ -118,6 +126,7 @@ public record TrackerState(
         imageSize,
         generation,
         (flags & FLAG_CLEAN) != 0,
+        fingerprint,
         new DirtySet(geometry, bitmap));
   }
 }

@@ -1,6 +1,7 @@
 package io.cbtfs.tracker;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -22,35 +23,33 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The tracking state of every image of one mount, kept in a state directory (0700) that only one
- * mount may hold at a time ({@code lock}). One file per image, {@code NAME.cbt}, replaced
- * atomically (temp file, fsync, rename, fsync of the directory).
+ * mount may hold at a time ({@code lock}). Per image: {@code NAME.cbt}, the saved dirty set,
+ * replaced atomically (temp file, fsync, rename, fsync of the directory); and {@code NAME.alog},
+ * its {@link ActivityLog}.
  *
- * <p>On load an image's file is rewritten as unclean before it is served, so a crash is never read
- * as a clean stop. {@link #close} writes every image's dirty set with the clean flag.
+ * <p>Recovery rule (docs/STATE.md): a clean state is trusted unless the backing file's fingerprint
+ * changed (then everything is dirty); an unclean one yields its saved bitmap plus every block of
+ * every extent its activity log names. A state that fails its checks is refused, or with {@code
+ * resetTracking} replaced by "everything dirty" under a new lineage. Never "assume clean".
  *
  * <p>Thread safety: all methods may be called from any thread.
  */
 public final class TrackerStore implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TrackerStore.class);
   static final String SUFFIX = ".cbt";
+  static final String LOG_SUFFIX = ".alog";
 
   private final Path stateDir;
-  private final BlockGeometry geometry;
-  private final boolean resetTracking;
+  private final TrackingOptions options;
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final Map<String, TrackedImage> images = new ConcurrentHashMap<>();
   private boolean closed;
 
   private TrackerStore(
-      Path stateDir,
-      BlockGeometry geometry,
-      boolean resetTracking,
-      FileChannel lockChannel,
-      FileLock lock) {
+      Path stateDir, TrackingOptions options, FileChannel lockChannel, FileLock lock) {
     this.stateDir = stateDir;
-    this.geometry = geometry;
-    this.resetTracking = resetTracking;
+    this.options = options;
     this.lockChannel = lockChannel;
     this.lock = lock;
   }
@@ -58,13 +57,9 @@ public final class TrackerStore implements AutoCloseable {
   /**
    * Opens (creating if needed) a state directory and takes its lock.
    *
-   * @param geometry block size for images tracked for the first time
-   * @param resetTracking replace corrupt or unclean state by "every block dirty" under a new
-   *     lineage
    * @throws CbtfsException if another process holds the directory
    */
-  public static TrackerStore open(Path stateDir, BlockGeometry geometry, boolean resetTracking)
-      throws IOException {
+  public static TrackerStore open(Path stateDir, TrackingOptions options) throws IOException {
     if (!Files.isDirectory(stateDir)) {
       Files.createDirectories(stateDir);
     }
@@ -82,7 +77,13 @@ public final class TrackerStore implements AutoCloseable {
       channel.close();
       throw new CbtfsException("state directory " + stateDir + " is in use by another cbtfs mount");
     }
-    return new TrackerStore(stateDir, geometry, resetTracking, channel, lock);
+    return new TrackerStore(stateDir, options, channel, lock);
+  }
+
+  /** {@link #open(Path, TrackingOptions)} with default activity-log settings. */
+  public static TrackerStore open(Path stateDir, BlockGeometry geometry, boolean resetTracking)
+      throws IOException {
+    return open(stateDir, TrackingOptions.defaults(geometry).withReset(resetTracking));
   }
 
   public Path stateDir() {
@@ -93,9 +94,12 @@ public final class TrackerStore implements AutoCloseable {
     return stateDir.resolve(imageName + SUFFIX);
   }
 
+  static Path logFile(Path stateDir, String imageName) {
+    return stateDir.resolve(imageName + LOG_SUFFIX);
+  }
+
   /**
-   * Reads the persisted state of an image without taking the lock (for status when nothing is
-   * mounted).
+   * Reads the saved state of an image without taking the lock (for status when nothing is mounted).
    *
    * @return empty when the image has never been tracked here
    * @throws CorruptStateException if the file is corrupt
@@ -110,18 +114,52 @@ public final class TrackerStore implements AutoCloseable {
     }
   }
 
+  /**
+   * What recovery would mark dirty for a saved state: its bitmap, plus after an unclean stop every
+   * block of the extents its activity log names.
+   *
+   * @throws CorruptStateException if the state is unclean and its activity log unreadable
+   */
+  public static DirtySet recoveredDirtySet(Path stateDir, String imageName, TrackerState state)
+      throws IOException {
+    if (state.clean()) {
+      return state.dirty();
+    }
+    return state
+        .dirty()
+        .union(
+            readLog(stateDir, imageName, state).blocks(state.geometry()).within(state.imageSize()));
+  }
+
+  private static ActivityLog.Contents readLog(Path stateDir, String imageName, TrackerState state)
+      throws IOException {
+    Path file = logFile(stateDir, imageName);
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      bytes = new byte[0];
+    }
+    return ActivityLog.read(bytes, state.lineage())
+        .orElseThrow(
+            () ->
+                new CorruptStateException(
+                    file.toString(), "activity log missing or unreadable after an unclean stop"));
+  }
+
   /** The image if it is loaded. */
   public Optional<TrackedImage> loaded(String imageName) {
     return Optional.ofNullable(images.get(imageName));
   }
 
   /**
-   * The tracking of an image, loaded from its state file (or started) on first use.
+   * The tracking of an image, loaded from its state (and recovered) on first use.
    *
-   * @param imageSize the backing file's size now, for recovery that marks the whole image
+   * @param current the backing file now: its size, and the fingerprint that detects writes made
+   *     while it was not served
    * @throws CorruptStateException if the state is corrupt and tracking is not being reset
    */
-  public TrackedImage image(String imageName, long imageSize) throws IOException {
+  public TrackedImage image(String imageName, Fingerprint current) throws IOException {
     TrackedImage image = images.get(imageName);
     if (image != null) {
       return image;
@@ -130,76 +168,124 @@ public final class TrackerStore implements AutoCloseable {
       ensureOpen();
       image = images.get(imageName);
       if (image == null) {
-        image = load(imageName, imageSize);
+        image = load(imageName, current);
         images.put(imageName, image);
       }
       return image;
     }
   }
 
-  private TrackedImage load(String imageName, long imageSize) throws IOException {
-    Optional<TrackerState> persisted;
+  private TrackedImage load(String imageName, Fingerprint current) throws IOException {
+    long size = Math.max(0, current.size());
+    TrackerState state;
+    long logSequence = 0;
     try {
-      persisted = readState(stateDir, imageName);
+      Optional<TrackerState> saved = readState(stateDir, imageName);
+      if (saved.isEmpty()) {
+        return start(imageName, size, TrackedImage.Recovery.Kind.NEW);
+      }
+      state = saved.get();
+      if (!state.clean()) {
+        logSequence = readLog(stateDir, imageName, state).sequence();
+      }
     } catch (CorruptStateException e) {
-      if (!resetTracking) {
+      if (!options.resetTracking()) {
         throw e;
       }
       log.warn("{}; resetting tracking of {}", e.getMessage(), imageName);
-      persisted = Optional.empty();
-      return start(imageName, imageSize, TrackedImage.Recovery.Kind.RESET);
+      return start(imageName, size, TrackedImage.Recovery.Kind.RESET);
     }
-    if (persisted.isEmpty()) {
-      return start(imageName, imageSize, TrackedImage.Recovery.Kind.NEW);
-    }
-    TrackerState state = persisted.get();
     DirtyTracker tracker = new DirtyTracker(state.geometry(), state.committedGeneration());
     tracker.markAll(state.dirty());
     TrackedImage.Recovery recovery;
-    if (state.clean()) {
-      recovery = new TrackedImage.Recovery(TrackedImage.Recovery.Kind.CLEAN, 0);
-    } else {
-      // Without an activity log nothing bounds what changed after the last write of this file.
-      DirtySet all = DirtySet.allOf(state.geometry(), Math.max(imageSize, state.imageSize()));
+    if (!state.clean()) {
+      ActivityLog.Contents contents = readLog(stateDir, imageName, state);
       long before = tracker.dirtyBlockCount();
-      tracker.markAll(all);
+      tracker.markAll(contents.blocks(state.geometry()).within(Math.max(size, state.imageSize())));
       recovery =
           new TrackedImage.Recovery(
-              TrackedImage.Recovery.Kind.UNCLEAN, tracker.dirtyBlockCount() - before);
+              TrackedImage.Recovery.Kind.UNCLEAN,
+              tracker.dirtyBlockCount() - before,
+              contents.extents().length);
+    } else if (state.fingerprint().contradicts(current)) {
+      long before = tracker.dirtyBlockCount();
+      tracker.markAll(DirtySet.allOf(state.geometry(), Math.max(size, state.imageSize())));
+      recovery =
+          new TrackedImage.Recovery(
+              TrackedImage.Recovery.Kind.CHANGED_OUTSIDE, tracker.dirtyBlockCount() - before, 0);
+    } else {
+      recovery = new TrackedImage.Recovery(TrackedImage.Recovery.Kind.CLEAN, 0, 0);
+    }
+    if (recovery.kind() != TrackedImage.Recovery.Kind.CLEAN) {
       log.warn("{}: {}", imageName, recovery.describe());
     }
-    TrackedImage image = new TrackedImage(state.lineage(), tracker, recovery);
-    persist(imageName, image, imageSize, false);
+    TrackedImage image = new TrackedImage(imageName, state.lineage(), tracker, recovery, size);
+    serve(image, logSequence);
     return image;
   }
 
-  private TrackedImage start(String imageName, long imageSize, TrackedImage.Recovery.Kind kind)
+  private TrackedImage start(String imageName, long size, TrackedImage.Recovery.Kind kind)
       throws IOException {
-    DirtyTracker tracker = new DirtyTracker(geometry);
+    DirtyTracker tracker = new DirtyTracker(options.geometry());
     long resync = 0;
     if (kind == TrackedImage.Recovery.Kind.RESET) {
-      tracker.markAll(DirtySet.allOf(geometry, imageSize));
+      tracker.markAll(DirtySet.allOf(options.geometry(), size));
       resync = tracker.dirtyBlockCount();
     }
     TrackedImage image =
-        new TrackedImage(UUID.randomUUID(), tracker, new TrackedImage.Recovery(kind, resync));
-    persist(imageName, image, imageSize, false);
+        new TrackedImage(
+            imageName,
+            UUID.randomUUID(),
+            tracker,
+            new TrackedImage.Recovery(kind, resync, 0),
+            size);
+    serve(image, 0);
     return image;
+  }
+
+  /**
+   * Makes an image ready for writes, in an order that a crash at any point survives: (1) the state
+   * with what loading found, still marked as it was; (2) a fresh, empty activity log; (3) the state
+   * marked unclean. A crash after (1) recovers the same bits again from the old log; one after (2)
+   * finds no hot extents, and no write has been served yet.
+   */
+  private void serve(TrackedImage image, long logSequence) throws IOException {
+    boolean wasClean = image.recovery().kind() == TrackedImage.Recovery.Kind.CLEAN;
+    persist(image, wasClean);
+    int extentSize = Math.max(options.extentSize(), image.tracker().geometry().blockSize());
+    ActivityLog.Evictions durableBits = () -> persist(image, false);
+    ActivityLog activityLog =
+        ActivityLog.create(
+            logFile(stateDir, image.name()),
+            image.lineage(),
+            extentSize,
+            options.maxHotExtents(),
+            logSequence,
+            durableBits);
+    image.attach(activityLog, durableBits);
+    persist(image, false);
   }
 
   /**
    * Moves an image's tracking with a rename of the image; the target name's tracking is dropped.
    */
   public synchronized void rename(String from, String to) throws IOException {
+    TrackedImage replaced = images.remove(to);
+    if (replaced != null && replaced.log() != null) {
+      replaced.log().close();
+    }
     TrackedImage image = images.remove(from);
-    images.remove(to);
-    Path source = stateFile(stateDir, from);
-    if (Files.exists(source)) {
-      atomicMove(source, stateFile(stateDir, to));
-    } else {
-      Files.deleteIfExists(stateFile(stateDir, to));
+    for (String suffix : new String[] {SUFFIX, LOG_SUFFIX}) {
+      Path source = stateDir.resolve(from + suffix);
+      Path target = stateDir.resolve(to + suffix);
+      if (Files.exists(source)) {
+        atomicMove(source, target);
+      } else {
+        Files.deleteIfExists(target);
+      }
     }
     if (image != null) {
+      image.rename(to);
       images.put(to, image);
     }
     syncDirectory();
@@ -207,8 +293,12 @@ public final class TrackerStore implements AutoCloseable {
 
   /** Forgets an image that was deleted. */
   public synchronized void remove(String imageName) throws IOException {
-    images.remove(imageName);
+    TrackedImage image = images.remove(imageName);
+    if (image != null && image.log() != null) {
+      image.log().close();
+    }
     Files.deleteIfExists(stateFile(stateDir, imageName));
+    Files.deleteIfExists(logFile(stateDir, imageName));
     syncDirectory();
   }
 
@@ -228,16 +318,33 @@ public final class TrackerStore implements AutoCloseable {
     return names;
   }
 
-  /** Writes the image's current dirty set, with the clean flag as given. */
-  public void persist(String imageName, TrackedImage image, long imageSize, boolean clean)
+  /** Writes the image's current dirty set (unclean): after a commit, or to bound a crash. */
+  public void persist(TrackedImage image) throws IOException {
+    persist(image, false);
+  }
+
+  private void persist(TrackedImage image, boolean clean) throws IOException {
+    persist(image, clean, Fingerprint.UNKNOWN);
+  }
+
+  private void persist(TrackedImage image, boolean clean, Fingerprint fingerprint)
       throws IOException {
-    DirtyTracker tracker = image.tracker();
-    // Generation before snapshot: a commit in between leaves a superset, never a gap.
-    long generation = tracker.committedGeneration();
-    TrackerState state =
-        new TrackerState(
-            image.lineage(), tracker.geometry(), imageSize, generation, clean, tracker.snapshot());
-    writeAtomically(stateFile(stateDir, imageName), state.encode());
+    synchronized (image) {
+      DirtyTracker tracker = image.tracker();
+      // Generation before snapshot: a commit in between leaves a superset, never a gap.
+      long generation = tracker.committedGeneration();
+      long size = fingerprint.size() >= 0 ? fingerprint.size() : image.knownSize();
+      TrackerState state =
+          new TrackerState(
+              image.lineage(),
+              tracker.geometry(),
+              size,
+              generation,
+              clean,
+              fingerprint,
+              tracker.snapshot());
+      writeAtomically(stateFile(stateDir, image.name()), state.encode());
+    }
   }
 
   private void writeAtomically(Path file, byte[] bytes) throws IOException {
@@ -248,7 +355,10 @@ public final class TrackerStore implements AutoCloseable {
             StandardOpenOption.CREATE,
             StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING)) {
-      out.write(java.nio.ByteBuffer.wrap(bytes));
+      ByteBuffer buf = ByteBuffer.wrap(bytes);
+      while (buf.hasRemaining()) {
+        out.write(buf);
+      }
       out.force(true);
     }
     atomicMove(temp, file);
@@ -276,21 +386,22 @@ public final class TrackerStore implements AutoCloseable {
   }
 
   /**
-   * Persists every loaded image as clean, given the sizes of the backing files now. Images whose
-   * size is unknown keep their unclean mark.
+   * Saves every loaded image as clean, with the backing files' fingerprints now (no write may be in
+   * flight: the FUSE loop has ended). Images without a fingerprint keep their unclean mark. Then
+   * closes the store.
    */
-  public synchronized void closeClean(Map<String, Long> imageSizes) throws IOException {
+  public synchronized void closeClean(Map<String, Fingerprint> fingerprints) throws IOException {
     if (closed) {
       return;
     }
     IOException failure = null;
-    for (Map.Entry<String, TrackedImage> e : images.entrySet()) {
-      Long size = imageSizes.get(e.getKey());
+    for (TrackedImage image : images.values()) {
+      Fingerprint fp = fingerprints.get(image.name());
       try {
-        persist(e.getKey(), e.getValue(), size == null ? 0 : size, size != null);
+        persist(image, fp != null, fp == null ? Fingerprint.UNKNOWN : fp);
       } catch (IOException ex) {
         failure = ex;
-        log.error("cannot persist tracking of {}: {}", e.getKey(), ex.getMessage());
+        log.error("cannot save tracking of {}: {}", image.name(), ex.getMessage());
       }
     }
     close();
@@ -299,7 +410,7 @@ public final class TrackerStore implements AutoCloseable {
     }
   }
 
-  /** Releases the lock. Does not persist: see {@link #closeClean}. Idempotent. */
+  /** Closes the activity logs and releases the lock. Does not save: see {@link #closeClean}. */
   @Override
   public synchronized void close() throws IOException {
     if (closed) {
@@ -307,9 +418,17 @@ public final class TrackerStore implements AutoCloseable {
     }
     closed = true;
     try {
-      lock.release();
+      for (TrackedImage image : images.values()) {
+        if (image.log() != null) {
+          image.log().close();
+        }
+      }
     } finally {
-      lockChannel.close();
+      try {
+        lock.release();
+      } finally {
+        lockChannel.close();
+      }
     }
   }
 }

@@ -12,7 +12,14 @@ class TrackerStateTest {
   private static TrackerState sample() {
     BlockGeometry g = BlockGeometry.of(65536);
     RoaringBitmap b = RoaringBitmap.bitmapOf(0, 5, 6, 7, 1_000_000);
-    return new TrackerState(UUID.randomUUID(), g, 123_456_789L, 42, true, DirtySet.of(g, b));
+    return new TrackerState(
+        UUID.randomUUID(),
+        g,
+        123_456_789L,
+        42,
+        true,
+        new Fingerprint(123_456_789L, 11, 22, 33),
+        DirtySet.of(g, b));
   }
 
   @Test
@@ -20,7 +27,7 @@ class TrackerStateTest {
     TrackerState s = sample();
     TrackerState back = TrackerState.decode(s.encode(), "test");
     assertThat(back).isEqualTo(s);
-    assertThat(back.withClean(false).clean()).isFalse();
+    assertThat(back.fingerprint().inode()).isEqualTo(33);
   }
 
   @Test

@@ -13,26 +13,39 @@ import org.junit.jupiter.api.io.TempDir;
 
 class TrackerStoreTest {
   private static final BlockGeometry G = BlockGeometry.of(4096);
+
+  /** 64 KiB extents, at least 16 hot: small numbers keep the arithmetic visible. */
+  private static final TrackingOptions OPTIONS = new TrackingOptions(G, 65536, 16, false);
+
   @TempDir Path dir;
 
   private Path state() {
     return dir.resolve("state");
   }
 
+  static Fingerprint fp(long size) {
+    return new Fingerprint(size, 1_000, 2_000, 42);
+  }
+
+  private static void write(TrackedImage img, long off, long len) throws IOException {
+    img.beforeWrite(off, len);
+    img.afterWrite(off, len);
+  }
+
   @Test
   void cleanCloseKeepsTheDirtySetAndLineage() throws IOException {
     String lineage;
-    try (TrackerStore store = TrackerStore.open(state(), G, false)) {
-      TrackedImage img = store.image("a.img", 1 << 20);
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage img = store.image("a.img", fp(1 << 20));
       assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.NEW);
-      img.afterWrite(8192, 1);
+      write(img, 8192, 1);
       lineage = img.lineage().toString();
-      store.closeClean(Map.of("a.img", 1L << 20));
+      store.closeClean(Map.of("a.img", fp(1 << 20)));
     }
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state())))
         .isEqualTo("rwx------");
-    try (TrackerStore store = TrackerStore.open(state(), G, false)) {
-      TrackedImage img = store.image("a.img", 1 << 20);
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage img = store.image("a.img", fp(1 << 20));
       assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CLEAN);
       assertThat(img.lineage()).hasToString(lineage);
       assertThat(img.tracker().isDirty(2)).isTrue();
@@ -41,73 +54,143 @@ class TrackerStoreTest {
   }
 
   @Test
-  void aStateInUseIsUncleanOnDiskSoACrashResendsEverything() throws IOException {
-    TrackerStore store = TrackerStore.open(state(), G, false);
-    TrackedImage img = store.image("a.img", 40960);
-    img.afterWrite(0, 1);
+  void aCrashResendsTheHotExtentsNotTheWholeImage() throws IOException {
+    long size = 64L << 20; // 16,384 blocks of 4 KiB
+    TrackerStore store = TrackerStore.open(state(), OPTIONS);
+    TrackedImage img = store.image("a.img", fp(size));
+    write(img, 0, 1); // extent 0
+    write(img, 10L << 20, 4096); // extent 160
     assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().clean()).isFalse();
-    store.close(); // a crash: no clean persist
-    try (TrackerStore again = TrackerStore.open(state(), G, false)) {
-      TrackedImage back = again.image("a.img", 40960);
+    store.close(); // a crash: nothing saved at the end
+
+    TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
+    assertThat(TrackerStore.recoveredDirtySet(state(), "a.img", saved).blockCount()).isEqualTo(32);
+    try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage back = again.image("a.img", fp(size));
       assertThat(back.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.UNCLEAN);
-      assertThat(back.tracker().dirtyBlockCount()).isEqualTo(10);
+      assertThat(back.recovery().logExtents()).isEqualTo(2);
+      DirtySet dirty = back.tracker().snapshot();
+      assertThat(dirty.blockCount()).as("two extents of 16 blocks").isEqualTo(32);
+      assertThat(dirty.contains(0)).isTrue();
+      assertThat(dirty.contains(2560)).isTrue();
+      assertThat(back.recovery().describe()).contains("2 activity-log extents");
+    }
+  }
+
+  @Test
+  void evictionSavesTheBitsBeforeAnExtentLeavesTheLog() throws IOException {
+    TrackerStore store = TrackerStore.open(state(), OPTIONS);
+    TrackedImage img = store.image("a.img", fp(64L << 20));
+    for (int e = 0; e < 40; e++) { // 40 extents, 16 hot at most
+      write(img, e * 65536L + 4096, 1);
+    }
+    assertThat(img.log().hotCount()).isLessThanOrEqualTo(16);
+    store.close(); // crash
+    try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
+      DirtySet dirty = again.image("a.img", fp(64L << 20)).tracker().snapshot();
+      for (int e = 0; e < 40; e++) {
+        assertThat(dirty.contains(e * 16L + 1)).as("block written in extent %d", e).isTrue();
+      }
+      assertThat(dirty.blockCount()).isLessThan(40 * 16);
+    }
+  }
+
+  @Test
+  void aChangeWhileNotMountedMarksEverything() throws IOException {
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      store.image("a.img", fp(40960));
+      store.closeClean(Map.of("a.img", fp(40960)));
+    }
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage img = store.image("a.img", new Fingerprint(40960, 1_001, 2_001, 42));
+      assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CHANGED_OUTSIDE);
+      assertThat(img.tracker().dirtyBlockCount()).isEqualTo(10);
     }
   }
 
   @Test
   void corruptStateRefusesUnlessReset() throws IOException {
-    try (TrackerStore store = TrackerStore.open(state(), G, false)) {
-      store.image("a.img", 8192);
-      store.closeClean(Map.of("a.img", 8192L));
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      store.image("a.img", fp(8192));
+      store.closeClean(Map.of("a.img", fp(8192)));
     }
     Path file = state().resolve("a.img.cbt");
     byte[] bytes = Files.readAllBytes(file);
     bytes[bytes.length / 2] ^= 1;
     Files.write(file, bytes);
-    try (TrackerStore store = TrackerStore.open(state(), G, false)) {
-      assertThatThrownBy(() -> store.image("a.img", 8192))
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      assertThatThrownBy(() -> store.image("a.img", fp(8192)))
           .isInstanceOf(CorruptStateException.class)
           .hasMessageContaining("checksum");
     }
     assertThat(Files.readAllBytes(file)).as("refusal changes nothing").isEqualTo(bytes);
-    try (TrackerStore store = TrackerStore.open(state(), G, true)) {
-      TrackedImage img = store.image("a.img", 8192);
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS.withReset(true))) {
+      TrackedImage img = store.image("a.img", fp(8192));
       assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.RESET);
       assertThat(img.tracker().dirtyBlockCount()).isEqualTo(2);
     }
   }
 
   @Test
+  void anUncleanStateWithoutItsLogIsCorrupt() throws IOException {
+    TrackerStore store = TrackerStore.open(state(), OPTIONS);
+    write(store.image("a.img", fp(8192)), 0, 1);
+    store.close();
+    Files.write(state().resolve("a.img.alog"), new byte[100]);
+    try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
+      assertThatThrownBy(() -> again.image("a.img", fp(8192)))
+          .isInstanceOf(CorruptStateException.class)
+          .hasMessageContaining("activity log");
+    }
+  }
+
+  @Test
   void oneMountPerStateDirectory() throws IOException {
-    try (TrackerStore store = TrackerStore.open(state(), G, false)) {
-      assertThatThrownBy(() -> TrackerStore.open(state(), G, false))
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      assertThatThrownBy(() -> TrackerStore.open(state(), OPTIONS))
           .isInstanceOf(CbtfsException.class)
           .hasMessageContaining("in use");
     }
-    TrackerStore.open(state(), G, false).close();
+    TrackerStore.open(state(), OPTIONS).close();
   }
 
   @Test
   void renameAndRemoveFollowTheImage() throws IOException {
-    try (TrackerStore store = TrackerStore.open(state(), G, false)) {
-      store.image("a.img", 4096).afterWrite(0, 1);
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      write(store.image("a.img", fp(4096)), 0, 1);
       store.rename("a.img", "b.img");
       assertThat(store.loaded("a.img")).isEmpty();
       assertThat(store.loaded("b.img")).isPresent();
       assertThat(TrackerStore.trackedNames(state())).containsExactly("b.img");
+      assertThat(Files.exists(state().resolve("b.img.alog"))).isTrue();
+      write(store.loaded("b.img").orElseThrow(), 1 << 20, 1); // evicts nothing, logs b's extent
       store.remove("b.img");
       assertThat(TrackerStore.trackedNames(state())).isEmpty();
+      assertThat(Files.exists(state().resolve("b.img.alog"))).isFalse();
     }
   }
 
   @Test
   void theBlockSizeOfAnImageIsKeptAcrossMounts() throws IOException {
-    try (TrackerStore store = TrackerStore.open(state(), G, false)) {
-      store.image("a.img", 4096);
-      store.closeClean(Map.of("a.img", 4096L));
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      store.image("a.img", fp(4096));
+      store.closeClean(Map.of("a.img", fp(4096)));
     }
-    try (TrackerStore store = TrackerStore.open(state(), BlockGeometry.of(1 << 20), false)) {
-      assertThat(store.image("a.img", 4096).tracker().geometry()).isEqualTo(G);
+    TrackingOptions big = TrackingOptions.defaults(BlockGeometry.of(1 << 20));
+    try (TrackerStore store = TrackerStore.open(state(), big)) {
+      assertThat(store.image("a.img", fp(4096)).tracker().geometry()).isEqualTo(G);
     }
+  }
+
+  @Test
+  void bulkRangesAreSavedBeforeTheOperation() throws IOException {
+    TrackerStore store = TrackerStore.open(state(), OPTIONS);
+    TrackedImage img = store.image("a.img", fp(0));
+    img.beforeWrite(0, 64L << 20); // a truncate up to 64 MiB: 1024 extents
+    TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
+    assertThat(saved.dirty().blockCount()).isEqualTo(16384);
+    img.afterWrite(0, 64L << 20);
+    assertThat(img.log().hotCount()).isZero();
+    store.close();
   }
 }

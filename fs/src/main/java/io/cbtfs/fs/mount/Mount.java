@@ -58,8 +58,7 @@ public final class Mount implements AutoCloseable {
    */
   public static Mount start(MountOptions options) throws IOException {
     checkPreconditions(options);
-    TrackerStore trackers =
-        TrackerStore.open(options.stateDir(), options.geometry(), options.resetTracking());
+    TrackerStore trackers = TrackerStore.open(options.stateDir(), options.tracking());
     Mount mount;
     try {
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());

@@ -1,6 +1,7 @@
 package io.cbtfs.fs.mount;
 
 import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.TrackingOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,17 +12,11 @@ import java.util.List;
  * @param backingDir the directory whose regular files are served
  * @param mountPoint an empty directory to mount on
  * @param stateDir tracking state; default {@code backingDir/.cbtfs}
- * @param geometry block size for images tracked for the first time
+ * @param tracking block size, activity-log extents, reset of corrupt state
  * @param allowOther let users other than the mount's owner (e.g. libvirt's qemu) open the images
- * @param resetTracking replace corrupt or unclean state by "every block dirty"
  */
 public record MountOptions(
-    Path backingDir,
-    Path mountPoint,
-    Path stateDir,
-    BlockGeometry geometry,
-    boolean allowOther,
-    boolean resetTracking) {
+    Path backingDir, Path mountPoint, Path stateDir, TrackingOptions tracking, boolean allowOther) {
 
   public static final String DEFAULT_STATE_DIR_NAME = ".cbtfs";
 
@@ -35,6 +30,17 @@ public record MountOptions(
         stateDir == null
             ? backingDir.resolve(DEFAULT_STATE_DIR_NAME)
             : stateDir.toAbsolutePath().normalize();
+  }
+
+  /** Default tracking (64 KiB blocks, 4 MiB activity-log extents) for tests and the demo. */
+  public static MountOptions withDefaults(
+      Path backingDir, Path mountPoint, BlockGeometry geometry) {
+    return new MountOptions(
+        backingDir, mountPoint, null, TrackingOptions.defaults(geometry), false);
+  }
+
+  public BlockGeometry geometry() {
+    return tracking.geometry();
   }
 
   public static Path defaultStateDir(Path backingDir) {
