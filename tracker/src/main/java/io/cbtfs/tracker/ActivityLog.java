@@ -353,10 +353,12 @@ public final class ActivityLog implements AutoCloseable {
     /** Marks every block of every hot extent. */
     public DirtySet blocks(BlockGeometry geometry) {
       org.roaringbitmap.RoaringBitmap b = new org.roaringbitmap.RoaringBitmap();
-      int blocksPerExtentShift = Math.max(0, extentShift - geometry.blockShift());
       for (long e : extents) {
-        long first = e << blocksPerExtentShift;
-        long end = Math.min(first + (1L << blocksPerExtentShift), BlockGeometry.MAX_BLOCK_COUNT);
+        long first = geometry.blockIndex(e << extentShift);
+        long end =
+            Math.min(
+                geometry.blockIndex(((e + 1) << extentShift) - 1) + 1,
+                BlockGeometry.MAX_BLOCK_COUNT);
         if (first < end) {
           b.add(first, end);
         }
