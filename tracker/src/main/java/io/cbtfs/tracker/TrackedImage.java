@@ -20,6 +20,7 @@ public final class TrackedImage {
   private volatile long knownSize;
   private volatile ActivityLog log;
   private volatile ActivityLog.Evictions persister;
+  private volatile boolean trackingOff;
 
   TrackedImage(String name, UUID lineage, DirtyTracker tracker, Recovery recovery, long knownSize) {
     this.name = name;
@@ -50,6 +51,11 @@ public final class TrackedImage {
     this.name = newName;
   }
 
+  /** Benchmarks only: writes are no longer tracked at all. */
+  void disableTracking() {
+    trackingOff = true;
+  }
+
   void attach(ActivityLog activityLog, ActivityLog.Evictions durableBits) {
     this.persister = durableBits;
     this.log = activityLog;
@@ -77,7 +83,7 @@ public final class TrackedImage {
    */
   public void beforeWrite(long byteOffset, long byteLength) throws IOException {
     ActivityLog l = log;
-    if (l == null) {
+    if (l == null || trackingOff) {
       return;
     }
     if (l.isBulk(byteOffset, byteLength)) {
@@ -90,6 +96,9 @@ public final class TrackedImage {
 
   /** After the backing write of the range returned (or failed part way): marks its blocks. */
   public void afterWrite(long byteOffset, long byteLength) {
+    if (trackingOff) {
+      return;
+    }
     try {
       tracker.mark(byteOffset, byteLength);
       long end = byteOffset + byteLength;

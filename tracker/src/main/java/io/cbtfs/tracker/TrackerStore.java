@@ -262,7 +262,14 @@ public final class TrackerStore implements AutoCloseable {
             options.maxHotExtents(),
             logSequence,
             durableBits);
-    image.attach(activityLog, durableBits);
+    switch (options.benchmarkMode()) {
+      case FULL -> image.attach(activityLog, durableBits);
+      case NO_ACTIVITY_LOG -> activityLog.close();
+      case NONE -> {
+        activityLog.close();
+        image.disableTracking();
+      }
+    }
     persist(image, false);
   }
 

@@ -8,9 +8,27 @@ package io.cbtfs.tracker;
  * @param maxHotExtents bound of the activity log's hot set: the most a crash can cost to resync is
  *     {@code maxHotExtents * extentSize} bytes plus the saved bitmap
  * @param resetTracking replace corrupt state by "every block dirty" under a new lineage
+ * @param benchmarkMode {@link BenchmarkMode#FULL} in production; the others exist only to measure
+ *     what tracking costs and lose the crash guarantees
  */
 public record TrackingOptions(
-    BlockGeometry geometry, int extentSize, int maxHotExtents, boolean resetTracking) {
+    BlockGeometry geometry,
+    int extentSize,
+    int maxHotExtents,
+    boolean resetTracking,
+    BenchmarkMode benchmarkMode) {
+
+  /** What a mount tracks; anything but FULL is for benchmarks only. */
+  public enum BenchmarkMode {
+    FULL,
+    NO_ACTIVITY_LOG,
+    NONE
+  }
+
+  public TrackingOptions(
+      BlockGeometry geometry, int extentSize, int maxHotExtents, boolean resetTracking) {
+    this(geometry, extentSize, maxHotExtents, resetTracking, BenchmarkMode.FULL);
+  }
 
   public TrackingOptions {
     if (Integer.bitCount(extentSize) != 1 || extentSize < geometry.blockSize()) {
@@ -32,7 +50,11 @@ public record TrackingOptions(
         false);
   }
 
+  public TrackingOptions withBenchmarkMode(BenchmarkMode mode) {
+    return new TrackingOptions(geometry, extentSize, maxHotExtents, resetTracking, mode);
+  }
+
   public TrackingOptions withReset(boolean reset) {
-    return new TrackingOptions(geometry, extentSize, maxHotExtents, reset);
+    return new TrackingOptions(geometry, extentSize, maxHotExtents, reset, benchmarkMode);
   }
 }
