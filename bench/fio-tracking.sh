@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What tracking costs on the write path: fio random 4 KiB writes (psync, 1 job) through a cbtfs
 # mount with full tracking, with the activity log off, and with tracking off (benchmark-only
-# modes), interleaved ROUNDS times so that machine noise hits every mode alike.
+# modes), interleaved ROUNDS times so that machine noise hits every mode alike. A 5 s ramp
+# (excluded) makes every extent of the 1 GiB image hot first: this measures the steady state.
 # Usage: bench/fio-tracking.sh [ROUNDS] [SECONDS]   (defaults 3 rounds of 15 s)
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
@@ -20,7 +21,7 @@ for ((r = 1; r <= rounds; r++)); do
     rm -rf "$work/images/.cbtfs"
     "$root/bin/cbtfs" mount --daemon --benchmark-tracking="$mode" "$work/images" "$work/mnt" >/dev/null
     iops=$(fio --name=rw --filename="$work/mnt/disk.img" --rw=randwrite --bs=4k --ioengine=psync \
-      --numjobs=1 --time_based --runtime="$secs" --randseed=$r --output-format=json 2>/dev/null \
+      --numjobs=1 --time_based --ramp_time=5 --runtime="$secs" --randseed=$r --output-format=json 2>/dev/null \
       | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["jobs"][0]["write"]["iops"]))')
     "$root/bin/cbtfs" unmount "$work/mnt" >/dev/null
     echo "round $r  $mode  $iops IOPS"

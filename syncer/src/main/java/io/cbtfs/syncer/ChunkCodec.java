@@ -1,0 +1,116 @@
+package io.cbtfs.syncer;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
+
+/**
+ * Turns a run of image bytes into a record and back: zero runs become payload-free zero records,
+ * data LZ4 cannot shrink travels raw, and every record carries a CRC32C of its kind, place and
+ * uncompressed bytes. Uses lz4-java's JNI codec and its safe decompressor only (never the Java
+ * "fast" one, which trusts its input). Thread-safe.
+ */
+public final class ChunkCodec {
+  private static final LZ4Factory LZ4 = LZ4Factory.nativeInstance();
+  private final LZ4Compressor compressor = LZ4.fastCompressor();
+  private final LZ4SafeDecompressor decompressor = LZ4.safeDecompressor();
+
+  /** The most bytes a compressed payload of {@code byteLength} bytes may take. */
+  public int maxPayload(int byteLength) {
+    return compressor.maxCompressedLength(byteLength);
+  }
+
+  /** Encodes {@code data[0, byteLength)}, the image bytes at {@code byteOffset}. */
+  public EncodedRecord encode(long byteOffset, byte[] data, int byteLength) {
+    if (isZero(data, byteLength)) {
+      return new EncodedRecord(
+          RecordKind.ZERO,
+          byteOffset,
+          byteLength,
+          checksum(RecordKind.ZERO, byteOffset, data, byteLength),
+          null,
+          0);
+    }
+    byte[] out = new byte[compressor.maxCompressedLength(byteLength)];
+    int n = compressor.compress(data, 0, byteLength, out, 0, out.length);
+    if (n < byteLength) {
+      return new EncodedRecord(
+          RecordKind.DATA_LZ4,
+          byteOffset,
+          byteLength,
+          checksum(RecordKind.DATA_LZ4, byteOffset, data, byteLength),
+          out,
+          n);
+    }
+    byte[] raw = java.util.Arrays.copyOf(data, byteLength);
+    return new EncodedRecord(
+        RecordKind.DATA_RAW,
+        byteOffset,
+        byteLength,
+        checksum(RecordKind.DATA_RAW, byteOffset, data, byteLength),
+        raw,
+        byteLength);
+  }
+
+  /**
+   * Decodes a record's payload into {@code into[0, byteLength)} (zeros for a zero record).
+   *
+   * @throws CorruptDeltaException if the payload does not decode to exactly byteLength bytes
+   */
+  public void decode(
+      RecordKind kind,
+      byte[] payload,
+      int payloadLength,
+      byte[] into,
+      int byteLength,
+      String source) {
+    switch (kind) {
+      case ZERO -> java.util.Arrays.fill(into, 0, byteLength, (byte) 0);
+      case DATA_RAW -> System.arraycopy(payload, 0, into, 0, byteLength);
+      case DATA_LZ4 -> {
+        int n;
+        try {
+          n = decompressor.decompress(payload, 0, payloadLength, into, 0, byteLength);
+        } catch (LZ4Exception e) {
+          throw new CorruptDeltaException(source, "LZ4 payload does not decode");
+        }
+        if (n != byteLength) {
+          throw new CorruptDeltaException(
+              source, "LZ4 payload decodes to " + n + " bytes, not " + byteLength);
+        }
+      }
+      default -> throw new IllegalStateException(kind.name());
+    }
+  }
+
+  /** CRC32C over kind, offset, length and the uncompressed bytes. */
+  public static int checksum(RecordKind kind, long byteOffset, byte[] data, int byteLength) {
+    CRC32C crc = new CRC32C();
+    ByteBuffer head = ByteBuffer.allocate(13);
+    head.put((byte) kind.code).putLong(byteOffset).putInt(byteLength);
+    crc.update(head.array());
+    crc.update(data, 0, byteLength);
+    return (int) crc.getValue();
+  }
+
+  /** Whether the first {@code byteLength} bytes are zero, a long at a time. */
+  static boolean isZero(byte[] data, int byteLength) {
+    ByteBuffer b = ByteBuffer.wrap(data, 0, byteLength).order(ByteOrder.nativeOrder());
+    int i = 0;
+    for (; i + 8 <= byteLength; i += 8) {
+      if (b.getLong(i) != 0) {
+        return false;
+      }
+    }
+    for (; i < byteLength; i++) {
+      if (data[i] != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,177 @@
+package io.cbtfs.syncer;
+
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.zip.CRC32C;
+
+/**
+ * Reads and verifies a delta stream. Every field is bounded before it is trusted (record length,
+ * payload length, offsets inside the image, ascending order), every record's checksum is checked
+ * after decoding, and the trailer's count and SHA-256 chain must match; bytes after the trailer are
+ * an error. Callers apply nothing until {@link #read} returned: a failure can come at the last
+ * byte.
+ */
+public final class DeltaReader {
+  /** The largest record a reader accepts: bounds memory against a hostile stream. */
+  public static final int MAX_RECORD_BYTES = 16 << 20;
+
+  /** Receives each verified record's bytes, in ascending offset order. */
+  @FunctionalInterface
+  public interface RecordSink {
+    void accept(RecordKind kind, long byteOffset, byte[] data, int byteLength) throws IOException;
+  }
+
+  /**
+   * What a verified delta held.
+   *
+   * @param dataBytes the image bytes the records cover
+   */
+  public record Summary(DeltaHeader header, long recordCount, long dataBytes) {}
+
+  private DeltaReader() {}
+
+  /** Reads just the header (to route or refuse a delta before reading the rest). */
+  public static DeltaHeader readHeader(InputStream in, String source) throws IOException {
+    byte[] h = new byte[DeltaHeader.BYTES];
+    readFully(new DataInputStream(in), h, source, "header");
+    return DeltaHeader.decode(h, source);
+  }
+
+  /** Verifies a whole delta, calling {@code sink} for every record. */
+  public static Summary read(InputStream in, String source, RecordSink sink) throws IOException {
+    DataInputStream data = new DataInputStream(in);
+    DeltaHeader header = readHeader(data, source);
+    return readBody(data, header, source, sink);
+  }
+
+  /** Verifies a whole delta without keeping its data. */
+  public static Summary verify(InputStream in, String source) throws IOException {
+    return read(in, source, (kind, off, bytes, len) -> {});
+  }
+
+  /** Reads and verifies the records and trailer after an already-read header. */
+  public static Summary readBody(InputStream in, DeltaHeader header, String source, RecordSink sink)
+      throws IOException {
+    DataInputStream data = in instanceof DataInputStream d ? d : new DataInputStream(in);
+    ChunkCodec codec = new ChunkCodec();
+    MessageDigest chain = DeltaWriter.sha256();
+    byte[] head = new byte[DeltaWriter.RECORD_HEADER_BYTES];
+    byte[] payload = new byte[0];
+    byte[] bytes = new byte[0];
+    long count = 0;
+    long dataBytes = 0;
+    long nextOffset = 0;
+    while (true) {
+      int marker = data.read();
+      if (marker < 0) {
+        throw new CorruptDeltaException(source, "truncated after " + count + " records");
+      }
+      if (marker == RecordKind.TRAILER) {
+        readTrailer(data, source, count, dataBytes, chain);
+        return new Summary(header, count, dataBytes);
+      }
+      RecordKind kind = RecordKind.of(marker);
+      if (kind == null) {
+        throw new CorruptDeltaException(
+            source, "unknown record kind " + marker + " at record " + count);
+      }
+      head[0] = (byte) marker;
+      readFully(data, head, 1, head.length - 1, source, "record " + count);
+      ByteBuffer h = ByteBuffer.wrap(head, 1, head.length - 1);
+      long offset = h.getLong();
+      int length = h.getInt();
+      int payloadLength = h.getInt();
+      int checksum = h.getInt();
+      String where = "record " + count + " at offset " + offset;
+      if (length <= 0 || length > MAX_RECORD_BYTES) {
+        throw new CorruptDeltaException(source, where + ": bad length " + length);
+      }
+      if (offset < nextOffset || offset > header.imageSize() - length) {
+        throw new CorruptDeltaException(source, where + ": outside the image or out of order");
+      }
+      int expectedMax =
+          switch (kind) {
+            case ZERO -> 0;
+            case DATA_RAW -> length;
+            case DATA_LZ4 -> codec.maxPayload(length);
+          };
+      if (payloadLength < 0
+          || payloadLength > expectedMax
+          || (kind == RecordKind.DATA_RAW && payloadLength != length)) {
+        throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
+      }
+      if (payload.length < payloadLength) {
+        payload = new byte[Math.max(payloadLength, Math.min(payload.length * 2, expectedMax))];
+      }
+      readFully(data, payload, 0, payloadLength, source, where);
+      if (bytes.length < length) {
+        bytes = new byte[length];
+      }
+      codec.decode(kind, payload, payloadLength, bytes, length, source + " " + where);
+      if (ChunkCodec.checksum(kind, offset, bytes, length) != checksum) {
+        throw new CorruptDeltaException(source, where + ": checksum mismatch");
+      }
+      chain.update(head);
+      sink.accept(kind, offset, bytes, length);
+      count++;
+      dataBytes += length;
+      nextOffset = offset + length;
+    }
+  }
+
+  private static void readTrailer(
+      DataInputStream data, String source, long count, long dataBytes, MessageDigest chain)
+      throws IOException {
+    byte[] t = new byte[DeltaWriter.TRAILER_BYTES];
+    t[0] = (byte) RecordKind.TRAILER;
+    readFully(data, t, 1, t.length - 1, source, "trailer");
+    CRC32C crc = new CRC32C();
+    crc.update(t, 0, t.length - 4);
+    ByteBuffer b = ByteBuffer.wrap(t, 1, t.length - 1);
+    long recordCount = b.getLong();
+    long bytes = b.getLong();
+    byte[] digest = new byte[32];
+    b.get(digest);
+    if (b.getInt() != (int) crc.getValue()) {
+      throw new CorruptDeltaException(source, "trailer checksum mismatch");
+    }
+    if (recordCount != count || bytes != dataBytes) {
+      throw new CorruptDeltaException(
+          source,
+          "trailer says "
+              + recordCount
+              + " records of "
+              + bytes
+              + " bytes, stream had "
+              + count
+              + " of "
+              + dataBytes);
+    }
+    if (!Arrays.equals(digest, chain.digest())) {
+      throw new CorruptDeltaException(source, "record chain hash mismatch");
+    }
+    if (data.read() >= 0) {
+      throw new CorruptDeltaException(source, "bytes after the trailer");
+    }
+  }
+
+  private static void readFully(DataInputStream in, byte[] b, String source, String what)
+      throws IOException {
+    readFully(in, b, 0, b.length, source, what);
+  }
+
+  private static void readFully(
+      DataInputStream in, byte[] b, int off, int len, String source, String what)
+      throws IOException {
+    try {
+      in.readFully(b, off, len);
+    } catch (EOFException e) {
+      throw new CorruptDeltaException(source, "truncated in " + what);
+    }
+  }
+}

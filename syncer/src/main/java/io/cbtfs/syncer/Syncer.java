@@ -1,0 +1,257 @@
+package io.cbtfs.syncer;
+
+import io.cbtfs.syncer.target.Delivery;
+import io.cbtfs.syncer.target.Target;
+import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.DirtyTracker;
+import io.cbtfs.tracker.Drain;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drain, read, compress, checksum, ship, commit.
+ *
+ * <ol>
+ *   <li>Ask the target what it holds; decide full or incremental (a new, behind or foreign target
+ *       gets the whole image; a foreign one only with {@code forceFull}).
+ *   <li>Take the dirty set ({@link DirtyTracker#beginDrain}): new writes go to the next generation.
+ *   <li>Coalesce the blocks into runs of at most {@code chunkBytes}, read each run with one
+ *       positional read, compress runs on all cores ({@link ChunkCodec}), write records in order.
+ *       At most {@code inFlight} chunks exist at once: memory is bounded whatever the image size.
+ *   <li>{@link Delivery#commit}: the target verifies, makes durable, applies, acknowledges.
+ *   <li>Only then {@link Drain#commit} and persist the tracking state. Any failure before that
+ *       merges the drained blocks back (the drain's try-with-resources).
+ * </ol>
+ *
+ * <p>Thread safety: one sync per image at a time (the tracker refuses a second drain).
+ */
+public final class Syncer {
+  private static final Logger log = LoggerFactory.getLogger(Syncer.class);
+  public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
+
+  private final int chunkBytes;
+  private final int threads;
+
+  public Syncer() {
+    this(DEFAULT_CHUNK_BYTES, Runtime.getRuntime().availableProcessors());
+  }
+
+  public Syncer(int chunkBytes, int threads) {
+    this.chunkBytes = chunkBytes;
+    this.threads = Math.max(1, threads);
+  }
+
+  /**
+   * Syncs {@code source} to {@code target}.
+   *
+   * @param forceFull send every block, and overwrite a target that holds another image
+   * @throws CbtfsException if the target refuses (foreign image, out of order): nothing changed
+   * @throws IOException if reading, shipping or the target failed: the dirty set is intact
+   */
+  public SyncReport sync(SyncSource source, Target target, boolean forceFull, SyncProgress progress)
+      throws IOException {
+    long started = System.nanoTime();
+    DirtyTracker tracker = source.image().tracker();
+    BlockGeometry geometry = tracker.geometry();
+    TargetState state = target.state();
+    try (FileChannel image = FileChannel.open(source.backingFile(), StandardOpenOption.READ);
+        Drain drain = tracker.beginDrain()) {
+      long imageSize = image.size();
+      long base = tracker.committedGeneration();
+      boolean full = forceFull || needsFull(state, source, base, target);
+      DeltaHeader header =
+          new DeltaHeader(
+              source.image().lineage(),
+              imageSize,
+              geometry.blockSize(),
+              full ? 0 : base,
+              base + 1,
+              full);
+      DirtySet blocks =
+          full ? DirtySet.allOf(geometry, imageSize) : drain.blocks().within(imageSize);
+      long records;
+      long zeros;
+      long wire;
+      try (Delivery delivery = target.begin(header, forceFull)) {
+        DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
+        zeros = ship(image, imageSize, geometry, blocks, writer, progress);
+        records = writer.recordCount();
+        wire = writer.finish();
+        delivery.commit(); // durable and acknowledged by the target
+      }
+      drain.commit();
+      source.persister().persist(source.image());
+      SyncReport report =
+          new SyncReport(
+              target.describe(),
+              header.generation(),
+              full,
+              blocks.blockCount(),
+              blocks.byteCount(imageSize),
+              wire,
+              records,
+              zeros,
+              (System.nanoTime() - started) / 1e9);
+      log.info(
+          "synced {} to {}: {}, {} blocks, {} bytes on the wire",
+          source.backingFile(),
+          target.describe(),
+          header.describe(),
+          report.blocks(),
+          report.wireBytes());
+      return report;
+    }
+  }
+
+  /** A target that is empty, behind, or ahead by more than a replay needs every block. */
+  private static boolean needsFull(TargetState state, SyncSource source, long base, Target target) {
+    if (!state.exists()) {
+      return true;
+    }
+    if (!state.lineage().equals(source.image().lineage())) {
+      throw new CbtfsException(
+          target.describe()
+              + " holds another image (lineage "
+              + state.lineage()
+              + "), not "
+              + source.image().lineage()
+              + ": refusing (sync with --full to overwrite it with a full copy)");
+    }
+    if (state.generation() == base || state.generation() == base + 1) {
+      return false;
+    }
+    log.warn(
+        "{} is at generation {} and the image at {}: sending every block",
+        target.describe(),
+        state.generation(),
+        base);
+    return true;
+  }
+
+  /** Reads, encodes in parallel and writes every run of {@code blocks}; returns zero records. */
+  private long ship(
+      FileChannel image,
+      long imageSize,
+      BlockGeometry geometry,
+      DirtySet blocks,
+      DeltaWriter writer,
+      SyncProgress progress)
+      throws IOException {
+    int maxRunBlocks = Math.max(1, chunkBytes / geometry.blockSize());
+    int bufferBytes = maxRunBlocks * geometry.blockSize();
+    int inFlight = 2 * threads + 2;
+    BlockingQueue<byte[]> buffers = new ArrayBlockingQueue<>(inFlight);
+    for (int i = 0; i < inFlight; i++) {
+      buffers.add(new byte[bufferBytes]);
+    }
+    ChunkCodec codec = new ChunkCodec();
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            threads,
+            r -> {
+              Thread t = new Thread(r, "cbtfs-sync-encode");
+              t.setDaemon(true);
+              return t;
+            });
+    ArrayDeque<Future<EncodedRecord>> pending = new ArrayDeque<>();
+    long totalBytes = blocks.byteCount(imageSize);
+    long totalBlocks = blocks.blockCount();
+    long[] done = new long[3]; // bytes, blocks, zero records
+    List<long[]> runs = new ArrayList<>();
+    blocks.forEachRun(maxRunBlocks, (first, count) -> runs.add(new long[] {first, count}));
+    try {
+      for (long[] run : runs) {
+        long offset = geometry.byteOffset(run[0]);
+        int length = (int) Math.min((long) run[1] * geometry.blockSize(), imageSize - offset);
+        if (length <= 0) {
+          continue;
+        }
+        byte[] buf = takeBuffer(buffers);
+        readRun(image, offset, buf, length);
+        pending.add(
+            pool.submit(
+                () -> {
+                  try {
+                    return codec.encode(offset, buf, length);
+                  } finally {
+                    buffers.add(buf);
+                  }
+                }));
+        while (pending.size() >= inFlight) {
+          writeNext(pending, writer, geometry, done, totalBytes, totalBlocks, progress);
+        }
+      }
+      while (!pending.isEmpty()) {
+        writeNext(pending, writer, geometry, done, totalBytes, totalBlocks, progress);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    return done[2];
+  }
+
+  private static void writeNext(
+      ArrayDeque<Future<EncodedRecord>> pending,
+      DeltaWriter writer,
+      BlockGeometry geometry,
+      long[] done,
+      long totalBytes,
+      long totalBlocks,
+      SyncProgress progress)
+      throws IOException {
+    EncodedRecord r;
+    try {
+      r = pending.removeFirst().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("sync interrupted");
+    } catch (ExecutionException e) {
+      throw new IOException("encoding failed: " + e.getCause(), e.getCause());
+    }
+    writer.write(r);
+    done[0] += r.byteLength();
+    done[1] += geometry.blockCount(r.byteLength());
+    if (r.kind() == RecordKind.ZERO) {
+      done[2]++;
+    }
+    progress.update(done[0], totalBytes, done[1], totalBlocks);
+  }
+
+  private static byte[] takeBuffer(BlockingQueue<byte[]> buffers) throws IOException {
+    try {
+      return buffers.take();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("sync interrupted");
+    }
+  }
+
+  /** One positional read of a whole run; bytes past the end of the file (it shrank) are zero. */
+  private static void readRun(FileChannel image, long offset, byte[] buf, int length)
+      throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(buf, 0, length);
+    while (b.hasRemaining()) {
+      if (image.read(b, offset + b.position()) < 0) {
+        while (b.hasRemaining()) {
+          b.put((byte) 0);
+        }
+      }
+    }
+  }
+}

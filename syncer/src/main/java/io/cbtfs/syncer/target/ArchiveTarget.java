@@ -1,0 +1,219 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.RecordKind;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.TreeMap;
+import org.roaringbitmap.RoaringBitmap;
+
+/**
+ * {@code archive:DIR}: a backup chain. Every committed generation is one delta file, {@code
+ * gen-NNNNNNNN.cbtd}, each verifiable on its own: a full base, then incremental deltas. {@link
+ * #restore} rebuilds the image as of any generation from the latest full delta at or before it and
+ * the incremental ones after it. {@code archive.meta} records lineage and the last generation.
+ */
+public final class ArchiveTarget implements Target {
+  private static final String META = "archive.meta";
+  private static final String STAGING = ".staging.cbtd";
+
+  private final Path dir;
+
+  public ArchiveTarget(Path dir) {
+    this.dir = dir;
+  }
+
+  @Override
+  public String describe() {
+    return "archive:" + dir;
+  }
+
+  static String fileName(long generation) {
+    return String.format(Locale.ROOT, "gen-%08d.cbtd", generation);
+  }
+
+  @Override
+  public TargetState state() throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return TargetState.EMPTY;
+    }
+    Files.deleteIfExists(dir.resolve(STAGING));
+    return SidecarMeta.read(dir.resolve(META));
+  }
+
+  @Override
+  public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    Files.createDirectories(dir);
+    state().check(header, describe(), allowNewLineage);
+    return new StagedDelivery(
+        dir.resolve(STAGING),
+        header,
+        verified -> {
+          Files.move(
+              verified,
+              dir.resolve(fileName(header.generation())),
+              StandardCopyOption.ATOMIC_MOVE,
+              StandardCopyOption.REPLACE_EXISTING);
+          SidecarMeta.syncDirectory(dir);
+          SidecarMeta.write(
+              dir.resolve(META),
+              new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
+          return header.generation();
+        });
+  }
+
+  /** The generations stored, in order, with their headers. */
+  public TreeMap<Long, DeltaHeader> generations() throws IOException {
+    TreeMap<Long, DeltaHeader> gens = new TreeMap<>();
+    if (!Files.isDirectory(dir)) {
+      return gens;
+    }
+    try (var files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        String n = f.getFileName().toString();
+        if (n.matches("gen-\\d{8}\\.cbtd")) {
+          try (InputStream in = Files.newInputStream(f)) {
+            DeltaHeader h = DeltaReader.readHeader(in, f.toString());
+            gens.put(h.generation(), h);
+          }
+        }
+      }
+    }
+    return gens;
+  }
+
+  /**
+   * The files that rebuild generation {@code generation}: the latest full delta at or before it,
+   * then every incremental one up to it, each continuing the one before.
+   *
+   * @throws CbtfsException if the generation is not there or the chain has a gap
+   */
+  List<Path> chain(long generation) throws IOException {
+    TreeMap<Long, DeltaHeader> gens = generations();
+    if (!gens.containsKey(generation)) {
+      throw new CbtfsException(
+          describe()
+              + " has no generation "
+              + generation
+              + " (it has "
+              + (gens.isEmpty() ? "none" : gens.firstKey() + " to " + gens.lastKey())
+              + ")");
+    }
+    List<Path> files = new ArrayList<>();
+    long g = generation;
+    while (true) {
+      DeltaHeader h = gens.get(g);
+      if (h == null) {
+        throw new CbtfsException(
+            describe() + ": the chain to generation " + generation + " misses generation " + g);
+      }
+      files.add(0, dir.resolve(fileName(g)));
+      if (h.full()) {
+        return files;
+      }
+      g = h.baseGeneration();
+    }
+  }
+
+  /**
+   * Writes the image as of {@code generation} to {@code out} (which must not exist). Every delta of
+   * the chain is verified before anything is written.
+   */
+  public DeltaHeader restore(long generation, Path out) throws IOException {
+    List<Path> files = chain(generation);
+    for (Path f : files) {
+      StagedDelivery.verify(f);
+    }
+    DeltaHeader last = null;
+    try (FileChannel ch =
+        FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      for (Path f : files) {
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(f), 1 << 20)) {
+          last =
+              DeltaReader.read(
+                      in,
+                      f.toString(),
+                      (kind, offset, data, length) -> {
+                        if (kind == RecordKind.ZERO && offset >= ch.size()) {
+                          return;
+                        }
+                        ByteBuffer b = ByteBuffer.wrap(data, 0, length);
+                        while (b.hasRemaining()) {
+                          ch.write(b, offset + b.position());
+                        }
+                      })
+                  .header();
+        }
+        ch.truncate(last.imageSize());
+      }
+      if (ch.size() < last.imageSize()) {
+        ch.write(ByteBuffer.allocate(1), last.imageSize() - 1);
+      }
+      ch.force(true);
+    }
+    return last;
+  }
+
+  @Override
+  public List<Long> compare(FileChannel image, long imageSize, int blockSize, int limit)
+      throws IOException {
+    TargetState s = state();
+    List<Long> differing = new ArrayList<>();
+    if (!s.exists()) {
+      differing.add(0L);
+      return differing;
+    }
+    if (s.imageSize() != imageSize) {
+      differing.add(Math.min(s.imageSize(), imageSize) / blockSize);
+    }
+    // Newest first: the first record that covers a block holds its bytes as of the last
+    // generation; the full base at the start of the chain covers every block.
+    List<Path> files = chain(s.generation());
+    RoaringBitmap seen = new RoaringBitmap();
+    byte[] mine = new byte[0];
+    for (int i = files.size() - 1; i >= 0 && differing.size() < limit; i--) {
+      Path f = files.get(i);
+      final byte[][] buf = {mine};
+      try (InputStream in = new BufferedInputStream(Files.newInputStream(f), 1 << 20)) {
+        DeltaReader.read(
+            in,
+            f.toString(),
+            (kind, offset, data, length) -> {
+              if (buf[0].length < length) {
+                buf[0] = new byte[length];
+              }
+              ByteBuffer b = ByteBuffer.wrap(buf[0], 0, length);
+              ReplicaTarget.readBlock(image, b, offset);
+              for (int at = 0; at < length; at += blockSize) {
+                long block = (offset + at) / blockSize;
+                int len = Math.min(blockSize, length - at);
+                if (!seen.contains((int) block)) {
+                  seen.add((int) block);
+                  if (!Arrays.equals(data, at, at + len, buf[0], at, at + len)
+                      && differing.size() < limit
+                      && !differing.contains(block)) {
+                    differing.add(block);
+                  }
+                }
+              }
+            });
+      }
+      mine = buf[0];
+    }
+    differing.sort(null);
+    return differing;
+  }
+}

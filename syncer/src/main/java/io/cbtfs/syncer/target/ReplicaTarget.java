@@ -1,0 +1,156 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.DeltaReader;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
+ * .NAME.cbtfs-meta} (lineage and generation), {@code .NAME.cbtfs-staging} (a delta being received)
+ * and {@code .NAME.cbtfs-apply} (a verified delta being applied: the journal).
+ *
+ * <p>Apply is crash-safe: the staging file is verified completely, fsynced and renamed to the
+ * journal name (the commit point) before any byte of the replica changes. Records are absolute
+ * writes, so a journal found at the next use is simply applied again; a staging file found then is
+ * discarded.
+ */
+public final class ReplicaTarget implements Target {
+  private final Path replica;
+  private final Path meta;
+  private final Path staging;
+  private final Path journal;
+
+  public ReplicaTarget(Path replica) {
+    this.replica = replica;
+    String name = replica.getFileName().toString();
+    this.meta = replica.resolveSibling("." + name + ".cbtfs-meta");
+    this.staging = replica.resolveSibling("." + name + ".cbtfs-staging");
+    this.journal = replica.resolveSibling("." + name + ".cbtfs-apply");
+  }
+
+  @Override
+  public String describe() {
+    return "file:" + replica;
+  }
+
+  @Override
+  public TargetState state() throws IOException {
+    recover();
+    TargetState s = SidecarMeta.read(meta);
+    if (s.exists() && !Files.exists(replica)) {
+      return TargetState.EMPTY; // the image was removed: start over
+    }
+    return s;
+  }
+
+  /** Finishes an interrupted apply, discards an unverified staging file. */
+  private void recover() throws IOException {
+    if (Files.exists(journal)) {
+      StagedDelivery.verify(journal); // verified before the rename; a bad disk shows here
+      applyJournal();
+    }
+    Files.deleteIfExists(staging);
+  }
+
+  @Override
+  public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    Path dir = replica.getParent();
+    if (!Files.isDirectory(dir)) {
+      throw Targets.notADirectory(dir);
+    }
+    state().check(header, describe(), allowNewLineage);
+    return new StagedDelivery(
+        staging,
+        header,
+        verified -> {
+          Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
+          SidecarMeta.syncDirectory(dir); // the commit point: from here the apply is finished
+          return applyJournal();
+        });
+  }
+
+  /** Applies the journal to the replica, fsyncs, records the generation, removes the journal. */
+  private long applyJournal() throws IOException {
+    DeltaHeader header;
+    try (FileChannel out =
+            FileChannel.open(replica, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        InputStream in = new BufferedInputStream(Files.newInputStream(journal), 1 << 20)) {
+      header =
+          DeltaReader.read(
+                  in,
+                  journal.toString(),
+                  (kind, offset, data, length) -> {
+                    if (kind == io.cbtfs.syncer.RecordKind.ZERO && offset >= out.size()) {
+                      return; // beyond the current end: the truncate below makes it zero
+                    }
+                    ByteBuffer buf = ByteBuffer.wrap(data, 0, length);
+                    while (buf.hasRemaining()) {
+                      out.write(buf, offset + buf.position());
+                    }
+                  })
+              .header();
+      out.truncate(header.imageSize());
+      if (out.size() < header.imageSize()) {
+        out.write(ByteBuffer.allocate(1), header.imageSize() - 1); // grow, sparse
+      }
+      out.force(true);
+    }
+    SidecarMeta.write(
+        meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
+    Files.delete(journal);
+    SidecarMeta.syncDirectory(replica.getParent());
+    return header.generation();
+  }
+
+  @Override
+  public List<Long> compare(FileChannel image, long imageSize, int blockSize, int limit)
+      throws IOException {
+    List<Long> differing = new ArrayList<>();
+    if (!Files.exists(replica)) {
+      differing.add(0L);
+      return differing;
+    }
+    try (FileChannel other = FileChannel.open(replica, StandardOpenOption.READ)) {
+      if (other.size() != imageSize) {
+        differing.add(Math.min(other.size(), imageSize) / blockSize);
+      }
+      ByteBuffer a = ByteBuffer.allocate(blockSize);
+      ByteBuffer b = ByteBuffer.allocate(blockSize);
+      for (long off = 0; off < imageSize && differing.size() < limit; off += blockSize) {
+        readBlock(image, a.clear(), off);
+        readBlock(other, b.clear(), off);
+        if (!Arrays.equals(a.array(), b.array()) && !differing.contains(off / blockSize)) {
+          differing.add(off / blockSize);
+        }
+      }
+    }
+    return differing;
+  }
+
+  /**
+   * Fills {@code buf} (position to limit) from {@code offset}; past the end of the file reads
+   * zeros.
+   */
+  static void readBlock(FileChannel ch, ByteBuffer buf, long offset) throws IOException {
+    long start = offset - buf.position();
+    while (buf.hasRemaining()) {
+      int n = ch.read(buf, start + buf.position());
+      if (n < 0) {
+        while (buf.hasRemaining()) {
+          buf.put((byte) 0);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.syncer.CorruptDeltaException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+
+/**
+ * What a replica or archive remembers of itself: lineage, generation, image and block size, in a
+ * small CRC-checked file replaced atomically (temp, fsync, rename, fsync of the directory).
+ */
+final class SidecarMeta {
+  private static final byte[] MAGIC = "CBTFSTM1".getBytes(StandardCharsets.US_ASCII);
+  private static final int BYTES = 8 + 16 + 8 + 8 + 4 + 4;
+
+  private SidecarMeta() {}
+
+  static TargetState read(Path file) throws IOException {
+    byte[] b;
+    try {
+      b = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      return TargetState.EMPTY;
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(b, 0, Math.max(0, b.length - 4));
+    if (b.length != BYTES
+        || !Arrays.equals(Arrays.copyOf(b, 8), MAGIC)
+        || ByteBuffer.wrap(b, BYTES - 4, 4).getInt() != (int) crc.getValue()) {
+      throw new CorruptDeltaException(
+          file.toString(),
+          "target metadata is corrupt; move it away "
+              + "and sync with --full to rebuild the target");
+    }
+    ByteBuffer in = ByteBuffer.wrap(b, 8, BYTES - 8);
+    UUID lineage = new UUID(in.getLong(), in.getLong());
+    long generation = in.getLong();
+    long imageSize = in.getLong();
+    return new TargetState(true, lineage, generation, imageSize);
+  }
+
+  static void write(Path file, TargetState state) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(BYTES);
+    b.put(MAGIC)
+        .putLong(state.lineage().getMostSignificantBits())
+        .putLong(state.lineage().getLeastSignificantBits())
+        .putLong(state.generation())
+        .putLong(state.imageSize())
+        .putInt(0);
+    CRC32C crc = new CRC32C();
+    crc.update(b.array(), 0, b.position());
+    b.putInt((int) crc.getValue());
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try (FileChannel out =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
+      b.flip();
+      while (b.hasRemaining()) {
+        out.write(b);
+      }
+      out.force(true);
+    }
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    syncDirectory(file.getParent());
+  }
+
+  static void syncDirectory(Path dir) throws IOException {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    }
+  }
+}

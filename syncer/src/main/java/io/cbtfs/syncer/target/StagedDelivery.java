@@ -1,0 +1,88 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.syncer.CorruptDeltaException;
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.DeltaReader;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * A delivery into a local staging file. {@link #commit} fsyncs it, verifies the whole delta (header
+ * matching what was announced, every record, the trailer), then hands the file to the target's
+ * {@link Commit} step. {@link #close} without commit deletes the staging file.
+ */
+final class StagedDelivery implements Delivery {
+  /** What a target does with a verified, durable staging file; returns the new generation. */
+  @FunctionalInterface
+  interface Commit {
+    long apply(Path verifiedStaging) throws IOException;
+  }
+
+  private final Path staging;
+  private final DeltaHeader announced;
+  private final FileChannel channel;
+  private final OutputStream stream;
+  private final Commit commit;
+  private boolean done;
+
+  StagedDelivery(Path staging, DeltaHeader announced, Commit commit) throws IOException {
+    this.staging = staging;
+    this.announced = announced;
+    this.commit = commit;
+    this.channel =
+        FileChannel.open(
+            staging,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING);
+    this.stream = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20);
+  }
+
+  @Override
+  public OutputStream stream() {
+    return stream;
+  }
+
+  @Override
+  public long commit() throws IOException {
+    if (done) {
+      throw new IllegalStateException("delivery already ended");
+    }
+    stream.flush();
+    channel.force(true);
+    channel.close();
+    DeltaHeader header = verify(staging);
+    if (!header.equals(announced)) {
+      throw new CorruptDeltaException(staging.toString(), "header differs from the one announced");
+    }
+    done = true;
+    return commit.apply(staging);
+  }
+
+  /** Verifies a whole delta file; returns its header. */
+  static DeltaHeader verify(Path file) throws IOException {
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
+      return DeltaReader.verify(in, file.toString()).header();
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (!done) {
+      done = true;
+      try {
+        channel.close();
+      } finally {
+        Files.deleteIfExists(staging);
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.syncer.DeltaHeader;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.util.List;
+
+/** A place a sync ships deltas to: a replica image, a backup archive, a remote receiver. */
+public interface Target {
+  /** The URI form, e.g. {@code file:/backup/vm1.img}. */
+  String describe();
+
+  /** What the target holds now (after finishing any interrupted apply). */
+  TargetState state() throws IOException;
+
+  /**
+   * Starts a delivery of a delta with {@code header}.
+   *
+   * @param allowNewLineage accept a full delta from another image (explicit overwrite)
+   * @throws io.cbtfs.tracker.CbtfsException if the target refuses the delta (nothing changed)
+   */
+  Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException;
+
+  /**
+   * Compares the target's latest generation with {@code image} block by block.
+   *
+   * @return the indexes of the first differing blocks (at most {@code limit}); empty if equal
+   */
+  List<Long> compare(FileChannel image, long imageSize, int blockSize, int limit)
+      throws IOException;
+}

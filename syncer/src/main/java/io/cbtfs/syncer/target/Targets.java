@@ -1,0 +1,44 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.tracker.CbtfsException;
+import java.nio.file.Path;
+
+/** Parses target URIs: {@code file:PATH} (a replica image) and {@code archive:DIR}. */
+public final class Targets {
+  private Targets() {}
+
+  /**
+   * @param cwd the directory relative paths are resolved against (the caller's, not the mount's)
+   * @throws IllegalArgumentException for an unknown or malformed URI
+   */
+  public static Target parse(String uri, Path cwd) {
+    int colon = uri.indexOf(':');
+    String scheme = colon < 0 ? "" : uri.substring(0, colon);
+    String rest = colon < 0 ? uri : uri.substring(colon + 1);
+    return switch (scheme) {
+      case "file" -> new ReplicaTarget(resolve(rest, cwd));
+      case "archive" -> new ArchiveTarget(resolve(rest, cwd));
+      default ->
+          throw new IllegalArgumentException(
+              "unknown target '"
+                  + uri
+                  + "': use file:PATH (a replica image) or archive:DIR (a backup chain)");
+    };
+  }
+
+  /** The canonical URI of a target given relative to {@code cwd}. */
+  public static String absolute(String uri, Path cwd) {
+    return parse(uri, cwd).describe();
+  }
+
+  private static Path resolve(String path, Path cwd) {
+    if (path.isEmpty()) {
+      throw new IllegalArgumentException("target path is empty");
+    }
+    return cwd.resolve(path).toAbsolutePath().normalize();
+  }
+
+  static CbtfsException notADirectory(Path p) {
+    return new CbtfsException(p + " is not a directory");
+  }
+}

@@ -1,0 +1,124 @@
+package io.cbtfs.syncer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class DeltaFormatTest {
+  static final DeltaHeader HEADER =
+      new DeltaHeader(UUID.randomUUID(), 10 << 20, 65536, 4, 5, false);
+  static byte[] delta;
+
+  /** Byte offsets where each record starts, then the trailer's. */
+  static List<Integer> boundaries = new ArrayList<>();
+
+  static byte[] compressible = new byte[200_000];
+  static byte[] random = new byte[65536];
+
+  @BeforeAll
+  static void write() throws IOException {
+    new Random(3).nextBytes(random);
+    Arrays.fill(compressible, (byte) 'a');
+    ChunkCodec codec = new ChunkCodec();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    DeltaWriter w = new DeltaWriter(out, HEADER);
+    boundaries.add(out.size());
+    w.write(codec.encode(0, compressible, compressible.length));
+    boundaries.add(out.size());
+    w.write(codec.encode(1 << 20, random, random.length));
+    boundaries.add(out.size());
+    w.write(codec.encode(2 << 20, new byte[65536], 65536));
+    boundaries.add(out.size());
+    w.finish();
+    delta = out.toByteArray();
+  }
+
+  private static DeltaReader.Summary read(byte[] bytes, List<String> seen) throws IOException {
+    return DeltaReader.read(
+        new ByteArrayInputStream(bytes),
+        "test",
+        (kind, off, data, len) -> seen.add(kind + "@" + off + "+" + len));
+  }
+
+  @Test
+  void roundTripsEveryKind() throws IOException {
+    List<String> seen = new ArrayList<>();
+    DeltaReader.Summary s = read(delta, seen);
+    assertThat(s.header()).isEqualTo(HEADER);
+    assertThat(s.recordCount()).isEqualTo(3);
+    assertThat(seen)
+        .containsExactly("DATA_LZ4@0+200000", "DATA_RAW@1048576+65536", "ZERO@2097152+65536");
+    assertThat(delta.length).as("compressible and zero data shrink").isLessThan(100_000);
+  }
+
+  @Test
+  void everyTruncationIsRejected() {
+    for (int len = 0; len < delta.length; len++) {
+      byte[] cut = Arrays.copyOf(delta, len);
+      assertThatThrownBy(() -> read(cut, new ArrayList<>()))
+          .as("truncated to %d bytes", len)
+          .isInstanceOf(CorruptDeltaException.class)
+          .hasMessageContaining("rejected");
+    }
+  }
+
+  @Test
+  void truncationAtEveryRecordBoundarySaysTruncated() {
+    for (int b : boundaries) {
+      assertThatThrownBy(() -> read(Arrays.copyOf(delta, b), new ArrayList<>()))
+          .hasMessageContaining("truncated");
+    }
+  }
+
+  @Test
+  void aFlippedByteInAnySectionIsRejected() {
+    for (int i = 0; i < delta.length; i++) {
+      byte[] bad = delta.clone();
+      bad[i] ^= 0x40;
+      assertThatThrownBy(() -> read(bad, new ArrayList<>()))
+          .as("byte %d flipped", i)
+          .isInstanceOf(CorruptDeltaException.class);
+    }
+  }
+
+  @Test
+  void trailingGarbageIsRejected() {
+    byte[] longer = Arrays.copyOf(delta, delta.length + 1);
+    assertThatThrownBy(() -> read(longer, new ArrayList<>()))
+        .hasMessageContaining("after the trailer");
+  }
+
+  @Test
+  void hostileLengthsAreBoundedBeforeAllocation() throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(HEADER.encode());
+    out.write(
+        DeltaWriter.recordHeader(RecordKind.DATA_RAW, 0, Integer.MAX_VALUE, Integer.MAX_VALUE, 0));
+    assertThatThrownBy(() -> read(out.toByteArray(), new ArrayList<>()))
+        .hasMessageContaining("bad length");
+  }
+
+  @Test
+  void headerRejectsNonsense() {
+    assertThatThrownBy(() -> new DeltaHeader(UUID.randomUUID(), 1, 65536, 5, 5, false))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(
+            () ->
+                DeltaReader.readHeader(
+                    new ByteArrayInputStream(
+                        "definitely not a delta, just some text that is long enough to fill a whole header"
+                            .getBytes()),
+                    "text"))
+        .hasMessageContaining("bad magic");
+  }
+}

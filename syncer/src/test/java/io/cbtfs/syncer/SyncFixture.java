@@ -1,0 +1,60 @@
+package io.cbtfs.syncer;
+
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Random;
+
+/** An image file with its tracking, written the way the FUSE layer writes (intent, write, mark). */
+final class SyncFixture implements AutoCloseable {
+  static final BlockGeometry G = BlockGeometry.of(65536);
+  final Path image;
+  final TrackerStore store;
+  final TrackedImage tracked;
+
+  SyncFixture(Path dir, int imageBytes, long seed) throws IOException {
+    image = dir.resolve("disk.img");
+    byte[] data = new byte[imageBytes];
+    new Random(seed).nextBytes(data);
+    Arrays2.zeroRange(data, imageBytes / 2, imageBytes / 2 + 300_000); // some zero blocks
+    Files.write(image, data);
+    store = TrackerStore.open(dir.resolve(".cbtfs"), TrackingOptions.defaults(G));
+    tracked = store.image("disk.img", Fingerprint.sizeOnly(imageBytes));
+  }
+
+  SyncSource source() {
+    return new SyncSource(tracked, image, store::persist);
+  }
+
+  /** Writes through the tracking, as TrackingWrites does. */
+  void write(long offset, byte[] data) throws IOException {
+    tracked.beforeWrite(offset, data.length);
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ByteBuffer b = ByteBuffer.wrap(data);
+      while (b.hasRemaining()) {
+        ch.write(b, offset + b.position());
+      }
+    } finally {
+      tracked.afterWrite(offset, data.length);
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    store.close();
+  }
+
+  static final class Arrays2 {
+    static void zeroRange(byte[] a, int from, int to) {
+      java.util.Arrays.fill(a, from, Math.min(to, a.length), (byte) 0);
+    }
+  }
+}

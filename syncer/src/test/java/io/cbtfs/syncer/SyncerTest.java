@@ -1,0 +1,246 @@
+package io.cbtfs.syncer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cbtfs.syncer.target.ArchiveTarget;
+import io.cbtfs.syncer.target.Delivery;
+import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.target.Target;
+import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SyncerTest {
+  @TempDir Path tmp;
+  SyncFixture fx;
+  Path replicaFile;
+  ReplicaTarget replica;
+  final Syncer syncer = new Syncer(256 << 10, 2);
+
+  @BeforeEach
+  void setUp() throws IOException {
+    fx = new SyncFixture(Files.createDirectory(tmp.resolve("src")), 4 << 20, 5);
+    replicaFile = Files.createDirectory(tmp.resolve("dst")).resolve("replica.img");
+    replica = new ReplicaTarget(replicaFile);
+  }
+
+  @AfterEach
+  void tearDown() throws IOException {
+    fx.close();
+  }
+
+  private void assertReplicaEqualsImage() throws IOException {
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  private static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  @Test
+  void firstSyncIsFullThenOnlyChangedBlocksTravel() throws IOException {
+    SyncReport first = syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(first.full()).isTrue();
+    assertThat(first.generation()).isEqualTo(1);
+    assertThat(first.blocks()).isEqualTo(64);
+    assertThat(first.zeroRecords()).isPositive();
+    assertReplicaEqualsImage();
+
+    fx.write(100_000, random(10, 1)); // block 1
+    fx.write(3 << 20, random(70_000, 2)); // blocks 48, 49
+    SyncReport second = syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(second.full()).isFalse();
+    assertThat(second.generation()).isEqualTo(2);
+    assertThat(second.blocks()).isEqualTo(3);
+    assertThat(second.wireBytes()).isLessThan(3 * 65536 + 1000);
+    assertReplicaEqualsImage();
+    assertThat(fx.tracked.tracker().dirtyBlockCount()).isZero();
+    assertThat(replica.state().generation()).isEqualTo(2);
+
+    SyncReport idle = syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(idle.blocks()).isZero();
+    assertThat(idle.generation()).isEqualTo(3);
+  }
+
+  @Test
+  void aGrownAndAShrunkImageReachTheReplica() throws IOException {
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    fx.write((4 << 20) + 12345, random(5000, 3)); // grows the image
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertReplicaEqualsImage();
+    long newSize = (2 << 20) + 777;
+    fx.tracked.beforeWrite(newSize, Files.size(fx.image) - newSize);
+    try (FileChannel ch = FileChannel.open(fx.image, StandardOpenOption.WRITE)) {
+      ch.truncate(newSize);
+    }
+    fx.tracked.afterWrite(newSize, (4 << 20) + 17345 - newSize);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertReplicaEqualsImage();
+  }
+
+  /** A target whose stream fails after {@code failAfter} bytes. */
+  static Target failingAfter(Target inner, long failAfter) {
+    return new Target() {
+      @Override
+      public String describe() {
+        return inner.describe();
+      }
+
+      @Override
+      public TargetState state() throws IOException {
+        return inner.state();
+      }
+
+      @Override
+      public Delivery begin(DeltaHeader header, boolean allow) throws IOException {
+        Delivery d = inner.begin(header, allow);
+        OutputStream failing =
+            new FilterOutputStream(d.stream()) {
+              long written;
+
+              @Override
+              public void write(int b) throws IOException {
+                if (++written > failAfter) {
+                  throw new IOException("target went away after " + failAfter + " bytes");
+                }
+                super.write(b);
+              }
+
+              @Override
+              public void write(byte[] b, int off, int len) throws IOException {
+                for (int i = 0; i < len; i++) {
+                  write(b[off + i]);
+                }
+              }
+            };
+        return new Delivery() {
+          @Override
+          public OutputStream stream() {
+            return failing;
+          }
+
+          @Override
+          public long commit() throws IOException {
+            return d.commit();
+          }
+
+          @Override
+          public void close() throws IOException {
+            d.close();
+          }
+        };
+      }
+
+      @Override
+      public List<Long> compare(FileChannel image, long size, int bs, int limit)
+          throws IOException {
+        return inner.compare(image, size, bs, limit);
+      }
+    };
+  }
+
+  @Test
+  void aTargetFailingMidStreamChangesNothingAndTheNextSyncRepairs() throws IOException {
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    byte[] before = Files.readAllBytes(replicaFile);
+    for (long failAfter : new long[] {0, 10, 100, 70_000, 150_000}) {
+      fx.write(failAfter * 3 % (4 << 20), random(100_000, failAfter));
+      long dirty = fx.tracked.tracker().dirtyBlockCount();
+      assertThatThrownBy(
+              () ->
+                  syncer.sync(
+                      fx.source(), failingAfter(replica, failAfter), false, SyncProgress.NONE))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("went away");
+      assertThat(Files.readAllBytes(replicaFile)).as("replica unchanged").isEqualTo(before);
+      assertThat(replica.state().generation()).isEqualTo(1);
+      assertThat(fx.tracked.tracker().dirtyBlockCount())
+          .as("drained set merged back")
+          .isEqualTo(dirty);
+      assertThat(fx.tracked.tracker().committedGeneration()).isEqualTo(1);
+    }
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertReplicaEqualsImage();
+  }
+
+  @Test
+  void aReplicaOfAnotherImageIsRefusedUnlessFull() throws IOException {
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    try (SyncFixture other =
+        new SyncFixture(Files.createDirectory(tmp.resolve("other")), 1 << 20, 9)) {
+      assertThatThrownBy(() -> syncer.sync(other.source(), replica, false, SyncProgress.NONE))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("holds another image")
+          .hasMessageContaining("--full");
+      assertThat(other.tracked.tracker().committedGeneration()).isZero();
+      assertReplicaEqualsImage();
+      syncer.sync(other.source(), replica, true, SyncProgress.NONE);
+      assertThat(Files.mismatch(other.image, replicaFile)).isEqualTo(-1L);
+    }
+  }
+
+  @Test
+  void aDeletedTargetGetsAFullSyncAgain() throws IOException {
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    Files.delete(replicaFile);
+    SyncReport r = syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(r.full()).isTrue();
+    assertReplicaEqualsImage();
+  }
+
+  @Test
+  void compareNamesTheFirstDifferingBlocks() throws IOException {
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    try (FileChannel img = FileChannel.open(fx.image)) {
+      assertThat(replica.compare(img, img.size(), 65536, 10)).isEmpty();
+      try (FileChannel r = FileChannel.open(replicaFile, StandardOpenOption.WRITE)) {
+        r.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 5 * 65536 + 9);
+        r.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 9 * 65536);
+      }
+      assertThat(replica.compare(img, img.size(), 65536, 10)).containsExactly(5L, 9L);
+    }
+  }
+
+  @Test
+  void archiveRestoresEveryGeneration() throws IOException {
+    ArchiveTarget archive = new ArchiveTarget(tmp.resolve("archive"));
+    Random rnd = new Random(77);
+    byte[][] images = new byte[6][];
+    for (int gen = 1; gen <= 5; gen++) {
+      if (gen > 1) {
+        for (int w = 0; w < 5; w++) {
+          fx.write(rnd.nextInt(4 << 20), random(1 + rnd.nextInt(100_000), rnd.nextLong()));
+        }
+      }
+      SyncReport r = syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+      assertThat(r.generation()).isEqualTo(gen);
+      assertThat(r.full()).isEqualTo(gen == 1);
+      images[gen] = Files.readAllBytes(fx.image);
+    }
+    for (int gen = 1; gen <= 5; gen++) {
+      Path out = tmp.resolve("restored-" + gen);
+      archive.restore(gen, out);
+      assertThat(Files.readAllBytes(out)).as("generation %d", gen).isEqualTo(images[gen]);
+    }
+    try (FileChannel img = FileChannel.open(fx.image)) {
+      assertThat(archive.compare(img, img.size(), 65536, 10)).isEmpty();
+    }
+    assertThatThrownBy(() -> archive.restore(9, tmp.resolve("nine")))
+        .hasMessageContaining("has no generation 9");
+  }
+}

@@ -1,0 +1,126 @@
+package io.cbtfs.syncer.target;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cbtfs.syncer.ChunkCodec;
+import io.cbtfs.syncer.CorruptDeltaException;
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.DeltaWriter;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReplicaTargetTest {
+  static final UUID LINEAGE = UUID.randomUUID();
+  static final int SIZE = 1 << 20;
+  @TempDir Path dir;
+  Path file;
+  ReplicaTarget replica;
+  byte[] base = new byte[SIZE];
+
+  static byte[] delta(DeltaHeader h, long offset, byte[] data) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    DeltaWriter w = new DeltaWriter(out, h);
+    w.write(new ChunkCodec().encode(offset, data, data.length));
+    w.finish();
+    return out.toByteArray();
+  }
+
+  private long deliver(DeltaHeader h, byte[] bytes) throws IOException {
+    try (Delivery d = replica.begin(h, false)) {
+      d.stream().write(bytes);
+      return d.commit();
+    }
+  }
+
+  @BeforeEach
+  void seed() throws IOException {
+    file = dir.resolve("r.img");
+    replica = new ReplicaTarget(file);
+    new Random(1).nextBytes(base);
+    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
+    assertThat(deliver(full, delta(full, 0, base))).isEqualTo(1);
+    assertThat(Files.readAllBytes(file)).isEqualTo(base);
+  }
+
+  @Test
+  void everyCorruptionOfADeltaLeavesTheReplicaAsItWas() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    byte[] good = delta(next, 65536, new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+    for (int i = 0; i < good.length; i += 3) {
+      byte[] bad = good.clone();
+      bad[i] ^= 0x10;
+      assertThatThrownBy(() -> deliver(next, bad))
+          .as("byte %d", i)
+          .isInstanceOf(CorruptDeltaException.class);
+      byte[] cut = Arrays.copyOf(good, i);
+      assertThatThrownBy(() -> deliver(next, cut))
+          .as("cut at %d", i)
+          .isInstanceOf(CorruptDeltaException.class);
+    }
+    assertThat(Files.readAllBytes(file)).isEqualTo(base);
+    assertThat(replica.state().generation()).isEqualTo(1);
+    try (var files = Files.list(dir)) {
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .containsExactlyInAnyOrder("r.img", ".r.img.cbtfs-meta");
+    }
+    assertThat(deliver(next, good)).isEqualTo(2);
+  }
+
+  @Test
+  void outOfOrderAndForeignDeltasAreRefusedBeforeAnythingIsWritten() throws IOException {
+    DeltaHeader skip = new DeltaHeader(LINEAGE, SIZE, 65536, 3, 4, false);
+    assertThatThrownBy(() -> replica.begin(skip, false))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("out of order");
+    DeltaHeader foreign = new DeltaHeader(UUID.randomUUID(), SIZE, 65536, 0, 1, true);
+    assertThatThrownBy(() -> replica.begin(foreign, false))
+        .hasMessageContaining("holds another image");
+    assertThat(Files.readAllBytes(file)).isEqualTo(base);
+    ReplicaTarget empty = new ReplicaTarget(dir.resolve("new.img"));
+    assertThatThrownBy(() -> empty.begin(new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false), false))
+        .hasMessageContaining("needs a full sync");
+  }
+
+  @Test
+  void theSameGenerationAppliedTwiceIsHarmless() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    byte[] d = delta(next, 0, new byte[] {9, 9, 9});
+    deliver(next, d);
+    byte[] once = Files.readAllBytes(file);
+    assertThat(deliver(next, d)).isEqualTo(2);
+    assertThat(Files.readAllBytes(file)).isEqualTo(once);
+  }
+
+  @Test
+  void anInterruptedApplyIsFinishedAtTheNextUse() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    byte[] d = delta(next, 4096, new byte[] {7, 7});
+    // a crash right after the commit point: the journal exists, the replica is untouched
+    Files.write(dir.resolve(".r.img.cbtfs-apply"), d);
+    Files.write(dir.resolve(".r.img.cbtfs-staging"), new byte[] {1, 2, 3}); // unverified junk
+    TargetState s = new ReplicaTarget(file).state();
+    assertThat(s.generation()).isEqualTo(2);
+    byte[] now = Files.readAllBytes(file);
+    assertThat(now[4096]).isEqualTo((byte) 7);
+    assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
+    assertThat(Files.exists(dir.resolve(".r.img.cbtfs-staging"))).isFalse();
+  }
+
+  @Test
+  void corruptMetadataIsAClearError() throws IOException {
+    Files.write(dir.resolve(".r.img.cbtfs-meta"), new byte[] {1});
+    assertThatThrownBy(() -> replica.state())
+        .isInstanceOf(CorruptDeltaException.class)
+        .hasMessageContaining("metadata is corrupt");
+  }
+}
