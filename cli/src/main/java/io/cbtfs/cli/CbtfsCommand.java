@@ -15,12 +15,15 @@ import picocli.CommandLine.IVersionProvider;
     versionProvider = CbtfsCommand.Version.class,
     header = "Changed-block tracking for VM disk images through a FUSE proxy.",
     description = {
-      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync."
+      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync; 'cbtfs sync' ships only those blocks to a replica or an archive."
     },
     subcommands = {
       MountCommand.class,
       UnmountCommand.class,
       StatusCommand.class,
+      SyncCommand.class,
+      VerifyCommand.class,
+      RestoreCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     },

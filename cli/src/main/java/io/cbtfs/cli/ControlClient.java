@@ -48,6 +48,16 @@ final class ControlClient {
    * @throws CbtfsException with the server's message on {@code ERR}
    */
   static List<String> call(SocketChannel channel, String request) throws IOException {
+    return call(channel, request, line -> false);
+  }
+
+  /**
+   * Like {@link #call(SocketChannel, String)}, handing each reply line to {@code listener} first;
+   * lines it consumes (returns true for) are not returned.
+   */
+  static List<String> call(
+      SocketChannel channel, String request, java.util.function.Predicate<String> listener)
+      throws IOException {
     try (channel;
         PrintWriter out =
             new PrintWriter(Channels.newOutputStream(channel), true, StandardCharsets.UTF_8);
@@ -64,7 +74,9 @@ final class ControlClient {
         if (line.startsWith(ControlProtocol.ERR)) {
           throw new CbtfsException(line.substring(ControlProtocol.ERR.length()));
         }
-        lines.add(line);
+        if (!listener.test(line)) {
+          lines.add(line);
+        }
       }
       throw new IOException("the mount closed the control connection without an answer");
     }

@@ -9,6 +9,8 @@ import java.nio.file.Path;
  * <pre>
  * PING            -> OK
  * STATUS name     -> key=value lines, OK
+ * SYNC name\ttarget\tfull -> PROGRESS doneBytes totalBytes doneBlocks totalBlocks lines,
+ *                    then the report as key=value lines, OK
  * UNMOUNT         -> OK once unmounted and the tracking is saved; ERR if busy
  * </pre>
  */

@@ -2,6 +2,8 @@ package io.cbtfs.cli;
 
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.BufferedReader;
@@ -136,12 +138,44 @@ final class ControlServer implements AutoCloseable {
         }
         out.println(ControlProtocol.OK);
       }
+      case "SYNC" -> {
+        String[] a = arg.split("\t");
+        if (a.length != 3) {
+          throw new IllegalArgumentException("SYNC needs name, target and full");
+        }
+        SyncReport report =
+            SyncRunner.inMount(mount, a[0], a[1], Boolean.parseBoolean(a[2]), throttled(out));
+        for (Map.Entry<String, String> f : report.toFields().entrySet()) {
+          out.println(f.getKey() + "=" + f.getValue());
+        }
+        out.println(ControlProtocol.OK);
+      }
       case "UNMOUNT" -> {
         mount.close();
         out.println(ControlProtocol.OK);
       }
       default -> out.println(ControlProtocol.ERR + "unknown request '" + verb + "'");
     }
+  }
+
+  /** Progress lines to the client, at most ten a second (and the last one). */
+  private static SyncProgress throttled(PrintWriter out) {
+    long[] last = {0};
+    return (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
+      long now = System.nanoTime();
+      if (now - last[0] >= 100_000_000L || doneBytes == totalBytes) {
+        last[0] = now;
+        out.println(
+            SyncRunner.PROGRESS
+                + doneBytes
+                + " "
+                + totalBytes
+                + " "
+                + doneBlocks
+                + " "
+                + totalBlocks);
+      }
+    };
   }
 
   private ImageStatus status(String name) throws IOException {

@@ -12,8 +12,13 @@ final class Logging {
   private Logging() {}
 
   static void configure(boolean beVerbose, Path logFile) {
+    configure(beVerbose, logFile, "info");
+  }
+
+  /** With {@code quietLevel} as the level when not verbose (the demo keeps its output clean). */
+  static void configure(boolean beVerbose, Path logFile, String quietLevel) {
     verbose = beVerbose;
-    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", beVerbose ? "debug" : "info");
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", beVerbose ? "debug" : quietLevel);
     System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
     System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ");
     System.setProperty("org.slf4j.simpleLogger.showShortLogName", "true");

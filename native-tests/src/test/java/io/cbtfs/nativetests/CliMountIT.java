@@ -84,6 +84,66 @@ class CliMountIT {
   }
 
   @Test
+  void syncVerifyAndRestoreThroughTheCommandLine() throws IOException {
+    Path replica = tmp.resolve("replica.img");
+    Path archive = tmp.resolve("archive");
+    assertThat(Cbtfs.run("mount", "--daemon", backing.toString(), mnt.toString()).exitCode())
+        .isZero();
+    Path image = mnt.resolve("vm.raw");
+    Tools.Result first = Cbtfs.run("sync", "--json", image.toString(), "file:" + replica);
+    assertThat(first.exitCode()).as(first.output()).isZero();
+    assertThat(first.output()).contains("\"generation\":1", "\"full\":true");
+    Tools.run(
+        "dd through the mount",
+        "dd",
+        "if=/dev/urandom",
+        "of=" + image,
+        "bs=65536",
+        "count=2",
+        "seek=10",
+        "conv=notrunc",
+        "status=none");
+    Tools.Result second = Cbtfs.run("sync", image.toString(), "file:" + replica);
+    assertThat(second.output()).contains("generation 2 (incremental), 2 blocks");
+    Tools.Result verify = Cbtfs.run("verify", image.toString(), "file:" + replica);
+    assertThat(verify.exitCode()).as(verify.output()).isZero();
+    assertThat(verify.output()).contains("are identical");
+    assertThat(Cbtfs.run("sync", image.toString(), "archive:" + archive).exitCode()).isZero();
+    Tools.run(
+        "dd",
+        "dd",
+        "if=/dev/urandom",
+        "of=" + image,
+        "bs=4096",
+        "count=1",
+        "seek=7",
+        "conv=notrunc",
+        "status=none");
+    Tools.Result diff = Cbtfs.run("verify", image.toString(), "file:" + replica);
+    assertThat(diff.exitCode()).isEqualTo(1);
+    assertThat(diff.output()).contains("differ", "0 (offset 0)");
+    assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
+
+    // offline: no mount running, the backing file is synced from the saved state
+    Tools.Result offline =
+        Cbtfs.run("sync", backing.resolve("vm.raw").toString(), "archive:" + archive);
+    assertThat(offline.exitCode()).as(offline.output()).isZero();
+    assertThat(offline.output()).contains("generation 4 (incremental), 1 blocks");
+    Tools.Result list = Cbtfs.run("restore", "--list", "archive:" + archive);
+    assertThat(list.output()).contains("generation 3 (full)", "generation 4 (incremental from 3)");
+    Path out = tmp.resolve("restored.img");
+    Tools.Result restore = Cbtfs.run("restore", "archive:" + archive, out.toString());
+    assertThat(restore.exitCode()).as(restore.output()).isZero();
+    assertThat(Files.mismatch(out, backing.resolve("vm.raw"))).isEqualTo(-1L);
+    Tools.Result again = Cbtfs.run("restore", "archive:" + archive, out.toString());
+    assertThat(again.exitCode()).isEqualTo(1);
+    assertThat(again.output()).contains("exists");
+    Tools.Result badTarget = Cbtfs.run("sync", backing.resolve("vm.raw").toString(), "/x");
+    assertThat(badTarget.exitCode()).isEqualTo(2);
+    assertThat(badTarget.output()).contains("use file:PATH");
+  }
+
+  @Test
   void unmountOfSomethingElseIsAClearError() {
     Tools.Result r = Cbtfs.run("unmount", mnt.toString());
     assertThat(r.exitCode()).isEqualTo(1);
@@ -94,6 +154,11 @@ class CliMountIT {
   void demoRunsEndToEnd() {
     Tools.Result demo = Cbtfs.run("demo");
     assertThat(demo.exitCode()).as(demo.output()).isZero();
-    assertThat(demo.output()).contains("the tracker reports 6: match", "demo OK");
+    assertThat(demo.output())
+        .contains(
+            "the tracker reports 6: match",
+            "generation 2 (incremental), 6 blocks",
+            "byte-identical",
+            "demo OK");
   }
 }

@@ -1,0 +1,114 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.fs.ImageFiles;
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.SyncSource;
+import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.target.Targets;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Runs a sync where it must run: inside the running mount (over its control socket) when there is
+ * one, else offline against the saved tracking state, holding the state directory's lock.
+ */
+final class SyncRunner {
+  static final String PROGRESS = "PROGRESS ";
+
+  private SyncRunner() {}
+
+  static SyncReport run(
+      Path image, Path stateDirOption, String targetUri, boolean full, SyncProgress progress)
+      throws IOException {
+    String target = Targets.absolute(targetUri, Path.of("").toAbsolutePath());
+    ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
+    Optional<SocketChannel> control = ControlClient.connect(loc.stateDir());
+    if (control.isPresent()) {
+      String request = "SYNC " + loc.imageName() + "\t" + target + "\t" + full;
+      Map<String, String> fields =
+          ControlClient.fields(
+              ControlClient.call(
+                  control.get(),
+                  request,
+                  line -> {
+                    if (!line.startsWith(PROGRESS)) {
+                      return false;
+                    }
+                    String[] p = line.substring(PROGRESS.length()).split(" ");
+                    progress.update(
+                        Long.parseLong(p[0]),
+                        Long.parseLong(p[1]),
+                        Long.parseLong(p[2]),
+                        Long.parseLong(p[3]));
+                    return true;
+                  }));
+      return SyncReport.fromFields(fields);
+    }
+    if (loc.mountPoint().isPresent()) {
+      throw new CbtfsException(
+          "the cbtfs mount on "
+              + loc.mountPoint().get()
+              + " does not answer on its control socket (is its process gone?)");
+    }
+    return offline(image.toAbsolutePath().normalize(), loc, target, full, progress);
+  }
+
+  /** Sync with no mount running: the saved state is loaded (and recovered), then saved again. */
+  private static SyncReport offline(
+      Path backing, ImageLocator loc, String target, boolean full, SyncProgress progress)
+      throws IOException {
+    if (!Files.isRegularFile(backing, LinkOption.NOFOLLOW_LINKS)) {
+      throw new CbtfsException("no image at " + backing);
+    }
+    ImageFiles files = new ImageFiles(backing.getParent(), loc.stateDir());
+    try (TrackerStore store =
+        TrackerStore.open(loc.stateDir(), TrackingOptions.defaults(BlockGeometry.defaults()))) {
+      TrackedImage image = store.image(loc.imageName(), files.fingerprint(loc.imageName()));
+      SyncReport report =
+          new Syncer()
+              .sync(
+                  new SyncSource(image, backing, store::persist),
+                  Targets.parse(target, Path.of("/")),
+                  full,
+                  progress);
+      Fingerprint now = files.fingerprint(loc.imageName());
+      store.closeClean(Map.of(loc.imageName(), now));
+      return report;
+    }
+  }
+
+  /** Sync inside the mount process (the control server's SYNC request). */
+  static SyncReport inMount(
+      io.cbtfs.fs.mount.Mount mount,
+      String name,
+      String target,
+      boolean full,
+      SyncProgress progress)
+      throws IOException {
+    ImageFiles files = mount.fileSystem().files();
+    Path backing = files.backingFile(files.imageName("/" + name));
+    if (!Files.isRegularFile(backing, LinkOption.NOFOLLOW_LINKS)) {
+      throw new CbtfsException("no image named '" + name + "' in " + files.backingDir());
+    }
+    TrackerStore store = mount.fileSystem().trackers();
+    TrackedImage image = store.image(name, files.fingerprint(name));
+    return new Syncer()
+        .sync(
+            new SyncSource(image, backing, store::persist),
+            Targets.parse(target, Path.of("/")),
+            full,
+            progress);
+  }
+}
