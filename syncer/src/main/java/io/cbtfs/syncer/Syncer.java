@@ -45,6 +45,9 @@ public final class Syncer {
   private static final Logger log = LoggerFactory.getLogger(Syncer.class);
   public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
 
+  /** Reads in flight at least this many, whatever the core count: cold random reads are latency. */
+  private static final int MIN_IO_THREADS = 8;
+
   private final int chunkBytes;
   private final int threads;
 
@@ -54,7 +57,7 @@ public final class Syncer {
 
   public Syncer(int chunkBytes, int threads) {
     this.chunkBytes = chunkBytes;
-    this.threads = Math.max(1, threads);
+    this.threads = Math.max(MIN_IO_THREADS, threads);
   }
 
   /**
@@ -88,15 +91,25 @@ public final class Syncer {
       long records;
       long zeros;
       long wire;
+      long shipped;
+      long committed;
       try (Delivery delivery = target.begin(header, forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
         zeros = ship(image, imageSize, geometry, blocks, writer, progress);
         records = writer.recordCount();
         wire = writer.finish();
+        shipped = System.nanoTime();
         delivery.commit(); // durable and acknowledged by the target
+        committed = System.nanoTime();
       }
       drain.commit();
       source.persister().persist(source.image());
+      log.debug(
+          "sync phases: state+drain+read+encode+ship {} ms, target commit {} ms, "
+              + "tracker commit {} ms",
+          (shipped - started) / 1_000_000,
+          (committed - shipped) / 1_000_000,
+          (System.nanoTime() - committed) / 1_000_000);
       SyncReport report =
           new SyncReport(
               target.describe(),
@@ -155,7 +168,7 @@ public final class Syncer {
       throws IOException {
     int maxRunBlocks = Math.max(1, chunkBytes / geometry.blockSize());
     int bufferBytes = maxRunBlocks * geometry.blockSize();
-    int inFlight = 2 * threads + 2;
+    int inFlight = 2 * threads;
     BlockingQueue<byte[]> buffers = new ArrayBlockingQueue<>(inFlight);
     for (int i = 0; i < inFlight; i++) {
       buffers.add(new byte[bufferBytes]);
@@ -183,11 +196,12 @@ public final class Syncer {
           continue;
         }
         byte[] buf = takeBuffer(buffers);
-        readRun(image, offset, buf, length);
+        // read and encode on the pool: several reads in flight keep the disk's queue busy
         pending.add(
             pool.submit(
                 () -> {
                   try {
+                    readRun(image, offset, buf, length);
                     return codec.encode(offset, buf, length);
                   } finally {
                     buffers.add(buf);
@@ -222,6 +236,9 @@ public final class Syncer {
       Thread.currentThread().interrupt();
       throw new IOException("sync interrupted");
     } catch (ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
       throw new IOException("encoding failed: " + e.getCause(), e.getCause());
     }
     writer.write(r);

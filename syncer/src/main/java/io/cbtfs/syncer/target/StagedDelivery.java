@@ -57,7 +57,7 @@ final class StagedDelivery implements Delivery {
       throw new IllegalStateException("delivery already ended");
     }
     stream.flush();
-    channel.force(true);
+    channel.force(false); // fdatasync: the journal's bytes are durable before it can commit
     channel.close();
     DeltaHeader header = verify(staging);
     if (!header.equals(announced)) {

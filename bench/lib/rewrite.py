@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Rewrites a seeded random set of blocks of an image with random bytes (os.pwrite, then fsync).
+
+usage: rewrite.py IMAGE BLOCK_SIZE PERCENT SEED
+The same seed picks the same blocks and bytes, so several images (the cbtfs mount, the
+qemu-storage-daemon export) get exactly the same change.
+"""
+import os
+import random
+import sys
+
+image, block, percent, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+size = os.path.getsize(image)
+blocks = size // block
+rnd = random.Random(seed)
+chosen = sorted(rnd.sample(range(blocks), max(1, int(blocks * percent / 100))))
+fd = os.open(image, os.O_WRONLY)
+try:
+    for b in chosen:
+        os.pwrite(fd, rnd.randbytes(block), b * block)
+    os.fsync(fd)
+finally:
+    os.close(fd)
+print(len(chosen))
