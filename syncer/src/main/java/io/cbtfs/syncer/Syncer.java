@@ -13,8 +13,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
@@ -186,12 +184,12 @@ public final class Syncer {
     long totalBytes = blocks.byteCount(imageSize);
     long totalBlocks = blocks.blockCount();
     long[] done = new long[3]; // bytes, blocks, zero records
-    List<long[]> runs = new ArrayList<>();
-    blocks.forEachRun(maxRunBlocks, (first, count) -> runs.add(new long[] {first, count}));
+    DirtySet.RunIterator runs = blocks.runs(maxRunBlocks);
     try {
-      for (long[] run : runs) {
-        long offset = geometry.byteOffset(run[0]);
-        int length = (int) Math.min((long) run[1] * geometry.blockSize(), imageSize - offset);
+      while (runs.next()) {
+        long offset = geometry.byteOffset(runs.firstBlock());
+        int length =
+            (int) Math.min((long) runs.blockCount() * geometry.blockSize(), imageSize - offset);
         if (length <= 0) {
           continue;
         }

@@ -99,6 +99,58 @@ public final class DirtySet {
     }
   }
 
+  /**
+   * The runs of {@link #forEachRun}, one at a time: a sync walks a huge dirty set without holding a
+   * list of its runs.
+   */
+  public RunIterator runs(int maxRunBlocks) {
+    if (maxRunBlocks <= 0) {
+      throw new IllegalArgumentException("maxRunBlocks must be positive");
+    }
+    return new RunIterator(maxRunBlocks);
+  }
+
+  /** Iterates runs in ascending order; {@link #firstBlock} and {@link #blockCount} after next. */
+  public final class RunIterator {
+    private final int maxRunBlocks;
+    private long start;
+    private long end; // exclusive end of the current maximal run
+    private long first = -1;
+    private int count;
+
+    private RunIterator(int maxRunBlocks) {
+      this.maxRunBlocks = maxRunBlocks;
+      this.start = blocks.isEmpty() ? -1 : Integer.toUnsignedLong(blocks.first());
+      this.end = start < 0 ? -1 : blocks.nextAbsentValue((int) start);
+    }
+
+    /** Advances to the next run; false when there is none. */
+    public boolean next() {
+      if (start < 0) {
+        return false;
+      }
+      if (start >= end) {
+        start = end >= BlockGeometry.MAX_BLOCK_COUNT ? -1 : blocks.nextValue((int) end);
+        if (start < 0) {
+          return false;
+        }
+        end = blocks.nextAbsentValue((int) start);
+      }
+      first = start;
+      count = (int) Math.min(maxRunBlocks, end - start);
+      start += count;
+      return true;
+    }
+
+    public long firstBlock() {
+      return first;
+    }
+
+    public int blockCount() {
+      return count;
+    }
+  }
+
   /** A copy of the underlying set, for persistence and merging. */
   public RoaringBitmap toBitmap() {
     return blocks.clone();

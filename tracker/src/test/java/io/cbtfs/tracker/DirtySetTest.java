@@ -10,9 +10,16 @@ import org.roaringbitmap.RoaringBitmap;
 class DirtySetTest {
   private static final BlockGeometry G = BlockGeometry.of(4096);
 
+  /** Both ways of walking runs, which must agree. */
   private static List<String> runs(DirtySet s, int max) {
     List<String> out = new ArrayList<>();
     s.forEachRun(max, (first, count) -> out.add(first + "+" + count));
+    List<String> iterated = new ArrayList<>();
+    DirtySet.RunIterator it = s.runs(max);
+    while (it.next()) {
+      iterated.add(it.firstBlock() + "+" + it.blockCount());
+    }
+    org.assertj.core.api.Assertions.assertThat(iterated).isEqualTo(out);
     return out;
   }
 
