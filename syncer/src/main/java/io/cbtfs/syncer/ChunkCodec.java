@@ -24,6 +24,21 @@ public final class ChunkCodec {
     return compressor.maxCompressedLength(byteLength);
   }
 
+  private static final byte[] ZEROS = new byte[1 << 20];
+
+  /** A zero record for {@code byteLength} bytes known to be zero (a hole), without reading. */
+  public EncodedRecord zero(long byteOffset, int byteLength) {
+    CRC32C crc = new CRC32C();
+    ByteBuffer head = ByteBuffer.allocate(13);
+    head.put((byte) RecordKind.ZERO.code).putLong(byteOffset).putInt(byteLength);
+    crc.update(head.array());
+    for (int done = 0; done < byteLength; done += ZEROS.length) {
+      crc.update(ZEROS, 0, Math.min(ZEROS.length, byteLength - done));
+    }
+    return new EncodedRecord(
+        RecordKind.ZERO, byteOffset, byteLength, (int) crc.getValue(), null, 0);
+  }
+
   /** Encodes {@code data[0, byteLength)}, the image bytes at {@code byteOffset}. */
   public EncodedRecord encode(long byteOffset, byte[] data, int byteLength) {
     if (isZero(data, byteLength)) {

@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -72,6 +73,7 @@ public final class Syncer {
     BlockGeometry geometry = tracker.geometry();
     TargetState state = target.state();
     try (FileChannel image = FileChannel.open(source.backingFile(), StandardOpenOption.READ);
+        HoleProbe holes = HoleProbe.open(source.backingFile());
         Drain drain = tracker.beginDrain()) {
       long imageSize = image.size();
       long base = tracker.committedGeneration();
@@ -93,7 +95,7 @@ public final class Syncer {
       long committed;
       try (Delivery delivery = target.begin(header, forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
-        zeros = ship(image, imageSize, geometry, blocks, writer, progress);
+        zeros = ship(image, holes, imageSize, geometry, blocks, writer, progress);
         records = writer.recordCount();
         wire = writer.finish();
         shipped = System.nanoTime();
@@ -158,6 +160,7 @@ public final class Syncer {
   /** Reads, encodes in parallel and writes every run of {@code blocks}; returns zero records. */
   private long ship(
       FileChannel image,
+      HoleProbe holes,
       long imageSize,
       BlockGeometry geometry,
       DirtySet blocks,
@@ -193,18 +196,22 @@ public final class Syncer {
         if (length <= 0) {
           continue;
         }
-        byte[] buf = takeBuffer(buffers);
-        // read and encode on the pool: several reads in flight keep the disk's queue busy
-        pending.add(
-            pool.submit(
-                () -> {
-                  try {
-                    readRun(image, offset, buf, length);
-                    return codec.encode(offset, buf, length);
-                  } finally {
-                    buffers.add(buf);
-                  }
-                }));
+        if (holes.isHole(offset, length)) { // sparse: a zero record without reading
+          pending.add(CompletableFuture.completedFuture(codec.zero(offset, length)));
+        } else {
+          byte[] buf = takeBuffer(buffers);
+          // read and encode on the pool: several reads in flight keep the disk's queue busy
+          pending.add(
+              pool.submit(
+                  () -> {
+                    try {
+                      readRun(image, offset, buf, length);
+                      return codec.encode(offset, buf, length);
+                    } finally {
+                      buffers.add(buf);
+                    }
+                  }));
+        }
         while (pending.size() >= inFlight) {
           writeNext(pending, writer, geometry, done, totalBytes, totalBlocks, progress);
         }

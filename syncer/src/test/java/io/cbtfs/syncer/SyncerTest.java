@@ -195,6 +195,19 @@ class SyncerTest {
   }
 
   @Test
+  void holesOfASparseImageTravelAsZeroRecords() throws IOException {
+    try (FileChannel ch = FileChannel.open(fx.image, StandardOpenOption.WRITE)) {
+      ch.truncate(0);
+      ch.write(java.nio.ByteBuffer.wrap(random(5000, 8)), 3 << 20); // data in one MiB, holes else
+    }
+    SyncReport r = syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(r.records()).isEqualTo(13); // 3 MiB + 5000 bytes in runs of 256 KiB
+    assertThat(r.zeroRecords()).isEqualTo(12);
+    assertThat(r.wireBytes()).isLessThan(10_000);
+    assertReplicaEqualsImage();
+  }
+
+  @Test
   void aDeletedTargetGetsAFullSyncAgain() throws IOException {
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     Files.delete(replicaFile);
