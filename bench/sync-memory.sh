@@ -18,4 +18,10 @@ done
   "$root/bin/cbtfs" sync --json "$work/images/big.img" "file:$work/replica.img" 2> "$work/time.txt" \
   | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%d blocks, %.0f GiB of image, %d records (%d zero), %.1f MiB on the wire, sync %.1f s" % (r["blocks"], r["dataBytes"]/2**30, r["records"], r["zeroRecords"], r["wireBytes"]/2**20, r["seconds"]))'
 tail -1 "$work/time.txt"
-cmp "$work/images/big.img" "$work/replica.img" && echo "replica identical"
+# cmp would read every hole back; compare the size and the three data regions instead
+[[ $(stat -c %s "$work/images/big.img") == $(stat -c %s "$work/replica.img") ]]
+for off in 0 $((size_gib * 512)) $((size_gib * 1024 - 1)); do
+  cmp <(dd if="$work/images/big.img" bs=1M count=1 skip="$off" status=none) \
+      <(dd if="$work/replica.img" bs=1M count=1 skip="$off" status=none)
+done
+echo "replica: same size, same data regions; allocated $(du -h "$work/replica.img" | cut -f1)"

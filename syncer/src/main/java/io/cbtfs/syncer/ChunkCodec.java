@@ -24,31 +24,21 @@ public final class ChunkCodec {
     return compressor.maxCompressedLength(byteLength);
   }
 
-  private static final byte[] ZEROS = new byte[1 << 20];
-
   /** A zero record for {@code byteLength} bytes known to be zero (a hole), without reading. */
   public EncodedRecord zero(long byteOffset, int byteLength) {
-    CRC32C crc = new CRC32C();
-    ByteBuffer head = ByteBuffer.allocate(13);
-    head.put((byte) RecordKind.ZERO.code).putLong(byteOffset).putInt(byteLength);
-    crc.update(head.array());
-    for (int done = 0; done < byteLength; done += ZEROS.length) {
-      crc.update(ZEROS, 0, Math.min(ZEROS.length, byteLength - done));
-    }
     return new EncodedRecord(
-        RecordKind.ZERO, byteOffset, byteLength, (int) crc.getValue(), null, 0);
+        RecordKind.ZERO,
+        byteOffset,
+        byteLength,
+        checksum(RecordKind.ZERO, byteOffset, null, byteLength),
+        null,
+        0);
   }
 
   /** Encodes {@code data[0, byteLength)}, the image bytes at {@code byteOffset}. */
   public EncodedRecord encode(long byteOffset, byte[] data, int byteLength) {
     if (isZero(data, byteLength)) {
-      return new EncodedRecord(
-          RecordKind.ZERO,
-          byteOffset,
-          byteLength,
-          checksum(RecordKind.ZERO, byteOffset, data, byteLength),
-          null,
-          0);
+      return zero(byteOffset, byteLength);
     }
     byte[] out = new byte[compressor.maxCompressedLength(byteLength)];
     int n = compressor.compress(data, 0, byteLength, out, 0, out.length);
@@ -72,7 +62,8 @@ public final class ChunkCodec {
   }
 
   /**
-   * Decodes a record's payload into {@code into[0, byteLength)} (zeros for a zero record).
+   * Decodes a record's payload into {@code into[0, byteLength)}. A zero record has no bytes to
+   * decode: {@code into} is left as it is.
    *
    * @throws CorruptDeltaException if the payload does not decode to exactly byteLength bytes
    */
@@ -84,7 +75,7 @@ public final class ChunkCodec {
       int byteLength,
       String source) {
     switch (kind) {
-      case ZERO -> java.util.Arrays.fill(into, 0, byteLength, (byte) 0);
+      case ZERO -> {}
       case DATA_RAW -> System.arraycopy(payload, 0, into, 0, byteLength);
       case DATA_LZ4 -> {
         int n;
@@ -102,13 +93,18 @@ public final class ChunkCodec {
     }
   }
 
-  /** CRC32C over kind, offset, length and the uncompressed bytes. */
+  /**
+   * CRC32C over kind, offset, length and the uncompressed bytes; for a zero record over kind,
+   * offset and length only (its bytes are implied, and hashing gigabytes of zeros buys nothing).
+   */
   public static int checksum(RecordKind kind, long byteOffset, byte[] data, int byteLength) {
     CRC32C crc = new CRC32C();
     ByteBuffer head = ByteBuffer.allocate(13);
     head.put((byte) kind.code).putLong(byteOffset).putInt(byteLength);
     crc.update(head.array());
-    crc.update(data, 0, byteLength);
+    if (kind != RecordKind.ZERO) {
+      crc.update(data, 0, byteLength);
+    }
     return (int) crc.getValue();
   }
 

@@ -20,7 +20,10 @@ public final class DeltaReader {
   /** The largest record a reader accepts: bounds memory against a hostile stream. */
   public static final int MAX_RECORD_BYTES = 16 << 20;
 
-  /** Receives each verified record's bytes, in ascending offset order. */
+  /**
+   * Receives each verified record's bytes, in ascending offset order. For a {@link RecordKind#ZERO}
+   * record {@code data} is null: the bytes are zero.
+   */
   @FunctionalInterface
   public interface RecordSink {
     void accept(RecordKind kind, long byteOffset, byte[] data, int byteLength) throws IOException;
@@ -109,7 +112,7 @@ public final class DeltaReader {
         payload = new byte[Math.max(payloadLength, Math.min(payload.length * 2, expectedMax))];
       }
       readFully(data, payload, 0, payloadLength, source, where);
-      if (bytes.length < length) {
+      if (kind != RecordKind.ZERO && bytes.length < length) {
         bytes = new byte[length];
       }
       codec.decode(kind, payload, payloadLength, bytes, length, source + " " + where);
@@ -117,7 +120,7 @@ public final class DeltaReader {
         throw new CorruptDeltaException(source, where + ": checksum mismatch");
       }
       chain.update(head);
-      sink.accept(kind, offset, bytes, length);
+      sink.accept(kind, offset, kind == RecordKind.ZERO ? null : bytes, length);
       count++;
       dataBytes += length;
       nextOffset = offset + length;

@@ -2,7 +2,6 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
-import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -146,21 +145,11 @@ public final class ArchiveTarget implements Target {
               DeltaReader.read(
                       in,
                       f.toString(),
-                      (kind, offset, data, length) -> {
-                        if (kind == RecordKind.ZERO && offset >= ch.size()) {
-                          return;
-                        }
-                        ByteBuffer b = ByteBuffer.wrap(data, 0, length);
-                        while (b.hasRemaining()) {
-                          ch.write(b, offset + b.position());
-                        }
-                      })
+                      (kind, offset, data, length) ->
+                          RecordWrites.apply(ch, kind, offset, data, length))
                   .header();
         }
-        ch.truncate(last.imageSize());
-      }
-      if (ch.size() < last.imageSize()) {
-        ch.write(ByteBuffer.allocate(1), last.imageSize() - 1);
+        RecordWrites.resize(ch, last.imageSize());
       }
       ch.force(true);
     }
@@ -202,9 +191,11 @@ public final class ArchiveTarget implements Target {
                 int len = Math.min(blockSize, length - at);
                 if (!seen.contains((int) block)) {
                   seen.add((int) block);
-                  if (!Arrays.equals(data, at, at + len, buf[0], at, at + len)
-                      && differing.size() < limit
-                      && !differing.contains(block)) {
+                  boolean same =
+                      data == null
+                          ? RecordWrites.isZero(buf[0], at, at + len)
+                          : Arrays.equals(data, at, at + len, buf[0], at, at + len);
+                  if (!same && differing.size() < limit && !differing.contains(block)) {
                     differing.add(block);
                   }
                 }

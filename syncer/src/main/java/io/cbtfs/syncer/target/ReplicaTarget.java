@@ -90,26 +90,16 @@ public final class ReplicaTarget implements Target {
           DeltaReader.read(
                   in,
                   journal.toString(),
-                  (kind, offset, data, length) -> {
-                    if (kind == io.cbtfs.syncer.RecordKind.ZERO && offset >= out.size()) {
-                      return; // beyond the current end: the truncate below makes it zero
-                    }
-                    ByteBuffer buf = ByteBuffer.wrap(data, 0, length);
-                    while (buf.hasRemaining()) {
-                      out.write(buf, offset + buf.position());
-                    }
-                  })
+                  (kind, offset, data, length) ->
+                      RecordWrites.apply(out, kind, offset, data, length))
               .header();
-      out.truncate(header.imageSize());
-      if (out.size() < header.imageSize()) {
-        out.write(ByteBuffer.allocate(1), header.imageSize() - 1); // grow, sparse
-      }
-      out.force(true);
+      RecordWrites.resize(out, header.imageSize());
+      out.force(false); // the data, and the size, are durable before the generation is recorded
     }
     SidecarMeta.write(
         meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
+    // No directory fsync: a journal that survives a crash is applied again, which is harmless.
     Files.delete(journal);
-    SidecarMeta.syncDirectory(replica.getParent());
     return header.generation();
   }
 

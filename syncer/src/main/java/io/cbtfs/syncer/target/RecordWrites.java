@@ -1,0 +1,58 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.syncer.RecordKind;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+
+/** Writes a verified record into an image file: the one apply step of replicas and restores. */
+final class RecordWrites {
+  private static final byte[] ZEROS = new byte[1 << 20];
+
+  private RecordWrites() {}
+
+  /**
+   * Writes the record's bytes at its offset. A zero record past the file's current end writes
+   * nothing: the final truncate to the image size makes that range read as zeros (sparse).
+   */
+  static void apply(FileChannel out, RecordKind kind, long offset, byte[] data, int length)
+      throws IOException {
+    if (kind == RecordKind.ZERO) {
+      if (offset >= out.size()) {
+        return;
+      }
+      for (int done = 0; done < length; ) {
+        int n = Math.min(ZEROS.length, length - done);
+        writeFully(out, ByteBuffer.wrap(ZEROS, 0, n), offset + done);
+        done += n;
+      }
+      return;
+    }
+    writeFully(out, ByteBuffer.wrap(data, 0, length), offset);
+  }
+
+  /** Sets the file to the image size: truncates, or extends sparsely. */
+  static void resize(FileChannel out, long imageSize) throws IOException {
+    out.truncate(imageSize);
+    if (out.size() < imageSize) {
+      out.write(ByteBuffer.allocate(1), imageSize - 1);
+    }
+  }
+
+  /** True when {@code buf} holds only zeros. */
+  static boolean isZero(byte[] buf, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (buf[i] != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void writeFully(FileChannel out, ByteBuffer b, long offset) throws IOException {
+    long start = offset - b.position();
+    while (b.hasRemaining()) {
+      out.write(b, start + b.position());
+    }
+  }
+}
