@@ -65,6 +65,13 @@ final class MountCommand implements Callable<Integer> {
   boolean allowOther;
 
   @Option(
+      names = "--direct-io",
+      description =
+          "Bypass the kernel page cache on the mount (FUSE direct_io): image data is "
+              + "cached once (the backing file's cache), not twice; re-reads cost a FUSE round trip.")
+  boolean directIo;
+
+  @Option(
       names = "--reset-tracking",
       description =
           "If an image's tracking state is corrupt, mark the whole image dirty and "
@@ -160,7 +167,7 @@ final class MountCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    return new MountOptions(backingDir, mountPoint, stateDir, tracking, allowOther);
+    return new MountOptions(backingDir, mountPoint, stateDir, tracking, allowOther, directIo);
   }
 
   /** Orderly stop on SIGTERM/SIGINT: unmount, join the FUSE loop, save the tracking. */
@@ -195,6 +202,9 @@ final class MountCommand implements Callable<Integer> {
     }
     if (resetTracking) {
       args.add("--reset-tracking");
+    }
+    if (directIo) {
+      args.add("--direct-io");
     }
     if (verbose) {
       args.add("--verbose");

@@ -121,7 +121,7 @@ class CrashIT {
       }
     }
     DirtySet dirty;
-    try (Mount again = Mount.start(new MountOptions(backing, mnt, null, TRACKING, false))) {
+    try (Mount again = Mount.start(new MountOptions(backing, mnt, null, TRACKING, false, false))) {
       TrackedImage image =
           again
               .fileSystem()

@@ -14,9 +14,16 @@ import java.util.List;
  * @param stateDir tracking state; default {@code backingDir/.cbtfs}
  * @param tracking block size, activity-log extents, reset of corrupt state
  * @param allowOther let users other than the mount's owner (e.g. libvirt's qemu) open the images
+ * @param directIo bypass the kernel's page cache for the mount (FUSE direct_io): no double caching
+ *     of image data, every read reaches the backing file's cache; see docs/ARCHITECTURE.md
  */
 public record MountOptions(
-    Path backingDir, Path mountPoint, Path stateDir, TrackingOptions tracking, boolean allowOther) {
+    Path backingDir,
+    Path mountPoint,
+    Path stateDir,
+    TrackingOptions tracking,
+    boolean allowOther,
+    boolean directIo) {
 
   public static final String DEFAULT_STATE_DIR_NAME = ".cbtfs";
 
@@ -36,7 +43,7 @@ public record MountOptions(
   public static MountOptions withDefaults(
       Path backingDir, Path mountPoint, BlockGeometry geometry) {
     return new MountOptions(
-        backingDir, mountPoint, null, TrackingOptions.defaults(geometry), false);
+        backingDir, mountPoint, null, TrackingOptions.defaults(geometry), false, false);
   }
 
   public BlockGeometry geometry() {
@@ -62,6 +69,9 @@ public record MountOptions(
     opts.add("max_read=" + MAX_REQUEST_BYTES);
     if (allowOther) {
       opts.add("allow_other");
+    }
+    if (directIo) {
+      opts.add("direct_io"); // per mount: jnr-fuse maps FuseFileInfo's direct_io bit wrongly
     }
     List<String> args = new ArrayList<>();
     args.add(programName);
