@@ -35,31 +35,50 @@ public final class ChunkCodec {
         0);
   }
 
-  /** Encodes {@code data[0, byteLength)}, the image bytes at {@code byteOffset}. */
+  /** Bytes of a long run that are compressed first, to see whether the run compresses at all. */
+  static final int SAMPLE_BYTES = 64 << 10;
+
+  /**
+   * Encodes {@code data[0, byteLength)}, the image bytes at {@code byteOffset}. Zero runs become
+   * zero records. A run longer than {@value #SAMPLE_BYTES} bytes is compressed only if its first
+   * {@value #SAMPLE_BYTES} bytes shrink by at least 3%: incompressible data (encrypted disks,
+   * media) then costs one small attempt instead of a full one. A raw record's payload is {@code
+   * data} itself, not a copy: the caller keeps the buffer until the record is written.
+   */
   public EncodedRecord encode(long byteOffset, byte[] data, int byteLength) {
     if (isZero(data, byteLength)) {
       return zero(byteOffset, byteLength);
     }
-    byte[] out = new byte[compressor.maxCompressedLength(byteLength)];
-    int n = compressor.compress(data, 0, byteLength, out, 0, out.length);
-    if (n < byteLength) {
-      return new EncodedRecord(
-          RecordKind.DATA_LZ4,
-          byteOffset,
-          byteLength,
-          checksum(RecordKind.DATA_LZ4, byteOffset, data, byteLength),
-          out,
-          n);
+    if (byteLength <= SAMPLE_BYTES || compressible(data)) {
+      byte[] out = new byte[compressor.maxCompressedLength(byteLength)];
+      int n = compressor.compress(data, 0, byteLength, out, 0, out.length);
+      if (n < byteLength) {
+        return new EncodedRecord(
+            RecordKind.DATA_LZ4,
+            byteOffset,
+            byteLength,
+            checksum(RecordKind.DATA_LZ4, byteOffset, data, byteLength),
+            out,
+            n);
+      }
     }
-    byte[] raw = java.util.Arrays.copyOf(data, byteLength);
     return new EncodedRecord(
         RecordKind.DATA_RAW,
         byteOffset,
         byteLength,
         checksum(RecordKind.DATA_RAW, byteOffset, data, byteLength),
-        raw,
+        data,
         byteLength);
   }
+
+  private boolean compressible(byte[] data) {
+    byte[] out = sampleOut.get();
+    int n = compressor.compress(data, 0, SAMPLE_BYTES, out, 0, out.length);
+    return n < SAMPLE_BYTES - SAMPLE_BYTES / 32;
+  }
+
+  private final ThreadLocal<byte[]> sampleOut =
+      ThreadLocal.withInitial(() -> new byte[compressor.maxCompressedLength(SAMPLE_BYTES)]);
 
   /**
    * Decodes a record's payload into {@code into[0, byteLength)}. A zero record has no bytes to

@@ -168,13 +168,15 @@ public final class Syncer {
       SyncProgress progress)
       throws IOException {
     int maxRunBlocks = Math.max(1, chunkBytes / geometry.blockSize());
-    int bufferBytes = maxRunBlocks * geometry.blockSize();
-    int inFlight = 2 * threads;
-    BlockingQueue<byte[]> buffers = new ArrayBlockingQueue<>(inFlight);
-    for (int i = 0; i < inFlight; i++) {
-      buffers.add(new byte[bufferBytes]);
-    }
-    ChunkCodec codec = new ChunkCodec();
+    Pipeline p =
+        new Pipeline(
+            writer,
+            geometry,
+            progress,
+            blocks.byteCount(imageSize),
+            blocks.blockCount(),
+            2 * threads,
+            maxRunBlocks * geometry.blockSize());
     ExecutorService pool =
         Executors.newFixedThreadPool(
             threads,
@@ -183,10 +185,7 @@ public final class Syncer {
               t.setDaemon(true);
               return t;
             });
-    ArrayDeque<Future<EncodedRecord>> pending = new ArrayDeque<>();
-    long totalBytes = blocks.byteCount(imageSize);
-    long totalBlocks = blocks.blockCount();
-    long[] done = new long[3]; // bytes, blocks, zero records
+    ChunkCodec codec = new ChunkCodec();
     DirtySet.RunIterator runs = blocks.runs(maxRunBlocks);
     try {
       while (runs.next()) {
@@ -197,70 +196,110 @@ public final class Syncer {
           continue;
         }
         if (holes.isHole(offset, length)) { // sparse: a zero record without reading
-          pending.add(CompletableFuture.completedFuture(codec.zero(offset, length)));
+          p.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
         } else {
-          byte[] buf = takeBuffer(buffers);
           // read and encode on the pool: several reads in flight keep the disk's queue busy
-          pending.add(
+          byte[] buf = p.takeBuffer();
+          p.add(
               pool.submit(
                   () -> {
-                    try {
-                      readRun(image, offset, buf, length);
-                      return codec.encode(offset, buf, length);
-                    } finally {
-                      buffers.add(buf);
-                    }
-                  }));
-        }
-        while (pending.size() >= inFlight) {
-          writeNext(pending, writer, geometry, done, totalBytes, totalBlocks, progress);
+                    readRun(image, offset, buf, length);
+                    return codec.encode(offset, buf, length);
+                  }),
+              buf);
         }
       }
-      while (!pending.isEmpty()) {
-        writeNext(pending, writer, geometry, done, totalBytes, totalBlocks, progress);
-      }
+      p.finish();
     } finally {
       pool.shutdownNow();
     }
-    return done[2];
+    return p.zeroRecords;
   }
 
-  private static void writeNext(
-      ArrayDeque<Future<EncodedRecord>> pending,
-      DeltaWriter writer,
-      BlockGeometry geometry,
-      long[] done,
-      long totalBytes,
-      long totalBlocks,
-      SyncProgress progress)
-      throws IOException {
-    EncodedRecord r;
-    try {
-      r = pending.removeFirst().get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("sync interrupted");
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof IOException io) {
-        throw io;
+  /**
+   * The ordered end of the sync pipeline: records are written in the order their runs were read; a
+   * run's buffer returns to the pool only once its record is written (a raw record's payload is the
+   * buffer itself). At most {@code inFlight} buffers exist.
+   */
+  private static final class Pipeline {
+    private record InFlight(Future<EncodedRecord> record, byte[] buffer) {}
+
+    private final DeltaWriter writer;
+    private final BlockGeometry geometry;
+    private final SyncProgress progress;
+    private final long totalBytes;
+    private final long totalBlocks;
+    private final int inFlight;
+    private final BlockingQueue<byte[]> buffers;
+    private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
+    private long doneBytes;
+    private long doneBlocks;
+    long zeroRecords;
+
+    Pipeline(
+        DeltaWriter writer,
+        BlockGeometry geometry,
+        SyncProgress progress,
+        long totalBytes,
+        long totalBlocks,
+        int inFlight,
+        int bufferBytes) {
+      this.writer = writer;
+      this.geometry = geometry;
+      this.progress = progress;
+      this.totalBytes = totalBytes;
+      this.totalBlocks = totalBlocks;
+      this.inFlight = inFlight;
+      this.buffers = new ArrayBlockingQueue<>(inFlight);
+      for (int i = 0; i < inFlight; i++) {
+        buffers.add(new byte[bufferBytes]);
       }
-      throw new IOException("encoding failed: " + e.getCause(), e.getCause());
     }
-    writer.write(r);
-    done[0] += r.byteLength();
-    done[1] += geometry.blockCount(r.byteLength());
-    if (r.kind() == RecordKind.ZERO) {
-      done[2]++;
-    }
-    progress.update(done[0], totalBytes, done[1], totalBlocks);
-  }
 
-  private static byte[] takeBuffer(BlockingQueue<byte[]> buffers) throws IOException {
-    try {
-      return buffers.take();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("sync interrupted");
+    byte[] takeBuffer() throws IOException {
+      while (buffers.isEmpty()) {
+        writeNext(); // frees the oldest run's buffer
+      }
+      return buffers.poll();
+    }
+
+    void add(Future<EncodedRecord> record, byte[] buffer) throws IOException {
+      pending.add(new InFlight(record, buffer));
+      while (pending.size() >= inFlight) {
+        writeNext();
+      }
+    }
+
+    void finish() throws IOException {
+      while (!pending.isEmpty()) {
+        writeNext();
+      }
+    }
+
+    private void writeNext() throws IOException {
+      InFlight next = pending.removeFirst();
+      EncodedRecord r;
+      try {
+        r = next.record().get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("sync interrupted");
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof IOException io) {
+          throw io;
+        }
+        throw new IOException("encoding failed: " + e.getCause(), e.getCause());
+      }
+      writer.write(r);
+      if (next.buffer() != null) {
+        buffers.add(next.buffer());
+      }
+      doneBytes += r.byteLength();
+      doneBlocks += geometry.blockCount(r.byteLength());
+      if (r.kind() == RecordKind.ZERO) {
+        zeroRecords++;
+      }
+      progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
     }
   }
 

@@ -3,6 +3,7 @@ package io.cbtfs.syncer.target;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.StreamVerifier;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -15,9 +16,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * A delivery into a local staging file. {@link #commit} fsyncs it, verifies the whole delta (header
- * matching what was announced, every record, the trailer), then hands the file to the target's
- * {@link Commit} step. {@link #close} without commit deletes the staging file.
+ * A delivery into a local staging file. Every byte is checked as it arrives ({@link
+ * StreamVerifier}: header as announced, every record, the trailer) while it is written to the
+ * staging file; {@link #commit} makes the file durable and, only if the whole delta verified, hands
+ * it to the target's {@link Commit} step. {@link #close} without commit deletes the staging file.
  */
 final class StagedDelivery implements Delivery {
   /** What a target does with a verified, durable staging file; returns the new generation. */
@@ -29,6 +31,7 @@ final class StagedDelivery implements Delivery {
   private final Path staging;
   private final DeltaHeader announced;
   private final FileChannel channel;
+  private final StreamVerifier verifier;
   private final OutputStream stream;
   private final Commit commit;
   private boolean done;
@@ -43,7 +46,23 @@ final class StagedDelivery implements Delivery {
             StandardOpenOption.CREATE,
             StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING);
-    this.stream = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20);
+    this.verifier = new StreamVerifier(staging.toString());
+    OutputStream file = Channels.newOutputStream(channel);
+    this.stream =
+        new BufferedOutputStream(
+            new OutputStream() {
+              @Override
+              public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+              }
+
+              @Override
+              public void write(byte[] b, int off, int len) throws IOException {
+                file.write(b, off, len);
+                verifier.write(b, off, len);
+              }
+            },
+            1 << 20);
   }
 
   @Override
@@ -59,7 +78,7 @@ final class StagedDelivery implements Delivery {
     stream.flush();
     channel.force(false); // fdatasync: the journal's bytes are durable before it can commit
     channel.close();
-    DeltaHeader header = verify(staging);
+    DeltaHeader header = verifier.result().header();
     if (!header.equals(announced)) {
       throw new CorruptDeltaException(staging.toString(), "header differs from the one announced");
     }
@@ -67,7 +86,7 @@ final class StagedDelivery implements Delivery {
     return commit.apply(staging);
   }
 
-  /** Verifies a whole delta file; returns its header. */
+  /** Verifies a whole delta file (one found after a crash, or an archived one); its header. */
   static DeltaHeader verify(Path file) throws IOException {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
       return DeltaReader.verify(in, file.toString()).header();
@@ -79,6 +98,7 @@ final class StagedDelivery implements Delivery {
     if (!done) {
       done = true;
       try {
+        verifier.close();
         channel.close();
       } finally {
         Files.deleteIfExists(staging);
