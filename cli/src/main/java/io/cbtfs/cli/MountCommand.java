@@ -66,9 +66,14 @@ final class MountCommand implements Callable<Integer> {
 
   @Option(
       names = "--direct-io",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
       description =
-          "Bypass the kernel page cache on the mount (FUSE direct_io): image data is "
-              + "cached once (the backing file's cache), not twice; re-reads cost a FUSE round trip.")
+          "Bypass the kernel page cache on the mount (FUSE direct_io; default on): image "
+              + "data is cached once (the backing file's page cache) instead of twice, and large "
+              + "writes reach the backing file in fewer round trips. --no-direct-io caches in the "
+              + "mount too (needed only by tools that mmap an image shared).")
   boolean directIo;
 
   @Option(
@@ -203,9 +208,7 @@ final class MountCommand implements Callable<Integer> {
     if (resetTracking) {
       args.add("--reset-tracking");
     }
-    if (directIo) {
-      args.add("--direct-io");
-    }
+    args.add(directIo ? "--direct-io" : "--no-direct-io");
     if (verbose) {
       args.add("--verbose");
     }

@@ -121,7 +121,7 @@ class CrashIT {
       }
     }
     DirtySet dirty;
-    try (Mount again = Mount.start(new MountOptions(backing, mnt, null, TRACKING, false, false))) {
+    try (Mount again = Mount.start(new MountOptions(backing, mnt, null, TRACKING, false, true))) {
       TrackedImage image =
           again
               .fileSystem()

@@ -38,7 +38,16 @@ final class MountedFolder implements AutoCloseable {
   }
 
   MountedFolder mount() throws IOException {
-    mount = Mount.start(MountOptions.withDefaults(backing, mountPoint, geometry));
+    return mount(true);
+  }
+
+  /** Mounts with FUSE direct I/O (the default) or with the kernel's page cache on the mount. */
+  MountedFolder mount(boolean directIo) throws IOException {
+    MountOptions d = MountOptions.withDefaults(backing, mountPoint, geometry);
+    mount =
+        Mount.start(
+            new MountOptions(
+                d.backingDir(), d.mountPoint(), d.stateDir(), d.tracking(), false, directIo));
     return this;
   }
 

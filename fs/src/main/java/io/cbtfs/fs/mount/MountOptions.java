@@ -39,11 +39,11 @@ public record MountOptions(
             : stateDir.toAbsolutePath().normalize();
   }
 
-  /** Default tracking (64 KiB blocks, 4 MiB activity-log extents) for tests and the demo. */
+  /** Defaults (64 KiB blocks, 4 MiB activity-log extents, direct I/O) for tests and the demo. */
   public static MountOptions withDefaults(
       Path backingDir, Path mountPoint, BlockGeometry geometry) {
     return new MountOptions(
-        backingDir, mountPoint, null, TrackingOptions.defaults(geometry), false, false);
+        backingDir, mountPoint, null, TrackingOptions.defaults(geometry), false, true);
   }
 
   public BlockGeometry geometry() {
