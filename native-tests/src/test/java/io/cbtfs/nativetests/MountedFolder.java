@@ -2,9 +2,15 @@ package io.cbtfs.nativetests;
 
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.SyncSource;
+import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.target.Target;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -72,6 +78,18 @@ final class MountedFolder implements AutoCloseable {
             .loaded(name)
             .orElseThrow(() -> new AssertionError("image " + name + " is not tracked"));
     return image.tracker().snapshot();
+  }
+
+  /** Syncs an image of the running mount to {@code target}, as the mount's SYNC request does. */
+  SyncReport sync(String name, Target target) throws IOException {
+    TrackerStore store = mount.fileSystem().trackers();
+    TrackedImage image = store.image(name, mount.fileSystem().files().fingerprint(name));
+    return new Syncer()
+        .sync(
+            new SyncSource(image, backingFile(name), store::persist),
+            target,
+            false,
+            SyncProgress.NONE);
   }
 
   /** Unmounts in order (unmount, join, persist). */

@@ -2,17 +2,11 @@ package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cbtfs.fs.mount.Mount;
-import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
-import io.cbtfs.syncer.SyncSource;
-import io.cbtfs.syncer.Syncer;
 import io.cbtfs.syncer.target.ArchiveTarget;
 import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.tracker.BlockGeometry;
-import io.cbtfs.tracker.TrackedImage;
-import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -48,13 +42,6 @@ class SyncIT {
     }
   }
 
-  private SyncSource source() throws IOException {
-    Mount m = folder.mountHandle();
-    TrackerStore store = m.fileSystem().trackers();
-    TrackedImage image = store.image("disk.img", m.fileSystem().files().fingerprint("disk.img"));
-    return new SyncSource(image, folder.backingFile("disk.img"), store::persist);
-  }
-
   @ParameterizedTest
   @ValueSource(longs = {21, 22, 23})
   void syncsRacingWritersNeverLoseAChange(long seed) throws Exception {
@@ -66,7 +53,6 @@ class SyncIT {
     Path replicaFile = Files.createDirectory(tmp.resolve("replica")).resolve("disk.img");
     Target replica = new ReplicaTarget(replicaFile);
     ArchiveTarget archive = new ArchiveTarget(tmp.resolve("archive"));
-    Syncer syncer = new Syncer(256 << 10, 2);
 
     AtomicBoolean stop = new AtomicBoolean();
     AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -103,7 +89,7 @@ class SyncIT {
     try {
       for (; syncs < 12; syncs++) {
         Target t = syncs % 3 == 2 ? archive : replica;
-        SyncReport r = syncer.sync(source(), t, false, SyncProgress.NONE);
+        SyncReport r = folder.sync("disk.img", t);
         assertThat(r.wireBytes()).isPositive();
       }
     } finally {
@@ -114,9 +100,9 @@ class SyncIT {
     }
     assertThat(failure.get()).as("writer failure").isNull();
     // writes paused: one last sync to each target, then byte equality
-    syncer.sync(source(), replica, false, SyncProgress.NONE);
+    folder.sync("disk.img", replica);
     assertThat(Files.mismatch(folder.backingFile("disk.img"), replicaFile)).isEqualTo(-1L);
-    syncer.sync(source(), archive, false, SyncProgress.NONE);
+    folder.sync("disk.img", archive);
     Path restored = tmp.resolve("restored.img");
     archive.restore(archive.generations().lastKey(), restored);
     assertThat(Files.mismatch(folder.backingFile("disk.img"), restored)).isEqualTo(-1L);
