@@ -198,7 +198,10 @@ final class ControlServer implements AutoCloseable {
         image.lineage().toString(),
         "mounted",
         true,
-        image.recovery().describe());
+        switch (image.recovery().kind()) {
+          case NEW, CLEAN -> "";
+          default -> image.recovery().describe();
+        });
   }
 
   @Override

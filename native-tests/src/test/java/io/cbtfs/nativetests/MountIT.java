@@ -248,6 +248,22 @@ class MountIT {
   }
 
   @Test
+  void statfsReportsTheBackingFileSystem() {
+    String viaMount =
+        Tools.run(
+            "stat -f of the mount", "stat", "-f", "-c", "%b %S", folder.mountPoint.toString());
+    String backing =
+        Tools.run(
+            "stat -f of the backing folder",
+            "stat",
+            "-f",
+            "-c",
+            "%b %S",
+            folder.backing.toString());
+    assertThat(viaMount).isEqualTo(backing);
+  }
+
+  @Test
   void unmountSavesTheDirtySetAsClean() throws IOException {
     pwrite(folder.image("disk.img"), 70_000, new byte[1]);
     folder.unmount();
