@@ -4,9 +4,7 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.UUID;
@@ -56,7 +54,8 @@ public final class ActivityLog implements AutoCloseable {
     void persist() throws IOException;
   }
 
-  private final FileChannel channel;
+  private final StateIo io;
+  private Path file; // guarded by lock: follows a rename of the image
   private final UUID lineage;
   private final int extentShift;
   private final int maxHot;
@@ -70,13 +69,15 @@ public final class ActivityLog implements AutoCloseable {
   private boolean closed;
 
   private ActivityLog(
-      FileChannel channel,
+      StateIo io,
+      Path file,
       UUID lineage,
       int extentShift,
       int maxHot,
       long sequence,
       Evictions evictions) {
-    this.channel = channel;
+    this.io = io;
+    this.file = file;
     this.lineage = lineage;
     this.extentShift = extentShift;
     this.maxHot = maxHot;
@@ -116,36 +117,39 @@ public final class ActivityLog implements AutoCloseable {
   public static ActivityLog create(
       Path file, UUID lineage, int extentSize, int maxHot, long firstSequence, Evictions evictions)
       throws IOException {
+    return create(
+        FileStateIo.INSTANCE, file, lineage, extentSize, maxHot, firstSequence, evictions);
+  }
+
+  /** {@link #create(Path, UUID, int, int, long, Evictions)} through {@code io}. */
+  public static ActivityLog create(
+      StateIo io,
+      Path file,
+      UUID lineage,
+      int extentSize,
+      int maxHot,
+      long firstSequence,
+      Evictions evictions)
+      throws IOException {
     if (Integer.bitCount(extentSize) != 1 || extentSize < BlockGeometry.MIN_BLOCK_SIZE) {
       throw new IllegalArgumentException("activity-log extent size must be a power of two >= 4K");
     }
     if (maxHot < MIN_MAX_HOT || maxHot > 1 << 20) {
       throw new IllegalArgumentException("activity-log extent count must be 16 to 1048576");
     }
-    FileChannel channel =
-        FileChannel.open(
-            file,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.READ,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING);
     ActivityLog log =
         new ActivityLog(
-            channel,
+            io,
+            file,
             lineage,
             Integer.numberOfTrailingZeros(extentSize),
             maxHot,
             firstSequence,
             evictions);
-    try {
-      // Fixed size, two slots: slot B starts at half the file, whatever maxHot was.
-      channel.write(ByteBuffer.allocate(1), 2L * slotBytes(maxHot) - 1);
-      log.writeSlot(new long[0]); // slot A: empty hot set
-      log.writeSlot(new long[0]); // slot B too, so both are valid and the file has its size
-    } catch (IOException e) {
-      channel.close();
-      throw e;
-    }
+    // Fixed size, two slots: slot B starts at half the file, whatever maxHot was.
+    io.write(file, new byte[2 * slotBytes(maxHot)]);
+    log.writeSlot(new long[0]); // slot A: empty hot set
+    log.writeSlot(new long[0]); // slot B too: both valid, the newer wins
     return log;
   }
 
@@ -324,22 +328,24 @@ public final class ActivityLog implements AutoCloseable {
     buf.putInt((int) crc.getValue());
     buf.flip();
     long position = (seq & 1) * slotBytes;
-    while (buf.hasRemaining()) {
-      channel.write(buf, position + buf.position());
-    }
-    channel.force(false); // fdatasync: the hot set is durable before any write into it
+    io.writeAt(file, position, Arrays.copyOf(buf.array(), buf.limit()));
+    io.fsync(file, true); // fdatasync: the hot set is durable before any write into it
     sequence = seq;
     durableWrites++;
+  }
+
+  /** The log file was renamed (with its image): later writes go to {@code newFile}. */
+  void relocate(Path newFile) {
+    synchronized (lock) {
+      file = newFile;
+    }
   }
 
   /** Closes the file. Idempotent. */
   @Override
   public void close() throws IOException {
     synchronized (lock) {
-      if (!closed) {
-        closed = true;
-        channel.close();
-      }
+      closed = true; // the file stays; nothing is held open
     }
   }
 

@@ -1,15 +1,12 @@
 package io.cbtfs.tracker;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -41,15 +38,17 @@ public final class TrackerStore implements AutoCloseable {
 
   private final Path stateDir;
   private final TrackingOptions options;
+  private final StateIo io;
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final Map<String, TrackedImage> images = new ConcurrentHashMap<>();
   private boolean closed;
 
   private TrackerStore(
-      Path stateDir, TrackingOptions options, FileChannel lockChannel, FileLock lock) {
+      Path stateDir, TrackingOptions options, StateIo io, FileChannel lockChannel, FileLock lock) {
     this.stateDir = stateDir;
     this.options = options;
+    this.io = io;
     this.lockChannel = lockChannel;
     this.lock = lock;
   }
@@ -60,6 +59,12 @@ public final class TrackerStore implements AutoCloseable {
    * @throws CbtfsException if another process holds the directory
    */
   public static TrackerStore open(Path stateDir, TrackingOptions options) throws IOException {
+    return open(stateDir, options, FileStateIo.INSTANCE);
+  }
+
+  /** {@link #open(Path, TrackingOptions)} with every state write going through {@code io}. */
+  public static TrackerStore open(Path stateDir, TrackingOptions options, StateIo io)
+      throws IOException {
     if (!Files.isDirectory(stateDir)) {
       Files.createDirectories(stateDir);
     }
@@ -77,7 +82,7 @@ public final class TrackerStore implements AutoCloseable {
       channel.close();
       throw new CbtfsException("state directory " + stateDir + " is in use by another cbtfs mount");
     }
-    return new TrackerStore(stateDir, options, channel, lock);
+    return new TrackerStore(stateDir, options, io, channel, lock);
   }
 
   /** {@link #open(Path, TrackingOptions)} with default activity-log settings. */
@@ -106,9 +111,14 @@ public final class TrackerStore implements AutoCloseable {
    */
   public static Optional<TrackerState> readState(Path stateDir, String imageName)
       throws IOException {
+    return readState(FileStateIo.INSTANCE, stateDir, imageName);
+  }
+
+  static Optional<TrackerState> readState(StateIo io, Path stateDir, String imageName)
+      throws IOException {
     Path file = stateFile(stateDir, imageName);
     try {
-      return Optional.of(TrackerState.decode(Files.readAllBytes(file), file.toString()));
+      return Optional.of(TrackerState.decode(io.read(file), file.toString()));
     } catch (NoSuchFileException e) {
       return Optional.empty();
     }
@@ -122,21 +132,40 @@ public final class TrackerStore implements AutoCloseable {
    */
   public static DirtySet recoveredDirtySet(Path stateDir, String imageName, TrackerState state)
       throws IOException {
+    return recoveredDirtySet(FileStateIo.INSTANCE, stateDir, imageName, state);
+  }
+
+  /**
+   * What a mount would recover for {@code imageName} from the state behind {@code io}: the rule of
+   * {@link #image} without serving anything (what the crash simulator checks).
+   *
+   * @return empty when the image has no state
+   * @throws CorruptStateException if the state cannot be trusted
+   */
+  public static Optional<DirtySet> recover(StateIo io, Path stateDir, String imageName)
+      throws IOException {
+    Optional<TrackerState> state = readState(io, stateDir, imageName);
+    if (state.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(recoveredDirtySet(io, stateDir, imageName, state.get()));
+  }
+
+  private static DirtySet recoveredDirtySet(
+      StateIo io, Path stateDir, String imageName, TrackerState state) throws IOException {
     if (state.clean()) {
       return state.dirty();
     }
-    return state
-        .dirty()
-        .union(
-            readLog(stateDir, imageName, state).blocks(state.geometry()).within(state.imageSize()));
+    DirtySet logged = readLog(io, stateDir, imageName, state).blocks(state.geometry());
+    return state.dirty().union(logged.within(state.imageSize()));
   }
 
-  private static ActivityLog.Contents readLog(Path stateDir, String imageName, TrackerState state)
-      throws IOException {
+  private static ActivityLog.Contents readLog(
+      StateIo io, Path stateDir, String imageName, TrackerState state) throws IOException {
     Path file = logFile(stateDir, imageName);
     byte[] bytes;
     try {
-      bytes = Files.readAllBytes(file);
+      bytes = io.read(file);
     } catch (NoSuchFileException e) {
       bytes = new byte[0];
     }
@@ -180,13 +209,13 @@ public final class TrackerStore implements AutoCloseable {
     TrackerState state;
     long logSequence = 0;
     try {
-      Optional<TrackerState> saved = readState(stateDir, imageName);
+      Optional<TrackerState> saved = readState(io, stateDir, imageName);
       if (saved.isEmpty()) {
         return start(imageName, size, TrackedImage.Recovery.Kind.NEW);
       }
       state = saved.get();
       if (!state.clean()) {
-        logSequence = readLog(stateDir, imageName, state).sequence();
+        logSequence = readLog(io, stateDir, imageName, state).sequence();
       }
     } catch (CorruptStateException e) {
       if (!options.resetTracking()) {
@@ -199,7 +228,7 @@ public final class TrackerStore implements AutoCloseable {
     tracker.markAll(state.dirty());
     TrackedImage.Recovery recovery;
     if (!state.clean()) {
-      ActivityLog.Contents contents = readLog(stateDir, imageName, state);
+      ActivityLog.Contents contents = readLog(io, stateDir, imageName, state);
       long before = tracker.dirtyBlockCount();
       tracker.markAll(contents.blocks(state.geometry()).within(Math.max(size, state.imageSize())));
       recovery =
@@ -256,6 +285,7 @@ public final class TrackerStore implements AutoCloseable {
     ActivityLog.Evictions durableBits = () -> persist(image, false);
     ActivityLog activityLog =
         ActivityLog.create(
+            io,
             logFile(stateDir, image.name()),
             image.lineage(),
             extentSize,
@@ -286,13 +316,16 @@ public final class TrackerStore implements AutoCloseable {
       Path source = stateDir.resolve(from + suffix);
       Path target = stateDir.resolve(to + suffix);
       if (Files.exists(source)) {
-        atomicMove(source, target);
+        io.rename(source, target);
       } else {
-        Files.deleteIfExists(target);
+        io.delete(target);
       }
     }
     if (image != null) {
       image.rename(to);
+      if (image.log() != null) {
+        image.log().relocate(logFile(stateDir, to));
+      }
       images.put(to, image);
     }
     syncDirectory();
@@ -304,8 +337,8 @@ public final class TrackerStore implements AutoCloseable {
     if (image != null && image.log() != null) {
       image.log().close();
     }
-    Files.deleteIfExists(stateFile(stateDir, imageName));
-    Files.deleteIfExists(logFile(stateDir, imageName));
+    io.delete(stateFile(stateDir, imageName));
+    io.delete(logFile(stateDir, imageName));
     syncDirectory();
   }
 
@@ -354,36 +387,17 @@ public final class TrackerStore implements AutoCloseable {
     }
   }
 
+  /** Temp file, fsync, rename over the old one, fsync of the directory. */
   private void writeAtomically(Path file, byte[] bytes) throws IOException {
     Path temp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (FileChannel out =
-        FileChannel.open(
-            temp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING)) {
-      ByteBuffer buf = ByteBuffer.wrap(bytes);
-      while (buf.hasRemaining()) {
-        out.write(buf);
-      }
-      out.force(true);
-    }
-    atomicMove(temp, file);
+    io.write(temp, bytes);
+    io.fsync(temp, false);
+    io.rename(temp, file);
     syncDirectory();
   }
 
-  private static void atomicMove(Path from, Path to) throws IOException {
-    try {
-      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      throw new IOException("state directory does not support atomic rename: " + to, e);
-    }
-  }
-
   private void syncDirectory() throws IOException {
-    try (FileChannel dir = FileChannel.open(stateDir, StandardOpenOption.READ)) {
-      dir.force(true);
-    }
+    io.fsyncDirectory(stateDir);
   }
 
   private void ensureOpen() {
