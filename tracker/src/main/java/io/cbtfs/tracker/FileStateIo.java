@@ -21,6 +21,11 @@ public final class FileStateIo implements StateIo {
   }
 
   @Override
+  public boolean exists(Path file) {
+    return Files.exists(file);
+  }
+
+  @Override
   public void write(Path file, byte[] bytes) throws IOException {
     try (FileChannel out =
         FileChannel.open(

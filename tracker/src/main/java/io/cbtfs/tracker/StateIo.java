@@ -17,6 +17,9 @@ public interface StateIo {
    */
   byte[] read(Path file) throws IOException;
 
+  /** Whether {@code file} exists now. */
+  boolean exists(Path file) throws IOException;
+
   /** Creates or truncates {@code file} and writes {@code bytes} into it; not durable. */
   void write(Path file, byte[] bytes) throws IOException;
 

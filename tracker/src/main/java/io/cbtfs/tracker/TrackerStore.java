@@ -211,7 +211,7 @@ public final class TrackerStore implements AutoCloseable {
     try {
       Optional<TrackerState> saved = readState(io, stateDir, imageName);
       if (saved.isEmpty()) {
-        return start(imageName, size, TrackedImage.Recovery.Kind.NEW);
+        return start(imageName, current, TrackedImage.Recovery.Kind.NEW);
       }
       state = saved.get();
       if (!state.clean()) {
@@ -222,7 +222,7 @@ public final class TrackerStore implements AutoCloseable {
         throw e;
       }
       log.warn("{}; resetting tracking of {}", e.getMessage(), imageName);
-      return start(imageName, size, TrackedImage.Recovery.Kind.RESET);
+      return start(imageName, current, TrackedImage.Recovery.Kind.RESET);
     }
     DirtyTracker tracker = new DirtyTracker(state.geometry(), state.committedGeneration());
     tracker.markAll(state.dirty());
@@ -249,12 +249,13 @@ public final class TrackerStore implements AutoCloseable {
       log.warn("{}: {}", imageName, recovery.describe());
     }
     TrackedImage image = new TrackedImage(imageName, state.lineage(), tracker, recovery, size);
-    serve(image, logSequence);
+    serve(image, logSequence, current);
     return image;
   }
 
-  private TrackedImage start(String imageName, long size, TrackedImage.Recovery.Kind kind)
+  private TrackedImage start(String imageName, Fingerprint current, TrackedImage.Recovery.Kind kind)
       throws IOException {
+    long size = Math.max(0, current.size());
     DirtyTracker tracker = new DirtyTracker(options.geometry());
     long resync = 0;
     if (kind == TrackedImage.Recovery.Kind.RESET) {
@@ -268,19 +269,20 @@ public final class TrackerStore implements AutoCloseable {
             tracker,
             new TrackedImage.Recovery(kind, resync, 0),
             size);
-    serve(image, 0);
+    serve(image, 0, current);
     return image;
   }
 
   /**
    * Makes an image ready for writes, in an order that a crash at any point survives: (1) the state
-   * with what loading found, still marked as it was; (2) a fresh, empty activity log; (3) the state
-   * marked unclean. A crash after (1) recovers the same bits again from the old log; one after (2)
-   * finds no hot extents, and no write has been served yet.
+   * with everything loading found dirty, marked clean with the file's fingerprint now: it is
+   * complete, as this mount has served no write yet; (2) a fresh, empty activity log; (3) the state
+   * marked unclean, from which on writes may be served. A crash before (3) is durable leaves a
+   * clean state that needs no log (the crash simulator found that an unclean state there could meet
+   * a log whose name was not yet durable, and refuse to mount).
    */
-  private void serve(TrackedImage image, long logSequence) throws IOException {
-    boolean wasClean = image.recovery().kind() == TrackedImage.Recovery.Kind.CLEAN;
-    persist(image, wasClean);
+  private void serve(TrackedImage image, long logSequence, Fingerprint current) throws IOException {
+    persist(image, true, current);
     int extentSize = Math.max(options.extentSize(), image.tracker().geometry().blockSize());
     ActivityLog.Evictions durableBits = () -> persist(image, false);
     ActivityLog activityLog =
@@ -315,7 +317,7 @@ public final class TrackerStore implements AutoCloseable {
     for (String suffix : new String[] {SUFFIX, LOG_SUFFIX}) {
       Path source = stateDir.resolve(from + suffix);
       Path target = stateDir.resolve(to + suffix);
-      if (Files.exists(source)) {
+      if (io.exists(source)) {
         io.rename(source, target);
       } else {
         io.delete(target);
