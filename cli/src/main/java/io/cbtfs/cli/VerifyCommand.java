@@ -3,11 +3,12 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.DirtySet;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,13 +50,14 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    int bs = BlockGeometry.of((int) BlockGeometry.parseByteSize(blockSize)).blockSize();
+    BlockGeometry geometry = BlockGeometry.of((int) BlockGeometry.parseByteSize(blockSize));
+    int bs = geometry.blockSize();
     Target t = Targets.parse(target, Path.of("").toAbsolutePath());
-    List<Long> differing;
+    DirtySet differing;
     long size;
     try (FileChannel ch = FileChannel.open(image)) {
       size = ch.size();
-      differing = t.compare(ch, size, bs, Math.max(1, limit));
+      differing = t.differing(ch, size, geometry, Math.max(1, limit));
     }
     if (differing.isEmpty()) {
       spec.commandLine()
@@ -65,20 +67,17 @@ final class VerifyCommand implements Callable<Integer> {
               image,
               t.describe(),
               Json.humanBytes(size),
-              (size + bs - 1) / bs,
+              geometry.blockCount(size),
               BlockGeometry.formatBytes(bs));
       return CbtfsCommand.EXIT_OK;
     }
+    List<String> named = new ArrayList<>();
+    differing.forEachBlock(b -> named.add(b + " (offset " + (long) b * bs + ")"));
     spec.commandLine()
         .getErr()
         .printf(
             "%s and %s differ; first differing blocks of %s: %s%n",
-            image,
-            t.describe(),
-            BlockGeometry.formatBytes(bs),
-            differing.stream()
-                .map(b -> b + " (offset " + b * bs + ")")
-                .collect(Collectors.joining(", ")));
+            image, t.describe(), BlockGeometry.formatBytes(bs), String.join(", ", named));
     return CbtfsCommand.EXIT_FAILURE;
   }
 }

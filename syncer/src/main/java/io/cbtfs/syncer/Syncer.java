@@ -86,8 +86,17 @@ public final class Syncer {
               full ? 0 : base,
               base + 1,
               full);
+      // After a change made outside the mount, compare every block with the target instead of
+      // trusting the dirty set (a full sync sends every block anyway).
+      boolean verify = !full && source.image().verifyNextSync();
       DirtySet blocks =
           full ? DirtySet.allOf(geometry, imageSize) : drain.blocks().within(imageSize);
+      if (verify) {
+        blocks =
+            blocks
+                .union(target.differing(image, imageSize, geometry, Long.MAX_VALUE))
+                .within(imageSize);
+      }
       long records;
       long zeros;
       long wire;
@@ -103,6 +112,9 @@ public final class Syncer {
         committed = System.nanoTime();
       }
       drain.commit();
+      if (full || verify) {
+        source.image().verifiedSyncDone();
+      }
       source.persister().persist(source.image());
       log.debug(
           "sync phases: state+drain+read+encode+ship {} ms, target commit {} ms, "

@@ -8,7 +8,13 @@ import io.cbtfs.syncer.target.Delivery;
 import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -16,7 +22,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -147,9 +152,9 @@ class SyncerTest {
       }
 
       @Override
-      public List<Long> compare(FileChannel image, long size, int bs, int limit)
+      public DirtySet differing(FileChannel image, long size, BlockGeometry g, long limit)
           throws IOException {
-        return inner.compare(image, size, bs, limit);
+        return inner.differing(image, size, g, limit);
       }
     };
   }
@@ -208,6 +213,34 @@ class SyncerTest {
   }
 
   @Test
+  void aChangeMadeOutsideTheMountIsFoundByComparingWithTheTarget() throws IOException {
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    Fingerprint fp = new Fingerprint(4 << 20, 1, 1, 1);
+    fx.store.closeClean(java.util.Map.of("disk.img", fp));
+    try (FileChannel ch = FileChannel.open(fx.image, StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(random(100, 4)), 7 * 65536 + 10); // behind cbtfs's back
+    }
+    try (TrackerStore store =
+        TrackerStore.open(tmp.resolve("src/.cbtfs"), TrackingOptions.defaults(SyncFixture.G))) {
+      TrackedImage image = store.image("disk.img", new Fingerprint(4 << 20, 2, 2, 1));
+      assertThat(image.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CHANGED_OUTSIDE);
+      assertThat(image.tracker().dirtyBlockCount()).as("the bitmap cannot know").isZero();
+      SyncReport r =
+          syncer.sync(
+              new SyncSource(image, fx.image, store::persist), replica, false, SyncProgress.NONE);
+      assertThat(r.full()).isFalse();
+      assertThat(r.blocks()).as("only the block that differs").isEqualTo(1);
+      assertReplicaEqualsImage();
+      assertThat(image.verifyNextSync()).isFalse();
+      assertThat(
+              TrackerStore.readState(tmp.resolve("src/.cbtfs"), "disk.img")
+                  .orElseThrow()
+                  .verifyNextSync())
+          .isFalse();
+    }
+  }
+
+  @Test
   void aDeletedTargetGetsAFullSyncAgain() throws IOException {
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     Files.delete(replicaFile);
@@ -220,12 +253,13 @@ class SyncerTest {
   void compareNamesTheFirstDifferingBlocks() throws IOException {
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     try (FileChannel img = FileChannel.open(fx.image)) {
-      assertThat(replica.compare(img, img.size(), 65536, 10)).isEmpty();
+      assertThat(replica.differing(img, img.size(), SyncFixture.G, 10).isEmpty()).isTrue();
       try (FileChannel r = FileChannel.open(replicaFile, StandardOpenOption.WRITE)) {
         r.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 5 * 65536 + 9);
         r.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 9 * 65536);
       }
-      assertThat(replica.compare(img, img.size(), 65536, 10)).containsExactly(5L, 9L);
+      assertThat(replica.differing(img, img.size(), SyncFixture.G, 10).toBitmap().toArray())
+          .containsExactly(5, 9);
     }
   }
 
@@ -251,7 +285,7 @@ class SyncerTest {
       assertThat(Files.readAllBytes(out)).as("generation %d", gen).isEqualTo(images[gen]);
     }
     try (FileChannel img = FileChannel.open(fx.image)) {
-      assertThat(archive.compare(img, img.size(), 65536, 10)).isEmpty();
+      assertThat(archive.differing(img, img.size(), SyncFixture.G, 10).isEmpty()).isTrue();
     }
     assertThatThrownBy(() -> archive.restore(9, tmp.resolve("nine")))
         .hasMessageContaining("has no generation 9");

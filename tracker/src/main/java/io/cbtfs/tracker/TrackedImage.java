@@ -21,6 +21,7 @@ public final class TrackedImage {
   private volatile ActivityLog log;
   private volatile ActivityLog.Evictions persister;
   private volatile boolean trackingOff;
+  private volatile boolean verifyNextSync;
 
   TrackedImage(String name, UUID lineage, DirtyTracker tracker, Recovery recovery, long knownSize) {
     this.name = name;
@@ -49,6 +50,24 @@ public final class TrackedImage {
 
   void rename(String newName) {
     this.name = newName;
+  }
+
+  /**
+   * Whether the next sync must compare every block with its target: the image changed while not
+   * mounted, so the dirty set does not know everything. Saved with the state until a sync clears it
+   * ({@link #verifiedSyncDone}).
+   */
+  public boolean verifyNextSync() {
+    return verifyNextSync;
+  }
+
+  void requireVerifiedSync() {
+    verifyNextSync = true;
+  }
+
+  /** A sync that compared every block with its target was committed. */
+  public void verifiedSyncDone() {
+    verifyNextSync = false;
   }
 
   /** Benchmarks only: writes are no longer tracked at all. */
@@ -140,9 +159,8 @@ public final class TrackedImage {
                 + resyncBlocks
                 + " more blocks to resend";
         case CHANGED_OUTSIDE ->
-            "the backing file changed while not mounted: "
-                + resyncBlocks
-                + " blocks (the whole image) to resend";
+            "the backing file changed while not mounted: the next sync "
+                + "compares every block with the target and sends what differs";
         case RESET -> "tracking reset: " + resyncBlocks + " blocks to resend";
       };
     }

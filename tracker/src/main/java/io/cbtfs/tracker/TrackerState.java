@@ -18,6 +18,8 @@ import org.roaringbitmap.RoaringBitmap;
  *     refused, and a reset of tracking starts a new one
  * @param clean whether the mount stopped cleanly; an unclean state does not say which blocks
  *     changed after it was written (the activity log does)
+ * @param verifyNextSync the image changed outside the mount: the next sync must compare every block
+ *     with its target instead of trusting the dirty set
  * @param fingerprint the backing file as it was when the state was saved clean
  */
 public record TrackerState(
@@ -26,12 +28,14 @@ public record TrackerState(
     long imageSize,
     long committedGeneration,
     boolean clean,
+    boolean verifyNextSync,
     Fingerprint fingerprint,
     DirtySet dirty) {
 
   static final byte[] MAGIC = "CBTFSST1".getBytes(StandardCharsets.US_ASCII);
   static final int FORMAT_VERSION = 1;
   private static final int FLAG_CLEAN = 1;
+  private static final int FLAG_VERIFY_NEXT_SYNC = 2;
 
   /**
    * Magic, version, flags, block size, reserved, image size, generation, uuid, fingerprint (size,
@@ -49,7 +53,7 @@ public record TrackerState(
       DataOutputStream out = new DataOutputStream(bytes);
       out.write(MAGIC);
       out.writeInt(FORMAT_VERSION);
-      out.writeInt(clean ? FLAG_CLEAN : 0);
+      out.writeInt((clean ? FLAG_CLEAN : 0) | (verifyNextSync ? FLAG_VERIFY_NEXT_SYNC : 0));
       out.writeInt(geometry.blockSize());
       out.writeInt(0);
       out.writeLong(imageSize);
@@ -126,6 +130,7 @@ public record TrackerState(
         imageSize,
         generation,
         (flags & FLAG_CLEAN) != 0,
+        (flags & FLAG_VERIFY_NEXT_SYNC) != 0,
         fingerprint,
         new DirtySet(geometry, bitmap));
   }

@@ -237,11 +237,9 @@ public final class TrackerStore implements AutoCloseable {
               tracker.dirtyBlockCount() - before,
               contents.extents().length);
     } else if (state.fingerprint().contradicts(current)) {
-      long before = tracker.dirtyBlockCount();
-      tracker.markAll(DirtySet.allOf(state.geometry(), Math.max(size, state.imageSize())));
-      recovery =
-          new TrackedImage.Recovery(
-              TrackedImage.Recovery.Kind.CHANGED_OUTSIDE, tracker.dirtyBlockCount() - before, 0);
+      // Something wrote the file while it was not served: no bitmap can say what. The next sync
+      // compares every block with the target and sends what differs.
+      recovery = new TrackedImage.Recovery(TrackedImage.Recovery.Kind.CHANGED_OUTSIDE, 0, 0);
     } else {
       recovery = new TrackedImage.Recovery(TrackedImage.Recovery.Kind.CLEAN, 0, 0);
     }
@@ -249,6 +247,9 @@ public final class TrackerStore implements AutoCloseable {
       log.warn("{}: {}", imageName, recovery.describe());
     }
     TrackedImage image = new TrackedImage(imageName, state.lineage(), tracker, recovery, size);
+    if (state.verifyNextSync() || recovery.kind() == TrackedImage.Recovery.Kind.CHANGED_OUTSIDE) {
+      image.requireVerifiedSync();
+    }
     serve(image, logSequence, current);
     return image;
   }
@@ -383,6 +384,7 @@ public final class TrackerStore implements AutoCloseable {
               size,
               generation,
               clean,
+              image.verifyNextSync(),
               fingerprint,
               tracker.snapshot());
       writeAtomically(stateFile(stateDir, image.name()), state.encode());

@@ -18,6 +18,7 @@ class TrackerStateTest {
         123_456_789L,
         42,
         true,
+        true,
         new Fingerprint(123_456_789L, 11, 22, 33),
         DirtySet.of(g, b));
   }

@@ -96,7 +96,7 @@ class TrackerStoreTest {
   }
 
   @Test
-  void aChangeWhileNotMountedMarksEverything() throws IOException {
+  void aChangeWhileNotMountedDemandsAVerifiedSync() throws IOException {
     try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
       store.image("a.img", fp(40960));
       store.closeClean(Map.of("a.img", fp(40960)));
@@ -104,7 +104,12 @@ class TrackerStoreTest {
     try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
       TrackedImage img = store.image("a.img", new Fingerprint(40960, 1_001, 2_001, 42));
       assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CHANGED_OUTSIDE);
-      assertThat(img.tracker().dirtyBlockCount()).isEqualTo(10);
+      assertThat(img.verifyNextSync()).as("the next sync compares every block").isTrue();
+    }
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      // not synced yet: the demand survives a remount (and a crash: it is saved at once)
+      TrackedImage img = store.image("a.img", new Fingerprint(40960, 1_001, 2_001, 42));
+      assertThat(img.verifyNextSync()).isTrue();
     }
   }
 

@@ -2,7 +2,9 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -157,54 +159,50 @@ public final class ArchiveTarget implements Target {
   }
 
   @Override
-  public List<Long> compare(FileChannel image, long imageSize, int blockSize, int limit)
+  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
+    int blockSize = geometry.blockSize();
     TargetState s = state();
-    List<Long> differing = new ArrayList<>();
+    RoaringBitmap differing = new RoaringBitmap();
     if (!s.exists()) {
-      differing.add(0L);
-      return differing;
+      differing.add(0L, Math.max(1, geometry.blockCount(imageSize)));
+      return DirtySet.of(geometry, differing);
     }
     if (s.imageSize() != imageSize) {
-      differing.add(Math.min(s.imageSize(), imageSize) / blockSize);
+      differing.add((int) (Math.min(s.imageSize(), imageSize) / blockSize));
     }
     // Newest first: the first record that covers a block holds its bytes as of the last
     // generation; the full base at the start of the chain covers every block.
     List<Path> files = chain(s.generation());
     RoaringBitmap seen = new RoaringBitmap();
-    byte[] mine = new byte[0];
-    for (int i = files.size() - 1; i >= 0 && differing.size() < limit; i--) {
+    byte[][] mine = {new byte[0]};
+    for (int i = files.size() - 1; i >= 0 && differing.getLongCardinality() < limit; i--) {
       Path f = files.get(i);
-      final byte[][] buf = {mine};
       try (InputStream in = new BufferedInputStream(Files.newInputStream(f), 1 << 20)) {
         DeltaReader.read(
             in,
             f.toString(),
             (kind, offset, data, length) -> {
-              if (buf[0].length < length) {
-                buf[0] = new byte[length];
+              if (mine[0].length < length) {
+                mine[0] = new byte[length];
               }
-              ByteBuffer b = ByteBuffer.wrap(buf[0], 0, length);
-              ReplicaTarget.readBlock(image, b, offset);
+              ReplicaTarget.readBlock(image, ByteBuffer.wrap(mine[0], 0, length), offset);
               for (int at = 0; at < length; at += blockSize) {
-                long block = (offset + at) / blockSize;
+                int block = (int) ((offset + at) / blockSize);
                 int len = Math.min(blockSize, length - at);
-                if (!seen.contains((int) block)) {
-                  seen.add((int) block);
+                if (seen.checkedAdd(block)) {
                   boolean same =
                       data == null
-                          ? RecordWrites.isZero(buf[0], at, at + len)
-                          : Arrays.equals(data, at, at + len, buf[0], at, at + len);
-                  if (!same && differing.size() < limit && !differing.contains(block)) {
+                          ? RecordWrites.isZero(mine[0], at, at + len)
+                          : Arrays.equals(data, at, at + len, mine[0], at, at + len);
+                  if (!same && differing.getLongCardinality() < limit) {
                     differing.add(block);
                   }
                 }
               }
             });
       }
-      mine = buf[0];
     }
-    differing.sort(null);
-    return differing;
+    return DirtySet.of(geometry, differing);
   }
 }

@@ -2,6 +2,8 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.DirtySet;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,9 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
+import org.roaringbitmap.RoaringBitmap;
 
 /**
  * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
@@ -104,28 +105,31 @@ public final class ReplicaTarget implements Target {
   }
 
   @Override
-  public List<Long> compare(FileChannel image, long imageSize, int blockSize, int limit)
+  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
-    List<Long> differing = new ArrayList<>();
+    int blockSize = geometry.blockSize();
+    RoaringBitmap differing = new RoaringBitmap();
     if (!Files.exists(replica)) {
-      differing.add(0L);
-      return differing;
+      differing.add(0L, Math.max(1, geometry.blockCount(imageSize)));
+      return DirtySet.of(geometry, differing);
     }
     try (FileChannel other = FileChannel.open(replica, StandardOpenOption.READ)) {
       if (other.size() != imageSize) {
-        differing.add(Math.min(other.size(), imageSize) / blockSize);
+        differing.add((int) (Math.min(other.size(), imageSize) / blockSize));
       }
       ByteBuffer a = ByteBuffer.allocate(blockSize);
       ByteBuffer b = ByteBuffer.allocate(blockSize);
-      for (long off = 0; off < imageSize && differing.size() < limit; off += blockSize) {
+      for (long off = 0;
+          off < imageSize && differing.getLongCardinality() < limit;
+          off += blockSize) {
         readBlock(image, a.clear(), off);
         readBlock(other, b.clear(), off);
-        if (!Arrays.equals(a.array(), b.array()) && !differing.contains(off / blockSize)) {
-          differing.add(off / blockSize);
+        if (!Arrays.equals(a.array(), b.array())) {
+          differing.add((int) (off / blockSize));
         }
       }
     }
-    return differing;
+    return DirtySet.of(geometry, differing);
   }
 
   /**

@@ -1,9 +1,10 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.util.List;
 
 /** A place a sync ships deltas to: a replica image, a backup archive, a remote receiver. */
 public interface Target {
@@ -24,8 +25,9 @@ public interface Target {
   /**
    * Compares the target's latest generation with {@code image} block by block.
    *
-   * @return the indexes of the first differing blocks (at most {@code limit}); empty if equal
+   * @return the blocks that differ (at most {@code limit} of them); empty if equal. An empty target
+   *     differs everywhere.
    */
-  List<Long> compare(FileChannel image, long imageSize, int blockSize, int limit)
+  DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException;
 }
