@@ -38,17 +38,13 @@ final class StatusCommand implements Callable<Integer> {
               + "dirtyBlocks, dirtyBytes, generation, ...) for scripts.")
   boolean json;
 
-  @Option(
-      names = "--state-dir",
-      paramLabel = "DIR",
-      description = "State directory, if the mount used a non-default --state-dir.")
-  Path stateDir;
+  @CommandLine.Mixin StateDirOption stateDir;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
-    ImageStatus status = query(image, stateDir);
+    ImageStatus status = query(image, stateDir.stateDir);
     spec.commandLine()
         .getOut()
         .print(json ? status.toJson() + System.lineSeparator() : status.toText());

@@ -40,11 +40,7 @@ final class SyncCommand implements Callable<Integer> {
       description = "Send every block; also overwrites a target that " + "holds another image.")
   boolean full;
 
-  @Option(
-      names = "--state-dir",
-      paramLabel = "DIR",
-      description = "State directory, if the mount used a non-default --state-dir.")
-  Path stateDir;
+  @CommandLine.Mixin StateDirOption stateDir;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -53,7 +49,7 @@ final class SyncCommand implements Callable<Integer> {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
     try {
-      r = SyncRunner.run(image, stateDir, target, full, bar);
+      r = SyncRunner.run(image, stateDir.stateDir, target, full, bar);
     } finally {
       bar.finish();
     }
