@@ -24,6 +24,7 @@ import picocli.CommandLine.IVersionProvider;
       SyncCommand.class,
       VerifyCommand.class,
       RestoreCommand.class,
+      ReceiveCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     },

@@ -11,7 +11,7 @@ final class Errors {
   private Errors() {}
 
   static String describe(Throwable e) {
-    if (e instanceof CbtfsException) {
+    if (e instanceof CbtfsException || e instanceof UnsupportedOperationException) {
       return e.getMessage();
     }
     if (e instanceof NoSuchFileException n) {

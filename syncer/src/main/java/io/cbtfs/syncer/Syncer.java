@@ -92,10 +92,13 @@ public final class Syncer {
       DirtySet blocks =
           full ? DirtySet.allOf(geometry, imageSize) : drain.blocks().within(imageSize);
       if (verify) {
-        blocks =
-            blocks
-                .union(target.differing(image, imageSize, geometry, Long.MAX_VALUE))
-                .within(imageSize);
+        DirtySet differing;
+        try {
+          differing = target.differing(image, imageSize, geometry, Long.MAX_VALUE);
+        } catch (UnsupportedOperationException e) {
+          differing = DirtySet.allOf(geometry, imageSize); // cannot compare: send every block
+        }
+        blocks = blocks.union(differing).within(imageSize);
       }
       long records;
       long zeros;

@@ -12,6 +12,14 @@ public final class Targets {
    * @throws IllegalArgumentException for an unknown or malformed URI
    */
   public static Target parse(String uri, Path cwd) {
+    if (uri.startsWith("cbtfs://")) {
+      try {
+        return io.cbtfs.syncer.remote.RemoteTarget.parse(uri);
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException(
+            "cannot read the token for " + uri + ": " + e.getMessage());
+      }
+    }
     int colon = uri.indexOf(':');
     String scheme = colon < 0 ? "" : uri.substring(0, colon);
     String rest = colon < 0 ? uri : uri.substring(colon + 1);
@@ -22,13 +30,23 @@ public final class Targets {
           throw new IllegalArgumentException(
               "unknown target '"
                   + uri
-                  + "': use file:PATH (a replica image) or archive:DIR (a backup chain)");
+                  + "': use file:PATH (a replica image), archive:DIR (a backup chain) or "
+                  + "cbtfs://HOST:PORT/NAME (a receiver)");
     };
   }
 
   /** The canonical URI of a target given relative to {@code cwd}. */
   public static String absolute(String uri, Path cwd) {
-    return parse(uri, cwd).describe();
+    Target t = parse(uri, cwd);
+    if (uri.startsWith("cbtfs://")) {
+      // the mount that runs the sync does not see this process's environment
+      String env = System.getenv("CBTFS_TOKEN_FILE");
+      boolean hasFile = uri.contains("token-file=");
+      return hasFile || env == null
+          ? uri
+          : uri + (uri.contains("?") ? "&" : "?") + "token-file=" + cwd.resolve(env);
+    }
+    return t.describe();
   }
 
   private static Path resolve(String path, Path cwd) {

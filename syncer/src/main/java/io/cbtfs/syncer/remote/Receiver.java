@@ -1,0 +1,322 @@
+package io.cbtfs.syncer.remote;
+
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.target.ArchiveTarget;
+import io.cbtfs.syncer.target.Delivery;
+import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.target.Target;
+import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayInputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code cbtfs receive}: keeps replicas ({@code ROOT/NAME.img}) and archives ({@code
+ * ROOT/NAME.archive}) for authenticated senders. Per connection: a fresh nonce, the sender's HMAC
+ * proof of the token, then a state query or one delta, which goes into the local target's staging
+ * area and is verified as it streams; only a delta that verified completely is applied and
+ * acknowledged. Anything else ends the connection with an ERR frame and changes nothing.
+ */
+public final class Receiver implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Receiver.class);
+
+  /** One path component, no dot first: no "..", no hidden files, no separators. */
+  static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+  static final int FLAG_ARCHIVE = 1;
+
+  /**
+   * @param tls the server's TLS context; null only for explicitly insecure plain TCP
+   * @param idleTimeoutMillis the longest a read may wait for the peer
+   */
+  public record Options(
+      InetSocketAddress listen,
+      Path root,
+      byte[] token,
+      SSLContext tls,
+      int maxConnections,
+      int idleTimeoutMillis) {}
+
+  private final Options options;
+  private final ServerSocket server;
+  private final ExecutorService connections =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "cbtfs-receive");
+            t.setDaemon(true);
+            return t;
+          });
+  private final Semaphore slots;
+  private final Set<String> busy = ConcurrentHashMap.newKeySet();
+  private final SecureRandom random = new SecureRandom();
+  private final Thread acceptor;
+  private volatile boolean closed;
+
+  private Receiver(Options options, ServerSocket server) {
+    this.options = options;
+    this.server = server;
+    this.slots = new Semaphore(options.maxConnections());
+    this.acceptor = new Thread(this::acceptLoop, "cbtfs-receive-accept");
+    this.acceptor.setDaemon(true);
+  }
+
+  public static Receiver start(Options options) throws IOException {
+    if (!Files.isDirectory(options.root())) {
+      throw new CbtfsException("receiver root " + options.root() + " is not a directory");
+    }
+    ServerSocket server;
+    if (options.tls() != null) {
+      SSLServerSocket s =
+          (SSLServerSocket) options.tls().getServerSocketFactory().createServerSocket();
+      s.setEnabledProtocols(new String[] {Tls.PROTOCOL});
+      server = s;
+    } else {
+      server = new ServerSocket();
+    }
+    server.bind(options.listen());
+    Receiver r = new Receiver(options, server);
+    r.acceptor.start();
+    log.info(
+        "receiving on {} into {} ({})",
+        r.address(),
+        options.root(),
+        options.tls() != null ? "TLS 1.3" : "INSECURE plain TCP");
+    return r;
+  }
+
+  public InetSocketAddress address() {
+    return (InetSocketAddress) server.getLocalSocketAddress();
+  }
+
+  private void acceptLoop() {
+    while (!closed) {
+      Socket s;
+      try {
+        s = server.accept();
+      } catch (IOException e) {
+        if (!closed) {
+          log.warn("accept failed: {}", e.getMessage());
+        }
+        return;
+      }
+      if (!slots.tryAcquire()) {
+        refuse(s, "too many connections");
+        continue;
+      }
+      connections.execute(
+          () -> {
+            try {
+              serve(s);
+            } finally {
+              slots.release();
+            }
+          });
+    }
+  }
+
+  private void refuse(Socket s, String why) {
+    try (s) {
+      s.setSoTimeout(options.idleTimeoutMillis());
+      DataOutputStream out = new DataOutputStream(s.getOutputStream());
+      Frames.writeText(out, Frames.ERR, why);
+    } catch (IOException e) {
+      log.debug("refusing a connection: {}", e.getMessage());
+    }
+  }
+
+  private void serve(Socket socket) {
+    String peer = String.valueOf(socket.getRemoteSocketAddress());
+    String name = null;
+    try (socket) {
+      socket.setSoTimeout(options.idleTimeoutMillis());
+      DataInputStream in =
+          new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
+      DataOutputStream out =
+          new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
+      try {
+        byte[] nonce = new byte[Frames.NONCE_BYTES];
+        random.nextBytes(nonce);
+        Frames.write(
+            out,
+            Frames.CHALLENGE,
+            ByteBuffer.allocate(Frames.MAGIC.length + nonce.length)
+                .put(Frames.MAGIC)
+                .put(nonce)
+                .array());
+        Hello hello = Hello.parse(Frames.expect(in, Frames.HELLO, "sender").payload());
+        if (!Tokens.matches(
+            Tokens.proof(options.token(), nonce, hello.name(), hello.flags()), hello.proof())) {
+          log.warn("authentication failed from {}", peer);
+          throw new CbtfsException("authentication failed");
+        }
+        if (!busy.add(hello.name())) {
+          throw new CbtfsException("'" + hello.name() + "' is busy with another sender");
+        }
+        name = hello.name();
+        Target target = target(hello);
+        Frames.write(out, Frames.OK, encode(target.state()));
+        receiveDelta(in, out, target, peer);
+      } catch (CbtfsException | IOException e) {
+        if (!(e instanceof EOFException)) {
+          sendError(out, e);
+          log.info("{}: {}", peer, e.getMessage());
+        }
+      }
+    } catch (IOException e) {
+      log.debug("{}: {}", peer, e.getMessage());
+    } finally {
+      if (name != null) {
+        busy.remove(name);
+      }
+    }
+  }
+
+  private static void sendError(DataOutputStream out, Exception e) {
+    try {
+      String msg =
+          e instanceof SocketTimeoutException
+              ? "timed out waiting for the sender"
+              : e.getMessage() == null ? e.toString() : e.getMessage();
+      Frames.writeText(out, Frames.ERR, msg);
+    } catch (IOException ignored) {
+      // the connection is gone already
+    }
+  }
+
+  /** After a state answer: at most one delta (BEGIN, DATA..., END), or the sender hangs up. */
+  private void receiveDelta(DataInputStream in, DataOutputStream out, Target target, String peer)
+      throws IOException {
+    Frames.Frame begin;
+    try {
+      begin = Frames.expect(in, Frames.BEGIN, "sender");
+    } catch (EOFException e) {
+      return; // a state query
+    }
+    byte[] b = begin.payload();
+    if (b.length != DeltaHeader.BYTES + 1) {
+      throw new CbtfsException("protocol error: BEGIN of " + b.length + " bytes");
+    }
+    DeltaHeader header =
+        DeltaReader.readHeader(
+            new ByteArrayInputStream(b, 0, DeltaHeader.BYTES), "BEGIN from " + peer);
+    try (Delivery delivery = target.begin(header, b[DeltaHeader.BYTES] == 1)) {
+      Frames.write(out, Frames.OK, new byte[0]);
+      while (true) {
+        Frames.Frame f = Frames.read(in);
+        if (f.type() == Frames.DATA) {
+          delivery.stream().write(f.payload());
+        } else if (f.type() == Frames.END) {
+          long generation = delivery.commit();
+          Frames.write(out, Frames.ACK, ByteBuffer.allocate(8).putLong(generation).array());
+          log.info("{}: {} now at generation {}", peer, target.describe(), generation);
+          return;
+        } else {
+          throw new CbtfsException("protocol error: frame " + f.type() + " inside a delta");
+        }
+      }
+    }
+  }
+
+  /** The local target a sender named: confined to the root, never through a symbolic link. */
+  private Target target(Hello hello) {
+    boolean archive = (hello.flags() & FLAG_ARCHIVE) != 0;
+    Path path = options.root().resolve(hello.name() + (archive ? ".archive" : ".img"));
+    if (!path.getParent().equals(options.root()) || Files.isSymbolicLink(path)) {
+      throw new CbtfsException("refused target name '" + hello.name() + "'");
+    }
+    return archive ? new ArchiveTarget(path) : new ReplicaTarget(path);
+  }
+
+  static byte[] encode(TargetState s) {
+    ByteBuffer b = ByteBuffer.allocate(1 + 16 + 8 + 8);
+    b.put((byte) (s.exists() ? 1 : 0));
+    b.putLong(s.exists() ? s.lineage().getMostSignificantBits() : 0);
+    b.putLong(s.exists() ? s.lineage().getLeastSignificantBits() : 0);
+    b.putLong(s.generation()).putLong(s.imageSize());
+    return b.array();
+  }
+
+  static TargetState decode(byte[] bytes) {
+    if (bytes.length != 33) {
+      throw new CbtfsException("protocol error: target state of " + bytes.length + " bytes");
+    }
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    boolean exists = b.get() == 1;
+    java.util.UUID lineage = new java.util.UUID(b.getLong(), b.getLong());
+    long generation = b.getLong();
+    long size = b.getLong();
+    return exists ? new TargetState(true, lineage, generation, size) : TargetState.EMPTY;
+  }
+
+  /** A sender's HELLO: flags, target name, proof of the token. */
+  record Hello(int flags, String name, byte[] proof) {
+    static Hello parse(byte[] p) {
+      if (p.length < 1 + 2 + 32 || p.length > 1 + 2 + 64 * 4 + 32) {
+        throw new CbtfsException("protocol error: HELLO of " + p.length + " bytes");
+      }
+      ByteBuffer b = ByteBuffer.wrap(p);
+      int flags = b.get() & 0xff;
+      int len = b.getShort() & 0xffff;
+      if (len != p.length - 3 - 32) {
+        throw new CbtfsException("protocol error: bad HELLO");
+      }
+      byte[] nameBytes = new byte[len];
+      b.get(nameBytes);
+      byte[] proof = new byte[32];
+      b.get(proof);
+      String name = new String(nameBytes, StandardCharsets.UTF_8);
+      if (!NAME.matcher(name).matches()) {
+        throw new CbtfsException(
+            "refused target name '"
+                + name.replaceAll("[^ -~]", "?")
+                + "': use letters, digits, '.', '_' and '-', not starting with '.'");
+      }
+      return new Hello(flags, name, proof);
+    }
+
+    byte[] encode() {
+      byte[] n = name.getBytes(StandardCharsets.UTF_8);
+      return ByteBuffer.allocate(3 + n.length + 32)
+          .put((byte) flags)
+          .putShort((short) n.length)
+          .put(n)
+          .put(proof)
+          .array();
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    server.close();
+    connections.shutdownNow();
+  }
+}

@@ -1,0 +1,235 @@
+package io.cbtfs.syncer.remote;
+
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.target.Delivery;
+import io.cbtfs.syncer.target.Target;
+import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLSocket;
+
+/**
+ * {@code cbtfs://HOST:PORT/NAME[?archive][&pin=SHA256][&token-file=PATH][&insecure]}: a replica
+ * (or, with {@code archive}, an archive) kept by a {@link Receiver}. {@code pin} is the receiver
+ * certificate's SHA-256 fingerprint ({@code cbtfs receive --init} prints it); {@code token-file}
+ * defaults to {@code $CBTFS_TOKEN_FILE}. {@code insecure} (plain TCP, no pin) is for loopback tests
+ * only and must be set on both sides.
+ */
+public final class RemoteTarget implements Target {
+  static final int CONNECT_TIMEOUT_MILLIS = 10_000;
+  static final int READ_TIMEOUT_MILLIS = 120_000;
+  private static final int FRAME_BYTES = 1 << 20;
+
+  private final String host;
+  private final int port;
+  private final String name;
+  private final boolean archive;
+  private final byte[] token;
+  private final String pin;
+
+  RemoteTarget(String host, int port, String name, boolean archive, byte[] token, String pin) {
+    this.host = host;
+    this.port = port;
+    this.name = name;
+    this.archive = archive;
+    this.token = token;
+    this.pin = pin;
+  }
+
+  /**
+   * Parses a {@code cbtfs://} URI.
+   *
+   * @throws IllegalArgumentException for a malformed URI, a missing pin (without {@code insecure})
+   *     or a missing token
+   */
+  public static RemoteTarget parse(String uri) throws IOException {
+    URI u;
+    try {
+      u = new URI(uri);
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("not a cbtfs:// URI: " + uri);
+    }
+    String path = u.getPath() == null ? "" : u.getPath();
+    if (u.getHost() == null || u.getPort() < 0 || path.length() < 2) {
+      throw new IllegalArgumentException("use cbtfs://HOST:PORT/NAME, not " + uri);
+    }
+    String name = path.substring(1);
+    if (!Receiver.NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException("bad target name '" + name + "'");
+    }
+    Map<String, String> q = new HashMap<>();
+    if (u.getRawQuery() != null) {
+      for (String part : u.getRawQuery().split("&")) {
+        int eq = part.indexOf('=');
+        q.put(eq < 0 ? part : part.substring(0, eq), eq < 0 ? "" : part.substring(eq + 1));
+      }
+    }
+    boolean insecure = q.containsKey("insecure");
+    String pin = q.get("pin");
+    if (!insecure && (pin == null || pin.isEmpty())) {
+      throw new IllegalArgumentException(
+          "cbtfs:// needs pin=<the receiver's SHA-256 "
+              + "fingerprint> (printed by cbtfs receive --init), or insecure for loopback tests");
+    }
+    String tokenFile = q.getOrDefault("token-file", System.getenv("CBTFS_TOKEN_FILE"));
+    if (tokenFile == null || tokenFile.isEmpty()) {
+      throw new IllegalArgumentException("cbtfs:// needs token-file=PATH or $CBTFS_TOKEN_FILE");
+    }
+    return new RemoteTarget(
+        u.getHost(),
+        u.getPort(),
+        name,
+        q.containsKey("archive"),
+        Tokens.load(Path.of(tokenFile)),
+        insecure ? null : pin);
+  }
+
+  @Override
+  public String describe() {
+    return "cbtfs://" + host + ":" + port + "/" + name + (archive ? "?archive" : "");
+  }
+
+  /** An authenticated connection, after the receiver's state answer. */
+  private final class Connection implements AutoCloseable {
+    final Socket socket;
+    final DataInputStream in;
+    final DataOutputStream out;
+    final TargetState state;
+
+    Connection() throws IOException {
+      Socket s = pin == null ? new Socket() : Tls.pinned(pin).getSocketFactory().createSocket();
+      try {
+        s.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MILLIS);
+        s.setSoTimeout(READ_TIMEOUT_MILLIS);
+        if (s instanceof SSLSocket tls) {
+          tls.setEnabledProtocols(new String[] {Tls.PROTOCOL});
+          tls.startHandshake();
+        }
+        in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 16));
+        out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 1 << 20));
+        byte[] challenge = Frames.expect(in, Frames.CHALLENGE, describe()).payload();
+        if (challenge.length != Frames.MAGIC.length + Frames.NONCE_BYTES
+            || !Arrays.equals(
+                challenge, 0, Frames.MAGIC.length, Frames.MAGIC, 0, Frames.MAGIC.length)) {
+          throw new CbtfsException(describe() + " is not a cbtfs receiver");
+        }
+        byte[] nonce = Arrays.copyOfRange(challenge, Frames.MAGIC.length, challenge.length);
+        int flags = archive ? Receiver.FLAG_ARCHIVE : 0;
+        Frames.write(
+            out,
+            Frames.HELLO,
+            new Receiver.Hello(flags, name, Tokens.proof(token, nonce, name, flags)).encode());
+        state = Receiver.decode(Frames.expect(in, Frames.OK, describe()).payload());
+        socket = s;
+      } catch (SSLHandshakeException e) {
+        s.close();
+        throw new CbtfsException(
+            describe()
+                + ": TLS handshake failed ("
+                + (e.getMessage() == null ? "no reason" : e.getMessage())
+                + ")");
+      } catch (IOException | RuntimeException e) {
+        s.close();
+        throw e;
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+
+  @Override
+  public TargetState state() throws IOException {
+    try (Connection c = new Connection()) {
+      return c.state;
+    }
+  }
+
+  @Override
+  public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    Connection c = new Connection();
+    try {
+      c.state.check(header, describe(), allowNewLineage); // refuse early, as a local target does
+      byte[] h = header.encodeForWire();
+      byte[] begin = Arrays.copyOf(h, h.length + 1);
+      begin[h.length] = (byte) (allowNewLineage ? 1 : 0);
+      Frames.write(c.out, Frames.BEGIN, begin);
+      Frames.expect(c.in, Frames.OK, describe());
+    } catch (IOException | RuntimeException e) {
+      c.close();
+      throw e;
+    }
+    return new Delivery() {
+      private final OutputStream frames =
+          new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+              write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+              for (int done = 0; done < len; ) {
+                int n = Math.min(FRAME_BYTES, len - done);
+                Frames.write(c.out, Frames.DATA, b, off + done, n);
+                done += n;
+              }
+            }
+
+            @Override
+            public void flush() throws IOException {
+              c.out.flush();
+            }
+          };
+      private final OutputStream stream = new BufferedOutputStream(frames, FRAME_BYTES);
+
+      @Override
+      public OutputStream stream() {
+        return stream;
+      }
+
+      @Override
+      public long commit() throws IOException {
+        stream.flush();
+        Frames.write(c.out, Frames.END, new byte[0]);
+        byte[] ack = Frames.expect(c.in, Frames.ACK, describe()).payload();
+        if (ack.length != 8) {
+          throw new CbtfsException("protocol error: ACK of " + ack.length + " bytes");
+        }
+        return ByteBuffer.wrap(ack).getLong();
+      }
+
+      @Override
+      public void close() throws IOException {
+        c.close(); // without END the receiver discards what it staged
+      }
+    };
+  }
+
+  /** Not over the network yet: the caller falls back (a sync sends every block). */
+  @Override
+  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit) {
+    throw new UnsupportedOperationException(
+        "comparing with " + describe() + " is not supported: run cbtfs verify on the receiver");
+  }
+}

@@ -1,0 +1,377 @@
+package io.cbtfs.syncer.remote;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.target.ArchiveTarget;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Remote replication on loopback: a real Receiver, TLS 1.3 with a pinned certificate. */
+class RemoteTargetTest {
+  static final BlockGeometry G = BlockGeometry.of(65536);
+  @TempDir static Path identityRoot;
+  static Path identity;
+  static String pin;
+
+  @TempDir Path tmp;
+  Path root;
+  Receiver receiver;
+  Path tokenFile;
+  Path image;
+  TrackerStore store;
+  TrackedImage tracked;
+  final Syncer syncer = new Syncer(256 << 10, 2);
+
+  @BeforeAll
+  static void identity() throws IOException {
+    identity = identityRoot.resolve("id");
+    pin = Tls.init(identity);
+  }
+
+  @BeforeEach
+  void start() throws IOException {
+    root = Files.createDirectory(tmp.resolve("root"));
+    tokenFile = Tls.tokenFile(identity);
+    receiver =
+        Receiver.start(
+            new Receiver.Options(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                root,
+                Tokens.load(tokenFile),
+                Tls.server(identity),
+                4,
+                10_000));
+    image = tmp.resolve("disk.img");
+    byte[] data = new byte[3 << 20];
+    new Random(1).nextBytes(data);
+    Files.write(image, data);
+    store = TrackerStore.open(tmp.resolve(".cbtfs"), TrackingOptions.defaults(G));
+    tracked = store.image("disk.img", new Fingerprint(3 << 20, 1, 1, 1));
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    receiver.close();
+    store.close();
+  }
+
+  private String uri(String name, String extra) {
+    return "cbtfs://127.0.0.1:"
+        + receiver.address().getPort()
+        + "/"
+        + name
+        + "?pin="
+        + pin
+        + "&token-file="
+        + tokenFile
+        + extra;
+  }
+
+  private io.cbtfs.syncer.SyncSource source() {
+    return new io.cbtfs.syncer.SyncSource(tracked, image, store::persist);
+  }
+
+  private void write(long off, int len, long seed) throws IOException {
+    byte[] b = new byte[len];
+    new Random(seed).nextBytes(b);
+    tracked.beforeWrite(off, len);
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(b), off);
+    }
+    tracked.afterWrite(off, len);
+  }
+
+  @Test
+  void syncsAReplicaAndAnArchiveOverTls() throws IOException {
+    RemoteTarget replica = RemoteTarget.parse(uri("vm1", ""));
+    SyncReport first = syncer.sync(source(), replica, false, SyncProgress.NONE);
+    assertThat(first.full()).isTrue();
+    assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
+    write(100_000, 5000, 2);
+    SyncReport second = syncer.sync(source(), replica, false, SyncProgress.NONE);
+    assertThat(second.full()).isFalse();
+    assertThat(second.blocks()).isEqualTo(1);
+    assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
+    assertThat(replica.state().generation()).isEqualTo(2);
+    assertThat(replica.describe()).doesNotContain("token").doesNotContain(pin);
+  }
+
+  @Test
+  void aWrongTokenIsRefusedAndNothingIsWritten() throws IOException {
+    Path wrong = tmp.resolve("wrong-token");
+    Files.writeString(wrong, Tokens.generate());
+    RemoteTarget t =
+        RemoteTarget.parse(uri("vm1", "").replace(tokenFile.toString(), wrong.toString()));
+    assertThatThrownBy(() -> syncer.sync(source(), t, false, SyncProgress.NONE))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("authentication failed");
+    try (var files = Files.list(root)) {
+      assertThat(files).isEmpty();
+    }
+    assertThat(tracked.tracker().committedGeneration()).isZero();
+  }
+
+  @Test
+  void aWrongCertificateFingerprintIsRefused() throws IOException {
+    String other = "00".repeat(32);
+    RemoteTarget t = RemoteTarget.parse(uri("vm1", "").replace(pin, other));
+    assertThatThrownBy(t::state)
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("TLS handshake failed");
+  }
+
+  @Test
+  void namesLeadingOutOfTheRootAreRefused() throws IOException {
+    assertThatThrownBy(() -> RemoteTarget.parse(uri("..", "")))
+        .isInstanceOf(IllegalArgumentException.class);
+    // a hostile client sends such names anyway: the receiver refuses them
+    for (String name : new String[] {"..", "../x", "a/b", ".hidden", "/etc", "x".repeat(65)}) {
+      try (RawClient c = new RawClient()) {
+        c.hello(name, 0, Tokens.load(tokenFile));
+        assertThat(c.reply()).as(name).startsWith("ERR").contains("refused target name");
+      }
+    }
+    Files.createSymbolicLink(root.resolve("link.img"), tmp.resolve("outside.img"));
+    try (RawClient c = new RawClient()) {
+      c.hello("link", 0, Tokens.load(tokenFile));
+      assertThat(c.reply()).startsWith("ERR").contains("refused");
+    }
+    assertThat(Files.exists(tmp.resolve("outside.img"))).isFalse();
+  }
+
+  @Test
+  void garbageOversizedFramesAndNoTokenAreRefused() throws IOException {
+    try (RawClient c = new RawClient()) {
+      c.out.writeByte(Frames.HELLO);
+      c.out.writeInt(Integer.MAX_VALUE); // an oversized frame
+      c.out.flush();
+      assertThat(c.reply()).startsWith("ERR").contains("frame of");
+    }
+    try (RawClient c = new RawClient()) {
+      c.out.write("GET / HTTP/1.1\r\n\r\n".getBytes());
+      c.out.flush();
+      assertThat(c.reply()).startsWith("ERR");
+    }
+    try (RawClient c = new RawClient()) {
+      c.hello("vm1", 0, new byte[32]); // no token: a zero key proves nothing
+      assertThat(c.reply()).startsWith("ERR").contains("authentication failed");
+    }
+    try (var files = Files.list(root)) {
+      assertThat(files).isEmpty();
+    }
+  }
+
+  @Test
+  void aReplayedOldDeltaIsRefused() throws IOException {
+    RemoteTarget replica = RemoteTarget.parse(uri("vm1", ""));
+    syncer.sync(source(), replica, false, SyncProgress.NONE);
+    write(0, 10, 3);
+    syncer.sync(source(), replica, false, SyncProgress.NONE);
+    byte[] before = Files.readAllBytes(root.resolve("vm1.img"));
+    assertThatThrownBy(
+            () ->
+                replica.begin(
+                    new DeltaHeader(tracked.lineage(), 3 << 20, 65536, 0, 1, false), false))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("out of order");
+    assertThat(Files.readAllBytes(root.resolve("vm1.img"))).isEqualTo(before);
+  }
+
+  @Test
+  void aConnectionCutMidStreamChangesNothingAndTheNextSyncSucceeds() throws Exception {
+    RemoteTarget direct = RemoteTarget.parse(uri("vm1", ""));
+    syncer.sync(source(), direct, false, SyncProgress.NONE);
+    byte[] before = Files.readAllBytes(root.resolve("vm1.img"));
+    write(0, 1 << 20, 4);
+    for (long cutAfter : new long[] {200, 5_000, 300_000, 900_000}) {
+      try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort(), cutAfter)) {
+        RemoteTarget viaProxy =
+            RemoteTarget.parse(
+                uri("vm1", "")
+                    .replace(":" + receiver.address().getPort() + "/", ":" + proxy.port() + "/"));
+        // a cut surfaces as an I/O error or, during the handshake, as a refused connection
+        assertThatThrownBy(() -> syncer.sync(source(), viaProxy, false, SyncProgress.NONE))
+            .isInstanceOfAny(IOException.class, CbtfsException.class);
+      }
+      assertThat(Files.readAllBytes(root.resolve("vm1.img"))).isEqualTo(before);
+      assertThat(tracked.tracker().dirtyBlockCount()).isEqualTo(16);
+    }
+    syncer.sync(source(), direct, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
+  }
+
+  @Test
+  void archivesLiveBesideReplicas() throws IOException {
+    RemoteTarget archive = RemoteTarget.parse(uri("vm1", "&archive"));
+    syncer.sync(source(), archive, false, SyncProgress.NONE);
+    write(65536, 100, 5);
+    syncer.sync(source(), archive, false, SyncProgress.NONE);
+    Path out = tmp.resolve("restored.img");
+    new ArchiveTarget(root.resolve("vm1.archive")).restore(2, out);
+    assertThat(Files.mismatch(image, out)).isEqualTo(-1L);
+  }
+
+  @Test
+  void randomAndMutatedStreamsNeverReachATarget() throws IOException {
+    Random rnd = new Random(11);
+    // a valid session to mutate: HELLO, BEGIN, DATA, END after a real challenge
+    for (int i = 0; i < 60; i++) {
+      try (RawClient c = new RawClient()) {
+        byte[] junk = new byte[rnd.nextInt(2000)];
+        rnd.nextBytes(junk);
+        if (rnd.nextBoolean() && junk.length > 5) {
+          junk[0] = (byte) (1 + rnd.nextInt(8)); // a plausible frame type
+        }
+        c.out.write(junk);
+        c.out.flush();
+        c.socket.shutdownOutput();
+        String reply = c.replyOrClosed();
+        assertThat(reply).isIn("closed", reply.startsWith("ERR") ? reply : "closed");
+      }
+    }
+    try (var files = Files.list(root)) {
+      assertThat(files).isEmpty();
+    }
+  }
+
+  /** A hand-driven client for hostile inputs: TLS with the pin, then raw frames. */
+  final class RawClient implements AutoCloseable {
+    final Socket socket;
+    final DataOutputStream out;
+    final DataInputStream in;
+    final byte[] nonce;
+
+    RawClient() throws IOException {
+      socket =
+          Tls.pinned(pin)
+              .getSocketFactory()
+              .createSocket("127.0.0.1", receiver.address().getPort());
+      socket.setSoTimeout(10_000);
+      out = new DataOutputStream(socket.getOutputStream());
+      in = new DataInputStream(socket.getInputStream());
+      byte[] challenge = Frames.read(in).payload();
+      nonce = java.util.Arrays.copyOfRange(challenge, Frames.MAGIC.length, challenge.length);
+    }
+
+    void hello(String name, int flags, byte[] token) throws IOException {
+      byte[] n = name.getBytes();
+      ByteBuffer b =
+          ByteBuffer.allocate(3 + n.length + 32)
+              .put((byte) flags)
+              .putShort((short) n.length)
+              .put(n)
+              .put(Tokens.proof(token, nonce, name, flags));
+      Frames.write(out, Frames.HELLO, b.array());
+    }
+
+    String reply() throws IOException {
+      Frames.Frame f = Frames.read(in);
+      return (f.type() == Frames.ERR ? "ERR " : "T" + f.type() + " ") + f.text();
+    }
+
+    String replyOrClosed() {
+      try {
+        return reply();
+      } catch (IOException | RuntimeException e) {
+        return "closed";
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+
+  /**
+   * Forwards connections to the receiver and cuts the one that carries upstream byte number {@code
+   * limit}, counting over all connections (a sync opens one for the state, one for the delta).
+   */
+  static final class CuttingProxy implements AutoCloseable {
+    private final ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
+    private final AtomicLong upstream = new AtomicLong();
+
+    CuttingProxy(int target, long limit) throws IOException {
+      Thread acceptor =
+          new Thread(
+              () -> {
+                while (!server.isClosed()) {
+                  try {
+                    Socket client = server.accept();
+                    Socket up = new Socket(InetAddress.getLoopbackAddress(), target);
+                    start(() -> pump(up, client, new AtomicLong(), Long.MAX_VALUE));
+                    start(() -> pump(client, up, upstream, limit));
+                  } catch (IOException e) {
+                    return;
+                  }
+                }
+              });
+      acceptor.setDaemon(true);
+      acceptor.start();
+    }
+
+    private static void start(Runnable r) {
+      Thread t = new Thread(r);
+      t.setDaemon(true);
+      t.start();
+    }
+
+    int port() {
+      return server.getLocalPort();
+    }
+
+    private static void pump(Socket from, Socket to, AtomicLong counter, long limit) {
+      byte[] buf = new byte[8192];
+      try (InputStream in = from.getInputStream();
+          OutputStream out = to.getOutputStream()) {
+        int r;
+        while ((r = in.read(buf)) > 0) {
+          int take = (int) Math.max(0, Math.min(r, limit - counter.get()));
+          out.write(buf, 0, take);
+          if (counter.addAndGet(take) >= limit) {
+            from.close();
+            to.close();
+            return;
+          }
+        }
+      } catch (IOException e) {
+        // closed
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      server.close();
+    }
+  }
+}
