@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -201,7 +202,8 @@ final class ControlServer implements AutoCloseable {
         switch (image.recovery().kind()) {
           case NEW, CLEAN -> "";
           default -> image.recovery().describe();
-        });
+        },
+        List.of());
   }
 
   @Override

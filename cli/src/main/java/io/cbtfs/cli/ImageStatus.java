@@ -2,6 +2,7 @@ package io.cbtfs.cli;
 
 import io.cbtfs.tracker.BlockGeometry;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -9,6 +10,7 @@ import java.util.Map;
  * What {@code cbtfs status} reports of one image. The JSON names are a contract for scripts.
  *
  * @param tracking "mounted" (a running mount answered), "offline" (persisted state) or "untracked"
+ * @param targets the last committed generation per target, and when
  */
 record ImageStatus(
     String image,
@@ -20,7 +22,23 @@ record ImageStatus(
     String lineage,
     String tracking,
     boolean clean,
-    String recovery) {
+    String recovery,
+    List<SyncHistory.Entry> targets) {
+
+  ImageStatus withTargets(List<SyncHistory.Entry> list) {
+    return new ImageStatus(
+        image,
+        imageSize,
+        blockSize,
+        dirtyBlocks,
+        dirtyBytes,
+        generation,
+        lineage,
+        tracking,
+        clean,
+        recovery,
+        List.copyOf(list));
+  }
 
   Map<String, String> toFields() {
     Map<String, String> m = new LinkedHashMap<>();
@@ -48,7 +66,8 @@ record ImageStatus(
         m.get("lineage"),
         m.get("tracking"),
         Boolean.parseBoolean(m.get("clean")),
-        m.get("recovery"));
+        m.get("recovery"),
+        List.of());
   }
 
   String toJson() {
@@ -72,28 +91,42 @@ record ImageStatus(
         + clean
         + ",\"recovery\":"
         + Json.quote(recovery)
+        + ",\"targets\":"
+        + SyncHistory.toJson(targets)
         + "}";
   }
 
   String toText() {
     double percent = imageSize == 0 ? 0 : 100.0 * dirtyBytes / imageSize;
-    return String.format(
-        Locale.ROOT,
-        "image        %s%n"
-            + "image size   %s (%d bytes)%n"
-            + "block size   %s%n"
-            + "dirty        %d blocks, %s (%.2f%% of the image)%n"
-            + "generation   %d (last committed sync)%n"
-            + "tracking     %s%s%n",
-        image,
-        Json.humanBytes(imageSize),
-        imageSize,
-        BlockGeometry.formatBytes(blockSize),
-        dirtyBlocks,
-        Json.humanBytes(dirtyBytes),
-        percent,
-        generation,
-        tracking,
-        recovery.isEmpty() ? "" : ", " + recovery);
+    StringBuilder out =
+        new StringBuilder(
+            String.format(
+                Locale.ROOT,
+                "image        %s%n"
+                    + "image size   %s (%d bytes)%n"
+                    + "block size   %s%n"
+                    + "dirty        %d blocks, %s (%.2f%% of the image)%n"
+                    + "generation   %d (last committed sync)%n"
+                    + "tracking     %s%s%n",
+                image,
+                Json.humanBytes(imageSize),
+                imageSize,
+                BlockGeometry.formatBytes(blockSize),
+                dirtyBlocks,
+                Json.humanBytes(dirtyBytes),
+                percent,
+                generation,
+                tracking,
+                recovery.isEmpty() ? "" : ", " + recovery));
+    for (SyncHistory.Entry t : targets) {
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "synced to   %s: generation %d at %s%n",
+              t.target(),
+              t.generation(),
+              t.at()));
+    }
+    return out.toString();
   }
 }

@@ -63,7 +63,8 @@ final class StatusCommand implements Callable<Integer> {
       Map<String, String> fields =
           ControlClient.fields(ControlClient.call(control.get(), "STATUS " + loc.imageName()));
       fields.put("image", image.toString());
-      return ImageStatus.fromFields(fields);
+      return ImageStatus.fromFields(fields)
+          .withTargets(SyncHistory.read(loc.stateDir(), loc.imageName()));
     }
     return offline(image, loc);
   }
@@ -97,6 +98,7 @@ final class StatusCommand implements Callable<Integer> {
         state.lineage().toString(),
         "offline",
         state.clean(),
-        state.clean() ? "" : "unclean stop: counted with the activity log's hot extents");
+        state.clean() ? "" : "unclean stop: counted with the activity log's hot extents",
+        SyncHistory.read(loc.stateDir(), loc.imageName()));
   }
 }

@@ -83,6 +83,7 @@ final class SyncRunner {
                   Targets.parse(target, Path.of("/")),
                   full,
                   progress);
+      SyncHistory.record(loc.stateDir(), loc.imageName(), report);
       Fingerprint now = files.fingerprint(loc.imageName());
       store.closeClean(Map.of(loc.imageName(), now));
       return report;
@@ -104,11 +105,14 @@ final class SyncRunner {
     }
     TrackerStore store = mount.fileSystem().trackers();
     TrackedImage image = store.image(name, files.fingerprint(name));
-    return new Syncer()
-        .sync(
-            new SyncSource(image, backing, store::persist),
-            Targets.parse(target, Path.of("/")),
-            full,
-            progress);
+    SyncReport report =
+        new Syncer()
+            .sync(
+                new SyncSource(image, backing, store::persist),
+                Targets.parse(target, Path.of("/")),
+                full,
+                progress);
+    SyncHistory.record(mount.options().stateDir(), name, report);
+    return report;
   }
 }

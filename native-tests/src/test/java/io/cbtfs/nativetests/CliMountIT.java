@@ -122,6 +122,11 @@ class CliMountIT {
     Tools.Result diff = Cbtfs.run("verify", image.toString(), "file:" + replica);
     assertThat(diff.exitCode()).isEqualTo(1);
     assertThat(diff.output()).contains("differ", "0 (offset 0)");
+    Tools.Result status = Cbtfs.run("status", "--json", image.toString());
+    assertThat(status.output())
+        .contains(
+            "\"targets\":[{\"target\":\"file:" + replica + "\",\"generation\":2,\"at\":",
+            "\"target\":\"archive:" + archive + "\",\"generation\":3");
     assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
 
     // offline: no mount running, the backing file is synced from the saved state

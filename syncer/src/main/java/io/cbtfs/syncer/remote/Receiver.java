@@ -185,6 +185,7 @@ public final class Receiver implements AutoCloseable {
         if (!(e instanceof EOFException)) {
           sendError(out, e);
           log.info("{}: {}", peer, e.getMessage());
+          drain(socket, in);
         }
       }
     } catch (IOException e) {
@@ -193,6 +194,28 @@ public final class Receiver implements AutoCloseable {
       if (name != null) {
         busy.remove(name);
       }
+    }
+  }
+
+  /**
+   * After an error, reads and discards what the sender still has in flight for a few seconds, so
+   * that closing does not reset the connection under our ERR frame before the sender read it.
+   */
+  private static void drain(Socket socket, DataInputStream in) {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    byte[] sink = new byte[1 << 16];
+    try {
+      socket.setSoTimeout(2_000);
+      long total = 0;
+      while (System.nanoTime() < deadline && total < (256L << 20)) {
+        int n = in.read(sink);
+        if (n < 0) {
+          return;
+        }
+        total += n;
+      }
+    } catch (IOException e) {
+      // timed out or closed: enough
     }
   }
 

@@ -152,6 +152,24 @@ public final class RemoteTarget implements Target {
       }
     }
 
+    /**
+     * The receiver's reason when writing to it failed: it sends an ERR frame before it closes (a
+     * full disk, a refused delta); without one, the write's own error.
+     */
+    IOException peerError(IOException writeFailure) {
+      Frames.Frame f;
+      try {
+        socket.setSoTimeout(2_000);
+        f = Frames.read(in);
+      } catch (IOException | RuntimeException e) {
+        return writeFailure;
+      }
+      if (f.type() == Frames.ERR) {
+        throw new CbtfsException(describe() + ": " + f.text());
+      }
+      return writeFailure;
+    }
+
     @Override
     public void close() throws IOException {
       socket.close();
@@ -189,16 +207,24 @@ public final class RemoteTarget implements Target {
 
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
-              for (int done = 0; done < len; ) {
-                int n = Math.min(FRAME_BYTES, len - done);
-                Frames.write(c.out, Frames.DATA, b, off + done, n);
-                done += n;
+              try {
+                for (int done = 0; done < len; ) {
+                  int n = Math.min(FRAME_BYTES, len - done);
+                  Frames.write(c.out, Frames.DATA, b, off + done, n);
+                  done += n;
+                }
+              } catch (IOException e) {
+                throw c.peerError(e);
               }
             }
 
             @Override
             public void flush() throws IOException {
-              c.out.flush();
+              try {
+                c.out.flush();
+              } catch (IOException e) {
+                throw c.peerError(e);
+              }
             }
           };
       private final OutputStream stream = new BufferedOutputStream(frames, FRAME_BYTES);
@@ -211,7 +237,11 @@ public final class RemoteTarget implements Target {
       @Override
       public long commit() throws IOException {
         stream.flush();
-        Frames.write(c.out, Frames.END, new byte[0]);
+        try {
+          Frames.write(c.out, Frames.END, new byte[0]);
+        } catch (IOException e) {
+          throw c.peerError(e);
+        }
         byte[] ack = Frames.expect(c.in, Frames.ACK, describe()).payload();
         if (ack.length != 8) {
           throw new CbtfsException("protocol error: ACK of " + ack.length + " bytes");

@@ -1,0 +1,191 @@
+package io.cbtfs.nativetests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cbtfs.fs.mount.Mount;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Remote replication as an operator runs it: cbtfs receive in its own process, a daemon mount,
+ * cbtfs sync to cbtfs://127.0.0.1:PORT/NAME over TLS; then a receiver killed mid-sync and a
+ * receiver whose disk is full, each followed by a clean sync.
+ */
+class RemoteIT {
+  @TempDir Path tmp;
+  Path backing;
+  Path mnt;
+  Path root;
+  Process receiver;
+  String pin;
+  int port;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    Fuse.require();
+    backing = Files.createDirectory(tmp.resolve("images"));
+    mnt = Files.createDirectory(tmp.resolve("mnt"));
+    root = Files.createDirectory(tmp.resolve("receiver"));
+    initReceiver();
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+  }
+
+  private void initReceiver() {
+    Tools.Result init = Cbtfs.run("receive", "--init", "--root", root.toString());
+    assertThat(init.exitCode()).as(init.output()).isZero();
+    Matcher m = Pattern.compile("fingerprint \\(pin\\): ([0-9a-f]{64})").matcher(init.output());
+    assertThat(m.find()).as(init.output()).isTrue();
+    pin = m.group(1);
+  }
+
+  @AfterEach
+  void tearDown() throws IOException, InterruptedException {
+    if (receiver != null) {
+      receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    }
+    if (Mount.isMounted(mnt)) {
+      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
+    }
+    if (Mount.isMounted(root)) {
+      Tools.exec(List.of("umount", "-l", root.toString()), 30);
+    }
+  }
+
+  private void startReceiver() throws Exception {
+    receiver =
+        new ProcessBuilder(
+                Cbtfs.command(
+                    "receive", "--root", root.toString(), "--listen", "127.0.0.1:" + port))
+            .redirectErrorStream(true)
+            .start();
+    CompletableFuture<Void> up = new CompletableFuture<>();
+    Thread t =
+        new Thread(
+            () -> {
+              try (BufferedReader in =
+                  new BufferedReader(
+                      new InputStreamReader(receiver.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                  if (line.startsWith("cbtfs: receiving on")) {
+                    up.complete(null);
+                  }
+                }
+              } catch (IOException e) {
+                // ended
+              }
+              up.completeExceptionally(new AssertionError("cbtfs receive ended"));
+            });
+    t.setDaemon(true);
+    t.start();
+    up.get(60, TimeUnit.SECONDS);
+  }
+
+  private String uri(String name) {
+    return "cbtfs://127.0.0.1:"
+        + port
+        + "/"
+        + name
+        + "?pin="
+        + pin
+        + "&token-file="
+        + root.resolve(".cbtfs-receiver/token");
+  }
+
+  @Test
+  void syncsThroughARealMountToAReceiverAndSurvivesItsDeath() throws Exception {
+    Files.write(backing.resolve("vm.raw"), new byte[8 << 20]);
+    assertThat(Cbtfs.run("mount", "--daemon", backing.toString(), mnt.toString()).exitCode())
+        .isZero();
+    startReceiver();
+    Path image = mnt.resolve("vm.raw");
+    Tools.run(
+        "dd through the mount",
+        "dd",
+        "if=/dev/urandom",
+        "of=" + image,
+        "bs=1M",
+        "count=3",
+        "seek=2",
+        "conv=notrunc",
+        "status=none");
+    Tools.Result first = Cbtfs.run("sync", image.toString(), uri("vm1"));
+    assertThat(first.exitCode()).as(first.output()).isZero();
+    assertThat(Files.mismatch(backing.resolve("vm.raw"), root.resolve("vm1.img"))).isEqualTo(-1L);
+
+    // the receiver dies: the sync fails clearly, the replica is as it was, the blocks stay dirty
+    Tools.run(
+        "dd",
+        "dd",
+        "if=/dev/urandom",
+        "of=" + image,
+        "bs=64K",
+        "count=5",
+        "seek=1",
+        "conv=notrunc",
+        "status=none");
+    byte[] before = Files.readAllBytes(root.resolve("vm1.img"));
+    receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    Tools.Result down = Cbtfs.run("sync", image.toString(), uri("vm1"));
+    assertThat(down.exitCode()).isEqualTo(1);
+    assertThat(down.output()).contains("cbtfs sync:").doesNotContain("Exception");
+    assertThat(Files.readAllBytes(root.resolve("vm1.img"))).isEqualTo(before);
+    startReceiver();
+    Tools.Result again = Cbtfs.run("sync", "--json", image.toString(), uri("vm1"));
+    assertThat(again.exitCode()).as(again.output()).isZero();
+    assertThat(again.output()).contains("\"blocks\":5", "\"full\":false");
+    assertThat(Files.mismatch(backing.resolve("vm.raw"), root.resolve("vm1.img"))).isEqualTo(-1L);
+    assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
+  }
+
+  @Test
+  void aFullDiskOnTheReceiverFailsCleanlyAndTheNextSyncSucceeds() throws Exception {
+    Tools.require("mount");
+    Tools.run(
+        "mount a 2 MiB tmpfs as the receiver's disk",
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=2m",
+        "tmpfs",
+        root.toString());
+    initReceiver(); // a new identity on the small disk (the mount hides the first one)
+    Files.write(backing.resolve("big.raw"), new byte[0]);
+    Tools.run(
+        "fill the image",
+        "dd",
+        "if=/dev/urandom",
+        "of=" + backing.resolve("big.raw"),
+        "bs=1M",
+        "count=4",
+        "status=none");
+    startReceiver();
+    Tools.Result full = Cbtfs.run("sync", backing.resolve("big.raw").toString(), uri("big"));
+    assertThat(full.exitCode()).as(full.output()).isEqualTo(1);
+    assertThat(full.output()).containsIgnoringCase("space");
+    try (var files = Files.list(root)) {
+      assertThat(files.map(p -> p.getFileName().toString())).containsOnly(".cbtfs-receiver");
+    }
+    Tools.run("grow the receiver's disk", "mount", "-o", "remount,size=32m", root.toString());
+    Tools.Result ok = Cbtfs.run("sync", backing.resolve("big.raw").toString(), uri("big"));
+    assertThat(ok.exitCode()).as(ok.output()).isZero();
+    assertThat(Files.mismatch(backing.resolve("big.raw"), root.resolve("big.img"))).isEqualTo(-1L);
+  }
+}
