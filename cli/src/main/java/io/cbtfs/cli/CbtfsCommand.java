@@ -42,6 +42,7 @@ public final class CbtfsCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
+    Logging.configure(false, null, "warn"); // mount and receive raise it to info for their logs
     System.exit(newCommandLine().execute(args));
   }
 
