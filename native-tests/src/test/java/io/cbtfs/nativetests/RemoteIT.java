@@ -129,27 +129,38 @@ class RemoteIT {
     assertThat(first.exitCode()).as(first.output()).isZero();
     assertThat(Files.mismatch(backing.resolve("vm.raw"), root.resolve("vm1.img"))).isEqualTo(-1L);
 
-    // the receiver dies: the sync fails clearly, the replica is as it was, the blocks stay dirty
+    // the receiver dies (kill -9) while a delta streams in: the sync fails with a clear line,
+    // the replica is as it was, the blocks stay dirty
     Tools.run(
         "dd",
         "dd",
         "if=/dev/urandom",
         "of=" + image,
         "bs=64K",
-        "count=5",
-        "seek=1",
+        "count=96",
+        "seek=16",
         "conv=notrunc",
         "status=none");
     byte[] before = Files.readAllBytes(root.resolve("vm1.img"));
+    Process sync =
+        new ProcessBuilder(Cbtfs.command("sync", image.toString(), uri("vm1")))
+            .redirectErrorStream(true)
+            .start();
+    Path staging = root.resolve(".vm1.img.cbtfs-staging");
+    while (!Files.exists(staging) && sync.isAlive()) {
+      Thread.onSpinWait(); // until the receiver has begun to stage the delta
+    }
     receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    Tools.Result down = Cbtfs.run("sync", image.toString(), uri("vm1"));
-    assertThat(down.exitCode()).isEqualTo(1);
-    assertThat(down.output()).contains("cbtfs sync:").doesNotContain("Exception");
+    String out = new String(sync.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(sync.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(sync.exitValue()).as(out).isEqualTo(1);
+    assertThat(out).contains("cbtfs sync:").doesNotContain("Exception");
     assertThat(Files.readAllBytes(root.resolve("vm1.img"))).isEqualTo(before);
     startReceiver();
     Tools.Result again = Cbtfs.run("sync", "--json", image.toString(), uri("vm1"));
     assertThat(again.exitCode()).as(again.output()).isZero();
-    assertThat(again.output()).contains("\"blocks\":5", "\"full\":false");
+    assertThat(again.output()).contains("\"blocks\":96", "\"full\":false");
+    assertThat(Files.exists(staging)).as("the dead receiver's staging file is gone").isFalse();
     assertThat(Files.mismatch(backing.resolve("vm.raw"), root.resolve("vm1.img"))).isEqualTo(-1L);
     assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
   }
