@@ -94,6 +94,7 @@ public final class Receiver implements AutoCloseable {
       SSLServerSocket s =
           (SSLServerSocket) options.tls().getServerSocketFactory().createServerSocket();
       s.setEnabledProtocols(new String[] {Tls.PROTOCOL});
+      s.setEnabledCipherSuites(Tls.CIPHER_SUITES);
       server = s;
     } else {
       server = new ServerSocket();

@@ -121,6 +121,7 @@ public final class RemoteTarget implements Target {
         s.setSoTimeout(READ_TIMEOUT_MILLIS);
         if (s instanceof SSLSocket tls) {
           tls.setEnabledProtocols(new String[] {Tls.PROTOCOL});
+          tls.setEnabledCipherSuites(Tls.CIPHER_SUITES);
           tls.startHandshake();
         }
         in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 16));
