@@ -17,6 +17,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -370,7 +371,7 @@ class RealClientsIT {
           throw new AssertionError(
               "qemu-storage-daemon exited: " + new String(qsd.getInputStream().readAllBytes()));
         } else {
-          Thread.onSpinWait(); // the NBD socket is not up yet: qemu-io fails at once, retry
+          LockSupport.parkNanos(10_000_000); // the NBD socket is not up yet: retry
         }
       }
       assertThat(out).as("qemu-io over NBD").isNotNull().contains("wrote 1048576/1048576");

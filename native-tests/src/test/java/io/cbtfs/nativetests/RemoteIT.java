@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -148,7 +149,7 @@ class RemoteIT {
             .start();
     Path staging = root.resolve(".vm1.img.cbtfs-staging");
     while (!Files.exists(staging) && sync.isAlive()) {
-      Thread.onSpinWait(); // until the receiver has begun to stage the delta
+      LockSupport.parkNanos(1_000_000); // poll: until the receiver has begun to stage the delta
     }
     receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     String out = new String(sync.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
