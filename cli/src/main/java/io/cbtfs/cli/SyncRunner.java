@@ -75,15 +75,8 @@ final class SyncRunner {
     ImageFiles files = new ImageFiles(backing.getParent(), loc.stateDir());
     try (TrackerStore store =
         TrackerStore.open(loc.stateDir(), TrackingOptions.defaults(BlockGeometry.defaults()))) {
-      TrackedImage image = store.image(loc.imageName(), files.fingerprint(loc.imageName()));
       SyncReport report =
-          new Syncer()
-              .sync(
-                  new SyncSource(image, backing, store::persist),
-                  Targets.parse(target, Path.of("/")),
-                  full,
-                  progress);
-      SyncHistory.record(loc.stateDir(), loc.imageName(), report);
+          sync(store, files, loc.stateDir(), loc.imageName(), target, full, progress);
       Fingerprint now = files.fingerprint(loc.imageName());
       store.closeClean(Map.of(loc.imageName(), now));
       return report;
@@ -99,20 +92,39 @@ final class SyncRunner {
       SyncProgress progress)
       throws IOException {
     ImageFiles files = mount.fileSystem().files();
-    Path backing = files.backingFile(files.imageName("/" + name));
-    if (!Files.isRegularFile(backing, LinkOption.NOFOLLOW_LINKS)) {
+    if (!Files.isRegularFile(
+        files.backingFile(files.imageName("/" + name)), LinkOption.NOFOLLOW_LINKS)) {
       throw new CbtfsException("no image named '" + name + "' in " + files.backingDir());
     }
-    TrackerStore store = mount.fileSystem().trackers();
+    return sync(
+        mount.fileSystem().trackers(),
+        files,
+        mount.options().stateDir(),
+        name,
+        target,
+        full,
+        progress);
+  }
+
+  /** The one sync step of both paths: load the image's tracking, sync, record the target. */
+  private static SyncReport sync(
+      TrackerStore store,
+      ImageFiles files,
+      Path stateDir,
+      String name,
+      String target,
+      boolean full,
+      SyncProgress progress)
+      throws IOException {
     TrackedImage image = store.image(name, files.fingerprint(name));
     SyncReport report =
         new Syncer()
             .sync(
-                new SyncSource(image, backing, store::persist),
+                new SyncSource(image, files.backingFile(name), store::persist),
                 Targets.parse(target, Path.of("/")),
                 full,
                 progress);
-    SyncHistory.record(mount.options().stateDir(), name, report);
+    SyncHistory.record(stateDir, name, report);
     return report;
   }
 }
