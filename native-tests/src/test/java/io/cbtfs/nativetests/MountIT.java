@@ -232,6 +232,24 @@ class MountIT {
   }
 
   @Test
+  void writesThroughAHandleOnAReplacedImageStillSucceed() throws IOException {
+    Files.write(folder.image("new.img"), new byte[4096]);
+    try (FileChannel old = FileChannel.open(folder.image("disk.img"), StandardOpenOption.WRITE)) {
+      old.write(ByteBuffer.wrap(new byte[] {1}), 0);
+      Files.move(
+          folder.image("new.img"),
+          folder.image("disk.img"),
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      // a VM still holding the old file must not get EIO (libfuse hides the open file as
+      // .fuse_hidden*, whose tracking follows the rename; without that, the tracking detaches)
+      old.write(ByteBuffer.wrap(new byte[] {2}), 8L << 20);
+      old.force(true);
+    }
+    assertThat(Files.size(folder.backingFile("disk.img"))).isEqualTo(4096);
+    assertThat(folder.dirty("disk.img").blockCount()).isEqualTo(1); // the new file's own write
+  }
+
+  @Test
   void fsyncAndChmodAndTimesReachTheBackingFile() throws IOException {
     Path image = folder.image("disk.img");
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {

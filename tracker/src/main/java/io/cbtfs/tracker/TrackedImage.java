@@ -75,6 +75,14 @@ public final class TrackedImage {
     trackingOff = true;
   }
 
+  /**
+   * The image was deleted or replaced by a rename: its name now means another file, so writes
+   * through handles still open on it need no tracking (and must not fail).
+   */
+  void detach() {
+    trackingOff = true;
+  }
+
   void attach(ActivityLog activityLog, ActivityLog.Evictions durableBits) {
     this.persister = durableBits;
     this.log = activityLog;

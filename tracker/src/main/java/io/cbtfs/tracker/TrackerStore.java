@@ -311,8 +311,11 @@ public final class TrackerStore implements AutoCloseable {
    */
   public synchronized void rename(String from, String to) throws IOException {
     TrackedImage replaced = images.remove(to);
-    if (replaced != null && replaced.log() != null) {
-      replaced.log().close();
+    if (replaced != null) {
+      replaced.detach();
+      if (replaced.log() != null) {
+        replaced.log().close();
+      }
     }
     TrackedImage image = images.remove(from);
     for (String suffix : new String[] {SUFFIX, LOG_SUFFIX}) {
@@ -337,8 +340,11 @@ public final class TrackerStore implements AutoCloseable {
   /** Forgets an image that was deleted. */
   public synchronized void remove(String imageName) throws IOException {
     TrackedImage image = images.remove(imageName);
-    if (image != null && image.log() != null) {
-      image.log().close();
+    if (image != null) {
+      image.detach();
+      if (image.log() != null) {
+        image.log().close();
+      }
     }
     io.delete(stateFile(stateDir, imageName));
     io.delete(logFile(stateDir, imageName));
