@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import jnr.ffi.Pointer;
 
 /**
@@ -21,6 +22,13 @@ public final class ImageFileSystem {
   private final OpenFiles openFiles = new OpenFiles();
   private final Posix posix;
   private final TrackingWrites writes;
+
+  /**
+   * Names change (rename, unlink: write lock) only while no open or path truncate is between
+   * finding an image's tracking and using it (read lock): an open racing a rename must not get the
+   * tracking of the file the rename replaced. Reads and writes of open handles never take it.
+   */
+  private final ReentrantReadWriteLock names = new ReentrantReadWriteLock();
 
   public ImageFileSystem(ImageFiles files, TrackerStore trackers, Posix posix) {
     this.files = files;
@@ -72,6 +80,15 @@ public final class ImageFileSystem {
   }
 
   private long openBacking(String imageName, int flags, int mode) throws IOException {
+    names.readLock().lock();
+    try {
+      return openBackingLocked(imageName, flags, mode);
+    } finally {
+      names.readLock().unlock();
+    }
+  }
+
+  private long openBackingLocked(String imageName, int flags, int mode) throws IOException {
     // O_APPEND would make pwrite ignore the kernel's offsets; O_DIRECT would demand aligned FUSE
     // buffers. The kernel already resolved both before sending us offsets.
     int backingFlags =
@@ -119,6 +136,15 @@ public final class ImageFileSystem {
 
   public void truncate(String fusePath, long newSize) throws IOException {
     String imageName = files.imageName(fusePath);
+    names.readLock().lock();
+    try {
+      truncateLocked(imageName, newSize);
+    } finally {
+      names.readLock().unlock();
+    }
+  }
+
+  private void truncateLocked(String imageName, long newSize) throws IOException {
     int fd =
         posix.open(files.backingFile(imageName).toString(), Posix.O_WRONLY | Posix.O_NOFOLLOW, 0);
     try {
@@ -179,16 +205,26 @@ public final class ImageFileSystem {
     String from = files.imageName(fromFusePath);
     String to = files.imageName(toFusePath);
     String fromPath = files.backingFile(from).toString();
-    posix.check(
-        posix.libc().rename(fromPath, files.backingFile(to).toString()), "rename", fromPath);
-    trackers.rename(from, to);
+    names.writeLock().lock();
+    try {
+      posix.check(
+          posix.libc().rename(fromPath, files.backingFile(to).toString()), "rename", fromPath);
+      trackers.rename(from, to);
+    } finally {
+      names.writeLock().unlock();
+    }
   }
 
   public void unlink(String fusePath) throws IOException {
     String name = files.imageName(fusePath);
     String path = files.backingFile(name).toString();
-    posix.check(posix.libc().unlink(path), "unlink", path);
-    trackers.remove(name);
+    names.writeLock().lock();
+    try {
+      posix.check(posix.libc().unlink(path), "unlink", path);
+      trackers.remove(name);
+    } finally {
+      names.writeLock().unlock();
+    }
   }
 
   private String backingPath(String fusePath) throws ErrnoException {

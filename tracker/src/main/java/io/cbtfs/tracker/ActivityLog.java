@@ -272,6 +272,7 @@ public final class ActivityLog implements AutoCloseable {
   private void evictSome() throws IOException {
     int target = Math.max(1, maxHot / 16);
     int evicted = 0;
+    long[] victims = new long[target];
     for (int visits = 0; visits < 2 * clock.size() + 2 && evicted < target; visits++) {
       Long e = clock.pollFirst();
       if (e == null) {
@@ -286,13 +287,22 @@ public final class ActivityLog implements AutoCloseable {
       } else if ((v & IN_FLIGHT) != 0 || !STATES.compareAndSet(page, i, v, 0)) {
         clock.addLast(e);
       } else {
-        evicted++;
+        victims[evicted++] = e;
       }
     }
     if (evicted > 0) {
       // Every write into a victim has marked its bits (in flight was 0); new writes to it now
       // wait for this lock. Persist before the next hot set, which no longer names the victims.
-      evictions.persist();
+      try {
+        evictions.persist();
+      } catch (IOException | RuntimeException failure) {
+        for (int k = 0; k < evicted; k++) { // unsaved: they must stay in the log
+          long e = victims[k];
+          STATES.getAndBitwiseOr(pages[(int) (e >>> PAGE_SHIFT)], (int) (e & (PAGE_SIZE - 1)), HOT);
+          clock.addLast(e);
+        }
+        throw failure;
+      }
     }
   }
 
@@ -332,6 +342,19 @@ public final class ActivityLog implements AutoCloseable {
     io.fsync(file, true); // fdatasync: the hot set is durable before any write into it
     sequence = seq;
     durableWrites++;
+  }
+
+  /** Runs {@code action} with no slot write in progress (a rename of the log's file). */
+  void locked(IoAction action) throws IOException {
+    synchronized (lock) {
+      action.run();
+    }
+  }
+
+  /** An I/O step run under the log's lock. */
+  @FunctionalInterface
+  interface IoAction {
+    void run() throws IOException;
   }
 
   /** The log file was renamed (with its image): later writes go to {@code newFile}. */

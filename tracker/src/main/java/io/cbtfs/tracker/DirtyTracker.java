@@ -2,7 +2,9 @@ package io.cbtfs.tracker;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.roaringbitmap.RoaringBitmap;
 import org.roaringbitmap.RoaringBitmapWriter;
@@ -40,6 +42,9 @@ public final class DirtyTracker {
   private volatile long[][] pages = new long[0][];
   private final AtomicReference<Drain> activeDrain = new AtomicReference<>();
   private volatile long committedGeneration;
+
+  /** Ranges of bulk operations in progress: dirty in every snapshot until they finish. */
+  private final List<long[]> pinned = new ArrayList<>();
 
   public DirtyTracker(BlockGeometry geometry) {
     this(geometry, 0);
@@ -145,7 +150,10 @@ public final class DirtyTracker {
     return (bits & (1L << (blockIndex & 63))) != 0;
   }
 
-  /** The dirty blocks: live marks plus those of a drain not yet committed. A copy. */
+  /**
+   * The dirty blocks: live marks, those of a drain not yet committed, and the ranges of bulk
+   * operations in progress ({@link #pin}). A copy.
+   */
   public DirtySet snapshot() {
     synchronized (drainLock) {
       RoaringBitmap live = collect(false);
@@ -153,7 +161,41 @@ public final class DirtyTracker {
       if (drain != null) {
         live.or(drain.blocks().toBitmap());
       }
+      synchronized (pinned) {
+        for (long[] r : pinned) {
+          long first = r[0] >>> geometry.blockShift();
+          long end =
+              Math.min(
+                  (r[0] + r[1] - 1 >>> geometry.blockShift()) + 1, BlockGeometry.MAX_BLOCK_COUNT);
+          live.add(first, end);
+        }
+      }
       return new DirtySet(geometry, live);
+    }
+  }
+
+  /**
+   * Keeps {@code [byteOffset, byteOffset + byteLength)} in every snapshot until {@link #unpin}: a
+   * bulk operation (a big truncate or fallocate) whose range a concurrent sync may drain before the
+   * operation has even run must stay in the saved state until it is done.
+   */
+  public void pin(long byteOffset, long byteLength) {
+    if (byteLength > 0) {
+      synchronized (pinned) {
+        pinned.add(new long[] {byteOffset, byteLength});
+      }
+    }
+  }
+
+  /** Ends one {@link #pin} of the same range. */
+  public void unpin(long byteOffset, long byteLength) {
+    synchronized (pinned) {
+      for (int i = 0; i < pinned.size(); i++) {
+        if (pinned.get(i)[0] == byteOffset && pinned.get(i)[1] == byteLength) {
+          pinned.remove(i);
+          return;
+        }
+      }
     }
   }
 

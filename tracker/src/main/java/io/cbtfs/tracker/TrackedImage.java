@@ -21,6 +21,7 @@ public final class TrackedImage {
   private volatile ActivityLog log;
   private volatile ActivityLog.Evictions persister;
   private volatile boolean trackingOff;
+  private volatile boolean detached;
   private volatile boolean verifyNextSync;
 
   TrackedImage(String name, UUID lineage, DirtyTracker tracker, Recovery recovery, long knownSize) {
@@ -81,6 +82,11 @@ public final class TrackedImage {
    */
   void detach() {
     trackingOff = true;
+    detached = true;
+  }
+
+  boolean isDetached() {
+    return detached;
   }
 
   void attach(ActivityLog activityLog, ActivityLog.Evictions durableBits) {
@@ -114,8 +120,16 @@ public final class TrackedImage {
       return;
     }
     if (l.isBulk(byteOffset, byteLength)) {
-      tracker.mark(byteOffset, byteLength);
-      persister.persist(); // the bits are durable before the operation starts
+      // Pinned: a sync that drains the range before the operation runs cannot clear it from the
+      // saved state; the pin ends in afterWrite, after the mark that follows the operation.
+      tracker.pin(byteOffset, byteLength);
+      try {
+        tracker.mark(byteOffset, byteLength);
+        persister.persist(); // the bits are durable before the operation starts
+      } catch (IOException | RuntimeException e) {
+        tracker.unpin(byteOffset, byteLength);
+        throw e;
+      }
     } else {
       l.enter(byteOffset, byteLength);
     }
@@ -134,8 +148,12 @@ public final class TrackedImage {
       }
     } finally {
       ActivityLog l = log;
-      if (l != null && !l.isBulk(byteOffset, byteLength)) {
-        l.exit(byteOffset, byteLength);
+      if (l != null) {
+        if (l.isBulk(byteOffset, byteLength)) {
+          tracker.unpin(byteOffset, byteLength);
+        } else {
+          l.exit(byteOffset, byteLength);
+        }
       }
     }
   }

@@ -312,12 +312,36 @@ public final class TrackerStore implements AutoCloseable {
   public synchronized void rename(String from, String to) throws IOException {
     TrackedImage replaced = images.remove(to);
     if (replaced != null) {
-      replaced.detach();
+      synchronized (replaced) { // no save of the replaced image runs or starts from here
+        replaced.detach();
+      }
       if (replaced.log() != null) {
         replaced.log().close();
       }
     }
     TrackedImage image = images.remove(from);
+    if (image == null || image.log() == null) {
+      renameFiles(from, to, image);
+    } else {
+      // The log's lock, then the image's monitor: the order an eviction takes them, so no slot
+      // write and no save reaches the old names while the files move.
+      image
+          .log()
+          .locked(
+              () -> {
+                synchronized (image) {
+                  renameFiles(from, to, image);
+                  image.log().relocate(logFile(stateDir, to));
+                }
+              });
+    }
+    if (image != null) {
+      images.put(to, image);
+    }
+    syncDirectory();
+  }
+
+  private void renameFiles(String from, String to, TrackedImage image) throws IOException {
     for (String suffix : new String[] {SUFFIX, LOG_SUFFIX}) {
       Path source = stateDir.resolve(from + suffix);
       Path target = stateDir.resolve(to + suffix);
@@ -329,19 +353,16 @@ public final class TrackerStore implements AutoCloseable {
     }
     if (image != null) {
       image.rename(to);
-      if (image.log() != null) {
-        image.log().relocate(logFile(stateDir, to));
-      }
-      images.put(to, image);
     }
-    syncDirectory();
   }
 
   /** Forgets an image that was deleted. */
   public synchronized void remove(String imageName) throws IOException {
     TrackedImage image = images.remove(imageName);
     if (image != null) {
-      image.detach();
+      synchronized (image) {
+        image.detach();
+      }
       if (image.log() != null) {
         image.log().close();
       }
@@ -379,8 +400,14 @@ public final class TrackerStore implements AutoCloseable {
   private void persist(TrackedImage image, boolean clean, Fingerprint fingerprint)
       throws IOException {
     synchronized (image) {
+      if (image.isDetached()) {
+        return; // deleted or replaced: its name belongs to another file now
+      }
       DirtyTracker tracker = image.tracker();
-      // Generation before snapshot: a commit in between leaves a superset, never a gap.
+      // Snapshot before generation: a commit in between leaves the new generation with a
+      // superset of its dirty set; the other order could pair an old generation with blocks a
+      // commit already cleared, and a target still at that generation would miss them.
+      DirtySet dirty = tracker.snapshot();
       long generation = tracker.committedGeneration();
       long size = fingerprint.size() >= 0 ? fingerprint.size() : image.knownSize();
       TrackerState state =
@@ -392,7 +419,7 @@ public final class TrackerStore implements AutoCloseable {
               clean,
               image.verifyNextSync(),
               fingerprint,
-              tracker.snapshot());
+              dirty);
       writeAtomically(stateFile(stateDir, image.name()), state.encode());
     }
   }

@@ -194,8 +194,20 @@ class TrackerStoreTest {
     img.beforeWrite(0, 64L << 20); // a truncate up to 64 MiB: 1024 extents
     TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
     assertThat(saved.dirty().blockCount()).isEqualTo(16384);
+    // a sync drains and commits the range before the operation has run: the saved state keeps it
+    try (Drain d = img.tracker().beginDrain()) {
+      d.commit();
+    }
+    store.persist(img);
+    assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().dirty().blockCount())
+        .as("pinned until the operation is done")
+        .isEqualTo(16384);
     img.afterWrite(0, 64L << 20);
     assertThat(img.log().hotCount()).isZero();
+    store.persist(img);
+    assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().dirty().blockCount())
+        .as("marked again after it ran")
+        .isEqualTo(16384);
     store.close();
   }
 }
