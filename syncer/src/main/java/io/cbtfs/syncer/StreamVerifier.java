@@ -46,8 +46,17 @@ public final class StreamVerifier extends OutputStream {
 
   @Override
   public void write(byte[] b, int off, int len) throws IOException {
-    if (len == 0 || result.isDone()) {
-      return; // a rejected stream is not worth checking further; result() says why
+    if (result.isDone()) {
+      if (result.isCompletedExceptionally()) {
+        result(); // rejected: stop the sender now, not after it sent (and we stored) the rest
+      }
+      if (len > 0) {
+        throw new CorruptDeltaException("stream", "bytes after the trailer");
+      }
+      return;
+    }
+    if (len == 0) {
+      return;
     }
     put(Arrays.copyOfRange(b, off, off + len));
   }

@@ -27,6 +27,12 @@ final class Frames {
 
   private Frames() {}
 
+  /** A peer's text as one short printable line: it may end up in a log or a terminal. */
+  static String printable(String text) {
+    String t = text.replaceAll("[^\\x20-\\x7e]", "?");
+    return t.length() > 300 ? t.substring(0, 300) + "..." : t;
+  }
+
   record Frame(int type, byte[] payload) {
     String text() {
       return new String(payload, StandardCharsets.UTF_8);
@@ -56,6 +62,11 @@ final class Frames {
    * @throws EOFException when the peer closed the connection
    */
   static Frame read(DataInputStream in) throws IOException {
+    return read(in, MAX_PAYLOAD);
+  }
+
+  /** {@link #read(DataInputStream)} with a smaller bound (a HELLO before authentication). */
+  static Frame read(DataInputStream in, int maxPayload) throws IOException {
     int type = in.read();
     if (type < 0) {
       throw new EOFException("connection closed");
@@ -64,9 +75,9 @@ final class Frames {
       throw new CbtfsException("protocol error: unknown frame type " + type);
     }
     int len = in.readInt();
-    if (len < 0 || len > MAX_PAYLOAD) {
+    if (len < 0 || len > maxPayload) {
       throw new CbtfsException(
-          "protocol error: frame of " + len + " bytes (limit " + MAX_PAYLOAD + ")");
+          "protocol error: frame of " + len + " bytes (limit " + maxPayload + ")");
     }
     byte[] payload = new byte[len];
     in.readFully(payload);
@@ -77,7 +88,7 @@ final class Frames {
   static Frame expect(DataInputStream in, int expected, String peer) throws IOException {
     Frame f = read(in);
     if (f.type() == ERR) {
-      throw new CbtfsException(peer + ": " + f.text());
+      throw new CbtfsException(peer + ": " + printable(f.text()));
     }
     if (f.type() != expected) {
       throw new CbtfsException(

@@ -28,7 +28,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLServerSocket;
@@ -49,6 +53,12 @@ public final class Receiver implements AutoCloseable {
   static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
   static final int FLAG_ARCHIVE = 1;
+
+  /** Largest HELLO: flags, length, a 64-character name in UTF-8 (4 bytes a char), proof. */
+  static final int MAX_HELLO = 1 + 2 + 64 * 4 + 32;
+
+  /** A sender must have proven its token within this time, or the connection is closed. */
+  static final long LOGIN_DEADLINE_MILLIS = 10_000;
 
   /**
    * @param tls the server's TLS context; null only for explicitly insecure plain TCP
@@ -72,6 +82,13 @@ public final class Receiver implements AutoCloseable {
             return t;
           });
   private final Semaphore slots;
+  private final ScheduledExecutorService deadlines =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "cbtfs-receive-deadline");
+            t.setDaemon(true);
+            return t;
+          });
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
   private final SecureRandom random = new SecureRandom();
   private final Thread acceptor;
@@ -120,13 +137,16 @@ public final class Receiver implements AutoCloseable {
       try {
         s = server.accept();
       } catch (IOException e) {
-        if (!closed) {
-          log.warn("accept failed: {}", e.getMessage());
+        if (closed) {
+          return;
         }
-        return;
+        log.warn("accept failed: {}; retrying", e.getMessage()); // e.g. out of descriptors
+        LockSupport.parkNanos(100_000_000L);
+        continue;
       }
       if (!slots.tryAcquire()) {
-        refuse(s, "too many connections");
+        log.warn("refused {}: too many connections", s.getRemoteSocketAddress());
+        closeQuietly(s); // no handshake here: a slow peer must not stall the accept loop
         continue;
       }
       connections.execute(
@@ -140,19 +160,21 @@ public final class Receiver implements AutoCloseable {
     }
   }
 
-  private void refuse(Socket s, String why) {
-    try (s) {
-      s.setSoTimeout(options.idleTimeoutMillis());
-      DataOutputStream out = new DataOutputStream(s.getOutputStream());
-      Frames.writeText(out, Frames.ERR, why);
+  private static void closeQuietly(Socket s) {
+    try {
+      s.close();
     } catch (IOException e) {
-      log.debug("refusing a connection: {}", e.getMessage());
+      // nothing to do
     }
   }
 
   private void serve(Socket socket) {
     String peer = String.valueOf(socket.getRemoteSocketAddress());
     String name = null;
+    // the whole login (TLS handshake, challenge, HELLO) has a deadline, not only each read
+    ScheduledFuture<?> login =
+        deadlines.schedule(
+            () -> closeQuietly(socket), LOGIN_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
     try (socket) {
       socket.setSoTimeout(options.idleTimeoutMillis());
       DataInputStream in =
@@ -169,7 +191,11 @@ public final class Receiver implements AutoCloseable {
                 .put(Frames.MAGIC)
                 .put(nonce)
                 .array());
-        Hello hello = Hello.parse(Frames.expect(in, Frames.HELLO, "sender").payload());
+        Frames.Frame first = Frames.read(in, MAX_HELLO);
+        if (first.type() != Frames.HELLO) {
+          throw new CbtfsException("protocol error: expected HELLO");
+        }
+        Hello hello = Hello.parse(first.payload());
         if (!Tokens.matches(
             Tokens.proof(options.token(), nonce, hello.name(), hello.flags()), hello.proof())) {
           log.warn("authentication failed from {}", peer);
@@ -179,19 +205,21 @@ public final class Receiver implements AutoCloseable {
           throw new CbtfsException("'" + hello.name() + "' is busy with another sender");
         }
         name = hello.name();
+        login.cancel(false); // authenticated: from here the per-read timeout applies
         Target target = target(hello);
         Frames.write(out, Frames.OK, encode(target.state()));
         receiveDelta(in, out, target, peer);
       } catch (CbtfsException | IOException e) {
         if (!(e instanceof EOFException)) {
           sendError(out, e);
-          log.info("{}: {}", peer, e.getMessage());
+          log.info("{}: {}", peer, Frames.printable(String.valueOf(e.getMessage())));
           drain(socket, in);
         }
       }
     } catch (IOException e) {
       log.debug("{}: {}", peer, e.getMessage());
     } finally {
+      login.cancel(false);
       if (name != null) {
         busy.remove(name);
       }
@@ -342,5 +370,6 @@ public final class Receiver implements AutoCloseable {
     closed = true;
     server.close();
     connections.shutdownNow();
+    deadlines.shutdownNow();
   }
 }

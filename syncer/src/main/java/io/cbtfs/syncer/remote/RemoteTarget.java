@@ -36,6 +36,10 @@ import javax.net.ssl.SSLSocket;
 public final class RemoteTarget implements Target {
   static final int CONNECT_TIMEOUT_MILLIS = 10_000;
   static final int READ_TIMEOUT_MILLIS = 120_000;
+
+  /** The receiver verifies, stores and applies a whole delta before it answers END. */
+  static final int COMMIT_TIMEOUT_MILLIS = 60 * 60_000;
+
   private static final int FRAME_BYTES = 1 << 20;
 
   private final String host;
@@ -243,6 +247,7 @@ public final class RemoteTarget implements Target {
         } catch (IOException e) {
           throw c.peerError(e);
         }
+        c.socket.setSoTimeout(COMMIT_TIMEOUT_MILLIS);
         byte[] ack = Frames.expect(c.in, Frames.ACK, describe()).payload();
         if (ack.length != 8) {
           throw new CbtfsException("protocol error: ACK of " + ack.length + " bytes");

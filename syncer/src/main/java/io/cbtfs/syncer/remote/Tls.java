@@ -72,10 +72,10 @@ public final class Tls {
                     "PKCS12",
                     "-keystore",
                     dir.resolve(KEYSTORE).toString(),
-                    "-storepass",
-                    password,
-                    "-keypass",
-                    password))
+                    "-storepass:file",
+                    dir.resolve(PASSWORD).toString(),
+                    "-keypass:file",
+                    dir.resolve(PASSWORD).toString()))
             .redirectErrorStream(true)
             .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -231,6 +231,29 @@ class RemoteTargetTest {
   }
 
   @Test
+  void idleConnectionsThatNeverLogInAreClosedAndFreeTheirSlots() throws IOException {
+    java.util.List<Socket> idle = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < 4; i++) { // every slot of this receiver, held without a handshake
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), receiver.address().getPort());
+        s.setSoTimeout(30_000);
+        idle.add(s);
+      }
+      for (Socket s : idle) {
+        // closed by the login deadline (after at most a TLS alert record)
+        assertThat(s.getInputStream().readAllBytes().length).isLessThan(64);
+      }
+    } finally {
+      for (Socket s : idle) {
+        s.close();
+      }
+    }
+    SyncReport r =
+        syncer.sync(source(), RemoteTarget.parse(uri("vm1", "")), false, SyncProgress.NONE);
+    assertThat(r.generation()).isEqualTo(1);
+  }
+
+  @Test
   void archivesLiveBesideReplicas() throws IOException {
     RemoteTarget archive = RemoteTarget.parse(uri("vm1", "&archive"));
     syncer.sync(source(), archive, false, SyncProgress.NONE);
