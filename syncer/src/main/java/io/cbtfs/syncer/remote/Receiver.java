@@ -90,6 +90,7 @@ public final class Receiver implements AutoCloseable {
             return t;
           });
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
+  private final Set<Socket> live = ConcurrentHashMap.newKeySet();
   private final SecureRandom random = new SecureRandom();
   private final Thread acceptor;
   private volatile boolean closed;
@@ -175,6 +176,7 @@ public final class Receiver implements AutoCloseable {
     ScheduledFuture<?> login =
         deadlines.schedule(
             () -> closeQuietly(socket), LOGIN_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
+    live.add(socket);
     try (socket) {
       socket.setSoTimeout(options.idleTimeoutMillis());
       DataInputStream in =
@@ -219,6 +221,7 @@ public final class Receiver implements AutoCloseable {
     } catch (IOException e) {
       log.debug("{}: {}", peer, e.getMessage());
     } finally {
+      live.remove(socket);
       login.cancel(false);
       if (name != null) {
         busy.remove(name);
@@ -371,5 +374,8 @@ public final class Receiver implements AutoCloseable {
     server.close();
     connections.shutdownNow();
     deadlines.shutdownNow();
+    for (Socket s : live) { // end every connection: a closed receiver commits nothing more
+      closeQuietly(s);
+    }
   }
 }

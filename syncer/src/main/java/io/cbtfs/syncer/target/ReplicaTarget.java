@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -85,7 +86,11 @@ public final class ReplicaTarget implements Target {
   private long applyJournal() throws IOException {
     DeltaHeader header;
     try (FileChannel out =
-            FileChannel.open(replica, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileChannel.open(
+                replica,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS);
         InputStream in = new BufferedInputStream(Files.newInputStream(journal), 1 << 20)) {
       header =
           DeltaReader.read(

@@ -117,6 +117,16 @@ class ReplicaTargetTest {
   }
 
   @Test
+  void aPlantedSymbolicLinkIsNeverWrittenThrough() throws IOException {
+    Path outside = dir.getParent().resolve("outside-" + System.nanoTime());
+    Files.createSymbolicLink(dir.resolve(".r.img.cbtfs-meta.tmp"), outside);
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    assertThatThrownBy(() -> deliver(next, delta(next, 0, new byte[] {5})))
+        .isInstanceOf(IOException.class);
+    assertThat(Files.exists(outside)).as("nothing written outside the folder").isFalse();
+  }
+
+  @Test
   void corruptMetadataIsAClearError() throws IOException {
     Files.write(dir.resolve(".r.img.cbtfs-meta"), new byte[] {1});
     assertThatThrownBy(() -> replica.state())
