@@ -233,10 +233,6 @@ public final class ImageFileSystem {
         : files.backingFile(files.imageName(fusePath)).toString();
   }
 
-  public int openCount() {
-    return openFiles.size();
-  }
-
   /**
    * Closes every handle still open (the kernel has gone) and persists the tracking as clean,
    * recording each backing file's size.

@@ -16,7 +16,6 @@ public final class OpenFiles {
 
   private volatile OpenImage[] slots = new OpenImage[64];
   private int nextFree;
-  private int openCount;
 
   /** Stores {@code image} and returns its handle number. */
   public synchronized long add(OpenImage image) {
@@ -31,7 +30,6 @@ public final class OpenFiles {
     }
     SLOTS.setRelease(s, slot, image);
     nextFree = slot + 1;
-    openCount++;
     return slot;
   }
 
@@ -54,12 +52,7 @@ public final class OpenFiles {
     OpenImage image = get(fh);
     SLOTS.setRelease(slots, (int) fh, null);
     nextFree = Math.min(nextFree, (int) fh);
-    openCount--;
     return image;
-  }
-
-  public synchronized int size() {
-    return openCount;
   }
 
   /** Removes and returns every open handle (at unmount). */
@@ -73,7 +66,6 @@ public final class OpenFiles {
       }
     }
     nextFree = 0;
-    openCount = 0;
     return all;
   }
 }

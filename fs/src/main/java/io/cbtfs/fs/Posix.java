@@ -10,24 +10,16 @@ import jnr.ffi.Runtime;
  * naming the call and its errno. Linux only (x86_64 and aarch64 layouts of {@code struct stat}).
  */
 public final class Posix {
-  public static final int O_RDONLY = 0;
   public static final int O_WRONLY = 1;
-  public static final int O_RDWR = 2;
-  public static final int O_ACCMODE = 3;
   public static final int O_CREAT = 0100;
   public static final int O_EXCL = 0200;
   public static final int O_TRUNC = 01000;
   public static final int O_APPEND = 02000;
-  public static final int O_DSYNC = 010000;
   public static final int O_DIRECT = 040000;
   public static final int O_NOFOLLOW = 0400000;
   public static final int O_CLOEXEC = 02000000;
-  public static final int O_SYNC = 04010000;
 
-  public static final int FALLOC_FL_KEEP_SIZE = 0x01;
-  public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
   public static final int FALLOC_FL_COLLAPSE_RANGE = 0x08;
-  public static final int FALLOC_FL_ZERO_RANGE = 0x10;
   public static final int FALLOC_FL_INSERT_RANGE = 0x20;
 
   public static final int AT_FDCWD = -100;
@@ -38,25 +30,17 @@ public final class Posix {
   public static final int EBADF = 9;
   public static final int EACCES = 13;
   public static final int EEXIST = 17;
-  public static final int EXDEV = 18;
   public static final int ENOTDIR = 20;
-  public static final int EISDIR = 21;
   public static final int EINVAL = 22;
-  public static final int EFBIG = 27;
   public static final int ENOSPC = 28;
-  public static final int EROFS = 30;
   public static final int ENOENT = 2;
-  public static final int EPERM = 1;
-  public static final int ENOSYS = 38;
   public static final int ENOTEMPTY = 39;
-  public static final int EOPNOTSUPP = 95;
 
   /** Size of {@code struct stat} on 64-bit Linux, rounded up. */
   public static final int STAT_BYTES = 256;
 
   private static final int S_IFMT = 0170000;
   private static final int S_IFREG = 0100000;
-  private static final int S_IFDIR = 0040000;
   private static final long ST_SIZE_OFFSET = 48;
 
   private final LibC libc;
@@ -107,10 +91,6 @@ public final class Posix {
 
   public static boolean isRegular(int mode) {
     return (mode & S_IFMT) == S_IFREG;
-  }
-
-  public static boolean isDirectory(int mode) {
-    return (mode & S_IFMT) == S_IFDIR;
   }
 
   public long size(Pointer stat) {

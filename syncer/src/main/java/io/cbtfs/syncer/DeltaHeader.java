@@ -42,11 +42,7 @@ public record DeltaHeader(
   }
 
   /** The 76 header bytes, as they open a delta (and a remote BEGIN). */
-  public byte[] encodeForWire() {
-    return encode();
-  }
-
-  byte[] encode() {
+  public byte[] encode() {
     ByteBuffer b = ByteBuffer.allocate(BYTES);
     b.put(MAGIC)
         .putInt(FORMAT_VERSION)

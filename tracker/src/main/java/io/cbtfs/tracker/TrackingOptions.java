@@ -50,10 +50,6 @@ public record TrackingOptions(
         false);
   }
 
-  public TrackingOptions withBenchmarkMode(BenchmarkMode mode) {
-    return new TrackingOptions(geometry, extentSize, maxHotExtents, resetTracking, mode);
-  }
-
   public TrackingOptions withReset(boolean reset) {
     return new TrackingOptions(geometry, extentSize, maxHotExtents, reset, benchmarkMode);
   }

@@ -193,7 +193,7 @@ public final class RemoteTarget implements Target {
     Connection c = new Connection();
     try {
       c.state.check(header, describe(), allowNewLineage); // refuse early, as a local target does
-      byte[] h = header.encodeForWire();
+      byte[] h = header.encode();
       byte[] begin = Arrays.copyOf(h, h.length + 1);
       begin[h.length] = (byte) (allowNewLineage ? 1 : 0);
       Frames.write(c.out, Frames.BEGIN, begin);
