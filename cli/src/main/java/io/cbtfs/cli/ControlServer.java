@@ -17,7 +17,6 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -181,11 +180,7 @@ final class ControlServer implements AutoCloseable {
 
   private ImageStatus status(String name) throws IOException {
     ImageFiles files = mount.fileSystem().files();
-    Path backing = files.backingFile(files.imageName("/" + name));
-    if (!Files.isRegularFile(backing, LinkOption.NOFOLLOW_LINKS)) {
-      throw new io.cbtfs.tracker.CbtfsException(
-          "no image named '" + name + "' in " + files.backingDir());
-    }
+    Path backing = files.existingImage(name);
     long size = Files.size(backing);
     TrackedImage image = mount.fileSystem().trackers().image(name, files.fingerprint(name));
     DirtySet dirty = image.tracker().snapshot().within(size);

@@ -92,10 +92,7 @@ final class SyncRunner {
       SyncProgress progress)
       throws IOException {
     ImageFiles files = mount.fileSystem().files();
-    if (!Files.isRegularFile(
-        files.backingFile(files.imageName("/" + name)), LinkOption.NOFOLLOW_LINKS)) {
-      throw new CbtfsException("no image named '" + name + "' in " + files.backingDir());
-    }
+    files.existingImage(name);
     return sync(
         mount.fileSystem().trackers(),
         files,

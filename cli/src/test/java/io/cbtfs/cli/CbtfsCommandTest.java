@@ -6,6 +6,7 @@ import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,7 +67,8 @@ class CbtfsCommandTest {
   void statusReadsSavedStateOffline() throws IOException {
     Path img = Files.write(tmp.resolve("disk.img"), new byte[200_000]);
     try (TrackerStore store =
-        TrackerStore.open(tmp.resolve(".cbtfs"), BlockGeometry.of(65536), false)) {
+        TrackerStore.open(
+            tmp.resolve(".cbtfs"), TrackingOptions.defaults(BlockGeometry.of(65536)))) {
       Fingerprint fp = new Fingerprint(200_000, 1, 2, 3);
       TrackedImage image = store.image("disk.img", fp);
       image.beforeWrite(199_000, 100);

@@ -56,6 +56,20 @@ public final class ImageFiles {
     return name;
   }
 
+  /**
+   * The backing file of an existing image, by name (for requests that name an image rather than a
+   * FUSE path).
+   *
+   * @throws ErrnoException ENOENT naming the folder, for a bad name or no such regular file
+   */
+  public Path existingImage(String name) throws ErrnoException {
+    Path file = backingFile(imageName("/" + name));
+    if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+      throw new ErrnoException(Posix.ENOENT, "no image named '" + name + "' in " + backingDir);
+    }
+    return file;
+  }
+
   /** The backing file of an image name (which {@link #imageName} validated). */
   public Path backingFile(String imageName) {
     return backingDir.resolve(imageName);

@@ -46,7 +46,7 @@ public final class ChunkCodec {
    * data} itself, not a copy: the caller keeps the buffer until the record is written.
    */
   public EncodedRecord encode(long byteOffset, byte[] data, int byteLength) {
-    if (isZero(data, byteLength)) {
+    if (isZero(data, 0, byteLength)) {
       return zero(byteOffset, byteLength);
     }
     if (byteLength <= SAMPLE_BYTES || compressible(data)) {
@@ -127,16 +127,16 @@ public final class ChunkCodec {
     return (int) crc.getValue();
   }
 
-  /** Whether the first {@code byteLength} bytes are zero, a long at a time. */
-  static boolean isZero(byte[] data, int byteLength) {
-    ByteBuffer b = ByteBuffer.wrap(data, 0, byteLength).order(ByteOrder.nativeOrder());
-    int i = 0;
-    for (; i + 8 <= byteLength; i += 8) {
+  /** Whether {@code data[from, to)} is all zero, a long at a time. */
+  public static boolean isZero(byte[] data, int from, int to) {
+    ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.nativeOrder());
+    int i = from;
+    for (; i + 8 <= to; i += 8) {
       if (b.getLong(i) != 0) {
         return false;
       }
     }
-    for (; i < byteLength; i++) {
+    for (; i < to; i++) {
       if (data[i] != 0) {
         return false;
       }

@@ -86,16 +86,9 @@ public final class DirtySet {
    * so that no run is longer than {@code maxRunBlocks}.
    */
   public void forEachRun(int maxRunBlocks, RunConsumer action) {
-    if (maxRunBlocks <= 0) {
-      throw new IllegalArgumentException("maxRunBlocks must be positive");
-    }
-    long next = blocks.isEmpty() ? -1 : Integer.toUnsignedLong(blocks.first());
-    while (next >= 0) {
-      long end = blocks.nextAbsentValue((int) next); // first clean block after the run
-      for (long start = next; start < end; start += maxRunBlocks) {
-        action.accept(start, (int) Math.min(maxRunBlocks, end - start));
-      }
-      next = end >= BlockGeometry.MAX_BLOCK_COUNT ? -1 : blocks.nextValue((int) end);
+    RunIterator runs = runs(maxRunBlocks);
+    while (runs.next()) {
+      action.accept(runs.firstBlock(), runs.blockCount());
     }
   }
 

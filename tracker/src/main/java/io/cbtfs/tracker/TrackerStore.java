@@ -85,12 +85,6 @@ public final class TrackerStore implements AutoCloseable {
     return new TrackerStore(stateDir, options, io, channel, lock);
   }
 
-  /** {@link #open(Path, TrackingOptions)} with default activity-log settings. */
-  public static TrackerStore open(Path stateDir, BlockGeometry geometry, boolean resetTracking)
-      throws IOException {
-    return open(stateDir, TrackingOptions.defaults(geometry).withReset(resetTracking));
-  }
-
   public Path stateDir() {
     return stateDir;
   }

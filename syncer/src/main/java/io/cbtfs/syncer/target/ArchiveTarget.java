@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.tracker.BlockGeometry;
@@ -193,7 +194,7 @@ public final class ArchiveTarget implements Target {
                 if (seen.checkedAdd(block)) {
                   boolean same =
                       data == null
-                          ? RecordWrites.isZero(mine[0], at, at + len)
+                          ? ChunkCodec.isZero(mine[0], at, at + len)
                           : Arrays.equals(data, at, at + len, mine[0], at, at + len);
                   if (!same && differing.getLongCardinality() < limit) {
                     differing.add(block);

@@ -39,16 +39,6 @@ final class RecordWrites {
     }
   }
 
-  /** True when {@code buf} holds only zeros. */
-  static boolean isZero(byte[] buf, int from, int to) {
-    for (int i = from; i < to; i++) {
-      if (buf[i] != 0) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   private static void writeFully(FileChannel out, ByteBuffer b, long offset) throws IOException {
     long start = offset - b.position();
     while (b.hasRemaining()) {
