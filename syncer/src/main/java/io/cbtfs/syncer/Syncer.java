@@ -9,7 +9,6 @@ import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.DirtyTracker;
 import io.cbtfs.tracker.Drain;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
@@ -218,7 +217,7 @@ public final class Syncer {
           p.add(
               pool.submit(
                   () -> {
-                    readRun(image, offset, buf, length);
+                    ImageReads.readFully(image, offset, buf, length);
                     return codec.encode(offset, buf, length);
                   }),
               buf);
@@ -315,19 +314,6 @@ public final class Syncer {
         zeroRecords++;
       }
       progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
-    }
-  }
-
-  /** One positional read of a whole run; bytes past the end of the file (it shrank) are zero. */
-  private static void readRun(FileChannel image, long offset, byte[] buf, int length)
-      throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(buf, 0, length);
-    while (b.hasRemaining()) {
-      if (image.read(b, offset + b.position()) < 0) {
-        while (b.hasRemaining()) {
-          b.put((byte) 0);
-        }
-      }
     }
   }
 }

@@ -3,13 +3,13 @@ package io.cbtfs.syncer.target;
 import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -187,7 +187,7 @@ public final class ArchiveTarget implements Target {
               if (mine[0].length < length) {
                 mine[0] = new byte[length];
               }
-              ReplicaTarget.readBlock(image, ByteBuffer.wrap(mine[0], 0, length), offset);
+              ImageReads.readFully(image, offset, mine[0], length);
               for (int at = 0; at < length; at += blockSize) {
                 int block = (int) ((offset + at) / blockSize);
                 int len = Math.min(blockSize, length - at);

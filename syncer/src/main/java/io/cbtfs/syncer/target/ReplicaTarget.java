@@ -2,12 +2,12 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -122,34 +122,18 @@ public final class ReplicaTarget implements Target {
       if (other.size() != imageSize) {
         differing.add((int) (Math.min(other.size(), imageSize) / blockSize));
       }
-      ByteBuffer a = ByteBuffer.allocate(blockSize);
-      ByteBuffer b = ByteBuffer.allocate(blockSize);
+      byte[] a = new byte[blockSize];
+      byte[] b = new byte[blockSize];
       for (long off = 0;
           off < imageSize && differing.getLongCardinality() < limit;
           off += blockSize) {
-        readBlock(image, a.clear(), off);
-        readBlock(other, b.clear(), off);
-        if (!Arrays.equals(a.array(), b.array())) {
+        ImageReads.readFully(image, off, a, blockSize);
+        ImageReads.readFully(other, off, b, blockSize);
+        if (!Arrays.equals(a, b)) {
           differing.add((int) (off / blockSize));
         }
       }
     }
     return DirtySet.of(geometry, differing);
-  }
-
-  /**
-   * Fills {@code buf} (position to limit) from {@code offset}; past the end of the file reads
-   * zeros.
-   */
-  static void readBlock(FileChannel ch, ByteBuffer buf, long offset) throws IOException {
-    long start = offset - buf.position();
-    while (buf.hasRemaining()) {
-      int n = ch.read(buf, start + buf.position());
-      if (n < 0) {
-        while (buf.hasRemaining()) {
-          buf.put((byte) 0);
-        }
-      }
-    }
   }
 }

@@ -1,0 +1,25 @@
+package io.cbtfs.syncer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+
+/** Positional reads of an image that may shrink while it is read. */
+public final class ImageReads {
+  private ImageReads() {}
+
+  /**
+   * Fills {@code data[0, length)} from {@code offset} with positional reads; bytes past the end of
+   * the file (it shrank, or the other side of a comparison is shorter) read as zero.
+   */
+  public static void readFully(FileChannel ch, long offset, byte[] data, int length)
+      throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(data, 0, length);
+    while (b.hasRemaining()) {
+      if (ch.read(b, offset + b.position()) < 0) {
+        java.util.Arrays.fill(data, b.position(), length, (byte) 0);
+        return;
+      }
+    }
+  }
+}
