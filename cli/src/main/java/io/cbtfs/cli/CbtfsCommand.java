@@ -15,7 +15,7 @@ import picocli.CommandLine.IVersionProvider;
     versionProvider = CbtfsCommand.Version.class,
     header = "Changed-block tracking for VM disk images through a FUSE proxy.",
     description = {
-      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync; 'cbtfs sync' ships only those blocks to a replica or an archive."
+      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync; 'cbtfs sync' ships only those blocks to a replica, an archive, a 'cbtfs receive' on another host or an S3 store; 'cbtfs restore' rebuilds any generation."
     },
     subcommands = {
       MountCommand.class,
@@ -24,6 +24,8 @@ import picocli.CommandLine.IVersionProvider;
       SyncCommand.class,
       VerifyCommand.class,
       RestoreCommand.class,
+      LsCommand.class,
+      GcCommand.class,
       ReceiveCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class

@@ -38,14 +38,17 @@ final class ProgressBar implements SyncProgress {
     double rate = doneBytes / secs;
     String eta =
         rate > 0 ? String.format(Locale.ROOT, "%.0fs", (totalBytes - doneBytes) / rate) : "?";
+    String blocks =
+        totalBlocks == 0
+            ? ""
+            : String.format(Locale.ROOT, "  %d/%d blocks", doneBlocks, totalBlocks);
     err.printf(
         Locale.ROOT,
-        "\r%3.0f%%  %s / %s  %d/%d blocks  %s/s  ETA %s   ",
+        "\r%3.0f%%  %s / %s%s  %s/s  ETA %s   ",
         totalBytes == 0 ? 100.0 : 100.0 * doneBytes / totalBytes,
         Json.humanBytes(doneBytes),
         Json.humanBytes(totalBytes),
-        doneBlocks,
-        totalBlocks,
+        blocks,
         Json.humanBytes((long) rate),
         eta);
     err.flush();

@@ -1,13 +1,14 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.DeltaHeader;
-import io.cbtfs.syncer.target.ArchiveTarget;
+import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.CbtfsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.TreeMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -19,15 +20,20 @@ import picocli.CommandLine.Parameters;
     name = "restore",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
-    header = "Rebuild an image from an archive, as of any generation.",
+    header = "Rebuild an image from an archive or an S3 store, as of any generation.",
     description = {
-      "Verifies every delta of the chain (the latest full base at or before the generation, "
-          + "then each incremental one) before it writes OUT, a new file. Without --generation "
-          + "the latest is restored; --list shows the generations."
+      "From an archive, verifies every delta of the chain (the latest full base at or before "
+          + "the generation, then each incremental one) before it writes OUT, a new file. From "
+          + "S3, reads the generation's manifest and verifies every chunk against its name. "
+          + "Without --generation the latest is restored; --list shows the generations."
     })
 final class RestoreCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "ARCHIVE", description = "archive:DIR")
-  String archive;
+  @Parameters(
+      index = "0",
+      paramLabel = "SOURCE",
+      description =
+          "archive:DIR, or s3://BUCKET/[STORE/]IMAGE (with --s3-endpoint for MinIO/Ceph).")
+  String source;
 
   @Parameters(
       index = "1",
@@ -39,25 +45,28 @@ final class RestoreCommand implements Callable<Integer> {
   @Option(names = "--generation", paramLabel = "N", description = "Generation to restore.")
   Long generation;
 
-  @Option(names = "--list", description = "List the archive's generations and exit.")
+  @Option(names = "--list", description = "List the generations and exit.")
   boolean list;
+
+  @CommandLine.Mixin S3Options s3;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
-    Target t = Targets.parse(archive, Path.of("").toAbsolutePath());
-    if (!(t instanceof ArchiveTarget a)) {
+    Target t = Targets.parse(s3.apply(source), Path.of("").toAbsolutePath());
+    if (!(t instanceof Restorable r)) {
       throw new IllegalArgumentException(
-          "restore reads an archive:DIR (a replica file is " + "already an image: copy it)");
+          "restore reads an archive:DIR or an s3:// store (a replica file is already an image: "
+              + "copy it)");
     }
-    TreeMap<Long, DeltaHeader> gens = a.generations();
+    List<Restorable.Generation> gens = r.generations();
     if (gens.isEmpty()) {
-      throw new CbtfsException(a.describe() + " holds no generation");
+      throw new CbtfsException(r.describe() + " holds no generation");
     }
     if (list) {
-      for (DeltaHeader h : gens.values()) {
-        spec.commandLine().getOut().printf("%s  image size %d%n", h.describe(), h.imageSize());
+      for (Restorable.Generation g : gens) {
+        spec.commandLine().getOut().println(Listing.line(g));
       }
       return CbtfsCommand.EXIT_OK;
     }
@@ -67,13 +76,26 @@ final class RestoreCommand implements Callable<Integer> {
     if (Files.exists(out)) {
       throw new CbtfsException(out + " exists: restore writes a new file");
     }
-    long g = generation != null ? generation : gens.lastKey();
-    DeltaHeader h = a.restore(g, out);
+    long g = generation != null ? generation : gens.get(gens.size() - 1).generation();
+    ProgressBar bar = ProgressBar.forTerminal(false);
+    long started = System.nanoTime();
+    DeltaHeader h;
+    try {
+      h = r.restore(g, out, (done, total) -> bar.update(done, total, 0, 0));
+    } finally {
+      bar.finish();
+    }
+    double secs = (System.nanoTime() - started) / 1e9;
     spec.commandLine()
         .getOut()
         .printf(
-            "restored generation %d of %s to %s (%s)%n",
-            g, a.describe(), out, Json.humanBytes(h.imageSize()));
+            Locale.ROOT,
+            "restored generation %d of %s to %s (%s in %.2f s)%n",
+            g,
+            r.describe(),
+            out,
+            Json.humanBytes(h.imageSize()),
+            secs);
     return CbtfsCommand.EXIT_OK;
   }
 }

@@ -14,14 +14,17 @@ import picocli.CommandLine.Parameters;
     name = "sync",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
-    header = "Send the blocks changed since the last sync to a replica or an archive.",
+    header = "Send the blocks changed since the last sync to a replica, archive, receiver or S3.",
     description = {
       "Reads only the dirty blocks, compresses them (LZ4), checksums them and ships them to "
           + "TARGET; the blocks count as synced only once the target has verified, stored and "
           + "acknowledged them. A first sync to an empty target sends the whole image.",
       "",
-      "TARGET is file:PATH (a replica image kept byte-identical) or archive:DIR (a full base "
-          + "plus one delta per generation; see 'cbtfs restore'). IMAGE is the path under a "
+      "TARGET is file:PATH (a replica image kept byte-identical), archive:DIR (a full base "
+          + "plus one delta per generation; see 'cbtfs restore'), cbtfs://HOST:PORT/NAME (a "
+          + "'cbtfs receive' on another host) or s3://BUCKET/[STORE/]IMAGE (deduplicated chunks "
+          + "and one manifest per generation in S3, Ceph RGW or MinIO; see 'cbtfs ls' and "
+          + "'cbtfs gc'). IMAGE is the path under a "
           + "cbtfs mount (the sync runs inside the mount) or the backing file (offline, with "
           + "no mount running)."
     })
@@ -29,7 +32,10 @@ final class SyncCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "IMAGE", description = "The image to sync.")
   Path image;
 
-  @Parameters(index = "1", paramLabel = "TARGET", description = "file:PATH or archive:DIR.")
+  @Parameters(
+      index = "1",
+      paramLabel = "TARGET",
+      description = "file:PATH, archive:DIR, cbtfs://HOST:PORT/NAME or s3://BUCKET/[STORE/]IMAGE.")
   String target;
 
   @Option(names = "--json", description = "Print the report as one JSON object.")
@@ -42,6 +48,8 @@ final class SyncCommand implements Callable<Integer> {
 
   @CommandLine.Mixin StateDirOption stateDir;
 
+  @CommandLine.Mixin S3Options s3;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -49,7 +57,7 @@ final class SyncCommand implements Callable<Integer> {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
     try {
-      r = SyncRunner.run(image, stateDir.stateDir, target, full, bar);
+      r = SyncRunner.run(image, stateDir.stateDir, s3.apply(target), full, bar);
     } finally {
       bar.finish();
     }

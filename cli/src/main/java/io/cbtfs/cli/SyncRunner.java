@@ -75,8 +75,18 @@ final class SyncRunner {
     ImageFiles files = new ImageFiles(backing.getParent(), loc.stateDir());
     try (TrackerStore store =
         TrackerStore.open(loc.stateDir(), TrackingOptions.defaults(BlockGeometry.defaults()))) {
-      SyncReport report =
-          sync(store, files, loc.stateDir(), loc.imageName(), target, full, progress);
+      SyncReport report;
+      try {
+        report = sync(store, files, loc.stateDir(), loc.imageName(), target, full, progress);
+      } catch (IOException | RuntimeException e) {
+        // the drained blocks are merged back: save them clean, so the next run needs no recovery
+        try {
+          store.closeClean(Map.of(loc.imageName(), files.fingerprint(loc.imageName())));
+        } catch (IOException | RuntimeException again) {
+          e.addSuppressed(again);
+        }
+        throw e;
+      }
       Fingerprint now = files.fingerprint(loc.imageName());
       store.closeClean(Map.of(loc.imageName(), now));
       return report;

@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
@@ -19,18 +20,30 @@ import picocli.CommandLine.Parameters;
     name = "verify",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
-    header = "Compare an image with its replica or archive, block by block.",
+    header = "Compare an image with its replica, archive or S3 store, block by block.",
     description = {
       "Reads the image and the target's latest generation and names the first differing "
-          + "blocks. Exit 0 when identical, 1 when they differ. Pause writes to the image "
+          + "blocks. Against S3 every chunk of the generation is downloaded and checked against "
+          + "its name, so a damaged chunk is named too. Exit 0 when identical, 1 when they differ. Pause writes to the image "
           + "(or read it right after a sync) for a meaningful answer."
     })
 final class VerifyCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "IMAGE", description = "The image.")
   Path image;
 
-  @Parameters(index = "1", paramLabel = "TARGET", description = "file:PATH or archive:DIR.")
+  @Parameters(
+      index = "1",
+      paramLabel = "TARGET",
+      description = "file:PATH, archive:DIR or s3://BUCKET/[STORE/]IMAGE.")
   String target;
+
+  @Option(
+      names = "--generation",
+      paramLabel = "N",
+      description = "Compare with generation N of an archive or S3 store (default: the latest).")
+  Long generation;
+
+  @CommandLine.Mixin S3Options s3;
 
   @Option(
       names = "--block-size",
@@ -52,12 +65,19 @@ final class VerifyCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     BlockGeometry geometry = BlockGeometry.of((int) BlockGeometry.parseByteSize(blockSize));
     int bs = geometry.blockSize();
-    Target t = Targets.parse(target, Path.of("").toAbsolutePath());
+    Target t = Targets.parse(s3.apply(target), Path.of("").toAbsolutePath());
+    if (generation != null && !(t instanceof Restorable)) {
+      throw new IllegalArgumentException(
+          "--generation needs an archive:DIR or s3:// target (a replica holds one generation)");
+    }
     DirtySet differing;
     long size;
     try (FileChannel ch = FileChannel.open(image)) {
       size = ch.size();
-      differing = t.differing(ch, size, geometry, Math.max(1, limit));
+      differing =
+          generation == null
+              ? t.differing(ch, size, geometry, Math.max(1, limit))
+              : ((Restorable) t).differing(generation, ch, size, geometry, Math.max(1, limit));
     }
     if (differing.isEmpty()) {
       spec.commandLine()

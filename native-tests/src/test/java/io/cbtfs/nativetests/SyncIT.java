@@ -104,7 +104,10 @@ class SyncIT {
     assertThat(Files.mismatch(folder.backingFile("disk.img"), replicaFile)).isEqualTo(-1L);
     folder.sync("disk.img", archive);
     Path restored = tmp.resolve("restored.img");
-    archive.restore(archive.generations().lastKey(), restored);
+    archive.restore(
+        archive.state().generation(),
+        restored,
+        io.cbtfs.syncer.target.Restorable.RestoreProgress.NONE);
     assertThat(Files.mismatch(folder.backingFile("disk.img"), restored)).isEqualTo(-1L);
     assertThat(syncs).isEqualTo(12);
   }

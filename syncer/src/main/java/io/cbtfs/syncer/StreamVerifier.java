@@ -24,11 +24,20 @@ public final class StreamVerifier extends OutputStream {
   private boolean closed;
 
   public StreamVerifier(String source) {
+    this(source, (kind, off, bytes, len) -> {});
+  }
+
+  /**
+   * Also hands every verified record to {@code sink}, on the verifier's thread, as it arrives. The
+   * whole delta is sound only once {@link #result} returned: a sink must not make anything visible
+   * before that.
+   */
+  public StreamVerifier(String source, DeltaReader.RecordSink sink) {
     Thread t =
         new Thread(
             () -> {
               try {
-                result.complete(DeltaReader.verify(new ChunkInput(), source));
+                result.complete(DeltaReader.read(new ChunkInput(), source, sink));
               } catch (Throwable e) {
                 result.completeExceptionally(e);
               }

@@ -14,13 +14,13 @@ import java.nio.file.StandardOpenOption;
 import java.util.Random;
 
 /** An image file with its tracking, written the way the FUSE layer writes (intent, write, mark). */
-final class SyncFixture implements AutoCloseable {
-  static final BlockGeometry G = BlockGeometry.of(65536);
-  final Path image;
-  final TrackerStore store;
-  final TrackedImage tracked;
+public final class SyncFixture implements AutoCloseable {
+  public static final BlockGeometry G = BlockGeometry.of(65536);
+  public final Path image;
+  public final TrackerStore store;
+  public final TrackedImage tracked;
 
-  SyncFixture(Path dir, int imageBytes, long seed) throws IOException {
+  public SyncFixture(Path dir, int imageBytes, long seed) throws IOException {
     image = dir.resolve("disk.img");
     byte[] data = new byte[imageBytes];
     new Random(seed).nextBytes(data);
@@ -30,12 +30,12 @@ final class SyncFixture implements AutoCloseable {
     tracked = store.image("disk.img", Fingerprint.sizeOnly(imageBytes));
   }
 
-  SyncSource source() {
+  public SyncSource source() {
     return new SyncSource(tracked, image, store::persist);
   }
 
   /** Writes through the tracking, as TrackingWrites does. */
-  void write(long offset, byte[] data) throws IOException {
+  public void write(long offset, byte[] data) throws IOException {
     tracked.beforeWrite(offset, data.length);
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
       ByteBuffer b = ByteBuffer.wrap(data);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.cbtfs.syncer.target.ArchiveTarget;
 import io.cbtfs.syncer.target.Delivery;
 import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
@@ -281,13 +282,14 @@ class SyncerTest {
     }
     for (int gen = 1; gen <= 5; gen++) {
       Path out = tmp.resolve("restored-" + gen);
-      archive.restore(gen, out);
+      archive.restore(gen, out, Restorable.RestoreProgress.NONE);
       assertThat(Files.readAllBytes(out)).as("generation %d", gen).isEqualTo(images[gen]);
     }
     try (FileChannel img = FileChannel.open(fx.image)) {
       assertThat(archive.differing(img, img.size(), SyncFixture.G, 10).isEmpty()).isTrue();
     }
-    assertThatThrownBy(() -> archive.restore(9, tmp.resolve("nine")))
+    assertThatThrownBy(
+            () -> archive.restore(9, tmp.resolve("nine"), Restorable.RestoreProgress.NONE))
         .hasMessageContaining("has no generation 9");
   }
 }

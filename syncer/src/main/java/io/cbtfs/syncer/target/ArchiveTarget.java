@@ -28,7 +28,7 @@ import org.roaringbitmap.RoaringBitmap;
  * #restore} rebuilds the image as of any generation from the latest full delta at or before it and
  * the incremental ones after it. {@code archive.meta} records lineage and the last generation.
  */
-public final class ArchiveTarget implements Target {
+public final class ArchiveTarget implements Restorable {
   private static final String META = "archive.meta";
   private static final String STAGING = ".staging.cbtd";
 
@@ -77,8 +77,24 @@ public final class ArchiveTarget implements Target {
         });
   }
 
+  @Override
+  public List<Generation> generations() throws IOException {
+    List<Generation> out = new ArrayList<>();
+    for (DeltaHeader h : headers().values()) {
+      Path f = dir.resolve(fileName(h.generation()));
+      out.add(
+          new Generation(
+              h.generation(),
+              h.full(),
+              h.imageSize(),
+              Files.getLastModifiedTime(f).toInstant(),
+              Files.size(f)));
+    }
+    return out;
+  }
+
   /** The generations stored, in order, with their headers. */
-  public TreeMap<Long, DeltaHeader> generations() throws IOException {
+  TreeMap<Long, DeltaHeader> headers() throws IOException {
     TreeMap<Long, DeltaHeader> gens = new TreeMap<>();
     if (!Files.isDirectory(dir)) {
       return gens;
@@ -104,7 +120,7 @@ public final class ArchiveTarget implements Target {
    * @throws CbtfsException if the generation is not there or the chain has a gap
    */
   List<Path> chain(long generation) throws IOException {
-    TreeMap<Long, DeltaHeader> gens = generations();
+    TreeMap<Long, DeltaHeader> gens = headers();
     if (!gens.containsKey(generation)) {
       throw new CbtfsException(
           describe()
@@ -134,7 +150,9 @@ public final class ArchiveTarget implements Target {
    * Writes the image as of {@code generation} to {@code out} (which must not exist). Every delta of
    * the chain is verified before anything is written.
    */
-  public DeltaHeader restore(long generation, Path out) throws IOException {
+  @Override
+  public DeltaHeader restore(long generation, Path out, RestoreProgress progress)
+      throws IOException {
     List<Path> files = chain(generation);
     for (Path f : files) {
       StagedDelivery.verify(f);
@@ -155,6 +173,7 @@ public final class ArchiveTarget implements Target {
         RecordWrites.resize(ch, last.imageSize());
       }
       ch.force(true);
+      progress.update(last.imageSize(), last.imageSize());
     }
     return last;
   }
@@ -162,19 +181,28 @@ public final class ArchiveTarget implements Target {
   @Override
   public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
-    int blockSize = geometry.blockSize();
     TargetState s = state();
-    RoaringBitmap differing = new RoaringBitmap();
     if (!s.exists()) {
-      differing.add(0L, Math.max(1, geometry.blockCount(imageSize)));
-      return DirtySet.of(geometry, differing);
+      RoaringBitmap all = new RoaringBitmap();
+      all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
+      return DirtySet.of(geometry, all);
     }
-    if (s.imageSize() != imageSize) {
-      differing.add((int) (Math.min(s.imageSize(), imageSize) / blockSize));
+    return differing(s.generation(), image, imageSize, geometry, limit);
+  }
+
+  @Override
+  public DirtySet differing(
+      long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException {
+    int blockSize = geometry.blockSize();
+    List<Path> files = chain(generation);
+    long storedSize = headers().get(generation).imageSize();
+    RoaringBitmap differing = new RoaringBitmap();
+    if (storedSize != imageSize) {
+      differing.add((int) (Math.min(storedSize, imageSize) / blockSize));
     }
-    // Newest first: the first record that covers a block holds its bytes as of the last
+    // Newest first: the first record that covers a block holds its bytes as of that
     // generation; the full base at the start of the chain covers every block.
-    List<Path> files = chain(s.generation());
     RoaringBitmap seen = new RoaringBitmap();
     byte[][] mine = {new byte[0]};
     for (int i = files.size() - 1; i >= 0 && differing.getLongCardinality() < limit; i--) {

@@ -3,7 +3,10 @@ package io.cbtfs.syncer.target;
 import io.cbtfs.tracker.CbtfsException;
 import java.nio.file.Path;
 
-/** Parses target URIs: {@code file:PATH} (a replica image) and {@code archive:DIR}. */
+/**
+ * Parses target URIs: {@code file:PATH} (a replica image), {@code archive:DIR}, {@code
+ * cbtfs://HOST:PORT/NAME}, and those of the {@link TargetScheme}s on the class path.
+ */
 public final class Targets {
   private Targets() {}
 
@@ -12,6 +15,10 @@ public final class Targets {
    * @throws IllegalArgumentException for an unknown or malformed URI
    */
   public static Target parse(String uri, Path cwd) {
+    TargetScheme extra = scheme(uri);
+    if (extra != null) {
+      return extra.parse(uri, cwd);
+    }
     if (uri.startsWith("cbtfs://")) {
       try {
         return io.cbtfs.syncer.remote.RemoteTarget.parse(uri);
@@ -31,12 +38,17 @@ public final class Targets {
               "unknown target '"
                   + uri
                   + "': use file:PATH (a replica image), archive:DIR (a backup chain) or "
-                  + "cbtfs://HOST:PORT/NAME (a receiver)");
+                  + "cbtfs://HOST:PORT/NAME (a receiver)"
+                  + (SCHEMES.isEmpty() ? "" : " or s3://BUCKET/[STORE/]IMAGE (object storage)"));
     };
   }
 
   /** The canonical URI of a target given relative to {@code cwd}. */
   public static String absolute(String uri, Path cwd) {
+    TargetScheme extra = scheme(uri);
+    if (extra != null) {
+      return extra.absolute(uri, cwd);
+    }
     Target t = parse(uri, cwd);
     if (uri.startsWith("cbtfs://")) {
       // the mount that runs the sync does not see this process's environment
@@ -47,6 +59,20 @@ public final class Targets {
           : uri + (uri.contains("?") ? "&" : "?") + "token-file=" + cwd.resolve(env);
     }
     return t.describe();
+  }
+
+  private static final java.util.List<TargetScheme> SCHEMES =
+      java.util.ServiceLoader.load(TargetScheme.class).stream()
+          .map(java.util.ServiceLoader.Provider::get)
+          .toList();
+
+  private static TargetScheme scheme(String uri) {
+    for (TargetScheme s : SCHEMES) {
+      if (uri.startsWith(s.prefix())) {
+        return s;
+      }
+    }
+    return null;
   }
 
   private static Path resolve(String path, Path cwd) {

@@ -270,7 +270,8 @@ class RemoteTargetTest {
     write(65536, 100, 5);
     syncer.sync(source(), archive, false, SyncProgress.NONE);
     Path out = tmp.resolve("restored.img");
-    new ArchiveTarget(root.resolve("vm1.archive")).restore(2, out);
+    new ArchiveTarget(root.resolve("vm1.archive"))
+        .restore(2, out, io.cbtfs.syncer.target.Restorable.RestoreProgress.NONE);
     assertThat(Files.mismatch(image, out)).isEqualTo(-1L);
   }
 

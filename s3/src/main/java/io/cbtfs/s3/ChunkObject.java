@@ -1,0 +1,104 @@
+package io.cbtfs.s3;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
+
+/**
+ * A chunk object: a run of image bytes, LZ4-compressed when that shrinks it, named by the SHA-256
+ * of the uncompressed bytes. The name is the checksum: a reader decodes and hashes, and refuses a
+ * chunk whose bytes do not match its name. Layout: magic {@code CBTFSCK1}, kind (1 LZ4, 2 raw),
+ * uncompressed length (int, big-endian), payload. Thread-safe.
+ */
+final class ChunkObject {
+  private static final byte[] MAGIC = "CBTFSCK1".getBytes(StandardCharsets.US_ASCII);
+  static final int HEADER_BYTES = MAGIC.length + 1 + 4;
+  private static final byte LZ4 = 1;
+  private static final byte RAW = 2;
+
+  /** The largest chunk a reader accepts: bounds memory against a damaged or hostile store. */
+  static final int MAX_BYTES = 16 << 20;
+
+  private static final LZ4Factory FACTORY = LZ4Factory.nativeInstance();
+  private final LZ4Compressor compressor = FACTORY.fastCompressor();
+  private final LZ4SafeDecompressor decompressor = FACTORY.safeDecompressor();
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static byte[] hash(byte[] data, int length) {
+    MessageDigest d = sha256();
+    d.update(data, 0, length);
+    return d.digest();
+  }
+
+  static String hex(byte[] hash) {
+    return HexFormat.of().formatHex(hash);
+  }
+
+  /** The object's bytes for {@code data[0, length)}. */
+  byte[] encode(byte[] data, int length) {
+    int max = compressor.maxCompressedLength(length);
+    byte[] out = new byte[HEADER_BYTES + max];
+    int n = compressor.compress(data, 0, length, out, HEADER_BYTES, max);
+    byte kind = LZ4;
+    if (n >= length) {
+      kind = RAW;
+      n = length;
+      System.arraycopy(data, 0, out, HEADER_BYTES, length);
+    }
+    ByteBuffer.wrap(out).put(MAGIC).put(kind).putInt(length);
+    return Arrays.copyOf(out, HEADER_BYTES + n);
+  }
+
+  /**
+   * The uncompressed bytes of a chunk object, checked against {@code hashHex}.
+   *
+   * @throws DamagedObjectException naming {@code where} if the object is damaged
+   */
+  byte[] decode(byte[] object, String hashHex, String where) {
+    if (object.length < HEADER_BYTES
+        || !Arrays.equals(object, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+      throw new DamagedObjectException(where, "not a cbtfs chunk");
+    }
+    ByteBuffer b = ByteBuffer.wrap(object, MAGIC.length, 5);
+    byte kind = b.get();
+    int length = b.getInt();
+    if (length <= 0 || length > MAX_BYTES) {
+      throw new DamagedObjectException(where, "bad chunk length " + length);
+    }
+    byte[] data = new byte[length];
+    int payload = object.length - HEADER_BYTES;
+    if (kind == RAW && payload == length) {
+      System.arraycopy(object, HEADER_BYTES, data, 0, length);
+    } else if (kind == LZ4) {
+      int n;
+      try {
+        n = decompressor.decompress(object, HEADER_BYTES, payload, data, 0, length);
+      } catch (LZ4Exception e) {
+        throw new DamagedObjectException(where, "chunk payload does not decode");
+      }
+      if (n != length) {
+        throw new DamagedObjectException(where, "chunk decodes to " + n + " bytes, not " + length);
+      }
+    } else {
+      throw new DamagedObjectException(where, "bad chunk kind " + kind + " or payload length");
+    }
+    if (!hex(hash(data, length)).equals(hashHex)) {
+      throw new DamagedObjectException(where, "chunk bytes do not match its name (SHA-256)");
+    }
+    return data;
+  }
+}

@@ -1,0 +1,116 @@
+package io.cbtfs.s3;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Fetches the chunks of a manifest, each once, {@link S3Store#CONNECTIONS} at a time, verifies each
+ * against its name, and hands them to the caller one by one on the caller's thread. At most {@code
+ * 2 x CONNECTIONS} chunks are held at once.
+ */
+final class ChunkReads {
+  /** What to do with one verified chunk and the extents that use it. */
+  @FunctionalInterface
+  interface ChunkSink {
+    void accept(int chunk, byte[] data, int[] extents) throws IOException;
+  }
+
+  private final S3Store store;
+  private final Manifest manifest;
+
+  ChunkReads(S3Store store, Manifest manifest) {
+    this.store = store;
+    this.manifest = manifest;
+  }
+
+  void forEachChunk(ChunkSink sink) throws IOException {
+    int[][] users = extentsByChunk();
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            S3Store.CONNECTIONS,
+            r -> {
+              Thread t = new Thread(r, "cbtfs-s3-read");
+              t.setDaemon(true);
+              return t;
+            });
+    ChunkObject codec = new ChunkObject();
+    ArrayDeque<Future<byte[]>> window = new ArrayDeque<>();
+    try {
+      int next = 0;
+      for (int c = 0; c < users.length; c++) {
+        String hex = manifest.chunkHex(c);
+        window.add(pool.submit(() -> fetch(codec, hex)));
+        if (window.size() >= 2 * S3Store.CONNECTIONS) {
+          sink.accept(next, take(window), users[next]);
+          next++;
+        }
+      }
+      while (!window.isEmpty()) {
+        sink.accept(next, take(window), users[next]);
+        next++;
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private byte[] fetch(ChunkObject codec, String hex) throws IOException {
+    String key = store.location().chunkKey(hex);
+    byte[] object = store.get(key);
+    if (object == null) {
+      throw new DamagedObjectException(
+          store.where(key), "chunk is missing (generation " + manifest.header.generation() + ")");
+    }
+    return codec.decode(object, hex, store.where(key));
+  }
+
+  private static byte[] take(ArrayDeque<Future<byte[]>> window) throws IOException {
+    try {
+      return window.removeFirst().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while reading chunks");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IOException(e.getCause());
+    }
+  }
+
+  /** For each chunk, the extents that map blocks to it. */
+  private int[][] extentsByChunk() {
+    int n = manifest.chunkCount();
+    int[] counts = new int[n];
+    for (int e = 0; e < manifest.extentCount(); e++) {
+      counts[manifest.extentChunk(e)]++;
+    }
+    int[][] users = new int[n][];
+    for (int c = 0; c < n; c++) {
+      users[c] = new int[counts[c]];
+    }
+    int[] filled = new int[n];
+    for (int e = 0; e < manifest.extentCount(); e++) {
+      int c = manifest.extentChunk(e);
+      users[c][filled[c]++] = e;
+    }
+    return users;
+  }
+
+  static List<String> keys(S3Store store, Manifest m) {
+    List<String> out = new ArrayList<>(m.chunkCount());
+    for (int c = 0; c < m.chunkCount(); c++) {
+      out.add(store.location().chunkKey(m.chunkHex(c)));
+    }
+    return out;
+  }
+}

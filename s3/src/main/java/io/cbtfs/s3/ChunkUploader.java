@@ -1,0 +1,142 @@
+package io.cbtfs.s3;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Hashes, deduplicates and uploads chunks on {@link S3Store#CONNECTIONS} threads. A chunk the store
+ * already has (listed in the image's last manifest, or found by a HEAD request) is not sent again:
+ * that is what makes generations, clones and resumed syncs cheap. At most {@code 2 x CONNECTIONS}
+ * chunks are held at once: {@link #submit} blocks the caller beyond that.
+ */
+final class ChunkUploader implements AutoCloseable {
+  private final S3Store store;
+  private final Set<String> known;
+  private final StoreLock lock;
+  private final ChunkObject codec = new ChunkObject();
+  private final Semaphore room = new Semaphore(2 * S3Store.CONNECTIONS);
+  private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
+  private final ExecutorService pool =
+      Executors.newFixedThreadPool(
+          S3Store.CONNECTIONS,
+          r -> {
+            Thread t = new Thread(r, "cbtfs-s3-upload");
+            t.setDaemon(true);
+            return t;
+          });
+  private final AtomicReference<Throwable> failure = new AtomicReference<>();
+  final AtomicLong uploadedChunks = new AtomicLong();
+  final AtomicLong uploadedBytes = new AtomicLong();
+  final AtomicLong dedupedChunks = new AtomicLong();
+
+  /**
+   * @param known chunks the store is known to hold (the base manifest's): no request for those
+   */
+  ChunkUploader(S3Store store, Set<String> known, StoreLock lock) {
+    this.store = store;
+    this.known = known;
+    this.lock = lock;
+  }
+
+  /** Stores {@code data} (owned by the uploader from now on); completes with its SHA-256. */
+  CompletableFuture<byte[]> submit(byte[] data) throws IOException {
+    check();
+    try {
+      while (!room.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+        check();
+        if (pool.isShutdown()) {
+          throw new IOException("upload cancelled");
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while uploading");
+    }
+    CompletableFuture<byte[]> done = new CompletableFuture<>();
+    try {
+      pool.execute(
+          () -> {
+            try {
+              byte[] hash = ChunkObject.hash(data, data.length);
+              store(ChunkObject.hex(hash), data);
+              lock.refreshIfDue();
+              done.complete(hash);
+            } catch (Throwable e) {
+              failure.compareAndSet(null, e);
+              done.completeExceptionally(e);
+            } finally {
+              room.release();
+            }
+          });
+    } catch (RuntimeException e) { // the pool was shut down: the delivery is closing
+      room.release();
+      throw new IOException("upload cancelled", e);
+    }
+    return done;
+  }
+
+  /** Fails fast: the first upload that failed ends the stream, not just its commit. */
+  void check() throws IOException {
+    Throwable e = failure.get();
+    if (e instanceof IOException io) {
+      throw new IOException(io.getMessage(), io);
+    }
+    if (e != null) {
+      throw new IOException("upload failed: " + e, e);
+    }
+  }
+
+  private void store(String hex, byte[] data) throws IOException {
+    if (known.contains(hex)) {
+      dedupedChunks.incrementAndGet();
+      return;
+    }
+    CompletableFuture<Void> mine = new CompletableFuture<>();
+    CompletableFuture<Void> first = seen.putIfAbsent(hex, mine);
+    if (first != null) { // the same bytes twice in one delta: one upload
+      first.join();
+      dedupedChunks.incrementAndGet();
+      return;
+    }
+    try {
+      String key = store.location().chunkKey(hex);
+      if (store.head(key) != null) {
+        dedupedChunks.incrementAndGet();
+      } else {
+        byte[] object = codec.encode(data, data.length);
+        store.put(key, object, object.length, Map.of());
+        uploadedChunks.incrementAndGet();
+        uploadedBytes.addAndGet(object.length);
+      }
+      mine.complete(null);
+    } catch (Throwable e) {
+      mine.completeExceptionally(e);
+      seen.remove(hex, mine);
+      throw e;
+    }
+  }
+
+  /** Lets the uploads already handed over finish, for up to {@code limit}. */
+  void finish(java.time.Duration limit) {
+    pool.shutdown();
+    try {
+      pool.awaitTermination(limit.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    pool.shutdownNow();
+  }
+}

@@ -1,0 +1,257 @@
+package io.cbtfs.s3;
+
+import io.cbtfs.syncer.ChunkCodec;
+import io.cbtfs.syncer.CorruptDeltaException;
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.RecordKind;
+import io.cbtfs.syncer.StreamVerifier;
+import io.cbtfs.syncer.target.Delivery;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * A delta on its way into the store. Each record is verified as it arrives, cut at the chunk grid
+ * ({@link #CHUNK_BYTES} of the image), and its chunks are uploaded in parallel while the stream
+ * goes on. {@link #commit} waits for the trailer's verdict and every upload, then writes the
+ * generation's manifest: the one write that makes the generation exist. Chunks of a delivery that
+ * never commits stay in the store, unreferenced: the next sync finds them and does not upload them
+ * again, and {@code gc} removes what nobody uses.
+ */
+final class S3Delivery implements Delivery {
+  /** The chunk grid: identical 1 MiB regions of two images become one object. */
+  static final int CHUNK_BYTES = 1 << 20;
+
+  private final S3Store store;
+  private final StoreLock lock;
+  private final String image;
+  private final DeltaHeader announced;
+  private final Manifest base;
+  private final int chunkBytes;
+  private final ChunkUploader uploader;
+  private final StreamVerifier verifier;
+  private final OutputStream stream;
+  private final List<long[]> pieces = new ArrayList<>(); // {firstBlock, blocks, length}
+  private final List<CompletableFuture<byte[]>> hashes = new ArrayList<>();
+  private final byte[] pending;
+  private long pendingOffset;
+  private int pendingLength;
+  private boolean done;
+
+  private final java.util.function.Consumer<S3Target.UploadStats> report;
+
+  S3Delivery(
+      S3Store store,
+      StoreLock lock,
+      String image,
+      DeltaHeader announced,
+      Manifest base,
+      java.util.function.Consumer<S3Target.UploadStats> report) {
+    this.report = report;
+    this.store = store;
+    this.lock = lock;
+    this.image = image;
+    this.announced = announced;
+    this.base = base;
+    this.chunkBytes = Math.max(CHUNK_BYTES, announced.blockSize());
+    this.pending = new byte[chunkBytes];
+    Set<String> known = new HashSet<>();
+    if (base != null) {
+      for (int c = 0; c < base.chunkCount(); c++) {
+        known.add(base.chunkHex(c));
+      }
+    }
+    this.uploader = new ChunkUploader(store, known, lock);
+    this.verifier = new StreamVerifier(store.where(image), this::onRecord);
+    this.stream = new BufferedOutputStream(verifier, 1 << 20);
+  }
+
+  @Override
+  public OutputStream stream() {
+    return stream;
+  }
+
+  /**
+   * On the verifier's thread: a verified record, cut at the grid. Consecutive data within one grid
+   * cell is gathered into one chunk whatever the sender's record size, so the same bytes at the
+   * same place make the same chunk; runs of zeros make no chunk at all.
+   */
+  private void onRecord(RecordKind kind, long offset, byte[] data, int length) throws IOException {
+    long end = offset + length;
+    for (long at = offset; at < end; ) {
+      long cellEnd = (at / chunkBytes + 1) * chunkBytes;
+      long cut = Math.min(end, cellEnd);
+      int n = (int) (cut - at);
+      int from = (int) (at - offset);
+      if (data == null || ChunkCodec.isZero(data, from, from + n)) {
+        flushPending();
+        addPiece(at, n, null);
+      } else {
+        if (pendingLength > 0
+            && (pendingOffset + pendingLength != at
+                || pendingOffset / chunkBytes != at / chunkBytes)) {
+          flushPending();
+        }
+        if (pendingLength == 0) {
+          pendingOffset = at;
+        }
+        System.arraycopy(data, from, pending, pendingLength, n);
+        pendingLength += n;
+        if (cut == cellEnd) {
+          flushPending();
+        }
+      }
+      at = cut;
+    }
+  }
+
+  private void flushPending() throws IOException {
+    if (pendingLength > 0) {
+      addPiece(
+          pendingOffset, pendingLength, uploader.submit(Arrays.copyOf(pending, pendingLength)));
+      pendingLength = 0;
+    }
+  }
+
+  private void addPiece(long offset, int length, CompletableFuture<byte[]> hash) {
+    int bs = announced.blockSize();
+    pieces.add(new long[] {offset / bs, (length + bs - 1) / bs, length});
+    hashes.add(hash);
+  }
+
+  @Override
+  public long commit() throws IOException {
+    if (done) {
+      throw new IllegalStateException("delivery already ended");
+    }
+    done = true;
+    try {
+      stream.flush();
+      DeltaHeader header = verifier.result().header();
+      flushPending();
+      if (!header.equals(announced)) {
+        throw new CorruptDeltaException(
+            store.where(image), "header differs from the one announced");
+      }
+      List<Manifest.Piece> laid = new ArrayList<>(pieces.size());
+      for (int i = 0; i < pieces.size(); i++) {
+        long[] p = pieces.get(i);
+        byte[] hash = hashes.get(i) == null ? null : join(hashes.get(i));
+        laid.add(new Manifest.Piece(p[0], (int) p[1], hash, (int) p[2]));
+      }
+      Manifest m =
+          Manifest.overlay(
+              new Manifest.Header(
+                  header.lineage(),
+                  header.imageSize(),
+                  header.blockSize(),
+                  header.generation(),
+                  header.full() ? 0 : header.baseGeneration(),
+                  header.full(),
+                  System.currentTimeMillis()),
+              header.full() ? null : base,
+              laid);
+      if (lock.lost()) {
+        recheckChunks(m); // a sweep judged this sync dead: make sure nothing it relies on went
+      }
+      byte[] bytes = m.encode();
+      long stored = uploader.uploadedBytes.get() + bytes.length;
+      store.put(
+          store.location().manifestKey(image, header.generation()),
+          bytes,
+          bytes.length,
+          Map.of(
+              "cbtfs-lineage", header.lineage().toString(),
+              "cbtfs-image-size", Long.toString(header.imageSize()),
+              "cbtfs-full", Boolean.toString(header.full()),
+              "cbtfs-stored-bytes", Long.toString(stored)));
+      return header.generation();
+    } finally {
+      release();
+    }
+  }
+
+  private void recheckChunks(Manifest m) throws IOException {
+    try (StoreLock again =
+        StoreLock.acquire(
+            store, StoreLock.Kind.SYNC, "sync " + image, java.time.Duration.ofMinutes(30))) {
+      for (int c = 0; c < m.chunkCount(); c++) {
+        String key = store.location().chunkKey(m.chunkHex(c));
+        if (store.head(key) == null) {
+          throw new IOException(
+              store.where(key)
+                  + " was removed by a gc while this sync stalled; nothing was committed, sync "
+                  + "again");
+        }
+      }
+    }
+  }
+
+  private static byte[] join(CompletableFuture<byte[]> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while uploading");
+    } catch (ExecutionException | CompletionException e) {
+      Throwable c = e.getCause();
+      while (c instanceof CompletionException && c.getCause() != null) {
+        c = c.getCause();
+      }
+      if (c instanceof IOException io) {
+        throw io;
+      }
+      if (c instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IOException(c);
+    }
+  }
+
+  /** Ends the uploads and frees the lock; what was uploaded stays for the next attempt. */
+  private void release() throws IOException {
+    uploader.close();
+    report.accept(
+        new S3Target.UploadStats(
+            uploader.uploadedChunks.get(),
+            uploader.uploadedBytes.get(),
+            uploader.dedupedChunks.get()));
+    try {
+      verifier.close();
+    } finally {
+      try {
+        lock.close();
+      } finally {
+        store.close();
+      }
+    }
+  }
+
+  /**
+   * Abandons the delivery. The records that arrived intact still have their chunks uploaded (a
+   * bounded wait): a sync cut at 90% resumes with 90% of its chunks already in the store.
+   */
+  @Override
+  public void close() throws IOException {
+    if (!done) {
+      done = true;
+      try {
+        stream.flush(); // the sender's last bytes, still in our buffer
+        verifier.result(); // waits until every complete record was handed to the uploader
+      } catch (IOException | RuntimeException e) {
+        // expected: the stream ended early
+      }
+      uploader.finish(java.time.Duration.ofSeconds(60));
+      release();
+    }
+  }
+}

@@ -1,0 +1,297 @@
+package io.cbtfs.s3;
+
+import io.cbtfs.syncer.ChunkCodec;
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.ImageReads;
+import io.cbtfs.syncer.target.Delivery;
+import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.roaringbitmap.RoaringBitmap;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * {@code s3://BUCKET/[STORE/]IMAGE}: one image's generations in a deduplicated store (see {@link
+ * S3Delivery} for how a delta goes in, {@link Manifest} for what a generation is). Each operation
+ * opens its own client and closes it: a target lives as long as one command or one sync.
+ */
+public final class S3Target implements Restorable {
+  /** How long a sync waits for a gc's sweep to end before it gives up. */
+  static final Duration LOCK_WAIT = Duration.ofMinutes(30);
+
+  /**
+   * What the last delivery through this target stored.
+   *
+   * @param dedupedChunks chunks the store had already (from earlier generations, other images, or
+   *     an interrupted attempt)
+   */
+  public record UploadStats(long uploadedChunks, long uploadedBytes, long dedupedChunks) {}
+
+  private final S3Location location;
+  private volatile UploadStats lastUpload = new UploadStats(0, 0, 0);
+
+  public S3Target(S3Location location) {
+    if (location.image() == null) {
+      throw new IllegalArgumentException(location.describe() + " names no image");
+    }
+    this.location = location;
+  }
+
+  @Override
+  public String describe() {
+    return location.describe();
+  }
+
+  @Override
+  public TargetState state() throws IOException {
+    try (S3Store store = new S3Store(location)) {
+      Long latest = latest(store);
+      if (latest == null) {
+        return TargetState.EMPTY;
+      }
+      String key = location.manifestKey(location.image(), latest);
+      HeadObjectResponse h = store.head(key);
+      if (h == null) {
+        throw new IOException(store.where(key) + " vanished while it was read");
+      }
+      Map<String, String> meta = h.metadata();
+      try {
+        return new TargetState(
+            true,
+            UUID.fromString(meta.get("cbtfs-lineage")),
+            latest,
+            Long.parseLong(meta.get("cbtfs-image-size")));
+      } catch (RuntimeException e) { // metadata lost (a copied store): read the manifest itself
+        Manifest m = manifest(store, latest);
+        return new TargetState(true, m.header.lineage(), latest, m.header.imageSize());
+      }
+    }
+  }
+
+  @Override
+  public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    S3Store store = new S3Store(location);
+    StoreLock lock = null;
+    try {
+      lock = StoreLock.acquire(store, StoreLock.Kind.SYNC, "sync " + location.image(), LOCK_WAIT);
+      Long latest = latest(store);
+      Manifest last = latest == null ? null : manifest(store, latest);
+      TargetState state =
+          last == null
+              ? TargetState.EMPTY
+              : new TargetState(true, last.header.lineage(), latest, last.header.imageSize());
+      state.check(header, describe(), allowNewLineage);
+      Manifest base = null;
+      if (!header.full()) {
+        // a replay of the generation the store holds lays its delta over the one before
+        base = header.generation() == latest ? manifest(store, header.baseGeneration()) : last;
+      } else if (last != null && last.header.lineage().equals(header.lineage())) {
+        base = last; // not laid under a full delta, but its chunks are known to be stored
+      }
+      return new S3Delivery(store, lock, location.image(), header, base, s -> lastUpload = s);
+    } catch (IOException | RuntimeException e) {
+      try {
+        if (lock != null) {
+          lock.close();
+        }
+      } finally {
+        store.close();
+      }
+      throw e;
+    }
+  }
+
+  /** The newest generation of the image in the store, or null. */
+  private Long latest(S3Store store) throws IOException {
+    TreeMap<Long, S3Object> m = manifests(store);
+    return m.isEmpty() ? null : m.lastKey();
+  }
+
+  private TreeMap<Long, S3Object> manifests(S3Store store) throws IOException {
+    TreeMap<Long, S3Object> out = new TreeMap<>();
+    for (S3Object o : store.list(location.manifestsPrefix(location.image()))) {
+      long g = S3Location.generationOf(o.key());
+      if (g >= 0) {
+        out.put(g, o);
+      }
+    }
+    return out;
+  }
+
+  private Manifest manifest(S3Store store, long generation) throws IOException {
+    String key = location.manifestKey(location.image(), generation);
+    byte[] b = store.get(key);
+    if (b == null) {
+      throw new CbtfsException(describe() + " has no generation " + generation);
+    }
+    Manifest m = Manifest.decode(b, store.where(key));
+    if (m.header.generation() != generation) {
+      throw new DamagedObjectException(
+          store.where(key), "holds generation " + m.header.generation());
+    }
+    return m;
+  }
+
+  @Override
+  public List<Generation> generations() throws IOException {
+    try (S3Store store = new S3Store(location)) {
+      List<Generation> out = new ArrayList<>();
+      for (var e : manifests(store).entrySet()) {
+        HeadObjectResponse h = store.head(e.getValue().key());
+        if (h == null) {
+          continue; // removed by retention while we listed
+        }
+        Map<String, String> meta = h.metadata();
+        out.add(
+            new Generation(
+                e.getKey(),
+                Boolean.parseBoolean(meta.get("cbtfs-full")),
+                parse(meta.get("cbtfs-image-size")),
+                e.getValue().lastModified(),
+                parse(meta.get("cbtfs-stored-bytes"))));
+      }
+      return out;
+    }
+  }
+
+  private static long parse(String s) {
+    try {
+      return s == null ? -1 : Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  @Override
+  public DeltaHeader restore(long generation, Path out, RestoreProgress progress)
+      throws IOException {
+    try (S3Store store = new S3Store(location)) {
+      Manifest m = manifest(store, generation);
+      Manifest.Header h = m.header;
+      AtomicLong done = new AtomicLong();
+      long total = m.mappedBlocks() * h.blockSize();
+      boolean ok = false;
+      try (FileChannel ch =
+          FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        new ChunkReads(store, m)
+            .forEachChunk(
+                (chunk, data, extents) -> {
+                  for (int e : extents) {
+                    int from = m.extentPos(e) * h.blockSize();
+                    int len = Math.min(m.extentCount(e) * h.blockSize(), data.length - from);
+                    long at = m.extentFirst(e) * h.blockSize();
+                    len = (int) Math.min(len, h.imageSize() - at);
+                    ByteBuffer b = ByteBuffer.wrap(data, from, len);
+                    while (b.hasRemaining()) {
+                      ch.write(b, at + (b.position() - from));
+                    }
+                    progress.update(done.addAndGet(len), total);
+                  }
+                });
+        ch.truncate(h.imageSize());
+        if (ch.size() < h.imageSize()) {
+          ch.write(ByteBuffer.allocate(1), h.imageSize() - 1); // a sparse tail of zeros
+        }
+        ch.force(true);
+        ok = true;
+      } finally {
+        if (!ok) {
+          Files.deleteIfExists(out); // half a restore is worse than none
+        }
+      }
+      return new DeltaHeader(
+          h.lineage(),
+          h.imageSize(),
+          h.blockSize(),
+          h.full() ? 0 : h.baseGeneration(),
+          h.generation(),
+          h.full());
+    }
+  }
+
+  @Override
+  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException {
+    TargetState s = state();
+    if (!s.exists()) {
+      RoaringBitmap all = new RoaringBitmap();
+      all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
+      return DirtySet.of(geometry, all);
+    }
+    return differing(s.generation(), image, imageSize, geometry, limit);
+  }
+
+  /**
+   * Downloads every chunk of the generation (so a damaged one is found and named) and compares it
+   * with the image; blocks no chunk holds must read as zero.
+   */
+  @Override
+  public DirtySet differing(
+      long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException {
+    try (S3Store store = new S3Store(location)) {
+      Manifest m = manifest(store, generation);
+      int stored = m.header.blockSize();
+      int bs = geometry.blockSize();
+      RoaringBitmap differing = new RoaringBitmap();
+      if (m.header.imageSize() != imageSize) {
+        differing.add((int) (Math.min(m.header.imageSize(), imageSize) / bs));
+      }
+      RoaringBitmap mapped = new RoaringBitmap(); // in the manifest's blocks
+      new ChunkReads(store, m)
+          .forEachChunk(
+              (chunk, data, extents) -> {
+                byte[] mine = new byte[data.length];
+                for (int e : extents) {
+                  int from = m.extentPos(e) * stored;
+                  int len = Math.min(m.extentCount(e) * stored, data.length - from);
+                  long at = m.extentFirst(e) * stored;
+                  mapped.add(m.extentFirst(e), m.extentFirst(e) + m.extentCount(e));
+                  ImageReads.readFully(image, at, mine, len);
+                  for (int off = 0; off < len && differing.getLongCardinality() < limit; ) {
+                    int n = (int) Math.min(bs - (at + off) % bs, len - off);
+                    if (!Arrays.equals(data, from + off, from + off + n, mine, off, off + n)) {
+                      differing.add((int) ((at + off) / bs));
+                    }
+                    off += n;
+                  }
+                }
+              });
+      // what no chunk holds is zero in the store
+      byte[] buf = new byte[stored];
+      long blocks = m.header.blockCount();
+      for (long b = 0; b < blocks && differing.getLongCardinality() < limit; b++) {
+        if (!mapped.contains((int) b) && b * stored < imageSize) {
+          int n = (int) Math.min(stored, imageSize - b * stored);
+          ImageReads.readFully(image, b * stored, buf, n);
+          if (!ChunkCodec.isZero(buf, 0, n)) {
+            differing.add((int) (b * stored / bs));
+          }
+        }
+      }
+      return DirtySet.of(geometry, differing);
+    }
+  }
+
+  /** What the last delivery (committed or not) stored. */
+  public UploadStats lastUpload() {
+    return lastUpload;
+  }
+}

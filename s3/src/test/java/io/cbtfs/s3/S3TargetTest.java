@@ -1,0 +1,342 @@
+package io.cbtfs.s3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cbtfs.syncer.SyncFixture;
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.target.Targets;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The s3:// target against a real S3 API server (S3Proxy on loopback). */
+class S3TargetTest {
+  @TempDir static Path serverDir;
+  static S3ProxyServer server;
+  static int bucketSeq;
+
+  @TempDir Path tmp;
+  String bucket;
+  SyncFixture fx;
+  final Syncer syncer = new Syncer(256 << 10, 2);
+
+  @BeforeAll
+  static void startServer() throws IOException {
+    server = S3ProxyServer.start(serverDir);
+  }
+
+  @AfterAll
+  static void stopServer() throws InterruptedException {
+    server.close();
+  }
+
+  @BeforeEach
+  void setUp() throws IOException {
+    bucket = "bucket-" + ++bucketSeq; // each test its own bucket: no test sees another's objects
+    Files.createDirectories(server.bucketDir(bucket));
+    fx = new SyncFixture(Files.createDirectory(tmp.resolve("src")), 4 << 20, 5);
+  }
+
+  @AfterEach
+  void tearDown() throws IOException {
+    fx.close();
+  }
+
+  S3Target target(String path) {
+    return (S3Target) Targets.parse(server.uri(bucket + "/" + path), tmp);
+  }
+
+  static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  long objects(String under) throws IOException {
+    Path p = server.bucketDir(bucket).resolve(under);
+    if (!Files.exists(p)) {
+      return 0;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      return s.filter(Files::isRegularFile).count();
+    }
+  }
+
+  Path restore(Restorable t, long generation) throws IOException {
+    Path out = tmp.resolve("restored-" + generation + "-" + System.nanoTime());
+    t.restore(generation, out, Restorable.RestoreProgress.NONE);
+    return out;
+  }
+
+  @Test
+  void everyGenerationRestoresByteExact() throws IOException {
+    S3Target t = target("fleet/vm1");
+    List<Path> copies = new ArrayList<>();
+    Random r = new Random(7);
+    for (int gen = 1; gen <= 5; gen++) {
+      if (gen > 1) {
+        for (int i = 0; i < 4; i++) {
+          fx.write(r.nextInt((4 << 20) - 100_000), random(1 + r.nextInt(90_000), r.nextLong()));
+        }
+      }
+      SyncReport rep = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+      assertThat(rep.generation()).isEqualTo(gen);
+      assertThat(rep.full()).isEqualTo(gen == 1);
+      Path copy = tmp.resolve("image-at-" + gen);
+      Files.copy(fx.image, copy);
+      copies.add(copy);
+    }
+    assertThat(t.state().generation()).isEqualTo(5);
+    for (int gen = 1; gen <= 5; gen++) {
+      assertThat(Files.mismatch(restore(t, gen), copies.get(gen - 1)))
+          .as("generation %d", gen)
+          .isEqualTo(-1L);
+    }
+    List<Restorable.Generation> gens = t.generations();
+    assertThat(gens)
+        .extracting(Restorable.Generation::generation)
+        .containsExactly(1L, 2L, 3L, 4L, 5L);
+    assertThat(gens.get(0).full()).isTrue();
+    assertThat(gens.get(1).full()).isFalse();
+    assertThat(gens.get(4).imageSize()).isEqualTo(4 << 20);
+    // an incremental generation stores about what changed, not the image
+    assertThat(gens.get(1).storedBytes()).isPositive().isLessThan(gens.get(0).storedBytes() / 2);
+  }
+
+  @Test
+  void aClonedImageStoresItsChunksOnce() throws IOException {
+    S3Target vm1 = target("fleet/vm1");
+    syncer.sync(fx.source(), vm1, false, SyncProgress.NONE);
+    long chunks = objects("fleet/chunks");
+    assertThat(chunks).isPositive();
+
+    // vm2: a clone of vm1 (same bytes, its own tracking and lineage), then 3 blocks of its own
+    try (SyncFixture clone =
+        new SyncFixture(Files.createDirectory(tmp.resolve("clone")), 4 << 20, 5)) {
+      assertThat(Files.mismatch(clone.image, fx.image)).isEqualTo(-1L);
+      S3Target vm2 = target("fleet/vm2");
+      syncer.sync(clone.source(), vm2, false, SyncProgress.NONE);
+      assertThat(objects("fleet/chunks")).isEqualTo(chunks); // nothing new
+      assertThat(vm2.lastUpload().uploadedChunks()).isZero();
+      assertThat(vm2.lastUpload().dedupedChunks()).isEqualTo(chunks);
+
+      clone.write(0, random(3 * 65536, 99));
+      syncer.sync(clone.source(), vm2, false, SyncProgress.NONE);
+      assertThat(objects("fleet/chunks")).isEqualTo(chunks + 1); // one 1 MiB grid cell changed
+      assertThat(Files.mismatch(restore(vm2, 2), clone.image)).isEqualTo(-1L);
+      assertThat(Files.mismatch(restore(vm1, 1), fx.image)).isEqualTo(-1L);
+    }
+  }
+
+  @Test
+  void verifyComparesWithAGenerationAndNamesDifferences() throws IOException {
+    S3Target t = target("vm1");
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    BlockGeometry g = SyncFixture.G;
+    try (FileChannel ch = FileChannel.open(fx.image)) {
+      assertThat(t.differing(ch, ch.size(), g, 10).isEmpty()).isTrue();
+    }
+    fx.write(5 * 65536 + 10, new byte[] {1, 2, 3});
+    fx.write(3 << 20, new byte[] {9}); // inside the zero range the first sync stored as zero
+    try (FileChannel ch = FileChannel.open(fx.image)) {
+      assertThat(t.differing(ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
+      assertThat(t.differing(1, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
+    }
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    try (FileChannel ch = FileChannel.open(fx.image)) {
+      assertThat(t.differing(ch, ch.size(), g, 10).isEmpty()).isTrue();
+      assertThat(t.differing(1, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aCorruptChunkIsNamedByRestoreAndVerify() throws IOException {
+    S3Target t = target("vm1");
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    Path chunk;
+    try (Stream<Path> s = Files.walk(server.bucketDir(bucket).resolve("chunks"))) {
+      chunk = s.filter(Files::isRegularFile).findFirst().orElseThrow();
+    }
+    byte[] b = Files.readAllBytes(chunk);
+    b[b.length - 1] ^= 0x40;
+    Files.write(chunk, b);
+    String name = chunk.getFileName().toString();
+    Path out = tmp.resolve("out.img");
+    assertThatThrownBy(() -> t.restore(1, out, Restorable.RestoreProgress.NONE))
+        .hasMessageContaining(name)
+        .hasMessageContaining("s3://" + bucket + "/chunks/");
+    assertThat(out).doesNotExist();
+    try (FileChannel ch = FileChannel.open(fx.image)) {
+      assertThatThrownBy(() -> t.differing(ch, ch.size(), SyncFixture.G, 10))
+          .hasMessageContaining(name);
+    }
+  }
+
+  @Test
+  void wrongCredentialsGetAClearErrorAndChangeNothing() throws IOException {
+    Path bad = tmp.resolve("bad-credentials");
+    Files.writeString(bad, "[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n");
+    S3Target t =
+        (S3Target)
+            Targets.parse(
+                "s3://"
+                    + bucket
+                    + "/vm1?endpoint="
+                    + server.endpoint()
+                    + "&credentials-file="
+                    + bad,
+                tmp);
+    assertThatThrownBy(() -> syncer.sync(fx.source(), t, false, SyncProgress.NONE))
+        .hasMessageContaining("s3://" + bucket + "/")
+        .hasMessageContaining("403");
+    assertThat(fx.tracked.tracker().committedGeneration()).isZero();
+    assertThat(objects("")).isZero();
+  }
+
+  @Test
+  void aForeignOrOutOfOrderDeltaIsRefused() throws IOException {
+    S3Target t = target("vm1");
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    try (SyncFixture other = new SyncFixture(Files.createDirectory(tmp.resolve("o")), 1 << 20, 9)) {
+      assertThatThrownBy(() -> syncer.sync(other.source(), t, false, SyncProgress.NONE))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("another image");
+    }
+    assertThat(t.state().generation()).isEqualTo(1);
+  }
+
+  /** {@code inner}, with a stream that runs {@code onCut} and fails after {@code bytes} bytes. */
+  static io.cbtfs.syncer.target.Target cutAfter(
+      io.cbtfs.syncer.target.Target inner, long bytes, Runnable onCut) {
+    return new io.cbtfs.syncer.target.Target() {
+      @Override
+      public String describe() {
+        return inner.describe();
+      }
+
+      @Override
+      public io.cbtfs.syncer.target.TargetState state() throws IOException {
+        return inner.state();
+      }
+
+      @Override
+      public io.cbtfs.syncer.target.Delivery begin(io.cbtfs.syncer.DeltaHeader h, boolean allow)
+          throws IOException {
+        io.cbtfs.syncer.target.Delivery d = inner.begin(h, allow);
+        java.io.OutputStream cut =
+            new java.io.FilterOutputStream(d.stream()) {
+              long written;
+
+              @Override
+              public void write(byte[] b, int off, int len) throws IOException {
+                if (written + len > bytes) {
+                  onCut.run();
+                  throw new IOException("connection cut after " + written + " bytes");
+                }
+                written += len;
+                out.write(b, off, len);
+              }
+            };
+        return new io.cbtfs.syncer.target.Delivery() {
+          @Override
+          public java.io.OutputStream stream() {
+            return cut;
+          }
+
+          @Override
+          public long commit() throws IOException {
+            return d.commit();
+          }
+
+          @Override
+          public void close() throws IOException {
+            d.close();
+          }
+        };
+      }
+
+      @Override
+      public io.cbtfs.tracker.DirtySet differing(
+          FileChannel image, long size, BlockGeometry g, long limit) throws IOException {
+        return inner.differing(image, size, g, limit);
+      }
+    };
+  }
+
+  @Test
+  void anInterruptedSyncResumesWithoutUploadingAgain() throws IOException {
+    S3Target t = target("vm1");
+    assertThatThrownBy(
+            () ->
+                syncer.sync(fx.source(), cutAfter(t, 3 << 20, () -> {}), false, SyncProgress.NONE))
+        .hasMessageContaining("connection cut");
+    assertThat(t.state().exists()).isFalse(); // no manifest: no generation
+    long kept = objects("chunks");
+    assertThat(kept).isPositive();
+
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    S3Target.UploadStats second = t.lastUpload();
+    long total = objects("chunks");
+    assertThat(second.dedupedChunks()).isEqualTo(kept); // found, not sent again
+    assertThat(second.uploadedChunks()).isEqualTo(total - kept).isLessThan(total);
+    assertThat(Files.mismatch(restore(t, 1), fx.image)).isEqualTo(-1L);
+  }
+
+  @Test
+  void theServerStoppedMidSyncLeavesNoHalfGenerationAndTheNextSyncCompletes() throws Exception {
+    S3Target t = target("vm1");
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    Path first = tmp.resolve("gen1");
+    Files.copy(fx.image, first);
+    Random r = new Random(3);
+    for (int i = 0; i < 40; i++) {
+      fx.write((long) i * 100_000, random(60_000, r.nextLong()));
+    }
+    long dirty = fx.tracked.tracker().dirtyBlockCount();
+    try {
+      assertThatThrownBy(
+              () ->
+                  syncer.sync(
+                      fx.source(),
+                      cutAfter(
+                          t,
+                          1 << 20,
+                          () -> {
+                            try {
+                              server.stop();
+                            } catch (InterruptedException e) {
+                              throw new IllegalStateException(e);
+                            }
+                          }),
+                      false,
+                      SyncProgress.NONE))
+          .isInstanceOf(IOException.class);
+    } finally {
+      server.restart();
+    }
+    assertThat(fx.tracked.tracker().dirtyBlockCount()).isEqualTo(dirty); // nothing lost
+    assertThat(t.state().generation()).isEqualTo(1);
+    assertThat(Files.mismatch(restore(t, 1), first)).isEqualTo(-1L);
+
+    SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    assertThat(next.generation()).isEqualTo(2);
+    assertThat(Files.mismatch(restore(t, 2), fx.image)).isEqualTo(-1L);
+  }
+}

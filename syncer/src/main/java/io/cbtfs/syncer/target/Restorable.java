@@ -1,0 +1,44 @@
+package io.cbtfs.syncer.target;
+
+import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.DirtySet;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+
+/** A target that keeps every generation (an archive, an object store): restore any of them. */
+public interface Restorable extends Target {
+  /**
+   * One stored generation.
+   *
+   * @param created when it was committed (null if the store does not say)
+   * @param storedBytes the bytes this generation added to the store (-1 if unknown)
+   */
+  record Generation(
+      long generation, boolean full, long imageSize, Instant created, long storedBytes) {}
+
+  /** The generations held, oldest first. */
+  List<Generation> generations() throws IOException;
+
+  /**
+   * Writes the image as of {@code generation} to {@code out}, a new file. Whatever was stored is
+   * checked before it is trusted; a damaged part is named in the error.
+   */
+  DeltaHeader restore(long generation, Path out, RestoreProgress progress) throws IOException;
+
+  /** Like {@link Target#differing} against {@code generation} instead of the latest. */
+  DirtySet differing(
+      long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException;
+
+  /** Receives restore progress: bytes written so far of the image's total. */
+  @FunctionalInterface
+  interface RestoreProgress {
+    RestoreProgress NONE = (done, total) -> {};
+
+    void update(long doneBytes, long totalBytes);
+  }
+}
