@@ -30,4 +30,9 @@ final class Cbtfs {
   static Tools.Result run(String... args) {
     return Tools.exec(command(args), 120);
   }
+
+  /** Runs with {@code env} added to the environment (AWS settings, say). */
+  static Tools.Result run(java.util.Map<String, String> env, String... args) {
+    return Tools.exec(command(args), 120, env);
+  }
 }

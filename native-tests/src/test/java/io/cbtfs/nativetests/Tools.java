@@ -30,8 +30,15 @@ final class Tools {
 
   /** Runs {@code command} and returns exit code and output, whatever the exit. */
   static Result exec(List<String> command, long timeoutSeconds) {
+    return exec(command, timeoutSeconds, java.util.Map.of());
+  }
+
+  /** Like {@link #exec(List, long)}, with {@code env} added to the environment. */
+  static Result exec(List<String> command, long timeoutSeconds, java.util.Map<String, String> env) {
     try {
-      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true);
+      b.environment().putAll(env);
+      Process p = b.start();
       p.getOutputStream().close();
       byte[] out = p.getInputStream().readAllBytes();
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
