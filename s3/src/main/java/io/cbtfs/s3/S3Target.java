@@ -59,6 +59,12 @@ public final class S3Target implements Restorable {
     return location.describe();
   }
 
+  /** Whole 1 MiB grid cells: a clone's cell then matches the stored one, whatever was written. */
+  @Override
+  public long granuleBytes() {
+    return S3Delivery.CHUNK_BYTES;
+  }
+
   @Override
   public TargetState state() throws IOException {
     try (S3Store store = new S3Store(location)) {

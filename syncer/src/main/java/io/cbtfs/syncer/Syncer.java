@@ -99,6 +99,12 @@ public final class Syncer {
         }
         blocks = blocks.union(differing).within(imageSize);
       }
+      if (target.granuleBytes() > geometry.blockSize()) {
+        blocks =
+            blocks
+                .alignedTo((int) (target.granuleBytes() / geometry.blockSize()))
+                .within(imageSize);
+      }
       long records;
       long zeros;
       long wire;

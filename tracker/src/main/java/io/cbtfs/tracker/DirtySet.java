@@ -76,6 +76,24 @@ public final class DirtySet {
     return new DirtySet(geometry, clipped);
   }
 
+  /**
+   * Every block of each aligned unit of {@code unitBlocks} blocks that holds a block of this set:
+   * for a target that stores whole units (the S3 grid), so that equal units make equal chunks.
+   */
+  public DirtySet alignedTo(int unitBlocks) {
+    if (unitBlocks <= 1) {
+      return this;
+    }
+    RoaringBitmap out = new RoaringBitmap();
+    RunIterator runs = runs(Integer.MAX_VALUE);
+    while (runs.next()) {
+      long from = runs.firstBlock() / unitBlocks * unitBlocks;
+      long to = (runs.firstBlock() + runs.blockCount() + unitBlocks - 1) / unitBlocks * unitBlocks;
+      out.add(from, Math.min(to, BlockGeometry.MAX_BLOCK_COUNT + 1));
+    }
+    return new DirtySet(geometry, out);
+  }
+
   /** Calls {@code action} for every dirty block index in ascending order. */
   public void forEachBlock(IntConsumer action) {
     blocks.forEach(action);

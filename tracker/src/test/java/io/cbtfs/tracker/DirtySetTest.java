@@ -55,4 +55,16 @@ class DirtySetTest {
     assertThat(runs(DirtySet.of(G, b), 100))
         .containsExactly((BlockGeometry.MAX_BLOCK_COUNT - 2) + "+2");
   }
+
+  @Test
+  void alignedToCoversEveryTouchedUnitAndNothingElse() {
+    RoaringBitmap b = RoaringBitmap.bitmapOf(3, 17, 18, 31, 32, 70);
+    DirtySet aligned = DirtySet.of(G, b).alignedTo(16);
+    RoaringBitmap expected = new RoaringBitmap();
+    expected.add(0L, 48L); // units 0, 1, 2 (blocks 3; 17, 18, 31; 32)
+    expected.add(64L, 80L); // unit 4 (block 70)
+    assertThat(aligned.toBitmap()).isEqualTo(expected);
+    assertThat(DirtySet.of(G, b).alignedTo(1).toBitmap()).isEqualTo(b);
+    assertThat(DirtySet.empty(G).alignedTo(16).isEmpty()).isTrue();
+  }
 }

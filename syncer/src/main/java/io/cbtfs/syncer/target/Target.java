@@ -23,6 +23,14 @@ public interface Target {
   Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException;
 
   /**
+   * The unit the target stores, in bytes: a sync sends every block of each unit it touches, so that
+   * a unit's chunk depends only on its bytes (0: any block on its own).
+   */
+  default long granuleBytes() {
+    return 0;
+  }
+
+  /**
    * Compares the target's latest generation with {@code image} block by block.
    *
    * @return the blocks that differ (at most {@code limit} of them); empty if equal. An empty target
