@@ -62,10 +62,10 @@ read -r full_s3 _ < <(sync_secs "$work/mnt/b.raw" "$store/b")
 stored_full=$(stored)
 
 for img in a b; do
-  python3 "$root/bench/lib/rewrite.py" "$work/mnt/$img.raw" 65536 "$pct" 42
+  python3 "$root/bench/lib/rewrite.py" "$work/mnt/$img.raw" 65536 "$pct" 42 >/dev/null
 done
 read -r inc_file inc_bytes < <(sync_secs "$work/mnt/a.raw" "file:$work/replica.raw")
-read -r inc_s3 _ < <(sync_secs "$work/mnt/b.raw" "$store/b")
+read -r inc_s3 inc_s3_bytes < <(sync_secs "$work/mnt/b.raw" "$store/b")
 stored_inc=$(stored)
 
 cp "$work/mnt/b.raw" "$work/mnt/c.raw"
@@ -78,15 +78,25 @@ drop; t2=$(now)
 t3=$(now)
 cmp "$work/restored.raw" "$work/images/b.raw"
 
+# the server's own ceiling: the same bytes as 1 MiB objects, PUT by curl (SigV4), 16 at a time
+mkdir -p "$work/parts"
+split -b 1M -d -a 5 "$work/images/a.raw" "$work/parts/p"
+drop; t4=$(now)
+ls "$work/parts" | xargs -P 16 -I{} curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" \
+  --user bench:bench-secret -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$work/parts/{}" "$endpoint/bench/curl/{}"
+t5=$(now)
+
 printf "image %d MiB of random data, %s%% of 64K blocks rewritten; S3Proxy (filesystem backend) on loopback, same disk\n" "$size_mib" "$pct"
 printf "full sync:        file: %.2f s (%.0f MiB/s)   s3: %.2f s (%.0f MiB/s)   s3/file time %.2fx\n" \
   "$full_file" "$(echo "$(mib $bytes) / $full_file" | bc -l)" "$full_s3" "$(echo "$(mib $bytes) / $full_s3" | bc -l)" \
   "$(echo "$full_s3 / $full_file" | bc -l)"
-printf "incremental sync: file: %.2f s (%.0f MiB/s)   s3: %.2f s (%.0f MiB/s)   s3/file time %.2fx   (%.0f MiB dirty)\n" \
-  "$inc_file" "$(echo "$(mib $inc_bytes) / $inc_file" | bc -l)" "$inc_s3" "$(echo "$(mib $inc_bytes) / $inc_s3" | bc -l)" \
-  "$(echo "$inc_s3 / $inc_file" | bc -l)" "$(mib "$inc_bytes")"
+printf "incremental sync: file: %.2f s (%.0f MiB dirty, %.0f MiB/s)   s3: %.2f s (%.0f MiB in whole 1 MiB cells, %.0f MiB/s)   s3/file time %.2fx\n" \
+  "$inc_file" "$(mib "$inc_bytes")" "$(echo "$(mib $inc_bytes) / $inc_file" | bc -l)" "$inc_s3" "$(mib "$inc_s3_bytes")" \
+  "$(echo "$(mib $inc_s3_bytes) / $inc_s3" | bc -l)" "$(echo "$inc_s3 / $inc_file" | bc -l)"
 printf "stored: after full %.1f MiB, after incremental +%.1f MiB, after a clone's full sync +%.3f MiB (clone sync %.2f s)\n" \
   "$(mib "$stored_full")" "$(mib $((stored_inc - stored_full)))" "$(mib $((stored_clone - stored_inc)))" "$clone_s3"
+printf "server ceiling:   curl PUT of the image as 1 MiB objects, 16 in parallel: %.2f s (%.0f MiB/s); cbtfs full sync to s3 reaches %.0f%% of it\n" \
+  "$(echo "$t5 - $t4" | bc -l)" "$(echo "$(mib $bytes) / ($t5 - $t4)" | bc -l)" "$(echo "100 * ($t5 - $t4) / $full_s3" | bc -l)"
 printf "restore latest:   s3 %.2f s (%.0f MiB/s)   cp of the replica %.2f s (%.0f MiB/s, flushed)\n" \
   "$(echo "$t3 - $t2" | bc -l)" "$(echo "$(mib $bytes) / ($t3 - $t2)" | bc -l)" \
   "$(echo "$t1 - $t0" | bc -l)" "$(echo "$(mib $bytes) / ($t1 - $t0)" | bc -l)"

@@ -1,12 +1,14 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.ChunkCodec;
+import io.cbtfs.syncer.EncodedRecord;
+import io.cbtfs.syncer.RecordKind;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
-import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Exception;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
@@ -26,9 +28,8 @@ final class ChunkObject {
   /** The largest chunk a reader accepts: bounds memory against a damaged or hostile store. */
   static final int MAX_BYTES = 16 << 20;
 
-  private static final LZ4Factory FACTORY = LZ4Factory.nativeInstance();
-  private final LZ4Compressor compressor = FACTORY.fastCompressor();
-  private final LZ4SafeDecompressor decompressor = FACTORY.safeDecompressor();
+  private final ChunkCodec codec = new ChunkCodec();
+  private final LZ4SafeDecompressor decompressor = LZ4Factory.nativeInstance().safeDecompressor();
 
   static MessageDigest sha256() {
     try {
@@ -48,19 +49,19 @@ final class ChunkObject {
     return HexFormat.of().formatHex(hash);
   }
 
-  /** The object's bytes for {@code data[0, length)}. */
+  /**
+   * The object's bytes for {@code data[0, length)}: compressed with the delta's codec, which tries
+   * a 64 KiB sample first, so incompressible data (encrypted disks) costs one small attempt.
+   */
   byte[] encode(byte[] data, int length) {
-    int max = compressor.maxCompressedLength(length);
-    byte[] out = new byte[HEADER_BYTES + max];
-    int n = compressor.compress(data, 0, length, out, HEADER_BYTES, max);
-    byte kind = LZ4;
-    if (n >= length) {
-      kind = RAW;
-      n = length;
-      System.arraycopy(data, 0, out, HEADER_BYTES, length);
-    }
-    ByteBuffer.wrap(out).put(MAGIC).put(kind).putInt(length);
-    return Arrays.copyOf(out, HEADER_BYTES + n);
+    EncodedRecord r = codec.encode(0, data, length);
+    boolean lz4 = r.kind() == RecordKind.DATA_LZ4;
+    byte[] payload = lz4 ? r.payload() : data; // a zero run (never sent here) would travel raw
+    int n = lz4 ? r.payloadLength() : length;
+    byte[] out = new byte[HEADER_BYTES + n];
+    ByteBuffer.wrap(out).put(MAGIC).put(lz4 ? LZ4 : RAW).putInt(length);
+    System.arraycopy(payload, 0, out, HEADER_BYTES, n);
+    return out;
   }
 
   /**
