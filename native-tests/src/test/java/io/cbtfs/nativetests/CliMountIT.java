@@ -135,7 +135,9 @@ class CliMountIT {
     assertThat(offline.exitCode()).as(offline.output()).isZero();
     assertThat(offline.output()).contains("generation 4 (incremental), 1 blocks");
     Tools.Result list = Cbtfs.run("restore", "--list", "archive:" + archive);
-    assertThat(list.output()).contains("generation 3 (full)", "generation 4 (incremental from 3)");
+    assertThat(list.output())
+        .containsPattern("generation 3 +full +image 4.0 MiB +stored [0-9.]+ KiB +2\\d{3}-")
+        .containsPattern("generation 4 +incremental +image 4.0 MiB");
     Path out = tmp.resolve("restored.img");
     Tools.Result restore = Cbtfs.run("restore", "archive:" + archive, out.toString());
     assertThat(restore.exitCode()).as(restore.output()).isZero();
