@@ -130,6 +130,19 @@ class RemoteIT {
     assertThat(first.exitCode()).as(first.output()).isZero();
     assertThat(Files.mismatch(backing.resolve("vm.raw"), root.resolve("vm1.img"))).isEqualTo(-1L);
 
+    // verify compares over the network by block hashes, and names a block damaged on the receiver
+    Tools.Result same = Cbtfs.run("verify", image.toString(), uri("vm1"));
+    assertThat(same.exitCode()).as(same.output()).isZero();
+    assertThat(same.output()).contains("are identical");
+    byte[] replica = Files.readAllBytes(root.resolve("vm1.img"));
+    replica[5 * 65536 + 3] ^= 1;
+    Files.write(root.resolve("vm1.img"), replica);
+    Tools.Result damaged = Cbtfs.run("verify", image.toString(), uri("vm1"));
+    assertThat(damaged.exitCode()).isEqualTo(1);
+    assertThat(damaged.output()).contains("first differing blocks of 64K: 5 (offset 327680)");
+    replica[5 * 65536 + 3] ^= 1;
+    Files.write(root.resolve("vm1.img"), replica);
+
     // the receiver dies (kill -9) while a delta streams in: the sync fails with a clear line,
     // the replica is as it was, the blocks stay dirty
     Tools.run(

@@ -24,6 +24,7 @@ final class Frames {
   static final int DATA = 6;
   static final int END = 7;
   static final int ACK = 8;
+  static final int HASHES = 9;
 
   private Frames() {}
 
@@ -71,7 +72,7 @@ final class Frames {
     if (type < 0) {
       throw new EOFException("connection closed");
     }
-    if (type < CHALLENGE || type > ACK) {
+    if (type < CHALLENGE || type > HASHES) {
       throw new CbtfsException("protocol error: unknown frame type " + type);
     }
     int len = in.readInt();

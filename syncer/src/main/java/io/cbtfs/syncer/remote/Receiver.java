@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.remote;
 
+import io.cbtfs.syncer.BlockHashes;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.target.ArchiveTarget;
@@ -20,6 +21,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -210,7 +212,7 @@ public final class Receiver implements AutoCloseable {
         login.cancel(false); // authenticated: from here the per-read timeout applies
         Target target = target(hello);
         Frames.write(out, Frames.OK, encode(target.state()));
-        receiveDelta(in, out, target, peer);
+        serveRequest(in, out, target, peer);
       } catch (CbtfsException | IOException e) {
         if (!(e instanceof EOFException)) {
           sendError(out, e);
@@ -263,14 +265,24 @@ public final class Receiver implements AutoCloseable {
     }
   }
 
-  /** After a state answer: at most one delta (BEGIN, DATA..., END), or the sender hangs up. */
-  private void receiveDelta(DataInputStream in, DataOutputStream out, Target target, String peer)
+  /**
+   * After a state answer: at most one request. A delta (BEGIN, DATA..., END), the hashes of the
+   * replica's blocks (HASHES), or none: the sender hangs up after a state query.
+   */
+  private void serveRequest(DataInputStream in, DataOutputStream out, Target target, String peer)
       throws IOException {
     Frames.Frame begin;
     try {
-      begin = Frames.expect(in, Frames.BEGIN, "sender");
+      begin = Frames.read(in);
     } catch (EOFException e) {
       return; // a state query
+    }
+    if (begin.type() == Frames.HASHES) {
+      sendHashes(begin.payload(), out, target);
+      return;
+    }
+    if (begin.type() != Frames.BEGIN) {
+      throw new CbtfsException("protocol error: expected BEGIN or HASHES");
     }
     byte[] b = begin.payload();
     if (b.length != DeltaHeader.BYTES + 1) {
@@ -294,6 +306,54 @@ public final class Receiver implements AutoCloseable {
           throw new CbtfsException("protocol error: frame " + f.type() + " inside a delta");
         }
       }
+    }
+  }
+
+  /**
+   * HASHES: the replica's size (OK), then the SHA-256 of each block in DATA frames of at most 1
+   * MiB, then END. The sender compares them with its image (a verify, or a verified sync that sends
+   * only what differs).
+   */
+  private static void sendHashes(byte[] request, DataOutputStream out, Target target)
+      throws IOException {
+    if (request.length != 4) {
+      throw new CbtfsException("protocol error: HASHES of " + request.length + " bytes");
+    }
+    int blockSize = ByteBuffer.wrap(request).getInt();
+    try {
+      io.cbtfs.tracker.BlockGeometry.of(blockSize);
+    } catch (IllegalArgumentException e) {
+      throw new CbtfsException("bad block size " + blockSize + " for HASHES");
+    }
+    if (!(target instanceof ReplicaTarget replica)) {
+      throw new CbtfsException(
+          "comparing with an archive over the network is not supported: run cbtfs verify on the "
+              + "receiver");
+    }
+    try (FileChannel ch = replica.openForReading()) {
+      if (ch == null) {
+        throw new CbtfsException(target.describe() + " holds nothing yet");
+      }
+      long size = ch.size();
+      Frames.write(out, Frames.OK, ByteBuffer.allocate(8).putLong(size).array());
+      byte[] frame = new byte[(Frames.MAX_PAYLOAD - 1024) / BlockHashes.BYTES * BlockHashes.BYTES];
+      int[] fill = {0};
+      BlockHashes.forEach(
+          ch,
+          size,
+          blockSize,
+          (block, hash) -> {
+            System.arraycopy(hash, 0, frame, fill[0], BlockHashes.BYTES);
+            fill[0] += BlockHashes.BYTES;
+            if (fill[0] == frame.length) {
+              Frames.write(out, Frames.DATA, frame, 0, fill[0]);
+              fill[0] = 0;
+            }
+          });
+      if (fill[0] > 0) {
+        Frames.write(out, Frames.DATA, frame, 0, fill[0]);
+      }
+      Frames.write(out, Frames.END, new byte[0]);
     }
   }
 

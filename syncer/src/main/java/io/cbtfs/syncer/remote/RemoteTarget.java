@@ -1,6 +1,8 @@
 package io.cbtfs.syncer.remote;
 
+import io.cbtfs.syncer.BlockHashes;
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.target.Delivery;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.TargetState;
@@ -20,11 +22,13 @@ import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSocket;
+import org.roaringbitmap.RoaringBitmap;
 
 /**
  * {@code cbtfs://HOST:PORT/NAME[?archive][&pin=SHA256][&token-file=PATH][&insecure]}: a replica
@@ -262,10 +266,79 @@ public final class RemoteTarget implements Target {
     };
   }
 
-  /** Not over the network yet: the caller falls back (a sync sends every block). */
+  /**
+   * Asks the receiver for the SHA-256 of each block of its replica (HASHES) and compares them with
+   * the image's, block by block as they stream in: 32 bytes per block travel, not the block.
+   *
+   * @throws UnsupportedOperationException for an archive (the caller then sends every block)
+   */
   @Override
-  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit) {
-    throw new UnsupportedOperationException(
-        "comparing with " + describe() + " is not supported: run cbtfs verify on the receiver");
+  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException {
+    if (archive) {
+      throw new UnsupportedOperationException(
+          "comparing with " + describe() + " is not supported: run cbtfs verify on the receiver");
+    }
+    int bs = geometry.blockSize();
+    RoaringBitmap differing = new RoaringBitmap();
+    try (Connection c = new Connection()) {
+      if (!c.state.exists()) {
+        differing.add(0L, Math.max(1, geometry.blockCount(imageSize)));
+        return DirtySet.of(geometry, differing);
+      }
+      Frames.write(c.out, Frames.HASHES, ByteBuffer.allocate(4).putInt(bs).array());
+      byte[] ok = Frames.expect(c.in, Frames.OK, describe()).payload();
+      if (ok.length != 8) {
+        throw new CbtfsException("protocol error: HASHES answer of " + ok.length + " bytes");
+      }
+      long theirSize = ByteBuffer.wrap(ok).getLong();
+      long theirBlocks = geometry.blockCount(theirSize);
+      long[] block = {0};
+      byte[] buf = new byte[bs];
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      while (true) {
+        Frames.Frame f = Frames.read(c.in);
+        if (f.type() == Frames.END) {
+          break;
+        }
+        if (f.type() != Frames.DATA || f.payload().length % BlockHashes.BYTES != 0) {
+          throw new CbtfsException("protocol error: bad HASHES data from " + describe());
+        }
+        for (int at = 0; at < f.payload().length; at += BlockHashes.BYTES) {
+          long b = block[0]++;
+          if (b >= theirBlocks) {
+            throw new CbtfsException("protocol error: more hashes than blocks from " + describe());
+          }
+          long offset = b * bs;
+          long ours = Math.min(bs, imageSize - offset);
+          long theirs = Math.min(bs, theirSize - offset);
+          boolean same = false;
+          if (ours == theirs && ours > 0) { // only a block as long on both sides can match
+            ImageReads.readFully(image, offset, buf, (int) ours);
+            sha.update(buf, 0, (int) ours);
+            same = Arrays.equals(sha.digest(), 0, 32, f.payload(), at, at + 32);
+          }
+          if (!same
+              && differing.getLongCardinality() < limit
+              && b < geometry.blockCount(imageSize)) {
+            differing.add((int) b);
+          }
+        }
+      }
+      if (block[0] != theirBlocks) {
+        throw new CbtfsException("protocol error: " + describe() + " sent too few hashes");
+      }
+      if (imageSize > theirSize) { // blocks the replica does not have yet
+        long from = theirSize / bs;
+        for (long b = from;
+            b < geometry.blockCount(imageSize) && differing.getLongCardinality() < limit;
+            b++) {
+          differing.add((int) b);
+        }
+      }
+      return DirtySet.of(geometry, differing);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 }

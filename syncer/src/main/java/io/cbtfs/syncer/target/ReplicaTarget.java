@@ -56,6 +56,14 @@ public final class ReplicaTarget implements Target {
     return s;
   }
 
+  /**
+   * The replica opened for reading, once any interrupted apply is finished (for a comparison from
+   * another host); null if it holds nothing yet.
+   */
+  public FileChannel openForReading() throws IOException {
+    return state().exists() ? FileChannel.open(replica, StandardOpenOption.READ) : null;
+  }
+
   /** Finishes an interrupted apply, discards an unverified staging file. */
   private void recover() throws IOException {
     if (Files.exists(journal)) {

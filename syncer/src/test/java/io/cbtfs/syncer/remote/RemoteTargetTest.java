@@ -127,6 +127,42 @@ class RemoteTargetTest {
   }
 
   @Test
+  void comparesWithTheRemoteReplicaByBlockHashes() throws IOException {
+    RemoteTarget replica = RemoteTarget.parse(uri("vm1", ""));
+    try (FileChannel ch = FileChannel.open(image)) { // nothing there yet: every block differs
+      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).blockCount()).isEqualTo(48);
+    }
+    syncer.sync(source(), replica, false, SyncProgress.NONE);
+    try (FileChannel ch = FileChannel.open(image)) {
+      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).isEmpty()).isTrue();
+    }
+    // changed behind the tracker's back (blocks 2 and 40), then grown by half a block
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[] {1}), 2 * 65536 + 7);
+      ch.write(ByteBuffer.wrap(new byte[] {1}), 40 * 65536);
+    }
+    try (FileChannel ch = FileChannel.open(image)) {
+      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+          .containsExactly(2, 40);
+      assertThat(replica.differing(ch, ch.size(), G, 1).blockCount()).isEqualTo(1);
+    }
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[32768]), 3 << 20); // the image grows: block 48, partial
+    }
+    try (FileChannel ch = FileChannel.open(image)) {
+      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+          .containsExactly(2, 40, 48);
+    }
+    assertThatThrownBy(
+            () -> {
+              try (FileChannel ch = FileChannel.open(image)) {
+                RemoteTarget.parse(uri("vm1", "&archive")).differing(ch, 1, G, 1);
+              }
+            })
+        .isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  @Test
   void aWrongTokenIsRefusedAndNothingIsWritten() throws IOException {
     Path wrong = tmp.resolve("wrong-token");
     Files.writeString(wrong, Tokens.generate());
