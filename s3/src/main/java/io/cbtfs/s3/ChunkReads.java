@@ -62,7 +62,7 @@ final class ChunkReads {
 
   private byte[] fetch(ChunkObject codec, String hex) throws IOException {
     String key = store.location().chunkKey(hex);
-    byte[] object = store.get(key);
+    byte[] object = store.get(key, ChunkObject.HEADER_BYTES + ChunkObject.MAX_BYTES + (1 << 16));
     if (object == null) {
       throw new DamagedObjectException(
           store.where(key), "chunk is missing (generation " + manifest.header.generation() + ")");

@@ -21,7 +21,6 @@ import java.util.concurrent.atomic.AtomicReference;
 final class ChunkUploader implements AutoCloseable {
   private final S3Store store;
   private final Set<String> known;
-  private final StoreLock lock;
   private final ChunkObject codec = new ChunkObject();
   private final Semaphore room = new Semaphore(2 * S3Store.CONNECTIONS);
   private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
@@ -41,10 +40,9 @@ final class ChunkUploader implements AutoCloseable {
   /**
    * @param known chunks the store is known to hold (the base manifest's): no request for those
    */
-  ChunkUploader(S3Store store, Set<String> known, StoreLock lock) {
+  ChunkUploader(S3Store store, Set<String> known) {
     this.store = store;
     this.known = known;
-    this.lock = lock;
   }
 
   /** Stores {@code data} (owned by the uploader from now on); completes with its SHA-256. */
@@ -68,7 +66,6 @@ final class ChunkUploader implements AutoCloseable {
             try {
               byte[] hash = ChunkObject.hash(data, data.length);
               store(ChunkObject.hex(hash), data);
-              lock.refreshIfDue();
               done.complete(hash);
             } catch (Throwable e) {
               failure.compareAndSet(null, e);
@@ -103,7 +100,14 @@ final class ChunkUploader implements AutoCloseable {
     CompletableFuture<Void> mine = new CompletableFuture<>();
     CompletableFuture<Void> first = seen.putIfAbsent(hex, mine);
     if (first != null) { // the same bytes twice in one delta: one upload
-      first.join();
+      try {
+        first.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while uploading");
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+      }
       dedupedChunks.incrementAndGet();
       return;
     }

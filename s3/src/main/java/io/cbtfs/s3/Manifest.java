@@ -28,6 +28,9 @@ final class Manifest {
   private static final int CHUNK_BYTES = 32 + 4;
   private static final int EXTENT_BYTES = 8 + 4 + 4 + 4;
 
+  /** The largest manifest a reader accepts: a 16 TiB image written in 64K blocks, worst case. */
+  static final int MAX_BYTES = 1 << 30;
+
   /** What a manifest says of the generation it maps. */
   record Header(
       UUID lineage,
@@ -305,11 +308,11 @@ final class Manifest {
       pos[e] = b.getInt();
       if (first[e] < next
           || count[e] <= 0
-          || first[e] + count[e] > h.blockCount()
+          || first[e] > h.blockCount() - count[e]
           || chunk[e] < 0
           || chunk[e] >= n
           || pos[e] < 0
-          || (long) (pos[e] + count[e] - 1) * blockSize >= lengths[chunk[e]]) {
+          || ((long) pos[e] + count[e] - 1) * blockSize >= lengths[chunk[e]]) {
         throw new DamagedObjectException(where, "extent " + e + " is out of bounds or order");
       }
       next = first[e] + count[e];

@@ -56,7 +56,7 @@ public final class S3Catalog {
       long chunks = 0;
       long chunkBytes = 0;
       for (S3Object o : s.list(store.chunksPrefix())) {
-        if (!S3Location.isChunkKey(o.key())) {
+        if (!store.isChunkKey(o.key())) {
           continue;
         }
         chunks++;
@@ -65,7 +65,7 @@ public final class S3Catalog {
       long manifests = 0;
       long manifestBytes = 0;
       for (S3Object o : s.list(store.imagesPrefix())) {
-        if (S3Location.generationOf(o.key()) >= 0) {
+        if (store.manifestImage(o.key()) != null) {
           manifests++;
           manifestBytes += o.size();
         }

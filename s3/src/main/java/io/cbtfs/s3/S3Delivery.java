@@ -70,7 +70,7 @@ final class S3Delivery implements Delivery {
         known.add(base.chunkHex(c));
       }
     }
-    this.uploader = new ChunkUploader(store, known, lock);
+    this.uploader = new ChunkUploader(store, known);
     this.verifier = new StreamVerifier(store.where(image), this::onRecord);
     this.stream = new BufferedOutputStream(verifier, 1 << 20);
   }
@@ -87,6 +87,13 @@ final class S3Delivery implements Delivery {
    */
   private void onRecord(RecordKind kind, long offset, byte[] data, int length) throws IOException {
     long end = offset + length;
+    int bs = announced.blockSize();
+    if (offset % bs != 0 || (length % bs != 0 && end != announced.imageSize())) {
+      // a manifest maps whole blocks: a record must start and end on them (or at the image's end)
+      throw new CorruptDeltaException(
+          store.where(image),
+          "record at " + offset + " of " + length + " bytes is not block-aligned");
+    }
     for (long at = offset; at < end; ) {
       long cellEnd = (at / chunkBytes + 1) * chunkBytes;
       long cut = Math.min(end, cellEnd);
@@ -160,20 +167,30 @@ final class S3Delivery implements Delivery {
                   System.currentTimeMillis()),
               header.full() ? null : base,
               laid);
-      if (lock.lost()) {
-        recheckChunks(m); // a sweep judged this sync dead: make sure nothing it relies on went
-      }
       byte[] bytes = m.encode();
+      Manifest.decode(bytes, "the new manifest"); // never commit one a reader would refuse
       long stored = uploader.uploadedBytes.get() + bytes.length;
-      store.put(
-          store.location().manifestKey(image, header.generation()),
-          bytes,
-          bytes.length,
+      String key = store.location().manifestKey(image, header.generation());
+      Map<String, String> meta =
           Map.of(
               "cbtfs-lineage", header.lineage().toString(),
               "cbtfs-image-size", Long.toString(header.imageSize()),
               "cbtfs-full", Boolean.toString(header.full()),
-              "cbtfs-stored-bytes", Long.toString(stored)));
+              "cbtfs-stored-bytes", Long.toString(stored));
+      if (!lock.expired()) {
+        store.put(key, bytes, bytes.length, meta);
+      } else {
+        // this sync stalled long enough for a sweep to take it for dead: under a fresh lock,
+        // check that every chunk it names is still there, and commit while holding that lock
+        try (StoreLock again =
+            StoreLock.acquire(store, StoreLock.Kind.SYNC, "sync " + image, S3Target.LOCK_WAIT)) {
+          recheckChunks(m);
+          store.put(key, bytes, bytes.length, meta);
+        }
+      }
+      if (header.full()) {
+        dropOtherHistory(header);
+      }
       return header.generation();
     } finally {
       release();
@@ -181,19 +198,37 @@ final class S3Delivery implements Delivery {
   }
 
   private void recheckChunks(Manifest m) throws IOException {
-    try (StoreLock again =
-        StoreLock.acquire(
-            store, StoreLock.Kind.SYNC, "sync " + image, java.time.Duration.ofMinutes(30))) {
-      for (int c = 0; c < m.chunkCount(); c++) {
-        String key = store.location().chunkKey(m.chunkHex(c));
-        if (store.head(key) == null) {
-          throw new IOException(
-              store.where(key)
-                  + " was removed by a gc while this sync stalled; nothing was committed, sync "
-                  + "again");
-        }
+    for (int c = 0; c < m.chunkCount(); c++) {
+      String key = store.location().chunkKey(m.chunkHex(c));
+      if (store.head(key) == null) {
+        throw new IOException(
+            store.where(key)
+                + " was removed by a gc while this sync stalled; nothing was committed, sync again");
       }
     }
+  }
+
+  /**
+   * After a full generation G: manifests numbered above G are from a future the image no longer has
+   * (its tracking went back), and those of another lineage are what {@code --full} overwrote.
+   * Deleted after G is committed, so a crash in between leaves G and nothing lost.
+   */
+  private void dropOtherHistory(DeltaHeader header) throws IOException {
+    java.util.List<String> drop = new java.util.ArrayList<>();
+    for (software.amazon.awssdk.services.s3.model.S3Object o :
+        store.list(store.location().manifestsPrefix(image))) {
+      long g = store.location().manifestGeneration(image, o.key());
+      if (g > header.generation()
+          || (g >= 0 && g != header.generation() && !sameLineage(o.key(), header))) {
+        drop.add(o.key());
+      }
+    }
+    store.deleteAll(drop);
+  }
+
+  private boolean sameLineage(String key, DeltaHeader header) throws IOException {
+    var h = store.head(key);
+    return h == null || header.lineage().toString().equals(h.metadata().get("cbtfs-lineage"));
   }
 
   private static byte[] join(CompletableFuture<byte[]> f) throws IOException {

@@ -1,5 +1,6 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -61,8 +62,9 @@ public final class S3Gc {
       for (String image : s.children(store.imagesPrefix())) {
         TreeMap<Long, String> gens = new TreeMap<>();
         for (S3Object o : s.list(store.manifestsPrefix(image))) {
-          if (S3Location.generationOf(o.key()) >= 0) {
-            gens.put(S3Location.generationOf(o.key()), o.key());
+          long g = store.manifestGeneration(image, o.key());
+          if (g >= 0) {
+            gens.put(g, o.key());
           }
         }
         while (gens.size() > keep) {
@@ -81,10 +83,10 @@ public final class S3Gc {
           now = now == null || o.lastModified().isAfter(now) ? o.lastModified() : now;
         }
         for (S3Object o : s.list(store.imagesPrefix())) {
-          if (S3Location.generationOf(o.key()) < 0 || (dryRun && expired.contains(o.key()))) {
+          if (store.manifestImage(o.key()) == null || (dryRun && expired.contains(o.key()))) {
             continue;
           }
-          byte[] b = s.get(o.key());
+          byte[] b = s.get(o.key(), Manifest.MAX_BYTES);
           if (b == null) {
             continue;
           }
@@ -100,7 +102,7 @@ public final class S3Gc {
         long young = 0;
         for (S3Object o : s.list(store.chunksPrefix())) {
           String hex = o.key().substring(o.key().lastIndexOf('/') + 1);
-          if (!S3Location.isChunkKey(o.key()) || referenced.contains(hex)) {
+          if (!store.isChunkKey(o.key()) || referenced.contains(hex)) {
             continue;
           }
           if (o.lastModified().isAfter(cutoff)) {
@@ -111,7 +113,18 @@ public final class S3Gc {
           bytes += o.size();
         }
         if (!dryRun) {
-          s.deleteAll(doomed);
+          for (int i = 0; i < doomed.size(); i += 1000) {
+            lock.renew();
+            if (lock.expired()) { // stalled: a sync may have gone ahead, trusting us dead
+              throw new CbtfsException(
+                  "gc stalled for more than "
+                      + StoreLock.stale.dividedBy(2).toSeconds()
+                      + " s and stopped after removing "
+                      + i
+                      + " chunks: run it again");
+            }
+            s.deleteAll(doomed.subList(i, Math.min(doomed.size(), i + 1000)));
+          }
         }
         return new Report(removedGenerations, kept, referenced.size(), doomed.size(), bytes, young);
       }

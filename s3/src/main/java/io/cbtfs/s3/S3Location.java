@@ -28,6 +28,8 @@ public record S3Location(
 
   private static final Pattern BUCKET = Pattern.compile("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]");
   private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
+  private static final java.util.Set<String> RESERVED =
+      java.util.Set.of("chunks", "images", "locks");
   static final String USAGE = "s3://BUCKET/[STORE/]IMAGE[?endpoint=URL&region=R]";
 
   /**
@@ -69,6 +71,10 @@ public record S3Location(
       if (!SEGMENT.matcher(s).matches() || s.equals("..")) {
         throw new IllegalArgumentException(
             "bad name '" + s + "' in " + uri + ": use letters, digits, '.', '_' and '-'");
+      }
+      if (RESERVED.contains(s)) { // a store inside another's layout would be swept by it
+        throw new IllegalArgumentException(
+            "'" + s + "' in " + uri + " is reserved (chunks, images, locks): choose another name");
       }
       if (withImage && i == segments) {
         image = s;
@@ -160,9 +166,19 @@ public record S3Location(
 
   private static final Pattern CHUNK_NAME = Pattern.compile("[0-9a-f]{64}");
 
-  /** Whether {@code key} is a chunk's (some servers also list their directories as keys). */
-  static boolean isChunkKey(String key) {
-    return CHUNK_NAME.matcher(key.substring(key.lastIndexOf('/') + 1)).matches();
+  /**
+   * Whether {@code key} is exactly a chunk key of this store (some servers also list their
+   * directories as keys).
+   */
+  boolean isChunkKey(String key) {
+    if (!key.startsWith(chunksPrefix())) {
+      return false;
+    }
+    String rest = key.substring(chunksPrefix().length());
+    return rest.length() == 3 + 64
+        && rest.charAt(2) == '/'
+        && CHUNK_NAME.matcher(rest.substring(3)).matches()
+        && rest.startsWith(rest.substring(3, 5));
   }
 
   String imagesPrefix() {
@@ -178,14 +194,33 @@ public record S3Location(
         + String.format(Locale.ROOT, "gen-%020d.manifest", generation);
   }
 
-  /** The generation a manifest key names, or -1 if the key is not a manifest's. */
-  static long generationOf(String key) {
-    int slash = key.lastIndexOf('/');
-    String name = key.substring(slash + 1);
-    if (!name.matches("gen-\\d{20}\\.manifest")) {
+  /** The generation a key names if it is exactly a manifest key of {@code imageName}, else -1. */
+  long manifestGeneration(String imageName, String key) {
+    String prefix = manifestsPrefix(imageName);
+    if (!key.startsWith(prefix)) {
+      return -1;
+    }
+    String name = key.substring(prefix.length());
+    if (!MANIFEST_NAME.matcher(name).matches()) {
       return -1;
     }
     return Long.parseLong(name.substring(4, 24));
+  }
+
+  private static final Pattern MANIFEST_NAME = Pattern.compile("gen-\\d{20}\\.manifest");
+
+  /** The image a key belongs to if it is exactly a manifest key of this store, else null. */
+  String manifestImage(String key) {
+    if (!key.startsWith(imagesPrefix())) {
+      return null;
+    }
+    String rest = key.substring(imagesPrefix().length());
+    int slash = rest.indexOf('/');
+    if (slash <= 0) {
+      return null;
+    }
+    String image = rest.substring(0, slash);
+    return SEGMENT.matcher(image).matches() && manifestGeneration(image, key) >= 0 ? image : null;
   }
 
   String locksPrefix() {

@@ -114,10 +114,23 @@ final class S3Store implements AutoCloseable {
     return "s3://" + location.bucket() + "/" + key;
   }
 
-  /** The object's bytes, or null if there is no such key. */
-  byte[] get(String key) throws IOException {
-    try {
-      return client.getObjectAsBytes(r -> r.bucket(location.bucket()).key(key)).asByteArray();
+  /**
+   * The object's bytes, or null if there is no such key.
+   *
+   * @throws IOException if it is larger than {@code maxBytes} (a damaged or hostile store)
+   */
+  byte[] get(String key, long maxBytes) throws IOException {
+    try (var in = client.getObject(r -> r.bucket(location.bucket()).key(key))) {
+      Long length = in.response().contentLength();
+      if (length != null && length > maxBytes) {
+        throw new IOException(
+            where(key) + " is " + length + " bytes, more than the " + maxBytes + " expected");
+      }
+      byte[] b = in.readNBytes((int) Math.min(maxBytes + 1, Integer.MAX_VALUE - 8));
+      if (b.length > maxBytes) {
+        throw new IOException(where(key) + " is larger than the " + maxBytes + " bytes expected");
+      }
+      return b;
     } catch (NoSuchKeyException e) {
       return null;
     } catch (SdkException e) {

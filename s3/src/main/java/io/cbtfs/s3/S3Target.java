@@ -107,7 +107,7 @@ public final class S3Target implements Restorable {
       Manifest base = null;
       if (!header.full()) {
         // a replay of the generation the store holds lays its delta over the one before
-        base = header.generation() == latest ? manifest(store, header.baseGeneration()) : last;
+        base = header.generation() == latest ? replayBase(store, header) : last;
       } else if (last != null && last.header.lineage().equals(header.lineage())) {
         base = last; // not laid under a full delta, but its chunks are known to be stored
       }
@@ -124,6 +124,23 @@ public final class S3Target implements Restorable {
     }
   }
 
+  /**
+   * The generation a replayed delta (the source crashed after the store committed it) lays over.
+   */
+  private Manifest replayBase(S3Store store, DeltaHeader header) throws IOException {
+    try {
+      return manifest(store, header.baseGeneration());
+    } catch (CbtfsException e) {
+      throw new CbtfsException(
+          describe()
+              + " no longer has generation "
+              + header.baseGeneration()
+              + " (gc removed it) to replay "
+              + header.describe()
+              + " over: sync with --full");
+    }
+  }
+
   /** The newest generation of the image in the store, or null. */
   private Long latest(S3Store store) throws IOException {
     TreeMap<Long, S3Object> m = manifests(store);
@@ -133,7 +150,7 @@ public final class S3Target implements Restorable {
   private TreeMap<Long, S3Object> manifests(S3Store store) throws IOException {
     TreeMap<Long, S3Object> out = new TreeMap<>();
     for (S3Object o : store.list(location.manifestsPrefix(location.image()))) {
-      long g = S3Location.generationOf(o.key());
+      long g = location.manifestGeneration(location.image(), o.key());
       if (g >= 0) {
         out.put(g, o);
       }
@@ -143,7 +160,7 @@ public final class S3Target implements Restorable {
 
   private Manifest manifest(S3Store store, long generation) throws IOException {
     String key = location.manifestKey(location.image(), generation);
-    byte[] b = store.get(key);
+    byte[] b = store.get(key, Manifest.MAX_BYTES);
     if (b == null) {
       throw new CbtfsException(describe() + " has no generation " + generation);
     }
@@ -193,9 +210,10 @@ public final class S3Target implements Restorable {
       Manifest.Header h = m.header;
       AtomicLong done = new AtomicLong();
       long total = m.mappedBlocks() * h.blockSize();
+      FileChannel created =
+          FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
       boolean ok = false;
-      try (FileChannel ch =
-          FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      try (FileChannel ch = created) {
         new ChunkReads(store, m)
             .forEachChunk(
                 (chunk, data, extents) -> {
@@ -217,6 +235,12 @@ public final class S3Target implements Restorable {
         }
         ch.force(true);
         ok = true;
+      } catch (DamagedObjectException e) {
+        if (store.head(location.manifestKey(location.image(), generation)) == null) {
+          throw new CbtfsException(
+              describe() + " generation " + generation + " was removed (gc) while it was restored");
+        }
+        throw e;
       } finally {
         if (!ok) {
           Files.deleteIfExists(out); // half a restore is worse than none

@@ -7,8 +7,12 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
@@ -16,8 +20,13 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * then list all locks. Of two holders that both do that, the one that lists later sees the other
  * (S3 lists are strongly consistent), so a sweep and a sync never both go ahead. Syncs do not
  * exclude each other. A sync yields to a sweep; a sweep waits for running syncs, keeping its lock
- * meanwhile so that no new sync starts. A lock not rewritten for {@link #STALE} belongs to a dead
- * process; ages are compared in the server's clock (object times), never the local one.
+ * meanwhile so that no new sync starts.
+ *
+ * <p>A lock is a lease: its holder rewrites it every {@link #RENEW}; others treat a lock not
+ * rewritten for {@link #STALE} (server time) as a dead process's. The holder trusts its own lock
+ * only while it has renewed it without a gap of {@code STALE / 2} (its monotonic clock): after a
+ * longer stall (a frozen VM, a lost network) it is {@link #expired} for good, since another process
+ * may have gone ahead meanwhile.
  */
 final class StoreLock implements AutoCloseable {
   enum Kind {
@@ -26,29 +35,40 @@ final class StoreLock implements AutoCloseable {
   }
 
   static final Duration STALE = Duration.ofMinutes(10);
-  private static final Duration REFRESH = Duration.ofMinutes(1);
+  static final Duration RENEW = Duration.ofMinutes(1);
+
+  /** {@link #STALE}, shortened only by tests that play a stalled process. */
+  static volatile Duration stale = STALE;
 
   private final S3Store store;
   private final Kind kind;
   private final String key;
   private final String owner;
-  private volatile long refreshedNanos;
-  private volatile boolean lost;
+  private final ScheduledExecutorService renewer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "cbtfs-s3-lock");
+            t.setDaemon(true);
+            return t;
+          });
+  private volatile long renewedNanos;
+  private volatile boolean expired;
 
   private StoreLock(S3Store store, Kind kind, String what) {
     this.store = store;
     this.kind = kind;
-    this.key =
-        store.location().locksPrefix()
-            + kind.name().toLowerCase(java.util.Locale.ROOT)
-            + "-"
-            + UUID.randomUUID();
+    this.key = store.location().locksPrefix() + name(kind) + "-" + UUID.randomUUID();
     this.owner = ManagementFactory.getRuntimeMXBean().getName() + " " + what;
+  }
+
+  private static String name(Kind k) {
+    return k.name().toLowerCase(Locale.ROOT);
   }
 
   /**
    * Takes a lock of {@code kind}, waiting up to {@code wait} while a conflicting one is held (a
-   * sync waits for a sweep; a sweep for syncs and other sweeps).
+   * sync waits for a sweep; a sweep for syncs and other sweeps). The lock renews itself until
+   * {@link #close}.
    *
    * @throws CbtfsException naming the holder if the wait ran out
    */
@@ -57,29 +77,34 @@ final class StoreLock implements AutoCloseable {
     StoreLock lock = new StoreLock(store, kind, what);
     long deadline = System.nanoTime() + wait.toNanos();
     long pause = 200;
-    while (true) {
-      String holder = lock.tryOnce();
-      if (holder == null) {
-        return lock;
-      }
-      if (System.nanoTime() > deadline) {
-        store.delete(lock.key);
-        throw new CbtfsException(
-            "the store "
-                + store.location().asStore().describe()
-                + " is busy: "
-                + holder
-                + " (waited "
-                + wait.toSeconds()
-                + " s)");
-      }
-      try {
+    try {
+      while (true) {
+        String holder = lock.tryOnce();
+        if (holder == null) {
+          lock.renewer.scheduleWithFixedDelay(
+              lock::renewQuietly, RENEW.toMillis(), RENEW.toMillis(), TimeUnit.MILLISECONDS);
+          return lock;
+        }
+        if (System.nanoTime() > deadline) {
+          throw new CbtfsException(
+              "the store "
+                  + store.location().asStore().describe()
+                  + " is busy: "
+                  + holder
+                  + " (waited "
+                  + wait.toSeconds()
+                  + " s)");
+        }
         Thread.sleep(pause); // polling a remote store: there is nothing to wait on
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while waiting for " + holder);
+        pause = Math.min(pause * 2, 1_000);
       }
-      pause = Math.min(pause * 2, 1_000);
+    } catch (InterruptedException e) {
+      lock.abandon();
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the store's lock");
+    } catch (IOException | RuntimeException e) {
+      lock.abandon();
+      throw e;
     }
   }
 
@@ -94,15 +119,11 @@ final class StoreLock implements AutoCloseable {
             .findFirst()
             .orElseThrow(() -> new IOException("lock " + store.where(key) + " vanished"));
     for (S3Object o : locks) {
-      if (o.key().equals(key)) {
-        continue;
-      }
-      boolean stale = o.lastModified().isBefore(now.minus(STALE));
       Kind other = kindOf(o.key());
-      if (other == null) {
+      if (o.key().equals(key) || other == null) {
         continue;
       }
-      if (stale) {
+      if (o.lastModified().isBefore(now.minus(stale))) {
         if (kind == Kind.GC) {
           store.delete(o.key()); // a dead process's lock; the sweep runs alone from here
         }
@@ -113,7 +134,7 @@ final class StoreLock implements AutoCloseable {
               ? kind == Kind.SYNC || o.key().compareTo(key) < 0 // one sweep at a time
               : kind == Kind.GC;
       if (yields) {
-        String who = new String(orEmpty(store.get(o.key())), StandardCharsets.UTF_8);
+        byte[] who = store.get(o.key(), 4096);
         if (kind == Kind.SYNC || other == Kind.GC) {
           store.delete(key);
         }
@@ -121,25 +142,20 @@ final class StoreLock implements AutoCloseable {
         // ones drain and the sweep is not starved by a busy fleet.
         return (other == Kind.GC ? "a gc" : "a sync")
             + " ("
-            + who
+            + (who == null ? "gone" : printable(new String(who, StandardCharsets.UTF_8)))
             + ") holds "
             + store.where(o.key())
             + " since "
             + o.lastModified();
       }
     }
-    refreshedNanos = System.nanoTime();
     return null;
   }
 
-  private static byte[] orEmpty(byte[] b) {
-    return b == null ? new byte[0] : b;
-  }
-
   private static Kind kindOf(String key) {
-    String name = key.substring(key.lastIndexOf('/') + 1);
+    String n = key.substring(key.lastIndexOf('/') + 1);
     for (Kind k : Kind.values()) {
-      if (name.startsWith(k.name().toLowerCase(java.util.Locale.ROOT) + "-")) {
+      if (n.startsWith(name(k) + "-")) {
         return k;
       }
     }
@@ -147,43 +163,54 @@ final class StoreLock implements AutoCloseable {
   }
 
   private void write() throws IOException {
+    long before = System.nanoTime();
     byte[] body = owner.getBytes(StandardCharsets.UTF_8);
     store.put(key, body, body.length, Map.of());
+    if (renewedNanos != 0 && before - renewedNanos > stale.toNanos() / 2) {
+      expired = true; // a gap others may have read as death: never trust this lock again
+    }
+    renewedNanos = before;
   }
 
-  /**
-   * Rewrites the lock if it is older than a minute, so that it does not go stale while a long sync
-   * runs. A lock that a sweep removed as stale is not written again: it is {@link #lost}.
-   */
-  void refreshIfDue() throws IOException {
-    if (lost || System.nanoTime() - refreshedNanos < REFRESH.toNanos()) {
-      return;
-    }
-    synchronized (this) {
-      if (System.nanoTime() - refreshedNanos < REFRESH.toNanos()) {
-        return;
-      }
-      if (store.head(key) == null) {
-        lost = true;
-        return;
-      }
+  /** Rewrites the lock now (the timer does it every minute). */
+  void renew() throws IOException {
+    write();
+  }
+
+  private void renewQuietly() {
+    try {
       write();
-      refreshedNanos = System.nanoTime();
+    } catch (IOException | RuntimeException e) {
+      // the next attempt, or the holder's expired() check, deals with it
     }
   }
 
   /**
-   * Whether a sweep took this lock for a dead process's (then anything it relied on may be gone).
+   * Whether this lock can no longer be trusted: it went without renewal long enough that another
+   * process may have taken it for a dead one's.
    */
-  boolean lost() throws IOException {
-    if (!lost && store.head(key) == null) {
-      lost = true;
+  boolean expired() {
+    return expired || System.nanoTime() - renewedNanos > stale.toNanos() / 2;
+  }
+
+  private void abandon() {
+    renewer.shutdownNow();
+    try {
+      store.delete(key);
+    } catch (IOException | RuntimeException e) {
+      // it goes stale on its own
     }
-    return lost;
   }
 
   @Override
   public void close() throws IOException {
+    renewer.shutdownNow();
     store.delete(key);
+  }
+
+  /** Another host's text in one printable line. */
+  private static String printable(String s) {
+    String t = s.replaceAll("[^\\x20-\\x7e]", "?");
+    return t.length() > 200 ? t.substring(0, 200) + "..." : t;
   }
 }

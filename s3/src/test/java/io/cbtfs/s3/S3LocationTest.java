@@ -16,8 +16,18 @@ class S3LocationTest {
     assertThat(l.pathStyle()).isTrue();
     assertThat(l.manifestKey("vm1", 3))
         .isEqualTo("fleet/eu/images/vm1/gen-00000000000000000003.manifest");
-    assertThat(S3Location.generationOf(l.manifestKey("vm1", 3))).isEqualTo(3);
-    assertThat(l.chunkKey("ab" + "0".repeat(62))).startsWith("fleet/eu/chunks/ab/ab0");
+    assertThat(l.manifestGeneration("vm1", l.manifestKey("vm1", 3))).isEqualTo(3);
+    assertThat(l.manifestImage(l.manifestKey("vm1", 3))).isEqualTo("vm1");
+    // keys of another shape (a directory marker, something nested) are nobody's
+    assertThat(
+            l.manifestGeneration("vm1", "fleet/eu/images/vm1/x/gen-00000000000000000003.manifest"))
+        .isEqualTo(-1);
+    assertThat(l.manifestImage("fleet/eu/images/vm1/")).isNull();
+    String hex = "ab" + "0".repeat(62);
+    assertThat(l.chunkKey(hex)).isEqualTo("fleet/eu/chunks/ab/" + hex);
+    assertThat(l.isChunkKey(l.chunkKey(hex))).isTrue();
+    assertThat(l.isChunkKey("fleet/eu/chunks/ab/")).isFalse();
+    assertThat(l.isChunkKey("fleet/eu/chunks/cd/" + hex)).isFalse();
     assertThat(S3Location.parse(l.toUri(), true)).isEqualTo(l);
 
     S3Location root = S3Location.parse("s3://backups/vm1", true);
@@ -37,6 +47,10 @@ class S3LocationTest {
         .hasMessageContaining("'..'");
     assertThatThrownBy(() -> S3Location.parse("s3://backups/a//vm1", true))
         .hasMessageContaining("bad name");
+    assertThatThrownBy(() -> S3Location.parse("s3://backups/images/vm1", true))
+        .hasMessageContaining("reserved");
+    assertThatThrownBy(() -> S3Location.parse("s3://backups/fleet/chunks", true))
+        .hasMessageContaining("reserved");
     assertThatThrownBy(() -> S3Location.parse("s3://backups/vm1?colour=red", true))
         .hasMessageContaining("colour");
     assertThatThrownBy(() -> S3Location.parse("s3://backups/vm1?endpoint=nohost", true))

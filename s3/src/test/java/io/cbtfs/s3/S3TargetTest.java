@@ -340,4 +340,128 @@ class S3TargetTest {
     assertThat(next.generation()).isEqualTo(2);
     assertThat(Files.mismatch(restore(t, 2), fx.image)).isEqualTo(-1L);
   }
+
+  @Test
+  void aFullSyncOfAnotherImageReplacesTheHistory() throws IOException {
+    S3Target t = target("vm1");
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    fx.write(0, random(1000, 1));
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    try (SyncFixture other = new SyncFixture(Files.createDirectory(tmp.resolve("o")), 1 << 20, 9)) {
+      syncer.sync(other.source(), t, true, SyncProgress.NONE); // --full: overwrite deliberately
+      assertThat(t.state().lineage()).isEqualTo(other.tracked.lineage());
+      assertThat(t.state().generation()).isEqualTo(1);
+      assertThat(t.generations()).extracting(Restorable.Generation::generation).containsExactly(1L);
+      assertThat(Files.mismatch(restore(t, 1), other.image)).isEqualTo(-1L);
+    }
+  }
+
+  /**
+   * A sync stalls past the lock's lease (here 2 s); a gc on another host takes its lock for a dead
+   * one's and sweeps the chunks it had uploaded. The sync notices at commit, commits nothing, and
+   * keeps its blocks dirty; the next sync stores the generation whole.
+   */
+  @Test
+  void aSyncThatStalledWhileAGcSweptCommitsNothingBroken() throws Exception {
+    S3Target t = target("vm1");
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    fx.write(0, random(3 << 20, 4)); // three new cells
+    long before = objects("chunks");
+    java.time.Duration saved = StoreLock.stale;
+    StoreLock.stale = java.time.Duration.ofSeconds(2);
+    try {
+      Runnable stallThenSweep =
+          () -> {
+            try {
+              while (objects("chunks") <= before) { // until an upload of this sync landed
+                Thread.onSpinWait();
+              }
+              Thread.sleep(2_500); // the stall: longer than the lease
+              new S3Gc(server.uri(bucket))
+                  .run(1, java.time.Duration.ZERO, false, java.time.Duration.ofSeconds(30));
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+          };
+      assertThatThrownBy(
+              () ->
+                  syncer.sync(
+                      fx.source(),
+                      stallAfter(t, 2 << 20, stallThenSweep),
+                      false,
+                      SyncProgress.NONE))
+          .hasMessageContaining("was removed by a gc while this sync stalled");
+    } finally {
+      StoreLock.stale = saved;
+    }
+    assertThat(t.state().generation()).isEqualTo(1);
+    assertThat(fx.tracked.tracker().dirtyBlockCount()).isEqualTo(48);
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(restore(t, 2), fx.image)).isEqualTo(-1L);
+  }
+
+  /** {@code inner}, with a stream that runs {@code stall} once after {@code bytes} bytes. */
+  static io.cbtfs.syncer.target.Target stallAfter(
+      io.cbtfs.syncer.target.Target inner, long bytes, Runnable stall) {
+    return new io.cbtfs.syncer.target.Target() {
+      @Override
+      public String describe() {
+        return inner.describe();
+      }
+
+      @Override
+      public io.cbtfs.syncer.target.TargetState state() throws IOException {
+        return inner.state();
+      }
+
+      @Override
+      public long granuleBytes() {
+        return inner.granuleBytes();
+      }
+
+      @Override
+      public io.cbtfs.syncer.target.Delivery begin(io.cbtfs.syncer.DeltaHeader h, boolean allow)
+          throws IOException {
+        io.cbtfs.syncer.target.Delivery d = inner.begin(h, allow);
+        java.io.OutputStream slow =
+            new java.io.FilterOutputStream(d.stream()) {
+              long written;
+              boolean stalled;
+
+              @Override
+              public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+                written += len;
+                if (!stalled && written > bytes) {
+                  stalled = true;
+                  out.flush();
+                  stall.run();
+                }
+              }
+            };
+        return new io.cbtfs.syncer.target.Delivery() {
+          @Override
+          public java.io.OutputStream stream() {
+            return slow;
+          }
+
+          @Override
+          public long commit() throws IOException {
+            return d.commit();
+          }
+
+          @Override
+          public void close() throws IOException {
+            d.close();
+          }
+        };
+      }
+
+      @Override
+      public io.cbtfs.tracker.DirtySet differing(
+          FileChannel image, long size, BlockGeometry g, long limit) throws IOException {
+        return inner.differing(image, size, g, limit);
+      }
+    };
+  }
 }
