@@ -464,4 +464,30 @@ class S3TargetTest {
       }
     };
   }
+
+  /** Throttling (503 SlowDown) and server errors (500) on every 5th request are retried. */
+  @Test
+  void throttlingAndServerErrorsAreRetried() throws IOException {
+    int port = java.net.URI.create(server.endpoint()).getPort();
+    for (int status : new int[] {503, 500}) {
+      try (FaultyHttpProxy proxy = new FaultyHttpProxy(port, 5, status)) {
+        String uri =
+            "s3://"
+                + bucket
+                + "/vm"
+                + status
+                + "?endpoint="
+                + proxy.endpoint()
+                + "&credentials-file="
+                + server.credentialsFile();
+        S3Target t = (S3Target) Targets.parse(uri, tmp);
+        fx.write(status * 1000L, random(70_000, status)); // something new for each round
+        syncer.sync(fx.source(), t, true, SyncProgress.NONE);
+        Path out = tmp.resolve("out-" + status);
+        t.restore(t.state().generation(), out, Restorable.RestoreProgress.NONE);
+        assertThat(Files.mismatch(out, fx.image)).isEqualTo(-1L);
+        assertThat(proxy.injected.get()).as("errors injected").isGreaterThan(3);
+      }
+    }
+  }
 }
