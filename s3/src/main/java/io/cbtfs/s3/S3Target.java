@@ -256,18 +256,6 @@ public final class S3Target implements Restorable {
     }
   }
 
-  @Override
-  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
-      throws IOException {
-    TargetState s = state();
-    if (!s.exists()) {
-      RoaringBitmap all = new RoaringBitmap();
-      all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
-      return DirtySet.of(geometry, all);
-    }
-    return differing(s.generation(), image, imageSize, geometry, limit);
-  }
-
   /**
    * Downloads every chunk of the generation (so a damaged one is found and named) and compares it
    * with the image; blocks no chunk holds must read as zero.

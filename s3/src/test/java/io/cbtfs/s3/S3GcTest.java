@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.syncer.SyncFixture;
 import io.cbtfs.syncer.SyncProgress;
-import io.cbtfs.syncer.Syncer;
 import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.CbtfsException;
@@ -19,47 +18,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@code gc}: retention, the sweep, the grace period and its race with syncs. */
-class S3GcTest {
-  @TempDir static Path serverDir;
-  static S3ProxyServer server;
-  static int bucketSeq;
-
-  @TempDir Path tmp;
-  String bucket;
-  SyncFixture fx;
-  final Syncer syncer = new Syncer(256 << 10, 2);
-
-  @BeforeAll
-  static void startServer() throws IOException {
-    server = S3ProxyServer.start(serverDir);
-  }
-
-  @AfterAll
-  static void stopServer() throws InterruptedException {
-    server.close();
-  }
-
-  @BeforeEach
-  void setUp() throws IOException {
-    bucket = "gc-" + ++bucketSeq;
-    Files.createDirectories(server.bucketDir(bucket));
-    fx = new SyncFixture(Files.createDirectory(tmp.resolve("src")), 4 << 20, 5);
-  }
-
-  @AfterEach
-  void tearDown() throws IOException {
-    fx.close();
-  }
-
+class S3GcTest extends S3ServerTest {
   S3Target target(String image) {
     return (S3Target) Targets.parse(server.uri(bucket + "/store/" + image), tmp);
   }
@@ -69,16 +31,7 @@ class S3GcTest {
   }
 
   long chunks() throws IOException {
-    Path p = server.bucketDir(bucket).resolve("store/chunks");
-    try (Stream<Path> s = Files.walk(p)) {
-      return s.filter(Files::isRegularFile).count();
-    }
-  }
-
-  static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
+    return objects("store/chunks");
   }
 
   void rewriteEverything(long seed) throws IOException {

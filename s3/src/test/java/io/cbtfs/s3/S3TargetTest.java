@@ -3,10 +3,10 @@ package io.cbtfs.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cbtfs.syncer.HookedTarget;
 import io.cbtfs.syncer.SyncFixture;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
-import io.cbtfs.syncer.Syncer;
 import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
@@ -19,64 +19,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The s3:// target against a real S3 API server (S3Proxy on loopback). */
-class S3TargetTest {
-  @TempDir static Path serverDir;
-  static S3ProxyServer server;
-  static int bucketSeq;
-
-  @TempDir Path tmp;
-  String bucket;
-  SyncFixture fx;
-  final Syncer syncer = new Syncer(256 << 10, 2);
-
-  @BeforeAll
-  static void startServer() throws IOException {
-    server = S3ProxyServer.start(serverDir);
-  }
-
-  @AfterAll
-  static void stopServer() throws InterruptedException {
-    server.close();
-  }
-
-  @BeforeEach
-  void setUp() throws IOException {
-    bucket = "bucket-" + ++bucketSeq; // each test its own bucket: no test sees another's objects
-    Files.createDirectories(server.bucketDir(bucket));
-    fx = new SyncFixture(Files.createDirectory(tmp.resolve("src")), 4 << 20, 5);
-  }
-
-  @AfterEach
-  void tearDown() throws IOException {
-    fx.close();
-  }
-
+class S3TargetTest extends S3ServerTest {
   S3Target target(String path) {
     return (S3Target) Targets.parse(server.uri(bucket + "/" + path), tmp);
-  }
-
-  static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
-  }
-
-  long objects(String under) throws IOException {
-    Path p = server.bucketDir(bucket).resolve(under);
-    if (!Files.exists(p)) {
-      return 0;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      return s.filter(Files::isRegularFile).count();
-    }
   }
 
   Path restore(Restorable t, long generation) throws IOException {
@@ -226,59 +174,14 @@ class S3TargetTest {
   /** {@code inner}, with a stream that runs {@code onCut} and fails after {@code bytes} bytes. */
   static io.cbtfs.syncer.target.Target cutAfter(
       io.cbtfs.syncer.target.Target inner, long bytes, Runnable onCut) {
-    return new io.cbtfs.syncer.target.Target() {
-      @Override
-      public String describe() {
-        return inner.describe();
-      }
-
-      @Override
-      public io.cbtfs.syncer.target.TargetState state() throws IOException {
-        return inner.state();
-      }
-
-      @Override
-      public io.cbtfs.syncer.target.Delivery begin(io.cbtfs.syncer.DeltaHeader h, boolean allow)
-          throws IOException {
-        io.cbtfs.syncer.target.Delivery d = inner.begin(h, allow);
-        java.io.OutputStream cut =
-            new java.io.FilterOutputStream(d.stream()) {
-              long written;
-
-              @Override
-              public void write(byte[] b, int off, int len) throws IOException {
-                if (written + len > bytes) {
-                  onCut.run();
-                  throw new IOException("connection cut after " + written + " bytes");
-                }
-                written += len;
-                out.write(b, off, len);
-              }
-            };
-        return new io.cbtfs.syncer.target.Delivery() {
-          @Override
-          public java.io.OutputStream stream() {
-            return cut;
+    return new HookedTarget(
+        inner,
+        (written, length) -> {
+          if (written + length > bytes) {
+            onCut.run();
+            throw new IOException("connection cut after " + written + " bytes");
           }
-
-          @Override
-          public long commit() throws IOException {
-            return d.commit();
-          }
-
-          @Override
-          public void close() throws IOException {
-            d.close();
-          }
-        };
-      }
-
-      @Override
-      public io.cbtfs.tracker.DirtySet differing(
-          FileChannel image, long size, BlockGeometry g, long limit) throws IOException {
-        return inner.differing(image, size, g, limit);
-      }
-    };
+        });
   }
 
   @Test
@@ -373,7 +276,11 @@ class S3TargetTest {
       Runnable stallThenSweep =
           () -> {
             try {
+              long deadline = System.nanoTime() + 60_000_000_000L;
               while (objects("chunks") <= before) { // until an upload of this sync landed
+                if (System.nanoTime() > deadline) {
+                  throw new IllegalStateException("no chunk of the sync arrived in 60 s");
+                }
                 Thread.onSpinWait();
               }
               Thread.sleep(2_500); // the stall: longer than the lease
@@ -400,69 +307,18 @@ class S3TargetTest {
     assertThat(Files.mismatch(restore(t, 2), fx.image)).isEqualTo(-1L);
   }
 
-  /** {@code inner}, with a stream that runs {@code stall} once after {@code bytes} bytes. */
+  /** {@code inner}, with a stream that runs {@code stall} once, when {@code bytes} went on. */
   static io.cbtfs.syncer.target.Target stallAfter(
       io.cbtfs.syncer.target.Target inner, long bytes, Runnable stall) {
-    return new io.cbtfs.syncer.target.Target() {
-      @Override
-      public String describe() {
-        return inner.describe();
-      }
-
-      @Override
-      public io.cbtfs.syncer.target.TargetState state() throws IOException {
-        return inner.state();
-      }
-
-      @Override
-      public long granuleBytes() {
-        return inner.granuleBytes();
-      }
-
-      @Override
-      public io.cbtfs.syncer.target.Delivery begin(io.cbtfs.syncer.DeltaHeader h, boolean allow)
-          throws IOException {
-        io.cbtfs.syncer.target.Delivery d = inner.begin(h, allow);
-        java.io.OutputStream slow =
-            new java.io.FilterOutputStream(d.stream()) {
-              long written;
-              boolean stalled;
-
-              @Override
-              public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-                written += len;
-                if (!stalled && written > bytes) {
-                  stalled = true;
-                  out.flush();
-                  stall.run();
-                }
-              }
-            };
-        return new io.cbtfs.syncer.target.Delivery() {
-          @Override
-          public java.io.OutputStream stream() {
-            return slow;
+    boolean[] stalled = {false};
+    return new HookedTarget(
+        inner,
+        (written, length) -> {
+          if (!stalled[0] && written > bytes) {
+            stalled[0] = true;
+            stall.run();
           }
-
-          @Override
-          public long commit() throws IOException {
-            return d.commit();
-          }
-
-          @Override
-          public void close() throws IOException {
-            d.close();
-          }
-        };
-      }
-
-      @Override
-      public io.cbtfs.tracker.DirtySet differing(
-          FileChannel image, long size, BlockGeometry g, long limit) throws IOException {
-        return inner.differing(image, size, g, limit);
-      }
-    };
+        });
   }
 
   /** Throttling (503 SlowDown) and server errors (500) on every 5th request are retried. */

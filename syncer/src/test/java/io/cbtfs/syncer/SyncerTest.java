@@ -4,21 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.syncer.target.ArchiveTarget;
-import io.cbtfs.syncer.target.Delivery;
 import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Target;
-import io.cbtfs.syncer.target.TargetState;
-import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
-import java.io.FilterOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -101,63 +95,7 @@ class SyncerTest {
 
   /** A target whose stream fails after {@code failAfter} bytes. */
   static Target failingAfter(Target inner, long failAfter) {
-    return new Target() {
-      @Override
-      public String describe() {
-        return inner.describe();
-      }
-
-      @Override
-      public TargetState state() throws IOException {
-        return inner.state();
-      }
-
-      @Override
-      public Delivery begin(DeltaHeader header, boolean allow) throws IOException {
-        Delivery d = inner.begin(header, allow);
-        OutputStream failing =
-            new FilterOutputStream(d.stream()) {
-              long written;
-
-              @Override
-              public void write(int b) throws IOException {
-                if (++written > failAfter) {
-                  throw new IOException("target went away after " + failAfter + " bytes");
-                }
-                super.write(b);
-              }
-
-              @Override
-              public void write(byte[] b, int off, int len) throws IOException {
-                for (int i = 0; i < len; i++) {
-                  write(b[off + i]);
-                }
-              }
-            };
-        return new Delivery() {
-          @Override
-          public OutputStream stream() {
-            return failing;
-          }
-
-          @Override
-          public long commit() throws IOException {
-            return d.commit();
-          }
-
-          @Override
-          public void close() throws IOException {
-            d.close();
-          }
-        };
-      }
-
-      @Override
-      public DirtySet differing(FileChannel image, long size, BlockGeometry g, long limit)
-          throws IOException {
-        return inner.differing(image, size, g, limit);
-      }
-    };
+    return HookedTarget.failingAfter(inner, failAfter, "target went away");
   }
 
   @Test

@@ -179,18 +179,6 @@ public final class ArchiveTarget implements Restorable {
   }
 
   @Override
-  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
-      throws IOException {
-    TargetState s = state();
-    if (!s.exists()) {
-      RoaringBitmap all = new RoaringBitmap();
-      all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
-      return DirtySet.of(geometry, all);
-    }
-    return differing(s.generation(), image, imageSize, geometry, limit);
-  }
-
-  @Override
   public DirtySet differing(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {

@@ -29,6 +29,19 @@ public interface Restorable extends Target {
    */
   DeltaHeader restore(long generation, Path out, RestoreProgress progress) throws IOException;
 
+  /** Against the latest generation; an empty store differs everywhere. */
+  @Override
+  default DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException {
+    TargetState s = state();
+    if (!s.exists()) {
+      org.roaringbitmap.RoaringBitmap all = new org.roaringbitmap.RoaringBitmap();
+      all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
+      return DirtySet.of(geometry, all);
+    }
+    return differing(s.generation(), image, imageSize, geometry, limit);
+  }
+
   /** Like {@link Target#differing} against {@code generation} instead of the latest. */
   DirtySet differing(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
