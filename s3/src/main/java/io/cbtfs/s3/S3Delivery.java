@@ -46,6 +46,7 @@ final class S3Delivery implements Delivery {
   private long pendingOffset;
   private int pendingLength;
   private boolean done;
+  private long storedBytes;
 
   private final java.util.function.Consumer<S3Target.UploadStats> report;
 
@@ -170,6 +171,7 @@ final class S3Delivery implements Delivery {
       byte[] bytes = m.encode();
       Manifest.decode(bytes, "the new manifest"); // never commit one a reader would refuse
       long stored = uploader.uploadedBytes.get() + bytes.length;
+      storedBytes = stored;
       String key = store.location().manifestKey(image, header.generation());
       Map<String, String> meta =
           Map.of(
@@ -195,6 +197,12 @@ final class S3Delivery implements Delivery {
     } finally {
       release();
     }
+  }
+
+  /** Only the chunks the store did not have, and the manifest, went to the store. */
+  @Override
+  public long wireBytes(long streamed) {
+    return storedBytes;
   }
 
   private void recheckChunks(Manifest m) throws IOException {

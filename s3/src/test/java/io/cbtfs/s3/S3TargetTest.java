@@ -78,8 +78,9 @@ class S3TargetTest extends S3ServerTest {
         new SyncFixture(Files.createDirectory(tmp.resolve("clone")), 4 << 20, 5)) {
       assertThat(Files.mismatch(clone.image, fx.image)).isEqualTo(-1L);
       S3Target vm2 = target("fleet/vm2");
-      syncer.sync(clone.source(), vm2, false, SyncProgress.NONE);
+      SyncReport cloned = syncer.sync(clone.source(), vm2, false, SyncProgress.NONE);
       assertThat(objects("fleet/chunks")).isEqualTo(chunks); // nothing new
+      assertThat(cloned.wireBytes()).isLessThan(4096); // the manifest only
       assertThat(vm2.lastUpload().uploadedChunks()).isZero();
       assertThat(vm2.lastUpload().dedupedChunks()).isEqualTo(chunks);
 

@@ -117,6 +117,7 @@ public final class Syncer {
         wire = writer.finish();
         shipped = System.nanoTime();
         delivery.commit(); // durable and acknowledged by the target
+        wire = delivery.wireBytes(wire);
         committed = System.nanoTime();
       }
       drain.commit();

@@ -19,6 +19,15 @@ public interface Delivery extends AutoCloseable {
    */
   long commit() throws IOException;
 
+  /**
+   * The bytes that went to the target's storage, given the {@code streamed} bytes of the delta;
+   * after {@link #commit}. The same for a replica, an archive or a receiver; the S3 target sends
+   * only the chunks its store did not have, and its manifest.
+   */
+  default long wireBytes(long streamed) {
+    return streamed;
+  }
+
   /** Discards an uncommitted delivery. Idempotent. */
   @Override
   void close() throws IOException;
