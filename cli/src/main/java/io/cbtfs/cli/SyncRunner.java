@@ -5,6 +5,7 @@ import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.SyncSource;
 import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
@@ -124,13 +125,16 @@ final class SyncRunner {
       SyncProgress progress)
       throws IOException {
     TrackedImage image = store.image(name, files.fingerprint(name));
-    SyncReport report =
-        new Syncer()
-            .sync(
-                new SyncSource(image, files.backingFile(name), store::persist),
-                Targets.parse(target, Path.of("/")),
-                full,
-                progress);
+    SyncReport report;
+    try (Target t = Targets.parse(target, Path.of("/"))) {
+      report =
+          new Syncer()
+              .sync(
+                  new SyncSource(image, files.backingFile(name), store::persist),
+                  t,
+                  full,
+                  progress);
+    }
     SyncHistory.record(stateDir, name, report);
     return report;
   }

@@ -93,6 +93,11 @@ public final class Receiver implements AutoCloseable {
           });
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
   private final Set<Socket> live = ConcurrentHashMap.newKeySet();
+
+  /** Connections accepted so far (a sync should cost one). */
+  final java.util.concurrent.atomic.AtomicLong accepted =
+      new java.util.concurrent.atomic.AtomicLong();
+
   private final SecureRandom random = new SecureRandom();
   private final Thread acceptor;
   private volatile boolean closed;
@@ -147,6 +152,7 @@ public final class Receiver implements AutoCloseable {
         LockSupport.parkNanos(100_000_000L);
         continue;
       }
+      accepted.incrementAndGet();
       if (!slots.tryAcquire()) {
         log.warn("refused {}: too many connections", s.getRemoteSocketAddress());
         closeQuietly(s); // no handshake here: a slow peer must not stall the accept loop

@@ -185,16 +185,51 @@ public final class RemoteTarget implements Target {
     }
   }
 
+  /** The connection that answered {@link #state}, kept for a {@link #begin} right after it. */
+  private Connection kept;
+
+  private long keptAt;
+
+  /** Reused only this soon: the receiver drops a connection idle for its timeout (60 s). */
+  private static final long KEEP_NANOS = 20_000_000_000L;
+
+  /**
+   * Asks the receiver what it holds. The connection stays open for the {@link #begin} that a sync
+   * sends next (one TLS handshake and login per sync, not two) until {@link #close}.
+   */
   @Override
-  public TargetState state() throws IOException {
-    try (Connection c = new Connection()) {
-      return c.state;
+  public synchronized TargetState state() throws IOException {
+    close();
+    kept = new Connection();
+    keptAt = System.nanoTime();
+    return kept.state;
+  }
+
+  /** The kept connection if it is fresh, else a new one. */
+  private synchronized Connection connection() throws IOException {
+    Connection c = kept;
+    kept = null;
+    if (c != null && System.nanoTime() - keptAt < KEEP_NANOS) {
+      return c;
+    }
+    if (c != null) {
+      c.close();
+    }
+    return new Connection();
+  }
+
+  @Override
+  public synchronized void close() throws IOException {
+    if (kept != null) {
+      Connection c = kept;
+      kept = null;
+      c.close(); // the receiver reads it as a finished state query
     }
   }
 
   @Override
   public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
-    Connection c = new Connection();
+    Connection c = connection();
     try {
       c.state.check(header, describe(), allowNewLineage); // refuse early, as a local target does
       byte[] h = header.encode();
@@ -281,7 +316,7 @@ public final class RemoteTarget implements Target {
     }
     int bs = geometry.blockSize();
     RoaringBitmap differing = new RoaringBitmap();
-    try (Connection c = new Connection()) {
+    try (Connection c = connection()) {
       if (!c.state.exists()) {
         differing.add(0L, Math.max(1, geometry.blockCount(imageSize)));
         return DirtySet.of(geometry, differing);

@@ -6,8 +6,12 @@ import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 
-/** A place a sync ships deltas to: a replica image, a backup archive, a remote receiver. */
-public interface Target {
+/**
+ * A place a sync ships deltas to: a replica image, a backup archive, a remote receiver. Close it
+ * when done: a remote target keeps the connection that answered {@link #state} for the {@link
+ * #begin} that follows.
+ */
+public interface Target extends AutoCloseable {
   /** The URI form, e.g. {@code file:/backup/vm1.img}. */
   String describe();
 
@@ -38,4 +42,8 @@ public interface Target {
    */
   DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException;
+
+  /** Releases what the target holds between calls (a connection); nothing for most. */
+  @Override
+  default void close() throws IOException {}
 }

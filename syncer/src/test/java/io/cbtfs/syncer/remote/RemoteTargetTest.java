@@ -118,7 +118,9 @@ class RemoteTargetTest {
     assertThat(first.full()).isTrue();
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
     write(100_000, 5000, 2);
+    long connections = receiver.accepted.get();
     SyncReport second = syncer.sync(source(), replica, false, SyncProgress.NONE);
+    assertThat(receiver.accepted.get() - connections).as("connections for one sync").isEqualTo(1);
     assertThat(second.full()).isFalse();
     assertThat(second.blocks()).isEqualTo(1);
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
