@@ -28,6 +28,8 @@ import java.util.concurrent.ExecutionException;
  * again, and {@code gc} removes what nobody uses.
  */
 final class S3Delivery implements Delivery {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(S3Delivery.class);
+
   /** The chunk grid: identical 1 MiB regions of two images become one object. */
   static final int CHUNK_BYTES = 1 << 20;
 
@@ -180,18 +182,28 @@ final class S3Delivery implements Delivery {
               "cbtfs-full", Boolean.toString(header.full()),
               "cbtfs-stored-bytes", Long.toString(stored));
       if (!lock.expired()) {
-        store.put(key, bytes, bytes.length, meta);
+        store.put(key, bytes, bytes.length, meta, lock.left()); // lands within the lease or fails
       } else {
-        // this sync stalled long enough for a sweep to take it for dead: under a fresh lock,
-        // check that every chunk it names is still there, and commit while holding that lock
+        // This sync stalled long enough for a sweep to take it for dead. Give up the old lock
+        // (a waiting sweep may go first), take a fresh one, check that every chunk the manifest
+        // names is still there, and commit within the new lock's lease.
+        lock.close();
         try (StoreLock again =
             StoreLock.acquire(store, StoreLock.Kind.SYNC, "sync " + image, S3Target.LOCK_WAIT)) {
-          recheckChunks(m);
-          store.put(key, bytes, bytes.length, meta);
+          recheckChunks(m, again);
+          store.put(key, bytes, bytes.length, meta, again.left());
         }
       }
       if (header.full()) {
-        dropOtherHistory(header);
+        try {
+          dropOtherHistory(header, key);
+        } catch (IOException | RuntimeException e) { // committed already: say so, do not fail
+          log.warn(
+              "{}: generation {} is committed, but older history was not removed: {}",
+              store.where(image),
+              header.generation(),
+              e.getMessage());
+        }
       }
       return header.generation();
     } finally {
@@ -205,8 +217,9 @@ final class S3Delivery implements Delivery {
     return storedBytes;
   }
 
-  private void recheckChunks(Manifest m) throws IOException {
+  private void recheckChunks(Manifest m, StoreLock held) throws IOException {
     for (int c = 0; c < m.chunkCount(); c++) {
+      held.left(); // a recheck of a huge manifest must not outlive its own lease either
       String key = store.location().chunkKey(m.chunkHex(c));
       if (store.head(key) == null) {
         throw new IOException(
@@ -219,24 +232,47 @@ final class S3Delivery implements Delivery {
   /**
    * After a full generation G: manifests numbered above G are from a future the image no longer has
    * (its tracking went back), and those of another lineage are what {@code --full} overwrote.
-   * Deleted after G is committed, so a crash in between leaves G and nothing lost.
+   * Deleted after G is committed, so a crash in between leaves G and nothing lost; a manifest
+   * written after G (another host's concurrent sync) is never touched.
    */
-  private void dropOtherHistory(DeltaHeader header) throws IOException {
+  private void dropOtherHistory(DeltaHeader header, String mine) throws IOException {
+    java.time.Instant committed = null;
+    java.util.List<software.amazon.awssdk.services.s3.model.S3Object> all =
+        store.list(store.location().manifestsPrefix(image));
+    for (var o : all) {
+      if (o.key().equals(mine)) {
+        committed = o.lastModified();
+      }
+    }
+    if (committed == null) {
+      return; // ours is not listed: decide nothing
+    }
     java.util.List<String> drop = new java.util.ArrayList<>();
-    for (software.amazon.awssdk.services.s3.model.S3Object o :
-        store.list(store.location().manifestsPrefix(image))) {
+    for (var o : all) {
       long g = store.location().manifestGeneration(image, o.key());
-      if (g > header.generation()
-          || (g >= 0 && g != header.generation() && !sameLineage(o.key(), header))) {
+      if (g < 0 || o.key().equals(mine) || !o.lastModified().isBefore(committed)) {
+        continue;
+      }
+      if (g > header.generation() || !header.lineage().equals(lineageOf(o.key()))) {
         drop.add(o.key());
       }
     }
     store.deleteAll(drop);
   }
 
-  private boolean sameLineage(String key, DeltaHeader header) throws IOException {
+  /** A manifest's lineage: from its metadata, or from the manifest itself when that is missing. */
+  private java.util.UUID lineageOf(String key) throws IOException {
     var h = store.head(key);
-    return h == null || header.lineage().toString().equals(h.metadata().get("cbtfs-lineage"));
+    String meta = h == null ? null : h.metadata().get("cbtfs-lineage");
+    if (meta != null) {
+      try {
+        return java.util.UUID.fromString(meta);
+      } catch (IllegalArgumentException e) {
+        // fall through to the manifest
+      }
+    }
+    byte[] b = store.get(key, Manifest.MAX_BYTES);
+    return b == null ? null : Manifest.decode(b, store.where(key)).header.lineage();
   }
 
   private static byte[] join(CompletableFuture<byte[]> f) throws IOException {

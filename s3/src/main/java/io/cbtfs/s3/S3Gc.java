@@ -1,6 +1,5 @@
 package io.cbtfs.s3;
 
-import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -113,18 +112,10 @@ public final class S3Gc {
           bytes += o.size();
         }
         if (!dryRun) {
-          for (int i = 0; i < doomed.size(); i += 1000) {
-            lock.renew();
-            if (lock.expired()) { // stalled: a sync may have gone ahead, trusting us dead
-              throw new CbtfsException(
-                  "gc stalled for more than "
-                      + StoreLock.stale.dividedBy(2).toSeconds()
-                      + " s and stopped after removing "
-                      + i
-                      + " chunks: run it again");
-            }
-            s.deleteAll(doomed.subList(i, Math.min(doomed.size(), i + 1000)));
-          }
+          // every request bounded by what is left of the lease: a stalled sweep stops, it never
+          // deletes after a sync may have taken it for dead
+          lock.renew();
+          s.deleteAll(doomed, lock::left);
         }
         return new Report(removedGenerations, kept, referenced.size(), doomed.size(), bytes, young);
       }

@@ -155,9 +155,23 @@ final class S3Store implements AutoCloseable {
   }
 
   void put(String key, byte[] data, int length, Map<String, String> metadata) throws IOException {
+    put(key, data, length, metadata, null);
+  }
+
+  /**
+   * A PUT that gives up (retries included) after {@code within}: a write that relies on a lock must
+   * not land after the lock's lease ran out.
+   */
+  void put(String key, byte[] data, int length, Map<String, String> metadata, Duration within)
+      throws IOException {
     try {
       client.putObject(
-          r -> r.bucket(location.bucket()).key(key).contentLength((long) length).metadata(metadata),
+          r -> {
+            r.bucket(location.bucket()).key(key).contentLength((long) length).metadata(metadata);
+            if (within != null) {
+              r.overrideConfiguration(o -> o.apiCallTimeout(within));
+            }
+          },
           RequestBody.fromByteBuffer(java.nio.ByteBuffer.wrap(data, 0, length)));
     } catch (SdkException e) {
       throw failure("write", key, e);
@@ -165,8 +179,18 @@ final class S3Store implements AutoCloseable {
   }
 
   void delete(String key) throws IOException {
+    delete(key, null);
+  }
+
+  private void delete(String key, Duration within) throws IOException {
     try {
-      client.deleteObject(r -> r.bucket(location.bucket()).key(key));
+      client.deleteObject(
+          r -> {
+            r.bucket(location.bucket()).key(key);
+            if (within != null) {
+              r.overrideConfiguration(o -> o.apiCallTimeout(within));
+            }
+          });
     } catch (SdkException e) {
       throw failure("delete", key, e);
     }
@@ -177,23 +201,36 @@ final class S3Store implements AutoCloseable {
    * batch deletes (S3Proxy refuses the checksum header the SDK now sends with them).
    */
   void deleteAll(List<String> keys) throws IOException {
+    deleteAll(keys, () -> null);
+  }
+
+  /**
+   * {@link #deleteAll(List)}, each request bounded by what {@code lease} says is left of the lock
+   * it relies on (asked again before every request).
+   */
+  void deleteAll(List<String> keys, LeaseLeft lease) throws IOException {
     for (int i = 0; i < keys.size(); i += 1000) {
       List<String> part = keys.subList(i, Math.min(keys.size(), i + 1000));
       if (!batchDeletes) {
         for (String k : part) {
-          delete(k);
+          delete(k, lease.left());
         }
         continue;
       }
+      Duration within = lease.left();
       List<ObjectIdentifier> batch =
           part.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
       DeleteObjectsResponse r;
       try {
         r =
             client.deleteObjects(
-                d ->
-                    d.bucket(location.bucket())
-                        .delete(Delete.builder().objects(batch).quiet(true).build()));
+                d -> {
+                  d.bucket(location.bucket())
+                      .delete(Delete.builder().objects(batch).quiet(true).build());
+                  if (within != null) {
+                    d.overrideConfiguration(o -> o.apiCallTimeout(within));
+                  }
+                });
       } catch (S3Exception e) {
         if (e.statusCode() == 501) {
           batchDeletes = false;
@@ -210,6 +247,12 @@ final class S3Store implements AutoCloseable {
             "cannot delete " + where(err.key()) + ": " + err.code() + " " + err.message());
       }
     }
+  }
+
+  /** What is left of a lock's lease; null for no bound. */
+  @FunctionalInterface
+  interface LeaseLeft {
+    Duration left() throws IOException;
   }
 
   /** Every object under {@code prefix}, with size and time. */

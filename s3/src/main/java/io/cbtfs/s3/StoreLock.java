@@ -193,6 +193,25 @@ final class StoreLock implements AutoCloseable {
     return expired || System.nanoTime() - renewedNanos > stale.toNanos() / 2;
   }
 
+  /**
+   * How long a write that relies on this lock may still take (the time limit to give it).
+   *
+   * @throws CbtfsException if the lease has run out, or too little is left to write anything
+   */
+  Duration left() {
+    long left = stale.toNanos() / 2 - (System.nanoTime() - renewedNanos);
+    if (expired || left < MIN_WRITE.toNanos()) {
+      throw new CbtfsException(
+          "the lock "
+              + store.where(key)
+              + " ran out (this process stalled for minutes): stopped before writing more");
+    }
+    return Duration.ofNanos(left);
+  }
+
+  /** Less than this left of a lease is not worth a request. */
+  private static final Duration MIN_WRITE = Duration.ofMillis(500);
+
   private void abandon() {
     renewer.shutdownNow();
     try {
@@ -202,11 +221,23 @@ final class StoreLock implements AutoCloseable {
     }
   }
 
+  /** Stops renewing (waiting for a renewal in flight, so it cannot revive the lock), deletes it. */
   @Override
   public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
     renewer.shutdownNow();
+    try {
+      renewer.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     store.delete(key);
   }
+
+  private boolean closed;
 
   /** Another host's text in one printable line. */
   private static String printable(String s) {

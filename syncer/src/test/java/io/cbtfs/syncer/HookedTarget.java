@@ -97,6 +97,11 @@ public final class HookedTarget implements Target {
   }
 
   @Override
+  public void close() throws IOException {
+    inner.close();
+  }
+
+  @Override
   public DirtySet differing(FileChannel image, long size, BlockGeometry g, long limit)
       throws IOException {
     return inner.differing(image, size, g, limit);

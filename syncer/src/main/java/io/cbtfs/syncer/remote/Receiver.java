@@ -218,7 +218,8 @@ public final class Receiver implements AutoCloseable {
         login.cancel(false); // authenticated: from here the per-read timeout applies
         Target target = target(hello);
         Frames.write(out, Frames.OK, encode(target.state()));
-        serveRequest(in, out, target, peer);
+        serveRequest(in, out, target, peer, socket);
+        busy.remove(name); // before the close: a sender's next connection finds the name free
       } catch (CbtfsException | IOException e) {
         if (!(e instanceof EOFException)) {
           sendError(out, e);
@@ -275,7 +276,8 @@ public final class Receiver implements AutoCloseable {
    * After a state answer: at most one request. A delta (BEGIN, DATA..., END), the hashes of the
    * replica's blocks (HASHES), or none: the sender hangs up after a state query.
    */
-  private void serveRequest(DataInputStream in, DataOutputStream out, Target target, String peer)
+  private void serveRequest(
+      DataInputStream in, DataOutputStream out, Target target, String peer, Socket socket)
       throws IOException {
     Frames.Frame begin;
     try {
@@ -284,7 +286,7 @@ public final class Receiver implements AutoCloseable {
       return; // a state query
     }
     if (begin.type() == Frames.HASHES) {
-      sendHashes(begin.payload(), out, target);
+      sendHashes(begin.payload(), out, target, socket);
       return;
     }
     if (begin.type() != Frames.BEGIN) {
@@ -320,7 +322,7 @@ public final class Receiver implements AutoCloseable {
    * MiB, then END. The sender compares them with its image (a verify, or a verified sync that sends
    * only what differs).
    */
-  private static void sendHashes(byte[] request, DataOutputStream out, Target target)
+  private void sendHashes(byte[] request, DataOutputStream out, Target target, Socket socket)
       throws IOException {
     if (request.length != 4) {
       throw new CbtfsException("protocol error: HASHES of " + request.length + " bytes");
@@ -344,6 +346,7 @@ public final class Receiver implements AutoCloseable {
       Frames.write(out, Frames.OK, ByteBuffer.allocate(8).putLong(size).array());
       byte[] frame = new byte[(Frames.MAX_PAYLOAD - 1024) / BlockHashes.BYTES * BlockHashes.BYTES];
       int[] fill = {0};
+      long[] hashedSinceSent = {0};
       BlockHashes.forEach(
           ch,
           size,
@@ -351,15 +354,37 @@ public final class Receiver implements AutoCloseable {
           (block, hash) -> {
             System.arraycopy(hash, 0, frame, fill[0], BlockHashes.BYTES);
             fill[0] += BlockHashes.BYTES;
-            if (fill[0] == frame.length) {
-              Frames.write(out, Frames.DATA, frame, 0, fill[0]);
+            hashedSinceSent[0] += blockSize;
+            // a frame at least every 256 MiB hashed: the sender's read timeout never fires
+            if (fill[0] == frame.length || hashedSinceSent[0] >= HASHES_PER_FRAME_BYTES) {
+              writeWithin(socket, out, frame, fill[0]);
               fill[0] = 0;
+              hashedSinceSent[0] = 0;
             }
           });
       if (fill[0] > 0) {
-        Frames.write(out, Frames.DATA, frame, 0, fill[0]);
+        writeWithin(socket, out, frame, fill[0]);
       }
       Frames.write(out, Frames.END, new byte[0]);
+    }
+  }
+
+  private static final long HASHES_PER_FRAME_BYTES = 256L << 20;
+
+  /**
+   * Sends a DATA frame; a sender that stops reading (a stopped process, a suspended host) gets its
+   * connection closed after the idle timeout instead of holding a thread, a slot and its name.
+   */
+  private void writeWithin(Socket socket, DataOutputStream out, byte[] frame, int length)
+      throws IOException {
+    ScheduledFuture<?> watchdog =
+        deadlines.schedule(
+            () -> closeQuietly(socket), options.idleTimeoutMillis(), TimeUnit.MILLISECONDS);
+    try {
+      Frames.write(out, Frames.DATA, frame, 0, length);
+      out.flush();
+    } finally {
+      watchdog.cancel(false);
     }
   }
 

@@ -327,7 +327,19 @@ public final class RemoteTarget implements Target {
         throw new CbtfsException("protocol error: HASHES answer of " + ok.length + " bytes");
       }
       long theirSize = ByteBuffer.wrap(ok).getLong();
+      if (theirSize != c.state.imageSize()) { // the replica's own record says how big it is
+        throw new CbtfsException(
+            "protocol error: "
+                + describe()
+                + " announced "
+                + theirSize
+                + " bytes for a replica of "
+                + c.state.imageSize());
+      }
       long theirBlocks = geometry.blockCount(theirSize);
+      if (theirSize != imageSize) { // as a local comparison: the block where the sizes part
+        differing.add((int) (Math.min(theirSize, imageSize) / bs));
+      }
       long[] block = {0};
       byte[] buf = new byte[bs];
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
@@ -335,6 +347,9 @@ public final class RemoteTarget implements Target {
         Frames.Frame f = Frames.read(c.in);
         if (f.type() == Frames.END) {
           break;
+        }
+        if (f.type() == Frames.ERR) {
+          throw new CbtfsException(describe() + ": " + Frames.printable(f.text()));
         }
         if (f.type() != Frames.DATA || f.payload().length % BlockHashes.BYTES != 0) {
           throw new CbtfsException("protocol error: bad HASHES data from " + describe());

@@ -61,7 +61,9 @@ public final class ReplicaTarget implements Target {
    * another host); null if it holds nothing yet.
    */
   public FileChannel openForReading() throws IOException {
-    return state().exists() ? FileChannel.open(replica, StandardOpenOption.READ) : null;
+    return state().exists()
+        ? FileChannel.open(replica, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)
+        : null;
   }
 
   /** Finishes an interrupted apply, discards an unverified staging file. */

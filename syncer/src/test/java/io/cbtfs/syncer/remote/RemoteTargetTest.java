@@ -155,6 +155,13 @@ class RemoteTargetTest {
       assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
           .containsExactly(2, 40, 48);
     }
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.truncate(1 << 20); // now the replica is the larger: the boundary block differs
+    }
+    try (FileChannel ch = FileChannel.open(image)) {
+      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+          .containsExactly(2, 16);
+    }
     assertThatThrownBy(
             () -> {
               try (FileChannel ch = FileChannel.open(image)) {
