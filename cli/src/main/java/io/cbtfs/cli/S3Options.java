@@ -29,8 +29,15 @@ final class S3Options {
       return uri;
     }
     String out = uri;
-    if (endpoint != null && !uri.contains("endpoint=")) {
-      out += (out.contains("?") ? "&" : "?") + "endpoint=" + endpoint;
+    String e = endpoint;
+    if (e == null) { // the SDK's own variables, so that path-style addressing follows them too
+      e = System.getenv("AWS_ENDPOINT_URL_S3");
+      if (e == null || e.isBlank()) {
+        e = System.getenv("AWS_ENDPOINT_URL");
+      }
+    }
+    if (e != null && !e.isBlank() && !uri.contains("endpoint=")) {
+      out += (out.contains("?") ? "&" : "?") + "endpoint=" + e;
     }
     if (region != null && !uri.contains("region=")) {
       out += (out.contains("?") ? "&" : "?") + "region=" + region;
