@@ -50,18 +50,40 @@ final class ChunkObject {
   }
 
   /**
-   * The object's bytes for {@code data[0, length)}: compressed with the delta's codec, which tries
-   * a 64 KiB sample first, so incompressible data (encrypted disks) costs one small attempt.
+   * A chunk object as its header and its payload, kept apart so that a raw chunk travels from the
+   * caller's array without a copy.
    */
-  byte[] encode(byte[] data, int length) {
+  record Encoded(byte[] head, byte[] payload, int payloadLength) {
+    int length() {
+      return head.length + payloadLength;
+    }
+
+    java.io.InputStream stream() {
+      return new java.io.SequenceInputStream(
+          new java.io.ByteArrayInputStream(head),
+          new java.io.ByteArrayInputStream(payload, 0, payloadLength));
+    }
+
+    byte[] toBytes() {
+      byte[] out = Arrays.copyOf(head, length());
+      System.arraycopy(payload, 0, out, head.length, payloadLength);
+      return out;
+    }
+  }
+
+  /**
+   * The object for {@code data[0, length)}: compressed with the delta's codec, which tries a 64 KiB
+   * sample first, so incompressible data (encrypted disks) costs one small attempt.
+   */
+  Encoded encode(byte[] data, int length) {
     EncodedRecord r = codec.encode(0, data, length);
     boolean lz4 = r.kind() == RecordKind.DATA_LZ4;
-    byte[] payload = lz4 ? r.payload() : data; // a zero run (never sent here) would travel raw
-    int n = lz4 ? r.payloadLength() : length;
-    byte[] out = new byte[HEADER_BYTES + n];
-    ByteBuffer.wrap(out).put(MAGIC).put(lz4 ? LZ4 : RAW).putInt(length);
-    System.arraycopy(payload, 0, out, HEADER_BYTES, n);
-    return out;
+    byte[] head = new byte[HEADER_BYTES];
+    ByteBuffer.wrap(head).put(MAGIC).put(lz4 ? LZ4 : RAW).putInt(length);
+    // a zero run (never sent here) would travel raw
+    return lz4
+        ? new Encoded(head, r.payload(), r.payloadLength())
+        : new Encoded(head, data, length);
   }
 
   /**

@@ -22,7 +22,7 @@ final class ChunkUploader implements AutoCloseable {
   private final S3Store store;
   private final Set<String> known;
   private final ChunkObject codec = new ChunkObject();
-  private final Semaphore room = new Semaphore(2 * S3Store.CONNECTIONS);
+  private final Semaphore room = new Semaphore(S3Store.CONNECTIONS);
   private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
   private final ExecutorService pool =
       Executors.newFixedThreadPool(
@@ -116,10 +116,10 @@ final class ChunkUploader implements AutoCloseable {
       if (store.head(key) != null) {
         dedupedChunks.incrementAndGet();
       } else {
-        byte[] object = codec.encode(data, data.length);
-        store.put(key, object, object.length, Map.of());
+        ChunkObject.Encoded object = codec.encode(data, data.length);
+        store.put(key, object::stream, object.length(), Map.of(), null);
         uploadedChunks.incrementAndGet();
-        uploadedBytes.addAndGet(object.length);
+        uploadedBytes.addAndGet(object.length());
       }
       mine.complete(null);
     } catch (Throwable e) {

@@ -155,24 +155,35 @@ final class S3Store implements AutoCloseable {
   }
 
   void put(String key, byte[] data, int length, Map<String, String> metadata) throws IOException {
-    put(key, data, length, metadata, null);
+    put(key, () -> new java.io.ByteArrayInputStream(data, 0, length), length, metadata, null);
+  }
+
+  void put(String key, byte[] data, int length, Map<String, String> metadata, Duration within)
+      throws IOException {
+    put(key, () -> new java.io.ByteArrayInputStream(data, 0, length), length, metadata, within);
   }
 
   /**
-   * A PUT that gives up (retries included) after {@code within}: a write that relies on a lock must
-   * not land after the lock's lease ran out.
+   * A PUT of {@code length} bytes from {@code content} (opened again for a retry: no copy of the
+   * bytes is made). It gives up, retries included, after {@code within} when that is set: a write
+   * that relies on a lock must not land after the lock's lease ran out.
    */
-  void put(String key, byte[] data, int length, Map<String, String> metadata, Duration within)
+  void put(
+      String key,
+      software.amazon.awssdk.http.ContentStreamProvider content,
+      long length,
+      Map<String, String> metadata,
+      Duration within)
       throws IOException {
     try {
       client.putObject(
           r -> {
-            r.bucket(location.bucket()).key(key).contentLength((long) length).metadata(metadata);
+            r.bucket(location.bucket()).key(key).contentLength(length).metadata(metadata);
             if (within != null) {
               r.overrideConfiguration(o -> o.apiCallTimeout(within));
             }
           },
-          RequestBody.fromByteBuffer(java.nio.ByteBuffer.wrap(data, 0, length)));
+          RequestBody.fromContentProvider(content, length, "application/octet-stream"));
     } catch (SdkException e) {
       throw failure("write", key, e);
     }
