@@ -189,7 +189,7 @@ final class S3Delivery implements Delivery {
         // names is still there, and commit within the new lock's lease.
         lock.close();
         try (StoreLock again =
-            StoreLock.acquire(store, StoreLock.Kind.SYNC, "sync " + image, S3Target.LOCK_WAIT)) {
+            StoreLock.acquire(store, StoreLock.Kind.SYNC, image, S3Target.LOCK_WAIT)) {
           recheckChunks(m, again);
           store.put(key, bytes, bytes.length, meta, again.left());
         }
@@ -232,25 +232,14 @@ final class S3Delivery implements Delivery {
   /**
    * After a full generation G: manifests numbered above G are from a future the image no longer has
    * (its tracking went back), and those of another lineage are what {@code --full} overwrote.
-   * Deleted after G is committed, so a crash in between leaves G and nothing lost; a manifest
-   * written after G (another host's concurrent sync) is never touched.
+   * Deleted after G is committed, so a crash in between leaves G and nothing lost. No other sync of
+   * this image runs meanwhile: the image's sync lock is held.
    */
   private void dropOtherHistory(DeltaHeader header, String mine) throws IOException {
-    java.time.Instant committed = null;
-    java.util.List<software.amazon.awssdk.services.s3.model.S3Object> all =
-        store.list(store.location().manifestsPrefix(image));
-    for (var o : all) {
-      if (o.key().equals(mine)) {
-        committed = o.lastModified();
-      }
-    }
-    if (committed == null) {
-      return; // ours is not listed: decide nothing
-    }
     java.util.List<String> drop = new java.util.ArrayList<>();
-    for (var o : all) {
+    for (var o : store.list(store.location().manifestsPrefix(image))) {
       long g = store.location().manifestGeneration(image, o.key());
-      if (g < 0 || o.key().equals(mine) || !o.lastModified().isBefore(committed)) {
+      if (g < 0 || o.key().equals(mine)) {
         continue;
       }
       if (g > header.generation() || !header.lineage().equals(lineageOf(o.key()))) {

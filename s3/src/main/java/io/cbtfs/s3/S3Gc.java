@@ -74,7 +74,7 @@ public final class S3Gc {
       if (!dryRun) {
         s.deleteAll(expired); // a manifest names everything it needs: the rest stay restorable
       }
-      try (StoreLock lock = StoreLock.acquire(s, StoreLock.Kind.GC, "gc", wait)) {
+      try (StoreLock lock = StoreLock.acquire(s, StoreLock.Kind.GC, null, wait)) {
         Set<String> referenced = new HashSet<>();
         int kept = 0;
         Instant now = null;

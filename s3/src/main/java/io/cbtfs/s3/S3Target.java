@@ -96,7 +96,7 @@ public final class S3Target implements Restorable {
     S3Store store = new S3Store(location);
     StoreLock lock = null;
     try {
-      lock = StoreLock.acquire(store, StoreLock.Kind.SYNC, "sync " + location.image(), LOCK_WAIT);
+      lock = StoreLock.acquire(store, StoreLock.Kind.SYNC, location.image(), LOCK_WAIT);
       Long latest = latest(store);
       Manifest last = latest == null ? null : manifest(store, latest);
       TargetState state =

@@ -19,8 +19,10 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * Keeps {@code gc}'s sweep and syncs apart in a store, with nothing but objects: write your lock,
  * then list all locks. Of two holders that both do that, the one that lists later sees the other
  * (S3 lists are strongly consistent), so a sweep and a sync never both go ahead. Syncs do not
- * exclude each other. A sync yields to a sweep; a sweep waits for running syncs, keeping its lock
- * meanwhile so that no new sync starts.
+ * exclude each other unless they are for one image: then a sync writes its lock as wanted, lists,
+ * marks it held and lists again, backing off if another is held, so that of two only one can go on.
+ * A sync yields to a sweep; a sweep waits for running syncs, keeping its lock meanwhile so that no
+ * new sync starts.
  *
  * <p>A lock is a lease: its holder rewrites it every {@link #RENEW}; others treat a lock not
  * rewritten for {@link #STALE} (server time) as a dead process's. The holder trusts its own lock
@@ -54,11 +56,28 @@ final class StoreLock implements AutoCloseable {
   private volatile long renewedNanos;
   private volatile boolean expired;
 
-  private StoreLock(S3Store store, Kind kind, String what) {
+  /** A sync lock's body starts with its phase: wanted, or held (see {@link #tryOnce}). */
+  private static final String WANT = "want ";
+
+  private static final String HELD = "held ";
+
+  private volatile boolean held;
+
+  /** The image a sync lock is for (null for a sweep): two syncs of one image exclude each other. */
+  private final String image;
+
+  private StoreLock(S3Store store, Kind kind, String image) {
     this.store = store;
     this.kind = kind;
-    this.key = store.location().locksPrefix() + name(kind) + "-" + UUID.randomUUID();
-    this.owner = ManagementFactory.getRuntimeMXBean().getName() + " " + what;
+    this.image = image;
+    this.key =
+        store.location().locksPrefix()
+            + name(kind)
+            + "-"
+            + UUID.randomUUID()
+            + (image == null ? "" : "-" + image);
+    this.owner =
+        ManagementFactory.getRuntimeMXBean().getName() + (image == null ? " gc" : " sync " + image);
   }
 
   private static String name(Kind k) {
@@ -67,20 +86,22 @@ final class StoreLock implements AutoCloseable {
 
   /**
    * Takes a lock of {@code kind}, waiting up to {@code wait} while a conflicting one is held (a
-   * sync waits for a sweep; a sweep for syncs and other sweeps). The lock renews itself until
-   * {@link #close}.
+   * sync waits for a sweep and for another sync of its image; a sweep for syncs and other sweeps).
+   * The lock renews itself until {@link #close}.
    *
+   * @param image the image a sync is for; null for a sweep
    * @throws CbtfsException naming the holder if the wait ran out
    */
-  static StoreLock acquire(S3Store store, Kind kind, String what, Duration wait)
+  static StoreLock acquire(S3Store store, Kind kind, String image, Duration wait)
       throws IOException {
-    StoreLock lock = new StoreLock(store, kind, what);
+    StoreLock lock = new StoreLock(store, kind, image);
     long deadline = System.nanoTime() + wait.toNanos();
     long pause = 200;
     try {
       while (true) {
         String holder = lock.tryOnce();
         if (holder == null) {
+          LIVE.add(lock.key);
           lock.renewer.scheduleWithFixedDelay(
               lock::renewQuietly, RENEW.toMillis(), RENEW.toMillis(), TimeUnit.MILLISECONDS);
           return lock;
@@ -130,9 +151,10 @@ final class StoreLock implements AutoCloseable {
         continue;
       }
       boolean yields =
-          other == Kind.GC
-              ? kind == Kind.SYNC || o.key().compareTo(key) < 0 // one sweep at a time
-              : kind == Kind.GC;
+          switch (other) {
+            case GC -> kind == Kind.SYNC || o.key().compareTo(key) < 0; // one sweep at a time
+            case SYNC -> kind == Kind.GC || (sameImage(o) && isHeld(o)); // one sync per image
+          };
       if (yields) {
         byte[] who = store.get(o.key(), 4096);
         if (kind == Kind.SYNC || other == Kind.GC) {
@@ -140,7 +162,9 @@ final class StoreLock implements AutoCloseable {
         }
         // A sweep waiting for syncs keeps its lock: new syncs see it and wait, so the running
         // ones drain and the sweep is not starved by a busy fleet.
-        return (other == Kind.GC ? "a gc" : "a sync")
+        return (other == Kind.GC
+                ? "a gc"
+                : kind == Kind.SYNC ? "another sync of " + image : "a sync")
             + " ("
             + (who == null ? "gone" : printable(new String(who, StandardCharsets.UTF_8)))
             + ") holds "
@@ -149,7 +173,74 @@ final class StoreLock implements AutoCloseable {
             + o.lastModified();
       }
     }
+    if (kind == Kind.SYNC) {
+      // Mark it held, then look again: of two syncs of one image that both get here, the one
+      // that lists second sees the other held and backs off (both may; they try again later).
+      held = true;
+      write();
+      for (S3Object o : store.list(store.location().locksPrefix())) {
+        if (!o.key().equals(key)
+            && sameImage(o)
+            && !o.lastModified().isBefore(now.minus(stale))
+            && isHeld(o)) {
+          held = false;
+          store.delete(key);
+          return "another sync of " + image + " holds " + store.where(o.key());
+        }
+      }
+    }
     return null;
+  }
+
+  private boolean sameImage(S3Object o) {
+    return image != null && kindOf(o.key()) == Kind.SYNC && image.equals(imageOf(o.key()));
+  }
+
+  /**
+   * Whether another sync holds {@code o}. A lock left behind by a process known to be gone does not
+   * count, and is removed: one of this process that it no longer holds (its delete failed), or one
+   * of a process of this host that has exited. Other hosts' locks wait to go stale.
+   */
+  private boolean isHeld(S3Object o) throws IOException {
+    byte[] body = store.get(o.key(), 4096);
+    if (body == null) {
+      return false;
+    }
+    String text = new String(body, StandardCharsets.UTF_8);
+    String[] words = text.split(" ", 3);
+    if (words.length >= 2 && leftOver(o.key(), words[1])) {
+      store.delete(o.key());
+      return false;
+    }
+    return text.startsWith(HELD);
+  }
+
+  /** Whether a lock of {@code owner} ("PID@HOST") can only be a leftover. */
+  private static boolean leftOver(String key, String owner) {
+    String me = ManagementFactory.getRuntimeMXBean().getName();
+    if (owner.equals(me)) {
+      return !LIVE.contains(key);
+    }
+    int at = owner.indexOf('@');
+    if (at <= 0 || !owner.substring(at + 1).equals(me.substring(me.indexOf('@') + 1))) {
+      return false;
+    }
+    try {
+      return ProcessHandle.of(Long.parseLong(owner.substring(0, at))).isEmpty();
+    } catch (NumberFormatException e) {
+      return false;
+    }
+  }
+
+  /** The keys of the locks this process holds now. */
+  private static final java.util.Set<String> LIVE =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** The image of a sync lock's key ({@code sync-UUID-IMAGE}), or null. */
+  private static String imageOf(String key) {
+    String n = key.substring(key.lastIndexOf('/') + 1);
+    int at = name(Kind.SYNC).length() + 1 + 36 + 1;
+    return n.startsWith(name(Kind.SYNC) + "-") && n.length() > at ? n.substring(at) : null;
   }
 
   private static Kind kindOf(String key) {
@@ -164,7 +255,7 @@ final class StoreLock implements AutoCloseable {
 
   private void write() throws IOException {
     long before = System.nanoTime();
-    byte[] body = owner.getBytes(StandardCharsets.UTF_8);
+    byte[] body = ((held ? HELD : WANT) + owner).getBytes(StandardCharsets.UTF_8);
     store.put(key, body, body.length, Map.of());
     if (renewedNanos != 0 && before - renewedNanos > stale.toNanos() / 2) {
       expired = true; // a gap others may have read as death: never trust this lock again
@@ -213,6 +304,7 @@ final class StoreLock implements AutoCloseable {
   private static final Duration MIN_WRITE = Duration.ofMillis(500);
 
   private void abandon() {
+    LIVE.remove(key);
     renewer.shutdownNow();
     try {
       store.delete(key);
@@ -228,6 +320,7 @@ final class StoreLock implements AutoCloseable {
       return;
     }
     closed = true;
+    LIVE.remove(key);
     renewer.shutdownNow();
     try {
       renewer.awaitTermination(30, TimeUnit.SECONDS);

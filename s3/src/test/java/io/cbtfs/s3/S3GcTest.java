@@ -82,21 +82,25 @@ class S3GcTest extends S3ServerTest {
   @Test
   void aSweepAndASyncExcludeEachOther() throws IOException {
     try (S3Store store = new S3Store(S3Location.parse(server.uri(bucket + "/store"), false))) {
-      try (StoreLock sync = StoreLock.acquire(store, StoreLock.Kind.SYNC, "test", Duration.ZERO)) {
+      try (StoreLock sync = StoreLock.acquire(store, StoreLock.Kind.SYNC, "vm1", Duration.ZERO)) {
         assertThatThrownBy(() -> gc().run(1, Duration.ZERO, false, Duration.ZERO))
             .isInstanceOf(CbtfsException.class)
             .hasMessageContaining("busy")
             .hasMessageContaining("a sync");
-        // syncs do not exclude each other
-        StoreLock.acquire(store, StoreLock.Kind.SYNC, "another", Duration.ZERO).close();
-      }
-      try (StoreLock sweep = StoreLock.acquire(store, StoreLock.Kind.GC, "test", Duration.ZERO)) {
+        // syncs of other images go on; a second sync of the same image waits
+        StoreLock.acquire(store, StoreLock.Kind.SYNC, "vm2", Duration.ZERO).close();
         assertThatThrownBy(
-                () -> StoreLock.acquire(store, StoreLock.Kind.SYNC, "test", Duration.ZERO))
+                () -> StoreLock.acquire(store, StoreLock.Kind.SYNC, "vm1", Duration.ZERO))
+            .hasMessageContaining("another sync of vm1");
+      }
+      try (StoreLock sweep = StoreLock.acquire(store, StoreLock.Kind.GC, null, Duration.ZERO)) {
+        assertThatThrownBy(
+                () -> StoreLock.acquire(store, StoreLock.Kind.SYNC, "vm1", Duration.ZERO))
             .hasMessageContaining("a gc");
       }
       // every lock was released: both go ahead now
-      StoreLock.acquire(store, StoreLock.Kind.GC, "test", Duration.ZERO).close();
+      StoreLock.acquire(store, StoreLock.Kind.GC, null, Duration.ZERO).close();
+      StoreLock.acquire(store, StoreLock.Kind.SYNC, "vm1", Duration.ZERO).close();
     }
   }
 
