@@ -183,6 +183,7 @@ final class S3Delivery implements Delivery {
               "cbtfs-stored-bytes", Long.toString(stored));
       if (!lock.expired()) {
         store.put(key, bytes, bytes.length, meta, lock.left()); // lands within the lease or fails
+        dropOtherHistory(header, key, lock);
       } else {
         // This sync stalled long enough for a sweep to take it for dead. Give up the old lock
         // (a waiting sweep may go first), take a fresh one, check that every chunk the manifest
@@ -192,17 +193,7 @@ final class S3Delivery implements Delivery {
             StoreLock.acquire(store, StoreLock.Kind.SYNC, image, S3Target.LOCK_WAIT)) {
           recheckChunks(m, again);
           store.put(key, bytes, bytes.length, meta, again.left());
-        }
-      }
-      if (header.full()) {
-        try {
-          dropOtherHistory(header, key);
-        } catch (IOException | RuntimeException e) { // committed already: say so, do not fail
-          log.warn(
-              "{}: generation {} is committed, but older history was not removed: {}",
-              store.where(image),
-              header.generation(),
-              e.getMessage());
+          dropOtherHistory(header, key, again);
         }
       }
       return header.generation();
@@ -235,18 +226,29 @@ final class S3Delivery implements Delivery {
    * Deleted after G is committed, so a crash in between leaves G and nothing lost. No other sync of
    * this image runs meanwhile: the image's sync lock is held.
    */
-  private void dropOtherHistory(DeltaHeader header, String mine) throws IOException {
-    java.util.List<String> drop = new java.util.ArrayList<>();
-    for (var o : store.list(store.location().manifestsPrefix(image))) {
-      long g = store.location().manifestGeneration(image, o.key());
-      if (g < 0 || o.key().equals(mine)) {
-        continue;
-      }
-      if (g > header.generation() || !header.lineage().equals(lineageOf(o.key()))) {
-        drop.add(o.key());
-      }
+  private void dropOtherHistory(DeltaHeader header, String mine, StoreLock held) {
+    if (!header.full()) {
+      return;
     }
-    store.deleteAll(drop);
+    try {
+      java.util.List<String> drop = new java.util.ArrayList<>();
+      for (var o : store.list(store.location().manifestsPrefix(image))) {
+        long g = store.location().manifestGeneration(image, o.key());
+        if (g < 0 || o.key().equals(mine)) {
+          continue;
+        }
+        if (g > header.generation() || !header.lineage().equals(lineageOf(o.key()))) {
+          drop.add(o.key());
+        }
+      }
+      store.deleteAll(drop, held::left);
+    } catch (IOException | RuntimeException e) { // committed already: say so, do not fail
+      log.warn(
+          "{}: generation {} is committed, but older history was not removed: {}",
+          store.where(image),
+          header.generation(),
+          e.getMessage());
+    }
   }
 
   /** A manifest's lineage: from its metadata, or from the manifest itself when that is missing. */

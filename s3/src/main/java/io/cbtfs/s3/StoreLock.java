@@ -77,7 +77,10 @@ final class StoreLock implements AutoCloseable {
             + UUID.randomUUID()
             + (image == null ? "" : "-" + image);
     this.owner =
-        ManagementFactory.getRuntimeMXBean().getName() + (image == null ? " gc" : " sync " + image);
+        JVM
+            + " "
+            + ManagementFactory.getRuntimeMXBean().getName()
+            + (image == null ? " gc" : " sync " + image);
   }
 
   private static String name(Kind k) {
@@ -95,13 +98,13 @@ final class StoreLock implements AutoCloseable {
   static StoreLock acquire(S3Store store, Kind kind, String image, Duration wait)
       throws IOException {
     StoreLock lock = new StoreLock(store, kind, image);
+    LIVE.add(lock.key); // from its first write: never taken for a leftover of this process
     long deadline = System.nanoTime() + wait.toNanos();
     long pause = 200;
     try {
       while (true) {
         String holder = lock.tryOnce();
         if (holder == null) {
-          LIVE.add(lock.key);
           lock.renewer.scheduleWithFixedDelay(
               lock::renewQuietly, RENEW.toMillis(), RENEW.toMillis(), TimeUnit.MILLISECONDS);
           return lock;
@@ -116,7 +119,9 @@ final class StoreLock implements AutoCloseable {
                   + wait.toSeconds()
                   + " s)");
         }
-        Thread.sleep(pause); // polling a remote store: there is nothing to wait on
+        // polling a remote store: there is nothing to wait on; the jitter keeps two syncs of one
+        // image from backing off in step forever
+        Thread.sleep(pause / 2 + java.util.concurrent.ThreadLocalRandom.current().nextLong(pause));
         pause = Math.min(pause * 2, 1_000);
       }
     } catch (InterruptedException e) {
@@ -131,6 +136,17 @@ final class StoreLock implements AutoCloseable {
 
   /** Writes the lock and lists; null if it is held, else who holds a conflicting one. */
   private String tryOnce() throws IOException {
+    if (kind == Kind.SYNC) {
+      // A waiting sync does not write its lock while a sweep's is there, so a queue of syncs
+      // cannot starve a sweep. Judged by this host's clock with a margin of one more stale
+      // period (the write-then-list below decides by the store's clock).
+      for (S3Object o : store.list(store.location().locksPrefix())) {
+        if (kindOf(o.key()) == Kind.GC
+            && o.lastModified().isAfter(Instant.now().minus(stale.multipliedBy(2)))) {
+          return "a gc holds " + store.where(o.key()) + " since " + o.lastModified();
+        }
+      }
+    }
     write();
     List<S3Object> locks = store.list(store.location().locksPrefix());
     Instant now =
@@ -197,9 +213,9 @@ final class StoreLock implements AutoCloseable {
   }
 
   /**
-   * Whether another sync holds {@code o}. A lock left behind by a process known to be gone does not
-   * count, and is removed: one of this process that it no longer holds (its delete failed), or one
-   * of a process of this host that has exited. Other hosts' locks wait to go stale.
+   * Whether another sync holds {@code o}. A lock this process left behind (its delete failed) does
+   * not count and is removed; any other waits to go stale, since nothing else proves its owner gone
+   * (process ids and host names repeat across containers).
    */
   private boolean isHeld(S3Object o) throws IOException {
     byte[] body = store.get(o.key(), 4096);
@@ -208,29 +224,15 @@ final class StoreLock implements AutoCloseable {
     }
     String text = new String(body, StandardCharsets.UTF_8);
     String[] words = text.split(" ", 3);
-    if (words.length >= 2 && leftOver(o.key(), words[1])) {
+    if (words.length >= 2 && words[1].equals(JVM) && !LIVE.contains(o.key())) {
       store.delete(o.key());
       return false;
     }
     return text.startsWith(HELD);
   }
 
-  /** Whether a lock of {@code owner} ("PID@HOST") can only be a leftover. */
-  private static boolean leftOver(String key, String owner) {
-    String me = ManagementFactory.getRuntimeMXBean().getName();
-    if (owner.equals(me)) {
-      return !LIVE.contains(key);
-    }
-    int at = owner.indexOf('@');
-    if (at <= 0 || !owner.substring(at + 1).equals(me.substring(me.indexOf('@') + 1))) {
-      return false;
-    }
-    try {
-      return ProcessHandle.of(Long.parseLong(owner.substring(0, at))).isEmpty();
-    } catch (NumberFormatException e) {
-      return false;
-    }
-  }
+  /** This process, told apart from every other (a process id is not: containers reuse them). */
+  private static final String JVM = UUID.randomUUID().toString();
 
   /** The keys of the locks this process holds now. */
   private static final java.util.Set<String> LIVE =
@@ -256,7 +258,7 @@ final class StoreLock implements AutoCloseable {
   private void write() throws IOException {
     long before = System.nanoTime();
     byte[] body = ((held ? HELD : WANT) + owner).getBytes(StandardCharsets.UTF_8);
-    store.put(key, body, body.length, Map.of());
+    store.put(key, body, body.length, Map.of(), RENEW); // never lands long after it was meant
     if (renewedNanos != 0 && before - renewedNanos > stale.toNanos() / 2) {
       expired = true; // a gap others may have read as death: never trust this lock again
     }
@@ -271,6 +273,9 @@ final class StoreLock implements AutoCloseable {
   private void renewQuietly() {
     try {
       write();
+      if (closed) { // closed while this renewal was on its way: do not leave it behind
+        store.delete(key);
+      }
     } catch (IOException | RuntimeException e) {
       // the next attempt, or the holder's expired() check, deals with it
     }
@@ -330,7 +335,7 @@ final class StoreLock implements AutoCloseable {
     store.delete(key);
   }
 
-  private boolean closed;
+  private volatile boolean closed;
 
   /** Another host's text in one printable line. */
   private static String printable(String s) {
