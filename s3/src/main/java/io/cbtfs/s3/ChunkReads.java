@@ -1,10 +1,10 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.Futures;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -71,20 +71,7 @@ final class ChunkReads {
   }
 
   private static byte[] take(ArrayDeque<Future<byte[]>> window) throws IOException {
-    try {
-      return window.removeFirst().get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while reading chunks");
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof IOException io) {
-        throw io;
-      }
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IOException(e.getCause());
-    }
+    return Futures.await(window.removeFirst(), "reading chunks");
   }
 
   /** For each chunk, the extents that map blocks to it. */

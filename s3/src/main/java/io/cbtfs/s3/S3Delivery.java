@@ -3,6 +3,7 @@ package io.cbtfs.s3;
 import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.Futures;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StreamVerifier;
 import io.cbtfs.syncer.target.Delivery;
@@ -16,8 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 
 /**
  * A delta on its way into the store. Each record is verified as it arrives, cut at the chunk grid
@@ -155,7 +154,7 @@ final class S3Delivery implements Delivery {
       List<Manifest.Piece> laid = new ArrayList<>(pieces.size());
       for (int i = 0; i < pieces.size(); i++) {
         long[] p = pieces.get(i);
-        byte[] hash = hashes.get(i) == null ? null : join(hashes.get(i));
+        byte[] hash = hashes.get(i) == null ? null : Futures.await(hashes.get(i), "uploading");
         laid.add(new Manifest.Piece(p[0], (int) p[1], hash, (int) p[2]));
       }
       Manifest m =
@@ -264,27 +263,6 @@ final class S3Delivery implements Delivery {
     }
     byte[] b = store.get(key, Manifest.MAX_BYTES);
     return b == null ? null : Manifest.decode(b, store.where(key)).header.lineage();
-  }
-
-  private static byte[] join(CompletableFuture<byte[]> f) throws IOException {
-    try {
-      return f.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while uploading");
-    } catch (ExecutionException | CompletionException e) {
-      Throwable c = e.getCause();
-      while (c instanceof CompletionException && c.getCause() != null) {
-        c = c.getCause();
-      }
-      if (c instanceof IOException io) {
-        throw io;
-      }
-      if (c instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IOException(c);
-    }
   }
 
   /** Ends the uploads and frees the lock; what was uploaded stays for the next attempt. */

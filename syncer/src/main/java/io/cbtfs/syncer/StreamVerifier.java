@@ -7,7 +7,6 @@ import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 
 /**
  * Verifies a delta while it is being received: an {@link OutputStream} whose bytes a {@link
@@ -99,20 +98,7 @@ public final class StreamVerifier extends OutputStream {
    */
   public DeltaReader.Summary result() throws IOException {
     close();
-    try {
-      return result.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while verifying");
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof IOException io) {
-        throw io;
-      }
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IOException(e.getCause());
-    }
+    return Futures.await(result, "verifying");
   }
 
   /** The verifier's side: the queued chunks as one stream. */
