@@ -1,12 +1,12 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.BlockHashes;
 import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.EncodedRecord;
 import io.cbtfs.syncer.RecordKind;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 import net.jpountz.lz4.LZ4Exception;
@@ -31,16 +31,8 @@ final class ChunkObject {
   private final ChunkCodec codec = new ChunkCodec();
   private final LZ4SafeDecompressor decompressor = LZ4Factory.nativeInstance().safeDecompressor();
 
-  static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
   static byte[] hash(byte[] data, int length) {
-    MessageDigest d = sha256();
+    MessageDigest d = BlockHashes.sha256();
     d.update(data, 0, length);
     return d.digest();
   }

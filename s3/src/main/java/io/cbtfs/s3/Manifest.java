@@ -1,5 +1,6 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.BlockHashes;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -245,7 +246,7 @@ final class Manifest {
     for (int e = 0; e < m; e++) {
       b.putLong(first[e]).putInt(count[e]).putInt(chunk[e]).putInt(pos[e]);
     }
-    MessageDigest d = ChunkObject.sha256();
+    MessageDigest d = BlockHashes.sha256();
     d.update(b.array(), 0, b.position());
     b.put(d.digest());
     return b.array();
@@ -259,7 +260,7 @@ final class Manifest {
         || !Arrays.equals(bytes, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
       throw new DamagedObjectException(where, "not a cbtfs manifest");
     }
-    MessageDigest d = ChunkObject.sha256();
+    MessageDigest d = BlockHashes.sha256();
     d.update(bytes, 0, bytes.length - 32);
     if (!Arrays.equals(d.digest(), 0, 32, bytes, bytes.length - 32, bytes.length)) {
       throw new DamagedObjectException(where, "manifest checksum mismatch");

@@ -47,7 +47,8 @@ public final class BlockHashes {
     }
   }
 
-  static MessageDigest sha256() {
+  /** A SHA-256 digest: the one hash of the delta chain, chunk names, block hashes and pins. */
+  public static MessageDigest sha256() {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {

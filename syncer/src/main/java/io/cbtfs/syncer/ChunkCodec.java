@@ -26,13 +26,14 @@ public final class ChunkCodec {
 
   /** A zero record for {@code byteLength} bytes known to be zero (a hole), without reading. */
   public EncodedRecord zero(long byteOffset, int byteLength) {
+    return record(RecordKind.ZERO, byteOffset, null, byteLength, null, 0);
+  }
+
+  /** A record of {@code kind} whose checksum covers {@code data} (null for zeros). */
+  private static EncodedRecord record(
+      RecordKind kind, long byteOffset, byte[] data, int byteLength, byte[] payload, int n) {
     return new EncodedRecord(
-        RecordKind.ZERO,
-        byteOffset,
-        byteLength,
-        checksum(RecordKind.ZERO, byteOffset, null, byteLength),
-        null,
-        0);
+        kind, byteOffset, byteLength, checksum(kind, byteOffset, data, byteLength), payload, n);
   }
 
   /** Bytes of a long run that are compressed first, to see whether the run compresses at all. */
@@ -53,22 +54,10 @@ public final class ChunkCodec {
       byte[] out = new byte[compressor.maxCompressedLength(byteLength)];
       int n = compressor.compress(data, 0, byteLength, out, 0, out.length);
       if (n < byteLength) {
-        return new EncodedRecord(
-            RecordKind.DATA_LZ4,
-            byteOffset,
-            byteLength,
-            checksum(RecordKind.DATA_LZ4, byteOffset, data, byteLength),
-            out,
-            n);
+        return record(RecordKind.DATA_LZ4, byteOffset, data, byteLength, out, n);
       }
     }
-    return new EncodedRecord(
-        RecordKind.DATA_RAW,
-        byteOffset,
-        byteLength,
-        checksum(RecordKind.DATA_RAW, byteOffset, data, byteLength),
-        data,
-        byteLength);
+    return record(RecordKind.DATA_RAW, byteOffset, data, byteLength, data, byteLength);
   }
 
   private boolean compressible(byte[] data) {

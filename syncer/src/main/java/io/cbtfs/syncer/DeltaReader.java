@@ -21,8 +21,9 @@ public final class DeltaReader {
   public static final int MAX_RECORD_BYTES = 16 << 20;
 
   /**
-   * Receives each verified record's bytes, in ascending offset order. For a {@link RecordKind#ZERO}
-   * record {@code data} is null: the bytes are zero.
+   * Receives each verified record's bytes, {@code data[0, byteLength)}, in ascending offset order;
+   * the array is the reader's and is reused after the call. For a {@link RecordKind#ZERO} record
+   * {@code data} is null: the bytes are zero.
    */
   @FunctionalInterface
   public interface RecordSink {
@@ -58,11 +59,10 @@ public final class DeltaReader {
   }
 
   /** Reads and verifies the records and trailer after an already-read header. */
-  public static Summary readBody(InputStream in, DeltaHeader header, String source, RecordSink sink)
-      throws IOException {
-    DataInputStream data = in instanceof DataInputStream d ? d : new DataInputStream(in);
+  private static Summary readBody(
+      DataInputStream data, DeltaHeader header, String source, RecordSink sink) throws IOException {
     ChunkCodec codec = new ChunkCodec();
-    MessageDigest chain = DeltaWriter.sha256();
+    MessageDigest chain = BlockHashes.sha256();
     byte[] head = new byte[DeltaWriter.RECORD_HEADER_BYTES];
     byte[] payload = new byte[0];
     byte[] bytes = new byte[0];
@@ -112,15 +112,21 @@ public final class DeltaReader {
         payload = new byte[Math.max(payloadLength, Math.min(payload.length * 2, expectedMax))];
       }
       readFully(data, payload, 0, payloadLength, source, where);
-      if (kind != RecordKind.ZERO && bytes.length < length) {
-        bytes = new byte[length];
+      byte[] decoded = null; // a zero record's bytes are implied
+      if (kind == RecordKind.DATA_RAW) {
+        decoded = payload; // already the bytes: no copy
+      } else if (kind == RecordKind.DATA_LZ4) {
+        if (bytes.length < length) {
+          bytes = new byte[length];
+        }
+        codec.decode(kind, payload, payloadLength, bytes, length, source + " " + where);
+        decoded = bytes;
       }
-      codec.decode(kind, payload, payloadLength, bytes, length, source + " " + where);
-      if (ChunkCodec.checksum(kind, offset, bytes, length) != checksum) {
+      if (ChunkCodec.checksum(kind, offset, decoded, length) != checksum) {
         throw new CorruptDeltaException(source, where + ": checksum mismatch");
       }
       chain.update(head);
-      sink.accept(kind, offset, kind == RecordKind.ZERO ? null : bytes, length);
+      sink.accept(kind, offset, decoded, length);
       count++;
       dataBytes += length;
       nextOffset = offset + length;

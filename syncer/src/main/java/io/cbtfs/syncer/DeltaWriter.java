@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.zip.CRC32C;
 
 /**
@@ -26,18 +25,10 @@ public final class DeltaWriter {
 
   public DeltaWriter(OutputStream out, DeltaHeader header) throws IOException {
     this.out = new DataOutputStream(out);
-    this.chain = sha256();
+    this.chain = BlockHashes.sha256();
     byte[] h = header.encode();
     this.out.write(h);
     wireBytes = h.length;
-  }
-
-  static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("the JDK has no SHA-256", e);
-    }
   }
 
   /** Appends a record; records must come in ascending, non-overlapping order. */
@@ -84,13 +75,5 @@ public final class DeltaWriter {
 
   public long recordCount() {
     return recordCount;
-  }
-
-  public long dataBytes() {
-    return dataBytes;
-  }
-
-  public long wireBytes() {
-    return wireBytes;
   }
 }

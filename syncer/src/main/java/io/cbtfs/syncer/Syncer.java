@@ -12,10 +12,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -251,7 +248,7 @@ public final class Syncer {
     private final long totalBytes;
     private final long totalBlocks;
     private final int inFlight;
-    private final BlockingQueue<byte[]> buffers;
+    private final ArrayDeque<byte[]> buffers = new ArrayDeque<>(); // the sync's thread only
     private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
     private long doneBytes;
     private long doneBlocks;
@@ -271,7 +268,6 @@ public final class Syncer {
       this.totalBytes = totalBytes;
       this.totalBlocks = totalBlocks;
       this.inFlight = inFlight;
-      this.buffers = new ArrayBlockingQueue<>(inFlight);
       for (int i = 0; i < inFlight; i++) {
         buffers.add(new byte[bufferBytes]);
       }
@@ -299,18 +295,7 @@ public final class Syncer {
 
     private void writeNext() throws IOException {
       InFlight next = pending.removeFirst();
-      EncodedRecord r;
-      try {
-        r = next.record().get();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("sync interrupted");
-      } catch (ExecutionException e) {
-        if (e.getCause() instanceof IOException io) {
-          throw io;
-        }
-        throw new IOException("encoding failed: " + e.getCause(), e.getCause());
-      }
+      EncodedRecord r = Futures.await(next.record(), "syncing");
       writer.write(r);
       if (next.buffer() != null) {
         buffers.add(next.buffer());

@@ -422,7 +422,7 @@ public final class Receiver implements AutoCloseable {
   /** A sender's HELLO: flags, target name, proof of the token. */
   record Hello(int flags, String name, byte[] proof) {
     static Hello parse(byte[] p) {
-      if (p.length < 1 + 2 + 32 || p.length > 1 + 2 + 64 * 4 + 32) {
+      if (p.length < 1 + 2 + 32 || p.length > MAX_HELLO) {
         throw new CbtfsException("protocol error: HELLO of " + p.length + " bytes");
       }
       ByteBuffer b = ByteBuffer.wrap(p);

@@ -340,9 +340,9 @@ public final class RemoteTarget implements Target {
       if (theirSize != imageSize) { // as a local comparison: the block where the sizes part
         differing.add((int) (Math.min(theirSize, imageSize) / bs));
       }
-      long[] block = {0};
+      long block = 0;
       byte[] buf = new byte[bs];
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      MessageDigest sha = BlockHashes.sha256();
       while (true) {
         Frames.Frame f = Frames.read(c.in);
         if (f.type() == Frames.END) {
@@ -355,7 +355,7 @@ public final class RemoteTarget implements Target {
           throw new CbtfsException("protocol error: bad HASHES data from " + describe());
         }
         for (int at = 0; at < f.payload().length; at += BlockHashes.BYTES) {
-          long b = block[0]++;
+          long b = block++;
           if (b >= theirBlocks) {
             throw new CbtfsException("protocol error: more hashes than blocks from " + describe());
           }
@@ -375,7 +375,7 @@ public final class RemoteTarget implements Target {
           }
         }
       }
-      if (block[0] != theirBlocks) {
+      if (block != theirBlocks) {
         throw new CbtfsException("protocol error: " + describe() + " sent too few hashes");
       }
       if (imageSize > theirSize) { // blocks the replica does not have yet
@@ -387,8 +387,6 @@ public final class RemoteTarget implements Target {
         }
       }
       return DirtySet.of(geometry, differing);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 }

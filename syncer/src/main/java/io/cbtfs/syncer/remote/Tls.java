@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.MessageDigest;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.HexFormat;
@@ -127,12 +126,7 @@ public final class Tls {
   }
 
   static String sha256(X509Certificate cert) throws CertificateException {
-    try {
-      return HexFormat.of()
-          .formatHex(MessageDigest.getInstance("SHA-256").digest(cert.getEncoded()));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return HexFormat.of().formatHex(io.cbtfs.syncer.BlockHashes.sha256().digest(cert.getEncoded()));
   }
 
   /** The receiver's TLS context, from the identity in {@code dir}. */

@@ -7,6 +7,7 @@ import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.FileStateIo;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -69,7 +70,7 @@ public final class ArchiveTarget implements Restorable {
               dir.resolve(fileName(header.generation())),
               StandardCopyOption.ATOMIC_MOVE,
               StandardCopyOption.REPLACE_EXISTING);
-          SidecarMeta.syncDirectory(dir);
+          FileStateIo.INSTANCE.fsyncDirectory(dir);
           SidecarMeta.write(
               dir.resolve(META),
               new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
@@ -200,6 +201,10 @@ public final class ArchiveTarget implements Restorable {
             in,
             f.toString(),
             (kind, offset, data, length) -> {
+              long first = offset / blockSize;
+              if (seen.contains(first, (offset + length + blockSize - 1) / blockSize)) {
+                return; // a newer generation already decided every block of this record
+              }
               if (mine[0].length < length) {
                 mine[0] = new byte[length];
               }

@@ -5,6 +5,7 @@ import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.FileStateIo;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -87,7 +88,8 @@ public final class ReplicaTarget implements Target {
         header,
         verified -> {
           Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
-          SidecarMeta.syncDirectory(dir); // the commit point: from here the apply is finished
+          FileStateIo.INSTANCE.fsyncDirectory(
+              dir); // the commit point: from here the apply is finished
           return applyJournal();
         });
   }

@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.CorruptDeltaException;
+import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -75,12 +76,6 @@ final class SidecarMeta {
       out.force(true);
     }
     Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    syncDirectory(file.getParent());
-  }
-
-  static void syncDirectory(Path dir) throws IOException {
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    }
+    FileStateIo.INSTANCE.fsyncDirectory(file.getParent());
   }
 }
