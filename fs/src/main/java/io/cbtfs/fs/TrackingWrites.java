@@ -50,10 +50,10 @@ public final class TrackingWrites {
     image.beforeWrite(from, length);
     try {
       posix.check(posix.libc().ftruncate(fd, newSize), "ftruncate", imageName);
-      image.noteSize(newSize);
     } finally {
       image.afterWrite(from, length);
     }
+    image.noteSize(newSize); // after afterWrite, which raises the known size to the range's end
   }
 
   /**
