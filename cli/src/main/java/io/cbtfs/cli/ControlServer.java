@@ -182,7 +182,7 @@ final class ControlServer implements AutoCloseable {
     ImageFiles files = mount.fileSystem().files();
     Path backing = files.existingImage(name);
     long size = Files.size(backing);
-    TrackedImage image = mount.fileSystem().trackers().image(name, files.fingerprint(name));
+    TrackedImage image = mount.fileSystem().trackers().image(name, () -> files.fingerprint(name));
     DirtySet dirty = image.tracker().snapshot().within(size);
     return new ImageStatus(
         name,

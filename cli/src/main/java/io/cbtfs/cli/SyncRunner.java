@@ -124,7 +124,7 @@ final class SyncRunner {
       boolean full,
       SyncProgress progress)
       throws IOException {
-    TrackedImage image = store.image(name, files.fingerprint(name));
+    TrackedImage image = store.image(name, () -> files.fingerprint(name));
     SyncReport report;
     try (Target t = Targets.parse(target, Path.of("/"))) {
       report =

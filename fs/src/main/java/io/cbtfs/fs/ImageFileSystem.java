@@ -101,7 +101,7 @@ public final class ImageFileSystem {
       if (!Posix.isRegular(posix.mode(stat))) {
         throw new ErrnoException(Posix.ENOENT, "not a regular file: " + path);
       }
-      TrackedImage image = trackers.image(imageName, files.fingerprint(imageName));
+      TrackedImage image = trackers.image(imageName, () -> files.fingerprint(imageName));
       if ((flags & Posix.O_TRUNC) != 0) {
         writes.truncate(fd, imageName, image, 0);
       }
@@ -149,7 +149,7 @@ public final class ImageFileSystem {
         posix.open(files.backingFile(imageName).toString(), Posix.O_WRONLY | Posix.O_NOFOLLOW, 0);
     try {
       writes.truncate(
-          fd, imageName, trackers.image(imageName, files.fingerprint(imageName)), newSize);
+          fd, imageName, trackers.image(imageName, () -> files.fingerprint(imageName)), newSize);
     } finally {
       posix.close(fd);
     }

@@ -28,7 +28,8 @@ public final class ImageFiles {
   public ImageFiles(Path backingDir, Path stateDir) {
     this.backingDir = backingDir.toAbsolutePath().normalize();
     Path state = stateDir.toAbsolutePath().normalize();
-    this.hiddenName = backingDir.equals(state.getParent()) ? state.getFileName().toString() : null;
+    this.hiddenName =
+        this.backingDir.equals(state.getParent()) ? state.getFileName().toString() : null;
   }
 
   public Path backingDir() {

@@ -183,6 +183,17 @@ public final class TrackerStore implements AutoCloseable {
    * @throws CorruptStateException if the state is corrupt and tracking is not being reset
    */
   public TrackedImage image(String imageName, Fingerprint current) throws IOException {
+    return image(imageName, () -> current);
+  }
+
+  /** The backing file's fingerprint, taken only when an image is loaded (not on every open). */
+  @FunctionalInterface
+  public interface FingerprintSource {
+    Fingerprint get() throws IOException;
+  }
+
+  /** {@link #image(String, Fingerprint)}, stat-ing the backing file only if it is not loaded. */
+  public TrackedImage image(String imageName, FingerprintSource current) throws IOException {
     TrackedImage image = images.get(imageName);
     if (image != null) {
       return image;
@@ -191,7 +202,7 @@ public final class TrackerStore implements AutoCloseable {
       ensureOpen();
       image = images.get(imageName);
       if (image == null) {
-        image = load(imageName, current);
+        image = load(imageName, current.get());
         images.put(imageName, image);
       }
       return image;
@@ -304,15 +315,7 @@ public final class TrackerStore implements AutoCloseable {
    * Moves an image's tracking with a rename of the image; the target name's tracking is dropped.
    */
   public synchronized void rename(String from, String to) throws IOException {
-    TrackedImage replaced = images.remove(to);
-    if (replaced != null) {
-      synchronized (replaced) { // no save of the replaced image runs or starts from here
-        replaced.detach();
-      }
-      if (replaced.log() != null) {
-        replaced.log().close();
-      }
-    }
+    retire(images.remove(to));
     TrackedImage image = images.remove(from);
     if (image == null || image.log() == null) {
       renameFiles(from, to, image);
@@ -350,17 +353,22 @@ public final class TrackerStore implements AutoCloseable {
     }
   }
 
+  /** Ends the tracking of an image that is gone (renamed over, deleted); null: nothing to do. */
+  private static void retire(TrackedImage image) throws IOException {
+    if (image == null) {
+      return;
+    }
+    synchronized (image) { // no save of the image runs or starts from here
+      image.detach();
+    }
+    if (image.log() != null) {
+      image.log().close();
+    }
+  }
+
   /** Forgets an image that was deleted. */
   public synchronized void remove(String imageName) throws IOException {
-    TrackedImage image = images.remove(imageName);
-    if (image != null) {
-      synchronized (image) {
-        image.detach();
-      }
-      if (image.log() != null) {
-        image.log().close();
-      }
-    }
+    retire(images.remove(imageName));
     io.delete(stateFile(stateDir, imageName));
     io.delete(logFile(stateDir, imageName));
     syncDirectory();

@@ -34,9 +34,7 @@ public record MountOptions(
     backingDir = backingDir.toAbsolutePath().normalize();
     mountPoint = mountPoint.toAbsolutePath().normalize();
     stateDir =
-        stateDir == null
-            ? backingDir.resolve(DEFAULT_STATE_DIR_NAME)
-            : stateDir.toAbsolutePath().normalize();
+        stateDir == null ? defaultStateDir(backingDir) : stateDir.toAbsolutePath().normalize();
   }
 
   /** Defaults (64 KiB blocks, 4 MiB activity-log extents, direct I/O) for tests and the demo. */
