@@ -4,6 +4,7 @@ import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.Threads;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.BufferedReader;
@@ -40,13 +41,7 @@ final class ControlServer implements AutoCloseable {
   private final Path socketPath;
   private final ServerSocketChannel server;
   private final ExecutorService handlers =
-      Executors.newFixedThreadPool(
-          4,
-          r -> {
-            Thread t = new Thread(r, "cbtfs-control");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newFixedThreadPool(4, Threads.daemon("cbtfs-control"));
   private final Thread acceptor;
   private final String ownerName = System.getProperty("user.name");
   private volatile boolean closed;

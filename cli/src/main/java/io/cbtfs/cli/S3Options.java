@@ -29,13 +29,8 @@ final class S3Options {
       return uri;
     }
     String out = uri;
-    String e = endpoint;
-    if (e == null) { // the SDK's own variables, so that path-style addressing follows them too
-      e = System.getenv("AWS_ENDPOINT_URL_S3");
-      if (e == null || e.isBlank()) {
-        e = System.getenv("AWS_ENDPOINT_URL");
-      }
-    }
+    // the SDK's own variables count too, so that path-style addressing follows them
+    String e = endpoint != null ? endpoint : io.cbtfs.s3.S3Scheme.environmentEndpoint();
     if (e != null && !e.isBlank() && !uri.contains("endpoint=")) {
       out += (out.contains("?") ? "&" : "?") + "endpoint=" + e;
     }

@@ -1,10 +1,9 @@
 package io.cbtfs.s3;
 
 import io.cbtfs.syncer.Futures;
+import io.cbtfs.syncer.Threads;
 import java.io.IOException;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -32,13 +31,7 @@ final class ChunkReads {
   void forEachChunk(ChunkSink sink) throws IOException {
     int[][] users = extentsByChunk();
     ExecutorService pool =
-        Executors.newFixedThreadPool(
-            S3Store.CONNECTIONS,
-            r -> {
-              Thread t = new Thread(r, "cbtfs-s3-read");
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newFixedThreadPool(S3Store.CONNECTIONS, Threads.daemon("cbtfs-s3-read"));
     ChunkObject codec = new ChunkObject();
     ArrayDeque<Future<byte[]>> window = new ArrayDeque<>();
     try {
@@ -91,13 +84,5 @@ final class ChunkReads {
       users[c][filled[c]++] = e;
     }
     return users;
-  }
-
-  static List<String> keys(S3Store store, Manifest m) {
-    List<String> out = new ArrayList<>(m.chunkCount());
-    for (int c = 0; c < m.chunkCount(); c++) {
-      out.add(store.location().chunkKey(m.chunkHex(c)));
-    }
-    return out;
   }
 }

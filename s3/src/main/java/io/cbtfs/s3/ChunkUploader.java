@@ -1,5 +1,7 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.Futures;
+import io.cbtfs.syncer.Threads;
 import java.io.IOException;
 import java.util.Map;
 import java.util.Set;
@@ -25,13 +27,7 @@ final class ChunkUploader implements AutoCloseable {
   private final Semaphore room = new Semaphore(S3Store.CONNECTIONS);
   private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
   private final ExecutorService pool =
-      Executors.newFixedThreadPool(
-          S3Store.CONNECTIONS,
-          r -> {
-            Thread t = new Thread(r, "cbtfs-s3-upload");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newFixedThreadPool(S3Store.CONNECTIONS, Threads.daemon("cbtfs-s3-upload"));
   private final AtomicReference<Throwable> failure = new AtomicReference<>();
   final AtomicLong uploadedChunks = new AtomicLong();
   final AtomicLong uploadedBytes = new AtomicLong();
@@ -100,14 +96,7 @@ final class ChunkUploader implements AutoCloseable {
     CompletableFuture<Void> mine = new CompletableFuture<>();
     CompletableFuture<Void> first = seen.putIfAbsent(hex, mine);
     if (first != null) { // the same bytes twice in one delta: one upload
-      try {
-        first.get();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while uploading");
-      } catch (java.util.concurrent.ExecutionException e) {
-        throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-      }
+      Futures.await(first, "uploading");
       dedupedChunks.incrementAndGet();
       return;
     }

@@ -94,10 +94,6 @@ final class Manifest {
     return ChunkObject.hex(Arrays.copyOfRange(hashes, c * 32, c * 32 + 32));
   }
 
-  int chunkLength(int c) {
-    return lengths[c];
-  }
-
   long extentFirst(int e) {
     return first[e];
   }

@@ -31,22 +31,10 @@ public final class S3Catalog {
 
   public List<Image> images() throws IOException {
     List<Image> out = new ArrayList<>();
-    List<String> names;
-    try (S3Store s = new S3Store(store)) {
-      names = s.children(store.imagesPrefix());
-    }
-    for (String name : names) {
-      S3Location image =
-          new S3Location(
-              store.bucket(),
-              store.store(),
-              name,
-              store.endpoint(),
-              store.region(),
-              store.pathStyle(),
-              store.profile(),
-              store.credentialsFile());
-      out.add(new Image(name, new S3Target(image).generations()));
+    try (S3Store s = new S3Store(store)) { // one client for every image
+      for (String name : s.children(store.imagesPrefix())) {
+        out.add(new Image(name, new S3Target(store.withImage(name)).generations(s)));
+      }
     }
     return out;
   }

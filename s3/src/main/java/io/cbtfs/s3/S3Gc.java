@@ -57,7 +57,7 @@ public final class S3Gc {
     }
     try (S3Store s = new S3Store(store)) {
       int removedGenerations = 0;
-      List<String> expired = new ArrayList<>();
+      Set<String> expired = new java.util.LinkedHashSet<>();
       for (String image : s.children(store.imagesPrefix())) {
         TreeMap<Long, String> gens = new TreeMap<>();
         for (S3Object o : s.list(store.manifestsPrefix(image))) {
@@ -72,7 +72,9 @@ public final class S3Gc {
         }
       }
       if (!dryRun) {
-        s.deleteAll(expired); // a manifest names everything it needs: the rest stay restorable
+        s.deleteAll(
+            new ArrayList<>(
+                expired)); // a manifest names everything it needs: the rest stay restorable
       }
       try (StoreLock lock = StoreLock.acquire(s, StoreLock.Kind.GC, null, wait)) {
         Set<String> referenced = new HashSet<>();

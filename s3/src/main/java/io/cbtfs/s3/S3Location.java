@@ -120,8 +120,13 @@ public record S3Location(
 
   /** The same location as the store that holds it (for the image's neighbours). */
   public S3Location asStore() {
+    return withImage(null);
+  }
+
+  /** Image {@code name} of the same store, with the same settings. */
+  public S3Location withImage(String name) {
     return new S3Location(
-        bucket, store, null, endpoint, region, pathStyle, profile, credentialsFile);
+        bucket, store, name, endpoint, region, pathStyle, profile, credentialsFile);
   }
 
   /** {@code s3://bucket/store/image}, with the endpoint when one is set (it tells stores apart). */

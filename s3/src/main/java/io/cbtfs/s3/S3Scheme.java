@@ -24,7 +24,7 @@ public final class S3Scheme implements TargetScheme {
   @Override
   public String absolute(String uri, Path cwd) {
     S3Location l = S3Location.parse(uri, true);
-    String endpoint = env("AWS_ENDPOINT_URL_S3", env("AWS_ENDPOINT_URL", null));
+    String endpoint = environmentEndpoint();
     String region = env("AWS_REGION", env("AWS_DEFAULT_REGION", null));
     String file = env("AWS_SHARED_CREDENTIALS_FILE", null);
     S3Location out =
@@ -40,6 +40,11 @@ public final class S3Scheme implements TargetScheme {
                 ? cwd.resolve(l.credentialsFile())
                 : file == null ? null : cwd.resolve(file));
     return out.toUri();
+  }
+
+  /** The S3 endpoint the AWS SDK's own variables name, or null. */
+  public static String environmentEndpoint() {
+    return env("AWS_ENDPOINT_URL_S3", env("AWS_ENDPOINT_URL", null));
   }
 
   private static String env(String name, String otherwise) {

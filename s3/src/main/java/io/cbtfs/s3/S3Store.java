@@ -154,10 +154,6 @@ final class S3Store implements AutoCloseable {
     }
   }
 
-  void put(String key, byte[] data, int length, Map<String, String> metadata) throws IOException {
-    put(key, () -> new java.io.ByteArrayInputStream(data, 0, length), length, metadata, null);
-  }
-
   void put(String key, byte[] data, int length, Map<String, String> metadata, Duration within)
       throws IOException {
     put(key, () -> new java.io.ByteArrayInputStream(data, 0, length), length, metadata, within);

@@ -175,23 +175,28 @@ public final class S3Target implements Restorable {
   @Override
   public List<Generation> generations() throws IOException {
     try (S3Store store = new S3Store(location)) {
-      List<Generation> out = new ArrayList<>();
-      for (var e : manifests(store).entrySet()) {
-        HeadObjectResponse h = store.head(e.getValue().key());
-        if (h == null) {
-          continue; // removed by retention while we listed
-        }
-        Map<String, String> meta = h.metadata();
-        out.add(
-            new Generation(
-                e.getKey(),
-                Boolean.parseBoolean(meta.get("cbtfs-full")),
-                parse(meta.get("cbtfs-image-size")),
-                e.getValue().lastModified(),
-                parse(meta.get("cbtfs-stored-bytes"))));
-      }
-      return out;
+      return generations(store);
     }
+  }
+
+  /** {@link #generations()} through an open client (a listing of many images uses one). */
+  List<Generation> generations(S3Store store) throws IOException {
+    List<Generation> out = new ArrayList<>();
+    for (var e : manifests(store).entrySet()) {
+      HeadObjectResponse h = store.head(e.getValue().key());
+      if (h == null) {
+        continue; // removed by retention while we listed
+      }
+      Map<String, String> meta = h.metadata();
+      out.add(
+          new Generation(
+              e.getKey(),
+              Boolean.parseBoolean(meta.get("cbtfs-full")),
+              parse(meta.get("cbtfs-image-size")),
+              e.getValue().lastModified(),
+              parse(meta.get("cbtfs-stored-bytes"))));
+    }
+    return out;
   }
 
   private static long parse(String s) {

@@ -1,5 +1,6 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.Threads;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -47,12 +48,7 @@ final class StoreLock implements AutoCloseable {
   private final String key;
   private final String owner;
   private final ScheduledExecutorService renewer =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "cbtfs-s3-lock");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadScheduledExecutor(Threads.daemon("cbtfs-s3-lock"));
   private volatile long renewedNanos;
   private volatile boolean expired;
 

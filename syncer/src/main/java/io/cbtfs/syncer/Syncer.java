@@ -196,13 +196,7 @@ public final class Syncer {
             2 * threads,
             maxRunBlocks * geometry.blockSize());
     ExecutorService pool =
-        Executors.newFixedThreadPool(
-            threads,
-            r -> {
-              Thread t = new Thread(r, "cbtfs-sync-encode");
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newFixedThreadPool(threads, Threads.daemon("cbtfs-sync-encode"));
     ChunkCodec codec = new ChunkCodec();
     DirtySet.RunIterator runs = blocks.runs(maxRunBlocks);
     try {

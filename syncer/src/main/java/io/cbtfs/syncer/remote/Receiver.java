@@ -3,6 +3,7 @@ package io.cbtfs.syncer.remote;
 import io.cbtfs.syncer.BlockHashes;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.Threads;
 import io.cbtfs.syncer.target.ArchiveTarget;
 import io.cbtfs.syncer.target.Delivery;
 import io.cbtfs.syncer.target.ReplicaTarget;
@@ -77,20 +78,10 @@ public final class Receiver implements AutoCloseable {
   private final Options options;
   private final ServerSocket server;
   private final ExecutorService connections =
-      Executors.newCachedThreadPool(
-          r -> {
-            Thread t = new Thread(r, "cbtfs-receive");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newCachedThreadPool(Threads.daemon("cbtfs-receive"));
   private final Semaphore slots;
   private final ScheduledExecutorService deadlines =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "cbtfs-receive-deadline");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newSingleThreadScheduledExecutor(Threads.daemon("cbtfs-receive-deadline"));
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
   private final Set<Socket> live = ConcurrentHashMap.newKeySet();
 
