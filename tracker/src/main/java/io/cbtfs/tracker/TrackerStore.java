@@ -212,7 +212,7 @@ public final class TrackerStore implements AutoCloseable {
   private TrackedImage load(String imageName, Fingerprint current) throws IOException {
     long size = Math.max(0, current.size());
     TrackerState state;
-    long logSequence = 0;
+    ActivityLog.Contents contents = null; // what the log holds, after an unclean stop
     try {
       Optional<TrackerState> saved = readState(io, stateDir, imageName);
       if (saved.isEmpty()) {
@@ -220,7 +220,7 @@ public final class TrackerStore implements AutoCloseable {
       }
       state = saved.get();
       if (!state.clean()) {
-        logSequence = readLog(io, stateDir, imageName, state).sequence();
+        contents = readLog(io, stateDir, imageName, state);
       }
     } catch (CorruptStateException e) {
       if (!options.resetTracking()) {
@@ -232,8 +232,7 @@ public final class TrackerStore implements AutoCloseable {
     DirtyTracker tracker = new DirtyTracker(state.geometry(), state.committedGeneration());
     tracker.markAll(state.dirty());
     TrackedImage.Recovery recovery;
-    if (!state.clean()) {
-      ActivityLog.Contents contents = readLog(io, stateDir, imageName, state);
+    if (contents != null) {
       long before = tracker.dirtyBlockCount();
       tracker.markAll(contents.blocks(state.geometry()).within(Math.max(size, state.imageSize())));
       recovery =
@@ -255,7 +254,7 @@ public final class TrackerStore implements AutoCloseable {
     if (state.verifyNextSync() || recovery.kind() == TrackedImage.Recovery.Kind.CHANGED_OUTSIDE) {
       image.requireVerifiedSync();
     }
-    serve(image, logSequence, current);
+    serve(image, contents == null ? 0 : contents.sequence(), current);
     return image;
   }
 
