@@ -47,11 +47,21 @@ public final class ChunkCodec {
    * data} itself, not a copy: the caller keeps the buffer until the record is written.
    */
   public EncodedRecord encode(long byteOffset, byte[] data, int byteLength) {
+    return encode(byteOffset, data, byteLength, null);
+  }
+
+  /**
+   * {@link #encode(long, byte[], int)}, compressing into {@code spare} when it is large enough
+   * ({@link #maxPayload}) instead of a new array: a pipeline that keeps its buffers allocates
+   * nothing per record. The caller keeps {@code spare} until the record is written.
+   */
+  public EncodedRecord encode(long byteOffset, byte[] data, int byteLength, byte[] spare) {
     if (isZero(data, 0, byteLength)) {
       return zero(byteOffset, byteLength);
     }
     if (byteLength <= SAMPLE_BYTES || compressible(data)) {
-      byte[] out = new byte[compressor.maxCompressedLength(byteLength)];
+      int max = compressor.maxCompressedLength(byteLength);
+      byte[] out = spare != null && spare.length >= max ? spare : new byte[max];
       int n = compressor.compress(data, 0, byteLength, out, 0, out.length);
       if (n < byteLength) {
         return record(RecordKind.DATA_LZ4, byteOffset, data, byteLength, out, n);

@@ -211,12 +211,16 @@ public final class Syncer {
           p.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
         } else {
           // read and encode on the pool: several reads in flight keep the disk's queue busy
-          byte[] buf = p.takeBuffer();
+          Buffers buf = p.takeBuffers();
           p.add(
               pool.submit(
                   () -> {
-                    ImageReads.readFully(image, offset, buf, length);
-                    return codec.encode(offset, buf, length);
+                    ImageReads.readFully(image, offset, buf.read, length);
+                    EncodedRecord r = codec.encode(offset, buf.read, length, buf.compressed);
+                    if (r.kind() == RecordKind.DATA_LZ4) {
+                      buf.compressed = r.payload(); // kept for the next run that compresses
+                    }
+                    return r;
                   }),
               buf);
         }
@@ -229,12 +233,25 @@ public final class Syncer {
   }
 
   /**
+   * A run's read buffer and, once a run compressed, the buffer its payload went to: both are reused
+   * for later runs, so the pipeline allocates nothing per record. Owned by one run at a time.
+   */
+  private static final class Buffers {
+    final byte[] read;
+    byte[] compressed;
+
+    Buffers(int bytes) {
+      read = new byte[bytes];
+    }
+  }
+
+  /**
    * The ordered end of the sync pipeline: records are written in the order their runs were read; a
-   * run's buffer returns to the pool only once its record is written (a raw record's payload is the
-   * buffer itself). At most {@code inFlight} buffers exist.
+   * run's buffers return to the pool only once its record is written (a record's payload is one of
+   * them). At most {@code inFlight} sets exist.
    */
   private static final class Pipeline {
-    private record InFlight(Future<EncodedRecord> record, byte[] buffer) {}
+    private record InFlight(Future<EncodedRecord> record, Buffers buffers) {}
 
     private final DeltaWriter writer;
     private final BlockGeometry geometry;
@@ -242,7 +259,7 @@ public final class Syncer {
     private final long totalBytes;
     private final long totalBlocks;
     private final int inFlight;
-    private final ArrayDeque<byte[]> buffers = new ArrayDeque<>(); // the sync's thread only
+    private final ArrayDeque<Buffers> buffers = new ArrayDeque<>(); // the sync's thread only
     private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
     private long doneBytes;
     private long doneBlocks;
@@ -263,19 +280,19 @@ public final class Syncer {
       this.totalBlocks = totalBlocks;
       this.inFlight = inFlight;
       for (int i = 0; i < inFlight; i++) {
-        buffers.add(new byte[bufferBytes]);
+        buffers.add(new Buffers(bufferBytes));
       }
     }
 
-    byte[] takeBuffer() throws IOException {
+    Buffers takeBuffers() throws IOException {
       while (buffers.isEmpty()) {
         writeNext(); // frees the oldest run's buffer
       }
       return buffers.poll();
     }
 
-    void add(Future<EncodedRecord> record, byte[] buffer) throws IOException {
-      pending.add(new InFlight(record, buffer));
+    void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {
+      pending.add(new InFlight(record, buffers));
       while (pending.size() >= inFlight) {
         writeNext();
       }
@@ -291,8 +308,8 @@ public final class Syncer {
       InFlight next = pending.removeFirst();
       EncodedRecord r = Futures.await(next.record(), "syncing");
       writer.write(r);
-      if (next.buffer() != null) {
-        buffers.add(next.buffer());
+      if (next.buffers() != null) {
+        buffers.add(next.buffers());
       }
       doneBytes += r.byteLength();
       doneBlocks += geometry.blockCount(r.byteLength());
