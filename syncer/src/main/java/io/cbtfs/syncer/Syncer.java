@@ -155,15 +155,7 @@ public final class Syncer {
     if (!state.exists()) {
       return true;
     }
-    if (!state.lineage().equals(source.image().lineage())) {
-      throw new CbtfsException(
-          target.describe()
-              + " holds another image (lineage "
-              + state.lineage()
-              + "), not "
-              + source.image().lineage()
-              + ": refusing (sync with --full to overwrite it with a full copy)");
-    }
+    state.requireLineage(source.image().lineage(), target.describe());
     if (state.generation() == base || state.generation() == base + 1) {
       return false;
     }

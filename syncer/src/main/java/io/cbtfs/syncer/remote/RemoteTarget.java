@@ -318,8 +318,7 @@ public final class RemoteTarget implements Target {
     RoaringBitmap differing = new RoaringBitmap();
     try (Connection c = connection()) {
       if (!c.state.exists()) {
-        differing.add(0L, Math.max(1, geometry.blockCount(imageSize)));
-        return DirtySet.of(geometry, differing);
+        return Target.differsEverywhere(geometry, imageSize);
       }
       Frames.write(c.out, Frames.HASHES, ByteBuffer.allocate(4).putInt(bs).array());
       byte[] ok = Frames.expect(c.in, Frames.OK, describe()).payload();

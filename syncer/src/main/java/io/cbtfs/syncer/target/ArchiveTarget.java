@@ -8,7 +8,6 @@ import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
@@ -162,15 +161,12 @@ public final class ArchiveTarget implements Restorable {
     try (FileChannel ch =
         FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       for (Path f : files) {
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(f), 1 << 20)) {
-          last =
-              DeltaReader.read(
-                      in,
-                      f.toString(),
-                      (kind, offset, data, length) ->
-                          RecordWrites.apply(ch, kind, offset, data, length))
-                  .header();
-        }
+        last =
+            StagedDelivery.read(
+                    f,
+                    (kind, offset, data, length) ->
+                        RecordWrites.apply(ch, kind, offset, data, length))
+                .header();
         RecordWrites.resize(ch, last.imageSize());
       }
       ch.force(true);
@@ -196,34 +192,31 @@ public final class ArchiveTarget implements Restorable {
     byte[][] mine = {new byte[0]};
     for (int i = files.size() - 1; i >= 0 && differing.getLongCardinality() < limit; i--) {
       Path f = files.get(i);
-      try (InputStream in = new BufferedInputStream(Files.newInputStream(f), 1 << 20)) {
-        DeltaReader.read(
-            in,
-            f.toString(),
-            (kind, offset, data, length) -> {
-              long first = offset / blockSize;
-              if (seen.contains(first, (offset + length + blockSize - 1) / blockSize)) {
-                return; // a newer generation already decided every block of this record
-              }
-              if (mine[0].length < length) {
-                mine[0] = new byte[length];
-              }
-              ImageReads.readFully(image, offset, mine[0], length);
-              for (int at = 0; at < length; at += blockSize) {
-                int block = (int) ((offset + at) / blockSize);
-                int len = Math.min(blockSize, length - at);
-                if (seen.checkedAdd(block)) {
-                  boolean same =
-                      data == null
-                          ? ChunkCodec.isZero(mine[0], at, at + len)
-                          : Arrays.equals(data, at, at + len, mine[0], at, at + len);
-                  if (!same && differing.getLongCardinality() < limit) {
-                    differing.add(block);
-                  }
+      StagedDelivery.read(
+          f,
+          (kind, offset, data, length) -> {
+            long first = offset / blockSize;
+            if (seen.contains(first, (offset + length + blockSize - 1) / blockSize)) {
+              return; // a newer generation already decided every block of this record
+            }
+            if (mine[0].length < length) {
+              mine[0] = new byte[length];
+            }
+            ImageReads.readFully(image, offset, mine[0], length);
+            for (int at = 0; at < length; at += blockSize) {
+              int block = (int) ((offset + at) / blockSize);
+              int len = Math.min(blockSize, length - at);
+              if (seen.checkedAdd(block)) {
+                boolean same =
+                    data == null
+                        ? ChunkCodec.isZero(mine[0], at, at + len)
+                        : Arrays.equals(data, at, at + len, mine[0], at, at + len);
+                if (!same && differing.getLongCardinality() < limit) {
+                  differing.add(block);
                 }
               }
-            });
-      }
+            }
+          });
     }
     return DirtySet.of(geometry, differing);
   }

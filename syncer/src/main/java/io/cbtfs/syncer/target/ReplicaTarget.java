@@ -1,14 +1,11 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
-import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
-import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -98,16 +95,14 @@ public final class ReplicaTarget implements Target {
   private long applyJournal() throws IOException {
     DeltaHeader header;
     try (FileChannel out =
-            FileChannel.open(
-                replica,
-                StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS);
-        InputStream in = new BufferedInputStream(Files.newInputStream(journal), 1 << 20)) {
+        FileChannel.open(
+            replica,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS)) {
       header =
-          DeltaReader.read(
-                  in,
-                  journal.toString(),
+          StagedDelivery.read(
+                  journal,
                   (kind, offset, data, length) ->
                       RecordWrites.apply(out, kind, offset, data, length))
               .header();
@@ -127,8 +122,7 @@ public final class ReplicaTarget implements Target {
     int blockSize = geometry.blockSize();
     RoaringBitmap differing = new RoaringBitmap();
     if (!Files.exists(replica)) {
-      differing.add(0L, Math.max(1, geometry.blockCount(imageSize)));
-      return DirtySet.of(geometry, differing);
+      return Target.differsEverywhere(geometry, imageSize);
     }
     try (FileChannel other = FileChannel.open(replica, StandardOpenOption.READ)) {
       if (other.size() != imageSize) {

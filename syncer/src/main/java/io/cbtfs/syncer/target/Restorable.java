@@ -35,9 +35,7 @@ public interface Restorable extends Target {
       throws IOException {
     TargetState s = state();
     if (!s.exists()) {
-      org.roaringbitmap.RoaringBitmap all = new org.roaringbitmap.RoaringBitmap();
-      all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
-      return DirtySet.of(geometry, all);
+      return Target.differsEverywhere(geometry, imageSize);
     }
     return differing(s.generation(), image, imageSize, geometry, limit);
   }

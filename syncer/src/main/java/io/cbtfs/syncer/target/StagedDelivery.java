@@ -90,8 +90,13 @@ final class StagedDelivery implements Delivery {
 
   /** Verifies a whole delta file (one found after a crash, or an archived one); its header. */
   static DeltaHeader verify(Path file) throws IOException {
+    return read(file, (kind, off, bytes, len) -> {}).header();
+  }
+
+  /** Reads and verifies a whole delta file, handing every record to {@code sink}. */
+  static DeltaReader.Summary read(Path file, DeltaReader.RecordSink sink) throws IOException {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-      return DeltaReader.verify(in, file.toString()).header();
+      return DeltaReader.read(in, file.toString(), sink);
     }
   }
 

@@ -43,6 +43,16 @@ public interface Target extends AutoCloseable {
   DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException;
 
+  /**
+   * What {@link #differing} answers for a target that holds nothing: every block of the image (and
+   * block 0 of an empty one, so that an empty target never passes for a copy).
+   */
+  static DirtySet differsEverywhere(BlockGeometry geometry, long imageSize) {
+    org.roaringbitmap.RoaringBitmap all = new org.roaringbitmap.RoaringBitmap();
+    all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
+    return DirtySet.of(geometry, all);
+  }
+
   /** Releases what the target holds between calls (a connection); nothing for most. */
   @Override
   default void close() throws IOException {}

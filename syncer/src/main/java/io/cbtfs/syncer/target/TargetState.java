@@ -14,6 +14,25 @@ public record TargetState(boolean exists, UUID lineage, long generation, long im
   public static final TargetState EMPTY = new TargetState(false, null, 0, 0);
 
   /**
+   * Refuses an image other than the one this target holds.
+   *
+   * @throws CbtfsException naming both lineages and how to overwrite
+   */
+  public void requireLineage(UUID image, String target) {
+    if (exists && !lineage.equals(image)) {
+      throw new CbtfsException(
+          target
+              + " holds another image (lineage "
+              + lineage
+              + ", generation "
+              + generation
+              + "), not "
+              + image
+              + ": refusing (sync with --full to overwrite it with a full copy)");
+    }
+  }
+
+  /**
    * Refuses a delta this target must not apply: an incremental one to an empty target, one from
    * another image (unless {@code allowNewLineage} for an explicit full overwrite), or one out of
    * order. Applying the generation the target already holds again (base one below) is allowed: a
@@ -32,15 +51,7 @@ public record TargetState(boolean exists, UUID lineage, long generation, long im
       if (h.full() && allowNewLineage) {
         return;
       }
-      throw new CbtfsException(
-          target
-              + " holds another image (lineage "
-              + lineage
-              + ", generation "
-              + generation
-              + "), not "
-              + h.lineage()
-              + ": refusing (sync with --full to overwrite it with a full copy)");
+      requireLineage(h.lineage(), target);
     }
     if (h.full()
         || h.baseGeneration() == generation
