@@ -8,16 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 secs="${1:-15}"; shift || true
 cbtfs_opts=("$@")
-work="$(mktemp -d /var/tmp/cbtfs-fio-bench.XXXXXX)"
-qsd_pid=""
-cleanup() {
-  fusermount -u -z "$work/mnt" 2>/dev/null || true
-  [[ -n "$qsd_pid" ]] && kill "$qsd_pid" 2>/dev/null || true
-  fusermount -u -z "$work/qemu/export.img" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+source "$root/bench/lib/workdir.sh" fio
 "$root/bin/cbtfs" --version >/dev/null
 
 mkdir -p "$work"/{images,mnt,raw,qemu}

@@ -9,16 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 size_gib="${1:-4}"; percent="${2:-1}"; seed=42
-work="$(mktemp -d /var/tmp/cbtfs-sync-bench.XXXXXX)"
-qsd_pid=""
-cleanup() {
-  fusermount -u -z "$work/mnt" 2>/dev/null || true
-  [[ -n "$qsd_pid" ]] && kill "$qsd_pid" 2>/dev/null || true
-  fusermount -u -z "$work/qemu/export.img" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+source "$root/bench/lib/workdir.sh" sync
 cbtfs="$root/bin/cbtfs"
 "$cbtfs" --version >/dev/null
 
