@@ -115,19 +115,7 @@ public final class ImageFileSystem {
   /** Reads up to {@code byteLength} bytes; fewer only at the end of the file. */
   public int read(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
     OpenImage file = openFiles.get(fh);
-    long done = 0;
-    while (done < byteLength) {
-      Pointer into = done == 0 ? buf : buf.slice(done);
-      long n = posix.libc().pread(file.fd(), into, byteLength - done, byteOffset + done);
-      if (n < 0 && posix.runtime().getLastError() == Posix.EINTR) {
-        continue;
-      }
-      if (posix.check(n, "pread", file.imageName()) == 0) {
-        break;
-      }
-      done += n;
-    }
-    return (int) done;
+    return (int) posix.preadFully(file.fd(), buf, byteLength, byteOffset, file.imageName());
   }
 
   public int write(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {

@@ -106,6 +106,39 @@ public final class Posix {
     return result;
   }
 
+  /**
+   * Reads up to {@code length} bytes at {@code offset} into {@code buf}, retrying after EINTR and
+   * short reads; fewer only at the end of the file. Returns the bytes read.
+   */
+  public long preadFully(int fd, Pointer buf, long length, long offset, Object subject)
+      throws ErrnoException {
+    long done = 0;
+    while (done < length) {
+      long n = libc.pread(fd, done == 0 ? buf : buf.slice(done), length - done, offset + done);
+      if (n < 0 && runtime.getLastError() == EINTR) {
+        continue;
+      }
+      if (check(n, "pread", subject) == 0) {
+        break;
+      }
+      done += n;
+    }
+    return done;
+  }
+
+  /** Writes all {@code length} bytes of {@code buf} at {@code offset}, retrying after EINTR. */
+  public void pwriteFully(int fd, Pointer buf, long length, long offset, Object subject)
+      throws ErrnoException {
+    long done = 0;
+    while (done < length) {
+      long n = libc.pwrite(fd, done == 0 ? buf : buf.slice(done), length - done, offset + done);
+      if (n < 0 && runtime.getLastError() == EINTR) {
+        continue;
+      }
+      done += check(n, "pwrite", subject);
+    }
+  }
+
   public int open(String path, int flags, int mode) throws ErrnoException {
     return (int) check(libc.open(path, flags | O_CLOEXEC, mode), "open", path);
   }

@@ -25,17 +25,8 @@ public final class TrackingWrites {
     TrackedImage image = file.image();
     image.beforeWrite(byteOffset, byteLength);
     try {
-      long done = 0;
-      while (done < byteLength) {
-        Pointer from = done == 0 ? buf : buf.slice(done);
-        long n = posix.libc().pwrite(file.fd(), from, byteLength - done, byteOffset + done);
-        if (n < 0 && posix.runtime().getLastError() == Posix.EINTR) {
-          continue;
-        }
-        posix.check(n, "pwrite", file.imageName());
-        done += n;
-      }
-      return (int) done;
+      posix.pwriteFully(file.fd(), buf, byteLength, byteOffset, file.imageName());
+      return (int) byteLength;
     } finally {
       image.afterWrite(byteOffset, byteLength);
     }
