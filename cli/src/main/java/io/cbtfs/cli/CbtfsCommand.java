@@ -3,7 +3,10 @@ package io.cbtfs.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Properties;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -16,19 +19,6 @@ import picocli.CommandLine.IVersionProvider;
     header = "Changed-block tracking for VM disk images through a FUSE proxy.",
     description = {
       "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync; 'cbtfs sync' ships only those blocks to a replica, an archive, a 'cbtfs receive' on another host or an S3 store; 'cbtfs restore' rebuilds any generation."
-    },
-    subcommands = {
-      MountCommand.class,
-      UnmountCommand.class,
-      StatusCommand.class,
-      SyncCommand.class,
-      VerifyCommand.class,
-      RestoreCommand.class,
-      LsCommand.class,
-      GcCommand.class,
-      ReceiveCommand.class,
-      DemoCommand.class,
-      CommandLine.HelpCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -43,14 +33,48 @@ public final class CbtfsCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  public static void main(String[] args) {
-    Logging.configure(false, null, "warn"); // mount and receive raise it to info for their logs
-    System.exit(newCommandLine().execute(args));
+  /**
+   * The subcommands, in the order help lists them. Picocli reflects over every option of every
+   * subcommand it is given, at every start: {@code main} gives it only the one the arguments name.
+   */
+  private static final Map<String, Supplier<Object>> SUBCOMMANDS = new LinkedHashMap<>();
+
+  static {
+    SUBCOMMANDS.put("mount", MountCommand::new);
+    SUBCOMMANDS.put("unmount", UnmountCommand::new);
+    SUBCOMMANDS.put("status", StatusCommand::new);
+    SUBCOMMANDS.put("sync", SyncCommand::new);
+    SUBCOMMANDS.put("verify", VerifyCommand::new);
+    SUBCOMMANDS.put("restore", RestoreCommand::new);
+    SUBCOMMANDS.put("ls", LsCommand::new);
+    SUBCOMMANDS.put("gc", GcCommand::new);
+    SUBCOMMANDS.put("receive", ReceiveCommand::new);
+    SUBCOMMANDS.put("demo", DemoCommand::new);
+    SUBCOMMANDS.put("help", CommandLine.HelpCommand::new);
   }
 
-  /** The configured command line, as {@code main} and the tests use it. */
+  public static void main(String[] args) {
+    Logging.configure(false, null, "warn"); // mount and receive raise it to info for their logs
+    System.exit(newCommandLine(args).execute(args));
+  }
+
+  /** The command line with every subcommand, for help and the tests. */
   public static CommandLine newCommandLine() {
+    return newCommandLine(new String[0]);
+  }
+
+  /**
+   * The command line for {@code args}: with only the subcommand its first word names, or with all
+   * of them when it names none (top-level help, a typo that deserves suggestions, {@code help X}).
+   */
+  static CommandLine newCommandLine(String[] args) {
     CommandLine cli = new CommandLine(new CbtfsCommand());
+    String first = args.length > 0 ? (args[0].equals("umount") ? "unmount" : args[0]) : "";
+    if (SUBCOMMANDS.containsKey(first) && !first.equals("help")) {
+      cli.addSubcommand(SUBCOMMANDS.get(first).get());
+    } else {
+      SUBCOMMANDS.values().forEach(s -> cli.addSubcommand(s.get()));
+    }
     cli.setExecutionExceptionHandler(new OneLineErrors());
     return cli;
   }

@@ -1,9 +1,7 @@
 package io.cbtfs.cli;
 
-import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.ProcMounts;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -17,13 +15,10 @@ final class MountTable {
   /** The state directory of the cbtfs mount on {@code mountPoint}, if there is one. */
   static Optional<Path> stateDirOf(Path mountPoint) throws IOException {
     String target = mountPoint.toAbsolutePath().normalize().toString();
-    for (String line : Files.readAllLines(Path.of("/proc/mounts"), StandardCharsets.UTF_8)) {
-      String[] f = line.split(" ");
-      if (f.length > 2
-          && f[2].equals("fuse.cbtfs")
-          && Mount.unescapeMountField(f[1]).equals(target)) {
-        String source = Mount.unescapeMountField(f[0]).replace("\\,", ",").replace("\\\\", "\\");
-        return Optional.of(Path.of(source));
+    for (ProcMounts.Entry e : ProcMounts.entries()) {
+      if (e.type().equals("fuse.cbtfs") && e.mountPoint().equals(target)) {
+        // the state directory is the fsname, where FUSE's option syntax escaped ',' and '\'
+        return Optional.of(Path.of(e.source().replace("\\,", ",").replace("\\\\", "\\")));
       }
     }
     return Optional.empty();

@@ -138,29 +138,7 @@ public final class Mount implements AutoCloseable {
 
   /** Whether /proc/mounts lists {@code mountPoint}. */
   public static boolean isMounted(Path mountPoint) throws IOException {
-    String target = mountPoint.toAbsolutePath().normalize().toString();
-    for (String line : Files.readAllLines(Path.of("/proc/mounts"), StandardCharsets.UTF_8)) {
-      String[] fields = line.split(" ");
-      if (fields.length > 1 && unescapeMountField(fields[1]).equals(target)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** /proc/mounts writes space, tab, newline and backslash as octal escapes. */
-  public static String unescapeMountField(String field) {
-    StringBuilder out = new StringBuilder(field.length());
-    for (int i = 0; i < field.length(); i++) {
-      char c = field.charAt(i);
-      if (c == '\\' && i + 3 < field.length()) {
-        out.append((char) Integer.parseInt(field.substring(i + 1, i + 4), 8));
-        i += 3;
-      } else {
-        out.append(c);
-      }
-    }
-    return out.toString();
+    return ProcMounts.isMounted(mountPoint);
   }
 
   public MountOptions options() {
