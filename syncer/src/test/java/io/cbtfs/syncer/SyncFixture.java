@@ -1,5 +1,6 @@
 package io.cbtfs.syncer;
 
+import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
@@ -49,6 +50,7 @@ public final class SyncFixture implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    ReplicaTarget.awaitSettles(); // a replica's settle ends before the test's folder goes
     store.close();
   }
 

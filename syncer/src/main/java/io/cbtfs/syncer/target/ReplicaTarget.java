@@ -17,26 +17,50 @@ import org.roaringbitmap.RoaringBitmap;
 
 /**
  * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
- * .NAME.cbtfs-meta} (lineage and generation), {@code .NAME.cbtfs-staging} (a delta being received)
- * and {@code .NAME.cbtfs-apply} (a verified delta being applied: the journal).
+ * .NAME.cbtfs-meta} (lineage and generation), {@code .NAME.cbtfs-staging} (a delta being received),
+ * {@code .NAME.cbtfs-apply} (a verified delta being applied: the journal) and {@code
+ * .NAME.cbtfs-lock} (held while a delta commits and settles, and while a journal is recovered).
  *
  * <p>Apply is crash-safe: the staging file is verified completely, fsynced and renamed to the
- * journal name (the commit point) before any byte of the replica changes. Records are absolute
- * writes, so a journal found at the next use is simply applied again; a staging file found then is
- * discarded.
+ * journal name (the commit point) before any byte of the replica changes. The journal is then
+ * applied, and the sync is done: the replica reads as the new generation, and the journal makes it
+ * durable. Its settle (fsync the replica, record the generation, delete the journal) runs in the
+ * background ({@link Settles}); whatever reads the replica's state waits for it. Records are
+ * absolute writes, so a journal found at the next use is simply applied again; a staging file found
+ * then is discarded.
  */
 public final class ReplicaTarget implements Target {
   private final Path replica;
   private final Path meta;
   private final Path staging;
   private final Path journal;
+  private final Path lock;
 
   public ReplicaTarget(Path replica) {
-    this.replica = replica;
+    this.replica = canonicalFolder(replica);
     String name = replica.getFileName().toString();
     this.meta = replica.resolveSibling("." + name + ".cbtfs-meta");
     this.staging = replica.resolveSibling("." + name + ".cbtfs-staging");
     this.journal = replica.resolveSibling("." + name + ".cbtfs-apply");
+    this.lock = replica.resolveSibling("." + name + ".cbtfs-lock");
+  }
+
+  /** Waits for every replica settle of this JVM (tests, before they remove a replica's folder). */
+  public static void awaitSettles() {
+    Settles.awaitAll();
+  }
+
+  /**
+   * {@code replica} in its folder's real path where that exists: a settle pending in this JVM is
+   * found under one name whatever the spelling.
+   */
+  private static Path canonicalFolder(Path replica) {
+    Path abs = replica.toAbsolutePath().normalize();
+    try {
+      return abs.getParent().toRealPath().resolve(abs.getFileName());
+    } catch (IOException | RuntimeException e) {
+      return abs;
+    }
   }
 
   @Override
@@ -64,11 +88,19 @@ public final class ReplicaTarget implements Target {
         : null;
   }
 
-  /** Finishes an interrupted apply, discards an unverified staging file. */
+  /**
+   * Waits for this replica's settle, finishes an interrupted apply, discards an unverified staging
+   * file.
+   */
   private void recover() throws IOException {
+    Settles.await(journal); // one of this JVM
     if (Files.exists(journal)) {
-      StagedDelivery.verify(journal); // verified before the rename; a bad disk shows here
-      applyJournal();
+      try (ReplicaLock held = ReplicaLock.acquire(lock)) { // one of another process ends first
+        if (Files.exists(journal)) {
+          StagedDelivery.verify(journal); // verified before the rename; a bad disk shows here
+          settle(applyJournal());
+        }
+      }
     }
     Files.deleteIfExists(staging);
   }
@@ -80,19 +112,35 @@ public final class ReplicaTarget implements Target {
       throw Targets.notADirectory(dir);
     }
     state().check(header, describe(), allowNewLineage);
-    return new StagedDelivery(
-        staging,
-        header,
-        verified -> {
-          Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
-          FileStateIo.INSTANCE.fsyncDirectory(
-              dir); // the commit point: from here the apply is finished
-          return applyJournal();
-        });
+    return new StagedDelivery(staging, header, verified -> commit(verified, dir));
   }
 
-  /** Applies the journal to the replica, fsyncs, records the generation, removes the journal. */
-  private long applyJournal() throws IOException {
+  /** Makes the verified delta the journal (the commit point), applies it, settles it later. */
+  private long commit(Path verified, Path dir) throws IOException {
+    ReplicaLock held = ReplicaLock.acquire(lock);
+    try {
+      Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
+      FileStateIo.INSTANCE.fsyncDirectory(dir); // the commit point: from here the apply is finished
+      DeltaHeader header = applyJournal();
+      Settles.submit(
+          journal,
+          () -> {
+            try (held) {
+              settle(header);
+            }
+          });
+      return header.generation();
+    } catch (IOException | RuntimeException e) {
+      held.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Applies the journal to the replica and sets its size; the replica then reads as the journal's
+   * generation.
+   */
+  private DeltaHeader applyJournal() throws IOException {
     DeltaHeader header;
     try (FileChannel out =
         FileChannel.open(
@@ -107,13 +155,20 @@ public final class ReplicaTarget implements Target {
                       RecordWrites.apply(out, kind, offset, data, length))
               .header();
       RecordWrites.resize(out, header.imageSize());
+    }
+    return header;
+  }
+
+  /** Makes the applied journal durable in the replica, records its generation, removes it. */
+  private void settle(DeltaHeader header) throws IOException {
+    try (FileChannel out =
+        FileChannel.open(replica, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
       out.force(false); // the data, and the size, are durable before the generation is recorded
     }
     SidecarMeta.write(
         meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
     // No directory fsync: a journal that survives a crash is applied again, which is harmless.
     Files.delete(journal);
-    return header.generation();
   }
 
   @Override

@@ -4,6 +4,7 @@ import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.StreamVerifier;
+import io.cbtfs.syncer.Writeback;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -35,7 +36,13 @@ final class StagedDelivery implements Delivery {
   private final StreamVerifier verifier;
   private final OutputStream stream;
   private final Commit commit;
+  private final Writeback writeback;
+  private long written;
+  private long queued;
   private boolean done;
+
+  /** Staged bytes are queued for writeback every this many, so the final fdatasync is short. */
+  private static final long WRITEBACK_BYTES = 8 << 20;
 
   StagedDelivery(Path staging, DeltaHeader announced, Commit commit) throws IOException {
     this.staging = staging;
@@ -48,6 +55,7 @@ final class StagedDelivery implements Delivery {
             StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING,
             LinkOption.NOFOLLOW_LINKS);
+    this.writeback = Writeback.of(staging);
     this.verifier = new StreamVerifier(staging.toString());
     OutputStream file = Channels.newOutputStream(channel);
     this.stream =
@@ -62,6 +70,11 @@ final class StagedDelivery implements Delivery {
               public void write(byte[] b, int off, int len) throws IOException {
                 file.write(b, off, len);
                 verifier.write(b, off, len);
+                written += len;
+                if (written - queued >= WRITEBACK_BYTES) {
+                  writeback.start(queued, written - queued);
+                  queued = written;
+                }
               }
             },
             1 << 20);
@@ -80,6 +93,7 @@ final class StagedDelivery implements Delivery {
     stream.flush();
     channel.force(false); // fdatasync: the journal's bytes are durable before it can commit
     channel.close();
+    writeback.close();
     DeltaHeader header = verifier.result().header();
     if (!header.equals(announced)) {
       throw new CorruptDeltaException(staging.toString(), "header differs from the one announced");
@@ -107,6 +121,7 @@ final class StagedDelivery implements Delivery {
       try {
         verifier.close();
         channel.close();
+        writeback.close();
       } finally {
         Files.deleteIfExists(staging);
       }

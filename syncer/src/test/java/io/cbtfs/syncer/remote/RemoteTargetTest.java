@@ -8,6 +8,7 @@ import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Syncer;
 import io.cbtfs.syncer.target.ArchiveTarget;
+import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fingerprint;
@@ -82,6 +83,7 @@ class RemoteTargetTest {
   @AfterEach
   void stop() throws IOException {
     receiver.close();
+    ReplicaTarget.awaitSettles();
     store.close();
   }
 

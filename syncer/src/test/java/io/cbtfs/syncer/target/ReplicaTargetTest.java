@@ -10,11 +10,17 @@ import io.cbtfs.syncer.DeltaWriter;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,6 +56,12 @@ class ReplicaTargetTest {
     DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
     assertThat(deliver(full, delta(full, 0, base))).isEqualTo(1);
     assertThat(Files.readAllBytes(file)).isEqualTo(base);
+    replica.state(); // its settle is done
+  }
+
+  @AfterEach
+  void settled() {
+    Settles.awaitAll(); // nothing writes into the folder while it is removed
   }
 
   @Test
@@ -71,7 +83,7 @@ class ReplicaTargetTest {
     assertThat(replica.state().generation()).isEqualTo(1);
     try (var files = Files.list(dir)) {
       assertThat(files.map(p -> p.getFileName().toString()))
-          .containsExactlyInAnyOrder("r.img", ".r.img.cbtfs-meta");
+          .containsExactlyInAnyOrder("r.img", ".r.img.cbtfs-meta", ".r.img.cbtfs-lock");
     }
     assertThat(deliver(next, good)).isEqualTo(2);
   }
@@ -121,9 +133,54 @@ class ReplicaTargetTest {
     Path outside = dir.getParent().resolve("outside-" + System.nanoTime());
     Files.createSymbolicLink(dir.resolve(".r.img.cbtfs-meta.tmp"), outside);
     DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
-    assertThatThrownBy(() -> deliver(next, delta(next, 0, new byte[] {5})))
-        .isInstanceOf(IOException.class);
+    deliver(next, delta(next, 0, new byte[] {5})); // committed: the journal holds it
+    // the background settle could not record the generation; the next use says why
+    assertThatThrownBy(() -> replica.state()).isInstanceOf(IOException.class);
     assertThat(Files.exists(outside)).as("nothing written outside the folder").isFalse();
+    assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).as("journal kept").isTrue();
+    Files.delete(dir.resolve(".r.img.cbtfs-meta.tmp"));
+    assertThat(replica.state().generation()).isEqualTo(2);
+  }
+
+  @Test
+  void aCommittedDeltaReadsAtOnceAndItsStateWaitsForTheSettle() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    Settles.beforeEachStep = () -> awaitQuietly(release);
+    try {
+      DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+      assertThat(deliver(next, delta(next, 8192, new byte[] {4, 2}))).isEqualTo(2);
+      // the sync is done: the replica reads as generation 2, the journal makes that durable
+      assertThat(Files.readAllBytes(file)[8192]).isEqualTo((byte) 4);
+      assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isTrue();
+      assertThat(SidecarMeta.read(dir.resolve(".r.img.cbtfs-meta")).generation()).isEqualTo(1);
+      // a reader of its state (another sync, verify) waits for the settle, then sees generation 2
+      CompletableFuture<Long> seen =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return new ReplicaTarget(dir.resolve(".").resolve("r.img")).state().generation();
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              });
+      assertThatThrownBy(() -> seen.get(300, TimeUnit.MILLISECONDS))
+          .isInstanceOf(TimeoutException.class);
+      release.countDown();
+      assertThat(seen.get(10, TimeUnit.SECONDS)).isEqualTo(2);
+      assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
+      assertThat(SidecarMeta.read(dir.resolve(".r.img.cbtfs-meta")).generation()).isEqualTo(2);
+    } finally {
+      release.countDown();
+      Settles.beforeEachStep = () -> {};
+    }
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   @Test
