@@ -207,9 +207,10 @@ public final class Receiver implements AutoCloseable {
         }
         name = hello.name();
         login.cancel(false); // authenticated: from here the per-read timeout applies
-        Target target = target(hello);
-        Frames.write(out, Frames.OK, encode(target.state()));
-        serveRequest(in, out, target, peer, socket);
+        try (Target target = target(hello)) {
+          Frames.write(out, Frames.OK, encode(target.state()));
+          serveRequest(in, out, target, peer, socket);
+        }
         busy.remove(name); // before the close: a sender's next connection finds the name free
       } catch (CbtfsException | IOException e) {
         if (!(e instanceof EOFException)) {

@@ -25,9 +25,9 @@ import org.roaringbitmap.RoaringBitmap;
  * journal name (the commit point) before any byte of the replica changes. The journal is then
  * applied, and the sync is done: the replica reads as the new generation, and the journal makes it
  * durable. Its settle (fsync the replica, record the generation, delete the journal) runs in the
- * background ({@link Settles}); whatever reads the replica's state waits for it. Records are
- * absolute writes, so a journal found at the next use is simply applied again; a staging file found
- * then is discarded.
+ * background once the target is closed ({@link Settles}); whatever reads the replica's state waits
+ * for it. Records are absolute writes, so a journal found at the next use is simply applied again;
+ * a staging file found then is discarded.
  */
 public final class ReplicaTarget implements Target {
   private final Path replica;
@@ -96,7 +96,11 @@ public final class ReplicaTarget implements Target {
     Settles.await(journal); // one of this JVM
     if (Files.exists(journal)) {
       try (ReplicaLock held = ReplicaLock.acquire(lock)) { // one of another process ends first
-        if (Files.exists(journal)) {
+        if (Files.exists(journal) && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
+          // the replica was removed: a journal would rebuild only its own blocks, and the missing
+          // replica makes the next sync a full one anyway
+          Files.delete(journal);
+        } else if (Files.exists(journal)) {
           StagedDelivery.verify(journal); // verified before the rename; a bad disk shows here
           settle(applyJournal());
         }
@@ -169,6 +173,12 @@ public final class ReplicaTarget implements Target {
         meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
     // No directory fsync: a journal that survives a crash is applied again, which is harmless.
     Files.delete(journal);
+  }
+
+  /** The sync is over: a delta it committed may settle now. */
+  @Override
+  public void close() {
+    Settles.open(journal);
   }
 
   @Override

@@ -16,15 +16,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The settle steps of committed replica deltas, run on a background thread: make the replica's
- * bytes durable, record the generation, drop the journal. A commit is durable before its settle
- * runs (the journal is), so a settle cut short (kill, power loss) is only redone from the journal
- * at the replica's next use. Anything that reads a replica's state first waits for its settle here;
- * on exit the JVM waits for all of them, so a finished command leaves no journal behind.
+ * The settle steps of committed replica deltas, run in the background: make the replica's bytes
+ * durable, record the generation, drop the journal. A commit is durable before its settle runs (the
+ * journal is), so a settle cut short (kill, power loss) is only redone from the journal at the
+ * replica's next use.
+ *
+ * <p>A settle waits at its gate until the sync that committed it is over (the target is closed),
+ * because on ext4 its fdatasync of the replica would otherwise hold up the source's own fsync of
+ * its tracking state (one journal commit carries both). Anything that reads a replica's state opens
+ * the gate and waits for the settle; so does the JVM at exit, so a finished command leaves no
+ * journal behind. A gate nobody opens opens by itself after a few seconds.
  */
 final class Settles {
   private static final Logger log = LoggerFactory.getLogger(Settles.class);
   private static final long EXIT_WAIT_SECONDS = 120;
+  private static final long GATE_SECONDS = 5;
 
   /** A settle step. */
   @FunctionalInterface
@@ -32,26 +38,38 @@ final class Settles {
     void run() throws IOException;
   }
 
-  private static final ExecutorService THREAD =
-      Executors.newSingleThreadExecutor(Threads.daemon("cbtfs-replica-settle"));
-  private static final ConcurrentHashMap<Path, CompletableFuture<Void>> PENDING =
-      new ConcurrentHashMap<>();
+  /** A settle not yet done: {@code gate} lets it start, {@code done} says it ended. */
+  private record Pending(CompletableFuture<Void> gate, CompletableFuture<Void> done) {
+    void finish() {
+      gate.complete(null);
+      done.join();
+    }
+  }
+
+  private static final ExecutorService THREADS =
+      Executors.newCachedThreadPool(Threads.daemon("cbtfs-replica-settle"));
+  private static final ConcurrentHashMap<Path, Pending> PENDING = new ConcurrentHashMap<>();
+
+  /** Runs before every settle step; tests hold a settle back with it. */
+  static volatile Step beforeEachStep = () -> {};
 
   static {
     Runtime.getRuntime().addShutdownHook(new Thread(Settles::awaitAll, "cbtfs-settle-at-exit"));
   }
 
-  /** Runs before every settle step; tests hold a settle back with it. */
-  static volatile Step beforeEachStep = () -> {};
-
   private Settles() {}
 
-  /** Runs {@code step} for the replica known by {@code key} in the background. */
+  /** Queues {@code step} for the replica known by {@code key}; it starts at {@link #open}. */
   static void submit(Path key, Step step) {
-    CompletableFuture<Void> done = new CompletableFuture<>();
-    PENDING.put(key, done);
-    THREAD.execute(
+    Pending p = new Pending(new CompletableFuture<>(), new CompletableFuture<>());
+    PENDING.put(key, p);
+    THREADS.execute(
         () -> {
+          try {
+            p.gate().get(GATE_SECONDS, TimeUnit.SECONDS);
+          } catch (InterruptedException | ExecutionException | TimeoutException e) {
+            // nobody opened it: settle anyway
+          }
           try {
             beforeEachStep.run();
             step.run();
@@ -59,25 +77,34 @@ final class Settles {
             // the journal stays: the replica's next use applies it again and reports what fails
             log.error("settling {} failed, its next use finishes it: {}", key, e.toString());
           } finally {
-            PENDING.remove(key, done);
-            done.complete(null);
+            PENDING.remove(key, p);
+            p.done().complete(null);
           }
         });
   }
 
-  /** Waits until no settle of {@code key} is pending in this JVM. */
-  static void await(Path key) {
-    CompletableFuture<Void> f = PENDING.get(key);
-    if (f != null) {
-      f.join();
+  /** Lets the settle of {@code key} start now (the sync that committed it is over). */
+  static void open(Path key) {
+    Pending p = PENDING.get(key);
+    if (p != null) {
+      p.gate().complete(null);
     }
   }
 
-  /** Waits for every pending settle (at exit), for at most two minutes. */
+  /** Starts the settle of {@code key}, if one is pending in this JVM, and waits for it. */
+  static void await(Path key) {
+    Pending p = PENDING.get(key);
+    if (p != null) {
+      p.finish();
+    }
+  }
+
+  /** Starts and waits for every pending settle (at exit), for at most two minutes. */
   static void awaitAll() {
-    List<CompletableFuture<Void>> all = new ArrayList<>(PENDING.values());
+    List<Pending> all = new ArrayList<>(PENDING.values());
+    all.forEach(p -> p.gate().complete(null));
     try {
-      CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
+      CompletableFuture.allOf(all.stream().map(Pending::done).toArray(CompletableFuture[]::new))
           .get(EXIT_WAIT_SECONDS, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -45,6 +45,8 @@ class ReplicaTargetTest {
     try (Delivery d = replica.begin(h, false)) {
       d.stream().write(bytes);
       return d.commit();
+    } finally {
+      replica.close(); // the sync is over
     }
   }
 
@@ -126,6 +128,17 @@ class ReplicaTargetTest {
     assertThat(now[4096]).isEqualTo((byte) 7);
     assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
     assertThat(Files.exists(dir.resolve(".r.img.cbtfs-staging"))).isFalse();
+  }
+
+  @Test
+  void aJournalOfARemovedReplicaRebuildsNothing() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    Files.write(dir.resolve(".r.img.cbtfs-apply"), delta(next, 4096, new byte[] {7, 7}));
+    Files.delete(file);
+    // applying it would make a file of two bytes that claims generation 2
+    assertThat(new ReplicaTarget(file).state().exists()).isFalse();
+    assertThat(Files.exists(file)).isFalse();
+    assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
   }
 
   @Test
