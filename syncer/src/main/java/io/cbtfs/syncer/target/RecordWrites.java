@@ -31,6 +31,28 @@ final class RecordWrites {
     writeFully(out, ByteBuffer.wrap(data, 0, length), offset);
   }
 
+  /**
+   * Copies {@code length} bytes of {@code from} at {@code at} to {@code out} at {@code offset}
+   * through {@code buffer}, a direct buffer: two copies in the kernel and none on the heap. (The
+   * kernel's own file-to-file copy, sendfile, measured slower for 64 KiB records.) Returns the
+   * buffer, grown if it was too small.
+   */
+  static ByteBuffer copy(
+      FileChannel from, long at, int length, FileChannel out, long offset, ByteBuffer buffer)
+      throws IOException {
+    ByteBuffer b =
+        buffer != null && buffer.capacity() >= length ? buffer : ByteBuffer.allocateDirect(length);
+    b.clear().limit(length);
+    while (b.hasRemaining()) {
+      if (from.read(b, at + b.position()) < 0) {
+        throw new IOException("the journal ended early at " + (at + b.position()));
+      }
+    }
+    b.flip();
+    writeFully(out, b, offset);
+    return b;
+  }
+
   /** Sets the file to the image size: truncates, or extends sparsely. */
   static void resize(FileChannel out, long imageSize) throws IOException {
     out.truncate(imageSize);

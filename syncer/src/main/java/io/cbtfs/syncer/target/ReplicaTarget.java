@@ -2,10 +2,13 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
+import io.cbtfs.syncer.RecordKind;
+import io.cbtfs.syncer.VerifiedDeltaWalk;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -141,26 +144,38 @@ public final class ReplicaTarget implements Target {
   }
 
   /**
-   * Applies the journal to the replica and sets its size; the replica then reads as the journal's
-   * generation.
+   * Applies the journal, verified already, to the replica and sets its size; the replica then reads
+   * as the journal's generation. Raw payloads go through a direct buffer, not the heap.
    */
   private DeltaHeader applyJournal() throws IOException {
-    DeltaHeader header;
-    try (FileChannel out =
-        FileChannel.open(
-            replica,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            LinkOption.NOFOLLOW_LINKS)) {
-      header =
-          StagedDelivery.read(
-                  journal,
-                  (kind, offset, data, length) ->
-                      RecordWrites.apply(out, kind, offset, data, length))
-              .header();
+    try (FileChannel in = FileChannel.open(journal, StandardOpenOption.READ);
+        FileChannel out =
+            FileChannel.open(
+                replica,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS)) {
+      DeltaHeader header =
+          VerifiedDeltaWalk.walk(
+              in,
+              journal.toString(),
+              new VerifiedDeltaWalk.Sink() {
+                private ByteBuffer buffer;
+
+                @Override
+                public void raw(long offset, int length, long at) throws IOException {
+                  buffer = RecordWrites.copy(in, at, length, out, offset, buffer);
+                }
+
+                @Override
+                public void bytes(RecordKind kind, long offset, byte[] data, int length)
+                    throws IOException {
+                  RecordWrites.apply(out, kind, offset, data, length);
+                }
+              });
       RecordWrites.resize(out, header.imageSize());
+      return header;
     }
-    return header;
   }
 
   /** Makes the applied journal durable in the replica, records its generation, removes it. */

@@ -7,6 +7,7 @@ import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaWriter;
+import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -128,6 +130,35 @@ class ReplicaTargetTest {
     assertThat(now[4096]).isEqualTo((byte) 7);
     assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
     assertThat(Files.exists(dir.resolve(".r.img.cbtfs-staging"))).isFalse();
+  }
+
+  @Test
+  void rawCompressedAndZeroRecordsAllLandWhereTheyBelong() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    byte[] random = new byte[65536];
+    new Random(7).nextBytes(random);
+    byte[] text = "cbtfs compresses this line well. ".repeat(4000).substring(0, 131072).getBytes();
+    byte[] zeros = new byte[65536];
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    DeltaWriter w = new DeltaWriter(out, next);
+    ChunkCodec codec = new ChunkCodec();
+    var records =
+        List.of(
+            codec.encode(65536, random, random.length),
+            codec.encode(196608, text, text.length),
+            codec.encode(524288, zeros, zeros.length));
+    assertThat(records.stream().map(r -> r.kind()))
+        .containsExactly(RecordKind.DATA_RAW, RecordKind.DATA_LZ4, RecordKind.ZERO);
+    for (var r : records) {
+      w.write(r);
+    }
+    w.finish();
+    assertThat(deliver(next, out.toByteArray())).isEqualTo(2);
+    byte[] expected = base.clone();
+    System.arraycopy(random, 0, expected, 65536, random.length);
+    System.arraycopy(text, 0, expected, 196608, text.length);
+    System.arraycopy(zeros, 0, expected, 524288, zeros.length);
+    assertThat(Files.readAllBytes(file)).isEqualTo(expected);
   }
 
   @Test
