@@ -3,6 +3,7 @@ package io.cbtfs.syncer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -15,10 +16,15 @@ import java.util.concurrent.CompletableFuture;
  * Use: write every byte, {@link #close}, then {@link #result}.
  */
 public final class StreamVerifier extends OutputStream {
-  private static final byte[] END = new byte[0];
   private static final int QUEUED_CHUNKS = 8;
 
-  private final BlockingQueue<byte[]> chunks = new ArrayBlockingQueue<>(QUEUED_CHUNKS);
+  /** Bytes of the stream, and what to do once the verifier has read them. */
+  private record Chunk(ByteBuffer bytes, Runnable consumed) {}
+
+  private static final Runnable NOTHING = () -> {};
+  private static final Chunk END = new Chunk(ByteBuffer.allocate(0), NOTHING);
+
+  private final BlockingQueue<Chunk> chunks = new ArrayBlockingQueue<>(QUEUED_CHUNKS);
   private final CompletableFuture<DeltaReader.Summary> result = new CompletableFuture<>();
   private boolean closed;
 
@@ -32,15 +38,20 @@ public final class StreamVerifier extends OutputStream {
    * before that.
    */
   public StreamVerifier(String source, DeltaReader.RecordSink sink) {
+    ChunkInput input = new ChunkInput();
     Thread t =
         new Thread(
             () -> {
               try {
-                result.complete(DeltaReader.read(new ChunkInput(), source, sink));
+                result.complete(DeltaReader.read(input, source, sink));
               } catch (Throwable e) {
                 result.completeExceptionally(e);
               }
-              chunks.clear(); // unblock a writer still feeding a stream already rejected
+              input.close();
+              // unblock a writer still feeding a stream already rejected; give back what it lent
+              for (Chunk c; (c = chunks.poll()) != null; ) {
+                c.consumed().run();
+              }
             },
             "cbtfs-verify");
     t.setDaemon(true);
@@ -54,6 +65,32 @@ public final class StreamVerifier extends OutputStream {
 
   @Override
   public void write(byte[] b, int off, int len) throws IOException {
+    if (!acceptsMore(len)) {
+      return;
+    }
+    put(new Chunk(ByteBuffer.wrap(Arrays.copyOfRange(b, off, off + len)), NOTHING));
+  }
+
+  /**
+   * Hands the verifier {@code bytes} (position to limit) without copying them: {@code consumed}
+   * runs once it has read them, or has given up on the stream, and until then the caller must leave
+   * them alone. A writer that stages into a few reused buffers lends each one this way.
+   */
+  public void handOver(ByteBuffer bytes, Runnable consumed) throws IOException {
+    boolean queued = false;
+    try {
+      if (acceptsMore(bytes.remaining())) {
+        queued = put(new Chunk(bytes, consumed));
+      }
+    } finally {
+      if (!queued) {
+        consumed.run();
+      }
+    }
+  }
+
+  /** Whether {@code len} more bytes are to be queued; throws if the stream was rejected. */
+  private boolean acceptsMore(int len) throws IOException {
     if (result.isDone()) {
       if (result.isCompletedExceptionally()) {
         result(); // rejected: stop the sender now, not after it sent (and we stored) the rest
@@ -61,25 +98,29 @@ public final class StreamVerifier extends OutputStream {
       if (len > 0) {
         throw new CorruptDeltaException("stream", "bytes after the trailer");
       }
-      return;
+      return false;
     }
-    if (len == 0) {
-      return;
-    }
-    put(Arrays.copyOfRange(b, off, off + len));
+    return len > 0;
   }
 
-  private void put(byte[] chunk) throws IOException {
+  /** Queues a chunk; false if the verifier ended first (the chunk was not queued). */
+  private boolean put(Chunk chunk) throws IOException {
     try {
       while (!result.isDone()) {
         if (chunks.offer(chunk, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
-          return;
+          return true;
         }
       }
+      return false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while verifying");
     }
+  }
+
+  /** Whether the verifier has already rejected the stream. */
+  public boolean failed() {
+    return result.isCompletedExceptionally();
   }
 
   /** Marks the end of the stream. */
@@ -103,25 +144,24 @@ public final class StreamVerifier extends OutputStream {
 
   /** The verifier's side: the queued chunks as one stream. */
   private final class ChunkInput extends InputStream {
-    private byte[] current = new byte[0];
-    private int pos;
+    private Chunk current = new Chunk(ByteBuffer.allocate(0), NOTHING);
 
     private boolean fill() throws IOException {
-      while (current != END && pos == current.length) {
+      while (current != END && !current.bytes().hasRemaining()) {
+        current.consumed().run();
         try {
           current = chunks.take();
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IOException("interrupted");
         }
-        pos = 0;
       }
       return current != END;
     }
 
     @Override
     public int read() throws IOException {
-      return fill() ? current[pos++] & 0xff : -1;
+      return fill() ? current.bytes().get() & 0xff : -1;
     }
 
     @Override
@@ -132,10 +172,16 @@ public final class StreamVerifier extends OutputStream {
       if (!fill()) {
         return -1;
       }
-      int n = Math.min(len, current.length - pos);
-      System.arraycopy(current, pos, b, off, n);
-      pos += n;
+      int n = Math.min(len, current.bytes().remaining());
+      current.bytes().get(b, off, n);
       return n;
+    }
+
+    /** Gives back the chunk being read (the reader stopped inside it). */
+    @Override
+    public void close() {
+      current.consumed().run();
+      current = END;
     }
   }
 }

@@ -6,16 +6,18 @@ import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.StreamVerifier;
 import io.cbtfs.syncer.Writeback;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.channels.Channels;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A delivery into a local staging file. Every byte is checked as it arrives ({@link
@@ -57,27 +59,83 @@ final class StagedDelivery implements Delivery {
             LinkOption.NOFOLLOW_LINKS);
     this.writeback = Writeback.of(staging);
     this.verifier = new StreamVerifier(staging.toString());
-    OutputStream file = Channels.newOutputStream(channel);
-    this.stream =
-        new BufferedOutputStream(
-            new OutputStream() {
-              @Override
-              public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-              }
+    this.stream = new StagingStream();
+  }
 
-              @Override
-              public void write(byte[] b, int off, int len) throws IOException {
-                file.write(b, off, len);
-                verifier.write(b, off, len);
-                written += len;
-                if (written - queued >= WRITEBACK_BYTES) {
-                  writeback.start(queued, written - queued);
-                  queued = written;
-                }
-              }
-            },
-            1 << 20);
+  /**
+   * Stages the delta through a few direct buffers: each full one is written to the file (no heap
+   * copy on the way) and then lent to the verifier (no copy either), and comes back once read.
+   */
+  private final class StagingStream extends OutputStream {
+    private static final int BUFFERS = 4;
+    private static final int BUFFER_BYTES = 1 << 20;
+    private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
+    private ByteBuffer current;
+
+    StagingStream() {
+      for (int i = 0; i < BUFFERS; i++) {
+        free.add(ByteBuffer.allocateDirect(BUFFER_BYTES));
+      }
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      while (len > 0) {
+        if (current == null) {
+          current = takeFree();
+        }
+        int n = Math.min(len, current.remaining());
+        current.put(b, off, n);
+        off += n;
+        len -= n;
+        if (!current.hasRemaining()) {
+          flush();
+        }
+      }
+    }
+
+    /** Writes the current buffer to the file and lends it to the verifier. */
+    @Override
+    public void flush() throws IOException {
+      if (current == null || current.position() == 0) {
+        return;
+      }
+      ByteBuffer full = current;
+      current = null;
+      full.flip();
+      ByteBuffer forVerifier = full.duplicate();
+      while (full.hasRemaining()) {
+        channel.write(full);
+      }
+      written += forVerifier.remaining();
+      if (written - queued >= WRITEBACK_BYTES) {
+        writeback.start(queued, written - queued);
+        queued = written;
+      }
+      verifier.handOver(forVerifier, () -> free.offer(full.clear()));
+    }
+
+    private ByteBuffer takeFree() throws IOException {
+      try {
+        while (true) {
+          ByteBuffer b = free.poll(100, TimeUnit.MILLISECONDS);
+          if (b != null) {
+            return b;
+          }
+          if (verifier.failed()) {
+            verifier.result(); // throws what it found
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while staging");
+      }
+    }
   }
 
   @Override

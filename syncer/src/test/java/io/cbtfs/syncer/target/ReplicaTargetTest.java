@@ -2,6 +2,7 @@ package io.cbtfs.syncer.target;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CorruptDeltaException;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -159,6 +161,28 @@ class ReplicaTargetTest {
     System.arraycopy(text, 0, expected, 196608, text.length);
     System.arraycopy(zeros, 0, expected, 524288, zeros.length);
     assertThat(Files.readAllBytes(file)).isEqualTo(expected);
+  }
+
+  @Test
+  void aLongStreamRejectedEarlyStopsTheSenderWithoutWaiting() {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    byte[] garbage = new byte[1 << 20];
+    new Random(3).nextBytes(garbage);
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(20),
+        () ->
+            assertThatThrownBy(
+                    () -> {
+                      try (Delivery d = replica.begin(next, false)) {
+                        d.stream().write(next.encode());
+                        for (int i = 0; i < 64; i++) { // far more than the staging buffers hold
+                          d.stream().write(garbage);
+                        }
+                        d.commit();
+                      }
+                    })
+                .isInstanceOf(CorruptDeltaException.class));
+    assertThat(Files.exists(dir.resolve(".r.img.cbtfs-staging"))).isFalse();
   }
 
   @Test
