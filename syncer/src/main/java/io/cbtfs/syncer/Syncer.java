@@ -70,6 +70,7 @@ public final class Syncer {
     TargetState state = target.state();
     try (FileChannel image = FileChannel.open(source.backingFile(), StandardOpenOption.READ);
         HoleProbe holes = HoleProbe.open(source.backingFile());
+        ReadAhead readAhead = ReadAhead.of(source.backingFile());
         Drain drain = tracker.beginDrain()) {
       long imageSize = image.size();
       long base = tracker.committedGeneration();
@@ -109,7 +110,7 @@ public final class Syncer {
       long committed;
       try (Delivery delivery = target.begin(header, forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
-        zeros = ship(image, holes, imageSize, geometry, blocks, writer, progress);
+        zeros = ship(image, holes, readAhead, imageSize, geometry, blocks, writer, progress);
         records = writer.recordCount();
         wire = writer.finish();
         shipped = System.nanoTime();
@@ -171,6 +172,7 @@ public final class Syncer {
   private long ship(
       FileChannel image,
       HoleProbe holes,
+      ReadAhead readAhead,
       long imageSize,
       BlockGeometry geometry,
       DirtySet blocks,
@@ -191,6 +193,8 @@ public final class Syncer {
         Executors.newFixedThreadPool(threads, Threads.daemon("cbtfs-sync-encode"));
     ChunkCodec codec = new ChunkCodec();
     DirtySet.RunIterator runs = blocks.runs(maxRunBlocks);
+    Prefetch prefetch = new Prefetch(blocks.runs(maxRunBlocks), readAhead, geometry, imageSize);
+    long shipped = 0;
     try {
       while (runs.next()) {
         long offset = geometry.byteOffset(runs.firstBlock());
@@ -199,6 +203,8 @@ public final class Syncer {
         if (length <= 0) {
           continue;
         }
+        prefetch.keepAhead(shipped);
+        shipped += length;
         if (holes.isHole(offset, length)) { // sparse: a zero record without reading
           p.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
         } else {
@@ -222,6 +228,44 @@ public final class Syncer {
       pool.shutdownNow();
     }
     return p.zeroRecords;
+  }
+
+  /**
+   * A second walk over the runs that stays up to {@value #READ_AHEAD_BYTES} bytes of data ahead of
+   * the reads, asking the kernel to read each run before a reader thread asks for it: a full sync
+   * then reads at the disk's sequential rate instead of a few synchronous 1 MiB reads at a time.
+   */
+  private static final class Prefetch {
+    private static final long READ_AHEAD_BYTES = 32 << 20;
+    private final DirtySet.RunIterator runs;
+    private final ReadAhead kernel;
+    private final BlockGeometry geometry;
+    private final long imageSize;
+    private long advised;
+    private boolean more = true;
+
+    Prefetch(DirtySet.RunIterator runs, ReadAhead kernel, BlockGeometry geometry, long imageSize) {
+      this.runs = runs;
+      this.kernel = kernel;
+      this.geometry = geometry;
+      this.imageSize = imageSize;
+    }
+
+    /** Advises runs until {@code shipped} bytes plus the read-ahead are covered. */
+    void keepAhead(long shipped) {
+      while (more && advised < shipped + READ_AHEAD_BYTES) {
+        more = runs.next();
+        if (more) {
+          long offset = geometry.byteOffset(runs.firstBlock());
+          long length =
+              Math.min((long) runs.blockCount() * geometry.blockSize(), imageSize - offset);
+          if (length > 0) {
+            kernel.willNeed(offset, length);
+            advised += length;
+          }
+        }
+      }
+    }
   }
 
   /**
