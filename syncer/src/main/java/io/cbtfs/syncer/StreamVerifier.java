@@ -76,7 +76,8 @@ public final class StreamVerifier extends OutputStream {
    * runs once it has read them, or has given up on the stream, and until then the caller must leave
    * them alone. A writer that stages into a few reused buffers lends each one this way.
    */
-  public void handOver(ByteBuffer bytes, Runnable consumed) throws IOException {
+  public void handOver(ByteBuffer bytes, Runnable whenRead) throws IOException {
+    Runnable consumed = once(whenRead);
     boolean queued = false;
     try {
       if (acceptsMore(bytes.remaining())) {
@@ -87,6 +88,16 @@ public final class StreamVerifier extends OutputStream {
         consumed.run();
       }
     }
+  }
+
+  /** {@code r}, run at most once however often it is called (a buffer goes back once). */
+  private static Runnable once(Runnable r) {
+    java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+    return () -> {
+      if (ran.compareAndSet(false, true)) {
+        r.run();
+      }
+    };
   }
 
   /** Whether {@code len} more bytes are to be queued; throws if the stream was rejected. */

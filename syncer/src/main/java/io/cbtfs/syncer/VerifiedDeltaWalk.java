@@ -35,9 +35,13 @@ public final class VerifiedDeltaWalk {
     long at = DeltaHeader.BYTES;
     while (true) {
       read(delta, head.clear(), at, source); // a trailer is longer than a record's header
-      RecordKind kind = RecordKind.of(head.get(0) & 0xff);
-      if (kind == null) { // the trailer (a verified delta has nothing else)
+      int marker = head.get(0) & 0xff;
+      if (marker == RecordKind.TRAILER) {
         return header;
+      }
+      RecordKind kind = RecordKind.of(marker);
+      if (kind == null) {
+        throw new CorruptDeltaException(source, "unknown record kind " + marker + " at " + at);
       }
       long offset = head.getLong(1);
       int length = head.getInt(9);

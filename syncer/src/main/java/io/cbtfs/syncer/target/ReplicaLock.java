@@ -3,20 +3,23 @@ package io.cbtfs.syncer.target;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 
 /**
- * Serialises the commit, settle and recovery of one replica, between threads (a semaphore per lock
- * file) and between processes (a POSIX record lock on the lock file, which the kernel releases if
- * the holder dies). Unlike a {@code ReentrantLock} it may be released by another thread than the
- * one that took it: a commit takes it and its background settle lets it go.
+ * Serialises the commit, settle and recovery of one replica (or, on a second file, its syncs),
+ * between threads (a semaphore per lock file, keyed by its inode) and between processes (a POSIX
+ * record lock on the lock file, which the kernel releases if the holder dies). Unlike a {@code
+ * ReentrantLock} it may be released by another thread than the one that took it: a commit takes it
+ * and its background settle lets it go.
  */
 final class ReplicaLock implements AutoCloseable {
-  private static final ConcurrentHashMap<Path, Semaphore> IN_THIS_JVM = new ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<Object, Semaphore> IN_THIS_JVM = new ConcurrentHashMap<>();
 
   private final Semaphore local;
   private final FileChannel file;
@@ -29,29 +32,56 @@ final class ReplicaLock implements AutoCloseable {
 
   /** Waits for the lock on {@code lockFile}, creating the file if needed (it is never deleted). */
   static ReplicaLock acquire(Path lockFile) throws IOException {
-    Semaphore local =
-        IN_THIS_JVM.computeIfAbsent(lockFile.toAbsolutePath().normalize(), k -> new Semaphore(1));
+    return take(lockFile, true);
+  }
+
+  /** The lock on {@code lockFile} if nobody holds it, else null. */
+  static ReplicaLock tryAcquire(Path lockFile) throws IOException {
+    return take(lockFile, false);
+  }
+
+  private static ReplicaLock take(Path lockFile, boolean wait) throws IOException {
+    FileChannel file =
+        FileChannel.open(
+            lockFile,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS);
     try {
-      local.acquire();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted waiting for " + lockFile);
-    }
-    FileChannel file = null;
-    try {
-      file =
-          FileChannel.open(
-              lockFile,
-              StandardOpenOption.CREATE,
-              StandardOpenOption.WRITE,
-              LinkOption.NOFOLLOW_LINKS);
-      file.lock();
-      return new ReplicaLock(local, file);
-    } catch (IOException | RuntimeException e) {
-      if (file != null) {
+      // keyed by the file itself, as the kernel's lock is: two spellings of one folder share it
+      Object key =
+          Files.readAttributes(lockFile, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+              .fileKey();
+      Semaphore local =
+          IN_THIS_JVM.computeIfAbsent(
+              key != null ? key : lockFile.toAbsolutePath().normalize(), k -> new Semaphore(1));
+      if (!wait && !local.tryAcquire()) {
         file.close();
+        return null;
       }
-      local.release();
+      if (wait) {
+        try {
+          local.acquire();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new InterruptedIOException("interrupted waiting for " + lockFile);
+        }
+      }
+      try {
+        if (wait) {
+          file.lock();
+        } else if (file.tryLock() == null) {
+          local.release();
+          file.close();
+          return null;
+        }
+        return new ReplicaLock(local, file);
+      } catch (IOException | RuntimeException | Error e) {
+        local.release();
+        throw e;
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      file.close();
       throw e;
     }
   }

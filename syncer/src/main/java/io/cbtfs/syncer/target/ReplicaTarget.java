@@ -5,6 +5,7 @@ import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.VerifiedDeltaWalk;
 import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
@@ -22,7 +23,8 @@ import org.roaringbitmap.RoaringBitmap;
  * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
  * .NAME.cbtfs-meta} (lineage and generation), {@code .NAME.cbtfs-staging} (a delta being received),
  * {@code .NAME.cbtfs-apply} (a verified delta being applied: the journal) and {@code
- * .NAME.cbtfs-lock} (held while a delta commits and settles, and while a journal is recovered).
+ * .NAME.cbtfs-lock} (held while a delta commits and settles, and while a journal is recovered) and
+ * {@code .NAME.cbtfs-sync} (held by the one sync that stages a delta here).
  *
  * <p>Apply is crash-safe: the staging file is verified completely, fsynced and renamed to the
  * journal name (the commit point) before any byte of the replica changes. The journal is then
@@ -38,6 +40,7 @@ public final class ReplicaTarget implements Target {
   private final Path staging;
   private final Path journal;
   private final Path lock;
+  private final Path syncLock;
 
   public ReplicaTarget(Path replica) {
     this.replica = canonicalFolder(replica);
@@ -46,6 +49,7 @@ public final class ReplicaTarget implements Target {
     this.staging = replica.resolveSibling("." + name + ".cbtfs-staging");
     this.journal = replica.resolveSibling("." + name + ".cbtfs-apply");
     this.lock = replica.resolveSibling("." + name + ".cbtfs-lock");
+    this.syncLock = replica.resolveSibling("." + name + ".cbtfs-sync");
   }
 
   /** Waits for every replica settle of this JVM (tests, before they remove a replica's folder). */
@@ -74,6 +78,11 @@ public final class ReplicaTarget implements Target {
   @Override
   public TargetState state() throws IOException {
     recover();
+    return recorded();
+  }
+
+  /** What the metadata records, and empty if the replica itself is gone. */
+  private TargetState recorded() throws IOException {
     TargetState s = SidecarMeta.read(meta);
     if (s.exists() && !Files.exists(replica)) {
       return TargetState.EMPTY; // the image was removed: start over
@@ -99,17 +108,31 @@ public final class ReplicaTarget implements Target {
     Settles.await(journal); // one of this JVM
     if (Files.exists(journal)) {
       try (ReplicaLock held = ReplicaLock.acquire(lock)) { // one of another process ends first
-        if (Files.exists(journal) && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
-          // the replica was removed: a journal would rebuild only its own blocks, and the missing
-          // replica makes the next sync a full one anyway
-          Files.delete(journal);
-        } else if (Files.exists(journal)) {
-          StagedDelivery.verify(journal); // verified before the rename; a bad disk shows here
-          settle(applyJournal());
+        finishJournal();
+      }
+    }
+    if (Files.exists(staging)) {
+      try (ReplicaLock idle = ReplicaLock.tryAcquire(syncLock)) {
+        if (idle != null) { // not another sync's delta in the making: one a crash left
+          Files.deleteIfExists(staging);
         }
       }
     }
-    Files.deleteIfExists(staging);
+  }
+
+  /** With the lock held: applies and settles a journal that a crash left, if there is one. */
+  private void finishJournal() throws IOException {
+    if (!Files.exists(journal)) {
+      return;
+    }
+    if (!Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
+      // the replica was removed: a journal would rebuild only its own blocks, and the missing
+      // replica makes the next sync a full one anyway
+      Files.delete(journal);
+      return;
+    }
+    StagedDelivery.verify(journal); // verified before the rename; a bad disk shows here
+    settle(applyJournal());
   }
 
   @Override
@@ -118,26 +141,43 @@ public final class ReplicaTarget implements Target {
     if (!Files.isDirectory(dir)) {
       throw Targets.notADirectory(dir);
     }
-    state().check(header, describe(), allowNewLineage);
-    return new StagedDelivery(staging, header, verified -> commit(verified, dir));
+    ReplicaLock syncing = ReplicaLock.tryAcquire(syncLock);
+    if (syncing == null) {
+      throw new CbtfsException(
+          "another sync to " + describe() + " is running; one sync per replica at a time");
+    }
+    try {
+      state().check(header, describe(), allowNewLineage);
+      return new StagedDelivery(
+          staging, header, verified -> commit(verified, dir, header, allowNewLineage), syncing);
+    } catch (IOException | RuntimeException | Error e) {
+      syncing.close();
+      throw e;
+    }
   }
 
-  /** Makes the verified delta the journal (the commit point), applies it, settles it later. */
-  private long commit(Path verified, Path dir) throws IOException {
+  /**
+   * Makes the verified delta the journal (the commit point), applies it, settles it later. Under
+   * the lock the replica's state is checked again: another process may have committed meanwhile.
+   */
+  private long commit(Path verified, Path dir, DeltaHeader header, boolean allowNewLineage)
+      throws IOException {
     ReplicaLock held = ReplicaLock.acquire(lock);
     try {
+      finishJournal();
+      recorded().check(header, describe(), allowNewLineage);
       Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
       FileStateIo.INSTANCE.fsyncDirectory(dir); // the commit point: from here the apply is finished
-      DeltaHeader header = applyJournal();
+      DeltaHeader applied = applyJournal();
       Settles.submit(
           journal,
           () -> {
             try (held) {
-              settle(header);
+              settle(applied);
             }
           });
-      return header.generation();
-    } catch (IOException | RuntimeException e) {
+      return applied.generation();
+    } catch (Throwable e) { // an Error too: a lock left held would stop every later use
       held.close();
       throw e;
     }
@@ -199,6 +239,7 @@ public final class ReplicaTarget implements Target {
   @Override
   public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
+    recover(); // compare with what the replica holds once a journal left by a crash is applied
     int blockSize = geometry.blockSize();
     RoaringBitmap differing = new RoaringBitmap();
     if (!Files.exists(replica)) {

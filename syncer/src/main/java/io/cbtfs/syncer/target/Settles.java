@@ -63,24 +63,30 @@ final class Settles {
   static void submit(Path key, Step step) {
     Pending p = new Pending(new CompletableFuture<>(), new CompletableFuture<>());
     PENDING.put(key, p);
-    THREADS.execute(
-        () -> {
-          try {
-            p.gate().get(GATE_SECONDS, TimeUnit.SECONDS);
-          } catch (InterruptedException | ExecutionException | TimeoutException e) {
-            // nobody opened it: settle anyway
-          }
-          try {
-            beforeEachStep.run();
-            step.run();
-          } catch (IOException | RuntimeException e) {
-            // the journal stays: the replica's next use applies it again and reports what fails
-            log.error("settling {} failed, its next use finishes it: {}", key, e.toString());
-          } finally {
-            PENDING.remove(key, p);
-            p.done().complete(null);
-          }
-        });
+    try {
+      THREADS.execute(
+          () -> {
+            try {
+              p.gate().get(GATE_SECONDS, TimeUnit.SECONDS);
+            } catch (InterruptedException | ExecutionException | TimeoutException e) {
+              // nobody opened it: settle anyway
+            }
+            try {
+              beforeEachStep.run();
+              step.run();
+            } catch (IOException | RuntimeException e) {
+              // the journal stays: the replica's next use applies it again and reports what fails
+              log.error("settling {} failed, its next use finishes it: {}", key, e.toString());
+            } finally {
+              PENDING.remove(key, p);
+              p.done().complete(null);
+            }
+          });
+    } catch (Throwable e) { // no thread to run it: nobody may wait for it
+      PENDING.remove(key, p);
+      p.done().complete(null);
+      throw e;
+    }
   }
 
   /** Lets the settle of {@code key} start now (the sync that committed it is over). */

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -39,6 +40,8 @@ final class StagedDelivery implements Delivery {
   private final OutputStream stream;
   private final Commit commit;
   private final Writeback writeback;
+  private final Object stagedFile;
+  private final AutoCloseable owned;
   private long written;
   private long queued;
   private boolean done;
@@ -47,6 +50,13 @@ final class StagedDelivery implements Delivery {
   private static final long WRITEBACK_BYTES = 8 << 20;
 
   StagedDelivery(Path staging, DeltaHeader announced, Commit commit) throws IOException {
+    this(staging, announced, commit, () -> {});
+  }
+
+  /** With {@code owned} closed when the delivery ends (a lock its target took for it). */
+  StagedDelivery(Path staging, DeltaHeader announced, Commit commit, AutoCloseable owned)
+      throws IOException {
+    this.owned = owned;
     this.staging = staging;
     this.announced = announced;
     this.commit = commit;
@@ -57,9 +67,20 @@ final class StagedDelivery implements Delivery {
             StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING,
             LinkOption.NOFOLLOW_LINKS);
+    try {
+      this.stagedFile = fileKey(staging);
+      this.stream = new StagingStream();
+    } catch (IOException | RuntimeException | Error e) {
+      channel.close();
+      throw e;
+    }
     this.writeback = Writeback.of(staging);
     this.verifier = new StreamVerifier(staging.toString());
-    this.stream = new StagingStream();
+  }
+
+  private static Object fileKey(Path file) throws IOException {
+    return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+        .fileKey();
   }
 
   /**
@@ -156,8 +177,26 @@ final class StagedDelivery implements Delivery {
     if (!header.equals(announced)) {
       throw new CorruptDeltaException(staging.toString(), "header differs from the one announced");
     }
+    if (!stagedFile.equals(fileKey(staging))) { // what was verified is what gets committed
+      throw new IOException(
+          staging
+              + " was replaced while this delta was staged: is another sync to this target"
+              + " running?");
+    }
+    long generation = commit.apply(staging);
     done = true;
-    return commit.apply(staging);
+    release();
+    return generation;
+  }
+
+  private void release() throws IOException {
+    try {
+      owned.close();
+    } catch (IOException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IOException(e);
+    }
   }
 
   /** Verifies a whole delta file (one found after a crash, or an archived one); its header. */
@@ -178,10 +217,17 @@ final class StagedDelivery implements Delivery {
       done = true;
       try {
         verifier.close();
-        channel.close();
-        writeback.close();
       } finally {
-        Files.deleteIfExists(staging);
+        try {
+          channel.close();
+          writeback.close();
+        } finally {
+          try {
+            Files.deleteIfExists(staging);
+          } finally {
+            release();
+          }
+        }
       }
     }
   }

@@ -13,6 +13,7 @@ import io.cbtfs.tracker.CbtfsException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -89,7 +90,8 @@ class ReplicaTargetTest {
     assertThat(replica.state().generation()).isEqualTo(1);
     try (var files = Files.list(dir)) {
       assertThat(files.map(p -> p.getFileName().toString()))
-          .containsExactlyInAnyOrder("r.img", ".r.img.cbtfs-meta", ".r.img.cbtfs-lock");
+          .containsExactlyInAnyOrder(
+              "r.img", ".r.img.cbtfs-meta", ".r.img.cbtfs-lock", ".r.img.cbtfs-sync");
     }
     assertThat(deliver(next, good)).isEqualTo(2);
   }
@@ -183,6 +185,59 @@ class ReplicaTargetTest {
                     })
                 .isInstanceOf(CorruptDeltaException.class));
     assertThat(Files.exists(dir.resolve(".r.img.cbtfs-staging"))).isFalse();
+  }
+
+  @Test
+  void aSecondSyncToTheSameReplicaIsRefusedWhileTheFirstStages() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    try (Delivery first = replica.begin(next, false)) {
+      assertThatThrownBy(() -> new ReplicaTarget(file).begin(next, false))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("another sync to file:");
+      // a reader of the replica's state leaves the first sync's staging file alone
+      assertThat(new ReplicaTarget(file).state().generation()).isEqualTo(1);
+      first.stream().write(delta(next, 0, new byte[] {3}));
+      assertThat(first.commit()).isEqualTo(2);
+    } finally {
+      replica.close();
+    }
+    assertThat(Files.readAllBytes(file)[0]).isEqualTo((byte) 3);
+    DeltaHeader after = new DeltaHeader(LINEAGE, SIZE, 65536, 2, 3, false);
+    assertThat(deliver(after, delta(after, 0, new byte[] {4}))).isEqualTo(3);
+  }
+
+  @Test
+  void aStagingFileReplacedUnderADeliveryIsNotCommitted() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    Path staging = dir.resolve(".r.img.cbtfs-staging");
+    try (Delivery d = replica.begin(next, false)) {
+      d.stream().write(delta(next, 0, new byte[] {6}));
+      d.stream().flush();
+      Files.delete(staging);
+      Files.write(staging, delta(next, 0, new byte[] {9})); // someone else's, sound on its own
+      assertThatThrownBy(d::commit).hasMessageContaining("was replaced");
+    }
+    assertThat(Files.readAllBytes(file)).isEqualTo(base);
+    assertThat(replica.state().generation()).isEqualTo(1);
+  }
+
+  @Test
+  void verifyFinishesAJournalACrashLeft() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    Files.write(dir.resolve(".r.img.cbtfs-apply"), delta(next, 4096, new byte[] {7, 7}));
+    byte[] expected = base.clone();
+    expected[4096] = 7;
+    expected[4097] = 7;
+    Path image = dir.resolve("source.img");
+    Files.write(image, expected);
+    try (FileChannel img = FileChannel.open(image)) {
+      assertThat(
+              new ReplicaTarget(file)
+                  .differing(img, SIZE, io.cbtfs.tracker.BlockGeometry.of(65536), 10)
+                  .isEmpty())
+          .isTrue();
+    }
+    assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
   }
 
   @Test
