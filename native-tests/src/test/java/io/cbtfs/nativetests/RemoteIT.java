@@ -205,9 +205,12 @@ class RemoteIT {
     Tools.Result full = Cbtfs.run("sync", backing.resolve("big.raw").toString(), uri("big"));
     assertThat(full.exitCode()).as(full.output()).isEqualTo(1);
     assertThat(full.output()).containsIgnoringCase("space");
-    try (var files = Files.list(root)) {
-      assertThat(files.map(p -> p.getFileName().toString())).containsOnly(".cbtfs-receiver");
+    try (var files = Files.list(root)) { // nothing half-written: the receiver's identity and an
+      // empty lock file, which stays (removing lock files races with their next user)
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .containsOnly(".cbtfs-receiver", ".big.img.cbtfs-sync");
     }
+    assertThat(Files.size(root.resolve(".big.img.cbtfs-sync"))).isZero();
     Tools.run("grow the receiver's disk", "mount", "-o", "remount,size=32m", root.toString());
     Tools.Result ok = Cbtfs.run("sync", backing.resolve("big.raw").toString(), uri("big"));
     assertThat(ok.exitCode()).as(ok.output()).isZero();

@@ -69,8 +69,7 @@ public final class Syncer {
     BlockGeometry geometry = tracker.geometry();
     TargetState state = target.state();
     try (FileChannel image = FileChannel.open(source.backingFile(), StandardOpenOption.READ);
-        HoleProbe holes = HoleProbe.open(source.backingFile());
-        ReadAhead readAhead = ReadAhead.of(source.backingFile());
+        NativeFile hints = NativeFile.open(source.backingFile());
         Drain drain = tracker.beginDrain()) {
       long imageSize = image.size();
       long base = tracker.committedGeneration();
@@ -110,7 +109,7 @@ public final class Syncer {
       long committed;
       try (Delivery delivery = target.begin(header, forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
-        zeros = ship(image, holes, readAhead, imageSize, geometry, blocks, writer, progress);
+        zeros = ship(image, hints, imageSize, geometry, blocks, writer, progress);
         records = writer.recordCount();
         wire = writer.finish();
         shipped = System.nanoTime();
@@ -171,8 +170,7 @@ public final class Syncer {
   /** Reads, encodes in parallel and writes every run of {@code blocks}; returns zero records. */
   private long ship(
       FileChannel image,
-      HoleProbe holes,
-      ReadAhead readAhead,
+      NativeFile hints,
       long imageSize,
       BlockGeometry geometry,
       DirtySet blocks,
@@ -193,7 +191,7 @@ public final class Syncer {
         Executors.newFixedThreadPool(threads, Threads.daemon("cbtfs-sync-encode"));
     ChunkCodec codec = new ChunkCodec();
     DirtySet.RunIterator runs = blocks.runs(maxRunBlocks);
-    Prefetch prefetch = new Prefetch(blocks.runs(maxRunBlocks), readAhead, geometry, imageSize);
+    Prefetch prefetch = new Prefetch(blocks.runs(maxRunBlocks), hints, geometry, imageSize);
     long shipped = 0;
     try {
       while (runs.next()) {
@@ -205,7 +203,7 @@ public final class Syncer {
         }
         prefetch.keepAhead(shipped);
         shipped += length;
-        if (holes.isHole(offset, length)) { // sparse: a zero record without reading
+        if (hints.isHole(offset, length)) { // sparse: a zero record without reading
           p.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
         } else {
           // read and encode on the pool: several reads in flight keep the disk's queue busy
@@ -238,13 +236,13 @@ public final class Syncer {
   private static final class Prefetch {
     private static final long READ_AHEAD_BYTES = 32 << 20;
     private final DirtySet.RunIterator runs;
-    private final ReadAhead kernel;
+    private final NativeFile kernel;
     private final BlockGeometry geometry;
     private final long imageSize;
     private long advised;
     private boolean more = true;
 
-    Prefetch(DirtySet.RunIterator runs, ReadAhead kernel, BlockGeometry geometry, long imageSize) {
+    Prefetch(DirtySet.RunIterator runs, NativeFile kernel, BlockGeometry geometry, long imageSize) {
       this.runs = runs;
       this.kernel = kernel;
       this.geometry = geometry;

@@ -3,8 +3,8 @@ package io.cbtfs.syncer.target;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.syncer.StreamVerifier;
-import io.cbtfs.syncer.Writeback;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,7 +39,7 @@ final class StagedDelivery implements Delivery {
   private final StreamVerifier verifier;
   private final OutputStream stream;
   private final Commit commit;
-  private final Writeback writeback;
+  private final NativeFile writeback;
   private final Object stagedFile;
   private final AutoCloseable owned;
   private long written;
@@ -74,7 +74,7 @@ final class StagedDelivery implements Delivery {
       channel.close();
       throw e;
     }
-    this.writeback = Writeback.of(staging);
+    this.writeback = NativeFile.open(staging);
     this.verifier = new StreamVerifier(staging.toString());
   }
 
@@ -135,7 +135,7 @@ final class StagedDelivery implements Delivery {
       }
       written += forVerifier.remaining();
       if (written - queued >= WRITEBACK_BYTES) {
-        writeback.start(queued, written - queued);
+        writeback.startWriteback(queued, written - queued);
         queued = written;
       }
       verifier.handOver(forVerifier, () -> free.offer(full.clear()));
