@@ -3,23 +3,21 @@ package io.cbtfs.syncer.target;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 
 /**
  * Serialises the commit, settle and recovery of one replica (or, on a second file, its syncs),
- * between threads (a semaphore per lock file, keyed by its inode) and between processes (a POSIX
- * record lock on the lock file, which the kernel releases if the holder dies). Unlike a {@code
- * ReentrantLock} it may be released by another thread than the one that took it: a commit takes it
- * and its background settle lets it go.
+ * between threads (a semaphore per lock file, taken before the file is opened) and between
+ * processes (a POSIX record lock on the lock file, which the kernel releases if the holder dies).
+ * Unlike a {@code ReentrantLock} it may be released by another thread than the one that took it: a
+ * commit takes it and its background settle lets it go.
  */
 final class ReplicaLock implements AutoCloseable {
-  private static final ConcurrentHashMap<Object, Semaphore> IN_THIS_JVM = new ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<Path, Semaphore> IN_THIS_JVM = new ConcurrentHashMap<>();
 
   private final Semaphore local;
   private final FileChannel file;
@@ -41,48 +39,55 @@ final class ReplicaLock implements AutoCloseable {
   }
 
   private static ReplicaLock take(Path lockFile, boolean wait) throws IOException {
-    FileChannel file =
-        FileChannel.open(
-            lockFile,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            LinkOption.NOFOLLOW_LINKS);
+    // The semaphore comes first and guards every open of the lock file in this JVM: closing any
+    // descriptor of a file drops all of the process's POSIX locks on it, so only the holder may
+    // have it open.
+    Semaphore local = IN_THIS_JVM.computeIfAbsent(canonical(lockFile), k -> new Semaphore(1));
+    if (wait) {
+      try {
+        local.acquire();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted waiting for " + lockFile);
+      }
+    } else if (!local.tryAcquire()) {
+      return null;
+    }
+    FileChannel file = null;
     try {
-      // keyed by the file itself, as the kernel's lock is: two spellings of one folder share it
-      Object key =
-          Files.readAttributes(lockFile, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
-              .fileKey();
-      Semaphore local =
-          IN_THIS_JVM.computeIfAbsent(
-              key != null ? key : lockFile.toAbsolutePath().normalize(), k -> new Semaphore(1));
-      if (!wait && !local.tryAcquire()) {
+      file =
+          FileChannel.open(
+              lockFile,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.WRITE,
+              LinkOption.NOFOLLOW_LINKS);
+      if (wait) {
+        file.lock();
+      } else if (file.tryLock() == null) { // another process holds it
         file.close();
+        local.release();
         return null;
       }
-      if (wait) {
-        try {
-          local.acquire();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new InterruptedIOException("interrupted waiting for " + lockFile);
-        }
-      }
-      try {
-        if (wait) {
-          file.lock();
-        } else if (file.tryLock() == null) {
-          local.release();
-          file.close();
-          return null;
-        }
-        return new ReplicaLock(local, file);
-      } catch (IOException | RuntimeException | Error e) {
-        local.release();
-        throw e;
-      }
+      return new ReplicaLock(local, file);
     } catch (IOException | RuntimeException | Error e) {
-      file.close();
+      try {
+        if (file != null) {
+          file.close();
+        }
+      } finally {
+        local.release();
+      }
       throw e;
+    }
+  }
+
+  /** The lock file's path through its folder's real path: one semaphore whatever the spelling. */
+  private static Path canonical(Path lockFile) {
+    Path abs = lockFile.toAbsolutePath().normalize();
+    try {
+      return abs.getParent().toRealPath().resolve(abs.getFileName());
+    } catch (IOException | RuntimeException e) {
+      return abs;
     }
   }
 

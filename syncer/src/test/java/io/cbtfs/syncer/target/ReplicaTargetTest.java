@@ -207,6 +207,22 @@ class ReplicaTargetTest {
   }
 
   @Test
+  void lookingAtAReplicaDoesNotDropTheLockOfASyncInThisProcess() throws Exception {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    Path syncLock = dir.resolve(".r.img.cbtfs-sync");
+    try (Delivery d = replica.begin(next, false)) {
+      assertThat(LockProbe.freeForAnotherProcess(syncLock)).isFalse();
+      // a staging file exists, so this asks for the sync lock; closing a descriptor of a locked
+      // file would drop this process's lock on it, and another process could then start a sync
+      assertThat(new ReplicaTarget(file).state().generation()).isEqualTo(1);
+      assertThat(LockProbe.freeForAnotherProcess(syncLock)).isFalse();
+    } finally {
+      replica.close();
+    }
+    assertThat(LockProbe.freeForAnotherProcess(syncLock)).isTrue();
+  }
+
+  @Test
   void aStagingFileReplacedUnderADeliveryIsNotCommitted() throws IOException {
     DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
     Path staging = dir.resolve(".r.img.cbtfs-staging");
