@@ -28,7 +28,11 @@ final class ReplicaLock implements AutoCloseable {
     this.file = file;
   }
 
-  /** Waits for the lock on {@code lockFile}, creating the file if needed (it is never deleted). */
+  /**
+   * Waits for the lock on {@code lockFile}, creating the file if needed (it is never deleted). The
+   * caller names it through its folder's real path (as {@link ReplicaTarget} does), so that one
+   * semaphore stands for it in this JVM.
+   */
   static ReplicaLock acquire(Path lockFile) throws IOException {
     return take(lockFile, true);
   }
@@ -42,7 +46,8 @@ final class ReplicaLock implements AutoCloseable {
     // The semaphore comes first and guards every open of the lock file in this JVM: closing any
     // descriptor of a file drops all of the process's POSIX locks on it, so only the holder may
     // have it open.
-    Semaphore local = IN_THIS_JVM.computeIfAbsent(canonical(lockFile), k -> new Semaphore(1));
+    Semaphore local =
+        IN_THIS_JVM.computeIfAbsent(lockFile.toAbsolutePath().normalize(), k -> new Semaphore(1));
     if (wait) {
       try {
         local.acquire();
@@ -78,16 +83,6 @@ final class ReplicaLock implements AutoCloseable {
         local.release();
       }
       throw e;
-    }
-  }
-
-  /** The lock file's path through its folder's real path: one semaphore whatever the spelling. */
-  private static Path canonical(Path lockFile) {
-    Path abs = lockFile.toAbsolutePath().normalize();
-    try {
-      return abs.getParent().toRealPath().resolve(abs.getFileName());
-    } catch (IOException | RuntimeException e) {
-      return abs;
     }
   }
 
