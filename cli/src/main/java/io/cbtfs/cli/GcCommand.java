@@ -2,7 +2,6 @@ package io.cbtfs.cli;
 
 import io.cbtfs.s3.S3Gc;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -61,7 +60,7 @@ final class GcCommand implements Callable<Integer> {
     spec.commandLine()
         .getOut()
         .printf(
-            Locale.ROOT,
+            Json.NUMBERS,
             "%s%s: %d generations removed, %d kept; %d chunks removed (%s), %d in use, "
                 + "%d unused but younger than %s%n",
             dryRun ? "dry run, nothing removed: " : "",

@@ -3,7 +3,6 @@ package io.cbtfs.cli;
 import io.cbtfs.tracker.BlockGeometry;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -101,7 +100,7 @@ record ImageStatus(
     StringBuilder out =
         new StringBuilder(
             String.format(
-                Locale.ROOT,
+                Json.NUMBERS,
                 "image        %s%n"
                     + "image size   %s (%d bytes)%n"
                     + "block size   %s%n"
@@ -121,7 +120,7 @@ record ImageStatus(
     for (SyncHistory.Entry t : targets) {
       out.append(
           String.format(
-              Locale.ROOT,
+              Json.NUMBERS,
               "synced to   %s: generation %d at %s%n",
               t.target(),
               t.generation(),

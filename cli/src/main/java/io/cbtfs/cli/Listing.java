@@ -1,7 +1,6 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.target.Restorable;
-import java.util.Locale;
 
 /** One line per stored generation, for {@code restore --list} and {@code ls}. */
 final class Listing {
@@ -9,7 +8,7 @@ final class Listing {
 
   static String line(Restorable.Generation g) {
     return String.format(
-        Locale.ROOT,
+        Json.NUMBERS,
         "generation %-6d %-11s image %-10s stored %-10s %s",
         g.generation(),
         g.full() ? "full" : "incremental",

@@ -3,7 +3,6 @@ package io.cbtfs.cli;
 import io.cbtfs.s3.S3Catalog;
 import io.cbtfs.syncer.target.Restorable;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -50,7 +49,7 @@ final class LsCommand implements Callable<Integer> {
           b.append(j == 0 ? "" : ",")
               .append(
                   String.format(
-                      Locale.ROOT,
+                      Json.NUMBERS,
                       "{\"generation\":%d,\"full\":%b,\"imageBytes\":%d,\"storedBytes\":%d,"
                           + "\"created\":%s}",
                       g.generation(),
@@ -63,7 +62,7 @@ final class LsCommand implements Callable<Integer> {
       }
       b.append(
           String.format(
-              Locale.ROOT,
+              Json.NUMBERS,
               "],\"chunks\":%d,\"chunkBytes\":%d,\"manifests\":%d,\"manifestBytes\":%d}",
               totals.chunks(),
               totals.chunkBytes(),
@@ -82,7 +81,7 @@ final class LsCommand implements Callable<Integer> {
       }
     }
     out.printf(
-        Locale.ROOT,
+        Json.NUMBERS,
         "%d chunks (%s), %d manifests (%s)%n",
         totals.chunks(),
         Json.humanBytes(totals.chunkBytes()),

@@ -2,7 +2,6 @@ package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncProgress;
 import java.io.PrintStream;
-import java.util.Locale;
 
 /**
  * A one-line progress display for a terminal: percent, bytes, blocks, rate, ETA. Redraws at most
@@ -37,13 +36,13 @@ final class ProgressBar implements SyncProgress {
     double secs = Math.max(1e-9, (now - started) / 1e9);
     double rate = doneBytes / secs;
     String eta =
-        rate > 0 ? String.format(Locale.ROOT, "%.0fs", (totalBytes - doneBytes) / rate) : "?";
+        rate > 0 ? String.format(Json.NUMBERS, "%.0fs", (totalBytes - doneBytes) / rate) : "?";
     String blocks =
         totalBlocks == 0
             ? ""
-            : String.format(Locale.ROOT, "  %d/%d blocks", doneBlocks, totalBlocks);
+            : String.format(Json.NUMBERS, "  %d/%d blocks", doneBlocks, totalBlocks);
     err.printf(
-        Locale.ROOT,
+        Json.NUMBERS,
         "\r%3.0f%%  %s / %s%s  %s/s  ETA %s   ",
         totalBytes == 0 ? 100.0 : 100.0 * doneBytes / totalBytes,
         Json.humanBytes(doneBytes),

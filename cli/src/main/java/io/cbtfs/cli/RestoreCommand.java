@@ -8,7 +8,6 @@ import io.cbtfs.tracker.CbtfsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -89,7 +88,7 @@ final class RestoreCommand implements Callable<Integer> {
     spec.commandLine()
         .getOut()
         .printf(
-            Locale.ROOT,
+            Json.NUMBERS,
             "restored generation %d of %s to %s (%s in %.2f s)%n",
             g,
             r.describe(),

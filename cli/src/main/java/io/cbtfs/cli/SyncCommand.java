@@ -2,7 +2,6 @@ package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncReport;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -68,7 +67,7 @@ final class SyncCommand implements Callable<Integer> {
 
   static String summary(Path image, SyncReport r) {
     return String.format(
-        Locale.ROOT,
+        Json.NUMBERS,
         "synced %s to %s: generation %d (%s), %d blocks, %s of data, %s on the wire (%.2fx), "
             + "%.3f s",
         image,
@@ -84,7 +83,7 @@ final class SyncCommand implements Callable<Integer> {
 
   static String toJson(SyncReport r) {
     return String.format(
-        Locale.ROOT,
+        Json.NUMBERS,
         "{\"target\":%s,\"generation\":%d,\"full\":%b,\"blocks\":%d,\"dataBytes\":%d,"
             + "\"wireBytes\":%d,\"records\":%d,\"zeroRecords\":%d,\"compressionRatio\":%.3f,"
             + "\"seconds\":%.3f}",
