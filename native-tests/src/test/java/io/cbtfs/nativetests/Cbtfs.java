@@ -19,8 +19,14 @@ final class Cbtfs {
   }
 
   static List<String> command(String... args) {
+    return commandWith(List.of(), args);
+  }
+
+  /** With JVM options before the jar (system properties reach a daemon mount too). */
+  static List<String> commandWith(List<String> jvmOptions, String... args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(jvmOptions);
     cmd.add("-jar");
     cmd.add(jar().toString());
     cmd.addAll(List.of(args));
