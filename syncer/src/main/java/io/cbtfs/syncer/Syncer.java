@@ -293,6 +293,7 @@ public final class Syncer {
     private final long totalBytes;
     private final long totalBlocks;
     private final int inFlight;
+    private final int bufferBytes;
     private final ArrayDeque<Buffers> buffers = new ArrayDeque<>(); // the sync's thread only
     private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
     private long doneBytes;
@@ -313,16 +314,16 @@ public final class Syncer {
       this.totalBytes = totalBytes;
       this.totalBlocks = totalBlocks;
       this.inFlight = inFlight;
-      for (int i = 0; i < inFlight; i++) {
-        buffers.add(new Buffers(bufferBytes));
-      }
+      this.bufferBytes = bufferBytes;
     }
 
-    Buffers takeBuffers() throws IOException {
-      while (buffers.isEmpty()) {
-        writeNext(); // frees the oldest run's buffer
-      }
-      return buffers.poll();
+    /**
+     * A free set of buffers, made only when none is free: a sync of a few blocks allocates a few
+     * sets, not {@code inFlight}. {@link #add} keeps fewer than {@code inFlight} runs pending.
+     */
+    Buffers takeBuffers() {
+      Buffers b = buffers.poll();
+      return b != null ? b : new Buffers(bufferBytes);
     }
 
     void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {
