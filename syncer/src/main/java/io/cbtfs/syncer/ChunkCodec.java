@@ -80,34 +80,21 @@ public final class ChunkCodec {
       ThreadLocal.withInitial(() -> new byte[compressor.maxCompressedLength(SAMPLE_BYTES)]);
 
   /**
-   * Decodes a record's payload into {@code into[0, byteLength)}. A zero record has no bytes to
-   * decode: {@code into} is left as it is.
+   * Decompresses an LZ4 record's payload into {@code into[0, byteLength)}.
    *
    * @throws CorruptDeltaException if the payload does not decode to exactly byteLength bytes
    */
-  public void decode(
-      RecordKind kind,
-      byte[] payload,
-      int payloadLength,
-      byte[] into,
-      int byteLength,
-      String source) {
-    switch (kind) {
-      case ZERO -> {}
-      case DATA_RAW -> System.arraycopy(payload, 0, into, 0, byteLength);
-      case DATA_LZ4 -> {
-        int n;
-        try {
-          n = decompressor.decompress(payload, 0, payloadLength, into, 0, byteLength);
-        } catch (LZ4Exception e) {
-          throw new CorruptDeltaException(source, "LZ4 payload does not decode");
-        }
-        if (n != byteLength) {
-          throw new CorruptDeltaException(
-              source, "LZ4 payload decodes to " + n + " bytes, not " + byteLength);
-        }
-      }
-      default -> throw new IllegalStateException(kind.name());
+  public void decompress(
+      byte[] payload, int payloadLength, byte[] into, int byteLength, String source) {
+    int n;
+    try {
+      n = decompressor.decompress(payload, 0, payloadLength, into, 0, byteLength);
+    } catch (LZ4Exception e) {
+      throw new CorruptDeltaException(source, "LZ4 payload does not decode");
+    }
+    if (n != byteLength) {
+      throw new CorruptDeltaException(
+          source, "LZ4 payload decodes to " + n + " bytes, not " + byteLength);
     }
   }
 

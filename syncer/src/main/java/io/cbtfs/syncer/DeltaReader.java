@@ -1,10 +1,13 @@
 package io.cbtfs.syncer;
 
+import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.zip.CRC32C;
@@ -58,6 +61,18 @@ public final class DeltaReader {
     return read(in, source, (kind, off, bytes, len) -> {});
   }
 
+  /** Reads and verifies a whole delta file, handing every record to {@code sink}. */
+  public static Summary read(Path file, RecordSink sink) throws IOException {
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
+      return read(in, file.toString(), sink);
+    }
+  }
+
+  /** Verifies a whole delta file (one found after a crash, or an archived one). */
+  public static Summary verify(Path file) throws IOException {
+    return read(file, (kind, off, bytes, len) -> {});
+  }
+
   /** Reads and verifies the records and trailer after an already-read header. */
   private static Summary readBody(
       DataInputStream data, DeltaHeader header, String source, RecordSink sink) throws IOException {
@@ -85,11 +100,11 @@ public final class DeltaReader {
       }
       head[0] = (byte) marker;
       readFully(data, head, 1, head.length - 1, source, "record " + count);
-      ByteBuffer h = ByteBuffer.wrap(head, 1, head.length - 1);
-      long offset = h.getLong();
-      int length = h.getInt();
-      int payloadLength = h.getInt();
-      int checksum = h.getInt();
+      RecordHeader h = RecordHeader.decode(head);
+      long offset = h.offset();
+      int length = h.length();
+      int payloadLength = h.payloadLength();
+      int checksum = h.checksum();
       String where = "record " + count + " at offset " + offset;
       if (length <= 0 || length > MAX_RECORD_BYTES) {
         throw new CorruptDeltaException(source, where + ": bad length " + length);
@@ -119,7 +134,7 @@ public final class DeltaReader {
         if (bytes.length < length) {
           bytes = new byte[length];
         }
-        codec.decode(kind, payload, payloadLength, bytes, length, source + " " + where);
+        codec.decompress(payload, payloadLength, bytes, length, source + " " + where);
         decoded = bytes;
       }
       if (ChunkCodec.checksum(kind, offset, decoded, length) != checksum) {

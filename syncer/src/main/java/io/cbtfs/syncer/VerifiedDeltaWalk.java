@@ -6,19 +6,20 @@ import java.nio.channels.FileChannel;
 
 /**
  * Walks a delta file that was verified already (a replica's journal: checked as it arrived, or
- * again after a crash), handing over where each record goes. A raw record is given by its payload's
- * position in the file, so the caller can have the kernel copy it ({@link FileChannel#transferTo})
- * instead of reading it through the heap; an LZ4 record is decoded. Only what keeps the walk itself
- * in bounds is checked here: the checksums were checked before.
+ * again after a crash), handing over each record's bytes. A raw payload is read into one reused
+ * direct buffer, so it reaches the replica with two kernel copies and no checksum pass; an LZ4
+ * record is decoded. Only what keeps the walk itself in bounds is checked here: the checksums were
+ * checked before.
  */
 public final class VerifiedDeltaWalk {
   /** Receives each record, in file order. */
+  @FunctionalInterface
   public interface Sink {
-    /** {@code length} image bytes at {@code imageOffset} are the file's bytes at {@code at}. */
-    void raw(long imageOffset, int length, long at) throws IOException;
-
-    /** A zero record ({@code data} null) or a decoded LZ4 one; {@code data} is reused after. */
-    void bytes(RecordKind kind, long imageOffset, byte[] data, int length) throws IOException;
+    /**
+     * The image bytes at {@code offset}: {@code bytes} from its position to its limit, reused after
+     * the call; null for a zero record of {@code length} bytes.
+     */
+    void accept(RecordKind kind, long offset, ByteBuffer bytes, int length) throws IOException;
   }
 
   private VerifiedDeltaWalk() {}
@@ -26,33 +27,40 @@ public final class VerifiedDeltaWalk {
   /** Walks every record of {@code delta}; returns its header. */
   public static DeltaHeader walk(FileChannel delta, String source, Sink sink) throws IOException {
     byte[] h = new byte[DeltaHeader.BYTES];
-    read(delta, ByteBuffer.wrap(h), 0, source);
+    read(delta, ByteBuffer.wrap(h), DeltaHeader.BYTES, 0, source);
     DeltaHeader header = DeltaHeader.decode(h, source);
     ChunkCodec codec = new ChunkCodec();
-    ByteBuffer head = ByteBuffer.allocate(DeltaWriter.RECORD_HEADER_BYTES);
+    byte[] head = new byte[RecordHeader.BYTES];
+    ByteBuffer raw = ByteBuffer.allocateDirect(0);
     byte[] payload = new byte[0];
     byte[] bytes = new byte[0];
     long at = DeltaHeader.BYTES;
     while (true) {
-      read(delta, head.clear(), at, source); // a trailer is longer than a record's header
-      int marker = head.get(0) & 0xff;
-      if (marker == RecordKind.TRAILER) {
+      // a trailer is longer than a record's header
+      read(delta, ByteBuffer.wrap(head), RecordHeader.BYTES, at, source);
+      RecordHeader r = RecordHeader.decode(head);
+      if (r.marker() == RecordKind.TRAILER) {
         return header;
       }
-      RecordKind kind = RecordKind.of(marker);
+      RecordKind kind = RecordKind.of(r.marker());
       if (kind == null) {
-        throw new CorruptDeltaException(source, "unknown record kind " + marker + " at " + at);
+        throw new CorruptDeltaException(source, "unknown record kind " + r.marker() + " at " + at);
       }
-      long offset = head.getLong(1);
-      int length = head.getInt(9);
-      int payloadLength = head.getInt(13);
+      int length = r.length();
+      int payloadLength = r.payloadLength();
       if (length <= 0 || length > DeltaReader.MAX_RECORD_BYTES || payloadLength < 0) {
         throw new CorruptDeltaException(source, "record at " + at + " is out of bounds");
       }
-      at += DeltaWriter.RECORD_HEADER_BYTES;
+      at += RecordHeader.BYTES;
       switch (kind) {
-        case DATA_RAW -> sink.raw(offset, length, at);
-        case ZERO -> sink.bytes(kind, offset, null, length);
+        case ZERO -> sink.accept(kind, r.offset(), null, length);
+        case DATA_RAW -> {
+          if (raw.capacity() < length) {
+            raw = ByteBuffer.allocateDirect(length);
+          }
+          read(delta, raw, length, at, source);
+          sink.accept(kind, r.offset(), raw.flip(), length);
+        }
         case DATA_LZ4 -> {
           if (payload.length < payloadLength) {
             payload = new byte[payloadLength];
@@ -60,9 +68,9 @@ public final class VerifiedDeltaWalk {
           if (bytes.length < length) {
             bytes = new byte[length];
           }
-          read(delta, ByteBuffer.wrap(payload, 0, payloadLength), at, source);
-          codec.decode(kind, payload, payloadLength, bytes, length, source);
-          sink.bytes(RecordKind.DATA_RAW, offset, bytes, length);
+          read(delta, ByteBuffer.wrap(payload), payloadLength, at, source);
+          codec.decompress(payload, payloadLength, bytes, length, source);
+          sink.accept(RecordKind.DATA_RAW, r.offset(), ByteBuffer.wrap(bytes, 0, length), length);
         }
         default -> throw new IllegalStateException(kind.name());
       }
@@ -70,8 +78,10 @@ public final class VerifiedDeltaWalk {
     }
   }
 
-  private static void read(FileChannel ch, ByteBuffer b, long at, String source)
+  /** Fills {@code b} with {@code length} bytes of {@code ch} at {@code at}. */
+  private static void read(FileChannel ch, ByteBuffer b, int length, long at, String source)
       throws IOException {
+    b.clear().limit(length);
     while (b.hasRemaining()) {
       if (ch.read(b, at + b.position()) < 0) {
         throw new CorruptDeltaException(source, "ends inside a record");

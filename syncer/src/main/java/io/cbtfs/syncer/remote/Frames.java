@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.remote;
 
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -30,8 +31,7 @@ final class Frames {
 
   /** A peer's text as one short printable line: it may end up in a log or a terminal. */
   static String printable(String text) {
-    String t = text.replaceAll("[^\\x20-\\x7e]", "?");
-    return t.length() > 300 ? t.substring(0, 300) + "..." : t;
+    return Printable.line(text, 300);
   }
 
   record Frame(int type, byte[] payload) {

@@ -120,7 +120,11 @@ public final class ArchiveTarget implements Restorable {
    * @throws CbtfsException if the generation is not there or the chain has a gap
    */
   List<Path> chain(long generation) throws IOException {
-    TreeMap<Long, DeltaHeader> gens = headers();
+    return chain(headers(), generation);
+  }
+
+  /** {@link #chain(long)} over headers already read. */
+  private List<Path> chain(TreeMap<Long, DeltaHeader> gens, long generation) {
     if (!gens.containsKey(generation)) {
       throw new CbtfsException(
           describe()
@@ -155,14 +159,14 @@ public final class ArchiveTarget implements Restorable {
       throws IOException {
     List<Path> files = chain(generation);
     for (Path f : files) {
-      StagedDelivery.verify(f);
+      DeltaReader.verify(f);
     }
     DeltaHeader last = null;
     try (FileChannel ch =
         FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       for (Path f : files) {
         last =
-            StagedDelivery.read(
+            DeltaReader.read(
                     f,
                     (kind, offset, data, length) ->
                         RecordWrites.apply(ch, kind, offset, data, length))
@@ -180,8 +184,9 @@ public final class ArchiveTarget implements Restorable {
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
     int blockSize = geometry.blockSize();
-    List<Path> files = chain(generation);
-    long storedSize = headers().get(generation).imageSize();
+    TreeMap<Long, DeltaHeader> gens = headers();
+    List<Path> files = chain(gens, generation);
+    long storedSize = gens.get(generation).imageSize();
     RoaringBitmap differing = new RoaringBitmap();
     if (storedSize != imageSize) {
       differing.add((int) (Math.min(storedSize, imageSize) / blockSize));
@@ -192,7 +197,7 @@ public final class ArchiveTarget implements Restorable {
     byte[][] mine = {new byte[0]};
     for (int i = files.size() - 1; i >= 0 && differing.getLongCardinality() < limit; i--) {
       Path f = files.get(i);
-      StagedDelivery.read(
+      DeltaReader.read(
           f,
           (kind, offset, data, length) -> {
             long first = offset / blockSize;

@@ -5,8 +5,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 
-/** Writes a verified record into an image file: the one apply step of replicas and restores. */
-final class RecordWrites {
+/**
+ * Writes verified bytes into an image file: the one apply step of replicas and restores (the S3
+ * restore too).
+ */
+public final class RecordWrites {
   private static final byte[] ZEROS = new byte[1 << 20];
 
   private RecordWrites() {}
@@ -31,37 +34,16 @@ final class RecordWrites {
     writeFully(out, ByteBuffer.wrap(data, 0, length), offset);
   }
 
-  /**
-   * Copies {@code length} bytes of {@code from} at {@code at} to {@code out} at {@code offset}
-   * through {@code buffer}, a direct buffer: two copies in the kernel and none on the heap. (The
-   * kernel's own file-to-file copy, sendfile, measured slower for 64 KiB records.) Returns the
-   * buffer, grown if it was too small.
-   */
-  static ByteBuffer copy(
-      FileChannel from, long at, int length, FileChannel out, long offset, ByteBuffer buffer)
-      throws IOException {
-    ByteBuffer b =
-        buffer != null && buffer.capacity() >= length ? buffer : ByteBuffer.allocateDirect(length);
-    b.clear().limit(length);
-    while (b.hasRemaining()) {
-      if (from.read(b, at + b.position()) < 0) {
-        throw new IOException("the journal ended early at " + (at + b.position()));
-      }
-    }
-    b.flip();
-    writeFully(out, b, offset);
-    return b;
-  }
-
   /** Sets the file to the image size: truncates, or extends sparsely. */
-  static void resize(FileChannel out, long imageSize) throws IOException {
+  public static void resize(FileChannel out, long imageSize) throws IOException {
     out.truncate(imageSize);
     if (out.size() < imageSize) {
       out.write(ByteBuffer.allocate(1), imageSize - 1);
     }
   }
 
-  private static void writeFully(FileChannel out, ByteBuffer b, long offset) throws IOException {
+  /** Writes the remaining bytes of {@code b}, its current position going to {@code offset}. */
+  public static void writeFully(FileChannel out, ByteBuffer b, long offset) throws IOException {
     long start = offset - b.position();
     while (b.hasRemaining()) {
       out.write(b, start + b.position());

@@ -1,15 +1,14 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
-import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.VerifiedDeltaWalk;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -131,7 +130,7 @@ public final class ReplicaTarget implements Target {
       Files.delete(journal);
       return;
     }
-    StagedDelivery.verify(journal); // verified before the rename; a bad disk shows here
+    DeltaReader.verify(journal); // verified before the rename; a bad disk shows here
     settle(applyJournal());
   }
 
@@ -185,7 +184,7 @@ public final class ReplicaTarget implements Target {
 
   /**
    * Applies the journal, verified already, to the replica and sets its size; the replica then reads
-   * as the journal's generation. Raw payloads go through a direct buffer, not the heap.
+   * as the journal's generation.
    */
   private DeltaHeader applyJournal() throws IOException {
     try (FileChannel in = FileChannel.open(journal, StandardOpenOption.READ);
@@ -199,18 +198,11 @@ public final class ReplicaTarget implements Target {
           VerifiedDeltaWalk.walk(
               in,
               journal.toString(),
-              new VerifiedDeltaWalk.Sink() {
-                private ByteBuffer buffer;
-
-                @Override
-                public void raw(long offset, int length, long at) throws IOException {
-                  buffer = RecordWrites.copy(in, at, length, out, offset, buffer);
-                }
-
-                @Override
-                public void bytes(RecordKind kind, long offset, byte[] data, int length)
-                    throws IOException {
-                  RecordWrites.apply(out, kind, offset, data, length);
+              (kind, offset, bytes, length) -> {
+                if (bytes == null) {
+                  RecordWrites.apply(out, kind, offset, null, length);
+                } else {
+                  RecordWrites.writeFully(out, bytes, offset);
                 }
               });
       RecordWrites.resize(out, header.imageSize());

@@ -2,12 +2,9 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
-import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.syncer.StreamVerifier;
-import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -196,18 +193,6 @@ final class StagedDelivery implements Delivery {
       throw e;
     } catch (Exception e) {
       throw new IOException(e);
-    }
-  }
-
-  /** Verifies a whole delta file (one found after a crash, or an archived one); its header. */
-  static DeltaHeader verify(Path file) throws IOException {
-    return read(file, (kind, off, bytes, len) -> {}).header();
-  }
-
-  /** Reads and verifies a whole delta file, handing every record to {@code sink}. */
-  static DeltaReader.Summary read(Path file, DeltaReader.RecordSink sink) throws IOException {
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-      return DeltaReader.read(in, file.toString(), sink);
     }
   }
 

@@ -1,0 +1,17 @@
+package io.cbtfs.syncer;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A record's header as a delta lays it out (docs/FORMAT.md): marker (the kind), offset, length,
+ * payload length, checksum. {@link DeltaWriter#recordHeader} writes it; the readers decode it here.
+ */
+record RecordHeader(int marker, long offset, int length, int payloadLength, int checksum) {
+  static final int BYTES = DeltaWriter.RECORD_HEADER_BYTES;
+
+  /** The header in {@code head[0, BYTES)}; nothing checked yet. */
+  static RecordHeader decode(byte[] head) {
+    ByteBuffer b = ByteBuffer.wrap(head, 0, BYTES);
+    return new RecordHeader(b.get() & 0xff, b.getLong(), b.getInt(), b.getInt(), b.getInt());
+  }
+}
