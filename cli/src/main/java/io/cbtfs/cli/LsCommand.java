@@ -33,12 +33,17 @@ final class LsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    S3Catalog catalog = new S3Catalog(s3.apply(store));
-    List<S3Catalog.Image> images = catalog.images();
-    S3Catalog.Totals totals = catalog.totals();
+    List<S3Catalog.Image> images;
+    S3Catalog.Totals totals;
+    String described;
+    try (S3Catalog catalog = new S3Catalog(s3.apply(store))) {
+      images = catalog.images();
+      totals = catalog.totals();
+      described = catalog.describe();
+    }
     var out = spec.commandLine().getOut();
     if (json) {
-      StringBuilder b = new StringBuilder("{\"store\":" + Json.quote(catalog.describe()));
+      StringBuilder b = new StringBuilder("{\"store\":" + Json.quote(described));
       b.append(",\"images\":[");
       for (int i = 0; i < images.size(); i++) {
         S3Catalog.Image im = images.get(i);
@@ -72,7 +77,7 @@ final class LsCommand implements Callable<Integer> {
       return CbtfsCommand.EXIT_OK;
     }
     if (images.isEmpty()) {
-      out.println(catalog.describe() + " holds no image");
+      out.println(described + " holds no image");
     }
     for (S3Catalog.Image im : images) {
       out.println(im.name() + ":");

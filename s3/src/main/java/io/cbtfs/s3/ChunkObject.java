@@ -68,7 +68,15 @@ final class ChunkObject {
    * sample first, so incompressible data (encrypted disks) costs one small attempt.
    */
   Encoded encode(byte[] data, int length) {
-    EncodedRecord r = codec.encode(0, data, length);
+    return encode(data, length, null);
+  }
+
+  /**
+   * {@link #encode(byte[], int)}, compressing into {@code spare} when it is large enough: an
+   * uploader that keeps the payload array of its last compressed chunk allocates none per chunk.
+   */
+  Encoded encode(byte[] data, int length, byte[] spare) {
+    EncodedRecord r = codec.encode(0, data, length, spare);
     boolean lz4 = r.kind() == RecordKind.DATA_LZ4;
     byte[] head = new byte[HEADER_BYTES];
     ByteBuffer.wrap(head).put(MAGIC).put(lz4 ? LZ4 : RAW).putInt(length);

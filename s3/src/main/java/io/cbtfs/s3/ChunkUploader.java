@@ -17,13 +17,14 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * Hashes, deduplicates and uploads chunks on {@link S3Store#CONNECTIONS} threads. A chunk the store
  * already has (listed in the image's last manifest, or found by a HEAD request) is not sent again:
- * that is what makes generations, clones and resumed syncs cheap. At most {@code 2 x CONNECTIONS}
+ * that is what makes generations, clones and resumed syncs cheap. At most {@code CONNECTIONS}
  * chunks are held at once: {@link #submit} blocks the caller beyond that.
  */
 final class ChunkUploader implements AutoCloseable {
   private final S3Store store;
   private final Set<String> known;
   private final ChunkObject codec = new ChunkObject();
+  private final ThreadLocal<byte[]> spare = new ThreadLocal<>();
   private final Semaphore room = new Semaphore(S3Store.CONNECTIONS);
   private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
   private final ExecutorService pool =
@@ -105,8 +106,12 @@ final class ChunkUploader implements AutoCloseable {
       if (store.head(key) != null) {
         dedupedChunks.incrementAndGet();
       } else {
-        ChunkObject.Encoded object = codec.encode(data, data.length);
+        ChunkObject.Encoded object = codec.encode(data, data.length, spare.get());
         store.put(key, object::stream, object.length(), Map.of(), null);
+        if (object.payload() != data) {
+          spare.set(
+              object.payload()); // the PUT is done with it: this thread's next chunk reuses it
+        }
         uploadedChunks.incrementAndGet();
         uploadedBytes.addAndGet(object.length());
       }

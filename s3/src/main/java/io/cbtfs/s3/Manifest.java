@@ -98,7 +98,8 @@ final class Manifest {
     return first[e];
   }
 
-  int extentCount(int e) {
+  /** The blocks extent {@code e} maps. */
+  int extentBlocks(int e) {
     return count[e];
   }
 

@@ -16,6 +16,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -230,14 +231,12 @@ final class S3Delivery implements Delivery {
       return;
     }
     try {
-      java.util.List<String> drop = new java.util.ArrayList<>();
-      for (var o : store.list(store.location().manifestsPrefix(image))) {
-        long g = store.location().manifestGeneration(image, o.key());
-        if (g < 0 || o.key().equals(mine)) {
-          continue;
-        }
-        if (g > header.generation() || !header.lineage().equals(lineageOf(o.key()))) {
-          drop.add(o.key());
+      List<String> drop = new ArrayList<>();
+      for (var m : store.manifests(image).entrySet()) {
+        String key = m.getValue().key();
+        if (!key.equals(mine)
+            && (m.getKey() > header.generation() || !header.lineage().equals(lineageOf(key)))) {
+          drop.add(key);
         }
       }
       store.deleteAll(drop, held::left);
@@ -251,12 +250,12 @@ final class S3Delivery implements Delivery {
   }
 
   /** A manifest's lineage: from its metadata, or from the manifest itself when that is missing. */
-  private java.util.UUID lineageOf(String key) throws IOException {
+  private UUID lineageOf(String key) throws IOException {
     var h = store.head(key);
     String meta = h == null ? null : h.metadata().get("cbtfs-lineage");
     if (meta != null) {
       try {
-        return java.util.UUID.fromString(meta);
+        return UUID.fromString(meta);
       } catch (IllegalArgumentException e) {
         // fall through to the manifest
       }

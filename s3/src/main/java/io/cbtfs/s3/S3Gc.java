@@ -59,15 +59,9 @@ public final class S3Gc {
       int removedGenerations = 0;
       Set<String> expired = new java.util.LinkedHashSet<>();
       for (String image : s.children(store.imagesPrefix())) {
-        TreeMap<Long, String> gens = new TreeMap<>();
-        for (S3Object o : s.list(store.manifestsPrefix(image))) {
-          long g = store.manifestGeneration(image, o.key());
-          if (g >= 0) {
-            gens.put(g, o.key());
-          }
-        }
+        TreeMap<Long, S3Object> gens = s.manifests(image);
         while (gens.size() > keep) {
-          expired.add(gens.pollFirstEntry().getValue());
+          expired.add(gens.pollFirstEntry().getValue().key());
           removedGenerations++;
         }
       }

@@ -27,14 +27,15 @@ public final class S3Scheme implements TargetScheme {
     String endpoint = environmentEndpoint();
     String region = env("AWS_REGION", env("AWS_DEFAULT_REGION", null));
     String file = env("AWS_SHARED_CREDENTIALS_FILE", null);
+    boolean endpointFromEnvironment = l.endpoint() == null && endpoint != null;
     S3Location out =
         new S3Location(
             l.bucket(),
             l.store(),
             l.image(),
-            l.endpoint() != null || endpoint == null ? l.endpoint() : java.net.URI.create(endpoint),
+            endpointFromEnvironment ? java.net.URI.create(endpoint) : l.endpoint(),
             l.region() != null ? l.region() : region,
-            l.endpoint() != null || endpoint == null ? l.pathStyle() : true,
+            endpointFromEnvironment || l.pathStyle(),
             l.profile() != null ? l.profile() : env("AWS_PROFILE", null),
             l.credentialsFile() != null
                 ? cwd.resolve(l.credentialsFile())

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
@@ -263,6 +264,18 @@ final class S3Store implements AutoCloseable {
   }
 
   /** Every object under {@code prefix}, with size and time. */
+  /** The manifests of {@code image}, by generation (keys that are not manifests left out). */
+  TreeMap<Long, S3Object> manifests(String image) throws IOException {
+    TreeMap<Long, S3Object> out = new TreeMap<>();
+    for (S3Object o : list(location.manifestsPrefix(image))) {
+      long g = location.manifestGeneration(image, o.key());
+      if (g >= 0) {
+        out.put(g, o);
+      }
+    }
+    return out;
+  }
+
   List<S3Object> list(String prefix) throws IOException {
     try {
       List<S3Object> out = new ArrayList<>();
@@ -309,7 +322,7 @@ final class S3Store implements AutoCloseable {
     } else {
       cause = clientCause(e);
     }
-    return new CbtfsIoException("cannot " + action + " " + where(key) + ": " + cause, e);
+    return new IOException("cannot " + action + " " + where(key) + ": " + cause, e);
   }
 
   /** The root of a client-side failure, in one short phrase. */
@@ -337,13 +350,6 @@ final class S3Store implements AutoCloseable {
     }
     int dot = m.indexOf(". ");
     return dot > 0 ? m.substring(0, dot) : m;
-  }
-
-  /** An IOException whose message is already the whole story (the CLI prints just that). */
-  static final class CbtfsIoException extends IOException {
-    CbtfsIoException(String message, Throwable cause) {
-      super(message, cause);
-    }
   }
 
   @Override

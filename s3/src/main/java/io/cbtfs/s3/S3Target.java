@@ -4,6 +4,7 @@ import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.target.Delivery;
+import io.cbtfs.syncer.target.RecordWrites;
 import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
@@ -148,14 +149,7 @@ public final class S3Target implements Restorable {
   }
 
   private TreeMap<Long, S3Object> manifests(S3Store store) throws IOException {
-    TreeMap<Long, S3Object> out = new TreeMap<>();
-    for (S3Object o : store.list(location.manifestsPrefix(location.image()))) {
-      long g = location.manifestGeneration(location.image(), o.key());
-      if (g >= 0) {
-        out.put(g, o);
-      }
-    }
-    return out;
+    return store.manifests(location.image());
   }
 
   private Manifest manifest(S3Store store, long generation) throws IOException {
@@ -224,20 +218,14 @@ public final class S3Target implements Restorable {
                 (chunk, data, extents) -> {
                   for (int e : extents) {
                     int from = m.extentPos(e) * h.blockSize();
-                    int len = Math.min(m.extentCount(e) * h.blockSize(), data.length - from);
+                    int len = Math.min(m.extentBlocks(e) * h.blockSize(), data.length - from);
                     long at = m.extentFirst(e) * h.blockSize();
                     len = (int) Math.min(len, h.imageSize() - at);
-                    ByteBuffer b = ByteBuffer.wrap(data, from, len);
-                    while (b.hasRemaining()) {
-                      ch.write(b, at + (b.position() - from));
-                    }
+                    RecordWrites.writeFully(ch, ByteBuffer.wrap(data, from, len), at);
                     progress.update(done.addAndGet(len), total);
                   }
                 });
-        ch.truncate(h.imageSize());
-        if (ch.size() < h.imageSize()) {
-          ch.write(ByteBuffer.allocate(1), h.imageSize() - 1); // a sparse tail of zeros
-        }
+        RecordWrites.resize(ch, h.imageSize());
         ch.force(true);
         ok = true;
       } catch (DamagedObjectException e) {
@@ -278,19 +266,22 @@ public final class S3Target implements Restorable {
         differing.add((int) (Math.min(m.header.imageSize(), imageSize) / bs));
       }
       RoaringBitmap mapped = new RoaringBitmap(); // in the manifest's blocks
+      byte[][] mine = {new byte[0]}; // the image's bytes of a chunk, reused (one chunk at a time)
       new ChunkReads(store, m)
           .forEachChunk(
               (chunk, data, extents) -> {
-                byte[] mine = new byte[data.length];
+                if (mine[0].length < data.length) {
+                  mine[0] = new byte[data.length];
+                }
                 for (int e : extents) {
                   int from = m.extentPos(e) * stored;
-                  int len = Math.min(m.extentCount(e) * stored, data.length - from);
+                  int len = Math.min(m.extentBlocks(e) * stored, data.length - from);
                   long at = m.extentFirst(e) * stored;
-                  mapped.add(m.extentFirst(e), m.extentFirst(e) + m.extentCount(e));
-                  ImageReads.readFully(image, at, mine, len);
+                  mapped.add(m.extentFirst(e), m.extentFirst(e) + m.extentBlocks(e));
+                  ImageReads.readFully(image, at, mine[0], len);
                   for (int off = 0; off < len && differing.getLongCardinality() < limit; ) {
                     int n = (int) Math.min(bs - (at + off) % bs, len - off);
-                    if (!Arrays.equals(data, from + off, from + off + n, mine, off, off + n)) {
+                    if (!Arrays.equals(data, from + off, from + off + n, mine[0], off, off + n)) {
                       differing.add((int) ((at + off) / bs));
                     }
                     off += n;

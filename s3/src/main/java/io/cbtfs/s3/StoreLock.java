@@ -1,5 +1,6 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.Threads;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
@@ -162,13 +163,15 @@ final class StoreLock implements AutoCloseable {
         }
         continue;
       }
+      // another sync of this image that holds its lock: its body, read once
+      byte[] holder = other == Kind.SYNC && kind == Kind.SYNC && sameImage(o) ? heldBy(o) : null;
       boolean yields =
           switch (other) {
             case GC -> kind == Kind.SYNC || o.key().compareTo(key) < 0; // one sweep at a time
-            case SYNC -> kind == Kind.GC || (sameImage(o) && isHeld(o)); // one sync per image
+            case SYNC -> kind == Kind.GC || holder != null; // one sync per image
           };
       if (yields) {
-        byte[] who = store.get(o.key(), 4096);
+        byte[] who = holder != null ? holder : store.get(o.key(), 4096);
         if (kind == Kind.SYNC || other == Kind.GC) {
           store.delete(key);
         }
@@ -178,7 +181,7 @@ final class StoreLock implements AutoCloseable {
                 ? "a gc"
                 : kind == Kind.SYNC ? "another sync of " + image : "a sync")
             + " ("
-            + (who == null ? "gone" : printable(new String(who, StandardCharsets.UTF_8)))
+            + (who == null ? "gone" : Printable.line(new String(who, StandardCharsets.UTF_8), 200))
             + ") holds "
             + store.where(o.key())
             + " since "
@@ -194,7 +197,7 @@ final class StoreLock implements AutoCloseable {
         if (!o.key().equals(key)
             && sameImage(o)
             && !o.lastModified().isBefore(now.minus(stale))
-            && isHeld(o)) {
+            && heldBy(o) != null) {
           held = false;
           store.delete(key);
           return "another sync of " + image + " holds " + store.where(o.key());
@@ -209,22 +212,22 @@ final class StoreLock implements AutoCloseable {
   }
 
   /**
-   * Whether another sync holds {@code o}. A lock this process left behind (its delete failed) does
-   * not count and is removed; any other waits to go stale, since nothing else proves its owner gone
-   * (process ids and host names repeat across containers).
+   * The body of {@code o} if another sync holds it, else null. A lock this process left behind (its
+   * delete failed) does not count and is removed; any other waits to go stale, since nothing else
+   * proves its owner gone (process ids and host names repeat across containers).
    */
-  private boolean isHeld(S3Object o) throws IOException {
+  private byte[] heldBy(S3Object o) throws IOException {
     byte[] body = store.get(o.key(), 4096);
     if (body == null) {
-      return false;
+      return null;
     }
     String text = new String(body, StandardCharsets.UTF_8);
     String[] words = text.split(" ", 3);
     if (words.length >= 2 && words[1].equals(JVM) && !LIVE.contains(o.key())) {
       store.delete(o.key());
-      return false;
+      return null;
     }
-    return text.startsWith(HELD);
+    return text.startsWith(HELD) ? body : null;
   }
 
   /** This process, told apart from every other (a process id is not: containers reuse them). */
@@ -332,10 +335,4 @@ final class StoreLock implements AutoCloseable {
   }
 
   private volatile boolean closed;
-
-  /** Another host's text in one printable line. */
-  private static String printable(String s) {
-    String t = s.replaceAll("[^\\x20-\\x7e]", "?");
-    return t.length() > 200 ? t.substring(0, 200) + "..." : t;
-  }
 }

@@ -27,7 +27,7 @@ class ManifestTest {
   static String[] model(Manifest m, long blocks) {
     String[] out = new String[(int) blocks];
     for (int e = 0; e < m.extentCount(); e++) {
-      for (int i = 0; i < m.extentCount(e); i++) {
+      for (int i = 0; i < m.extentBlocks(e); i++) {
         out[(int) m.extentFirst(e) + i] = m.chunkHex(m.extentChunk(e)) + ":" + (m.extentPos(e) + i);
       }
     }
