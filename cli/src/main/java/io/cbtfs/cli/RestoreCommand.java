@@ -5,6 +5,7 @@ import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.CbtfsException;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -53,7 +54,12 @@ final class RestoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Target t = Targets.parse(s3.apply(source), Path.of("").toAbsolutePath());
+    try (Target t = Targets.parse(s3.apply(source), Path.of("").toAbsolutePath())) {
+      return restore(t);
+    }
+  }
+
+  private int restore(Target t) throws IOException {
     if (!(t instanceof Restorable r)) {
       throw new IllegalArgumentException(
           "restore reads an archive:DIR or an s3:// store (a replica file is already an image: "

@@ -9,7 +9,6 @@ import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -82,16 +81,21 @@ final class SyncRunner {
       } catch (IOException | RuntimeException e) {
         // the drained blocks are merged back: save them clean, so the next run needs no recovery
         try {
-          store.closeClean(Map.of(loc.imageName(), files.fingerprint(loc.imageName())));
+          saveClean(store, files, loc.imageName());
         } catch (IOException | RuntimeException again) {
           e.addSuppressed(again);
         }
         throw e;
       }
-      Fingerprint now = files.fingerprint(loc.imageName());
-      store.closeClean(Map.of(loc.imageName(), now));
+      saveClean(store, files, loc.imageName());
       return report;
     }
+  }
+
+  /** Saves the image's tracking with its backing file's fingerprint as of now. */
+  private static void saveClean(TrackerStore store, ImageFiles files, String name)
+      throws IOException {
+    store.closeClean(Map.of(name, files.fingerprint(name)));
   }
 
   /** Sync inside the mount process (the control server's SYNC request). */

@@ -5,6 +5,7 @@ import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
+import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -63,10 +64,16 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    try (Target t = Targets.parse(s3.apply(target), Path.of("").toAbsolutePath())) {
+      return verify(t);
+    }
+  }
+
+  private int verify(Target t) throws IOException {
     BlockGeometry geometry = BlockGeometry.of((int) BlockGeometry.parseByteSize(blockSize));
     int bs = geometry.blockSize();
-    Target t = Targets.parse(s3.apply(target), Path.of("").toAbsolutePath());
-    if (generation != null && !(t instanceof Restorable)) {
+    Restorable archived = t instanceof Restorable r ? r : null;
+    if (generation != null && archived == null) {
       throw new IllegalArgumentException(
           "--generation needs an archive:DIR or s3:// target (a replica holds one generation)");
     }
@@ -74,10 +81,11 @@ final class VerifyCommand implements Callable<Integer> {
     long size;
     try (FileChannel ch = FileChannel.open(image)) {
       size = ch.size();
+      int most = Math.max(1, limit);
       differing =
           generation == null
-              ? t.differing(ch, size, geometry, Math.max(1, limit))
-              : ((Restorable) t).differing(generation, ch, size, geometry, Math.max(1, limit));
+              ? t.differing(ch, size, geometry, most)
+              : archived.differing(generation, ch, size, geometry, most);
     }
     if (differing.isEmpty()) {
       spec.commandLine()

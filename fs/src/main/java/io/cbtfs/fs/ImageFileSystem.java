@@ -103,7 +103,7 @@ public final class ImageFileSystem {
       }
       TrackedImage image = trackers.image(imageName, () -> files.fingerprint(imageName));
       if ((flags & Posix.O_TRUNC) != 0) {
-        writes.truncate(fd, imageName, image, 0);
+        writes.truncate(fd, imageName, image, posix.size(stat), 0); // the fstat above
       }
       return openFiles.add(new OpenImage(imageName, fd, image));
     } catch (IOException | RuntimeException e) {

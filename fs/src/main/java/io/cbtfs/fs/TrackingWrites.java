@@ -35,7 +35,12 @@ public final class TrackingWrites {
   /** Sets the size of an open image; marks every byte between the old and new end. */
   public void truncate(int fd, String imageName, TrackedImage image, long newSize)
       throws IOException {
-    long oldSize = posix.fileSize(fd);
+    truncate(fd, imageName, image, posix.fileSize(fd), newSize);
+  }
+
+  /** {@link #truncate(int, String, TrackedImage, long)} with the size already known. */
+  public void truncate(int fd, String imageName, TrackedImage image, long oldSize, long newSize)
+      throws IOException {
     long from = Math.min(oldSize, newSize);
     long length = Math.max(oldSize, newSize) - from;
     image.beforeWrite(from, length);
@@ -55,10 +60,11 @@ public final class TrackingWrites {
   public void fallocate(OpenImage file, int mode, long byteOffset, long byteLength)
       throws IOException {
     TrackedImage image = file.image();
-    long oldSize = posix.fileSize(file.fd());
     boolean shifts = (mode & (Posix.FALLOC_FL_COLLAPSE_RANGE | Posix.FALLOC_FL_INSERT_RANGE)) != 0;
-    long end =
-        shifts ? Math.max(oldSize + byteLength, byteOffset + byteLength) : byteOffset + byteLength;
+    long end = byteOffset + byteLength;
+    if (shifts) { // only a shift needs the size (a discard, punching holes, must not pay an fstat)
+      end = Math.max(posix.fileSize(file.fd()) + byteLength, end);
+    }
     image.beforeWrite(byteOffset, end - byteOffset);
     try {
       posix.check(

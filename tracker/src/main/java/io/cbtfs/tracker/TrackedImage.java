@@ -144,7 +144,7 @@ public final class TrackedImage {
       tracker.mark(byteOffset, byteLength);
       long end = byteOffset + byteLength;
       if (end > knownSize) {
-        knownSize = end; // a racing truncate corrects this at its own afterWrite
+        knownSize = end; // a racing truncate corrects this in its noteSize, after its afterWrite
       }
     } finally {
       ActivityLog l = log;
