@@ -36,7 +36,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.2; done
+for ((i = 0; i < 300; i++)); do # up to a minute for S3Proxy to answer
+  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+  sleep 0.2
+done
+curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "S3Proxy did not start" >&2; exit 1; }
 endpoint="http://127.0.0.1:$port"
 store="s3://bench/fleet"
 
@@ -50,7 +54,7 @@ cp "$work/images/a.raw" "$work/images/b.raw"
 "$cbtfs" mount --daemon "$work/images" "$work/mnt" >/dev/null
 bytes=$((size_mib * 1048576))
 
-sync_secs() { # IMAGE TARGET -> "seconds wireBytes"
+sync_secs() { # IMAGE TARGET -> "seconds dataBytes"
   drop
   "$cbtfs" sync --json "$1" "$2" --s3-endpoint "$endpoint" \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["seconds"], r["dataBytes"])'
