@@ -109,7 +109,7 @@ public final class Syncer {
       long committed;
       try (Delivery delivery = target.begin(header, forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
-        zeros = ship(image, hints, imageSize, geometry, blocks, writer, progress);
+        zeros = ship(image, full, source, hints, imageSize, geometry, blocks, writer, progress);
         records = writer.recordCount();
         wire = writer.finish();
         shipped = System.nanoTime();
@@ -170,6 +170,8 @@ public final class Syncer {
   /** Reads, encodes in parallel and writes every run of {@code blocks}; returns zero records. */
   private long ship(
       FileChannel image,
+      boolean full,
+      SyncSource source,
       NativeFile hints,
       long imageSize,
       BlockGeometry geometry,
@@ -191,7 +193,15 @@ public final class Syncer {
         Executors.newFixedThreadPool(threads, Threads.daemon("cbtfs-sync-encode"));
     ChunkCodec codec = new ChunkCodec();
     DirtySet.RunIterator runs = blocks.runs(maxRunBlocks);
-    Prefetch prefetch = new Prefetch(blocks.runs(maxRunBlocks), hints, geometry, imageSize);
+    // A full sync reads every block once, past the page cache; any other reads what it names,
+    // often still cached, through it, with the kernel reading ahead of the readers.
+    DirectReads direct = full ? DirectReads.open(source.backingFile(), image, chunkBytes) : null;
+    RunReader reader =
+        direct != null
+            ? direct::readFully
+            : (offset, data, length) -> ImageReads.readFully(image, offset, data, length);
+    Prefetch prefetch =
+        direct != null ? null : new Prefetch(blocks.runs(maxRunBlocks), hints, geometry, imageSize);
     long shipped = 0;
     try {
       while (runs.next()) {
@@ -201,7 +211,9 @@ public final class Syncer {
         if (length <= 0) {
           continue;
         }
-        prefetch.keepAhead(shipped);
+        if (prefetch != null) {
+          prefetch.keepAhead(shipped);
+        }
         shipped += length;
         if (hints.isHole(offset, length)) { // sparse: a zero record without reading
           p.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
@@ -211,7 +223,7 @@ public final class Syncer {
           p.add(
               pool.submit(
                   () -> {
-                    ImageReads.readFully(image, offset, buf.read, length);
+                    reader.readFully(offset, buf.read, length);
                     EncodedRecord r = codec.encode(offset, buf.read, length, buf.compressed);
                     if (r.kind() == RecordKind.DATA_LZ4) {
                       buf.compressed = r.payload(); // kept for the next run that compresses
@@ -224,8 +236,17 @@ public final class Syncer {
       p.finish();
     } finally {
       pool.shutdownNow();
+      if (direct != null) {
+        direct.close();
+      }
     }
     return p.zeroRecords;
+  }
+
+  /** Fills {@code data[0, length)} with the image's bytes at {@code offset}. */
+  @FunctionalInterface
+  private interface RunReader {
+    void readFully(long offset, byte[] data, int length) throws IOException;
   }
 
   /**

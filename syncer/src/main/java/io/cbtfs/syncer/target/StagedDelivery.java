@@ -2,8 +2,10 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.Futures;
 import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.syncer.StreamVerifier;
+import io.cbtfs.syncer.Threads;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -15,7 +17,13 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A delivery into a local staging file. Every byte is checked as it arrives ({@link
@@ -34,13 +42,13 @@ final class StagedDelivery implements Delivery {
   private final DeltaHeader announced;
   private final FileChannel channel;
   private final StreamVerifier verifier;
-  private final OutputStream stream;
+  private final StagingStream stream;
   private final Commit commit;
   private final NativeFile writeback;
   private final Object stagedFile;
   private final AutoCloseable owned;
-  private long written;
-  private long queued;
+  private long written; // the writer thread's
+  private long queued; // the writer thread's
   private boolean done;
 
   /** Staged bytes are queued for writeback every this many, so the final fdatasync is short. */
@@ -81,13 +89,19 @@ final class StagedDelivery implements Delivery {
   }
 
   /**
-   * Stages the delta through a few direct buffers: each full one is written to the file (no heap
-   * copy on the way) and then lent to the verifier (no copy either), and comes back once read.
+   * Stages the delta through a few direct buffers. Each full one goes at once to the writer thread
+   * (into the file, no heap copy on the way) and to the verifier (lent, no copy either), and comes
+   * back once both are done with it: the sync's thread only fills buffers, so a fast source is not
+   * held up by the target's writes.
    */
   private final class StagingStream extends OutputStream {
-    private static final int BUFFERS = 4;
+    private static final int BUFFERS = 8;
     private static final int BUFFER_BYTES = 1 << 20;
     private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
+    private final ExecutorService writer =
+        Executors.newSingleThreadExecutor(Threads.daemon("cbtfs-stage-write"));
+    private volatile IOException writeFailure;
+    private Future<?> lastWrite = CompletableFuture.completedFuture(null);
     private ByteBuffer current;
 
     StagingStream() {
@@ -117,7 +131,7 @@ final class StagedDelivery implements Delivery {
       }
     }
 
-    /** Writes the current buffer to the file and lends it to the verifier. */
+    /** Hands the current buffer to the writer thread and to the verifier. */
     @Override
     public void flush() throws IOException {
       if (current == null || current.position() == 0) {
@@ -127,15 +141,58 @@ final class StagedDelivery implements Delivery {
       current = null;
       full.flip();
       ByteBuffer forVerifier = full.duplicate();
-      while (full.hasRemaining()) {
-        channel.write(full);
+      AtomicInteger users = new AtomicInteger(2);
+      Runnable release =
+          () -> {
+            if (users.decrementAndGet() == 0) {
+              free.offer(full.clear());
+            }
+          };
+      try {
+        lastWrite = writer.submit(() -> writeOut(full, release));
+      } catch (RejectedExecutionException e) {
+        release.run();
       }
-      written += forVerifier.remaining();
-      if (written - queued >= WRITEBACK_BYTES) {
-        writeback.startWriteback(queued, written - queued);
-        queued = written;
+      verifier.handOver(forVerifier, release);
+    }
+
+    /** On the writer thread: appends {@code bytes} to the file, unless a write failed before. */
+    private void writeOut(ByteBuffer bytes, Runnable release) {
+      try {
+        if (writeFailure == null) {
+          int n = bytes.remaining();
+          while (bytes.hasRemaining()) {
+            channel.write(bytes);
+          }
+          written += n;
+          if (written - queued >= WRITEBACK_BYTES) {
+            writeback.startWriteback(queued, written - queued);
+            queued = written;
+          }
+        }
+      } catch (IOException e) {
+        writeFailure = e;
+      } finally {
+        release.run();
       }
-      verifier.handOver(forVerifier, () -> free.offer(full.clear()));
+    }
+
+    /** Waits until every buffer handed over is in the file; throws what a write met. */
+    void drain() throws IOException {
+      flush();
+      Futures.await(lastWrite, "staging");
+      throwIfFailed();
+    }
+
+    private void throwIfFailed() throws IOException {
+      IOException e = writeFailure;
+      if (e != null) {
+        throw new IOException("cannot write " + staging + ": " + e.getMessage(), e);
+      }
+    }
+
+    void stop() {
+      writer.shutdownNow();
     }
 
     private ByteBuffer takeFree() throws IOException {
@@ -145,6 +202,7 @@ final class StagedDelivery implements Delivery {
           if (b != null) {
             return b;
           }
+          throwIfFailed();
           if (verifier.failed()) {
             verifier.result(); // throws what it found
           }
@@ -166,8 +224,10 @@ final class StagedDelivery implements Delivery {
     if (done) {
       throw new IllegalStateException("delivery already ended");
     }
-    stream.flush();
-    channel.force(false); // fdatasync: the journal's bytes are durable before it can commit
+    stream.drain();
+    stream.stop();
+    channel.force(false);
+    long t2 = System.nanoTime(); // fdatasync: the journal's bytes are durable before it can commit
     channel.close();
     writeback.close();
     DeltaHeader header = verifier.result().header();
@@ -203,6 +263,7 @@ final class StagedDelivery implements Delivery {
       try {
         verifier.close();
       } finally {
+        stream.stop();
         try {
           channel.close();
           writeback.close();
