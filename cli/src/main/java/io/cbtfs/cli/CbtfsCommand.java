@@ -55,7 +55,10 @@ public final class CbtfsCommand implements Runnable {
 
   public static void main(String[] args) {
     Logging.configure(false, null, "warn"); // mount and receive raise it to info for their logs
-    System.exit(newCommandLine(args).execute(args));
+    PrintWriter out = new PrintWriter(System.out, true);
+    PrintWriter err = new PrintWriter(System.err, true);
+    Integer quick = QuickSync.run(args, out, err);
+    System.exit(quick != null ? quick : newCommandLine(args).execute(args));
   }
 
   /** The command line with every subcommand, for help and the tests. */
@@ -89,13 +92,17 @@ public final class CbtfsCommand implements Runnable {
     @Override
     public int handleExecutionException(
         Exception e, CommandLine cli, CommandLine.ParseResult parseResult) {
-      PrintWriter err = cli.getErr();
+      return report(e, cli.getCommandName(), cli.getErr());
+    }
+
+    /** Prints {@code e} as {@code command}'s one-line error; returns the exit code. */
+    static int report(Exception e, String command, PrintWriter err) {
       if (e instanceof IllegalArgumentException) {
-        err.println("cbtfs " + cli.getCommandName() + ": " + e.getMessage());
+        err.println("cbtfs " + command + ": " + e.getMessage());
         err.flush();
         return EXIT_USAGE;
       }
-      err.println("cbtfs " + cli.getCommandName() + ": " + Errors.describe(e));
+      err.println("cbtfs " + command + ": " + Errors.describe(e));
       if (Logging.verbose()) {
         e.printStackTrace(err);
       }

@@ -1,6 +1,8 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncReport;
+import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -53,15 +55,23 @@ final class SyncCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    return execute(
+        image, stateDir.stateDir, s3.apply(target), full, json, spec.commandLine().getOut());
+  }
+
+  /** The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}. */
+  static int execute(
+      Path image, Path stateDir, String target, boolean full, boolean json, PrintWriter out)
+      throws IOException {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
     try {
-      r = SyncRunner.run(image, stateDir.stateDir, s3.apply(target), full, bar);
+      r = SyncRunner.run(image, stateDir, target, full, bar);
     } finally {
       bar.finish();
     }
-    spec.commandLine().getOut().println(json ? toJson(r) : summary(image, r));
-    spec.commandLine().getOut().flush();
+    out.println(json ? toJson(r) : summary(image, r));
+    out.flush();
     return CbtfsCommand.EXIT_OK;
   }
 
