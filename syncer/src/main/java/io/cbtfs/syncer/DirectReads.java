@@ -15,9 +15,10 @@ import java.nio.file.StandardOpenOption;
  * disk's rate, and it would push everything else out of the cache. The kernel writes a range's
  * dirty pages back before it reads it directly, so a direct read sees the latest writes.
  *
- * <p>Each thread reads through its own aligned buffer and copies into the caller's array. A run
- * that is not aligned to the file system's block (the tail of an image of odd size) is read through
- * the page cache.
+ * <p>Each thread reads through its own aligned buffer and copies into the caller's array. What a
+ * direct read cannot serve goes through the page cache: a run not aligned to the block, the part of
+ * a run past a short read (the tail of an image of odd size), and every run after a direct read
+ * failed (a device that wants larger alignment than its file system reports).
  */
 final class DirectReads implements AutoCloseable {
   private final FileChannel channel;
@@ -25,6 +26,10 @@ final class DirectReads implements AutoCloseable {
   private final int align;
   private final int bufferBytes;
   private final ThreadLocal<ByteBuffer> buffers;
+  private volatile boolean failed;
+
+  /** Direct I/O wants the device's logical block; 4 KiB satisfies 512-byte and 4Kn devices. */
+  private static final int MIN_ALIGN = 4096;
 
   private DirectReads(FileChannel channel, FileChannel buffered, int align, int maxLength) {
     this.channel = channel;
@@ -44,7 +49,7 @@ final class DirectReads implements AutoCloseable {
    */
   static DirectReads open(Path file, FileChannel buffered, int maxLength) {
     try {
-      int align = Math.toIntExact(Files.getFileStore(file).getBlockSize());
+      int align = Math.max(MIN_ALIGN, Math.toIntExact(Files.getFileStore(file).getBlockSize()));
       if (align <= 0 || Integer.bitCount(align) != 1 || align > 1 << 16) {
         return null;
       }
@@ -60,16 +65,22 @@ final class DirectReads implements AutoCloseable {
    * the end of the file read as zero.
    */
   void readFully(long offset, byte[] data, int length) throws IOException {
-    if ((offset & (align - 1)) != 0 || length > bufferBytes) {
+    if (failed || (offset & (align - 1)) != 0 || length > bufferBytes) {
       ImageReads.readFully(buffered, offset, data, length);
       return;
     }
     ByteBuffer b = buffers.get().clear().limit(roundUp(length, align));
-    while (b.position() < length) {
-      int n = channel.read(b, offset + b.position());
-      if (n <= 0 || (b.position() & (align - 1)) != 0) {
-        break; // the end of the file, or a short read: the rest comes through the page cache
+    try {
+      while (b.position() < length) {
+        int n = channel.read(b, offset + b.position());
+        if (n <= 0 || (b.position() & (align - 1)) != 0) {
+          break; // the end of the file, or a short read: the rest comes through the page cache
+        }
       }
+    } catch (IOException e) {
+      failed = true; // a true read error shows again through the page cache, and is thrown there
+      ImageReads.readFully(buffered, offset, data, length);
+      return;
     }
     int got = Math.min(b.position(), length);
     b.flip().get(data, 0, got);

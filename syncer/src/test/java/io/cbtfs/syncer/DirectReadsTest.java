@@ -83,6 +83,18 @@ class DirectReadsTest {
   }
 
   @Test
+  void aDirectReadThatFailsIsServedThroughThePageCache() throws IOException {
+    Path p = image(2 * RUN);
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+      DirectReads reads = DirectReads.open(p, ch, RUN);
+      assumeTrue(reads != null, "this file system refuses O_DIRECT");
+      reads.close(); // every direct read now fails
+      assertThat(direct(reads, RUN, RUN)).isEqualTo(viaPageCache(ch, RUN, RUN));
+      assertThat(direct(reads, 0, 4096)).isEqualTo(viaPageCache(ch, 0, 4096));
+    }
+  }
+
+  @Test
   void aFullSyncThroughDirectReadsLeavesAnOddSizedReplicaIdentical() throws IOException {
     // the syncer reads a full sync directly: an image whose size is no multiple of the block
     Path src = Files.createDirectory(tmp.resolve("src"));
