@@ -172,6 +172,8 @@ final class StagedDelivery implements Delivery {
         }
       } catch (IOException e) {
         writeFailure = e;
+      } catch (RuntimeException | Error e) { // only the last write is awaited: none may be lost
+        writeFailure = new IOException(e.toString(), e);
       } finally {
         release.run();
       }
@@ -191,8 +193,17 @@ final class StagedDelivery implements Delivery {
       }
     }
 
+    /**
+     * Stops the writer thread and waits for it (a write stuck longer is cut short when the file is
+     * closed), so nothing touches the descriptors once they are closed.
+     */
     void stop() {
       writer.shutdownNow();
+      try {
+        writer.awaitTermination(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
 
     private ByteBuffer takeFree() throws IOException {
@@ -226,8 +237,7 @@ final class StagedDelivery implements Delivery {
     }
     stream.drain();
     stream.stop();
-    channel.force(false);
-    long t2 = System.nanoTime(); // fdatasync: the journal's bytes are durable before it can commit
+    channel.force(false); // fdatasync: the journal's bytes are durable before it can commit
     channel.close();
     writeback.close();
     DeltaHeader header = verifier.result().header();
