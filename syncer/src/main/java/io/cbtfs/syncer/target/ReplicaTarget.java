@@ -43,12 +43,12 @@ public final class ReplicaTarget implements Target {
 
   public ReplicaTarget(Path replica) {
     this.replica = canonicalFolder(replica);
-    String name = replica.getFileName().toString();
-    this.meta = replica.resolveSibling("." + name + ".cbtfs-meta");
-    this.staging = replica.resolveSibling("." + name + ".cbtfs-staging");
-    this.journal = replica.resolveSibling("." + name + ".cbtfs-apply");
-    this.lock = replica.resolveSibling("." + name + ".cbtfs-lock");
-    this.syncLock = replica.resolveSibling("." + name + ".cbtfs-sync");
+    String name = this.replica.getFileName().toString();
+    this.meta = this.replica.resolveSibling("." + name + ".cbtfs-meta");
+    this.staging = this.replica.resolveSibling("." + name + ".cbtfs-staging");
+    this.journal = this.replica.resolveSibling("." + name + ".cbtfs-apply");
+    this.lock = this.replica.resolveSibling("." + name + ".cbtfs-lock");
+    this.syncLock = this.replica.resolveSibling("." + name + ".cbtfs-sync");
   }
 
   /** Waits for every replica settle of this JVM (tests, before they remove a replica's folder). */

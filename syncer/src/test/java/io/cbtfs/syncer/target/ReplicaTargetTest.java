@@ -314,6 +314,35 @@ class ReplicaTargetTest {
     }
   }
 
+  @Test
+  void aSettleIsFoundThroughAnySpellingOfTheReplicasFolder(@TempDir Path elsewhere)
+      throws Exception {
+    Path link = Files.createSymbolicLink(elsewhere.resolve("link"), dir);
+    CountDownLatch release = new CountDownLatch(1);
+    Settles.beforeEachStep = () -> awaitQuietly(release);
+    try {
+      DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+      assertThat(deliver(next, delta(next, 8192, new byte[] {4, 2}))).isEqualTo(2);
+      // the same replica through a symbolic link to its folder: the same settle, the same locks
+      CompletableFuture<Long> seen =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return new ReplicaTarget(link.resolve("r.img")).state().generation();
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              });
+      assertThatThrownBy(() -> seen.get(300, TimeUnit.MILLISECONDS))
+          .isInstanceOf(TimeoutException.class);
+      release.countDown();
+      assertThat(seen.get(10, TimeUnit.SECONDS)).isEqualTo(2);
+    } finally {
+      release.countDown();
+      Settles.beforeEachStep = () -> {};
+    }
+  }
+
   private static void awaitQuietly(CountDownLatch latch) {
     try {
       latch.await();
