@@ -19,7 +19,7 @@ public final class VerifiedDeltaWalk {
      * The image bytes at {@code offset}: {@code bytes} from its position to its limit, reused after
      * the call; null for a zero record of {@code length} bytes.
      */
-    void accept(RecordKind kind, long offset, ByteBuffer bytes, int length) throws IOException;
+    void accept(long offset, ByteBuffer bytes, int length) throws IOException;
   }
 
   private VerifiedDeltaWalk() {}
@@ -53,13 +53,13 @@ public final class VerifiedDeltaWalk {
       }
       at += RecordHeader.BYTES;
       switch (kind) {
-        case ZERO -> sink.accept(kind, r.offset(), null, length);
+        case ZERO -> sink.accept(r.offset(), null, length);
         case DATA_RAW -> {
           if (raw.capacity() < length) {
             raw = ByteBuffer.allocateDirect(length);
           }
           read(delta, raw, length, at, source);
-          sink.accept(kind, r.offset(), raw.flip(), length);
+          sink.accept(r.offset(), raw.flip(), length);
         }
         case DATA_LZ4 -> {
           if (payload.length < payloadLength) {
@@ -70,7 +70,7 @@ public final class VerifiedDeltaWalk {
           }
           read(delta, ByteBuffer.wrap(payload), payloadLength, at, source);
           codec.decompress(payload, payloadLength, bytes, length, source);
-          sink.accept(RecordKind.DATA_RAW, r.offset(), ByteBuffer.wrap(bytes, 0, length), length);
+          sink.accept(r.offset(), ByteBuffer.wrap(bytes, 0, length), length);
         }
         default -> throw new IllegalStateException(kind.name());
       }

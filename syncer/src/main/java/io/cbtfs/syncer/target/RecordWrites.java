@@ -21,17 +21,22 @@ public final class RecordWrites {
   static void apply(FileChannel out, RecordKind kind, long offset, byte[] data, int length)
       throws IOException {
     if (kind == RecordKind.ZERO) {
-      if (offset >= out.size()) {
-        return;
-      }
-      for (int done = 0; done < length; ) {
-        int n = Math.min(ZEROS.length, length - done);
-        writeFully(out, ByteBuffer.wrap(ZEROS, 0, n), offset + done);
-        done += n;
-      }
+      zero(out, offset, length);
+    } else {
+      writeFully(out, ByteBuffer.wrap(data, 0, length), offset);
+    }
+  }
+
+  /** A zero record's write: zeros over {@code length} bytes, nothing past the file's end. */
+  static void zero(FileChannel out, long offset, int length) throws IOException {
+    if (offset >= out.size()) {
       return;
     }
-    writeFully(out, ByteBuffer.wrap(data, 0, length), offset);
+    for (int done = 0; done < length; ) {
+      int n = Math.min(ZEROS.length, length - done);
+      writeFully(out, ByteBuffer.wrap(ZEROS, 0, n), offset + done);
+      done += n;
+    }
   }
 
   /** Sets the file to the image size: truncates, or extends sparsely. */

@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
@@ -16,7 +17,7 @@ import java.util.concurrent.Semaphore;
  * Unlike a {@code ReentrantLock} it may be released by another thread than the one that took it: a
  * commit takes it and its background settle lets it go.
  */
-final class ReplicaLock implements AutoCloseable {
+final class ReplicaLock implements Closeable {
   private static final ConcurrentHashMap<Path, Semaphore> IN_THIS_JVM = new ConcurrentHashMap<>();
 
   private final Semaphore local;
@@ -59,6 +60,7 @@ final class ReplicaLock implements AutoCloseable {
       return null;
     }
     FileChannel file = null;
+    ReplicaLock held = null;
     try {
       file =
           FileChannel.open(
@@ -69,20 +71,20 @@ final class ReplicaLock implements AutoCloseable {
       if (wait) {
         file.lock();
       } else if (file.tryLock() == null) { // another process holds it
-        file.close();
-        local.release();
         return null;
       }
-      return new ReplicaLock(local, file);
-    } catch (IOException | RuntimeException | Error e) {
-      try {
-        if (file != null) {
-          file.close();
+      held = new ReplicaLock(local, file);
+      return held;
+    } finally {
+      if (held == null) { // not taken, or failed: give back what was taken on the way
+        try {
+          if (file != null) {
+            file.close();
+          }
+        } finally {
+          local.release();
         }
-      } finally {
-        local.release();
       }
-      throw e;
     }
   }
 

@@ -146,9 +146,11 @@ public final class ReplicaTarget implements Target {
           "another sync to " + describe() + " is running; one sync per replica at a time");
     }
     try {
-      state().check(header, describe(), allowNewLineage);
+      // the sync read the state already; it is read again only to see a sync that committed since
+      Settles.await(journal);
+      recorded().check(header, describe(), allowNewLineage);
       return new StagedDelivery(
-          staging, header, verified -> commit(verified, dir, header, allowNewLineage), syncing);
+          staging, header, verified -> commit(verified, header, allowNewLineage), syncing);
     } catch (IOException | RuntimeException | Error e) {
       syncing.close();
       throw e;
@@ -159,14 +161,15 @@ public final class ReplicaTarget implements Target {
    * Makes the verified delta the journal (the commit point), applies it, settles it later. Under
    * the lock the replica's state is checked again: another process may have committed meanwhile.
    */
-  private long commit(Path verified, Path dir, DeltaHeader header, boolean allowNewLineage)
+  private long commit(Path verified, DeltaHeader header, boolean allowNewLineage)
       throws IOException {
     ReplicaLock held = ReplicaLock.acquire(lock);
     try {
       finishJournal();
       recorded().check(header, describe(), allowNewLineage);
       Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
-      FileStateIo.INSTANCE.fsyncDirectory(dir); // the commit point: from here the apply is finished
+      FileStateIo.INSTANCE.fsyncDirectory(
+          replica.getParent()); // the commit point: from here the apply is finished
       DeltaHeader applied = applyJournal();
       Settles.submit(
           journal,
@@ -198,9 +201,9 @@ public final class ReplicaTarget implements Target {
           VerifiedDeltaWalk.walk(
               in,
               journal.toString(),
-              (kind, offset, bytes, length) -> {
+              (offset, bytes, length) -> {
                 if (bytes == null) {
-                  RecordWrites.apply(out, kind, offset, null, length);
+                  RecordWrites.zero(out, offset, length);
                 } else {
                   RecordWrites.writeFully(out, bytes, offset);
                 }
@@ -212,10 +215,8 @@ public final class ReplicaTarget implements Target {
 
   /** Makes the applied journal durable in the replica, records its generation, removes it. */
   private void settle(DeltaHeader header) throws IOException {
-    try (FileChannel out =
-        FileChannel.open(replica, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-      out.force(false); // the data, and the size, are durable before the generation is recorded
-    }
+    // the data, and the size, are durable before the generation is recorded
+    FileStateIo.INSTANCE.fsync(replica, true);
     SidecarMeta.write(
         meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
     // No directory fsync: a journal that survives a crash is applied again, which is harmless.

@@ -6,6 +6,7 @@ import io.cbtfs.syncer.Futures;
 import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.syncer.StreamVerifier;
 import io.cbtfs.syncer.Threads;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -46,9 +47,7 @@ final class StagedDelivery implements Delivery {
   private final Commit commit;
   private final NativeFile writeback;
   private final Object stagedFile;
-  private final AutoCloseable owned;
-  private long written; // the writer thread's
-  private long queued; // the writer thread's
+  private final Closeable owned;
   private boolean done;
 
   /** Staged bytes are queued for writeback every this many, so the final fdatasync is short. */
@@ -59,7 +58,7 @@ final class StagedDelivery implements Delivery {
   }
 
   /** With {@code owned} closed when the delivery ends (a lock its target took for it). */
-  StagedDelivery(Path staging, DeltaHeader announced, Commit commit, AutoCloseable owned)
+  StagedDelivery(Path staging, DeltaHeader announced, Commit commit, Closeable owned)
       throws IOException {
     this.owned = owned;
     this.staging = staging;
@@ -101,6 +100,8 @@ final class StagedDelivery implements Delivery {
     private final ExecutorService writer =
         Executors.newSingleThreadExecutor(Threads.daemon("cbtfs-stage-write"));
     private volatile IOException writeFailure;
+    private long written; // the writer thread's
+    private long queued; // the writer thread's
     private Future<?> lastWrite = CompletableFuture.completedFuture(null);
     private ByteBuffer current;
 
@@ -252,39 +253,24 @@ final class StagedDelivery implements Delivery {
     }
     long generation = commit.apply(staging);
     done = true;
-    release();
+    owned.close();
     return generation;
-  }
-
-  private void release() throws IOException {
-    try {
-      owned.close();
-    } catch (IOException | RuntimeException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new IOException(e);
-    }
   }
 
   @Override
   public void close() throws IOException {
-    if (!done) {
-      done = true;
-      try {
-        verifier.close();
-      } finally {
-        stream.stop();
-        try {
-          channel.close();
-          writeback.close();
-        } finally {
-          try {
-            Files.deleteIfExists(staging);
-          } finally {
-            release();
-          }
-        }
-      }
+    if (done) {
+      return;
+    }
+    done = true;
+    // closed last to first, each whatever the others threw: the file, its hints, the staged
+    // bytes, then the target's lock
+    try (Closeable lock = owned;
+        Closeable discard = () -> Files.deleteIfExists(staging);
+        NativeFile hints = writeback;
+        FileChannel file = channel) {
+      stream.stop();
+      verifier.close();
     }
   }
 }
