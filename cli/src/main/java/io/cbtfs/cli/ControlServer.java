@@ -50,8 +50,7 @@ final class ControlServer implements AutoCloseable {
     this.mount = mount;
     this.socketPath = socketPath;
     this.server = server;
-    this.acceptor = new Thread(this::acceptLoop, "cbtfs-control-accept");
-    this.acceptor.setDaemon(true);
+    this.acceptor = Threads.daemon("cbtfs-control-accept").newThread(this::acceptLoop);
   }
 
   /** Binds the socket in the mount's state directory (which the mount holds locked). */

@@ -56,11 +56,6 @@ public final class DeltaReader {
     return readBody(data, header, source, sink);
   }
 
-  /** Verifies a whole delta without keeping its data. */
-  public static Summary verify(InputStream in, String source) throws IOException {
-    return read(in, source, (kind, off, bytes, len) -> {});
-  }
-
   /** Reads and verifies a whole delta file, handing every record to {@code sink}. */
   public static Summary read(Path file, RecordSink sink) throws IOException {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
@@ -78,7 +73,7 @@ public final class DeltaReader {
       DataInputStream data, DeltaHeader header, String source, RecordSink sink) throws IOException {
     ChunkCodec codec = new ChunkCodec();
     MessageDigest chain = BlockHashes.sha256();
-    byte[] head = new byte[DeltaWriter.RECORD_HEADER_BYTES];
+    byte[] head = new byte[RecordHeader.BYTES];
     byte[] payload = new byte[0];
     byte[] bytes = new byte[0];
     long count = 0;

@@ -13,7 +13,6 @@ import java.util.zip.CRC32C;
  * (which holds its checksum), so a whole delta can be verified. Not thread-safe.
  */
 public final class DeltaWriter {
-  static final int RECORD_HEADER_BYTES = 1 + 8 + 4 + 4 + 4;
   static final int TRAILER_BYTES = 1 + 8 + 8 + 32 + 4;
 
   private final DataOutputStream out;
@@ -37,7 +36,8 @@ public final class DeltaWriter {
       throw new IllegalArgumentException("records out of order at " + r.byteOffset());
     }
     byte[] head =
-        recordHeader(r.kind(), r.byteOffset(), r.byteLength(), r.payloadLength(), r.checksum());
+        RecordHeader.encode(
+            r.kind(), r.byteOffset(), r.byteLength(), r.payloadLength(), r.checksum());
     out.write(head);
     if (r.payloadLength() > 0) {
       out.write(r.payload(), 0, r.payloadLength());
@@ -47,17 +47,6 @@ public final class DeltaWriter {
     dataBytes += r.byteLength();
     wireBytes += head.length + r.payloadLength();
     nextOffset = r.byteOffset() + r.byteLength();
-  }
-
-  static byte[] recordHeader(
-      RecordKind kind, long offset, int length, int payloadLength, int checksum) {
-    return ByteBuffer.allocate(RECORD_HEADER_BYTES)
-        .put((byte) kind.code)
-        .putLong(offset)
-        .putInt(length)
-        .putInt(payloadLength)
-        .putInt(checksum)
-        .array();
   }
 
   /** Writes the trailer and flushes. Returns the bytes written in all. */

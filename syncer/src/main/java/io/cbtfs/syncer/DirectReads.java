@@ -50,7 +50,7 @@ final class DirectReads implements AutoCloseable {
   static DirectReads open(Path file, FileChannel buffered, int maxLength) {
     try {
       int align = Math.max(MIN_ALIGN, Math.toIntExact(Files.getFileStore(file).getBlockSize()));
-      if (align <= 0 || Integer.bitCount(align) != 1 || align > 1 << 16) {
+      if (Integer.bitCount(align) != 1 || align > 1 << 16) {
         return null;
       }
       FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
@@ -85,9 +85,7 @@ final class DirectReads implements AutoCloseable {
     int got = Math.min(b.position(), length);
     b.flip().get(data, 0, got);
     if (got < length) {
-      byte[] rest = new byte[length - got];
-      ImageReads.readFully(buffered, offset + got, rest, rest.length);
-      System.arraycopy(rest, 0, data, got, rest.length);
+      ImageReads.readFully(buffered, offset + got, data, got, length - got);
     }
   }
 

@@ -14,10 +14,18 @@ public final class ImageReads {
    */
   public static void readFully(FileChannel ch, long offset, byte[] data, int length)
       throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(data, 0, length);
+    readFully(ch, offset, data, 0, length);
+  }
+
+  /**
+   * As {@link #readFully(FileChannel, long, byte[], int)}, into {@code data[from, from + length)}.
+   */
+  static void readFully(FileChannel ch, long offset, byte[] data, int from, int length)
+      throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(data, from, length);
     while (b.hasRemaining()) {
-      if (ch.read(b, offset + b.position()) < 0) {
-        java.util.Arrays.fill(data, b.position(), length, (byte) 0);
+      if (ch.read(b, offset + b.position() - from) < 0) {
+        java.util.Arrays.fill(data, b.position(), from + length, (byte) 0);
         return;
       }
     }

@@ -39,8 +39,8 @@ public final class StreamVerifier extends OutputStream {
    */
   public StreamVerifier(String source, DeltaReader.RecordSink sink) {
     ChunkInput input = new ChunkInput();
-    Thread t =
-        new Thread(
+    Threads.daemon("cbtfs-verify")
+        .newThread(
             () -> {
               try {
                 result.complete(DeltaReader.read(input, source, sink));
@@ -52,10 +52,8 @@ public final class StreamVerifier extends OutputStream {
               for (Chunk c; (c = chunks.poll()) != null; ) {
                 c.consumed().run();
               }
-            },
-            "cbtfs-verify");
-    t.setDaemon(true);
-    t.start();
+            })
+        .start();
   }
 
   @Override

@@ -107,9 +107,13 @@ public final class Syncer {
       long wire;
       long shipped;
       long committed;
-      try (Delivery delivery = target.begin(header, forceFull)) {
+      // A full sync reads every block once, past the page cache; any other reads what it names,
+      // often still cached, through it, with the kernel reading ahead of the readers.
+      try (Delivery delivery = target.begin(header, forceFull);
+          DirectReads direct =
+              full ? DirectReads.open(source.backingFile(), image, maxRunBytes(geometry)) : null) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
-        zeros = ship(image, full, source, hints, imageSize, geometry, blocks, writer, progress);
+        zeros = ship(image, direct, hints, imageSize, geometry, blocks, writer, progress);
         records = writer.recordCount();
         wire = writer.finish();
         shipped = System.nanoTime();
@@ -170,8 +174,7 @@ public final class Syncer {
   /** Reads, encodes in parallel and writes every run of {@code blocks}; returns zero records. */
   private long ship(
       FileChannel image,
-      boolean full,
-      SyncSource source,
+      DirectReads direct,
       NativeFile hints,
       long imageSize,
       BlockGeometry geometry,
@@ -179,7 +182,7 @@ public final class Syncer {
       DeltaWriter writer,
       SyncProgress progress)
       throws IOException {
-    int maxRunBlocks = Math.max(1, chunkBytes / geometry.blockSize());
+    int maxRunBlocks = maxRunBytes(geometry) / geometry.blockSize();
     Pipeline p =
         new Pipeline(
             writer,
@@ -188,14 +191,11 @@ public final class Syncer {
             blocks.byteCount(imageSize),
             blocks.blockCount(),
             2 * threads,
-            maxRunBlocks * geometry.blockSize());
+            maxRunBytes(geometry));
     ExecutorService pool =
         Executors.newFixedThreadPool(threads, Threads.daemon("cbtfs-sync-encode"));
     ChunkCodec codec = new ChunkCodec();
     DirtySet.RunIterator runs = blocks.runs(maxRunBlocks);
-    // A full sync reads every block once, past the page cache; any other reads what it names,
-    // often still cached, through it, with the kernel reading ahead of the readers.
-    DirectReads direct = full ? DirectReads.open(source.backingFile(), image, chunkBytes) : null;
     RunReader reader =
         direct != null
             ? direct::readFully
@@ -206,9 +206,8 @@ public final class Syncer {
     try {
       while (runs.next()) {
         long offset = geometry.byteOffset(runs.firstBlock());
-        int length =
-            (int) Math.min((long) runs.blockCount() * geometry.blockSize(), imageSize - offset);
-        if (length <= 0) {
+        int length = runLength(runs, geometry, imageSize);
+        if (length == 0) {
           continue;
         }
         if (prefetch != null) {
@@ -236,11 +235,20 @@ public final class Syncer {
       p.finish();
     } finally {
       pool.shutdownNow();
-      if (direct != null) {
-        direct.close();
-      }
     }
     return p.zeroRecords;
+  }
+
+  /** The most bytes one run (one read, one record) spans: whole blocks, about chunkBytes. */
+  private int maxRunBytes(BlockGeometry geometry) {
+    return Math.max(1, chunkBytes / geometry.blockSize()) * geometry.blockSize();
+  }
+
+  /** The bytes of the run {@code runs} is at, cut at the end of the image: 0 wholly past it. */
+  private static int runLength(DirtySet.RunIterator runs, BlockGeometry geometry, long imageSize) {
+    long offset = geometry.byteOffset(runs.firstBlock());
+    long whole = (long) runs.blockCount() * geometry.blockSize();
+    return (int) Math.max(0, Math.min(whole, imageSize - offset));
   }
 
   /** Fills {@code data[0, length)} with the image's bytes at {@code offset}. */
@@ -251,8 +259,8 @@ public final class Syncer {
 
   /**
    * A second walk over the runs that stays up to {@value #READ_AHEAD_BYTES} bytes of data ahead of
-   * the reads, asking the kernel to read each run before a reader thread asks for it: a full sync
-   * then reads at the disk's sequential rate instead of a few synchronous 1 MiB reads at a time.
+   * the reads, asking the kernel to read each run before a reader thread asks for it: the scattered
+   * runs of an incremental sync then reach the disk many at a time, not one per reader thread.
    */
   private static final class Prefetch {
     private static final long READ_AHEAD_BYTES = 32 << 20;
@@ -275,11 +283,9 @@ public final class Syncer {
       while (more && advised < shipped + READ_AHEAD_BYTES) {
         more = runs.next();
         if (more) {
-          long offset = geometry.byteOffset(runs.firstBlock());
-          long length =
-              Math.min((long) runs.blockCount() * geometry.blockSize(), imageSize - offset);
+          int length = runLength(runs, geometry, imageSize);
           if (length > 0) {
-            kernel.willNeed(offset, length);
+            kernel.willNeed(geometry.byteOffset(runs.firstBlock()), length);
             advised += length;
           }
         }

@@ -102,8 +102,7 @@ class DeltaFormatTest {
   void hostileLengthsAreBoundedBeforeAllocation() throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.write(HEADER.encode());
-    out.write(
-        DeltaWriter.recordHeader(RecordKind.DATA_RAW, 0, Integer.MAX_VALUE, Integer.MAX_VALUE, 0));
+    out.write(RecordHeader.encode(RecordKind.DATA_RAW, 0, Integer.MAX_VALUE, Integer.MAX_VALUE, 0));
     assertThatThrownBy(() -> read(out.toByteArray(), new ArrayList<>()))
         .hasMessageContaining("bad length");
   }

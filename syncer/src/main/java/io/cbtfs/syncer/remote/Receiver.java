@@ -97,8 +97,7 @@ public final class Receiver implements AutoCloseable {
     this.options = options;
     this.server = server;
     this.slots = new Semaphore(options.maxConnections());
-    this.acceptor = new Thread(this::acceptLoop, "cbtfs-receive-accept");
-    this.acceptor.setDaemon(true);
+    this.acceptor = Threads.daemon("cbtfs-receive-accept").newThread(this::acceptLoop);
   }
 
   public static Receiver start(Options options) throws IOException {
@@ -336,9 +335,13 @@ public final class Receiver implements AutoCloseable {
       }
       long size = ch.size();
       Frames.write(out, Frames.OK, ByteBuffer.allocate(8).putLong(size).array());
-      byte[] frame = new byte[(Frames.MAX_PAYLOAD - 1024) / BlockHashes.BYTES * BlockHashes.BYTES];
+      // a frame at least every 256 MiB hashed: the sender's read timeout never fires
+      long hashesPerFrame =
+          Math.min(
+              (Frames.MAX_PAYLOAD - 1024) / BlockHashes.BYTES,
+              Math.max(1, HASHES_PER_FRAME_BYTES / blockSize));
+      byte[] frame = new byte[(int) hashesPerFrame * BlockHashes.BYTES];
       int[] fill = {0};
-      long[] hashedSinceSent = {0};
       BlockHashes.forEach(
           ch,
           size,
@@ -346,12 +349,9 @@ public final class Receiver implements AutoCloseable {
           (block, hash) -> {
             System.arraycopy(hash, 0, frame, fill[0], BlockHashes.BYTES);
             fill[0] += BlockHashes.BYTES;
-            hashedSinceSent[0] += blockSize;
-            // a frame at least every 256 MiB hashed: the sender's read timeout never fires
-            if (fill[0] == frame.length || hashedSinceSent[0] >= HASHES_PER_FRAME_BYTES) {
+            if (fill[0] == frame.length) {
               writeWithin(socket, out, frame, fill[0]);
               fill[0] = 0;
-              hashedSinceSent[0] = 0;
             }
           });
       if (fill[0] > 0) {
