@@ -2,6 +2,7 @@ package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.BlockGeometry;
@@ -127,7 +128,7 @@ final class DemoCommand implements Callable<Integer> {
       step(out, "demo OK: %d changed blocks tracked and sent, replica byte-identical", expected);
       return CbtfsCommand.EXIT_OK;
     } finally {
-      if (Mount.isMounted(mnt)) {
+      if (ProcMounts.isMounted(mnt)) {
         Mount.unmount(mnt);
       }
       if (keep) {

@@ -135,7 +135,10 @@ public final class Posix {
       if (n < 0 && runtime.getLastError() == EINTR) {
         continue;
       }
-      done += check(n, "pwrite", subject);
+      if (check(n, "pwrite", subject) == 0) { // would never end: say so instead
+        throw new ErrnoException(EIO, "pwrite " + subject + ": wrote nothing");
+      }
+      done += n;
     }
   }
 

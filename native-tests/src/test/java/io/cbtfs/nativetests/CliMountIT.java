@@ -2,7 +2,7 @@ package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.ProcMounts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -35,7 +35,7 @@ class CliMountIT {
 
   @AfterEach
   void noMountLeft() throws IOException {
-    if (Mount.isMounted(mnt)) {
+    if (ProcMounts.isMounted(mnt)) {
       Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
     }
   }
@@ -112,7 +112,7 @@ class CliMountIT {
         Cbtfs.run("mount", "--daemon", "--block-size", "1M", backing.toString(), mnt.toString());
     assertThat(mount.exitCode()).as(mount.output()).isZero();
     assertThat(mount.output()).contains("serving").contains("log ");
-    assertThat(Mount.isMounted(mnt)).isTrue();
+    assertThat(ProcMounts.isMounted(mnt)).isTrue();
 
     Tools.run(
         "dd through the mount",
@@ -140,13 +140,13 @@ class CliMountIT {
       Tools.Result busy = Cbtfs.run("unmount", mnt.toString());
       assertThat(busy.exitCode()).isEqualTo(1);
       assertThat(busy.output()).contains("cannot unmount").containsIgnoringCase("busy");
-      assertThat(Mount.isMounted(mnt)).isTrue();
+      assertThat(ProcMounts.isMounted(mnt)).isTrue();
       assertThat(open.size()).isEqualTo(4 << 20);
     }
 
     Tools.Result unmount = Cbtfs.run("unmount", mnt.toString());
     assertThat(unmount.exitCode()).as(unmount.output()).isZero();
-    assertThat(Mount.isMounted(mnt)).isFalse();
+    assertThat(ProcMounts.isMounted(mnt)).isFalse();
 
     Tools.Result offline = Cbtfs.run("status", "--json", backing.resolve("vm.raw").toString());
     assertThat(offline.output())

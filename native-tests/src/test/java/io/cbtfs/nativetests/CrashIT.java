@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
@@ -110,7 +111,7 @@ class CrashIT {
       mount.destroyForcibly();
       Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
     }
-    assertThat(Mount.isMounted(mnt)).isFalse();
+    assertThat(ProcMounts.isMounted(mnt)).isFalse();
 
     byte[] after = Files.readAllBytes(backing.resolve("disk.img"));
     BitSet changed = new BitSet();

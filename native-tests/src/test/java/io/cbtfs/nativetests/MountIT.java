@@ -3,7 +3,7 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.DirtyTracker;
@@ -49,7 +49,7 @@ class MountIT {
   @AfterEach
   void unmount() throws IOException {
     folder.close();
-    assertThat(Mount.isMounted(folder.mountPoint)).as("mount left behind").isFalse();
+    assertThat(ProcMounts.isMounted(folder.mountPoint)).as("mount left behind").isFalse();
   }
 
   private static BitSet blocks(DirtySet set) {
@@ -285,7 +285,7 @@ class MountIT {
   void unmountSavesTheDirtySetAsClean() throws IOException {
     pwrite(folder.image("disk.img"), 70_000, new byte[1]);
     folder.unmount();
-    assertThat(Mount.isMounted(folder.mountPoint)).isFalse();
+    assertThat(ProcMounts.isMounted(folder.mountPoint)).isFalse();
     TrackerState state =
         TrackerStore.readState(folder.backingFile(".cbtfs"), "disk.img").orElseThrow();
     assertThat(state.clean()).isTrue();

@@ -2,6 +2,7 @@ package io.cbtfs.nativetests;
 
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.SyncSource;
@@ -103,7 +104,7 @@ final class MountedFolder implements AutoCloseable {
     try {
       unmount();
     } finally {
-      if (Mount.isMounted(mountPoint)) {
+      if (ProcMounts.isMounted(mountPoint)) {
         Tools.exec(List.of("fusermount", "-u", "-z", mountPoint.toString()), 30);
       }
     }

@@ -2,7 +2,7 @@ package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.ProcMounts;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -60,10 +60,10 @@ class RemoteIT {
     if (receiver != null) {
       receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
-    if (Mount.isMounted(mnt)) {
+    if (ProcMounts.isMounted(mnt)) {
       Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
     }
-    if (Mount.isMounted(root)) {
+    if (ProcMounts.isMounted(root)) {
       Tools.exec(List.of("umount", "-l", root.toString()), 30);
     }
   }

@@ -2,7 +2,7 @@ package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.s3.S3ProxyServer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -48,10 +48,10 @@ class S3IT {
 
   @AfterEach
   void tearDown() throws Exception {
-    if (Mount.isMounted(mnt)) {
+    if (ProcMounts.isMounted(mnt)) {
       Cbtfs.run("unmount", mnt.toString());
     }
-    if (Mount.isMounted(mnt)) {
+    if (ProcMounts.isMounted(mnt)) {
       Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
     }
     server.close();

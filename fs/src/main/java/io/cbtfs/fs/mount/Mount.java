@@ -120,7 +120,7 @@ public final class Mount implements AutoCloseable {
     if (!Files.isDirectory(mp)) {
       throw new CbtfsException("mount point " + mp + " is not a directory");
     }
-    if (isMounted(mp)) {
+    if (ProcMounts.isMounted(mp)) {
       throw new CbtfsException("something is already mounted on " + mp);
     }
     try (var entries = Files.list(mp)) {
@@ -134,11 +134,6 @@ public final class Mount implements AutoCloseable {
     if (!Files.exists(Path.of("/dev/fuse"))) {
       throw new CbtfsException("/dev/fuse is missing: load the fuse module (modprobe fuse)");
     }
-  }
-
-  /** Whether /proc/mounts lists {@code mountPoint}. */
-  public static boolean isMounted(Path mountPoint) throws IOException {
-    return ProcMounts.isMounted(mountPoint);
   }
 
   public MountOptions options() {
