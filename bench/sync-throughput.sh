@@ -35,7 +35,7 @@ dd_read() {
 # one cold full sync to archive:$1; prints "seconds cpu-seconds"
 full_sync() {
   rm -rf "$1" "$work/.cbtfs"; drop
-  local out cpu
+  local cpu
   { time "$root/bin/cbtfs" sync --json "$work/disk.img" "archive:$1" > "$work/report"; } 2> "$work/cpu"
   cpu=$(awk '{print $1 + $2}' "$work/cpu")
   echo "$(secs_of < "$work/report") $cpu"

@@ -29,10 +29,9 @@ final class S3Options {
       return uri;
     }
     String out = uri;
-    // the SDK's own variables count too, so that path-style addressing follows them
-    String e = endpoint != null ? endpoint : io.cbtfs.s3.S3Scheme.environmentEndpoint();
-    if (e != null && !e.isBlank() && !uri.contains("endpoint=")) {
-      out += (out.contains("?") ? "&" : "?") + "endpoint=" + e;
+    // without the option, S3Location takes the SDK's own variables ($AWS_ENDPOINT_URL)
+    if (endpoint != null && !endpoint.isBlank() && !uri.contains("endpoint=")) {
+      out += (out.contains("?") ? "&" : "?") + "endpoint=" + endpoint;
     }
     if (region != null && !uri.contains("region=")) {
       out += (out.contains("?") ? "&" : "?") + "region=" + region;

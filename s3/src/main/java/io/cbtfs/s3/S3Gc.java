@@ -57,7 +57,7 @@ public final class S3Gc {
     }
     try (S3Store s = new S3Store(store)) {
       int removedGenerations = 0;
-      Set<String> expired = new java.util.LinkedHashSet<>();
+      List<String> expired = new ArrayList<>();
       for (String image : s.children(store.imagesPrefix())) {
         TreeMap<Long, S3Object> gens = s.manifests(image);
         while (gens.size() > keep) {
@@ -65,10 +65,8 @@ public final class S3Gc {
           removedGenerations++;
         }
       }
-      if (!dryRun) {
-        s.deleteAll(
-            new ArrayList<>(
-                expired)); // a manifest names everything it needs: the rest stay restorable
+      if (!dryRun) { // a manifest names everything it needs: the rest stay restorable
+        s.deleteAll(expired);
       }
       try (StoreLock lock = StoreLock.acquire(s, StoreLock.Kind.GC, null, wait)) {
         Set<String> referenced = new HashSet<>();

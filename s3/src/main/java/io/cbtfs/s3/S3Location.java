@@ -86,7 +86,11 @@ public record S3Location(
       throw new IllegalArgumentException(uri + " names no image: use " + USAGE);
     }
     URI endpoint = null;
+    // the URI's endpoint, else the one the AWS SDK's own variables name
     String e = query.remove("endpoint");
+    if (e == null) {
+      e = S3Scheme.env("AWS_ENDPOINT_URL_S3", S3Scheme.env("AWS_ENDPOINT_URL", null));
+    }
     if (e != null) {
       endpoint = URI.create(e);
       if (endpoint.getScheme() == null || endpoint.getHost() == null) {

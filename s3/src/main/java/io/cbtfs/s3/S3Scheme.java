@@ -24,18 +24,16 @@ public final class S3Scheme implements TargetScheme {
   @Override
   public String absolute(String uri, Path cwd) {
     S3Location l = S3Location.parse(uri, true);
-    String endpoint = environmentEndpoint();
     String region = env("AWS_REGION", env("AWS_DEFAULT_REGION", null));
     String file = env("AWS_SHARED_CREDENTIALS_FILE", null);
-    boolean endpointFromEnvironment = l.endpoint() == null && endpoint != null;
     S3Location out =
         new S3Location(
             l.bucket(),
             l.store(),
             l.image(),
-            endpointFromEnvironment ? java.net.URI.create(endpoint) : l.endpoint(),
+            l.endpoint(), // the URI's, else this process's $AWS_ENDPOINT_URL (S3Location.parse)
             l.region() != null ? l.region() : region,
-            endpointFromEnvironment || l.pathStyle(),
+            l.pathStyle(),
             l.profile() != null ? l.profile() : env("AWS_PROFILE", null),
             l.credentialsFile() != null
                 ? cwd.resolve(l.credentialsFile())
@@ -43,12 +41,7 @@ public final class S3Scheme implements TargetScheme {
     return out.toUri();
   }
 
-  /** The S3 endpoint the AWS SDK's own variables name, or null. */
-  public static String environmentEndpoint() {
-    return env("AWS_ENDPOINT_URL_S3", env("AWS_ENDPOINT_URL", null));
-  }
-
-  private static String env(String name, String otherwise) {
+  static String env(String name, String otherwise) {
     String v = System.getenv(name);
     return v == null || v.isBlank() ? otherwise : v;
   }

@@ -263,7 +263,6 @@ final class S3Store implements AutoCloseable {
     Duration left() throws IOException;
   }
 
-  /** Every object under {@code prefix}, with size and time. */
   /** The manifests of {@code image}, by generation (keys that are not manifests left out). */
   TreeMap<Long, S3Object> manifests(String image) throws IOException {
     TreeMap<Long, S3Object> out = new TreeMap<>();
@@ -276,6 +275,7 @@ final class S3Store implements AutoCloseable {
     return out;
   }
 
+  /** Every object under {@code prefix}, with size and time. */
   List<S3Object> list(String prefix) throws IOException {
     try {
       List<S3Object> out = new ArrayList<>();

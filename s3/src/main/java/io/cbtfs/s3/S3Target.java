@@ -144,12 +144,8 @@ public final class S3Target implements Restorable {
 
   /** The newest generation of the image in the store, or null. */
   private Long latest(S3Store store) throws IOException {
-    TreeMap<Long, S3Object> m = manifests(store);
+    TreeMap<Long, S3Object> m = store.manifests(location.image());
     return m.isEmpty() ? null : m.lastKey();
-  }
-
-  private TreeMap<Long, S3Object> manifests(S3Store store) throws IOException {
-    return store.manifests(location.image());
   }
 
   private Manifest manifest(S3Store store, long generation) throws IOException {
@@ -176,7 +172,7 @@ public final class S3Target implements Restorable {
   /** {@link #generations()} through an open client (a listing of many images uses one). */
   List<Generation> generations(S3Store store) throws IOException {
     List<Generation> out = new ArrayList<>();
-    for (var e : manifests(store).entrySet()) {
+    for (var e : store.manifests(location.image()).entrySet()) {
       HeadObjectResponse h = store.head(e.getValue().key());
       if (h == null) {
         continue; // removed by retention while we listed
