@@ -293,15 +293,7 @@ class ReplicaTargetTest {
       assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isTrue();
       assertThat(SidecarMeta.read(dir.resolve(".r.img.cbtfs-meta")).generation()).isEqualTo(1);
       // a reader of its state (another sync, verify) waits for the settle, then sees generation 2
-      CompletableFuture<Long> seen =
-          CompletableFuture.supplyAsync(
-              () -> {
-                try {
-                  return new ReplicaTarget(dir.resolve(".").resolve("r.img")).state().generation();
-                } catch (IOException e) {
-                  throw new UncheckedIOException(e);
-                }
-              });
+      CompletableFuture<Long> seen = generationSeenBy(dir.resolve(".").resolve("r.img"));
       assertThatThrownBy(() -> seen.get(300, TimeUnit.MILLISECONDS))
           .isInstanceOf(TimeoutException.class);
       release.countDown();
@@ -324,15 +316,7 @@ class ReplicaTargetTest {
       DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
       assertThat(deliver(next, delta(next, 8192, new byte[] {4, 2}))).isEqualTo(2);
       // the same replica through a symbolic link to its folder: the same settle, the same locks
-      CompletableFuture<Long> seen =
-          CompletableFuture.supplyAsync(
-              () -> {
-                try {
-                  return new ReplicaTarget(link.resolve("r.img")).state().generation();
-                } catch (IOException e) {
-                  throw new UncheckedIOException(e);
-                }
-              });
+      CompletableFuture<Long> seen = generationSeenBy(link.resolve("r.img"));
       assertThatThrownBy(() -> seen.get(300, TimeUnit.MILLISECONDS))
           .isInstanceOf(TimeoutException.class);
       release.countDown();
@@ -341,6 +325,18 @@ class ReplicaTargetTest {
       release.countDown();
       Settles.beforeEachStep = () -> {};
     }
+  }
+
+  /** The generation a new target on {@code replicaPath} reads, on another thread. */
+  private static CompletableFuture<Long> generationSeenBy(Path replicaPath) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return new ReplicaTarget(replicaPath).state().generation();
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
   }
 
   private static void awaitQuietly(CountDownLatch latch) {
