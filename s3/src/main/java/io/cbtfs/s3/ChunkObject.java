@@ -76,13 +76,15 @@ final class ChunkObject {
    * uploader that keeps the payload array of its last compressed chunk allocates none per chunk.
    */
   Encoded encode(byte[] data, int length, byte[] spare) {
-    EncodedRecord r = codec.encode(0, data, length, spare);
+    EncodedRecord r =
+        codec.encode(
+            0, ByteBuffer.wrap(data, 0, length), spare == null ? null : ByteBuffer.wrap(spare));
     boolean lz4 = r.kind() == RecordKind.DATA_LZ4;
     byte[] head = new byte[HEADER_BYTES];
     ByteBuffer.wrap(head).put(MAGIC).put(lz4 ? LZ4 : RAW).putInt(length);
     // a zero run (never sent here) would travel raw
     return lz4
-        ? new Encoded(head, r.payload(), r.payloadLength())
+        ? new Encoded(head, r.payload().array(), r.payloadLength())
         : new Encoded(head, data, length);
   }
 

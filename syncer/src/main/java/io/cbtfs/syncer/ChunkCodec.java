@@ -1,7 +1,6 @@
 package io.cbtfs.syncer;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.zip.CRC32C;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Exception;
@@ -26,58 +25,75 @@ public final class ChunkCodec {
 
   /** A zero record for {@code byteLength} bytes known to be zero (a hole), without reading. */
   public EncodedRecord zero(long byteOffset, int byteLength) {
-    return record(RecordKind.ZERO, byteOffset, null, byteLength, null, 0);
-  }
-
-  /** A record of {@code kind} whose checksum covers {@code data} (null for zeros). */
-  private static EncodedRecord record(
-      RecordKind kind, long byteOffset, byte[] data, int byteLength, byte[] payload, int n) {
     return new EncodedRecord(
-        kind, byteOffset, byteLength, checksum(kind, byteOffset, data, byteLength), payload, n);
+        RecordKind.ZERO,
+        byteOffset,
+        byteLength,
+        crc(RecordKind.ZERO, byteOffset, null, byteLength),
+        null);
   }
 
   /** Bytes of a long run that are compressed first, to see whether the run compresses at all. */
   static final int SAMPLE_BYTES = 64 << 10;
 
   /**
-   * Encodes {@code data[0, byteLength)}, the image bytes at {@code byteOffset}. Zero runs become
-   * zero records. A run longer than {@value #SAMPLE_BYTES} bytes is compressed only if its first
-   * {@value #SAMPLE_BYTES} bytes shrink by at least 3%: incompressible data (encrypted disks,
-   * media) then costs one small attempt instead of a full one. A raw record's payload is {@code
-   * data} itself, not a copy: the caller keeps the buffer until the record is written.
+   * Encodes {@code data[0, byteLength)}, the image bytes at {@code byteOffset}, as {@link
+   * #encode(long, ByteBuffer, ByteBuffer)} does. A raw record's payload is a view of {@code data}.
    */
   public EncodedRecord encode(long byteOffset, byte[] data, int byteLength) {
-    return encode(byteOffset, data, byteLength, null);
+    return encode(byteOffset, ByteBuffer.wrap(data, 0, byteLength), null);
   }
 
   /**
-   * {@link #encode(long, byte[], int)}, compressing into {@code spare} when it is large enough
-   * ({@link #maxPayload}) instead of a new array: a pipeline that keeps its buffers allocates
-   * nothing per record. The caller keeps {@code spare} until the record is written.
+   * Encodes {@code data} (position to limit), the image bytes at {@code byteOffset}. Zero runs
+   * become zero records. A run longer than {@value #SAMPLE_BYTES} bytes is compressed only if its
+   * first {@value #SAMPLE_BYTES} bytes shrink by at least 3%: incompressible data (encrypted disks,
+   * media) then costs one small attempt instead of a full one. A raw record's payload is a view of
+   * {@code data}, not a copy; a compressed one goes into {@code spare} when that is large enough
+   * ({@link #maxPayload}), else into a new buffer of {@code data}'s kind (direct or heap). Either
+   * way the caller keeps both buffers untouched until the record is written; a compressed payload
+   * starts at its buffer's position 0 and has all of it as capacity, so it can serve as the next
+   * run's {@code spare}. {@code data}'s position does not move.
    */
-  public EncodedRecord encode(long byteOffset, byte[] data, int byteLength, byte[] spare) {
-    if (isZero(data, 0, byteLength)) {
+  public EncodedRecord encode(long byteOffset, ByteBuffer data, ByteBuffer spare) {
+    ByteBuffer in = data.slice();
+    int byteLength = in.remaining();
+    if (isZero(in)) {
       return zero(byteOffset, byteLength);
     }
-    if (byteLength <= SAMPLE_BYTES || compressible(data)) {
+    if (byteLength <= SAMPLE_BYTES || compressible(in)) {
       int max = compressor.maxCompressedLength(byteLength);
-      byte[] out = spare != null && spare.length >= max ? spare : new byte[max];
-      int n = compressor.compress(data, 0, byteLength, out, 0, out.length);
+      ByteBuffer out =
+          spare != null && spare.capacity() >= max
+              ? spare.clear()
+              : in.isDirect() ? ByteBuffer.allocateDirect(max) : ByteBuffer.allocate(max);
+      int n = compressor.compress(in, 0, byteLength, out, 0, out.capacity());
       if (n < byteLength) {
-        return record(RecordKind.DATA_LZ4, byteOffset, data, byteLength, out, n);
+        return new EncodedRecord(
+            RecordKind.DATA_LZ4,
+            byteOffset,
+            byteLength,
+            checksum(RecordKind.DATA_LZ4, byteOffset, in),
+            out.duplicate().limit(n)); // the whole buffer stays reachable, for reuse
       }
     }
-    return record(RecordKind.DATA_RAW, byteOffset, data, byteLength, data, byteLength);
+    return new EncodedRecord(
+        RecordKind.DATA_RAW,
+        byteOffset,
+        byteLength,
+        checksum(RecordKind.DATA_RAW, byteOffset, in),
+        in);
   }
 
-  private boolean compressible(byte[] data) {
-    byte[] out = sampleOut.get();
-    int n = compressor.compress(data, 0, SAMPLE_BYTES, out, 0, out.length);
+  private boolean compressible(ByteBuffer data) {
+    ByteBuffer out = sampleOut.get();
+    int n = compressor.compress(data, 0, SAMPLE_BYTES, out, 0, out.capacity());
     return n < SAMPLE_BYTES - SAMPLE_BYTES / 32;
   }
 
-  private final ThreadLocal<byte[]> sampleOut =
-      ThreadLocal.withInitial(() -> new byte[compressor.maxCompressedLength(SAMPLE_BYTES)]);
+  private final ThreadLocal<ByteBuffer> sampleOut =
+      ThreadLocal.withInitial(
+          () -> ByteBuffer.allocateDirect(compressor.maxCompressedLength(SAMPLE_BYTES)));
 
   /**
    * Decompresses an LZ4 record's payload into {@code into[0, byteLength)}.
@@ -103,27 +119,40 @@ public final class ChunkCodec {
    * offset and length only (its bytes are implied, and hashing gigabytes of zeros buys nothing).
    */
   public static int checksum(RecordKind kind, long byteOffset, byte[] data, int byteLength) {
+    return kind == RecordKind.ZERO
+        ? crc(kind, byteOffset, null, byteLength)
+        : checksum(kind, byteOffset, ByteBuffer.wrap(data, 0, byteLength));
+  }
+
+  /** {@link #checksum(RecordKind, long, byte[], int)} of {@code data}, position to limit. */
+  public static int checksum(RecordKind kind, long byteOffset, ByteBuffer data) {
+    return crc(kind, byteOffset, data.duplicate(), data.remaining());
+  }
+
+  private static int crc(RecordKind kind, long byteOffset, ByteBuffer data, int byteLength) {
     CRC32C crc = new CRC32C();
     ByteBuffer head = ByteBuffer.allocate(13);
     head.put((byte) kind.code).putLong(byteOffset).putInt(byteLength);
     crc.update(head.array());
     if (kind != RecordKind.ZERO) {
-      crc.update(data, 0, byteLength);
+      crc.update(data);
     }
     return (int) crc.getValue();
   }
 
-  /** Whether {@code data[from, to)} is all zero, a long at a time. */
+  /** Whether {@code data[from, to)} is all zero. */
   public static boolean isZero(byte[] data, int from, int to) {
-    ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.nativeOrder());
-    int i = from;
-    for (; i + 8 <= to; i += 8) {
-      if (b.getLong(i) != 0) {
-        return false;
-      }
-    }
-    for (; i < to; i++) {
-      if (data[i] != 0) {
+    return isZero(ByteBuffer.wrap(data, from, to - from));
+  }
+
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10);
+
+  /** Whether {@code data} is all zero, position to limit, a vectorised compare at a time. */
+  public static boolean isZero(ByteBuffer data) {
+    ByteBuffer zeros = ZEROS.duplicate();
+    for (int at = data.position(); at < data.limit(); at += zeros.capacity()) {
+      int n = Math.min(data.limit() - at, zeros.capacity());
+      if (data.slice(at, n).mismatch(zeros.limit(n)) >= 0) {
         return false;
       }
     }

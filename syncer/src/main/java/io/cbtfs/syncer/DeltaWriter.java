@@ -15,7 +15,15 @@ import java.util.zip.CRC32C;
 public final class DeltaWriter {
   static final int TRAILER_BYTES = 1 + 8 + 8 + 32 + 4;
 
+  /**
+   * Payloads shorter than this are copied even into a stream that borrows: handing a buffer to
+   * another thread costs more than copying 64 KiB.
+   */
+  static final int BORROW_MIN_BYTES = 256 << 10;
+
   private final DataOutputStream out;
+  private final BorrowingStream borrower; // null: payloads are copied into out
+  private byte[] scratch; // a direct payload's way into a stream that copies
   private final MessageDigest chain;
   private long recordCount;
   private long dataBytes;
@@ -24,6 +32,7 @@ public final class DeltaWriter {
 
   public DeltaWriter(OutputStream out, DeltaHeader header) throws IOException {
     this.out = new DataOutputStream(out);
+    this.borrower = out instanceof BorrowingStream b ? b : null;
     this.chain = BlockHashes.sha256();
     byte[] h = header.encode();
     this.out.write(h);
@@ -32,21 +41,58 @@ public final class DeltaWriter {
 
   /** Appends a record; records must come in ascending, non-overlapping order. */
   public void write(EncodedRecord r) throws IOException {
-    if (r.byteOffset() < nextOffset) {
-      throw new IllegalArgumentException("records out of order at " + r.byteOffset());
+    write(r, () -> {});
+  }
+
+  /**
+   * Appends a record, as {@link #write(EncodedRecord)}; {@code whenWritten} runs once the stream is
+   * done with the record's payload: at once, or later on another thread where the stream borrows it
+   * ({@link BorrowingStream}). It runs whatever happens, exactly once.
+   */
+  public void write(EncodedRecord r, Runnable whenWritten) throws IOException {
+    boolean lent = false;
+    try {
+      if (r.byteOffset() < nextOffset) {
+        throw new IllegalArgumentException("records out of order at " + r.byteOffset());
+      }
+      byte[] head =
+          RecordHeader.encode(
+              r.kind(), r.byteOffset(), r.byteLength(), r.payloadLength(), r.checksum());
+      out.write(head);
+      ByteBuffer payload = r.payload();
+      if (payload != null && payload.hasRemaining()) {
+        if (borrower != null && payload.remaining() >= BORROW_MIN_BYTES) {
+          lent = true;
+          borrower.borrow(payload.duplicate(), whenWritten);
+        } else {
+          copyOut(payload.duplicate());
+        }
+      }
+      chain.update(head);
+      recordCount++;
+      dataBytes += r.byteLength();
+      wireBytes += head.length + r.payloadLength();
+      nextOffset = r.byteOffset() + r.byteLength();
+    } finally {
+      if (!lent) {
+        whenWritten.run();
+      }
     }
-    byte[] head =
-        RecordHeader.encode(
-            r.kind(), r.byteOffset(), r.byteLength(), r.payloadLength(), r.checksum());
-    out.write(head);
-    if (r.payloadLength() > 0) {
-      out.write(r.payload(), 0, r.payloadLength());
+  }
+
+  private void copyOut(ByteBuffer payload) throws IOException {
+    if (payload.hasArray()) {
+      out.write(payload.array(), payload.arrayOffset() + payload.position(), payload.remaining());
+      return;
     }
-    chain.update(head);
-    recordCount++;
-    dataBytes += r.byteLength();
-    wireBytes += head.length + r.payloadLength();
-    nextOffset = r.byteOffset() + r.byteLength();
+    if (scratch == null) {
+      scratch = new byte[256 << 10];
+    }
+    while (payload.hasRemaining()) {
+      int n = Math.min(payload.remaining(), scratch.length);
+      payload.get(scratch, 0, n);
+      out.write(scratch, 0, n);
+    }
   }
 
   /** Writes the trailer and flushes. Returns the bytes written in all. */

@@ -15,61 +15,71 @@ import java.nio.file.StandardOpenOption;
  * disk's rate, and it would push everything else out of the cache. The kernel writes a range's
  * dirty pages back before it reads it directly, so a direct read sees the latest writes.
  *
- * <p>Each thread reads through its own aligned buffer and copies into the caller's array. What a
- * direct read cannot serve goes through the page cache: a run not aligned to the block, the part of
- * a run past a short read (the tail of an image of odd size), and every run after a direct read
- * failed (a device that wants larger alignment than its file system reports).
+ * <p>Reads go straight into the caller's buffer, one it took from {@link #newBuffer}: aligned,
+ * direct, no copy. What a direct read cannot serve goes through the page cache: a run not aligned
+ * to the block, the part of a run past a short read (the tail of an image of odd size), and every
+ * run after a direct read failed (a device that wants larger alignment than its file system
+ * reports).
  */
 final class DirectReads implements AutoCloseable {
   private final FileChannel channel;
   private final FileChannel buffered;
   private final int align;
-  private final int bufferBytes;
-  private final ThreadLocal<ByteBuffer> buffers;
   private volatile boolean failed;
 
   /** Direct I/O wants the device's logical block; 4 KiB satisfies 512-byte and 4Kn devices. */
   private static final int MIN_ALIGN = 4096;
 
-  private DirectReads(FileChannel channel, FileChannel buffered, int align, int maxLength) {
+  private DirectReads(FileChannel channel, FileChannel buffered, int align) {
     this.channel = channel;
     this.buffered = buffered;
     this.align = align;
-    this.bufferBytes = roundUp(maxLength, align);
-    this.buffers =
-        ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(bufferBytes + align).alignedSlice(align));
   }
 
   /**
-   * {@code file} opened for direct reads of up to {@code maxLength} bytes at a time, with {@code
-   * buffered} (the caller's, left open) for what cannot be read directly; null where its file
-   * system refuses O_DIRECT (tmpfs before Linux 6.6, some FUSE file systems): then the caller reads
-   * through the page cache.
+   * A buffer a direct read of up to {@code bytes} bytes can fill in place. A direct buffer aligned
+   * to at least 4 KiB also suits reads through the page cache, where none are direct.
    */
-  static DirectReads open(Path file, FileChannel buffered, int maxLength) {
+  ByteBuffer newBuffer(int bytes) {
+    return alignedBuffer(bytes, align);
+  }
+
+  /** A direct buffer of {@code bytes} rounded up to {@code align}, its address a multiple of it. */
+  static ByteBuffer alignedBuffer(int bytes, int align) {
+    int size = roundUp(bytes, align);
+    return ByteBuffer.allocateDirect(size + align).alignedSlice(align).limit(size).slice();
+  }
+
+  /**
+   * {@code file} opened for direct reads, with {@code buffered} (the caller's, left open) for what
+   * cannot be read directly; null where its file system refuses O_DIRECT (tmpfs before Linux 6.6,
+   * some FUSE file systems): then the caller reads through the page cache.
+   */
+  static DirectReads open(Path file, FileChannel buffered) {
     try {
       int align = Math.max(MIN_ALIGN, Math.toIntExact(Files.getFileStore(file).getBlockSize()));
       if (Integer.bitCount(align) != 1 || align > 1 << 16) {
         return null;
       }
       FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
-      return new DirectReads(ch, buffered, align, maxLength);
+      return new DirectReads(ch, buffered, align);
     } catch (IOException | UnsupportedOperationException | ArithmeticException e) {
       return null;
     }
   }
 
   /**
-   * Fills {@code data[0, length)} from {@code offset}, as {@link ImageReads#readFully}: bytes past
-   * the end of the file read as zero.
+   * Fills {@code into} from {@code offset}, position to limit, as {@link ImageReads#readFully}:
+   * bytes past the end of the file read as zero. Direct when {@code into} came from {@link
+   * #newBuffer} (or is as aligned) and starts at its position 0.
    */
-  void readFully(long offset, byte[] data, int length) throws IOException {
-    if (failed || (offset & (align - 1)) != 0 || length > bufferBytes) {
-      ImageReads.readFully(buffered, offset, data, length);
+  void readFully(long offset, ByteBuffer into) throws IOException {
+    int length = into.remaining();
+    if (failed || (offset & (align - 1)) != 0 || !fitsDirect(into)) {
+      ImageReads.readFully(buffered, offset, into);
       return;
     }
-    ByteBuffer b = buffers.get().clear().limit(roundUp(length, align));
+    ByteBuffer b = into.duplicate().limit(roundUp(length, align));
     try {
       while (b.position() < length) {
         int n = channel.read(b, offset + b.position());
@@ -79,14 +89,21 @@ final class DirectReads implements AutoCloseable {
       }
     } catch (IOException e) {
       failed = true; // a true read error shows again through the page cache, and is thrown there
-      ImageReads.readFully(buffered, offset, data, length);
+      ImageReads.readFully(buffered, offset, into);
       return;
     }
     int got = Math.min(b.position(), length);
-    b.flip().get(data, 0, got);
     if (got < length) {
-      ImageReads.readFully(buffered, offset + got, data, got, length - got);
+      ImageReads.readFully(buffered, offset + got, into.duplicate().position(got));
     }
+  }
+
+  /** Whether a direct read can fill {@code b} in place: direct, aligned, room for whole sectors. */
+  private boolean fitsDirect(ByteBuffer b) {
+    return b.isDirect()
+        && b.position() == 0
+        && b.alignmentOffset(0, align) == 0
+        && roundUp(b.limit(), align) <= b.capacity();
   }
 
   private static int roundUp(int n, int align) {

@@ -22,10 +22,21 @@ public final class ImageReads {
    */
   static void readFully(FileChannel ch, long offset, byte[] data, int from, int length)
       throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(data, from, length);
+    readFully(ch, offset, ByteBuffer.wrap(data, from, length));
+  }
+
+  /**
+   * Fills {@code into}, position to limit, with the bytes from {@code offset} on (zeros past the
+   * end of the file). A direct buffer is filled by the kernel itself; a heap one through a copy.
+   */
+  public static void readFully(FileChannel ch, long offset, ByteBuffer into) throws IOException {
+    ByteBuffer b = into.duplicate();
+    int from = b.position();
     while (b.hasRemaining()) {
       if (ch.read(b, offset + b.position() - from) < 0) {
-        java.util.Arrays.fill(data, b.position(), from + length, (byte) 0);
+        while (b.hasRemaining()) {
+          b.put((byte) 0);
+        }
         return;
       }
     }

@@ -9,13 +9,18 @@ import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.DirtyTracker;
 import io.cbtfs.tracker.Drain;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.function.IntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,8 +115,7 @@ public final class Syncer {
       // A full sync reads every block once, past the page cache; any other reads what it names,
       // often still cached, through it, with the kernel reading ahead of the readers.
       try (Delivery delivery = target.begin(header, forceFull);
-          DirectReads direct =
-              full ? DirectReads.open(source.backingFile(), image, maxRunBytes(geometry)) : null) {
+          DirectReads direct = full ? DirectReads.open(source.backingFile(), image) : null) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), header);
         zeros = ship(image, direct, hints, imageSize, geometry, blocks, writer, progress);
         records = writer.recordCount();
@@ -191,7 +195,8 @@ public final class Syncer {
             blocks.byteCount(imageSize),
             blocks.blockCount(),
             2 * threads,
-            maxRunBytes(geometry));
+            maxRunBytes(geometry),
+            direct != null ? direct::newBuffer : bytes -> DirectReads.alignedBuffer(bytes, 4096));
     ExecutorService pool =
         Executors.newFixedThreadPool(threads, Threads.daemon("cbtfs-sync-encode"));
     ChunkCodec codec = new ChunkCodec();
@@ -199,10 +204,9 @@ public final class Syncer {
     RunReader reader =
         direct != null
             ? direct::readFully
-            : (offset, data, length) -> ImageReads.readFully(image, offset, data, length);
+            : (offset, into) -> ImageReads.readFully(image, offset, into);
     Prefetch prefetch =
         direct != null ? null : new Prefetch(blocks.runs(maxRunBlocks), hints, geometry, imageSize);
-    long shipped = 0;
     try {
       while (runs.next()) {
         long offset = geometry.byteOffset(runs.firstBlock());
@@ -211,20 +215,20 @@ public final class Syncer {
           continue;
         }
         if (prefetch != null) {
-          prefetch.keepAhead(shipped);
+          prefetch.shipped(length);
         }
-        shipped += length;
         if (hints.isHole(offset, length)) { // sparse: a zero record without reading
           p.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
         } else {
           // read and encode on the pool: several reads in flight keep the disk's queue busy
-          Buffers buf = p.takeBuffers();
+          Buffers buf = p.takeBuffers(length);
           p.add(
               pool.submit(
                   () -> {
-                    reader.readFully(offset, buf.read, length);
-                    EncodedRecord r = codec.encode(offset, buf.read, length, buf.compressed);
-                    if (r.kind() == RecordKind.DATA_LZ4) {
+                    ByteBuffer run = buf.read.clear().limit(length);
+                    reader.readFully(offset, run);
+                    EncodedRecord r = codec.encode(offset, run, buf.compressed);
+                    if (r.kind() == RecordKind.DATA_LZ4 && buf.compressed == null) {
                       buf.compressed = r.payload(); // kept for the next run that compresses
                     }
                     return r;
@@ -235,6 +239,9 @@ public final class Syncer {
       p.finish();
     } finally {
       pool.shutdownNow();
+      if (prefetch != null) {
+        prefetch.stop();
+      }
     }
     return p.zeroRecords;
   }
@@ -251,65 +258,84 @@ public final class Syncer {
     return (int) Math.max(0, Math.min(whole, imageSize - offset));
   }
 
-  /** Fills {@code data[0, length)} with the image's bytes at {@code offset}. */
+  /** Fills {@code into}, position to limit, with the image's bytes at {@code offset}. */
   @FunctionalInterface
   private interface RunReader {
-    void readFully(long offset, byte[] data, int length) throws IOException;
+    void readFully(long offset, ByteBuffer into) throws IOException;
   }
 
   /**
-   * A second walk over the runs that stays up to {@value #READ_AHEAD_BYTES} bytes of data ahead of
-   * the reads, asking the kernel to read each run before a reader thread asks for it: the scattered
-   * runs of an incremental sync then reach the disk many at a time, not one per reader thread.
+   * A second walk over the runs, on its own thread, that stays up to {@value #READ_AHEAD_KIB} KiB
+   * of data ahead of the sync's thread, asking the kernel to read each run before a reader thread
+   * asks for it: the scattered runs of an incremental sync then reach the disk many at a time, not
+   * one per reader thread, and the sync's thread does not wait for the advice (each call allocates
+   * and submits the run's pages).
    */
   private static final class Prefetch {
-    private static final long READ_AHEAD_BYTES = 32 << 20;
-    private final DirtySet.RunIterator runs;
-    private final NativeFile kernel;
-    private final BlockGeometry geometry;
-    private final long imageSize;
-    private long advised;
-    private boolean more = true;
+    private static final int READ_AHEAD_KIB = 32 << 10;
+    private final Semaphore ahead = new Semaphore(READ_AHEAD_KIB); // KiB advised, not yet shipped
+    private final Thread thread;
 
     Prefetch(DirtySet.RunIterator runs, NativeFile kernel, BlockGeometry geometry, long imageSize) {
-      this.runs = runs;
-      this.kernel = kernel;
-      this.geometry = geometry;
-      this.imageSize = imageSize;
+      thread =
+          Threads.daemon("cbtfs-sync-prefetch")
+              .newThread(
+                  () -> {
+                    try {
+                      while (runs.next()) {
+                        int length = runLength(runs, geometry, imageSize);
+                        if (length > 0) {
+                          ahead.acquire(kib(length));
+                          kernel.willNeed(geometry.byteOffset(runs.firstBlock()), length);
+                        }
+                      }
+                    } catch (InterruptedException e) {
+                      // the sync is over
+                    }
+                  });
+      thread.start();
     }
 
-    /** Advises runs until {@code shipped} bytes plus the read-ahead are covered. */
-    void keepAhead(long shipped) {
-      while (more && advised < shipped + READ_AHEAD_BYTES) {
-        more = runs.next();
-        if (more) {
-          int length = runLength(runs, geometry, imageSize);
-          if (length > 0) {
-            kernel.willNeed(geometry.byteOffset(runs.firstBlock()), length);
-            advised += length;
-          }
-        }
+    private static int kib(int bytes) {
+      return Math.max(1, (bytes + 1023) >> 10);
+    }
+
+    /** The sync's thread has taken the next run: the advice may go that much further. */
+    void shipped(int length) {
+      ahead.release(kib(length));
+    }
+
+    /** Stops the walk and waits for it: the image's descriptor is closed after the sync. */
+    void stop() {
+      thread.interrupt();
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       }
     }
   }
 
   /**
-   * A run's read buffer and, once a run compressed, the buffer its payload went to: both are reused
-   * for later runs, so the pipeline allocates nothing per record. Owned by one run at a time.
+   * A run's read buffer (direct, aligned: a direct read fills it in place) and, once a run
+   * compressed, the buffer its payload went to: both are reused for later runs, so the pipeline
+   * allocates nothing per record. Owned by one run at a time, from its read until the stream gave
+   * its payload back.
    */
   private static final class Buffers {
-    final byte[] read;
-    byte[] compressed;
+    final ByteBuffer read;
+    ByteBuffer compressed;
 
-    Buffers(int bytes) {
-      read = new byte[bytes];
+    Buffers(ByteBuffer read) {
+      this.read = read;
     }
   }
 
   /**
    * The ordered end of the sync pipeline: records are written in the order their runs were read; a
-   * run's buffers return to the pool only once its record is written (a record's payload is one of
-   * them). At most {@code inFlight} sets exist.
+   * run's buffers return to the pool only once the stream is done with its record's payload (one of
+   * them), which a stream that borrows payloads does later, on its own thread. At most {@code
+   * inFlight} runs are pending; a borrowing stream holds a bounded few more.
    */
   private static final class Pipeline {
     private record InFlight(Future<EncodedRecord> record, Buffers buffers) {}
@@ -320,8 +346,9 @@ public final class Syncer {
     private final long totalBytes;
     private final long totalBlocks;
     private final int inFlight;
-    private final int bufferBytes;
-    private final ArrayDeque<Buffers> buffers = new ArrayDeque<>(); // the sync's thread only
+    private final int maxRunBytes;
+    private final IntFunction<ByteBuffer> newReadBuffer;
+    private final Queue<Buffers> buffers = new ConcurrentLinkedQueue<>(); // given back by streams
     private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
     private long doneBytes;
     private long doneBlocks;
@@ -334,23 +361,33 @@ public final class Syncer {
         long totalBytes,
         long totalBlocks,
         int inFlight,
-        int bufferBytes) {
+        int maxRunBytes,
+        IntFunction<ByteBuffer> newReadBuffer) {
       this.writer = writer;
       this.geometry = geometry;
       this.progress = progress;
       this.totalBytes = totalBytes;
       this.totalBlocks = totalBlocks;
       this.inFlight = inFlight;
-      this.bufferBytes = bufferBytes;
+      this.maxRunBytes = maxRunBytes;
+      this.newReadBuffer = newReadBuffer;
     }
 
     /**
-     * A free set of buffers, made only when none is free: a sync of a few blocks allocates a few
-     * sets, not {@code inFlight}. {@link #add} keeps fewer than {@code inFlight} runs pending.
+     * A free set of buffers for a run of {@code length} bytes, made only when none is free: a sync
+     * of a few blocks allocates a few sets, not {@code inFlight}. {@link #add} keeps fewer than
+     * {@code inFlight} runs pending. A set is as large as the run's power of two (64 KiB at least):
+     * a sync of scattered small runs does not allocate, and zero, a whole chunk for each; a set too
+     * small for its run is dropped for a larger one.
      */
-    Buffers takeBuffers() {
+    Buffers takeBuffers(int length) {
       Buffers b = buffers.poll();
-      return b != null ? b : new Buffers(bufferBytes);
+      if (b == null || b.read.capacity() < length) {
+        int bytes =
+            Math.min(maxRunBytes, Math.max(64 << 10, Integer.highestOneBit(length - 1) << 1));
+        b = new Buffers(newReadBuffer.apply(Math.max(bytes, length)));
+      }
+      return b;
     }
 
     void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {
@@ -368,17 +405,26 @@ public final class Syncer {
 
     private void writeNext() throws IOException {
       InFlight next = pending.removeFirst();
-      EncodedRecord r = Futures.await(next.record(), "syncing");
-      writer.write(r);
-      if (next.buffers() != null) {
-        buffers.add(next.buffers());
+      EncodedRecord r;
+      try {
+        r = Futures.await(next.record(), "syncing");
+      } catch (IOException | RuntimeException e) {
+        giveBack(next.buffers());
+        throw e;
       }
+      writer.write(r, () -> giveBack(next.buffers()));
       doneBytes += r.byteLength();
       doneBlocks += geometry.blockCount(r.byteLength());
       if (r.kind() == RecordKind.ZERO) {
         zeroRecords++;
       }
       progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+    }
+
+    private void giveBack(Buffers b) {
+      if (b != null) {
+        buffers.add(b);
+      }
     }
   }
 }

@@ -9,7 +9,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,10 +37,20 @@ class DirectReadsTest {
     return b;
   }
 
+  /** What {@code reads} puts in one of its own buffers. */
   private static byte[] direct(DirectReads reads, long offset, int length) throws IOException {
+    return readInto(reads, reads.newBuffer(RUN), offset, length);
+  }
+
+  private static byte[] readInto(DirectReads reads, ByteBuffer into, long offset, int length)
+      throws IOException {
+    while (into.hasRemaining()) {
+      into.put((byte) 0x5a); // stale bytes a short read must not leave behind
+    }
+    into.clear().limit(length);
+    reads.readFully(offset, into);
     byte[] b = new byte[length];
-    Arrays.fill(b, (byte) 0x5a); // stale bytes a short read must not leave behind
-    reads.readFully(offset, b, length);
+    into.get(b);
     return b;
   }
 
@@ -50,7 +59,7 @@ class DirectReadsTest {
     long size = 3 * RUN + 12_345; // not a multiple of any block size
     Path p = image(size);
     try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ);
-        DirectReads reads = DirectReads.open(p, ch, RUN)) {
+        DirectReads reads = DirectReads.open(p, ch)) {
       assumeTrue(reads != null, "this file system refuses O_DIRECT");
       long[][] cases = {
         {0, RUN}, // aligned, full
@@ -70,12 +79,25 @@ class DirectReadsTest {
   }
 
   @Test
+  void aBufferADirectReadCannotFillIsFilledThroughThePageCache() throws IOException {
+    Path p = image(2 * RUN);
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ);
+        DirectReads reads = DirectReads.open(p, ch)) {
+      assumeTrue(reads != null, "this file system refuses O_DIRECT");
+      ByteBuffer unaligned = ByteBuffer.allocateDirect(RUN + 4096).position(1).slice();
+      assertThat(readInto(reads, unaligned, RUN, RUN)).isEqualTo(viaPageCache(ch, RUN, RUN));
+      assertThat(readInto(reads, ByteBuffer.allocate(RUN), 0, RUN))
+          .isEqualTo(viaPageCache(ch, 0, RUN));
+    }
+  }
+
+  @Test
   void seesWritesStillDirtyInThePageCache() throws IOException {
     Path p = image(2 * RUN);
     byte[] fresh = new byte[RUN];
     new Random(7).nextBytes(fresh);
     try (FileChannel w = FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.READ);
-        DirectReads reads = DirectReads.open(p, w, RUN)) {
+        DirectReads reads = DirectReads.open(p, w)) {
       assumeTrue(reads != null, "this file system refuses O_DIRECT");
       w.write(ByteBuffer.wrap(fresh), RUN); // not flushed: only in the page cache
       assertThat(direct(reads, RUN, RUN)).isEqualTo(fresh);
@@ -86,7 +108,7 @@ class DirectReadsTest {
   void aDirectReadThatFailsIsServedThroughThePageCache() throws IOException {
     Path p = image(2 * RUN);
     try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-      DirectReads reads = DirectReads.open(p, ch, RUN);
+      DirectReads reads = DirectReads.open(p, ch);
       assumeTrue(reads != null, "this file system refuses O_DIRECT");
       reads.close(); // every direct read now fails
       assertThat(direct(reads, RUN, RUN)).isEqualTo(viaPageCache(ch, RUN, RUN));

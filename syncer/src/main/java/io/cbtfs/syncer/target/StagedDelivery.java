@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.BorrowingStream;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Futures;
@@ -91,15 +92,18 @@ final class StagedDelivery implements Delivery {
    * Stages the delta through a few direct buffers. Each full one goes at once to the writer thread
    * (into the file, no heap copy on the way) and to the verifier (lent, no copy either), and comes
    * back once both are done with it: the sync's thread only fills buffers, so a fast source is not
-   * held up by the target's writes.
+   * held up by the target's writes. A record's payload is not copied at all: it is borrowed, and
+   * goes the same way ({@link BorrowingStream}). Each record's header takes a staging buffer, so at
+   * most {@value #BUFFERS} borrowed payloads are held at once.
    */
-  private final class StagingStream extends OutputStream {
+  private final class StagingStream extends OutputStream implements BorrowingStream {
     private static final int BUFFERS = 8;
     private static final int BUFFER_BYTES = 1 << 20;
     private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
     private final ExecutorService writer =
         Executors.newSingleThreadExecutor(Threads.daemon("cbtfs-stage-write"));
     private volatile IOException writeFailure;
+    private volatile boolean stopped;
     private long written; // the writer thread's
     private long queued; // the writer thread's
     private Future<?> lastWrite = CompletableFuture.completedFuture(null);
@@ -140,27 +144,45 @@ final class StagedDelivery implements Delivery {
       }
       ByteBuffer full = current;
       current = null;
-      full.flip();
-      ByteBuffer forVerifier = full.duplicate();
+      hand(full.flip(), () -> free.offer(full.clear()));
+    }
+
+    @Override
+    public void borrow(ByteBuffer bytes, Runnable giveBack) throws IOException {
+      try {
+        flush(); // what came before (the record's header) goes first
+      } catch (IOException | RuntimeException | Error e) {
+        giveBack.run();
+        throw e;
+      }
+      hand(bytes, giveBack);
+    }
+
+    /**
+     * Queues {@code bytes} for the writer thread and lends them to the verifier; {@code whenDone}
+     * runs once, when both are done with them (or gave up).
+     */
+    private void hand(ByteBuffer bytes, Runnable whenDone) throws IOException {
       AtomicInteger users = new AtomicInteger(2);
       Runnable release =
           () -> {
             if (users.decrementAndGet() == 0) {
-              free.offer(full.clear());
+              whenDone.run();
             }
           };
+      ByteBuffer forWriter = bytes.duplicate();
       try {
-        lastWrite = writer.submit(() -> writeOut(full, release));
+        lastWrite = writer.submit(() -> writeOut(forWriter, release));
       } catch (RejectedExecutionException e) {
         release.run();
       }
-      verifier.handOver(forVerifier, release);
+      verifier.handOver(bytes.duplicate(), release); // runs release whatever it throws
     }
 
     /** On the writer thread: appends {@code bytes} to the file, unless a write failed before. */
     private void writeOut(ByteBuffer bytes, Runnable release) {
       try {
-        if (writeFailure == null) {
+        if (writeFailure == null && !stopped) {
           int n = bytes.remaining();
           while (bytes.hasRemaining()) {
             channel.write(bytes);
@@ -195,11 +217,13 @@ final class StagedDelivery implements Delivery {
     }
 
     /**
-     * Stops the writer thread and waits for it (a write stuck longer is cut short when the file is
-     * closed), so nothing touches the descriptors once they are closed.
+     * Stops the writer thread and waits for it, so nothing touches the descriptors once they are
+     * closed. Writes still queued are skipped but give their buffers back, borrowed ones included;
+     * one stuck longer than the wait is cut short when the file is closed.
      */
     void stop() {
-      writer.shutdownNow();
+      stopped = true;
+      writer.shutdown();
       try {
         writer.awaitTermination(30, TimeUnit.SECONDS);
       } catch (InterruptedException e) {

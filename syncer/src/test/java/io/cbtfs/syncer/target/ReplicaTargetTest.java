@@ -4,19 +4,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.cbtfs.syncer.BorrowingStream;
 import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaWriter;
+import io.cbtfs.syncer.EncodedRecord;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -25,6 +29,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -163,6 +169,81 @@ class ReplicaTargetTest {
     System.arraycopy(text, 0, expected, 196608, text.length);
     System.arraycopy(zeros, 0, expected, 524288, zeros.length);
     assertThat(Files.readAllBytes(file)).isEqualTo(expected);
+  }
+
+  /** Large records from direct buffers, as a sync sends them: raw, compressed, raw. */
+  private static List<EncodedRecord> largeDirectRecords(byte[] expected) {
+    ChunkCodec codec = new ChunkCodec();
+    List<EncodedRecord> records = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      byte[] data = new byte[256 << 10];
+      if (i == 1) {
+        Arrays.fill(data, (byte) 'c');
+      } else {
+        new Random(20 + i).nextBytes(data);
+      }
+      int offset = i * (256 << 10) + (i == 2 ? 256 << 10 : 0); // a gap before the last
+      System.arraycopy(data, 0, expected, offset, data.length);
+      ByteBuffer direct = ByteBuffer.allocateDirect(data.length).put(data).flip();
+      records.add(codec.encode(offset, direct, null));
+    }
+    assertThat(records.stream().map(EncodedRecord::kind))
+        .containsExactly(RecordKind.DATA_RAW, RecordKind.DATA_LZ4, RecordKind.DATA_RAW);
+    return records;
+  }
+
+  @Test
+  void borrowedPayloadsLandAndEachIsGivenBackOnce() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    byte[] expected = base.clone();
+    List<EncodedRecord> records = largeDirectRecords(expected);
+    AtomicIntegerArray givenBack = new AtomicIntegerArray(records.size());
+    try (Delivery d = replica.begin(next, false)) {
+      assertThat(d.stream()).isInstanceOf(BorrowingStream.class);
+      DeltaWriter w = new DeltaWriter(d.stream(), next);
+      for (int i = 0; i < records.size(); i++) {
+        int record = i;
+        w.write(records.get(i), () -> givenBack.incrementAndGet(record));
+      }
+      w.finish();
+      assertThat(d.commit()).isEqualTo(2);
+    } finally {
+      replica.close();
+    }
+    for (int i = 0; i < records.size(); i++) {
+      assertThat(givenBack.get(i)).as("record %d given back", i).isEqualTo(1);
+    }
+    assertThat(Files.readAllBytes(file)).isEqualTo(expected);
+  }
+
+  @Test
+  void aDeliveryAbandonedMidStreamGivesEveryBorrowedPayloadBack() throws Exception {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    List<EncodedRecord> records = largeDirectRecords(base.clone());
+    CountDownLatch allBack = new CountDownLatch(records.size());
+    AtomicInteger extra = new AtomicInteger();
+    AtomicIntegerArray givenBack = new AtomicIntegerArray(records.size());
+    try (Delivery d = replica.begin(next, false)) {
+      DeltaWriter w = new DeltaWriter(d.stream(), next);
+      for (int i = 0; i < records.size(); i++) {
+        int record = i;
+        w.write(
+            records.get(i),
+            () -> {
+              if (givenBack.incrementAndGet(record) == 1) {
+                allBack.countDown();
+              } else {
+                extra.incrementAndGet();
+              }
+            });
+      }
+      // no trailer, no commit: the sync failed
+    } finally {
+      replica.close();
+    }
+    assertThat(allBack.await(30, TimeUnit.SECONDS)).as("every payload given back").isTrue();
+    assertThat(extra.get()).as("payloads given back twice").isZero();
+    assertThat(Files.readAllBytes(file)).isEqualTo(base);
   }
 
   @Test

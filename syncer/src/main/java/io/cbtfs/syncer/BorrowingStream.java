@@ -1,0 +1,18 @@
+package io.cbtfs.syncer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A stream that can take bytes without copying them: it keeps the buffer until it has used it, then
+ * gives it back. {@link DeltaWriter} lends record payloads this way to a stream that offers it, so
+ * a payload read from the image goes to the staging file without passing through the heap.
+ */
+public interface BorrowingStream {
+  /**
+   * Appends {@code bytes} (position to limit) after everything written so far. {@code giveBack}
+   * runs exactly once, on any thread, once the stream no longer needs them (also when it fails);
+   * until then the caller leaves them alone.
+   */
+  void borrow(ByteBuffer bytes, Runnable giveBack) throws IOException;
+}
