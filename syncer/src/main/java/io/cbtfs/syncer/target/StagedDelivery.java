@@ -17,9 +17,9 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayDeque;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -89,24 +89,30 @@ final class StagedDelivery implements Delivery {
   }
 
   /**
-   * Stages the delta through a few direct buffers. Each full one goes at once to the writer thread
-   * (into the file, no heap copy on the way) and to the verifier (lent, no copy either), and comes
-   * back once both are done with it: the sync's thread only fills buffers, so a fast source is not
-   * held up by the target's writes. A record's payload is not copied at all: it is borrowed, and
-   * goes the same way ({@link BorrowingStream}). Each record's header takes a staging buffer, so at
-   * most {@value #BUFFERS} borrowed payloads are held at once.
+   * Stages the delta through a few direct buffers. Each full one goes at once to a writer thread
+   * (into the file at its place, no heap copy on the way) and to the verifier (lent, no copy
+   * either), and comes back once both are done with it: the sync's thread only fills buffers, so a
+   * fast source is not held up by the target's writes. A record's payload is not copied at all: it
+   * is borrowed, and goes the same way ({@link BorrowingStream}). Each record's header takes a
+   * staging buffer, so at most {@value #BUFFERS} borrowed payloads are held at once.
    */
   private final class StagingStream extends OutputStream implements BorrowingStream {
     private static final int BUFFERS = 8;
     private static final int BUFFER_BYTES = 1 << 20;
     private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
+
+    /**
+     * Writes into a file in RAM or in the page cache are copies the kernel makes on the writer's
+     * core: one thread could not keep up with a source read at the disk's rate.
+     */
+    private static final int WRITERS = 2;
+
     private final ExecutorService writer =
-        Executors.newSingleThreadExecutor(Threads.daemon("cbtfs-stage-write"));
+        Executors.newFixedThreadPool(WRITERS, Threads.daemon("cbtfs-stage-write"));
+    private final ArrayDeque<Future<?>> writes = new ArrayDeque<>(); // not known to be done
     private volatile IOException writeFailure;
     private volatile boolean stopped;
-    private long written; // the writer thread's
-    private long queued; // the writer thread's
-    private Future<?> lastWrite = CompletableFuture.completedFuture(null);
+    private long handed; // where the next buffer handed over goes in the file
     private ByteBuffer current;
 
     StagingStream() {
@@ -136,7 +142,7 @@ final class StagedDelivery implements Delivery {
       }
     }
 
-    /** Hands the current buffer to the writer thread and to the verifier. */
+    /** Hands the current buffer to a writer thread and to the verifier. */
     @Override
     public void flush() throws IOException {
       if (current == null || current.position() == 0) {
@@ -159,7 +165,7 @@ final class StagedDelivery implements Delivery {
     }
 
     /**
-     * Queues {@code bytes} for the writer thread and lends them to the verifier; {@code whenDone}
+     * Queues {@code bytes} for a writer thread and lends them to the verifier; {@code whenDone}
      * runs once, when both are done with them (or gave up).
      */
     private void hand(ByteBuffer bytes, Runnable whenDone) throws IOException {
@@ -171,31 +177,39 @@ final class StagedDelivery implements Delivery {
             }
           };
       ByteBuffer forWriter = bytes.duplicate();
+      long at = handed;
+      handed += bytes.remaining();
       try {
-        lastWrite = writer.submit(() -> writeOut(forWriter, release));
+        writes.add(writer.submit(() -> writeOut(forWriter, at, release)));
       } catch (RejectedExecutionException e) {
         release.run();
+      }
+      while (!writes.isEmpty() && writes.peek().isDone()) {
+        writes.poll();
       }
       verifier.handOver(bytes.duplicate(), release); // runs release whatever it throws
     }
 
-    /** On the writer thread: appends {@code bytes} to the file, unless a write failed before. */
-    private void writeOut(ByteBuffer bytes, Runnable release) {
+    /**
+     * On a writer thread: writes {@code bytes} at {@code at}, unless a write failed before. A write
+     * that crosses a multiple of {@value #WRITEBACK_BYTES} queues the writeback of the window that
+     * ended one window earlier, which the other writes in flight have left by then.
+     */
+    private void writeOut(ByteBuffer bytes, long at, Runnable release) {
       try {
         if (writeFailure == null && !stopped) {
-          int n = bytes.remaining();
+          long end = at;
           while (bytes.hasRemaining()) {
-            channel.write(bytes);
+            end += channel.write(bytes, end);
           }
-          written += n;
-          if (written - queued >= WRITEBACK_BYTES) {
-            writeback.startWriteback(queued, written - queued);
-            queued = written;
+          long window = end / WRITEBACK_BYTES - 2;
+          if (at / WRITEBACK_BYTES != end / WRITEBACK_BYTES && window >= 0) {
+            writeback.startWriteback(window * WRITEBACK_BYTES, WRITEBACK_BYTES);
           }
         }
       } catch (IOException e) {
         writeFailure = e;
-      } catch (RuntimeException | Error e) { // only the last write is awaited: none may be lost
+      } catch (RuntimeException | Error e) { // the futures are not asked: none may be lost
         writeFailure = new IOException(e.toString(), e);
       } finally {
         release.run();
@@ -205,7 +219,9 @@ final class StagedDelivery implements Delivery {
     /** Waits until every buffer handed over is in the file; throws what a write met. */
     void drain() throws IOException {
       flush();
-      Futures.await(lastWrite, "staging");
+      for (Future<?> w; (w = writes.poll()) != null; ) {
+        Futures.await(w, "staging");
+      }
       throwIfFailed();
     }
 
@@ -217,7 +233,7 @@ final class StagedDelivery implements Delivery {
     }
 
     /**
-     * Stops the writer thread and waits for it, so nothing touches the descriptors once they are
+     * Stops the writer threads and waits for them, so nothing touches the descriptors once they are
      * closed. Writes still queued are skipped but give their buffers back, borrowed ones included;
      * one stuck longer than the wait is cut short when the file is closed.
      */
