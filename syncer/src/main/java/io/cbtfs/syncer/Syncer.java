@@ -296,8 +296,9 @@ public final class Syncer {
       thread.start();
     }
 
+    /** A run's share of the read-ahead: never more than all of it, or its advice would wait. */
     private static int kib(int bytes) {
-      return Math.max(1, (bytes + 1023) >> 10);
+      return Math.min(READ_AHEAD_KIB, Math.max(1, (bytes + 1023) >> 10));
     }
 
     /** The sync's thread has taken the next run: the advice may go that much further. */
