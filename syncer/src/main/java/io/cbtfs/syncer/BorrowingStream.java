@@ -15,4 +15,7 @@ public interface BorrowingStream {
    * until then the caller leaves them alone.
    */
   void borrow(ByteBuffer bytes, Runnable giveBack) throws IOException;
+
+  /** Appends a copy of {@code bytes} (position to limit), made before this returns. */
+  void copy(ByteBuffer bytes) throws IOException;
 }

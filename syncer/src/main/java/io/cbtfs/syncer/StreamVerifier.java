@@ -48,10 +48,7 @@ public final class StreamVerifier extends OutputStream {
                 result.completeExceptionally(e);
               }
               input.close();
-              // unblock a writer still feeding a stream already rejected; give back what it lent
-              for (Chunk c; (c = chunks.poll()) != null; ) {
-                c.consumed().run();
-              }
+              giveBackQueued(); // unblocks a writer still feeding a stream already rejected
             })
         .start();
   }
@@ -112,11 +109,17 @@ public final class StreamVerifier extends OutputStream {
     return len > 0;
   }
 
-  /** Queues a chunk; false if the verifier ended first (the chunk was not queued). */
+  /**
+   * Queues a chunk; false if the verifier ended first (the chunk was not queued). A chunk queued
+   * just as the verifier ended, after it gave back what was queued, is given back here.
+   */
   private boolean put(Chunk chunk) throws IOException {
     try {
       while (!result.isDone()) {
         if (chunks.offer(chunk, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+          if (result.isDone()) {
+            giveBackQueued();
+          }
           return true;
         }
       }
@@ -124,6 +127,13 @@ public final class StreamVerifier extends OutputStream {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while verifying");
+    }
+  }
+
+  /** Once the verifier has ended: gives back every chunk still queued, each once. */
+  private void giveBackQueued() {
+    for (Chunk c; (c = chunks.poll()) != null; ) {
+      c.consumed().run();
     }
   }
 

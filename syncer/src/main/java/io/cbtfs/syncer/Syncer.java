@@ -228,8 +228,10 @@ public final class Syncer {
                     ByteBuffer run = buf.read.clear().limit(length);
                     reader.readFully(offset, run);
                     EncodedRecord r = codec.encode(offset, run, buf.compressed);
-                    if (r.kind() == RecordKind.DATA_LZ4 && buf.compressed == null) {
-                      buf.compressed = r.payload(); // kept for the next run that compresses
+                    if (r.kind() == RecordKind.DATA_LZ4
+                        && (buf.compressed == null
+                            || r.payload().capacity() > buf.compressed.capacity())) {
+                      buf.compressed = r.payload(); // the larger kept for the next that compresses
                     }
                     return r;
                   }),
@@ -309,19 +311,15 @@ public final class Syncer {
     /** Stops the walk and waits for it: the image's descriptor is closed after the sync. */
     void stop() {
       thread.interrupt();
-      try {
-        thread.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      Threads.uninterruptibly(thread::join);
     }
   }
 
   /**
    * A run's read buffer (direct, aligned: a direct read fills it in place) and, once a run
-   * compressed, the buffer its payload went to: both are reused for later runs, so the pipeline
-   * allocates nothing per record. Owned by one run at a time, from its read until the stream gave
-   * its payload back.
+   * compressed, the largest buffer a payload went to: both are reused for later runs, so once a set
+   * has grown to its runs the pipeline allocates nothing per record. Owned by one run at a time,
+   * from its read until the stream gave its payload back.
    */
   private static final class Buffers {
     final ByteBuffer read;
@@ -410,6 +408,7 @@ public final class Syncer {
       try {
         r = Futures.await(next.record(), "syncing");
       } catch (IOException | RuntimeException e) {
+        // a task still filling them (the wait was interrupted) is harmless: the pipeline ends here
         giveBack(next.buffers());
         throw e;
       }

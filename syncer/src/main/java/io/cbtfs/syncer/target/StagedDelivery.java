@@ -94,7 +94,8 @@ final class StagedDelivery implements Delivery {
    * either), and comes back once both are done with it: the sync's thread only fills buffers, so a
    * fast source is not held up by the target's writes. A record's payload is not copied at all: it
    * is borrowed, and goes the same way ({@link BorrowingStream}). Each record's header takes a
-   * staging buffer, so at most {@value #BUFFERS} borrowed payloads are held at once.
+   * staging buffer, which comes back about when its payload does: about {@value #BUFFERS} borrowed
+   * payloads are held at most.
    */
   private final class StagingStream extends OutputStream implements BorrowingStream {
     private static final int BUFFERS = 8;
@@ -142,6 +143,22 @@ final class StagedDelivery implements Delivery {
       }
     }
 
+    @Override
+    public void copy(ByteBuffer bytes) throws IOException {
+      ByteBuffer from = bytes.duplicate();
+      while (from.hasRemaining()) {
+        if (current == null) {
+          current = takeFree();
+        }
+        int n = Math.min(from.remaining(), current.remaining());
+        current.put(from.slice(from.position(), n));
+        from.position(from.position() + n);
+        if (!current.hasRemaining()) {
+          flush();
+        }
+      }
+    }
+
     /** Hands the current buffer to a writer thread and to the verifier. */
     @Override
     public void flush() throws IOException {
@@ -169,6 +186,12 @@ final class StagedDelivery implements Delivery {
      * runs once, when both are done with them (or gave up).
      */
     private void hand(ByteBuffer bytes, Runnable whenDone) throws IOException {
+      try {
+        throwIfFailed(); // a failed write fails the sync now, not after the whole image is read
+      } catch (IOException e) {
+        whenDone.run();
+        throw e;
+      }
       AtomicInteger users = new AtomicInteger(2);
       Runnable release =
           () -> {
@@ -192,8 +215,9 @@ final class StagedDelivery implements Delivery {
 
     /**
      * On a writer thread: writes {@code bytes} at {@code at}, unless a write failed before. A write
-     * that crosses a multiple of {@value #WRITEBACK_BYTES} queues the writeback of the window that
-     * ended one window earlier, which the other writes in flight have left by then.
+     * that ends in a new {@value #WRITEBACK_BYTES}-byte window queues the writeback of the window
+     * two before that one, which the other writes in flight have left by then (a hint: a window
+     * skipped is flushed by the final fdatasync).
      */
     private void writeOut(ByteBuffer bytes, long at, Runnable release) {
       try {
@@ -240,11 +264,7 @@ final class StagedDelivery implements Delivery {
     void stop() {
       stopped = true;
       writer.shutdown();
-      try {
-        writer.awaitTermination(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      Threads.uninterruptibly(() -> writer.awaitTermination(30, TimeUnit.SECONDS));
     }
 
     private ByteBuffer takeFree() throws IOException {

@@ -217,6 +217,28 @@ class ReplicaTargetTest {
   }
 
   @Test
+  void aRecordWrittenWithoutACallbackIsCopiedBeforeWriteReturns() throws IOException {
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    byte[] expected = base.clone();
+    List<EncodedRecord> records = largeDirectRecords(expected);
+    try (Delivery d = replica.begin(next, false)) {
+      DeltaWriter w = new DeltaWriter(d.stream(), next);
+      for (EncodedRecord r : records) {
+        w.write(r);
+        ByteBuffer reused = r.payload().duplicate(); // the caller's next run, at once
+        while (reused.hasRemaining()) {
+          reused.put((byte) 0x77);
+        }
+      }
+      w.finish();
+      assertThat(d.commit()).isEqualTo(2);
+    } finally {
+      replica.close();
+    }
+    assertThat(Files.readAllBytes(file)).isEqualTo(expected);
+  }
+
+  @Test
   void aDeliveryAbandonedMidStreamGivesEveryBorrowedPayloadBack() throws Exception {
     DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
     List<EncodedRecord> records = largeDirectRecords(base.clone());
