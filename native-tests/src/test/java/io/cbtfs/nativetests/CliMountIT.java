@@ -41,9 +41,10 @@ class CliMountIT {
   }
 
   /**
-   * A mount killed (SIGKILL) after a sync to a replica returned and before the replica's background
-   * settle ran (held back for the test): the journal is left, the replica as verify reads it is
-   * still the image (verify applies the journal), and the remounted image syncs on incrementally.
+   * A mount killed (SIGKILL) after an incremental sync to a replica returned and before the
+   * replica's background settle ran (held back for the test): the journal is left, the replica as
+   * verify reads it is still the image (verify applies the journal), and the remounted image syncs
+   * on incrementally.
    */
   @Test
   void aMountKilledBeforeItsSettleLeavesAReplicaThatVerifyFinishes() throws Exception {
@@ -65,7 +66,11 @@ class CliMountIT {
     Tools.Result full = Cbtfs.run("sync", mnt.resolve("vm.raw").toString(), replica);
     assertThat(full.exitCode()).as(full.output()).isZero();
     Path journal = replicaDir.resolve(".vm.raw.cbtfs-apply");
-    assertThat(journal).as("the full sync's settle is held back").exists();
+    assertThat(journal).as("a new replica is written in place, with no journal").doesNotExist();
+    writeRandomBlocks(2, 5, 41);
+    Tools.Result incremental = Cbtfs.run("sync", mnt.resolve("vm.raw").toString(), replica);
+    assertThat(incremental.exitCode()).as(incremental.output()).isZero();
+    assertThat(journal).as("the incremental sync's settle is held back").exists();
     ProcessHandle daemon = ProcessHandle.of(Long.parseLong(pid.group(1))).orElseThrow();
     daemon.destroyForcibly();
     daemon.onExit().get(30, TimeUnit.SECONDS);

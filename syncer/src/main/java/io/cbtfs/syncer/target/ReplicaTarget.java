@@ -21,9 +21,10 @@ import org.roaringbitmap.RoaringBitmap;
 /**
  * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
  * .NAME.cbtfs-meta} (lineage and generation), {@code .NAME.cbtfs-staging} (a delta being received),
- * {@code .NAME.cbtfs-apply} (a verified delta being applied: the journal) and {@code
- * .NAME.cbtfs-lock} (held while a delta commits and settles, and while a journal is recovered) and
- * {@code .NAME.cbtfs-sync} (held by the one sync that stages a delta here).
+ * {@code .NAME.cbtfs-new} (the first full image being written, before the replica exists), {@code
+ * .NAME.cbtfs-apply} (a verified delta being applied: the journal) and {@code .NAME.cbtfs-lock}
+ * (held while a delta commits and settles, and while a journal is recovered) and {@code
+ * .NAME.cbtfs-sync} (held by the one sync that stages a delta here).
  *
  * <p>Apply is crash-safe: the staging file is verified completely, fsynced and renamed to the
  * journal name (the commit point) before any byte of the replica changes. The journal is then
@@ -32,11 +33,17 @@ import org.roaringbitmap.RoaringBitmap;
  * background once the target is closed ({@link Settles}); whatever reads the replica's state waits
  * for it. Records are absolute writes, so a journal found at the next use is simply applied again;
  * a staging file found then is discarded.
+ *
+ * <p>The first full sync into a replica that does not exist yet writes once, not twice: each
+ * verified record goes straight into {@code .NAME.cbtfs-new}, which becomes the replica by a rename
+ * once the whole delta verified and the file is durable ({@link FreshReplicaDelivery}); a crash
+ * before that leaves no replica, and the file is discarded at the next use.
  */
 public final class ReplicaTarget implements Target {
   private final Path replica;
   private final Path meta;
   private final Path staging;
+  private final Path fresh;
   private final Path journal;
   private final Path lock;
   private final Path syncLock;
@@ -46,6 +53,7 @@ public final class ReplicaTarget implements Target {
     String name = this.replica.getFileName().toString();
     this.meta = this.replica.resolveSibling("." + name + ".cbtfs-meta");
     this.staging = this.replica.resolveSibling("." + name + ".cbtfs-staging");
+    this.fresh = this.replica.resolveSibling("." + name + ".cbtfs-new");
     this.journal = this.replica.resolveSibling("." + name + ".cbtfs-apply");
     this.lock = this.replica.resolveSibling("." + name + ".cbtfs-lock");
     this.syncLock = this.replica.resolveSibling("." + name + ".cbtfs-sync");
@@ -110,10 +118,11 @@ public final class ReplicaTarget implements Target {
         finishJournal();
       }
     }
-    if (Files.exists(staging)) {
+    if (Files.exists(staging) || Files.exists(fresh, LinkOption.NOFOLLOW_LINKS)) {
       try (ReplicaLock idle = ReplicaLock.tryAcquire(syncLock)) {
         if (idle != null) { // not another sync's delta in the making: one a crash left
           Files.deleteIfExists(staging);
+          Files.deleteIfExists(fresh);
         }
       }
     }
@@ -149,6 +158,10 @@ public final class ReplicaTarget implements Target {
       // the sync read the state already; it is read again only to see a sync that committed since
       Settles.await(journal);
       recorded().check(header, describe(), allowNewLineage);
+      if (header.full() && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
+        return new FreshReplicaDelivery(
+            fresh, header, (image, h) -> install(image, h, allowNewLineage), syncing);
+      }
       return new StagedDelivery(
           staging, header, verified -> commit(verified, header, allowNewLineage), syncing);
     } catch (IOException | RuntimeException | Error e) {
@@ -182,6 +195,28 @@ public final class ReplicaTarget implements Target {
     } catch (Throwable e) { // an Error too: a lock left held would stop every later use
       held.close();
       throw e;
+    }
+  }
+
+  /**
+   * Makes a complete, durable new image the replica (a full sync into a replica that did not
+   * exist): a rename, then the generation. A crash before the generation is recorded leaves a
+   * replica with no metadata, which the next sync fills again in full.
+   */
+  private long install(Path image, DeltaHeader header, boolean allowNewLineage) throws IOException {
+    try (ReplicaLock held = ReplicaLock.acquire(lock)) {
+      finishJournal(); // one of a replica since removed: dropped
+      recorded().check(header, describe(), allowNewLineage);
+      if (Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
+        throw new CbtfsException(
+            replica + " appeared while a full sync built it anew; it was left as it is");
+      }
+      Files.deleteIfExists(meta); // a removed replica's: it must never describe the new one
+      Files.move(image, replica, StandardCopyOption.ATOMIC_MOVE);
+      FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
+      SidecarMeta.write(
+          meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
+      return header.generation();
     }
   }
 

@@ -370,6 +370,108 @@ class ReplicaTargetTest {
     assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
   }
 
+  /** A replica beside {@code r.img} that does not exist yet, and a full delta of random bytes. */
+  private Path freshFile() {
+    return dir.resolve("fresh.img");
+  }
+
+  private static byte[] fullDelta(DeltaHeader full, byte[] image) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    DeltaWriter w = new DeltaWriter(out, full);
+    ChunkCodec codec = new ChunkCodec();
+    for (int at = 0; at < image.length; at += 65536) {
+      w.write(codec.encode(at, Arrays.copyOfRange(image, at, at + 65536), 65536));
+    }
+    w.finish();
+    return out.toByteArray();
+  }
+
+  @Test
+  void theFirstFullSyncWritesTheNewReplicaOnceWithoutStagingIt() throws IOException {
+    ReplicaTarget target = new ReplicaTarget(freshFile());
+    byte[] image = new byte[SIZE];
+    new Random(9).nextBytes(image);
+    Arrays.fill(image, 4 * 65536, 6 * 65536, (byte) 0); // zero records: holes
+    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
+    byte[] delta = fullDelta(full, image);
+    try (Delivery d = target.begin(full, false)) {
+      d.stream().write(delta, 0, delta.length / 2);
+      d.stream().flush();
+      assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-staging"))).isFalse();
+      assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isTrue();
+      assertThat(Files.exists(freshFile())).as("no replica before the commit").isFalse();
+      d.stream().write(delta, delta.length / 2, delta.length - delta.length / 2);
+      assertThat(d.commit()).isEqualTo(1);
+    } finally {
+      target.close();
+    }
+    assertThat(Files.readAllBytes(freshFile())).isEqualTo(image);
+    assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
+    assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-apply"))).isFalse();
+    assertThat(target.state().generation()).isEqualTo(1);
+    DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
+    try (Delivery d = target.begin(next, false)) {
+      d.stream().write(delta(next, 65536, new byte[] {9}));
+      assertThat(d.commit()).isEqualTo(2);
+    } finally {
+      target.close();
+    }
+    assertThat(Files.readAllBytes(freshFile())[65536]).isEqualTo((byte) 9);
+  }
+
+  @Test
+  void aFirstFullSyncThatFailsLeavesNoReplicaBehind() throws IOException {
+    ReplicaTarget target = new ReplicaTarget(freshFile());
+    byte[] image = new byte[SIZE];
+    new Random(10).nextBytes(image);
+    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
+    byte[] corrupt = fullDelta(full, image);
+    corrupt[corrupt.length / 2] ^= 1;
+    try (Delivery d = target.begin(full, false)) {
+      assertThatThrownBy(
+              () -> {
+                d.stream().write(corrupt);
+                d.commit();
+              })
+          .isInstanceOf(CorruptDeltaException.class);
+    } finally {
+      target.close();
+    }
+    byte[] good = fullDelta(full, image);
+    try (Delivery d = target.begin(full, false)) {
+      d.stream().write(good, 0, good.length / 3); // then the sync fails: no commit
+    } finally {
+      target.close();
+    }
+    assertThat(Files.exists(freshFile())).isFalse();
+    assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
+    assertThat(target.state().exists()).isFalse();
+  }
+
+  @Test
+  void aNewImageACrashLeftIsDiscardedAndOldMetadataNeverDescribesTheNewReplica()
+      throws IOException {
+    ReplicaTarget target = new ReplicaTarget(freshFile());
+    Files.write(dir.resolve(".fresh.img.cbtfs-new"), new byte[] {1, 2, 3}); // a crash's leftover
+    // the metadata of a replica since deleted, at a generation the next full sync must replace
+    Files.copy(dir.resolve(".r.img.cbtfs-meta"), dir.resolve(".fresh.img.cbtfs-meta"));
+    assertThat(target.state().exists()).as("no replica, so nothing").isFalse();
+    assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
+    byte[] image = new byte[SIZE];
+    new Random(11).nextBytes(image);
+    UUID other = UUID.randomUUID();
+    DeltaHeader full = new DeltaHeader(other, SIZE, 65536, 0, 7, true);
+    try (Delivery d = target.begin(full, false)) {
+      d.stream().write(fullDelta(full, image));
+      assertThat(d.commit()).isEqualTo(7);
+    } finally {
+      target.close();
+    }
+    assertThat(Files.readAllBytes(freshFile())).isEqualTo(image);
+    assertThat(target.state().generation()).isEqualTo(7);
+    assertThat(target.state().lineage()).isEqualTo(other);
+  }
+
   @Test
   void aPlantedSymbolicLinkIsNeverWrittenThrough() throws IOException {
     Path outside = dir.getParent().resolve("outside-" + System.nanoTime());
