@@ -23,10 +23,13 @@ import java.nio.file.StandardOpenOption;
  * deleted. {@link #close} without commit deletes it.
  */
 final class FreshReplicaDelivery implements Delivery {
-  /** What the target does with the complete, durable new image; returns the new generation. */
+  /**
+   * What the target does with the complete, durable new image, {@code written} the identity of the
+   * file that was written (the name must still point at it); returns the new generation.
+   */
   @FunctionalInterface
   interface Commit {
-    long apply(Path image, DeltaHeader header) throws IOException;
+    long apply(Path image, Object written, DeltaHeader header) throws IOException;
   }
 
   private final Path image;
@@ -34,6 +37,7 @@ final class FreshReplicaDelivery implements Delivery {
   private final Commit commit;
   private final Closeable owned;
   private final FileChannel out;
+  private final Object written;
   private final Stream stream;
   private boolean done;
 
@@ -51,7 +55,13 @@ final class FreshReplicaDelivery implements Delivery {
             StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING,
             LinkOption.NOFOLLOW_LINKS);
-    this.stream = new Stream(new StreamVerifier(image.toString(), this::write));
+    try {
+      this.written = StagedDelivery.fileKey(image);
+      this.stream = new Stream(new StreamVerifier(image.toString(), this::write));
+    } catch (IOException | RuntimeException | Error e) {
+      out.close();
+      throw e;
+    }
   }
 
   /** On the verifier's thread: a verified record into the new image (a zero one is a hole). */
@@ -109,7 +119,7 @@ final class FreshReplicaDelivery implements Delivery {
     RecordWrites.resize(out, header.imageSize());
     out.force(true); // data and size durable before the file can become the replica
     out.close();
-    long generation = commit.apply(image, header);
+    long generation = commit.apply(image, written, header);
     done = true;
     owned.close();
     return generation;

@@ -10,6 +10,7 @@ import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -160,7 +161,7 @@ public final class ReplicaTarget implements Target {
       recorded().check(header, describe(), allowNewLineage);
       if (header.full() && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
         return new FreshReplicaDelivery(
-            fresh, header, (image, h) -> install(image, h, allowNewLineage), syncing);
+            fresh, header, (image, key, h) -> install(image, key, h, allowNewLineage), syncing);
       }
       return new StagedDelivery(
           staging, header, verified -> commit(verified, header, allowNewLineage), syncing);
@@ -203,21 +204,54 @@ public final class ReplicaTarget implements Target {
    * exist): a rename, then the generation. A crash before the generation is recorded leaves a
    * replica with no metadata, which the next sync fills again in full.
    */
-  private long install(Path image, DeltaHeader header, boolean allowNewLineage) throws IOException {
+  private long install(Path image, Object written, DeltaHeader header, boolean allowNewLineage)
+      throws IOException {
     try (ReplicaLock held = ReplicaLock.acquire(lock)) {
       finishJournal(); // one of a replica since removed: dropped
       recorded().check(header, describe(), allowNewLineage);
-      if (Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
-        throw new CbtfsException(
-            replica + " appeared while a full sync built it anew; it was left as it is");
+      if (!written.equals(StagedDelivery.fileKey(image))) { // what was written is what is installed
+        throw new IOException(
+            image + " was replaced while the replica was written: is another sync running?");
       }
-      Files.deleteIfExists(meta); // a removed replica's: it must never describe the new one
-      Files.move(image, replica, StandardCopyOption.ATOMIC_MOVE);
+      if (Files.deleteIfExists(meta)) { // a removed replica's: it must never describe the new one
+        FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
+      }
+      renameWithoutReplacing(image);
       FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
       SidecarMeta.write(
           meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
       return header.generation();
     }
+  }
+
+  /**
+   * Makes {@code image} the replica, refusing if a replica appeared meanwhile: a hard link fails on
+   * an existing name where a rename would replace it. Where the file system has no hard links, a
+   * check and a rename (a file made in between by something other than cbtfs would be replaced).
+   */
+  private void renameWithoutReplacing(Path image) throws IOException {
+    boolean linked;
+    try {
+      Files.createLink(replica, image);
+      linked = true;
+    } catch (FileAlreadyExistsException e) {
+      throw appeared();
+    } catch (IOException | UnsupportedOperationException e) {
+      linked = false; // no hard links here
+    }
+    if (linked) {
+      Files.delete(image); // a crash before this leaves a second name, which recover() removes
+      return;
+    }
+    if (Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
+      throw appeared();
+    }
+    Files.move(image, replica, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private CbtfsException appeared() {
+    return new CbtfsException(
+        replica + " appeared while a full sync built it anew; it was left as it is");
   }
 
   /**

@@ -83,7 +83,8 @@ final class StagedDelivery implements Delivery {
     this.verifier = new StreamVerifier(staging.toString());
   }
 
-  private static Object fileKey(Path file) throws IOException {
+  /** The identity of {@code file} itself (a link's, not its target's). */
+  static Object fileKey(Path file) throws IOException {
     return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
         .fileKey();
   }

@@ -449,6 +449,68 @@ class ReplicaTargetTest {
   }
 
   @Test
+  void aNewImageReplacedUnderItsDeliveryIsNotInstalled() throws IOException {
+    ReplicaTarget target = new ReplicaTarget(freshFile());
+    byte[] image = new byte[SIZE];
+    new Random(12).nextBytes(image);
+    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
+    byte[] delta = fullDelta(full, image);
+    Path written = dir.resolve(".fresh.img.cbtfs-new");
+    try (Delivery d = target.begin(full, false)) {
+      d.stream().write(delta, 0, delta.length / 2);
+      Files.delete(written);
+      Files.write(written, new byte[SIZE]); // planted: not what the verifier passed
+      d.stream().write(delta, delta.length / 2, delta.length - delta.length / 2);
+      assertThatThrownBy(d::commit)
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("replaced");
+    } finally {
+      target.close();
+    }
+    assertThat(Files.exists(freshFile())).isFalse();
+    assertThat(target.state().exists()).isFalse();
+  }
+
+  @Test
+  void aReplicaThatAppearsDuringTheFirstFullSyncIsLeftAsItIs() throws IOException {
+    ReplicaTarget target = new ReplicaTarget(freshFile());
+    byte[] image = new byte[SIZE];
+    new Random(13).nextBytes(image);
+    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
+    try (Delivery d = target.begin(full, false)) {
+      d.stream().write(fullDelta(full, image));
+      Files.write(freshFile(), "an operator's own file".getBytes());
+      assertThatThrownBy(d::commit)
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("appeared");
+    } finally {
+      target.close();
+    }
+    assertThat(Files.readString(freshFile())).isEqualTo("an operator's own file");
+    assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
+  }
+
+  @Test
+  void aFullDeltaIntoAnExistingReplicaIsStillStagedFirst() throws IOException {
+    byte[] image = new byte[SIZE];
+    new Random(14).nextBytes(image);
+    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 2, true);
+    byte[] delta = fullDelta(full, image);
+    try (Delivery d = replica.begin(full, false)) {
+      d.stream().write(delta, 0, delta.length / 2);
+      d.stream().flush();
+      assertThat(Files.exists(dir.resolve(".r.img.cbtfs-staging"))).isTrue();
+      assertThat(Files.exists(dir.resolve(".r.img.cbtfs-new"))).isFalse();
+      assertThat(Files.readAllBytes(file)).as("untouched while staging").isEqualTo(base);
+      d.stream().write(delta, delta.length / 2, delta.length - delta.length / 2);
+      assertThat(d.commit()).isEqualTo(2);
+    } finally {
+      replica.close();
+    }
+    assertThat(Files.readAllBytes(file)).isEqualTo(image);
+  }
+
+  @Test
   void aNewImageACrashLeftIsDiscardedAndOldMetadataNeverDescribesTheNewReplica()
       throws IOException {
     ReplicaTarget target = new ReplicaTarget(freshFile());
