@@ -1,7 +1,6 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.BorrowingStream;
-import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StreamVerifier;
@@ -112,10 +111,9 @@ final class FreshReplicaDelivery implements Delivery {
     if (done) {
       throw new IllegalStateException("delivery already ended");
     }
-    DeltaHeader header = stream.verifier.result().header(); // every record is in the file now
-    if (!header.equals(announced)) {
-      throw new CorruptDeltaException(image.toString(), "header differs from the one announced");
-    }
+    // once the verifier's result is in, so is every record it wrote into the file
+    DeltaHeader header =
+        StagedDelivery.requireAnnounced(stream.verifier.result().header(), announced, image);
     RecordWrites.resize(out, header.imageSize());
     out.force(true); // data and size durable before the file can become the replica
     out.close();

@@ -83,6 +83,14 @@ final class StagedDelivery implements Delivery {
     this.verifier = new StreamVerifier(staging.toString());
   }
 
+  /** {@code got}, the header a verified delta held, if it is the one its sender announced. */
+  static DeltaHeader requireAnnounced(DeltaHeader got, DeltaHeader announced, Path file) {
+    if (!got.equals(announced)) {
+      throw new CorruptDeltaException(file.toString(), "header differs from the one announced");
+    }
+    return got;
+  }
+
   /** The identity of {@code file} itself (a link's, not its target's). */
   static Object fileKey(Path file) throws IOException {
     return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
@@ -302,10 +310,7 @@ final class StagedDelivery implements Delivery {
     channel.force(false); // fdatasync: the journal's bytes are durable before it can commit
     channel.close();
     writeback.close();
-    DeltaHeader header = verifier.result().header();
-    if (!header.equals(announced)) {
-      throw new CorruptDeltaException(staging.toString(), "header differs from the one announced");
-    }
+    DeltaHeader header = requireAnnounced(verifier.result().header(), announced, staging);
     if (!stagedFile.equals(fileKey(staging))) { // what was verified is what gets committed
       throw new IOException(
           staging
