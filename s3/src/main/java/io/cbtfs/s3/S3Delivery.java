@@ -148,10 +148,7 @@ final class S3Delivery implements Delivery {
       stream.flush();
       DeltaHeader header = verifier.result().header();
       flushPending();
-      if (!header.equals(announced)) {
-        throw new CorruptDeltaException(
-            store.where(image), "header differs from the one announced");
-      }
+      header.requireSame(announced, store.where(image));
       List<Manifest.Piece> laid = new ArrayList<>(pieces.size());
       for (int i = 0; i < pieces.size(); i++) {
         long[] p = pieces.get(i);

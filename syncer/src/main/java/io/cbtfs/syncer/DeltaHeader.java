@@ -101,4 +101,16 @@ public record DeltaHeader(
         + generation
         + (full ? " (full)" : " (incremental from " + baseGeneration + ")");
   }
+
+  /**
+   * This header, the one a verified delta held, if it is the one its sender announced.
+   *
+   * @throws CorruptDeltaException naming {@code source} if it is not
+   */
+  public DeltaHeader requireSame(DeltaHeader announced, String source) {
+    if (!equals(announced)) {
+      throw new CorruptDeltaException(source, "header differs from the one announced");
+    }
+    return this;
+  }
 }

@@ -16,12 +16,6 @@ import java.util.zip.CRC32C;
 public final class DeltaWriter {
   static final int TRAILER_BYTES = 1 + 8 + 8 + 32 + 4;
 
-  /**
-   * Payloads shorter than this are copied even into a stream that borrows: lending costs two
-   * hand-offs between threads, which measured no cheaper than copying a 64 KiB payload.
-   */
-  static final int BORROW_MIN_BYTES = 256 << 10;
-
   private final DataOutputStream out;
   private final BorrowingStream borrower; // null: payloads are copied into out
   private byte[] scratch; // a direct payload's way into a stream that copies
@@ -71,7 +65,7 @@ public final class DeltaWriter {
       out.write(head);
       ByteBuffer payload = r.payload();
       if (payload != null && payload.hasRemaining()) {
-        if (whenWritten != null && borrower != null && payload.remaining() >= BORROW_MIN_BYTES) {
+        if (whenWritten != null && borrower != null) {
           lent = true;
           borrower.borrow(payload.duplicate(), whenWritten);
         } else {

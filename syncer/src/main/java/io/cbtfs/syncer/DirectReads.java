@@ -37,15 +37,10 @@ final class DirectReads implements AutoCloseable {
   }
 
   /**
-   * A buffer a direct read of up to {@code bytes} bytes can fill in place. A direct buffer aligned
-   * to at least 4 KiB also suits reads through the page cache, where none are direct.
+   * A buffer a direct read of up to {@code bytes} bytes can fill in place: direct, its size and its
+   * address multiples of the alignment.
    */
   ByteBuffer newBuffer(int bytes) {
-    return alignedBuffer(bytes, align);
-  }
-
-  /** A direct buffer of {@code bytes} rounded up to {@code align}, its address a multiple of it. */
-  static ByteBuffer alignedBuffer(int bytes, int align) {
     int size = roundUp(bytes, align);
     return ByteBuffer.allocateDirect(size + align).alignedSlice(align).limit(size).slice();
   }

@@ -14,15 +14,7 @@ public final class ImageReads {
    */
   public static void readFully(FileChannel ch, long offset, byte[] data, int length)
       throws IOException {
-    readFully(ch, offset, data, 0, length);
-  }
-
-  /**
-   * As {@link #readFully(FileChannel, long, byte[], int)}, into {@code data[from, from + length)}.
-   */
-  static void readFully(FileChannel ch, long offset, byte[] data, int from, int length)
-      throws IOException {
-    readFully(ch, offset, ByteBuffer.wrap(data, from, length));
+    readFully(ch, offset, ByteBuffer.wrap(data, 0, length));
   }
 
   /**

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -15,7 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * the last byte arrived, without reading it back. Memory is bounded by a short queue of chunks.
  * Use: write every byte, {@link #close}, then {@link #result}.
  */
-public final class StreamVerifier extends OutputStream {
+public final class StreamVerifier extends OutputStream implements BorrowingStream {
   private static final int QUEUED_CHUNKS = 8;
 
   /** Bytes of the stream, and what to do once the verifier has read them. */
@@ -60,18 +59,23 @@ public final class StreamVerifier extends OutputStream {
 
   @Override
   public void write(byte[] b, int off, int len) throws IOException {
-    if (!acceptsMore(len)) {
-      return;
+    copy(ByteBuffer.wrap(b, off, len));
+  }
+
+  @Override
+  public void copy(ByteBuffer bytes) throws IOException {
+    if (acceptsMore(bytes.remaining())) {
+      put(new Chunk(ByteBuffer.allocate(bytes.remaining()).put(bytes.duplicate()).flip(), NOTHING));
     }
-    put(new Chunk(ByteBuffer.wrap(Arrays.copyOfRange(b, off, off + len)), NOTHING));
   }
 
   /**
-   * Hands the verifier {@code bytes} (position to limit) without copying them: {@code consumed}
+   * Hands the verifier {@code bytes} (position to limit) without copying them: {@code whenRead}
    * runs once it has read them, or has given up on the stream, and until then the caller must leave
    * them alone. A writer that stages into a few reused buffers lends each one this way.
    */
-  public void handOver(ByteBuffer bytes, Runnable whenRead) throws IOException {
+  @Override
+  public void borrow(ByteBuffer bytes, Runnable whenRead) throws IOException {
     Runnable consumed = once(whenRead);
     boolean queued = false;
     try {

@@ -186,7 +186,8 @@ public final class Syncer {
       DeltaWriter writer,
       SyncProgress progress)
       throws IOException {
-    int maxRunBlocks = maxRunBytes(geometry) / geometry.blockSize();
+    int maxRunBytes = maxRunBytes(geometry);
+    int maxRunBlocks = maxRunBytes / geometry.blockSize();
     Pipeline p =
         new Pipeline(
             writer,
@@ -195,8 +196,8 @@ public final class Syncer {
             blocks.byteCount(imageSize),
             blocks.blockCount(),
             2 * threads,
-            maxRunBytes(geometry),
-            direct != null ? direct::newBuffer : bytes -> DirectReads.alignedBuffer(bytes, 4096));
+            maxRunBytes,
+            direct != null ? direct::newBuffer : ByteBuffer::allocateDirect);
     ExecutorService pool =
         Executors.newFixedThreadPool(threads, Threads.daemon("cbtfs-sync-encode"));
     ChunkCodec codec = new ChunkCodec();
@@ -228,10 +229,9 @@ public final class Syncer {
                     ByteBuffer run = buf.read.clear().limit(length);
                     reader.readFully(offset, run);
                     EncodedRecord r = codec.encode(offset, run, buf.compressed);
-                    if (r.kind() == RecordKind.DATA_LZ4
-                        && (buf.compressed == null
-                            || r.payload().capacity() > buf.compressed.capacity())) {
-                      buf.compressed = r.payload(); // the larger kept for the next that compresses
+                    if (r.kind() == RecordKind.DATA_LZ4) {
+                      // the spare itself, or a larger buffer the codec made: kept for the next run
+                      buf.compressed = r.payload();
                     }
                     return r;
                   }),
@@ -384,7 +384,7 @@ public final class Syncer {
       if (b == null || b.read.capacity() < length) {
         int bytes =
             Math.min(maxRunBytes, Math.max(64 << 10, Integer.highestOneBit(length - 1) << 1));
-        b = new Buffers(newReadBuffer.apply(Math.max(bytes, length)));
+        b = new Buffers(newReadBuffer.apply(bytes)); // a run never exceeds maxRunBytes
       }
       return b;
     }

@@ -431,7 +431,7 @@ public final class Receiver implements AutoCloseable {
       if (!NAME.matcher(name).matches()) {
         throw new CbtfsException(
             "refused target name '"
-                + name.replaceAll("[^ -~]", "?")
+                + Frames.printable(name)
                 + "': use letters, digits, '.', '_' and '-', not starting with '.'");
       }
       return new Hello(flags, name, proof);

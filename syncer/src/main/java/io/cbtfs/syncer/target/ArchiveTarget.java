@@ -70,9 +70,7 @@ public final class ArchiveTarget implements Restorable {
               StandardCopyOption.ATOMIC_MOVE,
               StandardCopyOption.REPLACE_EXISTING);
           FileStateIo.INSTANCE.fsyncDirectory(dir);
-          SidecarMeta.write(
-              dir.resolve(META),
-              new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
+          SidecarMeta.write(dir.resolve(META), TargetState.of(header));
           return header.generation();
         });
   }

@@ -1,13 +1,10 @@
 package io.cbtfs.syncer.target;
 
-import io.cbtfs.syncer.BorrowingStream;
 import io.cbtfs.syncer.DeltaHeader;
-import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StreamVerifier;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -22,26 +19,21 @@ import java.nio.file.StandardOpenOption;
  * deleted. {@link #close} without commit deletes it.
  */
 final class FreshReplicaDelivery implements Delivery {
-  /**
-   * What the target does with the complete, durable new image, {@code written} the identity of the
-   * file that was written (the name must still point at it); returns the new generation.
-   */
-  @FunctionalInterface
-  interface Commit {
-    long apply(Path image, Object written, DeltaHeader header) throws IOException;
-  }
-
   private final Path image;
   private final DeltaHeader announced;
-  private final Commit commit;
+  private final StagedDelivery.Commit commit;
   private final Closeable owned;
   private final FileChannel out;
   private final Object written;
-  private final Stream stream;
+  private final StreamVerifier verifier;
   private boolean done;
 
-  /** Writes into {@code image} (created, or emptied); {@code owned} closes when it ends. */
-  FreshReplicaDelivery(Path image, DeltaHeader announced, Commit commit, Closeable owned)
+  /**
+   * Writes into {@code image} (created, or emptied); at commit hands the complete, durable file to
+   * {@code commit}; {@code owned} closes when it ends.
+   */
+  FreshReplicaDelivery(
+      Path image, DeltaHeader announced, StagedDelivery.Commit commit, Closeable owned)
       throws IOException {
     this.image = image;
     this.announced = announced;
@@ -56,54 +48,20 @@ final class FreshReplicaDelivery implements Delivery {
             LinkOption.NOFOLLOW_LINKS);
     try {
       this.written = StagedDelivery.fileKey(image);
-      this.stream = new Stream(new StreamVerifier(image.toString(), this::write));
+      // on the verifier's thread, each record as it verified; a zero one (past the end of this
+      // new file, records ascending) stays a hole
+      this.verifier =
+          new StreamVerifier(image.toString(), (k, o, d, l) -> RecordWrites.apply(out, k, o, d, l));
     } catch (IOException | RuntimeException | Error e) {
       out.close();
       throw e;
     }
   }
 
-  /** On the verifier's thread: a verified record into the new image (a zero one is a hole). */
-  private void write(RecordKind kind, long offset, byte[] data, int length) throws IOException {
-    if (kind != RecordKind.ZERO) {
-      RecordWrites.writeFully(out, ByteBuffer.wrap(data, 0, length), offset);
-    }
-  }
-
-  /** The verifier, fed without copies where the sender lends its buffers. */
-  private static final class Stream extends OutputStream implements BorrowingStream {
-    private final StreamVerifier verifier;
-
-    Stream(StreamVerifier verifier) {
-      this.verifier = verifier;
-    }
-
-    @Override
-    public void write(int b) throws IOException {
-      verifier.write(b);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-      verifier.write(b, off, len);
-    }
-
-    @Override
-    public void borrow(ByteBuffer bytes, Runnable giveBack) throws IOException {
-      verifier.handOver(bytes, giveBack);
-    }
-
-    @Override
-    public void copy(ByteBuffer bytes) throws IOException {
-      byte[] b = new byte[bytes.remaining()];
-      bytes.duplicate().get(b);
-      verifier.write(b, 0, b.length);
-    }
-  }
-
+  /** The verifier itself: it borrows the sender's buffers where the sender lends them. */
   @Override
   public OutputStream stream() {
-    return stream;
+    return verifier;
   }
 
   @Override
@@ -112,12 +70,12 @@ final class FreshReplicaDelivery implements Delivery {
       throw new IllegalStateException("delivery already ended");
     }
     // once the verifier's result is in, so is every record it wrote into the file
-    DeltaHeader header =
-        StagedDelivery.requireAnnounced(stream.verifier.result().header(), announced, image);
+    DeltaHeader header = verifier.result().header().requireSame(announced, image.toString());
     RecordWrites.resize(out, header.imageSize());
     out.force(true); // data and size durable before the file can become the replica
     out.close();
-    long generation = commit.apply(image, written, header);
+    StagedDelivery.requireSameFile(image, written, "the replica was written");
+    long generation = commit.apply(image);
     done = true;
     owned.close();
     return generation;
@@ -134,7 +92,7 @@ final class FreshReplicaDelivery implements Delivery {
         Closeable discard = () -> Files.deleteIfExists(image);
         FileChannel file = out) {
       try {
-        stream.verifier.result(); // waits: its thread may still be writing into the file
+        verifier.result(); // waits: its thread may still be writing into the file
       } catch (IOException | RuntimeException e) {
         // an incomplete or rejected delta: what an abandoned delivery expects
       }

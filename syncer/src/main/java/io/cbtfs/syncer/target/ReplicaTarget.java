@@ -161,7 +161,7 @@ public final class ReplicaTarget implements Target {
       recorded().check(header, describe(), allowNewLineage);
       if (header.full() && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
         return new FreshReplicaDelivery(
-            fresh, header, (image, key, h) -> install(image, key, h, allowNewLineage), syncing);
+            fresh, header, image -> install(image, header, allowNewLineage), syncing);
       }
       return new StagedDelivery(
           staging, header, verified -> commit(verified, header, allowNewLineage), syncing);
@@ -171,16 +171,11 @@ public final class ReplicaTarget implements Target {
     }
   }
 
-  /**
-   * Makes the verified delta the journal (the commit point), applies it, settles it later. Under
-   * the lock the replica's state is checked again: another process may have committed meanwhile.
-   */
+  /** Makes the verified delta the journal (the commit point), applies it, settles it later. */
   private long commit(Path verified, DeltaHeader header, boolean allowNewLineage)
       throws IOException {
-    ReplicaLock held = ReplicaLock.acquire(lock);
+    ReplicaLock held = lockToCommit(header, allowNewLineage);
     try {
-      finishJournal();
-      recorded().check(header, describe(), allowNewLineage);
       Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
       FileStateIo.INSTANCE.fsyncDirectory(
           replica.getParent()); // the commit point: from here the apply is finished
@@ -204,23 +199,31 @@ public final class ReplicaTarget implements Target {
    * exist): a rename, then the generation. A crash before the generation is recorded leaves a
    * replica with no metadata, which the next sync fills again in full.
    */
-  private long install(Path image, Object written, DeltaHeader header, boolean allowNewLineage)
-      throws IOException {
-    try (ReplicaLock held = ReplicaLock.acquire(lock)) {
-      finishJournal(); // one of a replica since removed: dropped
-      recorded().check(header, describe(), allowNewLineage);
-      if (!written.equals(StagedDelivery.fileKey(image))) { // what was written is what is installed
-        throw new IOException(
-            image + " was replaced while the replica was written: is another sync running?");
-      }
+  private long install(Path image, DeltaHeader header, boolean allowNewLineage) throws IOException {
+    try (ReplicaLock held = lockToCommit(header, allowNewLineage)) {
       if (Files.deleteIfExists(meta)) { // a removed replica's: it must never describe the new one
         FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
       }
       renameWithoutReplacing(image);
-      FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
-      SidecarMeta.write(
-          meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
+      SidecarMeta.write(meta, TargetState.of(header)); // fsyncs the folder: the rename's too
       return header.generation();
+    }
+  }
+
+  /**
+   * The replica's lock, once a journal another process left is finished (or dropped, its replica
+   * removed) and the replica's state, read again under it, still takes {@code header}: another
+   * process may have committed meanwhile.
+   */
+  private ReplicaLock lockToCommit(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    ReplicaLock held = ReplicaLock.acquire(lock);
+    try {
+      finishJournal();
+      recorded().check(header, describe(), allowNewLineage);
+      return held;
+    } catch (Throwable e) { // an Error too: a lock left held would stop every later use
+      held.close();
+      throw e;
     }
   }
 
@@ -286,8 +289,7 @@ public final class ReplicaTarget implements Target {
   private void settle(DeltaHeader header) throws IOException {
     // the data, and the size, are durable before the generation is recorded
     FileStateIo.INSTANCE.fsync(replica, true);
-    SidecarMeta.write(
-        meta, new TargetState(true, header.lineage(), header.generation(), header.imageSize()));
+    SidecarMeta.write(meta, TargetState.of(header));
     // No directory fsync: a journal that survives a crash is applied again, which is harmless.
     Files.delete(journal);
   }

@@ -82,6 +82,11 @@ final class Settles {
   static void submit(Path key, Step step) {
     Pending p = new Pending(new CompletableFuture<>(), new CompletableFuture<>());
     PENDING.put(key, p);
+    Runnable finished = // whoever waits for it may go on
+        () -> {
+          PENDING.remove(key, p);
+          p.done().complete(null);
+        };
     try {
       THREADS.execute(
           () -> {
@@ -97,13 +102,11 @@ final class Settles {
               // the journal stays: the replica's next use applies it again and reports what fails
               log.error("settling {} failed, its next use finishes it: {}", key, e.toString());
             } finally {
-              PENDING.remove(key, p);
-              p.done().complete(null);
+              finished.run();
             }
           });
     } catch (Throwable e) { // no thread to run it: nobody may wait for it
-      PENDING.remove(key, p);
-      p.done().complete(null);
+      finished.run();
       throw e;
     }
   }

@@ -1,7 +1,6 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.BorrowingStream;
-import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Futures;
 import io.cbtfs.syncer.NativeFile;
@@ -83,12 +82,15 @@ final class StagedDelivery implements Delivery {
     this.verifier = new StreamVerifier(staging.toString());
   }
 
-  /** {@code got}, the header a verified delta held, if it is the one its sender announced. */
-  static DeltaHeader requireAnnounced(DeltaHeader got, DeltaHeader announced, Path file) {
-    if (!got.equals(announced)) {
-      throw new CorruptDeltaException(file.toString(), "header differs from the one announced");
+  /**
+   * Refuses to commit {@code file} unless it is still the file {@code key} names (what was verified
+   * is what gets committed), found while {@code doing}.
+   */
+  static void requireSameFile(Path file, Object key, String doing) throws IOException {
+    if (!key.equals(fileKey(file))) {
+      throw new IOException(
+          file + " was replaced while " + doing + ": is another sync to this target running?");
     }
-    return got;
   }
 
   /** The identity of {@code file} itself (a link's, not its target's). */
@@ -101,13 +103,20 @@ final class StagedDelivery implements Delivery {
    * Stages the delta through a few direct buffers. Each full one goes at once to a writer thread
    * (into the file at its place, no heap copy on the way) and to the verifier (lent, no copy
    * either), and comes back once both are done with it: the sync's thread only fills buffers, so a
-   * fast source is not held up by the target's writes. A record's payload is not copied at all: it
-   * is borrowed, and goes the same way ({@link BorrowingStream}). Each record's header takes a
-   * staging buffer, which comes back about when its payload does: about {@value #BUFFERS} borrowed
-   * payloads are held at most.
+   * fast source is not held up by the target's writes. A record's payload of {@value
+   * #BORROW_MIN_BYTES} bytes or more is not copied at all: it is borrowed, and goes the same way
+   * ({@link BorrowingStream}). Each record's header takes a staging buffer, which comes back about
+   * when its payload does: about {@value #BUFFERS} borrowed payloads are held at most.
    */
   private final class StagingStream extends OutputStream implements BorrowingStream {
     private static final int BUFFERS = 8;
+
+    /**
+     * Payloads shorter than this are copied, not borrowed: lending costs two hand-offs between
+     * threads (a writer's and the verifier's), which measured no cheaper than copying 64 KiB.
+     */
+    private static final int BORROW_MIN_BYTES = 256 << 10;
+
     private static final int BUFFER_BYTES = 1 << 20;
     private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(BUFFERS);
 
@@ -139,18 +148,7 @@ final class StagedDelivery implements Delivery {
 
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
-      while (len > 0) {
-        if (current == null) {
-          current = takeFree();
-        }
-        int n = Math.min(len, current.remaining());
-        current.put(b, off, n);
-        off += n;
-        len -= n;
-        if (!current.hasRemaining()) {
-          flush();
-        }
-      }
+      copy(ByteBuffer.wrap(b, off, len));
     }
 
     @Override
@@ -182,6 +180,14 @@ final class StagedDelivery implements Delivery {
 
     @Override
     public void borrow(ByteBuffer bytes, Runnable giveBack) throws IOException {
+      if (bytes.remaining() < BORROW_MIN_BYTES) {
+        try {
+          copy(bytes);
+        } finally {
+          giveBack.run();
+        }
+        return;
+      }
       try {
         flush(); // what came before (the record's header) goes first
       } catch (IOException | RuntimeException | Error e) {
@@ -220,7 +226,7 @@ final class StagedDelivery implements Delivery {
       while (!writes.isEmpty() && writes.peek().isDone()) {
         writes.poll();
       }
-      verifier.handOver(bytes.duplicate(), release); // runs release whatever it throws
+      verifier.borrow(bytes.duplicate(), release); // runs release whatever it throws
     }
 
     /**
@@ -311,13 +317,8 @@ final class StagedDelivery implements Delivery {
     channel.force(false); // fdatasync: the journal's bytes are durable before it can commit
     channel.close();
     writeback.close();
-    DeltaHeader header = requireAnnounced(verifier.result().header(), announced, staging);
-    if (!stagedFile.equals(fileKey(staging))) { // what was verified is what gets committed
-      throw new IOException(
-          staging
-              + " was replaced while this delta was staged: is another sync to this target"
-              + " running?");
-    }
+    DeltaHeader header = verifier.result().header().requireSame(announced, staging.toString());
+    requireSameFile(staging, stagedFile, "this delta was staged");
     long generation = commit.apply(staging);
     done = true;
     owned.close();

@@ -13,6 +13,11 @@ import java.util.UUID;
 public record TargetState(boolean exists, UUID lineage, long generation, long imageSize) {
   public static final TargetState EMPTY = new TargetState(false, null, 0, 0);
 
+  /** What a target holds once it has applied {@code delta}. */
+  public static TargetState of(DeltaHeader delta) {
+    return new TargetState(true, delta.lineage(), delta.generation(), delta.imageSize());
+  }
+
   /**
    * Refuses an image other than the one this target holds.
    *
