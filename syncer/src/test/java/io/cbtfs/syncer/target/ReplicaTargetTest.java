@@ -40,9 +40,22 @@ class ReplicaTargetTest {
   static final UUID LINEAGE = UUID.randomUUID();
   static final int SIZE = 1 << 20;
   @TempDir Path dir;
+
+  /** The first full delta of an image of {@link #LINEAGE}. */
+  static final DeltaHeader FIRST_FULL = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
+
   Path file;
   ReplicaTarget replica;
-  byte[] base = new byte[SIZE];
+  byte[] base;
+
+  /** Beside {@code r.img}: a replica that does not exist yet. */
+  Path fresh;
+
+  static byte[] randomImage(long seed) {
+    byte[] image = new byte[SIZE];
+    new Random(seed).nextBytes(image);
+    return image;
+  }
 
   static byte[] delta(DeltaHeader h, long offset, byte[] data) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -53,11 +66,16 @@ class ReplicaTargetTest {
   }
 
   private long deliver(DeltaHeader h, byte[] bytes) throws IOException {
-    try (Delivery d = replica.begin(h, false)) {
+    return deliver(replica, h, bytes);
+  }
+
+  private static long deliver(ReplicaTarget target, DeltaHeader h, byte[] bytes)
+      throws IOException {
+    try (Delivery d = target.begin(h, false)) {
       d.stream().write(bytes);
       return d.commit();
     } finally {
-      replica.close(); // the sync is over
+      target.close(); // the sync is over
     }
   }
 
@@ -65,9 +83,9 @@ class ReplicaTargetTest {
   void seed() throws IOException {
     file = dir.resolve("r.img");
     replica = new ReplicaTarget(file);
-    new Random(1).nextBytes(base);
-    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
-    assertThat(deliver(full, delta(full, 0, base))).isEqualTo(1);
+    fresh = dir.resolve("fresh.img");
+    base = randomImage(1);
+    assertThat(deliver(FIRST_FULL, delta(FIRST_FULL, 0, base))).isEqualTo(1);
     assertThat(Files.readAllBytes(file)).isEqualTo(base);
     replica.state(); // its settle is done
   }
@@ -370,11 +388,6 @@ class ReplicaTargetTest {
     assertThat(Files.exists(dir.resolve(".r.img.cbtfs-apply"))).isFalse();
   }
 
-  /** A replica beside {@code r.img} that does not exist yet, and a full delta of random bytes. */
-  private Path freshFile() {
-    return dir.resolve("fresh.img");
-  }
-
   private static byte[] fullDelta(DeltaHeader full, byte[] image) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     DeltaWriter w = new DeltaWriter(out, full);
@@ -388,46 +401,37 @@ class ReplicaTargetTest {
 
   @Test
   void theFirstFullSyncWritesTheNewReplicaOnceWithoutStagingIt() throws IOException {
-    ReplicaTarget target = new ReplicaTarget(freshFile());
-    byte[] image = new byte[SIZE];
-    new Random(9).nextBytes(image);
+    ReplicaTarget target = new ReplicaTarget(fresh);
+    byte[] image = randomImage(9);
     Arrays.fill(image, 4 * 65536, 6 * 65536, (byte) 0); // zero records: holes
-    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
-    byte[] delta = fullDelta(full, image);
-    try (Delivery d = target.begin(full, false)) {
+    byte[] delta = fullDelta(FIRST_FULL, image);
+    try (Delivery d = target.begin(FIRST_FULL, false)) {
       d.stream().write(delta, 0, delta.length / 2);
       d.stream().flush();
       assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-staging"))).isFalse();
       assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isTrue();
-      assertThat(Files.exists(freshFile())).as("no replica before the commit").isFalse();
+      assertThat(Files.exists(fresh)).as("no replica before the commit").isFalse();
       d.stream().write(delta, delta.length / 2, delta.length - delta.length / 2);
       assertThat(d.commit()).isEqualTo(1);
     } finally {
       target.close();
     }
-    assertThat(Files.readAllBytes(freshFile())).isEqualTo(image);
+    assertThat(Files.readAllBytes(fresh)).isEqualTo(image);
     assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
     assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-apply"))).isFalse();
     assertThat(target.state().generation()).isEqualTo(1);
     DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
-    try (Delivery d = target.begin(next, false)) {
-      d.stream().write(delta(next, 65536, new byte[] {9}));
-      assertThat(d.commit()).isEqualTo(2);
-    } finally {
-      target.close();
-    }
-    assertThat(Files.readAllBytes(freshFile())[65536]).isEqualTo((byte) 9);
+    assertThat(deliver(target, next, delta(next, 65536, new byte[] {9}))).isEqualTo(2);
+    assertThat(Files.readAllBytes(fresh)[65536]).isEqualTo((byte) 9);
   }
 
   @Test
   void aFirstFullSyncThatFailsLeavesNoReplicaBehind() throws IOException {
-    ReplicaTarget target = new ReplicaTarget(freshFile());
-    byte[] image = new byte[SIZE];
-    new Random(10).nextBytes(image);
-    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
-    byte[] corrupt = fullDelta(full, image);
+    ReplicaTarget target = new ReplicaTarget(fresh);
+    byte[] image = randomImage(10);
+    byte[] corrupt = fullDelta(FIRST_FULL, image);
     corrupt[corrupt.length / 2] ^= 1;
-    try (Delivery d = target.begin(full, false)) {
+    try (Delivery d = target.begin(FIRST_FULL, false)) {
       assertThatThrownBy(
               () -> {
                 d.stream().write(corrupt);
@@ -437,26 +441,24 @@ class ReplicaTargetTest {
     } finally {
       target.close();
     }
-    byte[] good = fullDelta(full, image);
-    try (Delivery d = target.begin(full, false)) {
+    byte[] good = fullDelta(FIRST_FULL, image);
+    try (Delivery d = target.begin(FIRST_FULL, false)) {
       d.stream().write(good, 0, good.length / 3); // then the sync fails: no commit
     } finally {
       target.close();
     }
-    assertThat(Files.exists(freshFile())).isFalse();
+    assertThat(Files.exists(fresh)).isFalse();
     assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
     assertThat(target.state().exists()).isFalse();
   }
 
   @Test
   void aNewImageReplacedUnderItsDeliveryIsNotInstalled() throws IOException {
-    ReplicaTarget target = new ReplicaTarget(freshFile());
-    byte[] image = new byte[SIZE];
-    new Random(12).nextBytes(image);
-    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
-    byte[] delta = fullDelta(full, image);
+    ReplicaTarget target = new ReplicaTarget(fresh);
+    byte[] image = randomImage(12);
+    byte[] delta = fullDelta(FIRST_FULL, image);
     Path written = dir.resolve(".fresh.img.cbtfs-new");
-    try (Delivery d = target.begin(full, false)) {
+    try (Delivery d = target.begin(FIRST_FULL, false)) {
       d.stream().write(delta, 0, delta.length / 2);
       Files.delete(written);
       Files.write(written, new byte[SIZE]); // planted: not what the verifier passed
@@ -467,33 +469,30 @@ class ReplicaTargetTest {
     } finally {
       target.close();
     }
-    assertThat(Files.exists(freshFile())).isFalse();
+    assertThat(Files.exists(fresh)).isFalse();
     assertThat(target.state().exists()).isFalse();
   }
 
   @Test
   void aReplicaThatAppearsDuringTheFirstFullSyncIsLeftAsItIs() throws IOException {
-    ReplicaTarget target = new ReplicaTarget(freshFile());
-    byte[] image = new byte[SIZE];
-    new Random(13).nextBytes(image);
-    DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 1, true);
-    try (Delivery d = target.begin(full, false)) {
-      d.stream().write(fullDelta(full, image));
-      Files.write(freshFile(), "an operator's own file".getBytes());
+    ReplicaTarget target = new ReplicaTarget(fresh);
+    byte[] image = randomImage(13);
+    try (Delivery d = target.begin(FIRST_FULL, false)) {
+      d.stream().write(fullDelta(FIRST_FULL, image));
+      Files.write(fresh, "an operator's own file".getBytes());
       assertThatThrownBy(d::commit)
           .isInstanceOf(CbtfsException.class)
           .hasMessageContaining("appeared");
     } finally {
       target.close();
     }
-    assertThat(Files.readString(freshFile())).isEqualTo("an operator's own file");
+    assertThat(Files.readString(fresh)).isEqualTo("an operator's own file");
     assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
   }
 
   @Test
   void aFullDeltaIntoAnExistingReplicaIsStillStagedFirst() throws IOException {
-    byte[] image = new byte[SIZE];
-    new Random(14).nextBytes(image);
+    byte[] image = randomImage(14);
     DeltaHeader full = new DeltaHeader(LINEAGE, SIZE, 65536, 0, 2, true);
     byte[] delta = fullDelta(full, image);
     try (Delivery d = replica.begin(full, false)) {
@@ -513,23 +512,17 @@ class ReplicaTargetTest {
   @Test
   void aNewImageACrashLeftIsDiscardedAndOldMetadataNeverDescribesTheNewReplica()
       throws IOException {
-    ReplicaTarget target = new ReplicaTarget(freshFile());
+    ReplicaTarget target = new ReplicaTarget(fresh);
     Files.write(dir.resolve(".fresh.img.cbtfs-new"), new byte[] {1, 2, 3}); // a crash's leftover
     // the metadata of a replica since deleted, at a generation the next full sync must replace
     Files.copy(dir.resolve(".r.img.cbtfs-meta"), dir.resolve(".fresh.img.cbtfs-meta"));
     assertThat(target.state().exists()).as("no replica, so nothing").isFalse();
     assertThat(Files.exists(dir.resolve(".fresh.img.cbtfs-new"))).isFalse();
-    byte[] image = new byte[SIZE];
-    new Random(11).nextBytes(image);
+    byte[] image = randomImage(11);
     UUID other = UUID.randomUUID();
     DeltaHeader full = new DeltaHeader(other, SIZE, 65536, 0, 7, true);
-    try (Delivery d = target.begin(full, false)) {
-      d.stream().write(fullDelta(full, image));
-      assertThat(d.commit()).isEqualTo(7);
-    } finally {
-      target.close();
-    }
-    assertThat(Files.readAllBytes(freshFile())).isEqualTo(image);
+    assertThat(deliver(target, full, fullDelta(full, image))).isEqualTo(7);
+    assertThat(Files.readAllBytes(fresh)).isEqualTo(image);
     assertThat(target.state().generation()).isEqualTo(7);
     assertThat(target.state().lineage()).isEqualTo(other);
   }
