@@ -42,11 +42,7 @@ final class QuickSync {
     if (target == null) {
       return null;
     }
-    try {
-      return new Plain(Path.of(image), target, json);
-    } catch (java.nio.file.InvalidPathException e) {
-      return null; // picocli says so, as a usage error
-    }
+    return new Plain(Path.of(image), target, json); // no NUL can reach argv: a valid path
   }
 
   /**
@@ -59,9 +55,9 @@ final class QuickSync {
       return null;
     }
     try {
-      // the defaults of SyncCommand's options: no --state-dir, no --full, no --s3-* options
-      return SyncCommand.execute(
-          p.image(), null, new S3Options().apply(p.target()), false, p.json(), out);
+      // the defaults of SyncCommand's options: no --state-dir, no --full, and no --s3-* options,
+      // with which S3Options.apply returns the target as it is
+      return SyncCommand.execute(p.image(), null, p.target(), false, p.json(), out);
     } catch (Exception e) {
       return CbtfsCommand.OneLineErrors.report(e, "sync", err);
     }

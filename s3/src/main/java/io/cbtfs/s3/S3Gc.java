@@ -56,15 +56,14 @@ public final class S3Gc {
       throw new IllegalArgumentException("--keep must be at least 1");
     }
     try (S3Store s = new S3Store(store)) {
-      int removedGenerations = 0;
       List<String> expired = new ArrayList<>();
       for (String image : s.children(store.imagesPrefix())) {
         TreeMap<Long, S3Object> gens = s.manifests(image);
         while (gens.size() > keep) {
           expired.add(gens.pollFirstEntry().getValue().key());
-          removedGenerations++;
         }
       }
+      Set<String> stillListed = dryRun ? new HashSet<>(expired) : Set.of(); // kept in a dry run
       if (!dryRun) { // a manifest names everything it needs: the rest stay restorable
         s.deleteAll(expired);
       }
@@ -76,7 +75,7 @@ public final class S3Gc {
           now = now == null || o.lastModified().isAfter(now) ? o.lastModified() : now;
         }
         for (S3Object o : s.list(store.imagesPrefix())) {
-          if (store.manifestImage(o.key()) == null || (dryRun && expired.contains(o.key()))) {
+          if (store.manifestImage(o.key()) == null || stillListed.contains(o.key())) {
             continue;
           }
           byte[] b = s.get(o.key(), Manifest.MAX_BYTES);
@@ -111,7 +110,7 @@ public final class S3Gc {
           lock.renew();
           s.deleteAll(doomed, lock::left);
         }
-        return new Report(removedGenerations, kept, referenced.size(), doomed.size(), bytes, young);
+        return new Report(expired.size(), kept, referenced.size(), doomed.size(), bytes, young);
       }
     }
   }

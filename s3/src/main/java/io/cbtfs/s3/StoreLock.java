@@ -163,8 +163,8 @@ final class StoreLock implements AutoCloseable {
         }
         continue;
       }
-      // another sync of this image that holds its lock: its body, read once
-      byte[] holder = other == Kind.SYNC && kind == Kind.SYNC && sameImage(o) ? heldBy(o) : null;
+      // another sync of this image (so this is a sync too) that holds its lock: its body, read once
+      byte[] holder = sameImage(o) ? heldBy(o) : null;
       boolean yields =
           switch (other) {
             case GC -> kind == Kind.SYNC || o.key().compareTo(key) < 0; // one sweep at a time
