@@ -14,7 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * the last byte arrived, without reading it back. Memory is bounded by a short queue of chunks.
  * Use: write every byte, {@link #close}, then {@link #result}.
  */
-public final class StreamVerifier extends OutputStream implements BorrowingStream {
+public final class StreamVerifier extends BorrowingStream {
   private static final int QUEUED_CHUNKS = 8;
 
   /** Bytes of the stream, and what to do once the verifier has read them. */
@@ -50,16 +50,6 @@ public final class StreamVerifier extends OutputStream implements BorrowingStrea
               giveBackQueued(); // unblocks a writer still feeding a stream already rejected
             })
         .start();
-  }
-
-  @Override
-  public void write(int b) throws IOException {
-    write(new byte[] {(byte) b}, 0, 1);
-  }
-
-  @Override
-  public void write(byte[] b, int off, int len) throws IOException {
-    copy(ByteBuffer.wrap(b, off, len));
   }
 
   @Override

@@ -108,7 +108,7 @@ final class StagedDelivery implements Delivery {
    * ({@link BorrowingStream}). Each record's header takes a staging buffer, which comes back about
    * when its payload does: about {@value #BUFFERS} borrowed payloads are held at most.
    */
-  private final class StagingStream extends OutputStream implements BorrowingStream {
+  private final class StagingStream extends BorrowingStream {
     private static final int BUFFERS = 8;
 
     /**
@@ -139,16 +139,6 @@ final class StagedDelivery implements Delivery {
       for (int i = 0; i < BUFFERS; i++) {
         free.add(ByteBuffer.allocateDirect(BUFFER_BYTES));
       }
-    }
-
-    @Override
-    public void write(int b) throws IOException {
-      write(new byte[] {(byte) b}, 0, 1);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-      copy(ByteBuffer.wrap(b, off, len));
     }
 
     @Override
