@@ -72,6 +72,9 @@ final class SyncCommand implements Callable<Integer> {
     }
     out.println(json ? toJson(r) : summary(image, r));
     out.flush();
+    if (!r.warning().isEmpty()) { // the data is synced: a warning, and still success
+      System.err.println("cbtfs: warning: synced, but " + r.warning());
+    }
     return CbtfsCommand.EXIT_OK;
   }
 
@@ -96,7 +99,7 @@ final class SyncCommand implements Callable<Integer> {
         Json.NUMBERS,
         "{\"target\":%s,\"generation\":%d,\"full\":%b,\"blocks\":%d,\"dataBytes\":%d,"
             + "\"wireBytes\":%d,\"records\":%d,\"zeroRecords\":%d,\"compressionRatio\":%.3f,"
-            + "\"seconds\":%.3f}",
+            + "\"seconds\":%.3f,\"warning\":%s}",
         Json.quote(r.target()),
         r.generation(),
         r.full(),
@@ -106,6 +109,7 @@ final class SyncCommand implements Callable<Integer> {
         r.records(),
         r.zeroRecords(),
         r.compressionRatio(),
-        r.seconds());
+        r.seconds(),
+        Json.quote(r.warning()));
   }
 }

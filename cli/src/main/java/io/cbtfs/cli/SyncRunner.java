@@ -139,7 +139,13 @@ final class SyncRunner {
                   full,
                   progress);
     }
-    SyncHistory.record(stateDir, name, report);
+    try {
+      SyncHistory.record(stateDir, name, report);
+    } catch (IOException | RuntimeException e) { // informational, and the data is synced
+      String warning = "the sync history (for status) was not updated: " + e.getMessage();
+      return report.withWarning(
+          report.warning().isEmpty() ? warning : report.warning() + "; " + warning);
+    }
     return report;
   }
 }

@@ -144,6 +144,7 @@ final class S3Delivery implements Delivery {
       throw new IllegalStateException("delivery already ended");
     }
     done = true;
+    boolean committed = false;
     try {
       stream.flush();
       DeltaHeader header = verifier.result().header();
@@ -180,22 +181,43 @@ final class S3Delivery implements Delivery {
               "cbtfs-stored-bytes", Long.toString(stored));
       if (!lock.expired()) {
         store.put(key, bytes, bytes.length, meta, lock.left()); // lands within the lease or fails
+        committed = true; // the commit point: nothing after it fails the sync
         dropOtherHistory(header, key, lock);
       } else {
         // This sync stalled long enough for a sweep to take it for dead. Give up the old lock
         // (a waiting sweep may go first), take a fresh one, check that every chunk the manifest
         // names is still there, and commit within the new lock's lease.
         lock.close();
-        try (StoreLock again =
-            StoreLock.acquire(store, StoreLock.Kind.SYNC, image, S3Target.LOCK_WAIT)) {
+        StoreLock again = StoreLock.acquire(store, StoreLock.Kind.SYNC, image, S3Target.LOCK_WAIT);
+        try {
           recheckChunks(m, again);
           store.put(key, bytes, bytes.length, meta, again.left());
+          committed = true;
           dropOtherHistory(header, key, again);
+        } finally {
+          if (committed) {
+            closeAfterCommit(again::close);
+          } else {
+            again.close();
+          }
         }
       }
       return header.generation();
     } finally {
-      release();
+      if (committed) {
+        closeAfterCommit(this::release);
+      } else {
+        release();
+      }
+    }
+  }
+
+  /** After the manifest landed, a failure to let go of something is logged, not thrown. */
+  private void closeAfterCommit(java.io.Closeable c) {
+    try {
+      c.close();
+    } catch (IOException | RuntimeException e) {
+      log.warn("{}: committed, then: {}", store.where(image), e.toString());
     }
   }
 

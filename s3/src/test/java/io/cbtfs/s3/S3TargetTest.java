@@ -196,12 +196,13 @@ class S3TargetTest extends S3ServerTest {
     long kept = objects("chunks");
     assertThat(kept).isPositive();
 
-    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    SyncReport resumed = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
     S3Target.UploadStats second = t.lastUpload();
     long total = objects("chunks");
     assertThat(second.dedupedChunks()).isEqualTo(kept); // found, not sent again
     assertThat(second.uploadedChunks()).isEqualTo(total - kept).isLessThan(total);
-    assertThat(Files.mismatch(restore(t, 1), fx.image)).isEqualTo(-1L);
+    assertThat(resumed.generation()).as("the cut sync's number is not issued again").isEqualTo(2);
+    assertThat(Files.mismatch(restore(t, 2), fx.image)).isEqualTo(-1L);
   }
 
   @Test
@@ -241,8 +242,8 @@ class S3TargetTest extends S3ServerTest {
     assertThat(Files.mismatch(restore(t, 1), first)).isEqualTo(-1L);
 
     SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
-    assertThat(next.generation()).isEqualTo(2);
-    assertThat(Files.mismatch(restore(t, 2), fx.image)).isEqualTo(-1L);
+    assertThat(next.generation()).as("2 went to the failed sync").isEqualTo(3);
+    assertThat(Files.mismatch(restore(t, 3), fx.image)).isEqualTo(-1L);
   }
 
   @Test
@@ -304,8 +305,8 @@ class S3TargetTest extends S3ServerTest {
     }
     assertThat(t.state().generation()).isEqualTo(1);
     assertThat(fx.tracked.tracker().dirtyBlockCount()).isEqualTo(48);
-    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
-    assertThat(Files.mismatch(restore(t, 2), fx.image)).isEqualTo(-1L);
+    SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(restore(t, next.generation()), fx.image)).isEqualTo(-1L);
   }
 
   /** {@code inner}, with a stream that runs {@code stall} once, when {@code bytes} went on. */

@@ -12,6 +12,8 @@ import java.util.Map;
  * @param wireBytes bytes of the delta stream (header, records, trailer)
  * @param zeroRecords records sent as zero (no payload)
  * @param seconds wall time of the sync itself (not of the JVM around it)
+ * @param warning what went wrong after the target committed (empty if nothing): bookkeeping that
+ *     failed once the data was synced, which does not fail the sync
  */
 public record SyncReport(
     String target,
@@ -22,7 +24,27 @@ public record SyncReport(
     long wireBytes,
     long records,
     long zeroRecords,
-    double seconds) {
+    double seconds,
+    String warning) {
+
+  public SyncReport {
+    warning = warning == null ? "" : warning;
+  }
+
+  /** This report with {@code text} as its warning. */
+  public SyncReport withWarning(String text) {
+    return new SyncReport(
+        target,
+        generation,
+        full,
+        blocks,
+        dataBytes,
+        wireBytes,
+        records,
+        zeroRecords,
+        seconds,
+        text);
+  }
 
   public double compressionRatio() {
     return wireBytes == 0 ? 1 : (double) dataBytes / wireBytes;
@@ -39,6 +61,7 @@ public record SyncReport(
     m.put("records", Long.toString(records));
     m.put("zeroRecords", Long.toString(zeroRecords));
     m.put("seconds", String.format(Locale.ROOT, "%.3f", seconds));
+    m.put("warning", warning);
     return m;
   }
 
@@ -52,6 +75,7 @@ public record SyncReport(
         Long.parseLong(m.get("wireBytes")),
         Long.parseLong(m.get("records")),
         Long.parseLong(m.get("zeroRecords")),
-        Double.parseDouble(m.get("seconds")));
+        Double.parseDouble(m.get("seconds")),
+        m.getOrDefault("warning", ""));
   }
 }

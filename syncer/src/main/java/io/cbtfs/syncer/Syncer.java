@@ -13,6 +13,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -73,19 +75,25 @@ public final class Syncer {
     DirtyTracker tracker = source.image().tracker();
     BlockGeometry geometry = tracker.geometry();
     TargetState state = target.state();
+    List<String> warnings = new ArrayList<>();
+    long committedAt = 0; // when the target committed: from then on nothing fails the sync
+    SyncReport report = null;
     try (FileChannel image = FileChannel.open(source.backingFile(), StandardOpenOption.READ);
         NativeFile hints = NativeFile.open(source.backingFile());
         Drain drain = tracker.beginDrain()) {
+      // The new generation's number is durable before any target can hold it: after a crash it is
+      // not issued again for other contents.
+      source.persister().persist(source.image());
       long imageSize = image.size();
-      long base = tracker.committedGeneration();
-      boolean full = forceFull || needsFull(state, source, base, target);
+      long base = forceFull ? -1 : incrementalBase(state, source, drain, target);
+      boolean full = base < 0;
       DeltaHeader header =
           new DeltaHeader(
               source.image().lineage(),
               imageSize,
               geometry.blockSize(),
               full ? 0 : base,
-              base + 1,
+              drain.generation(),
               full);
       // After a change made outside the mount, compare every block with the target instead of
       // trusting the dirty set (a full sync sends every block anyway).
@@ -107,11 +115,10 @@ public final class Syncer {
                 .alignedTo((int) (target.granuleBytes() / geometry.blockSize()))
                 .within(imageSize);
       }
-      long records;
-      long zeros;
-      long wire;
-      long shipped;
-      long committed;
+      long records = 0;
+      long zeros = 0;
+      long wire = 0;
+      long shipped = 0;
       // A full sync reads every block once, past the page cache; any other reads what it names,
       // often still cached, through it, with the kernel reading ahead of the readers.
       try (Delivery delivery = target.begin(header, forceFull);
@@ -121,22 +128,31 @@ public final class Syncer {
         records = writer.recordCount();
         wire = writer.finish();
         shipped = System.nanoTime();
-        delivery.commit(); // durable and acknowledged by the target
+        delivery.commit(); // the target's commit point
+        committedAt = System.nanoTime();
+        drain.commit();
+        if (full || verify) {
+          source.image().verifiedSyncDone();
+        }
         wire = delivery.wireBytes(wire);
-        committed = System.nanoTime();
+      } catch (IOException | RuntimeException e) {
+        if (committedAt == 0) {
+          throw e; // before the commit point: the drain merges its blocks back
+        }
+        log.warn("closing the delivery to {} failed after it committed: {}", target.describe(), e);
+        warnings.add("after the commit: " + e.getMessage());
       }
-      drain.commit();
-      if (full || verify) {
-        source.image().verifiedSyncDone();
-      }
-      source.persister().persist(source.image());
+      afterCommit(
+          warnings,
+          "the tracking state was not saved",
+          () -> source.persister().persist(source.image()));
       log.debug(
           "sync phases: state+drain+read+encode+ship {} ms, target commit {} ms, "
               + "tracker commit {} ms",
           (shipped - started) / 1_000_000,
-          (committed - shipped) / 1_000_000,
-          (System.nanoTime() - committed) / 1_000_000);
-      SyncReport report =
+          (committedAt - shipped) / 1_000_000,
+          (System.nanoTime() - committedAt) / 1_000_000);
+      report =
           new SyncReport(
               target.describe(),
               header.generation(),
@@ -146,7 +162,8 @@ public final class Syncer {
               wire,
               records,
               zeros,
-              (System.nanoTime() - started) / 1e9);
+              (System.nanoTime() - started) / 1e9,
+              String.join("; ", warnings));
       log.info(
           "synced {} to {}: {}, {} blocks, {} bytes on the wire",
           source.backingFile(),
@@ -154,25 +171,61 @@ public final class Syncer {
           header.describe(),
           report.blocks(),
           report.wireBytes());
-      return report;
+    } catch (IOException | RuntimeException e) {
+      if (committedAt == 0) {
+        throw e; // before the commit point: the drain merged its blocks back
+      }
+      // closing the image or the drain failed once the target had committed: still synced
+      log.warn("after the sync to {} committed: {}", target.describe(), e.toString());
+      warnings.add("after the commit: " + e.getMessage());
+      if (report == null) {
+        throw new IllegalStateException("a committed sync made no report", e); // cannot happen
+      }
+      report = report.withWarning(String.join("; ", warnings));
+    }
+    return report;
+  }
+
+  /** A step after the commit point: its failure is a warning in the report, not a failed sync. */
+  private static void afterCommit(List<String> warnings, String what, IoStep step) {
+    try {
+      step.run();
+    } catch (IOException | RuntimeException e) {
+      log.warn("{} after the sync committed: {}", what, e.toString());
+      warnings.add(what + ": " + e.getMessage());
     }
   }
 
-  /** A target that is empty, behind, or ahead by more than a replay needs every block. */
-  private static boolean needsFull(TargetState state, SyncSource source, long base, Target target) {
+  @FunctionalInterface
+  private interface IoStep {
+    void run() throws IOException;
+  }
+
+  /**
+   * The generation the target holds, if a delta of the drained blocks brings it up to date: any
+   * generation from the committed one to the highest issued before this drain (a sync that failed
+   * after its target had it merged its blocks back, so they are drained again); -1 if it needs
+   * every block (empty, or at a generation this tracker cannot vouch for).
+   */
+  private static long incrementalBase(
+      TargetState state, SyncSource source, Drain drain, Target target) {
     if (!state.exists()) {
-      return true;
+      return -1;
     }
     state.requireLineage(source.image().lineage(), target.describe());
-    if (state.generation() == base || state.generation() == base + 1) {
-      return false;
+    long committed = source.image().tracker().committedGeneration();
+    long issued = drain.generation() - 1;
+    long held = state.generation();
+    if (held >= committed && held <= issued) {
+      return held;
     }
     log.warn(
-        "{} is at generation {} and the image at {}: sending every block",
+        "{} is at generation {}, the image at {} (highest issued {}): sending every block",
         target.describe(),
-        state.generation(),
-        base);
-    return true;
+        held,
+        committed,
+        issued);
+    return -1;
   }
 
   /** Reads, encodes in parallel and writes every run of {@code blocks}; returns zero records. */

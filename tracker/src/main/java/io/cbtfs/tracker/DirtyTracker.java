@@ -43,6 +43,13 @@ public final class DirtyTracker {
   private final AtomicReference<Drain> activeDrain = new AtomicReference<>();
   private volatile long committedGeneration;
 
+  /**
+   * The highest generation number a drain has taken, committed or not: numbers are never issued
+   * twice, so a target that holds a generation whose sync failed after the target had it (an
+   * acknowledgement lost, a crash) can never pass for one that holds another sync's generation.
+   */
+  private volatile long issuedGeneration;
+
   /** Ranges of bulk operations in progress: dirty in every snapshot until they finish. */
   private final List<long[]> pinned = new ArrayList<>();
 
@@ -51,8 +58,21 @@ public final class DirtyTracker {
   }
 
   public DirtyTracker(BlockGeometry geometry, long committedGeneration) {
+    this(geometry, committedGeneration, committedGeneration);
+  }
+
+  /**
+   * @param issuedGeneration the highest generation ever issued (at least {@code
+   *     committedGeneration})
+   */
+  public DirtyTracker(BlockGeometry geometry, long committedGeneration, long issuedGeneration) {
+    if (committedGeneration < 0 || issuedGeneration < committedGeneration) {
+      throw new IllegalArgumentException(
+          "generations committed " + committedGeneration + ", issued " + issuedGeneration);
+    }
     this.geometry = geometry;
     this.committedGeneration = committedGeneration;
+    this.issuedGeneration = issuedGeneration;
   }
 
   public BlockGeometry geometry() {
@@ -62,6 +82,15 @@ public final class DirtyTracker {
   /** The last generation a target acknowledged; 0 before the first sync. */
   public long committedGeneration() {
     return committedGeneration;
+  }
+
+  /**
+   * The highest generation a drain has taken, whether its sync committed or not. A target may hold
+   * any generation from {@link #committedGeneration} to this one: every block such a target lacks
+   * is still dirty here (a failed drain merges its blocks back).
+   */
+  public long issuedGeneration() {
+    return issuedGeneration;
   }
 
   /**
@@ -211,10 +240,11 @@ public final class DirtyTracker {
    * @throws CbtfsException if another drain of this image is still open
    */
   public Drain beginDrain() {
-    Drain drain = new Drain(this, committedGeneration + 1);
+    Drain drain = new Drain(this, issuedGeneration + 1);
     if (!activeDrain.compareAndSet(null, drain)) {
       throw new CbtfsException("a sync of this image is already running");
     }
+    issuedGeneration = drain.generation(); // one drain at a time: no other writer of the field
     synchronized (drainLock) {
       drain.take(new DirtySet(geometry, collect(true)));
     }

@@ -28,7 +28,10 @@ public final class Drain implements AutoCloseable {
     this.blocks = taken;
   }
 
-  /** The generation this drain becomes when committed: the tracker's committed one plus one. */
+  /**
+   * The generation this drain becomes when committed: a number no drain of this tracker had before
+   * (the highest issued plus one), whether or not that one committed.
+   */
   public long generation() {
     return generation;
   }

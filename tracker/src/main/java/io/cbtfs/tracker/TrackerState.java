@@ -18,6 +18,9 @@ import org.roaringbitmap.RoaringBitmap;
  *     refused, and a reset of tracking starts a new one
  * @param clean whether the mount stopped cleanly; an unclean state does not say which blocks
  *     changed after it was written (the activity log does)
+ * @param issuedGeneration the highest generation a sync has taken, committed or not; never less
+ *     than {@code committedGeneration} (format version 1 did not store it: there it reads as the
+ *     committed one)
  * @param verifyNextSync the image changed outside the mount: the next sync must compare every block
  *     with its target instead of trusting the dirty set
  * @param fingerprint the backing file as it was when the state was saved clean
@@ -27,21 +30,25 @@ public record TrackerState(
     BlockGeometry geometry,
     long imageSize,
     long committedGeneration,
+    long issuedGeneration,
     boolean clean,
     boolean verifyNextSync,
     Fingerprint fingerprint,
     DirtySet dirty) {
 
   static final byte[] MAGIC = "CBTFSST1".getBytes(StandardCharsets.US_ASCII);
-  static final int FORMAT_VERSION = 1;
+  static final int FORMAT_VERSION = 2;
   private static final int FLAG_CLEAN = 1;
   private static final int FLAG_VERIFY_NEXT_SYNC = 2;
 
   /**
-   * Magic, version, flags, block size, reserved, image size, generation, uuid, fingerprint (size,
-   * mtime, ctime, inode), bitmap length.
+   * Magic, version, flags, block size, reserved, image size, committed generation, issued
+   * generation, uuid, fingerprint (size, mtime, ctime, inode), bitmap length.
    */
-  static final int HEADER_BYTES = 8 + 4 + 4 + 4 + 4 + 8 + 8 + 16 + 32 + 4;
+  static final int HEADER_BYTES = 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 16 + 32 + 4;
+
+  /** Version 1's header: no issued generation. */
+  private static final int V1_HEADER_BYTES = HEADER_BYTES - 8;
 
   /** The whole file: header, RoaringBitmap portable bytes, CRC32C of all before it. */
   public byte[] encode() {
@@ -58,6 +65,7 @@ public record TrackerState(
       out.writeInt(0);
       out.writeLong(imageSize);
       out.writeLong(committedGeneration);
+      out.writeLong(issuedGeneration);
       out.writeLong(lineage.getMostSignificantBits());
       out.writeLong(lineage.getLeastSignificantBits());
       out.writeLong(fingerprint.size());
@@ -82,7 +90,7 @@ public record TrackerState(
    *     size or checksum
    */
   public static TrackerState decode(byte[] file, String source) {
-    if (file.length < HEADER_BYTES + 4) {
+    if (file.length < V1_HEADER_BYTES + 4) {
       throw new CorruptStateException(source, "truncated (" + file.length + " bytes)");
     }
     CRC32C crc = new CRC32C();
@@ -97,14 +105,19 @@ public record TrackerState(
       throw new CorruptStateException(source, "not a cbtfs state file");
     }
     int version = in.getInt();
-    if (version != FORMAT_VERSION) {
+    if (version != 1 && version != FORMAT_VERSION) {
       throw new CorruptStateException(source, "unsupported format version " + version);
+    }
+    int headerBytes = version == 1 ? V1_HEADER_BYTES : HEADER_BYTES;
+    if (file.length < headerBytes + 4) {
+      throw new CorruptStateException(source, "truncated (" + file.length + " bytes)");
     }
     int flags = in.getInt();
     int blockSize = in.getInt();
     in.getInt();
     long imageSize = in.getLong();
     long generation = in.getLong();
+    long issued = version == 1 ? generation : in.getLong();
     UUID lineage = new UUID(in.getLong(), in.getLong());
     Fingerprint fingerprint =
         new Fingerprint(in.getLong(), in.getLong(), in.getLong(), in.getLong());
@@ -115,12 +128,15 @@ public record TrackerState(
     } catch (IllegalArgumentException e) {
       throw new CorruptStateException(source, e.getMessage());
     }
-    if (imageSize < 0 || generation < 0 || bitmapBytes != file.length - HEADER_BYTES - 4) {
+    if (imageSize < 0
+        || generation < 0
+        || issued < generation
+        || bitmapBytes != file.length - headerBytes - 4) {
       throw new CorruptStateException(source, "inconsistent header");
     }
     RoaringBitmap bitmap = new RoaringBitmap();
     try {
-      bitmap.deserialize(ByteBuffer.wrap(file, HEADER_BYTES, bitmapBytes).slice());
+      bitmap.deserialize(ByteBuffer.wrap(file, headerBytes, bitmapBytes).slice());
     } catch (IOException | RuntimeException e) {
       throw new CorruptStateException(source, "unreadable dirty bitmap");
     }
@@ -129,6 +145,7 @@ public record TrackerState(
         geometry,
         imageSize,
         generation,
+        issued,
         (flags & FLAG_CLEAN) != 0,
         (flags & FLAG_VERIFY_NEXT_SYNC) != 0,
         fingerprint,

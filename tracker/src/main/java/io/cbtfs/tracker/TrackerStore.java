@@ -229,7 +229,8 @@ public final class TrackerStore implements AutoCloseable {
       log.warn("{}; resetting tracking of {}", e.getMessage(), imageName);
       return start(imageName, current, TrackedImage.Recovery.Kind.RESET);
     }
-    DirtyTracker tracker = new DirtyTracker(state.geometry(), state.committedGeneration());
+    DirtyTracker tracker =
+        new DirtyTracker(state.geometry(), state.committedGeneration(), state.issuedGeneration());
     tracker.markAll(state.dirty());
     TrackedImage.Recovery recovery;
     if (contents != null) {
@@ -410,6 +411,7 @@ public final class TrackerStore implements AutoCloseable {
       // commit already cleared, and a target still at that generation would miss them.
       DirtySet dirty = tracker.snapshot();
       long generation = tracker.committedGeneration();
+      long issued = tracker.issuedGeneration();
       long size = fingerprint.size() >= 0 ? fingerprint.size() : image.knownSize();
       TrackerState state =
           new TrackerState(
@@ -417,6 +419,7 @@ public final class TrackerStore implements AutoCloseable {
               tracker.geometry(),
               size,
               generation,
+              issued,
               clean,
               image.verifyNextSync(),
               fingerprint,

@@ -140,6 +140,31 @@ class DirtyTrackerTest {
   }
 
   @Test
+  void aGenerationNumberIsNeverIssuedTwice() {
+    DirtyTracker t = new DirtyTracker(G4K);
+    try (Drain failed = t.beginDrain()) {
+      assertThat(failed.generation()).isEqualTo(1);
+    } // the target may hold generation 1 all the same (an acknowledgement lost)
+    assertThat(t.issuedGeneration()).isEqualTo(1);
+    try (Drain next = t.beginDrain()) {
+      assertThat(next.generation()).as("not 1 again, for other contents").isEqualTo(2);
+      next.commit();
+    }
+    assertThat(t.committedGeneration()).isEqualTo(2);
+    assertThat(t.issuedGeneration()).isEqualTo(2);
+  }
+
+  @Test
+  void aRefusedSecondDrainIssuesNothing() {
+    DirtyTracker t = new DirtyTracker(G4K, 4, 6);
+    try (Drain d = t.beginDrain()) {
+      assertThatThrownBy(t::beginDrain).isInstanceOf(CbtfsException.class);
+      assertThat(d.generation()).isEqualTo(7);
+    }
+    assertThat(t.issuedGeneration()).isEqualTo(7);
+  }
+
+  @Test
   void oneDrainAtATime() {
     DirtyTracker t = new DirtyTracker(G4K);
     try (Drain d = t.beginDrain()) {

@@ -17,6 +17,7 @@ class TrackerStateTest {
         g,
         123_456_789L,
         42,
+        45,
         true,
         true,
         new Fingerprint(123_456_789L, 11, 22, 33),
@@ -29,6 +30,46 @@ class TrackerStateTest {
     TrackerState back = TrackerState.decode(s.encode(), "test");
     assertThat(back).isEqualTo(s);
     assertThat(back.fingerprint().inode()).isEqualTo(33);
+  }
+
+  @Test
+  void readsVersionOneWithTheIssuedGenerationAsTheCommittedOne() {
+    TrackerState s = sample();
+    byte[] v2 = s.encode();
+    // version 1 is version 2 without the issued generation (bytes 40..47)
+    byte[] v1 = new byte[v2.length - 8];
+    System.arraycopy(v2, 0, v1, 0, 40);
+    System.arraycopy(v2, 48, v1, 40, v2.length - 48);
+    java.nio.ByteBuffer.wrap(v1).putInt(8, 1);
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(v1, 0, v1.length - 4);
+    java.nio.ByteBuffer.wrap(v1).putInt(v1.length - 4, (int) crc.getValue());
+
+    TrackerState back = TrackerState.decode(v1, "v1");
+
+    assertThat(back.committedGeneration()).isEqualTo(42);
+    assertThat(back.issuedGeneration()).isEqualTo(42);
+    assertThat(back.dirty().toBitmap()).isEqualTo(s.dirty().toBitmap());
+    assertThat(back.fingerprint()).isEqualTo(s.fingerprint());
+  }
+
+  @Test
+  void refusesAnIssuedGenerationBelowTheCommittedOne() {
+    TrackerState s = sample();
+    TrackerState bad =
+        new TrackerState(
+            s.lineage(),
+            s.geometry(),
+            s.imageSize(),
+            42,
+            41,
+            s.clean(),
+            s.verifyNextSync(),
+            s.fingerprint(),
+            s.dirty());
+    assertThatThrownBy(() -> TrackerState.decode(bad.encode(), "bad"))
+        .isInstanceOf(CorruptStateException.class)
+        .hasMessageContaining("inconsistent");
   }
 
   @Test

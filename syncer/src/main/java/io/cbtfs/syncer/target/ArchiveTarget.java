@@ -59,18 +59,27 @@ public final class ArchiveTarget implements Restorable {
   @Override
   public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
     Files.createDirectories(dir);
-    state().check(header, describe(), allowNewLineage);
+    TargetState before = state();
+    before.check(header, describe(), allowNewLineage);
     return new StagedDelivery(
         dir.resolve(STAGING),
         header,
         verified -> {
-          Files.move(
-              verified,
-              dir.resolve(fileName(header.generation())),
-              StandardCopyOption.ATOMIC_MOVE,
-              StandardCopyOption.REPLACE_EXISTING);
-          FileStateIo.INSTANCE.fsyncDirectory(dir);
-          SidecarMeta.write(dir.resolve(META), TargetState.of(header));
+          Path stored = dir.resolve(fileName(header.generation()));
+          try {
+            Files.move(
+                verified,
+                stored,
+                StandardCopyOption.ATOMIC_MOVE,
+                StandardCopyOption.REPLACE_EXISTING);
+            FileStateIo.INSTANCE.fsyncDirectory(dir);
+            // the commit point: the archive's record of its last generation
+            SidecarMeta.commit(dir.resolve(META), before, TargetState.of(header));
+          } catch (IOException | RuntimeException e) {
+            // a generation the archive does not record is not kept: a restore never finds it
+            CommitPoint.undo(e, () -> Files.deleteIfExists(stored));
+            throw e;
+          }
           return header.generation();
         });
   }

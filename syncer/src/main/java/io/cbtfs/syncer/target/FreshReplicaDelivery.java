@@ -10,6 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A full delta into a replica that does not exist yet: each record is written, as soon as it
@@ -19,6 +21,7 @@ import java.nio.file.StandardOpenOption;
  * deleted. {@link #close} without commit deletes it.
  */
 final class FreshReplicaDelivery implements Delivery {
+  private static final Logger log = LoggerFactory.getLogger(FreshReplicaDelivery.class);
   private final Path image;
   private final DeltaHeader announced;
   private final StagedDelivery.Commit commit;
@@ -76,8 +79,8 @@ final class FreshReplicaDelivery implements Delivery {
     out.close();
     StagedDelivery.requireSameFile(image, written, "the replica was written");
     long generation = commit.apply(image);
-    done = true;
-    owned.close();
+    done = true; // committed: what is left may not fail the delivery
+    CommitPoint.closeAfter(owned, log);
     return generation;
   }
 

@@ -18,6 +18,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import org.roaringbitmap.RoaringBitmap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
@@ -41,6 +43,7 @@ import org.roaringbitmap.RoaringBitmap;
  * before that leaves no replica, and the file is discarded at the next use.
  */
 public final class ReplicaTarget implements Target {
+  private static final Logger log = LoggerFactory.getLogger(ReplicaTarget.class);
   private final Path replica;
   private final Path meta;
   private final Path staging;
@@ -171,27 +174,48 @@ public final class ReplicaTarget implements Target {
     }
   }
 
-  /** Makes the verified delta the journal (the commit point), applies it, settles it later. */
+  /**
+   * Makes the verified delta the journal, durably: the commit point. Then applies it and settles it
+   * later. Nothing after the commit point fails the sync: an apply that fails (a full disk) leaves
+   * the journal, which the replica's next use finishes before anything reads or changes it.
+   */
   private long commit(Path verified, DeltaHeader header, boolean allowNewLineage)
       throws IOException {
     ReplicaLock held = lockToCommit(header, allowNewLineage);
     try {
       Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
-      FileStateIo.INSTANCE.fsyncDirectory(
-          replica.getParent()); // the commit point: from here the apply is finished
-      DeltaHeader applied = applyJournal();
-      Settles.submit(
-          journal,
-          () -> {
-            try (held) {
-              settle(applied);
-            }
-          });
-      return applied.generation();
+      try {
+        FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
+      } catch (IOException | RuntimeException e) {
+        // not known to be durable: take the journal back, so the replica stays as it was
+        CommitPoint.undo(e, () -> Files.delete(journal));
+        throw e;
+      }
     } catch (Throwable e) { // an Error too: a lock left held would stop every later use
       held.close();
       throw e;
     }
+    DeltaHeader applied;
+    try {
+      applied = applyJournal();
+    } catch (IOException | RuntimeException e) {
+      log.warn(
+          "{}: generation {} is committed but could not be applied yet ({}); "
+              + "its next use applies it",
+          describe(),
+          header.generation(),
+          e.toString());
+      CommitPoint.closeAfter(held, log);
+      return header.generation();
+    }
+    Settles.submit(
+        journal,
+        () -> {
+          try (held) {
+            settle(applied);
+          }
+        });
+    return applied.generation();
   }
 
   /**
@@ -205,7 +229,8 @@ public final class ReplicaTarget implements Target {
         FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
       }
       renameWithoutReplacing(image);
-      SidecarMeta.write(meta, TargetState.of(header)); // fsyncs the folder: the rename's too
+      // the commit point; a failure leaves a replica without metadata, which reads as empty
+      SidecarMeta.commit(meta, TargetState.EMPTY, TargetState.of(header));
       return header.generation();
     }
   }

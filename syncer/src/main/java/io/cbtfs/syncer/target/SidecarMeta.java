@@ -50,6 +50,28 @@ final class SidecarMeta {
     return new TargetState(true, lineage, generation, imageSize);
   }
 
+  /**
+   * Replaces what {@code file} records, {@code previous}, with {@code next}: a target's commit
+   * point. If the new record cannot be made durable, puts {@code previous} back where it can (an
+   * empty state by removing the file), so that a failed commit leaves the target as it was.
+   */
+  static void commit(Path file, TargetState previous, TargetState next) throws IOException {
+    try {
+      write(file, next);
+    } catch (IOException | RuntimeException e) {
+      CommitPoint.undo(
+          e,
+          () -> {
+            if (previous.exists()) {
+              write(file, previous);
+            } else if (Files.deleteIfExists(file)) {
+              FileStateIo.INSTANCE.fsyncDirectory(file.getParent());
+            }
+          });
+      throw e;
+    }
+  }
+
   static void write(Path file, TargetState state) throws IOException {
     ByteBuffer b = ByteBuffer.allocate(BYTES);
     b.put(MAGIC)

@@ -25,6 +25,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A delivery into a local staging file. Every byte is checked as it arrives ({@link
@@ -33,6 +35,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * it to the target's {@link Commit} step. {@link #close} without commit deletes the staging file.
  */
 final class StagedDelivery implements Delivery {
+  private static final Logger log = LoggerFactory.getLogger(StagedDelivery.class);
+
   /** What a target does with a verified, durable staging file; returns the new generation. */
   @FunctionalInterface
   interface Commit {
@@ -310,8 +314,8 @@ final class StagedDelivery implements Delivery {
     DeltaHeader header = verifier.result().header().requireSame(announced, staging.toString());
     requireSameFile(staging, stagedFile, "this delta was staged");
     long generation = commit.apply(staging);
-    done = true;
-    owned.close();
+    done = true; // committed: what is left may not fail the delivery
+    CommitPoint.closeAfter(owned, log);
     return generation;
   }
 
