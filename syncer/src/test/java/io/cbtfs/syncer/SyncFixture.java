@@ -18,8 +18,9 @@ import java.util.Random;
 public final class SyncFixture implements AutoCloseable {
   public static final BlockGeometry G = BlockGeometry.of(65536);
   public final Path image;
-  public final TrackerStore store;
-  public final TrackedImage tracked;
+  private final Path stateDir;
+  public TrackerStore store;
+  public TrackedImage tracked;
 
   public SyncFixture(Path dir, int imageBytes, long seed) throws IOException {
     image = dir.resolve("disk.img");
@@ -27,8 +28,19 @@ public final class SyncFixture implements AutoCloseable {
     new Random(seed).nextBytes(data);
     Arrays2.zeroRange(data, imageBytes / 2, imageBytes / 2 + 300_000); // some zero blocks
     Files.write(image, data);
-    store = TrackerStore.open(dir.resolve(".cbtfs"), TrackingOptions.defaults(G));
+    stateDir = dir.resolve(".cbtfs");
+    store = TrackerStore.open(stateDir, TrackingOptions.defaults(G));
     tracked = store.image("disk.img", Fingerprint.sizeOnly(imageBytes));
+  }
+
+  /**
+   * The tracking as a new process finds it after this one died: nothing saved beyond what is on
+   * disk, the state and activity log recovered.
+   */
+  public void crashAndRecover() throws IOException {
+    store.close(); // releases the lock and the log; saves nothing
+    store = TrackerStore.open(stateDir, TrackingOptions.defaults(G));
+    tracked = store.image("disk.img", Fingerprint.sizeOnly(Files.size(image)));
   }
 
   public SyncSource source() {

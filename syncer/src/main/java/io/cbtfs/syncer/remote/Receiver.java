@@ -212,6 +212,9 @@ public final class Receiver implements AutoCloseable {
         }
         busy.remove(name); // before the close: a sender's next connection finds the name free
       } catch (CbtfsException | IOException e) {
+        if (name != null) {
+          busy.remove(name); // its target is closed: a retry need not wait for the drain below
+        }
         if (!(e instanceof EOFException)) {
           sendError(out, e);
           log.info("{}: {}", peer, Frames.printable(String.valueOf(e.getMessage())));
