@@ -24,6 +24,11 @@ record ImageStatus(
     String recovery,
     List<SyncHistory.Entry> targets) {
 
+  ImageStatus {
+    // a history left by an earlier image of the same name does not describe this one
+    targets = targets == null ? List.of() : SyncHistory.ofLineage(targets, lineage);
+  }
+
   ImageStatus withTargets(List<SyncHistory.Entry> list) {
     return new ImageStatus(
         image,

@@ -77,7 +77,7 @@ final class SyncRunner {
         TrackerStore.open(loc.stateDir(), TrackingOptions.defaults(BlockGeometry.defaults()))) {
       SyncReport report;
       try {
-        report = sync(store, files, loc.stateDir(), loc.imageName(), target, full, progress);
+        report = sync(store, files, loc.stateDir(), null, loc.imageName(), target, full, progress);
       } catch (IOException | RuntimeException e) {
         // the drained blocks are merged back: save them clean, so the next run needs no recovery
         try {
@@ -87,7 +87,11 @@ final class SyncRunner {
         }
         throw e;
       }
-      saveClean(store, files, loc.imageName());
+      try {
+        saveClean(store, files, loc.imageName());
+      } catch (IOException | RuntimeException e) { // the data is synced: a warning
+        return withWarning(report, "the tracking state was not saved: " + e.getMessage());
+      }
       return report;
     }
   }
@@ -112,6 +116,7 @@ final class SyncRunner {
         mount.fileSystem().trackers(),
         files,
         mount.options().stateDir(),
+        mount.options().mountPoint(),
         name,
         target,
         full,
@@ -123,6 +128,7 @@ final class SyncRunner {
       TrackerStore store,
       ImageFiles files,
       Path stateDir,
+      Path mountPoint,
       String name,
       String target,
       boolean full,
@@ -131,6 +137,7 @@ final class SyncRunner {
     TrackedImage image = store.image(name, () -> files.fingerprint(name));
     SyncReport report;
     try (Target t = Targets.parse(target, Path.of("/"))) {
+      TargetPlacement.requireApart(t, files.backingFile(name), files.backingDir(), mountPoint);
       report =
           new Syncer()
               .sync(
@@ -140,12 +147,16 @@ final class SyncRunner {
                   progress);
     }
     try {
-      SyncHistory.record(stateDir, name, report);
+      SyncHistory.record(stateDir, name, report, image.lineage().toString());
     } catch (IOException | RuntimeException e) { // informational, and the data is synced
-      String warning = "the sync history (for status) was not updated: " + e.getMessage();
-      return report.withWarning(
-          report.warning().isEmpty() ? warning : report.warning() + "; " + warning);
+      return withWarning(
+          report, "the sync history (for status) was not updated: " + e.getMessage());
     }
     return report;
+  }
+
+  private static SyncReport withWarning(SyncReport report, String warning) {
+    return report.withWarning(
+        report.warning().isEmpty() ? warning : report.warning() + "; " + warning);
   }
 }

@@ -51,7 +51,7 @@ public final class ImageFiles {
       throw new ErrnoException(Posix.ENOENT, "no image at " + fusePath);
     }
     String name = fusePath.substring(1);
-    if (name.equals(hiddenName) || name.equals(".") || name.equals("..")) {
+    if (isHidden(name) || name.equals(".") || name.equals("..")) {
       throw new ErrnoException(Posix.ENOENT, "no image at " + fusePath);
     }
     return name;
@@ -93,13 +93,26 @@ public final class ImageFiles {
         (Long) a.get("ino"));
   }
 
-  /** Names of the regular files of the backing directory, the state directory excluded. */
+  /**
+   * The state directory, and the hidden files a replica target keeps beside its image ({@code
+   * .NAME.cbtfs-meta} and the like), which are cbtfs's own and no images.
+   */
+  private boolean isHidden(String name) {
+    return name.equals(hiddenName) || TARGET_SIDECAR.matcher(name).matches();
+  }
+
+  private static final java.util.regex.Pattern TARGET_SIDECAR =
+      java.util.regex.Pattern.compile(
+          "\\..+\\.cbtfs-(meta|staging|new|apply|lock|sync)(\\.tmp)?",
+          java.util.regex.Pattern.DOTALL);
+
+  /** Names of the regular files of the backing directory, cbtfs's own files excluded. */
   public List<String> list() throws IOException {
     List<String> names = new ArrayList<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(backingDir)) {
       for (Path entry : entries) {
         String name = entry.getFileName().toString();
-        if (!name.equals(hiddenName) && Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
+        if (!isHidden(name) && Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
           names.add(name);
         }
       }

@@ -43,6 +43,11 @@ public final class ArchiveTarget implements Restorable {
     return "archive:" + dir;
   }
 
+  @Override
+  public java.util.Optional<Path> localPath() {
+    return java.util.Optional.of(dir);
+  }
+
   static String fileName(long generation) {
     return String.format(Locale.ROOT, "gen-%08d.cbtd", generation);
   }

@@ -87,6 +87,11 @@ public final class ReplicaTarget implements Target {
   }
 
   @Override
+  public java.util.Optional<Path> localPath() {
+    return java.util.Optional.of(replica);
+  }
+
+  @Override
   public TargetState state() throws IOException {
     recover();
     return recorded();

@@ -53,6 +53,14 @@ public interface Target extends AutoCloseable {
     return DirtySet.of(geometry, all);
   }
 
+  /**
+   * The file or folder this target writes on this machine, if it is local: a sync refuses a target
+   * that would overwrite its own image or be served by the mount as images.
+   */
+  default java.util.Optional<java.nio.file.Path> localPath() {
+    return java.util.Optional.empty();
+  }
+
   /** Releases what the target holds between calls (a connection); nothing for most. */
   @Override
   default void close() throws IOException {}

@@ -1,0 +1,62 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.syncer.target.Target;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Where a local target may not be: the image it copies (a sync would overwrite its own source),
+ * under the mount (its writes would come back through the mount as changes of another image), or an
+ * archive that is the backing folder itself (its deltas would be served as images). A replica
+ * beside its image in the backing folder is allowed: the mount hides its sidecar files.
+ */
+final class TargetPlacement {
+  private TargetPlacement() {}
+
+  /**
+   * @param mountPoint the running mount's folder, or null for a sync with no mount
+   * @throws CbtfsException naming the target and why it cannot be there
+   */
+  static void requireApart(Target target, Path backingFile, Path backingDir, Path mountPoint)
+      throws IOException {
+    Optional<Path> local = target.localPath();
+    if (local.isEmpty()) {
+      return;
+    }
+    Path path = real(local.get());
+    if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)
+        && Files.exists(backingFile)
+        && Files.isSameFile(path, backingFile)) {
+      throw refused(target, "it is the image itself");
+    }
+    if (path.equals(real(backingDir))) {
+      throw refused(target, "it is the backing folder");
+    }
+    if (mountPoint != null && path.startsWith(real(mountPoint))) {
+      throw refused(target, "it lies under the mount " + mountPoint);
+    }
+  }
+
+  private static CbtfsException refused(Target target, String why) {
+    return new CbtfsException(
+        "refusing to sync to " + target.describe() + ": " + why + "; choose another folder");
+  }
+
+  /** {@code p} with its folder's symbolic links resolved, as far as they exist. */
+  private static Path real(Path p) {
+    Path abs = p.toAbsolutePath().normalize();
+    Path parent = abs.getParent();
+    if (parent == null) {
+      return abs;
+    }
+    try {
+      return parent.toRealPath().resolve(abs.getFileName());
+    } catch (IOException e) {
+      return abs;
+    }
+  }
+}

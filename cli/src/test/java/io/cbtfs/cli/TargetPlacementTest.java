@@ -1,0 +1,89 @@
+package io.cbtfs.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A sync refuses targets that overwrite their own image, and leaves nothing behind. */
+class TargetPlacementTest {
+  @TempDir Path tmp;
+
+  private Path image() throws IOException {
+    byte[] data = new byte[1 << 20];
+    new Random(3).nextBytes(data);
+    return Files.write(Files.createDirectories(tmp.resolve("images")).resolve("disk.img"), data);
+  }
+
+  private static long listed(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> !p.getFileName().toString().equals(".cbtfs")).count();
+    }
+  }
+
+  @Test
+  void aSyncOntoTheImageItselfIsRefusedAndLeavesNoFiles() throws IOException {
+    Path img = image();
+    byte[] before = Files.readAllBytes(img);
+    Files.createSymbolicLink(tmp.resolve("link"), img.getParent());
+    for (String target :
+        new String[] {"file:" + img, "file:" + tmp.resolve("link").resolve("disk.img")}) {
+      CliRun run = CliRun.of("sync", img.toString(), target);
+      assertThat(run.exitCode()).as(target).isEqualTo(1);
+      assertThat(run.err()).contains("it is the image itself");
+      assertThat(Files.readAllBytes(img)).isEqualTo(before);
+      assertThat(listed(img.getParent())).as("no sidecar files beside the image").isEqualTo(1);
+    }
+  }
+
+  @Test
+  void anArchiveThatIsTheBackingFolderIsRefused() throws IOException {
+    Path img = image();
+    CliRun run = CliRun.of("sync", img.toString(), "archive:" + img.getParent());
+    assertThat(run.exitCode()).isEqualTo(1);
+    assertThat(run.err()).contains("it is the backing folder");
+    assertThat(listed(img.getParent())).isEqualTo(1);
+  }
+
+  @Test
+  void aReplicaBesideItsImageIsAllowed() throws IOException {
+    Path img = image();
+    CliRun run = CliRun.of("sync", img.toString(), "file:" + img.resolveSibling("copy.img"));
+    assertThat(run.exitCode()).as(run.err()).isZero();
+    assertThat(Files.mismatch(img, img.resolveSibling("copy.img"))).isEqualTo(-1L);
+  }
+
+  @Test
+  void aTargetElsewhereIsNotRefused() throws IOException {
+    Path img = image();
+    Path elsewhere = Files.createDirectories(tmp.resolve("backup"));
+    assertThatThrownBy(
+            () ->
+                TargetPlacement.requireApart(
+                    io.cbtfs.syncer.target.Targets.parse("file:" + img, Path.of("/")),
+                    img,
+                    img.getParent(),
+                    null))
+        .hasMessageContaining("the image itself");
+    TargetPlacement.requireApart(
+        io.cbtfs.syncer.target.Targets.parse("file:" + elsewhere.resolve("r.img"), Path.of("/")),
+        img,
+        img.getParent(),
+        tmp.resolve("mnt"));
+    assertThatThrownBy(
+            () ->
+                TargetPlacement.requireApart(
+                    io.cbtfs.syncer.target.Targets.parse(
+                        "file:" + tmp.resolve("mnt").resolve("r.img"), Path.of("/")),
+                    img,
+                    img.getParent(),
+                    tmp.resolve("mnt")))
+        .hasMessageContaining("under the mount");
+  }
+}
