@@ -125,7 +125,12 @@ public final class RemoteTarget implements Target {
     Connection() throws IOException {
       Socket s = pin == null ? new Socket() : Tls.pinned(pin).getSocketFactory().createSocket();
       try {
-        s.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MILLIS);
+        try {
+          s.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MILLIS);
+        } catch (IOException e) { // "Connection refused" alone does not say which receiver
+          throw new IOException(
+              "cannot connect to the receiver " + host + ":" + port + ": " + e.getMessage(), e);
+        }
         s.setSoTimeout(READ_TIMEOUT_MILLIS);
         if (s instanceof SSLSocket tls) {
           tls.setEnabledProtocols(new String[] {Tls.PROTOCOL});

@@ -198,6 +198,20 @@ class RemoteTargetTest {
   }
 
   @Test
+  void aReceiverThatIsNotThereIsNamed() throws IOException {
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort(); // closed: nothing listens there now
+    }
+    String uri = "cbtfs://127.0.0.1:" + port + "/disk?insecure&token-file=" + tokenFile;
+    try (var t = RemoteTarget.parse(uri)) {
+      assertThatThrownBy(t::state)
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("the receiver 127.0.0.1:" + port);
+    }
+  }
+
+  @Test
   void namesLeadingOutOfTheRootAreRefused() throws IOException {
     assertThatThrownBy(() -> RemoteTarget.parse(uri("..", "")))
         .isInstanceOf(IllegalArgumentException.class);
