@@ -5,6 +5,7 @@ import io.cbtfs.tracker.CbtfsException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.file.AccessDeniedException;
@@ -54,6 +55,9 @@ final class ControlClient {
       return Optional.of(ControlChannel.connect(socket, CONNECT_TIMEOUT.toNanos()));
     } catch (ConnectException e) {
       return Optional.empty(); // nothing listens: a mount that died left its socket
+    } catch (SocketException e) { // e.g. EAGAIN: the mount accepts nothing, its backlog is full
+      throw new CbtfsException(
+          "cannot connect to the mount's control socket " + socket + ": " + e.getMessage());
     } catch (SocketTimeoutException e) {
       throw new CbtfsException(
           "the mount's control socket "

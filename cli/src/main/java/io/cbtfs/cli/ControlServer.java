@@ -296,8 +296,12 @@ final class ControlServer implements AutoCloseable {
           cause instanceof IllegalArgumentException ? cause.getMessage() : Errors.describe(cause));
     }
     java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
-    for (Map.Entry<String, String> f : fields.entrySet()) {
-      all.writeBytes(ControlProtocol.field(f.getKey(), f.getValue()));
+    try {
+      for (Map.Entry<String, String> f : fields.entrySet()) {
+        all.writeBytes(ControlProtocol.field(f.getKey(), f.getValue()));
+      }
+    } catch (ControlProtocolException tooLong) { // a field over 64 KiB: say so, not hang up
+      return ControlProtocol.err(tooLong.getMessage());
     }
     all.writeBytes(ControlProtocol.ok());
     return all.toByteArray();

@@ -160,9 +160,9 @@ class ControlSocketIT {
     Path replica = tmp.resolve("replica.img");
     try {
       Tools.Result sync = Cbtfs.run("sync", mnt.resolve(name).toString(), "file:" + replica);
+      assertThat(Path.of("/", elsewhere)).doesNotExist();
       assertThat(sync.exitCode()).as(sync.output()).isZero();
       assertThat(Files.mismatch(backing.resolve(name), replica)).isEqualTo(-1L);
-      assertThat(Path.of("/", elsewhere)).doesNotExist();
       Tools.Result status = Cbtfs.run("status", "--json", mnt.resolve(name).toString());
       assertThat(status.exitCode()).as(status.output()).isZero();
       assertThat(status.output()).contains("\"generation\":1", "\"tracking\":\"mounted\"");
@@ -195,12 +195,19 @@ class ControlSocketIT {
     List<String> asNobody =
         new ArrayList<>(
             List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"));
-    asNobody.addAll(Cbtfs.command("status", mnt.resolve("vm.img").toString()));
-    Tools.Result status = Tools.exec(asNobody, 120);
-    assertThat(status.exitCode()).as(status.output()).isEqualTo(1);
-    assertThat(status.output())
-        .contains("permission denied: cannot use the mount's control socket")
-        .doesNotContain("is its process gone");
+    for (List<String> command :
+        List.of(
+            Cbtfs.command("status", mnt.resolve("vm.img").toString()),
+            Cbtfs.command(
+                "sync", mnt.resolve("vm.img").toString(), "file:/nonexistent/replica.img"))) {
+      List<String> run = new ArrayList<>(asNobody);
+      run.addAll(command);
+      Tools.Result r = Tools.exec(run, 120);
+      assertThat(r.exitCode()).as(r.output()).isEqualTo(1);
+      assertThat(r.output())
+          .contains("permission denied: cannot use the mount's control socket")
+          .doesNotContain("is its process gone");
+    }
   }
 
   /**
