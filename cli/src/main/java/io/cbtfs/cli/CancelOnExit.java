@@ -72,6 +72,11 @@ final class CancelOnExit implements AutoCloseable {
     err.flush();
   }
 
+  /** Whether Ctrl-C (or SIGTERM) started the cancel: the process is exiting. */
+  boolean cancelling() {
+    return cancelling;
+  }
+
   /**
    * Gives the mount's answer to the hook, if it is running.
    *

@@ -51,7 +51,15 @@ final class SyncRunner {
     try (CancelOnExit cancel = CancelOnExit.install(control, System.err)) {
       Map<String, String> fields;
       try {
-        fields = ControlClient.call(control, ControlRequest.sync(name, target, full), progress);
+        fields =
+            ControlClient.call(
+                control,
+                ControlRequest.sync(name, target, full),
+                (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
+                  if (!cancel.cancelling()) { // the hook's lines, not a redrawn progress bar
+                    progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+                  }
+                });
       } catch (IOException | RuntimeException e) {
         if (cancel.handOver(
             "the mount stopped the sync: "
