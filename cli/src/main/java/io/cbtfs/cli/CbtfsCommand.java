@@ -31,6 +31,9 @@ public final class CbtfsCommand implements Runnable {
   public static final int EXIT_FAILURE = 1;
   public static final int EXIT_USAGE = 2;
 
+  /** Ctrl-C: what a shell reports for SIGINT (128 + 2). */
+  public static final int EXIT_INTERRUPTED = 130;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   /**
@@ -97,6 +100,9 @@ public final class CbtfsCommand implements Runnable {
 
     /** Prints {@code e} as {@code command}'s one-line error; returns the exit code. */
     static int report(Exception e, String command, PrintWriter err) {
+      if (e instanceof CancelOnExit.Reported) {
+        return EXIT_INTERRUPTED; // the process is exiting; the cancel hook said what happened
+      }
       if (e instanceof IllegalArgumentException) {
         err.println("cbtfs " + command + ": " + e.getMessage());
         err.flush();

@@ -1,30 +1,340 @@
 package io.cbtfs.cli;
 
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
- * The control socket's line protocol (UTF-8, one request line, reply lines ending with {@code OK}
- * or {@code ERR message}). Documented in docs/ARCHITECTURE.md.
+ * The control socket's protocol, version 2 (docs/ARCHITECTURE.md, "Control socket"). The client
+ * sends the preamble {@code CBTFS/2\n} and one request frame; the mount answers with frames until
+ * {@link #OK} or {@link #ERR}. A frame is {@code type (1 byte) | length (4, big-endian) | payload};
+ * a text field in a payload is {@code length (2, big-endian) | UTF-8 bytes}. Names and targets are
+ * fields, never split on a delimiter: no byte of a name can change the meaning of a request.
  *
- * <pre>
- * PING            -> OK
- * STATUS name     -> key=value lines, OK
- * SYNC name\ttarget\tfull -> PROGRESS doneBytes totalBytes doneBlocks totalBlocks lines,
- *                    then the report as key=value lines, OK
- * UNMOUNT         -> OK once unmounted and the tracking is saved; ERR if busy
- * </pre>
+ * <p>Every length is checked against its limit before anything is allocated for it; anything that
+ * breaks the format is a {@link ControlProtocolException} and is answered, not acted on.
  */
 final class ControlProtocol {
   static final String SOCKET_NAME = "control.sock";
-  static final String OK = "OK";
-  static final String ERR = "ERR ";
 
-  /** Longest request line accepted: a name is one path component (255 bytes) plus the verb. */
-  static final int MAX_LINE = 1024;
+  /**
+   * Starts every connection. A line, so that a mount of an older cbtfs (a line protocol) answers
+   * "ERR unknown request" at once, and an older client reading lines gets a line back.
+   */
+  static final byte[] PREAMBLE = "CBTFS/2\n".getBytes(StandardCharsets.US_ASCII);
+
+  // requests
+  static final int PING = 1;
+  static final int STATUS = 2;
+  static final int SYNC = 3;
+  static final int UNMOUNT = 4;
+
+  // replies: outside the printable range, so an older mount's text reply is told apart
+  static final int OK = 0x10;
+  static final int ERR = 0x11;
+  static final int FIELD = 0x12;
+  static final int PROGRESS = 0x13;
+  static final int ALIVE = 0x14;
+
+  /** An image name is one path component: NAME_MAX bytes. */
+  static final int MAX_NAME_BYTES = 255;
+
+  /** A target URI: a PATH_MAX (4096) path, another for a token file, and options, with room. */
+  static final int MAX_TARGET_BYTES = 16 << 10;
+
+  static final int MAX_REQUEST_PAYLOAD = 2 + MAX_NAME_BYTES + 2 + MAX_TARGET_BYTES + 1;
+
+  /** Replies carry fields and messages that may quote a target: a few of them fit. */
+  static final int MAX_REPLY_PAYLOAD = 128 << 10;
+
+  /** Bit 0 of a SYNC request's flags byte; the others must be zero. */
+  static final int FLAG_FULL = 1;
 
   private ControlProtocol() {}
 
   static Path socketPath(Path stateDir) {
     return stateDir.resolve(SOCKET_NAME);
+  }
+
+  /**
+   * A client that does not speak this protocol: an older cbtfs, which reads lines, so the mount
+   * answers with {@link #lineReply}.
+   */
+  static final class ForeignClient extends ControlProtocolException {
+    private static final long serialVersionUID = 1L;
+
+    ForeignClient() {
+      super("not a cbtfs control request (protocol 2): use the cbtfs of this mount's version");
+    }
+
+    byte[] lineReply() {
+      return ("ERR " + getMessage() + "\n").getBytes(StandardCharsets.US_ASCII);
+    }
+  }
+
+  /** A frame as read: its type and payload. */
+  record Frame(int type, byte[] payload) {}
+
+  /**
+   * Reads the preamble and one request, as the mount does.
+   *
+   * @throws ControlProtocolException for anything but a well-formed request within the limits,
+   *     including a connection that ends part way
+   * @throws IOException if reading fails (a deadline passed)
+   */
+  static ControlRequest readRequest(InputStream in) throws IOException {
+    DataInputStream data = new DataInputStream(in);
+    byte[] preamble = new byte[PREAMBLE.length];
+    try {
+      data.readFully(preamble);
+    } catch (EOFException e) {
+      throw new ControlProtocolException("no request: the connection ended");
+    }
+    if (!Arrays.equals(preamble, PREAMBLE)) {
+      throw new ForeignClient();
+    }
+    Frame f = readFrame(data, MAX_REQUEST_PAYLOAD, "request");
+    return parseRequest(f.type(), f.payload());
+  }
+
+  /** The request in a frame's payload; the payload must be exactly its fields. */
+  static ControlRequest parseRequest(int type, byte[] payload) {
+    ByteBuffer in = ByteBuffer.wrap(payload);
+    ControlRequest r =
+        switch (type) {
+          case PING -> ControlRequest.ping();
+          case UNMOUNT -> ControlRequest.unmount();
+          case STATUS -> ControlRequest.status(name(in));
+          case SYNC -> {
+            String name = name(in);
+            String target = field(in, "target", MAX_TARGET_BYTES);
+            if (target.isEmpty() || target.indexOf('\0') >= 0) {
+              throw new ControlProtocolException("bad request: the target is empty or holds NUL");
+            }
+            if (!in.hasRemaining()) {
+              throw new ControlProtocolException("bad request: SYNC without its flags");
+            }
+            int flags = in.get() & 0xff;
+            if ((flags & ~FLAG_FULL) != 0) {
+              throw new ControlProtocolException("bad request: unknown SYNC flags " + flags);
+            }
+            yield ControlRequest.sync(name, target, (flags & FLAG_FULL) != 0);
+          }
+          default -> throw new ControlProtocolException("bad request: unknown type " + type);
+        };
+    if (in.hasRemaining()) {
+      throw new ControlProtocolException(
+          "bad request: " + in.remaining() + " bytes after the request's fields");
+    }
+    return r;
+  }
+
+  /** A request's frame, preamble first: what a client writes. */
+  static byte[] encode(ControlRequest r) {
+    ByteArrayOutputStream payload = new ByteArrayOutputStream();
+    switch (r.type()) {
+      case PING, UNMOUNT -> {}
+      case STATUS -> field(payload, "image name", r.name(), MAX_NAME_BYTES);
+      case SYNC -> {
+        field(payload, "image name", r.name(), MAX_NAME_BYTES);
+        field(payload, "target", r.target(), MAX_TARGET_BYTES);
+        payload.write(r.full() ? FLAG_FULL : 0);
+      }
+      default -> throw new IllegalArgumentException("not a request type: " + r.type());
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.writeBytes(PREAMBLE);
+    out.writeBytes(frame(r.type(), payload.toByteArray()));
+    return out.toByteArray();
+  }
+
+  /**
+   * Reads one reply frame, as the client does.
+   *
+   * @throws ControlProtocolException for a frame that breaks the protocol, or the text of a mount
+   *     that runs an older cbtfs
+   * @throws EOFException if the mount closed the connection before a frame began
+   */
+  static Frame readReply(InputStream in) throws IOException {
+    DataInputStream data = new DataInputStream(in);
+    int type = data.read();
+    if (type < 0) {
+      throw new EOFException("the mount closed the control connection without an answer");
+    }
+    if (type >= 0x20) {
+      throw new ControlProtocolException(
+          "the mount answered in the line protocol of an older cbtfs: restart it with this "
+              + "version ('cbtfs unmount', then 'cbtfs mount'), or use the cbtfs it runs");
+    }
+    return readFrame(data, type, MAX_REPLY_PAYLOAD, "reply");
+  }
+
+  static byte[] ok() {
+    return frame(OK, new byte[0]);
+  }
+
+  static byte[] alive() {
+    return frame(ALIVE, new byte[0]);
+  }
+
+  static byte[] err(String message) {
+    byte[] text = message.getBytes(StandardCharsets.UTF_8);
+    return frame(ERR, text.length > MAX_REPLY_PAYLOAD ? Arrays.copyOf(text, 4096) : text);
+  }
+
+  static byte[] field(String key, String value) {
+    ByteArrayOutputStream payload = new ByteArrayOutputStream();
+    field(payload, "reply key", key, 0xffff);
+    field(payload, "reply value", value, 0xffff);
+    return frame(FIELD, payload.toByteArray());
+  }
+
+  static byte[] progress(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks) {
+    return frame(
+        PROGRESS,
+        ByteBuffer.allocate(32)
+            .putLong(doneBytes)
+            .putLong(totalBytes)
+            .putLong(doneBlocks)
+            .putLong(totalBlocks)
+            .array());
+  }
+
+  /** An ERR frame's message. */
+  static String message(Frame f) {
+    return new String(f.payload(), StandardCharsets.UTF_8);
+  }
+
+  /** A FIELD frame's key and value. */
+  static String[] keyValue(Frame f) {
+    ByteBuffer in = ByteBuffer.wrap(f.payload());
+    String[] kv = {field(in, "reply key", 0xffff), field(in, "reply value", 0xffff)};
+    if (in.hasRemaining()) {
+      throw new ControlProtocolException("protocol error: bytes after a reply field");
+    }
+    return kv;
+  }
+
+  /** A PROGRESS frame's doneBytes, totalBytes, doneBlocks, totalBlocks. */
+  static long[] progress(Frame f) {
+    if (f.payload().length != 32) {
+      throw new ControlProtocolException("protocol error: a progress frame of the wrong size");
+    }
+    ByteBuffer in = ByteBuffer.wrap(f.payload());
+    return new long[] {in.getLong(), in.getLong(), in.getLong(), in.getLong()};
+  }
+
+  private static byte[] frame(int type, byte[] payload) {
+    return ByteBuffer.allocate(5 + payload.length)
+        .put((byte) type)
+        .putInt(payload.length)
+        .put(payload)
+        .array();
+  }
+
+  private static Frame readFrame(DataInputStream in, int maxPayload, String what)
+      throws IOException {
+    int type = in.read();
+    if (type < 0) {
+      throw new ControlProtocolException("truncated " + what + ": the connection ended");
+    }
+    return readFrame(in, type, maxPayload, what);
+  }
+
+  private static Frame readFrame(DataInputStream in, int type, int maxPayload, String what)
+      throws IOException {
+    try {
+      int length = in.readInt();
+      if (length < 0 || length > maxPayload) {
+        throw new ControlProtocolException(
+            "bad "
+                + what
+                + ": "
+                + Integer.toUnsignedString(length)
+                + " bytes long (limit "
+                + maxPayload
+                + ")");
+      }
+      byte[] payload = new byte[length];
+      in.readFully(payload);
+      return new Frame(type, payload);
+    } catch (EOFException e) {
+      throw new ControlProtocolException("truncated " + what + ": the connection ended");
+    }
+  }
+
+  /** An image name: one path component, as the mount serves it. */
+  private static String name(ByteBuffer in) {
+    String name = field(in, "image name", MAX_NAME_BYTES);
+    if (name.isEmpty()
+        || name.equals(".")
+        || name.equals("..")
+        || name.indexOf('/') >= 0
+        || name.indexOf('\0') >= 0) {
+      throw new ControlProtocolException("bad request: not an image name");
+    }
+    return name;
+  }
+
+  private static String field(ByteBuffer in, String what, int maxBytes) {
+    if (in.remaining() < 2) {
+      throw new ControlProtocolException("bad request: the " + what + " is missing");
+    }
+    int length = in.getShort() & 0xffff;
+    if (length > maxBytes) {
+      throw new ControlProtocolException(
+          "bad request: the " + what + " is " + length + " bytes long (limit " + maxBytes + ")");
+    }
+    if (length > in.remaining()) {
+      throw new ControlProtocolException("bad request: the " + what + " is cut short");
+    }
+    ByteBuffer bytes = in.slice().limit(length);
+    in.position(in.position() + length);
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(bytes)
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new ControlProtocolException("bad request: the " + what + " is not valid UTF-8");
+    }
+  }
+
+  /** Writes a text field; refuses text that UTF-8 cannot hold (a lone surrogate) or too long. */
+  private static void field(ByteArrayOutputStream out, String what, String text, int maxBytes) {
+    ByteBuffer bytes;
+    try {
+      bytes =
+          StandardCharsets.UTF_8
+              .newEncoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .encode(CharBuffer.wrap(text));
+    } catch (CharacterCodingException e) {
+      throw new ControlProtocolException("the " + what + " cannot be sent: not valid Unicode");
+    }
+    if (bytes.remaining() > maxBytes) {
+      throw new ControlProtocolException(
+          "the "
+              + what
+              + " is "
+              + bytes.remaining()
+              + " bytes long; the control socket takes at most "
+              + maxBytes);
+    }
+    out.write(bytes.remaining() >> 8);
+    out.write(bytes.remaining());
+    out.write(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining());
   }
 }

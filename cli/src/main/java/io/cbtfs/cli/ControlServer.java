@@ -1,200 +1,361 @@
 package io.cbtfs.cli;
 
-import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.syncer.SyncProgress;
-import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Threads;
-import io.cbtfs.tracker.DirtySet;
-import io.cbtfs.tracker.TrackedImage;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.PrintWriter;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
+import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves the control socket of a running mount. The mount often runs as root, so the socket is a
- * way into root: it lives in the 0700 state directory, and each connection's peer (SO_PEERCRED)
- * must be root or the mount's own user.
+ * Serves the control socket of a running mount ({@link ControlProtocol}). The mount often runs as
+ * root, so the socket is a way into root: it lives in the 0700 state directory, and each
+ * connection's peer (SO_PEERCRED) must be root or the mount's own user.
+ *
+ * <p>No client can hold the server up: at most {@link Limits#connections} connections are served at
+ * once and any further one is answered "busy" at once; a request must arrive within {@link
+ * Limits#requestDeadline}; replies never wait on a client that stops reading (progress is skipped,
+ * the final answer waits {@link Limits#replyDeadline} at most). A request runs on a worker thread
+ * while the connection's thread watches the client: if the client ends the connection (Ctrl-C,
+ * kill, a timeout), a running SYNC is cancelled at its next record and fails as any failed sync
+ * does, leaving the target as it was and the blocks dirty.
  */
 final class ControlServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlServer.class);
 
-  private final Mount mount;
+  /**
+   * @param connections connections served at once (more are answered "busy")
+   * @param requestDeadline how long a connection may take to send its request
+   * @param aliveAfter the silence after which a running request tells the client it still runs
+   * @param replyDeadline how long the final answer waits for a client that does not read it
+   */
+  record Limits(
+      int connections, Duration requestDeadline, Duration aliveAfter, Duration replyDeadline) {
+    /**
+     * A client waits {@link ControlClient#READ_TIMEOUT} (60 s) for a frame; ALIVE after 5 s keeps a
+     * long silent step (a verified sync comparing, a target's fsync) well inside it.
+     */
+    static final Limits DEFAULT =
+        new Limits(8, Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(60));
+  }
+
+  /** How often a running request's connection looks at the client and sends progress. */
+  private static final long TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
   private final Path socketPath;
   private final ServerSocketChannel server;
-  private final ExecutorService handlers =
-      Executors.newFixedThreadPool(4, Threads.daemon("cbtfs-control"));
+  private final ControlRequests requests;
+  private final Predicate<String> allowedUser;
+  private final String ownerName;
+  private final Limits limits;
+  private final Semaphore slots;
+  private final ExecutorService connections =
+      Executors.newCachedThreadPool(Threads.daemon("cbtfs-control"));
+  private final ExecutorService workers =
+      Executors.newCachedThreadPool(Threads.daemon("cbtfs-control-request"));
+  private final Set<Running> running = ConcurrentHashMap.newKeySet();
   private final Thread acceptor;
-  private final String ownerName = System.getProperty("user.name");
   private volatile boolean closed;
 
-  private ControlServer(Mount mount, Path socketPath, ServerSocketChannel server) {
-    this.mount = mount;
+  private ControlServer(
+      Path socketPath,
+      ServerSocketChannel server,
+      ControlRequests requests,
+      String ownerName,
+      Predicate<String> allowedUser,
+      Limits limits) {
     this.socketPath = socketPath;
     this.server = server;
+    this.requests = requests;
+    this.ownerName = ownerName;
+    this.allowedUser = allowedUser;
+    this.limits = limits;
+    this.slots = new Semaphore(limits.connections());
     this.acceptor = Threads.daemon("cbtfs-control-accept").newThread(this::acceptLoop);
   }
 
   /** Binds the socket in the mount's state directory (which the mount holds locked). */
   static ControlServer start(Mount mount) throws IOException {
-    Path socketPath = ControlProtocol.socketPath(mount.options().stateDir());
+    String owner = System.getProperty("user.name");
+    return start(
+        ControlProtocol.socketPath(mount.options().stateDir()),
+        new MountRequests(mount),
+        owner,
+        user -> user.equals("root") || user.equals(owner),
+        Limits.DEFAULT);
+  }
+
+  /**
+   * Binds {@code socketPath} and serves {@code requests} to the users {@code allowedUser} accepts.
+   *
+   * @param ownerName named in the answer to a user who is refused
+   */
+  static ControlServer start(
+      Path socketPath,
+      ControlRequests requests,
+      String ownerName,
+      Predicate<String> allowedUser,
+      Limits limits)
+      throws IOException {
     Files.deleteIfExists(socketPath); // stale from a crash: the state-dir lock says it is ours
     ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     server.bind(UnixDomainSocketAddress.of(socketPath));
-    ControlServer cs = new ControlServer(mount, socketPath, server);
+    ControlServer cs =
+        new ControlServer(socketPath, server, requests, ownerName, allowedUser, limits);
     cs.acceptor.start();
     return cs;
   }
 
   private void acceptLoop() {
     while (!closed) {
+      SocketChannel client;
       try {
-        SocketChannel client = server.accept();
-        handlers.execute(() -> serve(client));
+        client = server.accept();
       } catch (IOException e) {
         if (!closed) {
           log.warn("control socket accept failed: {}", e.getMessage());
         }
         return;
       }
+      if (!slots.tryAcquire()) {
+        refuse(
+            client,
+            "busy: "
+                + limits.connections()
+                + " control requests are in progress on this mount; try again later");
+        continue;
+      }
+      try {
+        connections.execute(
+            () -> {
+              try {
+                serve(client);
+              } finally {
+                slots.release();
+              }
+            });
+      } catch (RejectedExecutionException e) { // closing
+        slots.release();
+        refuse(client, "the mount is shutting down");
+      }
     }
   }
 
-  private void serve(SocketChannel client) {
-    try (client;
-        BufferedReader in =
-            new BufferedReader(
-                new InputStreamReader(Channels.newInputStream(client), StandardCharsets.UTF_8));
-        PrintWriter out =
-            new PrintWriter(Channels.newOutputStream(client), true, StandardCharsets.UTF_8)) {
-      UnixDomainPrincipal peer = client.getOption(ExtendedSocketOptions.SO_PEERCRED);
+  /** Answers ERR without reading: a fresh socket's buffer takes the short frame at once. */
+  private static void refuse(SocketChannel client, String message) {
+    try (client) {
+      client.configureBlocking(false);
+      client.write(ByteBuffer.wrap(ControlProtocol.err(message)));
+    } catch (IOException e) {
+      log.debug("refusing a control connection: {}", e.getMessage());
+    }
+  }
+
+  private void serve(SocketChannel accepted) {
+    try (ControlChannel c = ControlChannel.of(accepted)) {
+      long now = System.nanoTime();
+      UnixDomainPrincipal peer = accepted.getOption(ExtendedSocketOptions.SO_PEERCRED);
       String user = peer.user().getName();
-      if (!user.equals("root") && !user.equals(ownerName)) {
-        out.println(
-            ControlProtocol.ERR
-                + "permission denied: only root or "
-                + ownerName
-                + " may control this mount");
+      if (!allowedUser.test(user)) {
         log.warn("refused control connection from user {}", user);
+        reply(
+            c,
+            ControlProtocol.err(
+                "permission denied: only root or " + ownerName + " may control this mount"));
         return;
       }
-      String line = readLine(in);
+      ControlRequest request;
       try {
-        handle(line, out);
-      } catch (IOException | RuntimeException e) {
-        out.println(ControlProtocol.ERR + Errors.describe(e));
+        request =
+            ControlProtocol.readRequest(c.inputUntil(now + limits.requestDeadline().toNanos()));
+      } catch (ControlProtocol.ForeignClient e) {
+        reply(c, e.lineReply());
+        return;
+      } catch (ControlProtocolException e) {
+        log.debug("bad control request: {}", e.getMessage());
+        reply(c, ControlProtocol.err(e.getMessage()));
+        return;
+      } catch (SocketTimeoutException e) {
+        reply(c, ControlProtocol.err("no request within " + seconds(limits.requestDeadline())));
+        return;
       }
+      run(c, request);
     } catch (IOException e) {
       log.debug("control connection failed: {}", e.getMessage());
     }
   }
 
-  private static String readLine(BufferedReader in) throws IOException {
-    char[] buf = new char[ControlProtocol.MAX_LINE];
-    int n = 0;
-    int c;
-    while ((c = in.read()) >= 0 && c != '\n') {
-      if (n == buf.length) {
-        throw new IOException("request line too long");
-      }
-      buf[n++] = (char) c;
-    }
-    return new String(buf, 0, n);
+  private static String seconds(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
   }
 
-  private void handle(String line, PrintWriter out) throws IOException {
-    int space = line.indexOf(' ');
-    String verb = space < 0 ? line : line.substring(0, space);
-    String arg = space < 0 ? "" : line.substring(space + 1);
-    switch (verb) {
-      case "PING" -> out.println(ControlProtocol.OK);
-      case "STATUS" -> {
-        for (Map.Entry<String, String> f : status(arg).toFields().entrySet()) {
-          out.println(f.getKey() + "=" + f.getValue().replace('\n', ' '));
-        }
-        out.println(ControlProtocol.OK);
+  /** Sends a last frame to a client that may not read it: bounded by the reply deadline. */
+  private void reply(ControlChannel c, byte[] frame) throws IOException {
+    c.writeFully(ByteBuffer.wrap(frame), System.nanoTime() + limits.replyDeadline().toNanos());
+  }
+
+  /**
+   * Runs {@code request} on a worker while this thread watches the client and forwards progress;
+   * returns once the answer is sent, or the client is gone and the request has ended.
+   */
+  private void run(ControlChannel c, ControlRequest request) throws IOException {
+    Running r = new Running(request, c);
+    running.add(r);
+    try {
+      if (closed) {
+        r.cancel();
       }
-      case "SYNC" -> {
-        String[] a = arg.split("\t");
-        if (a.length != 3) {
-          throw new IllegalArgumentException("SYNC needs name, target and full");
-        }
-        SyncReport report =
-            SyncRunner.inMount(mount, a[0], a[1], Boolean.parseBoolean(a[2]), throttled(out));
-        for (Map.Entry<String, String> f : report.toFields().entrySet()) {
-          out.println(f.getKey() + "=" + f.getValue());
-        }
-        out.println(ControlProtocol.OK);
-      }
-      case "UNMOUNT" -> {
-        mount.close();
-        out.println(ControlProtocol.OK);
-      }
-      default -> out.println(ControlProtocol.ERR + "unknown request '" + verb + "'");
+      r.start(workers);
+      converse(c, r);
+    } finally {
+      r.cancel(); // a no-op once answered; else the client went away mid-request
+      r.result.exceptionally(e -> null).join(); // the slot stays taken while its request runs
+      running.remove(r);
     }
   }
 
-  /** Progress lines to the client, at most ten a second (and the last one). */
-  private static SyncProgress throttled(PrintWriter out) {
-    long[] last = {0};
-    return (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
+  private void converse(ControlChannel c, Running r) throws IOException {
+    ByteBuffer out = null; // the frame being written
+    boolean answered = false;
+    long replyBy = 0; // once the request is done: when a client that does not read is dropped
+    long lastSent = System.nanoTime();
+    long[] progressSent = null;
+    while (true) {
       long now = System.nanoTime();
-      if (now - last[0] >= 100_000_000L || doneBytes == totalBytes) {
-        last[0] = now;
-        out.println(
-            SyncRunner.PROGRESS
-                + doneBytes
-                + " "
-                + totalBytes
-                + " "
-                + doneBlocks
-                + " "
-                + totalBlocks);
+      if (replyBy == 0 && r.result.isDone()) {
+        replyBy = now + limits.replyDeadline().toNanos();
       }
-    };
+      if (out != null && c.writeSome(out)) {
+        if (answered) {
+          return;
+        }
+        out = null;
+        lastSent = now;
+      }
+      if (out == null) {
+        long[] p = r.progress.get();
+        if (r.result.isDone()) {
+          out = ByteBuffer.wrap(answer(r));
+          answered = true;
+        } else if (p != progressSent) { // the latest only: a slow reader never stalls the sync
+          out = ByteBuffer.wrap(ControlProtocol.progress(p[0], p[1], p[2], p[3]));
+          progressSent = p;
+        } else if (now - lastSent >= limits.aliveAfter().toNanos()) {
+          out = ByteBuffer.wrap(ControlProtocol.alive());
+        }
+        if (out != null) {
+          continue;
+        }
+      }
+      if (replyBy != 0 && now - replyBy > 0) {
+        log.warn("dropping a control client that does not read its answer");
+        return;
+      }
+      c.await(TICK_NANOS, !r.cancelled, out != null);
+      if (!r.cancelled && c.peerEnded()) {
+        if (r.request.type() == ControlProtocol.SYNC) {
+          log.info(
+              "the client of the sync of '{}' went away: cancelling it",
+              Errors.printable(r.request.name()));
+        }
+        r.cancel();
+      }
+    }
   }
 
-  private ImageStatus status(String name) throws IOException {
-    ImageFiles files = mount.fileSystem().files();
-    Path backing = files.existingImage(name);
-    long size = Files.size(backing);
-    TrackedImage image = mount.fileSystem().trackers().image(name, () -> files.fingerprint(name));
-    DirtySet dirty = image.tracker().snapshot().within(size);
-    return new ImageStatus(
-        name,
-        size,
-        image.tracker().geometry().blockSize(),
-        dirty.blockCount(),
-        dirty.byteCount(size),
-        image.tracker().committedGeneration(),
-        image.lineage().toString(),
-        "mounted",
-        true,
-        switch (image.recovery().kind()) {
-          case NEW, CLEAN -> "";
-          default -> image.recovery().describe();
-        },
-        List.of());
+  private static byte[] answer(Running r) {
+    Map<String, String> fields;
+    try {
+      fields = r.result.join();
+    } catch (RuntimeException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      return ControlProtocol.err(
+          cause instanceof IllegalArgumentException ? cause.getMessage() : Errors.describe(cause));
+    }
+    java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+    try {
+      for (Map.Entry<String, String> f : fields.entrySet()) {
+        all.writeBytes(ControlProtocol.field(f.getKey(), f.getValue()));
+      }
+    } catch (ControlProtocolException tooLong) { // a field over 64 KiB: say so, not hang up
+      return ControlProtocol.err(tooLong.getMessage());
+    }
+    all.writeBytes(ControlProtocol.ok());
+    return all.toByteArray();
   }
 
+  /** A request on its worker: its latest progress, its result, and whether it is cancelled. */
+  private final class Running {
+    final ControlRequest request;
+    final ControlChannel channel;
+    final AtomicReference<long[]> progress = new AtomicReference<>();
+    final CompletableFuture<Map<String, String>> result = new CompletableFuture<>();
+    volatile boolean cancelled;
+
+    Running(ControlRequest request, ControlChannel channel) {
+      this.request = request;
+      this.channel = channel;
+    }
+
+    void start(ExecutorService pool) {
+      SyncProgress listener =
+          (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
+            if (cancelled) {
+              throw new InterruptedIOException(
+                  closed
+                      ? "sync cancelled: the mount is shutting down"
+                      : "sync cancelled: the cbtfs sync that asked for it went away");
+            }
+            progress.set(new long[] {doneBytes, totalBytes, doneBlocks, totalBlocks});
+          };
+      try {
+        pool.execute(
+            () -> {
+              try {
+                result.complete(requests.run(request, listener));
+              } catch (Throwable e) {
+                result.completeExceptionally(e);
+              } finally {
+                channel.wakeup();
+              }
+            });
+      } catch (RejectedExecutionException e) {
+        result.completeExceptionally(new IOException("the mount is shutting down"));
+      }
+    }
+
+    void cancel() {
+      cancelled = true;
+    }
+  }
+
+  /**
+   * Stops accepting, cancels running syncs (each stops at its next record and fails cleanly) and
+   * waits for the requests to end.
+   */
   @Override
   public void close() {
     if (closed) {
@@ -206,9 +367,11 @@ final class ControlServer implements AutoCloseable {
     } catch (IOException e) {
       log.debug("closing control socket: {}", e.getMessage());
     }
-    handlers.shutdown();
+    running.forEach(Running::cancel);
+    connections.shutdown();
+    workers.shutdown();
     try {
-      if (!handlers.awaitTermination(60, TimeUnit.SECONDS)) {
+      if (!connections.awaitTermination(60, TimeUnit.SECONDS)) {
         log.warn("control requests still running at shutdown");
       }
     } catch (InterruptedException e) {

@@ -1,11 +1,11 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackerState;
 import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -55,13 +55,11 @@ final class StatusCommand implements Callable<Integer> {
   /** The status of an image from its running mount or, with none, from its saved state. */
   static ImageStatus query(Path image, Path stateDirOption) throws IOException {
     ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
-    if (loc.imageName().contains("\n")) {
-      throw new CbtfsException("image names with a newline are not supported");
-    }
-    Optional<SocketChannel> control = ControlClient.connect(loc.stateDir());
+    Optional<ControlChannel> control = ControlClient.connect(loc.stateDir());
     if (control.isPresent()) {
       Map<String, String> fields =
-          ControlClient.fields(ControlClient.call(control.get(), "STATUS " + loc.imageName()));
+          ControlClient.call(
+              control.get(), ControlRequest.status(loc.imageName()), SyncProgress.NONE);
       fields.put("image", image.toString());
       return ImageStatus.fromFields(fields)
           .withTargets(SyncHistory.read(loc.stateDir(), loc.imageName()));

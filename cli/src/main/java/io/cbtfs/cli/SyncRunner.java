@@ -13,7 +13,6 @@ import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -25,8 +24,6 @@ import java.util.Optional;
  * one, else offline against the saved tracking state, holding the state directory's lock.
  */
 final class SyncRunner {
-  static final String PROGRESS = "PROGRESS ";
-
   private SyncRunner() {}
 
   static SyncReport run(
@@ -34,27 +31,9 @@ final class SyncRunner {
       throws IOException {
     String target = Targets.absolute(targetUri, Path.of("").toAbsolutePath());
     ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
-    Optional<SocketChannel> control = ControlClient.connect(loc.stateDir());
+    Optional<ControlChannel> control = ControlClient.connect(loc.stateDir());
     if (control.isPresent()) {
-      String request = "SYNC " + loc.imageName() + "\t" + target + "\t" + full;
-      Map<String, String> fields =
-          ControlClient.fields(
-              ControlClient.call(
-                  control.get(),
-                  request,
-                  line -> {
-                    if (!line.startsWith(PROGRESS)) {
-                      return false;
-                    }
-                    String[] p = line.substring(PROGRESS.length()).split(" ");
-                    progress.update(
-                        Long.parseLong(p[0]),
-                        Long.parseLong(p[1]),
-                        Long.parseLong(p[2]),
-                        Long.parseLong(p[3]));
-                    return true;
-                  }));
-      return SyncReport.fromFields(fields);
+      return inMount(control.get(), loc.imageName(), target, full, progress);
     }
     if (loc.mountPoint().isPresent()) {
       throw new CbtfsException(
@@ -63,6 +42,43 @@ final class SyncRunner {
               + " does not answer on its control socket (is its process gone?)");
     }
     return offline(image.toAbsolutePath().normalize(), loc, target, full, progress);
+  }
+
+  /** Asks the mount to sync; Ctrl-C meanwhile cancels the mount's sync ({@link CancelOnExit}). */
+  private static SyncReport inMount(
+      ControlChannel control, String name, String target, boolean full, SyncProgress progress)
+      throws IOException {
+    try (CancelOnExit cancel = CancelOnExit.install(control, System.err)) {
+      Map<String, String> fields;
+      try {
+        fields =
+            ControlClient.call(
+                control,
+                ControlRequest.sync(name, target, full),
+                (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
+                  if (!cancel.cancelling()) { // the hook's lines, not a redrawn progress bar
+                    progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+                  }
+                });
+      } catch (IOException | RuntimeException e) {
+        if (cancel.handOver(
+            "the mount stopped the sync: "
+                + Errors.describe(e)
+                + "; the target is as it was and the blocks stay dirty")) {
+          throw new CancelOnExit.Reported();
+        }
+        throw e;
+      }
+      SyncReport report = SyncReport.fromFields(fields);
+      if (cancel.handOver(
+          "the sync had already finished: "
+              + report.target()
+              + " is at generation "
+              + report.generation())) {
+        throw new CancelOnExit.Reported();
+      }
+      return report;
+    }
   }
 
   /** Sync with no mount running: the saved state is loaded (and recovered), then saved again. */

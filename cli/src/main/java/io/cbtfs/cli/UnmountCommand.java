@@ -1,8 +1,8 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.CbtfsException;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -33,9 +33,9 @@ final class UnmountCommand implements Callable<Integer> {
     if (stateDir.isEmpty()) {
       throw new CbtfsException("no cbtfs mount on " + mp);
     }
-    Optional<SocketChannel> control = ControlClient.connect(stateDir.get());
+    Optional<ControlChannel> control = ControlClient.connect(stateDir.get());
     if (control.isPresent()) {
-      ControlClient.call(control.get(), "UNMOUNT");
+      ControlClient.call(control.get(), ControlRequest.unmount(), SyncProgress.NONE);
       spec.commandLine()
           .getOut()
           .printf("cbtfs: unmounted %s; tracking saved in %s%n", mp, stateDir.get());

@@ -1,9 +1,19 @@
 package io.cbtfs.syncer;
 
-/** Receives the progress of a sync, from the sync's own thread, after each record. */
+import java.io.IOException;
+
+/**
+ * Receives the progress of a sync, from the sync's own thread, after each record. It is also the
+ * sync's cancellation point: an exception thrown here fails the sync as any I/O failure does (the
+ * target keeps what it had, the drained blocks stay dirty).
+ */
 @FunctionalInterface
 public interface SyncProgress {
   SyncProgress NONE = (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {};
 
-  void update(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks);
+  /**
+   * @throws IOException to stop the sync (a cancelled request), before the target's commit
+   */
+  void update(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks)
+      throws IOException;
 }

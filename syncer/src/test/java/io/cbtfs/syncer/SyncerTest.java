@@ -122,6 +122,31 @@ class SyncerTest {
     assertReplicaEqualsImage();
   }
 
+  /** A progress listener that throws (a cancelled request) fails the sync cleanly. */
+  @Test
+  void aProgressThatThrowsCancelsTheSyncAndChangesNothing() throws IOException {
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    byte[] before = Files.readAllBytes(replicaFile);
+    fx.write(0, random(3 << 20, 7));
+    long dirty = fx.tracked.tracker().dirtyBlockCount();
+    int[] updates = {0};
+    SyncProgress cancelAfterOne =
+        (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
+          if (++updates[0] == 2) {
+            throw new java.io.InterruptedIOException("sync cancelled");
+          }
+        };
+    assertThatThrownBy(() -> syncer.sync(fx.source(), replica, false, cancelAfterOne))
+        .isInstanceOf(java.io.InterruptedIOException.class)
+        .hasMessage("sync cancelled");
+    assertThat(updates[0]).as("the sync stopped at the throwing update").isEqualTo(2);
+    assertThat(Files.readAllBytes(replicaFile)).as("replica unchanged").isEqualTo(before);
+    assertThat(replica.state().generation()).isEqualTo(1);
+    assertThat(fx.tracked.tracker().dirtyBlockCount()).as("still dirty").isEqualTo(dirty);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertReplicaEqualsImage();
+  }
+
   @Test
   void aReplicaOfAnotherImageIsRefusedUnlessFull() throws IOException {
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
