@@ -34,6 +34,10 @@ public record TrackerState(
 
   static final byte[] MAGIC = "CBTFSST1".getBytes(StandardCharsets.US_ASCII);
   static final int FORMAT_VERSION = 1;
+
+  /** Version 1 with the image's name after the bitmap: for names too long to name the file. */
+  static final int FORMAT_VERSION_NAMED = 2;
+
   private static final int FLAG_CLEAN = 1;
   private static final int FLAG_VERIFY_NEXT_SYNC = 2;
 
@@ -45,6 +49,16 @@ public record TrackerState(
 
   /** The whole file: header, RoaringBitmap portable bytes, CRC32C of all before it. */
   public byte[] encode() {
+    return encode(null);
+  }
+
+  /**
+   * The whole file, in version 2 with {@code imageName} (UTF-8, after a two-byte length) between
+   * the bitmap and the CRC32C when it is not null: the state file of a name too long for {@code
+   * NAME.cbt} is named by a hash and keeps the name here.
+   */
+  public byte[] encode(String imageName) {
+    byte[] name = imageName == null ? null : imageName.getBytes(StandardCharsets.UTF_8);
     RoaringBitmap bitmap = dirty.toBitmap();
     bitmap.runOptimize();
     try {
@@ -52,7 +66,7 @@ public record TrackerState(
           new ByteArrayOutputStream(HEADER_BYTES + bitmap.serializedSizeInBytes() + 4);
       DataOutputStream out = new DataOutputStream(bytes);
       out.write(MAGIC);
-      out.writeInt(FORMAT_VERSION);
+      out.writeInt(name == null ? FORMAT_VERSION : FORMAT_VERSION_NAMED);
       out.writeInt((clean ? FLAG_CLEAN : 0) | (verifyNextSync ? FLAG_VERIFY_NEXT_SYNC : 0));
       out.writeInt(geometry.blockSize());
       out.writeInt(0);
@@ -66,6 +80,10 @@ public record TrackerState(
       out.writeLong(fingerprint.inode());
       out.writeInt(bitmap.serializedSizeInBytes());
       bitmap.serialize(out);
+      if (name != null) {
+        out.writeShort(name.length);
+        out.write(name);
+      }
       CRC32C crc = new CRC32C();
       crc.update(bytes.toByteArray());
       out.writeInt((int) crc.getValue());
@@ -82,6 +100,31 @@ public record TrackerState(
    *     size or checksum
    */
   public static TrackerState decode(byte[] file, String source) {
+    return decode(file, source, null);
+  }
+
+  /**
+   * The image name a version 2 state file holds; null for version 1 (its file name says it).
+   *
+   * @throws CorruptStateException as {@link #decode(byte[], String)}
+   */
+  static String storedName(byte[] file, String source) {
+    decode(file, source, null);
+    ByteBuffer in = ByteBuffer.wrap(file);
+    if (in.getInt(MAGIC.length) != FORMAT_VERSION_NAMED) {
+      return null;
+    }
+    int nameAt = HEADER_BYTES + in.getInt(HEADER_BYTES - 4);
+    return new String(file, nameAt + 2, in.getShort(nameAt) & 0xffff, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Parses a state file and checks that it belongs to {@code imageName}: a version 2 file must hold
+   * that name (a version 1 file names no image, its file name does).
+   *
+   * @throws CorruptStateException as {@link #decode(byte[], String)}, or for another image's name
+   */
+  public static TrackerState decode(byte[] file, String source, String imageName) {
     if (file.length < HEADER_BYTES + 4) {
       throw new CorruptStateException(source, "truncated (" + file.length + " bytes)");
     }
@@ -97,7 +140,7 @@ public record TrackerState(
       throw new CorruptStateException(source, "not a cbtfs state file");
     }
     int version = in.getInt();
-    if (version != FORMAT_VERSION) {
+    if (version != FORMAT_VERSION && version != FORMAT_VERSION_NAMED) {
       throw new CorruptStateException(source, "unsupported format version " + version);
     }
     int flags = in.getInt();
@@ -115,7 +158,21 @@ public record TrackerState(
     } catch (IllegalArgumentException e) {
       throw new CorruptStateException(source, e.getMessage());
     }
-    if (imageSize < 0 || generation < 0 || bitmapBytes != file.length - HEADER_BYTES - 4) {
+    int rest = file.length - HEADER_BYTES - 4; // the bitmap, and in version 2 the name
+    if (imageSize < 0 || generation < 0 || bitmapBytes < 0 || bitmapBytes > rest) {
+      throw new CorruptStateException(source, "inconsistent header");
+    }
+    if (version == FORMAT_VERSION_NAMED) {
+      int nameAt = HEADER_BYTES + bitmapBytes;
+      int nameBytes = rest - bitmapBytes - 2;
+      if (nameBytes < 0 || nameBytes != (in.getShort(nameAt) & 0xffff)) {
+        throw new CorruptStateException(source, "inconsistent header");
+      }
+      String stored = new String(file, nameAt + 2, nameBytes, StandardCharsets.UTF_8);
+      if (imageName != null && !stored.equals(imageName)) {
+        throw new CorruptStateException(source, "it holds the state of another image name");
+      }
+    } else if (bitmapBytes != rest) {
       throw new CorruptStateException(source, "inconsistent header");
     }
     RoaringBitmap bitmap = new RoaringBitmap();
