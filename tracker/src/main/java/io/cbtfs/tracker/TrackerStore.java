@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,11 +18,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The tracking state of every image of one mount, kept in a state directory (0700) that only one
- * mount may hold at a time ({@code lock}). Per image: {@code NAME.cbt}, the saved dirty set,
- * replaced atomically (temp file, fsync, rename, fsync of the directory); and {@code NAME.alog},
- * its {@link ActivityLog}. A name too long for those file names has them named by its hash ({@link
- * StateFileNames}).
+ * The tracking state of every image of one mount, kept in a state directory ({@link
+ * StateDirectory}) that only one mount may hold at a time ({@code lock}). Per image: {@code
+ * NAME.cbt}, the saved dirty set, replaced atomically (temp file, fsync, rename, fsync of the
+ * directory); and {@code NAME.alog}, its {@link ActivityLog}. A name too long for those file names
+ * has them named by its hash ({@link StateFileNames}).
  *
  * <p>Recovery rule (docs/STATE.md): a clean state is trusted unless the backing file's fingerprint
  * changed (then everything is dirty); an unclean one yields its saved bitmap plus every block of
@@ -67,10 +66,7 @@ public final class TrackerStore implements AutoCloseable {
   /** {@link #open(Path, TrackingOptions)} with every state write going through {@code io}. */
   public static TrackerStore open(Path stateDir, TrackingOptions options, StateIo io)
       throws IOException {
-    if (!Files.isDirectory(stateDir)) {
-      Files.createDirectories(stateDir);
-    }
-    Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+    StateDirectory.prepare(stateDir);
     FileChannel channel =
         FileChannel.open(
             stateDir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);

@@ -269,4 +269,56 @@ class TrackerStoreTest {
     }
     assertThat(TrackerStore.trackedNames(state())).containsExactly("b.img");
   }
+
+  @Test
+  void aMissingStateDirectoryIsMade0700AndAnExistingOneKeepsItsMode() throws IOException {
+    TrackerStore.open(state(), OPTIONS).close();
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state())))
+        .isEqualTo("rwx------");
+    Path mine = Files.createDirectory(dir.resolve("mine"));
+    Files.setPosixFilePermissions(mine, PosixFilePermissions.fromString("rwxr-xr-x"));
+    TrackerStore.open(mine, OPTIONS).close();
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(mine)))
+        .as("not made by cbtfs: left as it was")
+        .isEqualTo("rwxr-xr-x");
+  }
+
+  @Test
+  void aSharedStateDirectoryIsRefusedAndLeftAsItWas() throws IOException {
+    Path shared = Files.createDirectory(dir.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+    assertThatThrownBy(() -> TrackerStore.open(shared, OPTIONS))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("writable by other users");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(shared)))
+        .isEqualTo("rwxrwxrwx");
+    try (var entries = Files.list(shared)) {
+      assertThat(entries).as("nothing made in it").isEmpty();
+    }
+  }
+
+  @Test
+  void aStateDirectoryOfAnotherUserIsRefused() throws IOException {
+    Path theirs = Files.createDirectory(dir.resolve("theirs"));
+    try {
+      Files.setAttribute(theirs, "unix:uid", 65534);
+    } catch (IOException e) {
+      org.junit.jupiter.api.Assumptions.abort("cannot give a folder away here: " + e);
+    }
+    assertThatThrownBy(() -> TrackerStore.open(theirs, OPTIONS))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("belongs to another user");
+    try (var entries = Files.list(theirs)) {
+      assertThat(entries).isEmpty();
+    }
+  }
+
+  @Test
+  void aStateDirectoryIsMadeOnlyInAFolderThatExists() {
+    Path deep = dir.resolve("missing/state");
+    assertThatThrownBy(() -> TrackerStore.open(deep, OPTIONS))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("does not exist");
+    assertThat(dir.resolve("missing")).doesNotExist();
+  }
 }
