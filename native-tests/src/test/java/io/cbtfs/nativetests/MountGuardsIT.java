@@ -44,7 +44,7 @@ class MountGuardsIT {
 
   @AfterEach
   void noMountLeft() throws IOException {
-    for (Path p : List.of(mnt, mnt2)) {
+    for (Path p : List.of(mnt, mnt2, real.resolve("sub"))) { // sub: where a regression mounts
       if (ProcMounts.isMounted(p)) {
         Tools.exec(List.of("fusermount", "-u", "-z", p.toString()), 30);
       }
