@@ -277,12 +277,13 @@ public final class Mount implements AutoCloseable {
 
   /**
    * The stop at process shutdown (SIGTERM, Ctrl-C). First the mount refuses every change (EROFS,
-   * {@link ImageFileSystem#refuseChanges}): nothing written after this point could be saved, so
-   * nothing is accepted. Then it waits for the images still open to be closed, at most {@value
-   * #UNMOUNT_TIMEOUT_SECONDS} s, and unmounts as {@link #close} does. If the mount is still busy
-   * then (an image open, a working directory inside), it is detached lazily, and the FUSE loop is
-   * given the rest of the time: if it ends, the tracking is saved clean; if not, it stays marked
-   * unclean and the next mount recovers it (saved bitmap plus activity log). Idempotent.
+   * {@link ImageFileSystem#refuseChanges}): the process is going away, so a change now is refused
+   * rather than accepted with no mount left to account for it. Then it waits for the images still
+   * open to be closed, at most {@value #UNMOUNT_TIMEOUT_SECONDS} s, and unmounts as {@link #close}
+   * does. If the mount is still busy then (an image open, a working directory inside), it is
+   * detached lazily, and the FUSE loop is given the rest of the time: if it ends, the tracking is
+   * saved clean; if not, it stays marked unclean and the next mount recovers it (saved bitmap plus
+   * activity log). Idempotent.
    */
   public synchronized void shutdown() throws IOException {
     if (closed) {
