@@ -24,12 +24,17 @@ import picocli.CommandLine.IVersionProvider;
     exitCodeList = {
       "0:success",
       "1:runtime failure (the message says what failed)",
-      "2:usage error (bad option or argument)"
+      "2:usage error (bad option or argument)",
+      "3:unmount only: unmounted, but the tracking could not be saved clean (the next mount"
+          + " recovers it, as after a crash)"
     })
 public final class CbtfsCommand implements Runnable {
   public static final int EXIT_OK = 0;
   public static final int EXIT_FAILURE = 1;
   public static final int EXIT_USAGE = 2;
+
+  /** {@code unmount}: the mount is gone, but its tracking was not saved clean (see the message). */
+  public static final int EXIT_UNMOUNTED_UNSAVED = 3;
 
   /** Ctrl-C: what a shell reports for SIGINT (128 + 2). */
   public static final int EXIT_INTERRUPTED = 130;

@@ -6,18 +6,22 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Starts a mount in the background: the same JVM command in a new session (setsid), logging to a
- * file. The child prints {@value #READY} on its standard output once the mount serves and then
- * closes it, so the parent waits on that pipe, not on a timer.
+ * Starts a mount in the background: the same JVM command in a new session (setsid), its standard
+ * error appended to the log file (never truncated: the log may be that of a running mount this one
+ * collides with). The child prints {@value #READY} on its standard output once the mount serves and
+ * then closes it, so the parent waits on that pipe, not on a timer. The caller has checked the
+ * mount ({@code Mount.validate}) and made the state directory.
  */
 final class DaemonLauncher {
   static final String READY = "cbtfs-mount-ready";
@@ -32,8 +36,8 @@ final class DaemonLauncher {
   }
 
   int launch(List<String> cbtfsArgs, MountOptions options, Path logFile) throws IOException {
-    Files.createDirectories(options.stateDir());
-    Files.setPosixFilePermissions(options.stateDir(), PosixFilePermissions.fromString("rwx------"));
+    long logStart =
+        Files.exists(logFile) ? Files.size(logFile) : 0; // where the child's lines begin
     List<String> command = new ArrayList<>();
     if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
       command.add("/usr/bin/setsid");
@@ -66,12 +70,20 @@ final class DaemonLauncher {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    err.println("cbtfs mount: the mount did not start; end of " + logFile + ":");
-    List<String> log = Files.readAllLines(logFile, StandardCharsets.UTF_8);
+    err.println("cbtfs mount: the mount did not start; it wrote to " + logFile + ":");
+    List<String> log = childLines(logFile, logStart);
     for (String l : log.subList(Math.max(0, log.size() - LOG_TAIL_LINES), log.size())) {
       err.println("  " + l);
     }
     err.flush();
     return CbtfsCommand.EXIT_FAILURE;
+  }
+
+  /** The lines the child appended to {@code logFile} after {@code start}. */
+  private static List<String> childLines(Path logFile, long start) throws IOException {
+    try (FileChannel ch = FileChannel.open(logFile, StandardOpenOption.READ)) {
+      ch.position(Math.min(start, ch.size()));
+      return new BufferedReader(Channels.newReader(ch, StandardCharsets.UTF_8)).lines().toList();
+    }
   }
 }

@@ -3,7 +3,7 @@ package io.cbtfs.cli;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
 import io.cbtfs.tracker.BlockGeometry;
-import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackingOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -122,14 +122,19 @@ final class MountCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    MountOptions options = options();
-    Path log = logFile != null ? logFile : options.stateDir().resolve("mount.log");
     if (daemon) {
+      // everything is checked here, before a folder is made or a process started
+      MountOptions options = Mount.validate(options());
+      StateDirectory.prepare(options.stateDir());
+      Path log = logFile != null ? logFile : options.stateDir().resolve("mount.log");
       return new DaemonLauncher(spec.commandLine().getOut(), spec.commandLine().getErr())
-          .launch(childArgs(options, log), options, log);
+          .launch(childArgs(options), options, log);
     }
-    Logging.configure(verbose, daemonChild ? log : null);
-    Mount mount = Mount.start(options);
+    // a daemon's standard error is its log, opened for append by the launcher: a mount that fails
+    // must not truncate the log of the mount it collided with
+    Logging.configure(verbose, null);
+    Mount mount = Mount.start(options());
+    MountOptions options = mount.options();
     ControlServer control = ControlServer.start(mount);
     Thread hook = new Thread(() -> stop(mount, control), "cbtfs-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
@@ -175,30 +180,27 @@ final class MountCommand implements Callable<Integer> {
     return new MountOptions(backingDir, mountPoint, stateDir, tracking, allowOther, directIo);
   }
 
-  /** Orderly stop on SIGTERM/SIGINT: unmount, join the FUSE loop, save the tracking. */
+  /**
+   * Stop on SIGTERM/SIGINT: refuse every change through the mount at once, end the control socket
+   * (a running sync finishes), then unmount when the last image closes and save the tracking
+   * ({@link Mount#shutdown}).
+   */
   private static void stop(Mount mount, ControlServer control) {
+    mount.refuseChanges();
     control.close();
     try {
-      mount.close();
-    } catch (CbtfsException busy) {
-      System.err.println("cbtfs: " + busy.getMessage() + "; detaching lazily");
-      try {
-        mount.closeLazily();
-      } catch (Exception e) {
-        System.err.println("cbtfs: " + Errors.describe(e));
-      }
+      mount.shutdown();
     } catch (Exception e) {
       System.err.println("cbtfs: " + Errors.describe(e));
     }
   }
 
-  private List<String> childArgs(MountOptions options, Path log) {
+  private List<String> childArgs(MountOptions options) {
     List<String> args = new ArrayList<>();
     args.add("mount");
     args.add("--daemon-child");
     args.add("--block-size=" + blockSize);
     args.add("--state-dir=" + options.stateDir());
-    args.add("--log-file=" + log);
     args.add("--al-extent-size=" + extentSize);
     args.add("--al-extents=" + maxHotExtents);
     args.add("--benchmark-tracking=" + benchmarkMode);

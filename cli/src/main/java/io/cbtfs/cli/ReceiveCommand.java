@@ -1,11 +1,14 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.fs.Posix;
 import io.cbtfs.syncer.remote.Receiver;
 import io.cbtfs.syncer.remote.Tls;
 import io.cbtfs.tracker.CbtfsException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -25,7 +28,10 @@ import picocli.CommandLine.Option;
           + "(token-file=...) proven by HMAC, never sent.",
       "",
       "First run: cbtfs receive --init --root DIR creates the key, certificate and token in "
-          + "DIR/.cbtfs-receiver and prints what senders need. Runs in the foreground."
+          + "DIR/.cbtfs-receiver and prints what senders need. Runs in the foreground.",
+      "",
+      "Everything it creates is for its own user only: folders 0700 (the root too, if it "
+          + "makes it), files 0600."
     })
 final class ReceiveCommand implements Callable<Integer> {
   @Option(
@@ -69,6 +75,10 @@ final class ReceiveCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Logging.configure(false, null);
+    // Replicas are other hosts' disks: everything this process makes (the root, the replicas,
+    // archives, staging files, the identity) is for its own user alone, 0700 and 0600.
+    Posix.get().libc().umask(077);
+    warnIfOthersMayEnter(root.toAbsolutePath().normalize());
     Path identity = root.toAbsolutePath().normalize().resolve(".cbtfs-receiver");
     if (init) {
       String fingerprint = Tls.init(identity);
@@ -105,6 +115,24 @@ final class ReceiveCommand implements Callable<Integer> {
       stop.await();
     }
     return CbtfsCommand.EXIT_OK;
+  }
+
+  /** A root cbtfs did not make is left as it is; say so if other users may look into it. */
+  private void warnIfOthersMayEnter(Path dir) throws java.io.IOException {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    var mode = Files.getPosixFilePermissions(dir);
+    if (mode.contains(PosixFilePermission.OTHERS_EXECUTE)
+        || mode.contains(PosixFilePermission.GROUP_EXECUTE)) {
+      spec.commandLine()
+          .getErr()
+          .printf(
+              "cbtfs receive: note: other users may enter %s (%s); the replicas are 0600, but "
+                  + "their names show (chmod 700 %s to hide them)%n",
+              dir, PosixFilePermissions.toString(mode), dir);
+      spec.commandLine().getErr().flush();
+    }
   }
 
   private static String port(String listen) {

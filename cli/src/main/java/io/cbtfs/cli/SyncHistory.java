@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.tracker.StateFileNames;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,10 +17,11 @@ import java.util.Map;
 
 /**
  * The last committed generation per target of one image, for {@code status}: {@code
- * STATE_DIR/NAME.targets}, one line per target ({@code uri TAB generation TAB ISO-time TAB
- * lineage}, the uri with {@code %}, tab, CR and newline percent-escaped so that any target path
- * round-trips). Informational only: the generations that guard correctness live in the tracker and
- * the targets. Lines of an earlier image of the same name (another lineage) are not shown.
+ * STATE_DIR/NAME.targets} (named by a hash for a long name: {@link StateFileNames}), one line per
+ * target ({@code uri TAB generation TAB ISO-time TAB lineage}, the uri with {@code %}, tab, CR and
+ * newline percent-escaped so that any target path round-trips). Informational only: the generations
+ * that guard correctness live in the tracker and the targets. Lines of an earlier image of the same
+ * name (another lineage) are not shown.
  */
 final class SyncHistory {
   /**
@@ -30,7 +32,7 @@ final class SyncHistory {
   private SyncHistory() {}
 
   static Path file(Path stateDir, String imageName) {
-    return stateDir.resolve(imageName + ".targets");
+    return StateFileNames.file(stateDir, imageName, ".targets");
   }
 
   static synchronized void record(
@@ -53,7 +55,7 @@ final class SyncHistory {
           .append('\n');
     }
     Path file = file(stateDir, imageName);
-    Path temp = file.resolveSibling(file.getFileName() + ".tmp");
+    Path temp = file.resolveSibling(file.getFileName() + StateFileNames.TEMP_SUFFIX);
     Files.writeString(temp, text, StandardCharsets.UTF_8);
     Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }

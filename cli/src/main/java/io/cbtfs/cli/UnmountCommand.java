@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.CbtfsException;
 import java.nio.file.Path;
@@ -18,7 +19,9 @@ import picocli.CommandLine.Parameters;
     versionProvider = CbtfsCommand.Version.class,
     header = "Unmount a cbtfs mount, saving its tracking state.",
     description = {
-      "Unmount a cbtfs mount and wait until its tracking state is saved. Fails, leaving the mount serving, while an image on it is still open (stop the VM first)."
+      "Unmount a cbtfs mount and wait until its tracking state is saved. Fails, leaving the mount serving, while an image on it is still open (stop the VM first).",
+      "",
+      "Exit code 3: unmounted, but the tracking could not be saved clean (a full state disk, say); nothing is lost, the next mount recovers it as after a crash."
     })
 final class UnmountCommand implements Callable<Integer> {
   @Parameters(paramLabel = "MOUNTPOINT", description = "Where the mount is.")
@@ -35,7 +38,17 @@ final class UnmountCommand implements Callable<Integer> {
     }
     Optional<ControlChannel> control = ControlClient.connect(stateDir.get());
     if (control.isPresent()) {
-      ControlClient.call(control.get(), ControlRequest.unmount(), SyncProgress.NONE);
+      try {
+        ControlClient.call(control.get(), ControlRequest.unmount(), SyncProgress.NONE);
+      } catch (CbtfsException e) {
+        if (ProcMounts.isMounted(mp)) {
+          throw e; // busy: nothing happened
+        }
+        // the unmount happened and only saving the tracking failed: the message says so
+        spec.commandLine().getErr().println("cbtfs unmount: " + e.getMessage());
+        spec.commandLine().getErr().flush();
+        return CbtfsCommand.EXIT_UNMOUNTED_UNSAVED;
+      }
       spec.commandLine()
           .getOut()
           .printf("cbtfs: unmounted %s; tracking saved in %s%n", mp, stateDir.get());

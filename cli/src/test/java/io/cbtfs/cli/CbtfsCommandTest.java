@@ -31,6 +31,19 @@ class CbtfsCommandTest {
     assertThat(CliRun.of("--help").out()).contains("Exit codes");
   }
 
+  /** Issue item 5: a daemon mount checks everything before it makes a folder or a process. */
+  @Test
+  void aDaemonMountOfAMissingFolderMakesNothing() throws IOException {
+    Path missing = tmp.resolve("missing/images");
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    CliRun r = CliRun.of("mount", "--daemon", missing.toString(), mnt.toString());
+    assertThat(r.exitCode()).isEqualTo(1);
+    assertThat(r.err().strip())
+        .isEqualTo("cbtfs mount: backing directory " + missing + " does not exist");
+    assertThat(tmp.resolve("missing")).doesNotExist();
+    assertThat(io.cbtfs.fs.mount.ProcMounts.isMounted(mnt)).as("no daemon started").isFalse();
+  }
+
   @Test
   void usageErrorsExitTwo() {
     assertThat(CliRun.of("mount").exitCode()).isEqualTo(2);

@@ -30,6 +30,9 @@ public final class ImageFileSystem {
    */
   private final ReentrantReadWriteLock names = new ReentrantReadWriteLock();
 
+  /** Set when the mount starts to stop: see {@link #refuseChanges}. */
+  private volatile boolean changesRefused;
+
   public ImageFileSystem(ImageFiles files, TrackerStore trackers, Posix posix) {
     this.files = files;
     this.trackers = trackers;
@@ -43,6 +46,36 @@ public final class ImageFileSystem {
 
   public TrackerStore trackers() {
     return trackers;
+  }
+
+  /**
+   * From now on, every operation that would create, change, rename or remove an image fails with
+   * EROFS: the mount is stopping, and whatever still reached the backing folder through it (a
+   * process with its working directory in a lazily detached mount, say) would land after the
+   * tracking stopped counting. Reads go on. An operation already past its check is tracked as
+   * usual.
+   */
+  public void refuseChanges() {
+    changesRefused = true;
+  }
+
+  /** Open handles (images open through the mount). */
+  public int openCount() {
+    return openFiles.openCount();
+  }
+
+  /**
+   * Waits until every image open through the mount is closed, or {@code deadlineNanos} passes.
+   *
+   * @return whether none is open
+   */
+  public boolean awaitNoOpenFiles(long deadlineNanos) throws InterruptedException {
+    return openFiles.awaitNoneOpen(deadlineNanos);
+  }
+
+  /** The error of a change asked for after {@link #refuseChanges}. */
+  private static ErrnoException refused(String change) {
+    return new ErrnoException(Posix.EROFS, "the mount is stopping: " + change + " refused");
   }
 
   /** Fills {@code stat} for the root or an image; anything but a regular file is ENOENT. */
@@ -71,11 +104,18 @@ public final class ImageFileSystem {
 
   /** Opens an existing image; returns the handle number. */
   public long open(String fusePath, int flags) throws IOException {
+    boolean changes = (flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0; // 0: RDONLY
+    if (changesRefused && changes) {
+      throw refused("open for writing " + fusePath);
+    }
     return openBacking(files.imageName(fusePath), flags & ~(Posix.O_CREAT | Posix.O_EXCL), 0);
   }
 
   /** Creates and opens a new image. */
   public long create(String fusePath, int mode, int flags) throws IOException {
+    if (changesRefused) {
+      throw refused("create " + fusePath);
+    }
     return openBacking(files.imageName(fusePath), flags | Posix.O_CREAT, mode);
   }
 
@@ -119,10 +159,16 @@ public final class ImageFileSystem {
   }
 
   public int write(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
+    if (changesRefused) {
+      throw refused("write to handle " + fh);
+    }
     return writes.write(openFiles.get(fh), buf, byteLength, byteOffset);
   }
 
   public void truncate(String fusePath, long newSize) throws IOException {
+    if (changesRefused) {
+      throw refused("truncate " + fusePath);
+    }
     String imageName = files.imageName(fusePath);
     names.readLock().lock();
     try {
@@ -144,11 +190,17 @@ public final class ImageFileSystem {
   }
 
   public void ftruncate(long fh, long newSize) throws IOException {
+    if (changesRefused) {
+      throw refused("truncate handle " + fh);
+    }
     OpenImage file = openFiles.get(fh);
     writes.truncate(file.fd(), file.imageName(), file.image(), newSize);
   }
 
   public void fallocate(long fh, int mode, long byteOffset, long byteLength) throws IOException {
+    if (changesRefused) {
+      throw refused("fallocate handle " + fh);
+    }
     writes.fallocate(openFiles.get(fh), mode, byteOffset, byteLength);
   }
 
@@ -171,6 +223,9 @@ public final class ImageFileSystem {
 
   /** Sets access and modification times; {@code times} is a {@code struct timespec[2]} or null. */
   public void utimens(String fusePath, Pointer times) throws IOException {
+    if (changesRefused) {
+      throw refused("utimens " + fusePath);
+    }
     String path = backingPath(fusePath);
     posix.check(
         posix.libc().utimensat(Posix.AT_FDCWD, path, times, Posix.AT_SYMLINK_NOFOLLOW),
@@ -179,17 +234,26 @@ public final class ImageFileSystem {
   }
 
   public void chmod(String fusePath, long mode) throws IOException {
+    if (changesRefused) {
+      throw refused("chmod " + fusePath);
+    }
     String path = backingPath(fusePath);
     posix.check(posix.libc().chmod(path, (int) mode), "chmod", path);
   }
 
   public void chown(String fusePath, long uid, long gid) throws IOException {
+    if (changesRefused) {
+      throw refused("chown " + fusePath);
+    }
     String path = backingPath(fusePath);
     posix.check(posix.libc().lchown(path, (int) uid, (int) gid), "chown", path);
   }
 
   /** Renames an image within the mount; its tracking moves with it. */
   public void rename(String fromFusePath, String toFusePath) throws IOException {
+    if (changesRefused) {
+      throw refused("rename " + fromFusePath);
+    }
     String from = files.imageName(fromFusePath);
     String to = files.imageName(toFusePath);
     String fromPath = files.backingFile(from).toString();
@@ -204,6 +268,9 @@ public final class ImageFileSystem {
   }
 
   public void unlink(String fusePath) throws IOException {
+    if (changesRefused) {
+      throw refused("unlink " + fusePath);
+    }
     String name = files.imageName(fusePath);
     String path = files.backingFile(name).toString();
     names.writeLock().lock();

@@ -39,5 +39,9 @@ public interface LibC {
 
   int unlink(String path);
 
+  int flock(int fd, int operation);
+
+  int umask(int mask);
+
   String strerror(int errnum);
 }

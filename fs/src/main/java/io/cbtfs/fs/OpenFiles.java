@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The table of open handles. A handle number ({@code fh}) is a slot index, so the read and write
@@ -16,6 +17,7 @@ public final class OpenFiles {
 
   private volatile OpenImage[] slots = new OpenImage[64];
   private int nextFree;
+  private int openCount;
 
   /** Stores {@code image} and returns its handle number. */
   public synchronized long add(OpenImage image) {
@@ -30,6 +32,7 @@ public final class OpenFiles {
     }
     SLOTS.setRelease(s, slot, image);
     nextFree = slot + 1;
+    openCount++;
     return slot;
   }
 
@@ -52,6 +55,9 @@ public final class OpenFiles {
     OpenImage image = get(fh);
     SLOTS.setRelease(slots, (int) fh, null);
     nextFree = Math.min(nextFree, (int) fh);
+    if (--openCount == 0) {
+      notifyAll();
+    }
     return image;
   }
 
@@ -66,6 +72,29 @@ public final class OpenFiles {
       }
     }
     nextFree = 0;
+    openCount = 0;
+    notifyAll();
     return all;
+  }
+
+  /** How many handles are open. */
+  public synchronized int openCount() {
+    return openCount;
+  }
+
+  /**
+   * Waits until no handle is open, or until {@code deadlineNanos} ({@link System#nanoTime}).
+   *
+   * @return whether none is open
+   */
+  public synchronized boolean awaitNoneOpen(long deadlineNanos) throws InterruptedException {
+    while (openCount > 0) {
+      long left = deadlineNanos - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
   }
 }

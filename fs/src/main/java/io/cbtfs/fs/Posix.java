@@ -18,6 +18,10 @@ public final class Posix {
   public static final int O_DIRECT = 040000;
   public static final int O_NOFOLLOW = 0400000;
   public static final int O_CLOEXEC = 02000000;
+  public static final int O_ACCMODE = 3;
+
+  public static final int LOCK_EX = 2;
+  public static final int LOCK_NB = 4;
 
   public static final int FALLOC_FL_COLLAPSE_RANGE = 0x08;
   public static final int FALLOC_FL_INSERT_RANGE = 0x20;
@@ -27,11 +31,13 @@ public final class Posix {
 
   public static final int EINTR = 4;
   public static final int EIO = 5;
+  public static final int EAGAIN = 11;
   public static final int EBADF = 9;
   public static final int EACCES = 13;
   public static final int EEXIST = 17;
   public static final int ENOTDIR = 20;
   public static final int EINVAL = 22;
+  public static final int EROFS = 30;
   public static final int ENOSPC = 28;
   public static final int ENOENT = 2;
   public static final int ENOTEMPTY = 39;

@@ -10,6 +10,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -215,5 +216,44 @@ class RemoteIT {
     Tools.Result ok = Cbtfs.run("sync", backing.resolve("big.raw").toString(), uri("big"));
     assertThat(ok.exitCode()).as(ok.output()).isZero();
     assertThat(Files.mismatch(backing.resolve("big.raw"), root.resolve("big.img"))).isEqualTo(-1L);
+  }
+
+  /**
+   * Issue item 9: a backup host's replicas are its user's alone. The root cbtfs makes is 0700, the
+   * replicas, archives and identity files 0600 (folders 0700), and another local user can read none
+   * of them, even where the folders above let them in.
+   */
+  @Test
+  void whatAReceiverMakesIsReadableByItsUserAlone() throws Exception {
+    Tools.require("runuser");
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    root = tmp.resolve("backup"); // not there yet: cbtfs makes it
+    initReceiver();
+    Files.write(backing.resolve("vm.raw"), new byte[1 << 20]);
+    startReceiver();
+    for (String target : List.of(uri("vm1"), uri("vm2") + "&archive")) {
+      Tools.Result sync = Cbtfs.run("sync", backing.resolve("vm.raw").toString(), target);
+      assertThat(sync.exitCode()).as(sync.output()).isZero();
+    }
+    try (var made = Files.walk(root)) {
+      for (Path p : made.toList()) {
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(p)))
+            .as(p.toString())
+            .isEqualTo(Files.isDirectory(p) ? "rwx------" : "rw-------");
+      }
+    }
+    assertThat(root.resolve("vm1.img")).exists();
+    assertThat(root.resolve("vm2.archive")).isDirectory();
+    for (List<String> read :
+        List.of(
+            List.of("cat", root.resolve("vm1.img").toString()),
+            List.of("ls", root.toString()),
+            List.of("cat", root.resolve(".cbtfs-receiver/token").toString()))) {
+      List<String> asNobody = Tools.list("runuser", "-u", "nobody", "--");
+      asNobody.addAll(read);
+      Tools.Result r = Tools.exec(asNobody, 30);
+      assertThat(r.exitCode()).as(String.join(" ", read) + " as nobody: " + r.output()).isNotZero();
+      assertThat(r.output()).contains("Permission denied");
+    }
   }
 }

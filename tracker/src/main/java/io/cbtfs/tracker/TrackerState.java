@@ -41,17 +41,30 @@ public record TrackerState(
   private static final int FLAG_CLEAN = 1;
   private static final int FLAG_VERIFY_NEXT_SYNC = 2;
 
+  /** The image's name follows the bitmap: the state of a name too long to name its file. */
+  private static final int FLAG_NAMED = 4;
+
   /**
    * Magic, version, flags, block size, reserved, image size, committed generation, issued
    * generation, uuid, fingerprint (size, mtime, ctime, inode), bitmap length.
    */
   static final int HEADER_BYTES = 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 16 + 32 + 4;
 
-  /** Version 1's header: no issued generation. */
+  /** Version 1's header: no issued generation (and never a name). */
   private static final int V1_HEADER_BYTES = HEADER_BYTES - 8;
 
   /** The whole file: header, RoaringBitmap portable bytes, CRC32C of all before it. */
   public byte[] encode() {
+    return encode(null);
+  }
+
+  /**
+   * The whole file, with {@code imageName} (UTF-8, after a two-byte length) between the bitmap and
+   * the CRC32C when it is not null: the state file of a name too long for {@code NAME.cbt} is named
+   * by a hash and keeps the name here.
+   */
+  public byte[] encode(String imageName) {
+    byte[] name = imageName == null ? null : imageName.getBytes(StandardCharsets.UTF_8);
     RoaringBitmap bitmap = dirty.toBitmap();
     bitmap.runOptimize();
     try {
@@ -60,7 +73,10 @@ public record TrackerState(
       DataOutputStream out = new DataOutputStream(bytes);
       out.write(MAGIC);
       out.writeInt(FORMAT_VERSION);
-      out.writeInt((clean ? FLAG_CLEAN : 0) | (verifyNextSync ? FLAG_VERIFY_NEXT_SYNC : 0));
+      out.writeInt(
+          (clean ? FLAG_CLEAN : 0)
+              | (verifyNextSync ? FLAG_VERIFY_NEXT_SYNC : 0)
+              | (name != null ? FLAG_NAMED : 0));
       out.writeInt(geometry.blockSize());
       out.writeInt(0);
       out.writeLong(imageSize);
@@ -74,6 +90,10 @@ public record TrackerState(
       out.writeLong(fingerprint.inode());
       out.writeInt(bitmap.serializedSizeInBytes());
       bitmap.serialize(out);
+      if (name != null) {
+        out.writeShort(name.length);
+        out.write(name);
+      }
       CRC32C crc = new CRC32C();
       crc.update(bytes.toByteArray());
       out.writeInt((int) crc.getValue());
@@ -90,6 +110,31 @@ public record TrackerState(
    *     size or checksum
    */
   public static TrackerState decode(byte[] file, String source) {
+    return decode(file, source, null);
+  }
+
+  /**
+   * The image name a state file holds; null if it holds none (its file name says it).
+   *
+   * @throws CorruptStateException as {@link #decode(byte[], String)}
+   */
+  static String storedName(byte[] file, String source) {
+    return parse(file, source, null).name;
+  }
+
+  /**
+   * Parses a state file and checks that it belongs to {@code imageName}: a file that holds a name
+   * must hold that one (one that holds none is named by its file name).
+   *
+   * @throws CorruptStateException as {@link #decode(byte[], String)}, or for another image's name
+   */
+  public static TrackerState decode(byte[] file, String source, String imageName) {
+    return parse(file, source, imageName).state;
+  }
+
+  private record Parsed(TrackerState state, String name) {}
+
+  private static Parsed parse(byte[] file, String source, String imageName) {
     if (file.length < V1_HEADER_BYTES + 4) {
       throw new CorruptStateException(source, "truncated (" + file.length + " bytes)");
     }
@@ -128,10 +173,26 @@ public record TrackerState(
     } catch (IllegalArgumentException e) {
       throw new CorruptStateException(source, e.getMessage());
     }
+    int rest = file.length - headerBytes - 4; // the bitmap, and the name if there is one
     if (imageSize < 0
         || generation < 0
         || issued < generation
-        || bitmapBytes != file.length - headerBytes - 4) {
+        || bitmapBytes < 0
+        || bitmapBytes > rest) {
+      throw new CorruptStateException(source, "inconsistent header");
+    }
+    String name = null;
+    if ((flags & FLAG_NAMED) != 0 && version != 1) {
+      int nameAt = headerBytes + bitmapBytes;
+      int nameBytes = rest - bitmapBytes - 2;
+      if (nameBytes < 0 || nameBytes != (in.getShort(nameAt) & 0xffff)) {
+        throw new CorruptStateException(source, "inconsistent header");
+      }
+      name = new String(file, nameAt + 2, nameBytes, StandardCharsets.UTF_8);
+      if (imageName != null && !name.equals(imageName)) {
+        throw new CorruptStateException(source, "it holds the state of another image name");
+      }
+    } else if (bitmapBytes != rest) {
       throw new CorruptStateException(source, "inconsistent header");
     }
     RoaringBitmap bitmap = new RoaringBitmap();
@@ -140,15 +201,17 @@ public record TrackerState(
     } catch (IOException | RuntimeException e) {
       throw new CorruptStateException(source, "unreadable dirty bitmap");
     }
-    return new TrackerState(
-        lineage,
-        geometry,
-        imageSize,
-        generation,
-        issued,
-        (flags & FLAG_CLEAN) != 0,
-        (flags & FLAG_VERIFY_NEXT_SYNC) != 0,
-        fingerprint,
-        new DirtySet(geometry, bitmap));
+    TrackerState state =
+        new TrackerState(
+            lineage,
+            geometry,
+            imageSize,
+            generation,
+            issued,
+            (flags & FLAG_CLEAN) != 0,
+            (flags & FLAG_VERIFY_NEXT_SYNC) != 0,
+            fingerprint,
+            new DirtySet(geometry, bitmap));
+    return new Parsed(state, name);
   }
 }

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,10 +18,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The tracking state of every image of one mount, kept in a state directory (0700) that only one
- * mount may hold at a time ({@code lock}). Per image: {@code NAME.cbt}, the saved dirty set,
- * replaced atomically (temp file, fsync, rename, fsync of the directory); and {@code NAME.alog},
- * its {@link ActivityLog}.
+ * The tracking state of every image of one mount, kept in a state directory ({@link
+ * StateDirectory}) that only one mount may hold at a time ({@code lock}). Per image: {@code
+ * NAME.cbt}, the saved dirty set, replaced atomically (temp file, fsync, rename, fsync of the
+ * directory); and {@code NAME.alog}, its {@link ActivityLog}. A name too long for those file names
+ * has them named by its hash ({@link StateFileNames}).
  *
  * <p>Recovery rule (docs/STATE.md): a clean state is trusted unless the backing file's fingerprint
  * changed (then everything is dirty); an unclean one yields its saved bitmap plus every block of
@@ -54,9 +54,10 @@ public final class TrackerStore implements AutoCloseable {
   }
 
   /**
-   * Opens (creating if needed) a state directory and takes its lock.
+   * Opens a state directory (creating it 0700 if it is missing; an existing one must be this user's
+   * and writable by no one else, see {@link StateDirectory}) and takes its lock.
    *
-   * @throws CbtfsException if another process holds the directory
+   * @throws CbtfsException if another process holds the directory, or it is not safe to use
    */
   public static TrackerStore open(Path stateDir, TrackingOptions options) throws IOException {
     return open(stateDir, options, FileStateIo.INSTANCE);
@@ -65,10 +66,7 @@ public final class TrackerStore implements AutoCloseable {
   /** {@link #open(Path, TrackingOptions)} with every state write going through {@code io}. */
   public static TrackerStore open(Path stateDir, TrackingOptions options, StateIo io)
       throws IOException {
-    if (!Files.isDirectory(stateDir)) {
-      Files.createDirectories(stateDir);
-    }
-    Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+    StateDirectory.prepare(stateDir);
     FileChannel channel =
         FileChannel.open(
             stateDir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -90,11 +88,16 @@ public final class TrackerStore implements AutoCloseable {
   }
 
   static Path stateFile(Path stateDir, String imageName) {
-    return stateDir.resolve(imageName + SUFFIX);
+    return StateFileNames.file(stateDir, imageName, SUFFIX);
   }
 
   static Path logFile(Path stateDir, String imageName) {
-    return stateDir.resolve(imageName + LOG_SUFFIX);
+    return StateFileNames.file(stateDir, imageName, LOG_SUFFIX);
+  }
+
+  /** The state file's bytes for {@code state}: naming the image when the file name cannot. */
+  private static byte[] encode(String imageName, TrackerState state) {
+    return StateFileNames.isLong(imageName, SUFFIX) ? state.encode(imageName) : state.encode();
   }
 
   /**
@@ -112,7 +115,7 @@ public final class TrackerStore implements AutoCloseable {
       throws IOException {
     Path file = stateFile(stateDir, imageName);
     try {
-      return Optional.of(TrackerState.decode(io.read(file), file.toString()));
+      return Optional.of(TrackerState.decode(io.read(file), file.toString(), imageName));
     } catch (NoSuchFileException e) {
       return Optional.empty();
     }
@@ -340,12 +343,19 @@ public final class TrackerStore implements AutoCloseable {
 
   private void renameFiles(String from, String to, TrackedImage image) throws IOException {
     for (String suffix : new String[] {SUFFIX, LOG_SUFFIX}) {
-      Path source = stateDir.resolve(from + suffix);
-      Path target = stateDir.resolve(to + suffix);
-      if (io.exists(source)) {
-        io.rename(source, target);
-      } else {
+      Path source = StateFileNames.file(stateDir, from, suffix);
+      Path target = StateFileNames.file(stateDir, to, suffix);
+      if (!io.exists(source)) {
         io.delete(target);
+      } else if (suffix.equals(SUFFIX)
+          && (StateFileNames.isLong(from, SUFFIX) || StateFileNames.isLong(to, SUFFIX))) {
+        // a state file named by a hash holds its image's name: write it again under the new one
+        byte[] bytes = io.read(source);
+        TrackerState state = TrackerState.decode(bytes, source.toString(), from);
+        writeAtomically(target, encode(to, state));
+        io.delete(source);
+      } else {
+        io.rename(source, target);
       }
     }
     if (image != null) {
@@ -381,10 +391,17 @@ public final class TrackerStore implements AutoCloseable {
       return names;
     }
     try (var files = Files.list(stateDir)) {
-      files
-          .map(p -> p.getFileName().toString())
-          .filter(n -> n.endsWith(SUFFIX) && n.length() > SUFFIX.length())
-          .forEach(n -> names.add(n.substring(0, n.length() - SUFFIX.length())));
+      for (Path file : (Iterable<Path>) files::iterator) {
+        String n = file.getFileName().toString();
+        if (n.endsWith(SUFFIX) && n.length() > SUFFIX.length()) {
+          names.add(n.substring(0, n.length() - SUFFIX.length()));
+        } else if (n.endsWith(SUFFIX + StateFileNames.LONG_MARK)) {
+          String name = TrackerState.storedName(Files.readAllBytes(file), file.toString());
+          if (name != null) {
+            names.add(name);
+          }
+        }
+      }
     }
     names.sort(null);
     return names;
@@ -424,13 +441,13 @@ public final class TrackerStore implements AutoCloseable {
               image.verifyNextSync(),
               fingerprint,
               dirty);
-      writeAtomically(stateFile(stateDir, image.name()), state.encode());
+      writeAtomically(stateFile(stateDir, image.name()), encode(image.name(), state));
     }
   }
 
   /** Temp file, fsync, rename over the old one, fsync of the directory. */
   private void writeAtomically(Path file, byte[] bytes) throws IOException {
-    Path temp = file.resolveSibling(file.getFileName() + ".tmp");
+    Path temp = file.resolveSibling(file.getFileName() + StateFileNames.TEMP_SUFFIX);
     io.write(temp, bytes);
     io.fsync(temp, false);
     io.rename(temp, file);

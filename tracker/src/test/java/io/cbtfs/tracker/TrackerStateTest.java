@@ -95,4 +95,23 @@ class TrackerStateTest {
           .isInstanceOf(CorruptStateException.class);
     }
   }
+
+  @Test
+  void aNamedStateRoundTripsAndBelongsToItsNameOnly() {
+    TrackerState s = sample();
+    String name = "é".repeat(127) + "x"; // 255 bytes of UTF-8
+    byte[] file = s.encode(name);
+    assertThat(TrackerState.decode(file, "named", name)).isEqualTo(s);
+    assertThat(TrackerState.storedName(file, "named")).isEqualTo(name);
+    assertThat(TrackerState.storedName(s.encode(), "plain")).isNull();
+    assertThatThrownBy(() -> TrackerState.decode(file, "named", name + "y"))
+        .isInstanceOf(CorruptStateException.class)
+        .hasMessageContaining("another image name");
+    for (int len = 0; len < file.length; len++) {
+      byte[] cut = Arrays.copyOf(file, len);
+      assertThatThrownBy(() -> TrackerState.decode(cut, "cut", name))
+          .as("truncated to %d bytes", len)
+          .isInstanceOf(CorruptStateException.class);
+    }
+  }
 }

@@ -210,4 +210,117 @@ class TrackerStoreTest {
         .isEqualTo(16384);
     store.close();
   }
+
+  /** Every name a file may have (255 bytes) is tracked: its state files fit whatever its length. */
+  @Test
+  void namesUpTo255BytesAreTrackedAcrossMountsAndRenames() throws IOException {
+    java.util.List<String> names = new java.util.ArrayList<>();
+    for (int bytes = 240; bytes <= 255; bytes++) {
+      names.add("n".repeat(bytes - 4) + ".img");
+    }
+    names.add("é".repeat(127) + "x"); // 255 bytes of UTF-8, 128 characters
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      for (String name : names) {
+        write(store.image(name, fp(1 << 20)), 8192, 1);
+      }
+      store.closeClean(
+          names.stream().collect(java.util.stream.Collectors.toMap(n -> n, n -> fp(1 << 20))));
+    }
+    assertThat(TrackerStore.trackedNames(state())).containsExactlyInAnyOrderElementsOf(names);
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      for (String name : names) {
+        TrackedImage img = store.image(name, fp(1 << 20));
+        assertThat(img.recovery().kind()).as(name).isEqualTo(TrackedImage.Recovery.Kind.CLEAN);
+        assertThat(img.tracker().isDirty(2)).as(name).isTrue();
+      }
+    }
+    // names whose NAME.cbt.tmp fits keep the plain file names (and format) they always had
+    String plain = "p".repeat(247);
+    String hashed = "h".repeat(248);
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      store.image(plain, fp(4096));
+      store.image(hashed, fp(4096));
+      store.closeClean(Map.of(plain, fp(4096), hashed, fp(4096)));
+    }
+    assertThat(state().resolve(plain + ".cbt")).exists();
+    assertThat(TrackerState.storedName(Files.readAllBytes(state().resolve(plain + ".cbt")), "p"))
+        .as("a plain file holds no name")
+        .isNull();
+    assertThat(state().resolve(hashed + ".cbt")).doesNotExist();
+  }
+
+  @Test
+  void renamesBetweenShortAndLongNamesKeepTheTracking() throws IOException {
+    String longName = "l".repeat(250);
+    String lineage;
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage img = store.image("a.img", fp(1 << 20));
+      lineage = img.lineage().toString();
+      write(img, 4096, 1);
+      store.rename("a.img", longName); // loaded
+      write(store.loaded(longName).orElseThrow(), 3 * 4096, 1);
+      store.closeClean(Map.of(longName, fp(1 << 20)));
+    }
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      store.rename(longName, "l".repeat(251)); // not loaded: the state file is rewritten
+      store.rename("l".repeat(251), "b.img");
+      TrackedImage img = store.image("b.img", fp(1 << 20));
+      assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CLEAN);
+      assertThat(img.lineage()).hasToString(lineage);
+      assertThat(img.tracker().snapshot().blockCount()).isEqualTo(2);
+    }
+    assertThat(TrackerStore.trackedNames(state())).containsExactly("b.img");
+  }
+
+  @Test
+  void aMissingStateDirectoryIsMade0700AndAnExistingOneKeepsItsMode() throws IOException {
+    TrackerStore.open(state(), OPTIONS).close();
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state())))
+        .isEqualTo("rwx------");
+    Path mine = Files.createDirectory(dir.resolve("mine"));
+    Files.setPosixFilePermissions(mine, PosixFilePermissions.fromString("rwxr-xr-x"));
+    TrackerStore.open(mine, OPTIONS).close();
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(mine)))
+        .as("not made by cbtfs: left as it was")
+        .isEqualTo("rwxr-xr-x");
+  }
+
+  @Test
+  void aSharedStateDirectoryIsRefusedAndLeftAsItWas() throws IOException {
+    Path shared = Files.createDirectory(dir.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+    assertThatThrownBy(() -> TrackerStore.open(shared, OPTIONS))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("writable by other users");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(shared)))
+        .isEqualTo("rwxrwxrwx");
+    try (var entries = Files.list(shared)) {
+      assertThat(entries).as("nothing made in it").isEmpty();
+    }
+  }
+
+  @Test
+  void aStateDirectoryOfAnotherUserIsRefused() throws IOException {
+    Path theirs = Files.createDirectory(dir.resolve("theirs"));
+    try {
+      Files.setAttribute(theirs, "unix:uid", 65534);
+    } catch (IOException e) {
+      org.junit.jupiter.api.Assumptions.abort("cannot give a folder away here: " + e);
+    }
+    assertThatThrownBy(() -> TrackerStore.open(theirs, OPTIONS))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("belongs to another user");
+    try (var entries = Files.list(theirs)) {
+      assertThat(entries).isEmpty();
+    }
+  }
+
+  @Test
+  void aStateDirectoryIsMadeOnlyInAFolderThatExists() {
+    Path deep = dir.resolve("missing/state");
+    assertThatThrownBy(() -> TrackerStore.open(deep, OPTIONS))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("does not exist");
+    assertThat(dir.resolve("missing")).doesNotExist();
+  }
 }

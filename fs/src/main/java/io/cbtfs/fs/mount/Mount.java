@@ -5,6 +5,7 @@ import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.fuse.CbtFuseFs;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,13 +32,16 @@ public final class Mount implements AutoCloseable {
 
   private final MountOptions options;
   private final ImageFileSystem fs;
+  private final BackingDirLock backingLock;
   private final Thread loopThread;
   private final CompletableFuture<Integer> loopResult = new CompletableFuture<>();
   private boolean closed;
 
-  private Mount(MountOptions options, ImageFileSystem fs, CbtFuseFs fuse) {
+  private Mount(
+      MountOptions options, ImageFileSystem fs, CbtFuseFs fuse, BackingDirLock backingLock) {
     this.options = options;
     this.fs = fs;
+    this.backingLock = backingLock;
     String[] args = options.fuseArgs("cbtfs").toArray(String[]::new);
     this.loopThread =
         new Thread(
@@ -52,23 +56,32 @@ public final class Mount implements AutoCloseable {
   }
 
   /**
-   * Mounts and returns once the mount serves requests.
+   * Mounts and returns once the mount serves requests. The folders are taken by their real paths
+   * ({@link #validate}); {@link #options} has them so.
    *
    * @throws CbtfsException with a one-line reason when the mount cannot be made
    */
-  public static Mount start(MountOptions options) throws IOException {
-    checkPreconditions(options);
-    TrackerStore trackers = TrackerStore.open(options.stateDir(), options.tracking());
+  public static Mount start(MountOptions asked) throws IOException {
+    MountOptions options = validate(asked);
+    BackingDirLock backingLock = BackingDirLock.acquire(options.backingDir());
+    TrackerStore trackers;
+    try {
+      trackers = TrackerStore.open(options.stateDir(), options.tracking());
+    } catch (IOException | RuntimeException e) {
+      backingLock.close();
+      throw e;
+    }
     Mount mount;
     try {
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());
       ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get());
       CbtFuseFs fuse = new CbtFuseFs(fs);
-      mount = new Mount(options, fs, fuse);
+      mount = new Mount(options, fs, fuse, backingLock);
       mount.loopThread.start();
       mount.awaitServing(fuse);
     } catch (IOException | RuntimeException e) {
       trackers.close();
+      backingLock.close();
       throw e;
     }
     log.info(
@@ -111,15 +124,26 @@ public final class Mount implements AutoCloseable {
     }
   }
 
-  static void checkPreconditions(MountOptions options) throws IOException {
-    Path backing = options.backingDir();
-    if (!Files.isDirectory(backing)) {
-      throw new CbtfsException("backing directory " + backing + " does not exist");
+  /**
+   * Checks everything a mount needs before anything is created or locked, and returns the options
+   * with the folders' real paths: a backing folder named through a symbolic link is served as the
+   * folder it leads to, and every check below sees the folders, not their spelling. Refuses a mount
+   * point that is mounted, not empty, inside the backing folder or holding it; a backing folder
+   * inside a cbtfs mount, or one another mount serves; a state directory under the mount point, or
+   * one that is not safe ({@link StateDirectory}).
+   *
+   * @throws CbtfsException naming the first thing that is wrong
+   */
+  public static MountOptions validate(MountOptions asked) throws IOException {
+    if (ProcMounts.isMounted(asked.mountPoint())) {
+      throw new CbtfsException("something is already mounted on " + asked.mountPoint());
     }
-    Path mp = options.mountPoint();
-    if (!Files.isDirectory(mp)) {
-      throw new CbtfsException("mount point " + mp + " is not a directory");
-    }
+    Path backing = realDirectory(asked.backingDir(), "backing directory");
+    Path mp = realDirectory(asked.mountPoint(), "mount point");
+    Path stateDir = realStateDir(asked);
+    MountOptions options =
+        new MountOptions(
+            backing, mp, stateDir, asked.tracking(), asked.allowOther(), asked.directIo());
     if (ProcMounts.isMounted(mp)) {
       throw new CbtfsException("something is already mounted on " + mp);
     }
@@ -129,11 +153,55 @@ public final class Mount implements AutoCloseable {
       }
     }
     if (mp.startsWith(backing) || backing.startsWith(mp)) {
-      throw new CbtfsException("mount point and backing directory must not contain each other");
+      throw new CbtfsException(
+          "mount point "
+              + mp
+              + " and backing directory "
+              + backing
+              + " must not contain each other");
     }
+    if (stateDir.startsWith(mp)) {
+      throw new CbtfsException(
+          "state directory " + stateDir + " must not be under the mount point");
+    }
+    for (ProcMounts.Entry e : ProcMounts.entries()) {
+      if (e.type().equals("fuse.cbtfs") && backing.startsWith(Path.of(e.mountPoint()))) {
+        throw new CbtfsException(
+            "backing directory " + backing + " is inside the cbtfs mount on " + e.mountPoint());
+      }
+      if (e.type().equals("fuse.cbtfs") && stateDir.startsWith(Path.of(e.mountPoint()))) {
+        throw new CbtfsException(
+            "state directory " + stateDir + " is inside the cbtfs mount on " + e.mountPoint());
+      }
+    }
+    StateDirectory.check(stateDir);
     if (!Files.exists(Path.of("/dev/fuse"))) {
       throw new CbtfsException("/dev/fuse is missing: load the fuse module (modprobe fuse)");
     }
+    BackingDirLock.check(backing);
+    return options;
+  }
+
+  private static Path realDirectory(Path dir, String what) throws IOException {
+    if (!Files.exists(dir)) {
+      throw new CbtfsException(what + " " + dir + " does not exist");
+    }
+    if (!Files.isDirectory(dir)) {
+      throw new CbtfsException(what + " " + dir + " is not a directory");
+    }
+    return dir.toRealPath();
+  }
+
+  /** The state directory by its real path; a missing one by its parent's. */
+  private static Path realStateDir(MountOptions asked) throws IOException {
+    Path dir = asked.stateDir();
+    if (Files.exists(dir)) {
+      return dir.toRealPath();
+    }
+    Path parent = dir.getParent();
+    return parent != null && Files.isDirectory(parent)
+        ? parent.toRealPath().resolve(dir.getFileName())
+        : dir;
   }
 
   public MountOptions options() {
@@ -187,24 +255,80 @@ public final class Mount implements AutoCloseable {
       throw new IOException("FUSE loop did not end within " + UNMOUNT_TIMEOUT_SECONDS + " s");
     }
     closed = true;
-    fs.closeAll();
+    saveTracking();
     log.info("unmounted {}; tracking state saved in {}", options.mountPoint(), options.stateDir());
   }
 
   /**
-   * Last resort at process shutdown when {@link #close} found the mount busy: detaches the mount
-   * lazily and waits a while for the FUSE loop to end. If it ended, the tracking is saved as clean;
-   * if not (an image is still open), it stays marked unclean and the next mount recovers it.
+   * After the FUSE loop ended: closes the backing files, saves the tracking clean, frees the
+   * backing folder.
+   *
+   * @throws UnsavedTrackingException if the tracking could not be saved (the unmount happened)
    */
-  public synchronized void closeLazily() throws IOException {
+  private void saveTracking() throws IOException {
+    try {
+      fs.closeAll();
+    } catch (IOException e) {
+      throw new UnsavedTrackingException(options.mountPoint(), options.stateDir(), e);
+    } finally {
+      backingLock.close();
+    }
+  }
+
+  /**
+   * The stop at process shutdown (SIGTERM, Ctrl-C). First the mount refuses every change (EROFS,
+   * {@link ImageFileSystem#refuseChanges}): the process is going away, so a change now is refused
+   * rather than accepted with no mount left to account for it. Then it waits for the images still
+   * open to be closed, at most {@value #UNMOUNT_TIMEOUT_SECONDS} s, and unmounts as {@link #close}
+   * does. If the mount is still busy then (an image open, a working directory inside), it is
+   * detached lazily, and the FUSE loop is given the rest of the time: if it ends, the tracking is
+   * saved clean; if not, it stays marked unclean and the next mount recovers it (saved bitmap plus
+   * activity log). Idempotent.
+   */
+  public synchronized void shutdown() throws IOException {
     if (closed) {
       return;
     }
+    fs.refuseChanges();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(UNMOUNT_TIMEOUT_SECONDS);
+    int open = fs.openCount();
+    if (isServing() && open > 0) {
+      log.warn(
+          "stopping: changes through {} are refused from now on; waiting up to {} s for {} open"
+              + " image(s) to be closed",
+          options.mountPoint(),
+          UNMOUNT_TIMEOUT_SECONDS,
+          open);
+      try {
+        fs.awaitNoOpenFiles(deadline);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    } else {
+      log.info("stopping: changes through {} are refused from now on", options.mountPoint());
+    }
+    try {
+      close();
+      return;
+    } catch (UnsavedTrackingException e) {
+      throw e;
+    } catch (CbtfsException busy) {
+      log.warn("{}; detaching lazily", busy.getMessage());
+    }
+    detachLazily(Math.max(deadline - System.nanoTime(), TimeUnit.SECONDS.toNanos(1)));
+  }
+
+  /** Refuses every change through the mount from now on (the first step of a shutdown). */
+  public void refuseChanges() {
+    fs.refuseChanges();
+  }
+
+  private void detachLazily(long waitNanos) throws IOException {
     if (isServing()) {
       runFusermount(List.of("-u", "-z"), options.mountPoint());
     }
     try {
-      loopResult.get(UNMOUNT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      loopResult.get(waitNanos, TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;
@@ -215,7 +339,8 @@ public final class Mount implements AutoCloseable {
       return;
     }
     closed = true;
-    fs.closeAll();
+    saveTracking();
+    log.info("unmounted {}; tracking state saved in {}", options.mountPoint(), options.stateDir());
   }
 
   /**
