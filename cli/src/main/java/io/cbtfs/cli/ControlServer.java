@@ -192,6 +192,7 @@ final class ControlServer implements AutoCloseable {
           case NEW, CLEAN -> "";
           default -> image.recovery().describe();
         },
+        image.verifyNextSync(),
         List.of());
   }
 

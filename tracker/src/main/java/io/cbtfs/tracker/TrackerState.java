@@ -18,8 +18,8 @@ import org.roaringbitmap.RoaringBitmap;
  *     refused, and a reset of tracking starts a new one
  * @param clean whether the mount stopped cleanly; an unclean state does not say which blocks
  *     changed after it was written (the activity log does)
- * @param verifyNextSync the image changed outside the mount: the next sync must compare every block
- *     with its target instead of trusting the dirty set
+ * @param verifyNextSync the image changed outside the mount, or recovery found a damaged activity
+ *     log: the next sync must compare every block with its target instead of trusting the dirty set
  * @param fingerprint the backing file as it was when the state was saved clean
  */
 public record TrackerState(
