@@ -120,11 +120,10 @@ public final class Fuzz {
 
   /**
    * Runs {@code check} over every input kept under {@code src/test/resources/fuzz/NAME/} of the
-   * calling module (regressions the fuzzer found).
-   *
-   * @return how many inputs there were
+   * module of {@code anchor}: hostile inputs that a reader once mishandled (or that a deliberately
+   * broken one did), each named for what it does.
    */
-  public static int replay(Class<?> anchor, String name, Check check) throws Exception {
+  public static Report replay(Class<?> anchor, String name, Check check) throws IOException {
     URL dir = anchor.getResource("/fuzz/" + name);
     if (dir == null) {
       throw new AssertionError("no kept inputs under /fuzz/" + name);
@@ -135,14 +134,15 @@ public final class Fuzz {
     } catch (URISyntaxException e) {
       throw new IOException(e);
     }
+    long accepted = 0;
     for (Path f : files) {
       try {
-        check.accept(Files.readAllBytes(f));
+        accepted += check.accept(Files.readAllBytes(f)) ? 1 : 0;
       } catch (Throwable e) {
         throw new AssertionError("kept input " + f.getFileName() + ": " + e, e);
       }
     }
-    return files.size();
+    return new Report(files.size(), accepted, files.size() - accepted);
   }
 
   private static AssertionError failed(

@@ -34,6 +34,15 @@ class OnDiskFuzzTest {
     assertThat(r.refused()).isPositive();
   }
 
+  /** Hostile inputs kept from the runs that prove the fuzzer catches a reader without a check. */
+  @Test
+  void keptHostileInputsAreRefused() throws Exception {
+    Fuzz.Report state = Fuzz.replay(getClass(), "state-file", OnDiskFuzzTest::readState);
+    Fuzz.Report log = Fuzz.replay(getClass(), "activity-log", OnDiskFuzzTest::readLog);
+    assertThat(state.tries()).isPositive().isEqualTo(state.refused());
+    assertThat(log.tries()).isPositive().isEqualTo(log.refused());
+  }
+
   /** Decodes a state file; a decoded one encodes back to itself. */
   static boolean readState(byte[] file) {
     TrackerState state;
