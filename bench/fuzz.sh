@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long fuzz run of the readers of on-disk and network bytes (state file, activity log, delta
 # stream and its verifier, protocol frames, S3 manifest): FACTOR times the inputs CI tries (default
-# 100, about 10 minutes here), from SEED (default: a new one each run; CI always uses the same).
+# 100, about 15 minutes here), from SEED (default: a new one each run; CI always uses the same).
 # A failure names its input (kept under MODULE/target/fuzz-failures/) and the seed that rebuilds
 # it: keep that input under MODULE/src/test/resources/fuzz/NAME/ with the fix.
 # Usage: bench/fuzz.sh [FACTOR] [SEED]
