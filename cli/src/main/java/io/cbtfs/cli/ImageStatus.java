@@ -9,6 +9,8 @@ import java.util.Map;
  * What {@code cbtfs status} reports of one image. The JSON names are a contract for scripts.
  *
  * @param tracking "mounted" (a running mount answered), "offline" (persisted state) or "untracked"
+ * @param verifyNextSync the next sync compares every block with its target and sends what differs
+ *     (the image changed while not mounted, or recovery could not trust the activity log)
  * @param targets the last committed generation per target, and when
  */
 record ImageStatus(
@@ -22,6 +24,7 @@ record ImageStatus(
     String tracking,
     boolean clean,
     String recovery,
+    boolean verifyNextSync,
     List<SyncHistory.Entry> targets) {
 
   ImageStatus {
@@ -41,6 +44,7 @@ record ImageStatus(
         tracking,
         clean,
         recovery,
+        verifyNextSync,
         List.copyOf(list));
   }
 
@@ -56,6 +60,7 @@ record ImageStatus(
     m.put("tracking", tracking);
     m.put("clean", Boolean.toString(clean));
     m.put("recovery", recovery);
+    m.put("verifyNextSync", Boolean.toString(verifyNextSync));
     return m;
   }
 
@@ -71,6 +76,7 @@ record ImageStatus(
         m.get("tracking"),
         Boolean.parseBoolean(m.get("clean")),
         m.get("recovery"),
+        Boolean.parseBoolean(m.get("verifyNextSync")),
         List.of());
   }
 
@@ -95,6 +101,8 @@ record ImageStatus(
         + clean
         + ",\"recovery\":"
         + Json.quote(recovery)
+        + ",\"verifyNextSync\":"
+        + verifyNextSync
         + ",\"targets\":"
         + SyncHistory.toJson(targets)
         + "}";
@@ -122,6 +130,11 @@ record ImageStatus(
                 generation,
                 tracking,
                 recovery.isEmpty() ? "" : ", " + recovery));
+    if (verifyNextSync) {
+      out.append(
+          "next sync    verified: compares every block with the target and sends what differs"
+              + System.lineSeparator());
+    }
     for (SyncHistory.Entry t : targets) {
       out.append(
           String.format(

@@ -55,6 +55,7 @@ final class MountRequests implements ControlRequests {
           case NEW, CLEAN -> "";
           default -> image.recovery().describe();
         },
+        image.verifyNextSync(),
         List.of());
   }
 }

@@ -84,8 +84,9 @@ final class StatusCommand implements Callable<Integer> {
         loc.mountPoint().isEmpty() && Files.isRegularFile(backing)
             ? Files.size(backing)
             : state.imageSize();
-    DirtySet dirty =
-        TrackerStore.recoveredDirtySet(loc.stateDir(), loc.imageName(), state).within(size);
+    TrackerStore.Recovered recovered =
+        TrackerStore.recovered(loc.stateDir(), loc.imageName(), state);
+    DirtySet dirty = recovered.dirty().within(size);
     return new ImageStatus(
         image.toString(),
         size,
@@ -97,6 +98,7 @@ final class StatusCommand implements Callable<Integer> {
         "offline",
         state.clean(),
         state.clean() ? "" : "unclean stop: counted with the activity log's hot extents",
+        recovered.verifyNextSync(),
         SyncHistory.read(loc.stateDir(), loc.imageName()));
   }
 }

@@ -98,9 +98,44 @@ class CbtfsCommandTest {
             "\"dirtyBytes\":3392",
             "\"generation\":0",
             "\"tracking\":\"offline\"",
-            "\"clean\":true");
+            "\"clean\":true",
+            "\"verifyNextSync\":false");
     CliRun text = CliRun.of("status", img.toString());
     assertThat(text.out()).contains("dirty        1 blocks");
+  }
+
+  /** An unclean stop, then one bit of the newest activity-log slot flipped: status says so. */
+  @Test
+  void statusSaysWhenADamagedLogMakesTheNextSyncAVerifiedOne() throws IOException {
+    long size = 8L << 20;
+    Path img = tmp.resolve("disk.img");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(img.toFile(), "rw")) {
+      f.setLength(size);
+    }
+    Path stateDir = tmp.resolve(".cbtfs");
+    TrackedImage image;
+    TrackerStore store =
+        TrackerStore.open(stateDir, new TrackingOptions(BlockGeometry.of(4096), 65536, 16, false));
+    image = store.image("disk.img", new Fingerprint(size, 1, 2, 3));
+    for (long at : new long[] {0, 40L * 65536}) { // extent 0, then extent 40
+      image.beforeWrite(at, 4096);
+      image.afterWrite(at, 4096);
+    }
+    store.close(); // a crash: the state stays unclean
+    assertThat(CliRun.of("status", "--json", img.toString()).out())
+        .contains("\"clean\":false", "\"verifyNextSync\":false");
+
+    Path log = stateDir.resolve("disk.img.alog");
+    byte[] bytes = Files.readAllBytes(log);
+    long newest =
+        io.cbtfs.tracker.ActivityLog.read(bytes, image.lineage()).orElseThrow().sequence();
+    bytes[(int) (newest & 1) * (bytes.length / 2) + 44 + 8 + 7] ^= 1; // extent 40 -> 41
+    Files.write(log, bytes);
+    CliRun json = CliRun.of("status", "--json", img.toString());
+    assertThat(json.exitCode()).isZero();
+    assertThat(json.out()).contains("\"clean\":false", "\"verifyNextSync\":true");
+    assertThat(CliRun.of("status", img.toString()).out())
+        .contains("next sync    verified: compares every block with the target");
   }
 
   @Test

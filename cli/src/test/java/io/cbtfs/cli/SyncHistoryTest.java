@@ -53,6 +53,7 @@ class SyncHistoryTest {
             "offline",
             true,
             "",
+            false,
             SyncHistory.read(state, "vm.img"));
 
     assertThat(status.targets())

@@ -76,6 +76,79 @@ class CrashIT {
         .isLessThan((long) RUNS * IMAGE_BYTES / G.blockSize());
   }
 
+  /**
+   * The issue's case: a write into extent 0, then one into extent 40, kill -9, one bit of the
+   * newest activity-log slot flipped (extent 40 in its hot list). The older slot names extent 0
+   * only, so no dirty set knows the write into extent 40: status must say that the next sync is a
+   * verified one, and after that sync the replica must be identical.
+   */
+  @Test
+  void aFlippedBitInTheNewestSlotMakesTheNextSyncAVerifiedOne() throws Exception {
+    Fuse.require();
+    Path backing = Files.createDirectory(tmp.resolve("images"));
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    Path replica = tmp.resolve("replica.img");
+    byte[] original = new byte[16 << 20];
+    new Random(7).nextBytes(original);
+    Files.write(backing.resolve("disk.img"), original);
+    Path image = mnt.resolve("disk.img");
+    String target = "file:" + replica;
+    long extent = 256 << 10; // --al-extent-size of the mount
+
+    Process mount = startMountProcess(backing, mnt);
+    try {
+      assertThat(Cbtfs.run("sync", image.toString(), target).exitCode()).isZero();
+      try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+        for (long at : new long[] {0, 40 * extent}) {
+          ByteBuffer b = ByteBuffer.wrap(new byte[4096]);
+          new Random(at).nextBytes(b.array());
+          while (b.hasRemaining()) {
+            ch.write(b, at + b.position());
+          }
+        }
+      }
+      mount.destroyForcibly(); // SIGKILL
+      assertThat(mount.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      mount.destroyForcibly();
+      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
+    }
+
+    Path log = backing.resolve(".cbtfs/disk.img.alog");
+    byte[] bytes = Files.readAllBytes(log);
+    int half = bytes.length / 2;
+    ByteBuffer slots = ByteBuffer.wrap(bytes);
+    int newest = slots.getLong(16) > slots.getLong(half + 16) ? 0 : half; // sequence: offset 16
+    assertThat(slots.getInt(newest + 40)).as("hot extents in the newest slot").isEqualTo(2);
+    assertThat(slots.getLong(newest + 44 + 8)).as("its second hot extent").isEqualTo(40);
+    bytes[newest + 44 + 8 + 7] ^= 1; // now it reads 41, and its CRC no longer matches
+    Files.write(log, bytes);
+
+    Tools.Result offline = Cbtfs.run("status", "--json", backing.resolve("disk.img").toString());
+    assertThat(offline.exitCode()).as(offline.output()).isZero();
+    assertThat(offline.output()).contains("\"verifyNextSync\":true");
+
+    Process again = startMountProcess(backing, mnt);
+    try {
+      Tools.Result status = Cbtfs.run("status", image.toString());
+      assertThat(status.output())
+          .as(status.output())
+          .contains("damaged activity log")
+          .contains("next sync    verified");
+      Tools.Result sync = Cbtfs.run("sync", image.toString(), target);
+      assertThat(sync.exitCode()).as(sync.output()).isZero();
+      Tools.Result verify = Cbtfs.run("verify", image.toString(), target);
+      assertThat(verify.exitCode()).as(verify.output()).isZero();
+      assertThat(verify.output()).contains("identical");
+      assertThat(Cbtfs.run("status", "--json", image.toString()).output())
+          .as("the verified sync committed")
+          .contains("\"verifyNextSync\":false");
+    } finally {
+      Tools.Result unmount = Cbtfs.run("unmount", mnt.toString());
+      assertThat(again.waitFor(60, TimeUnit.SECONDS)).as("unmount: %s", unmount.output()).isTrue();
+    }
+  }
+
   private record Result(long lost, long acknowledged, long changed, long resync) {}
 
   private Result oneRun(int run, long seed) throws Exception {

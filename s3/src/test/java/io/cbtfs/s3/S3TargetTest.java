@@ -3,18 +3,26 @@ package io.cbtfs.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cbtfs.syncer.Allocation;
 import io.cbtfs.syncer.HookedTarget;
 import io.cbtfs.syncer.SyncFixture;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.SyncSource;
 import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -31,6 +39,31 @@ class S3TargetTest extends S3ServerTest {
     Path out = tmp.resolve("restored-" + generation + "-" + System.nanoTime());
     t.restore(generation, out, Restorable.RestoreProgress.NONE);
     return out;
+  }
+
+  /** What no chunk holds is never written by a restore: a sparse image restores sparse. */
+  @Test
+  void aSparseImageRestoresSparse() throws IOException {
+    Path dir = Files.createDirectory(tmp.resolve("sparse"));
+    Path image = dir.resolve("disk.img");
+    long size = 32L << 20;
+    Allocation.sparseFile(image, size);
+    byte[] data = random(1 << 20, 9);
+    try (TrackerStore store =
+        TrackerStore.open(
+            dir.resolve(".cbtfs"), TrackingOptions.defaults(BlockGeometry.of(65536)))) {
+      TrackedImage tracked = store.image("disk.img", Fingerprint.sizeOnly(size));
+      tracked.beforeWrite(8L << 20, data.length);
+      try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.wrap(data), 8L << 20);
+      }
+      tracked.afterWrite(8L << 20, data.length);
+      S3Target t = target("fleet/sparse");
+      syncer.sync(new SyncSource(tracked, image, store::persist), t, false, SyncProgress.NONE);
+      Path out = restore(t, 1);
+      assertThat(Files.mismatch(out, image)).isEqualTo(-1L);
+      assertThat(Allocation.allocatedBytes(out)).isLessThanOrEqualTo(data.length + (256 << 10));
+    }
   }
 
   @Test

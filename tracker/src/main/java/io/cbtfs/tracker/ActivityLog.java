@@ -322,11 +322,21 @@ public final class ActivityLog implements AutoCloseable {
 
   private void writeSlot(long[] hot) throws IOException {
     long seq = sequence + 1;
+    byte[] slot = encodeSlot(seq, extentShift, lineage, hot);
+    long position = (seq & 1) * slotBytes;
+    io.writeAt(file, position, slot);
+    io.fsync(file, true); // fdatasync: the hot set is durable before any write into it
+    sequence = seq;
+    durableWrites++;
+  }
+
+  /** One slot's bytes (docs/STATE.md): header, hot extents, CRC32C. */
+  static byte[] encodeSlot(long sequence, int extentShift, UUID lineage, long[] hot) {
     ByteBuffer buf = ByteBuffer.allocate(SLOT_HEADER_BYTES + 8 * hot.length + 4);
     buf.put(MAGIC)
         .putInt(FORMAT_VERSION)
         .putInt(extentShift)
-        .putLong(seq)
+        .putLong(sequence)
         .putLong(lineage.getMostSignificantBits())
         .putLong(lineage.getLeastSignificantBits())
         .putInt(hot.length);
@@ -336,12 +346,7 @@ public final class ActivityLog implements AutoCloseable {
     CRC32C crc = new CRC32C();
     crc.update(buf.array(), 0, buf.position());
     buf.putInt((int) crc.getValue());
-    buf.flip();
-    long position = (seq & 1) * slotBytes;
-    io.writeAt(file, position, Arrays.copyOf(buf.array(), buf.limit()));
-    io.fsync(file, true); // fdatasync: the hot set is durable before any write into it
-    sequence = seq;
-    durableWrites++;
+    return buf.array();
   }
 
   /** Runs {@code action} with no slot write in progress (a rename of the log's file). */
@@ -377,8 +382,16 @@ public final class ActivityLog implements AutoCloseable {
    *
    * @param extentShift log2 of the extent size the log was written with
    * @param extents hot extent indexes
+   * @param damagedSlot whether the other slot holds bytes that are not a valid slot (torn by the
+   *     crash, or rotten since): it may have been the newer one and named extents this one does
+   *     not, so the log cannot bound what changed
    */
-  public record Contents(long sequence, int extentShift, long[] extents) {
+  public record Contents(long sequence, int extentShift, long[] extents, boolean damagedSlot) {
+    /** A slot read whole, beside another valid or never-written one. */
+    public Contents(long sequence, int extentShift, long[] extents) {
+      this(sequence, extentShift, extents, false);
+    }
+
     /** Marks every block of every hot extent. */
     public DirtySet blocks(BlockGeometry geometry) {
       org.roaringbitmap.RoaringBitmap b = new org.roaringbitmap.RoaringBitmap();
@@ -397,24 +410,43 @@ public final class ActivityLog implements AutoCloseable {
   }
 
   /**
-   * Reads a log file: the valid slot (magic, version, lineage, CRC) with the highest sequence.
+   * Reads a log file: the valid slot (magic, version, lineage, CRC) with the highest sequence, and
+   * whether the other slot is damaged. A slot of zeros (or beyond a short file) was never written,
+   * which is not damage: a new log's file is zero-filled before its slots are written.
    *
    * @return empty when neither slot is valid (or the file is empty)
    */
   public static java.util.Optional<Contents> read(byte[] file, UUID lineage) {
-    Contents a = parseSlot(file, 0, lineage);
-    Contents b = file.length >= 2 ? parseSlot(file, file.length / 2, lineage) : null;
-    if (a == null || (b != null && b.sequence() > a.sequence())) {
-      return java.util.Optional.ofNullable(b);
+    int half = file.length / 2;
+    Contents a = parseSlot(file, 0, half, lineage);
+    Contents b = parseSlot(file, half, file.length, lineage);
+    Contents newest = a == null || (b != null && b.sequence() > a.sequence()) ? b : a;
+    if (newest == null) {
+      return java.util.Optional.empty();
     }
-    return java.util.Optional.of(a);
+    Contents other = newest == a ? b : a;
+    boolean damaged =
+        other == null && !isBlank(file, newest == a ? half : 0, newest == a ? file.length : half);
+    return java.util.Optional.of(
+        new Contents(newest.sequence(), newest.extentShift(), newest.extents(), damaged));
   }
 
-  private static Contents parseSlot(byte[] file, int offset, UUID lineage) {
-    if (file.length - offset < SLOT_HEADER_BYTES + 4) {
+  /** Whether {@code file[from, to)} is all zero: a slot never written. */
+  private static boolean isBlank(byte[] file, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (file[i] != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The slot in {@code file[offset, end)}, or null if it is not a valid one. */
+  private static Contents parseSlot(byte[] file, int offset, int end, UUID lineage) {
+    if (end - offset < SLOT_HEADER_BYTES + 4) {
       return null;
     }
-    ByteBuffer in = ByteBuffer.wrap(file, offset, file.length - offset).slice();
+    ByteBuffer in = ByteBuffer.wrap(file, offset, end - offset).slice();
     byte[] magic = new byte[MAGIC.length];
     in.get(magic);
     if (!Arrays.equals(magic, MAGIC) || in.getInt() != FORMAT_VERSION) {
@@ -425,7 +457,7 @@ public final class ActivityLog implements AutoCloseable {
     UUID id = new UUID(in.getLong(), in.getLong());
     int count = in.getInt();
     if (count < 0
-        || count > (file.length - offset - SLOT_HEADER_BYTES - 4) / 8
+        || count > (end - offset - SLOT_HEADER_BYTES - 4) / 8
         || shift < 12
         || shift > 40
         || !id.equals(lineage)) {

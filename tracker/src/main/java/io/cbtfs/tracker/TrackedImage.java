@@ -55,8 +55,8 @@ public final class TrackedImage {
 
   /**
    * Whether the next sync must compare every block with its target: the image changed while not
-   * mounted, so the dirty set does not know everything. Saved with the state until a sync clears it
-   * ({@link #verifiedSyncDone}).
+   * mounted, or the activity log was damaged after an unclean stop, so the dirty set does not know
+   * everything. Saved with the state until a sync clears it ({@link #verifiedSyncDone}).
    */
   public boolean verifyNextSync() {
     return verifyNextSync;
@@ -170,8 +170,15 @@ public final class TrackedImage {
       NEW,
       CLEAN,
       UNCLEAN,
+      /** Unclean, and a slot of the activity log was damaged (torn or rotten). */
+      UNCLEAN_DAMAGED_LOG,
       CHANGED_OUTSIDE,
       RESET
+    }
+
+    /** Whether what was found leaves the dirty set unable to say what changed. */
+    public boolean requiresVerifiedSync() {
+      return kind == Kind.UNCLEAN_DAMAGED_LOG || kind == Kind.CHANGED_OUTSIDE;
     }
 
     public String describe() {
@@ -184,6 +191,14 @@ public final class TrackedImage {
                 + " activity-log extents, "
                 + resyncBlocks
                 + " more blocks to resend";
+        case UNCLEAN_DAMAGED_LOG ->
+            "recovered after an unclean stop from a damaged activity log (a slot torn or "
+                + "corrupt): "
+                + logExtents
+                + " extents of its other slot, "
+                + resyncBlocks
+                + " more blocks to resend, and the next sync compares every block with the "
+                + "target and sends what differs";
         case CHANGED_OUTSIDE ->
             "the backing file changed while not mounted: the next sync "
                 + "compares every block with the target and sends what differs";

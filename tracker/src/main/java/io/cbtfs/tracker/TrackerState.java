@@ -21,8 +21,8 @@ import org.roaringbitmap.RoaringBitmap;
  * @param issuedGeneration the highest generation a sync has taken, committed or not; never less
  *     than {@code committedGeneration} (format version 1 did not store it: there it reads as the
  *     committed one)
- * @param verifyNextSync the image changed outside the mount: the next sync must compare every block
- *     with its target instead of trusting the dirty set
+ * @param verifyNextSync the image changed outside the mount, or recovery found a damaged activity
+ *     log: the next sync must compare every block with its target instead of trusting the dirty set
  * @param fingerprint the backing file as it was when the state was saved clean
  */
 public record TrackerState(

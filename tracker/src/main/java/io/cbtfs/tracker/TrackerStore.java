@@ -122,14 +122,23 @@ public final class TrackerStore implements AutoCloseable {
   }
 
   /**
-   * What recovery would mark dirty for a saved state: its bitmap, plus after an unclean stop every
-   * block of the extents its activity log names.
+   * What recovery makes of a saved state, without serving it.
+   *
+   * @param dirty the blocks marked dirty: the saved bitmap, plus after an unclean stop every block
+   *     of the extents the activity log names
+   * @param verifyNextSync whether the next sync must compare every block with its target: the state
+   *     asks for it, or the activity log had a damaged slot and cannot bound what changed
+   */
+  public record Recovered(DirtySet dirty, boolean verifyNextSync) {}
+
+  /**
+   * What recovery would find for a saved state (for status when nothing is mounted).
    *
    * @throws CorruptStateException if the state is unclean and its activity log unreadable
    */
-  public static DirtySet recoveredDirtySet(Path stateDir, String imageName, TrackerState state)
+  public static Recovered recovered(Path stateDir, String imageName, TrackerState state)
       throws IOException {
-    return recoveredDirtySet(FileStateIo.INSTANCE, stateDir, imageName, state);
+    return recovered(FileStateIo.INSTANCE, stateDir, imageName, state);
   }
 
   /**
@@ -139,22 +148,25 @@ public final class TrackerStore implements AutoCloseable {
    * @return empty when the image has no state
    * @throws CorruptStateException if the state cannot be trusted
    */
-  public static Optional<DirtySet> recover(StateIo io, Path stateDir, String imageName)
+  public static Optional<Recovered> recover(StateIo io, Path stateDir, String imageName)
       throws IOException {
     Optional<TrackerState> state = readState(io, stateDir, imageName);
     if (state.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(recoveredDirtySet(io, stateDir, imageName, state.get()));
+    return Optional.of(recovered(io, stateDir, imageName, state.get()));
   }
 
-  private static DirtySet recoveredDirtySet(
+  private static Recovered recovered(
       StateIo io, Path stateDir, String imageName, TrackerState state) throws IOException {
     if (state.clean()) {
-      return state.dirty();
+      return new Recovered(state.dirty(), state.verifyNextSync());
     }
-    DirtySet logged = readLog(io, stateDir, imageName, state).blocks(state.geometry());
-    return state.dirty().union(logged.within(state.imageSize()));
+    ActivityLog.Contents log = readLog(io, stateDir, imageName, state);
+    DirtySet logged = log.blocks(state.geometry());
+    return new Recovered(
+        state.dirty().union(logged.within(state.imageSize())),
+        state.verifyNextSync() || log.damagedSlot());
   }
 
   private static ActivityLog.Contents readLog(
@@ -239,9 +251,13 @@ public final class TrackerStore implements AutoCloseable {
     if (contents != null) {
       long before = tracker.dirtyBlockCount();
       tracker.markAll(contents.blocks(state.geometry()).within(Math.max(size, state.imageSize())));
+      // A damaged slot may have been the newer one, naming extents the valid one does not: the
+      // log cannot bound what changed, so the next sync compares (docs/STATE.md, step 4).
       recovery =
           new TrackedImage.Recovery(
-              TrackedImage.Recovery.Kind.UNCLEAN,
+              contents.damagedSlot()
+                  ? TrackedImage.Recovery.Kind.UNCLEAN_DAMAGED_LOG
+                  : TrackedImage.Recovery.Kind.UNCLEAN,
               tracker.dirtyBlockCount() - before,
               contents.extents().length);
     } else if (state.fingerprint().contradicts(current)) {
@@ -255,7 +271,7 @@ public final class TrackerStore implements AutoCloseable {
       log.warn("{}: {}", imageName, recovery.describe());
     }
     TrackedImage image = new TrackedImage(imageName, state.lineage(), tracker, recovery, size);
-    if (state.verifyNextSync() || recovery.kind() == TrackedImage.Recovery.Kind.CHANGED_OUTSIDE) {
+    if (state.verifyNextSync() || recovery.requiresVerifiedSync()) {
       image.requireVerifiedSync();
     }
     serve(image, contents == null ? 0 : contents.sequence(), current);

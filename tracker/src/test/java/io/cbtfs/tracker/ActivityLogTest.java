@@ -75,8 +75,43 @@ class ActivityLogTest {
     ActivityLog.Contents back = ActivityLog.read(file, LINEAGE).orElseThrow();
     assertThat(back.sequence()).isEqualTo(newest - 1);
     assertThat(back.extents()).containsExactly(0);
+    assertThat(back.damagedSlot()).as("torn or rotten: the other slot cannot be trusted").isTrue();
     assertThat(ActivityLog.read(file, UUID.randomUUID())).as("another lineage").isEmpty();
     assertThat(ActivityLog.read(new byte[0], LINEAGE)).isEmpty();
+  }
+
+  @Test
+  void aSlotNeverWrittenIsNotDamage() throws IOException {
+    try (ActivityLog log = log(16, new AtomicInteger())) {
+      log.enter(0, 1);
+    }
+    byte[] file = Files.readAllBytes(dir.resolve("a.alog"));
+    assertThat(ActivityLog.read(file, LINEAGE).orElseThrow().damagedSlot()).isFalse();
+    long newest = ActivityLog.read(file, LINEAGE).orElseThrow().sequence();
+    int half = file.length / 2;
+    int older = newest % 2 == 0 ? half : 0; // zero-filled, as a new log's file starts
+    java.util.Arrays.fill(file, older, older + half, (byte) 0);
+    ActivityLog.Contents only = ActivityLog.read(file, LINEAGE).orElseThrow();
+    assertThat(only.sequence()).isEqualTo(newest);
+    assertThat(only.damagedSlot()).isFalse();
+    file[older + 5] = 1; // one stray byte where nothing was written: damage
+    assertThat(ActivityLog.read(file, LINEAGE).orElseThrow().damagedSlot()).isTrue();
+  }
+
+  @Test
+  void aSlotOfAnotherLineageIsDamage() throws IOException {
+    try (ActivityLog log = log(16, new AtomicInteger())) {
+      log.enter(0, 1);
+    }
+    byte[] file = Files.readAllBytes(dir.resolve("a.alog"));
+    long newest = ActivityLog.read(file, LINEAGE).orElseThrow().sequence();
+    int half = file.length / 2;
+    int older = newest % 2 == 0 ? half : 0;
+    byte[] foreign = ActivityLog.encodeSlot(newest + 1, 16, UUID.randomUUID(), new long[] {7});
+    System.arraycopy(foreign, 0, file, older, foreign.length);
+    ActivityLog.Contents back = ActivityLog.read(file, LINEAGE).orElseThrow();
+    assertThat(back.sequence()).isEqualTo(newest);
+    assertThat(back.damagedSlot()).isTrue();
   }
 
   @Test

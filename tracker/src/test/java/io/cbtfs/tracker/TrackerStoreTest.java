@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,7 +65,9 @@ class TrackerStoreTest {
     store.close(); // a crash: nothing saved at the end
 
     TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
-    assertThat(TrackerStore.recoveredDirtySet(state(), "a.img", saved).blockCount()).isEqualTo(32);
+    TrackerStore.Recovered offline = TrackerStore.recovered(state(), "a.img", saved);
+    assertThat(offline.dirty().blockCount()).isEqualTo(32);
+    assertThat(offline.verifyNextSync()).as("both slots intact").isFalse();
     try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
       TrackedImage back = again.image("a.img", fp(size));
       assertThat(back.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.UNCLEAN);
@@ -110,6 +113,47 @@ class TrackerStoreTest {
       // not synced yet: the demand survives a remount (and a crash: it is saved at once)
       TrackedImage img = store.image("a.img", new Fingerprint(40960, 1_001, 2_001, 42));
       assertThat(img.verifyNextSync()).isTrue();
+    }
+  }
+
+  /**
+   * The issue's case: a write into extent 0, then one into extent 40, a crash, one bit of the
+   * newest slot flipped. The older slot names only extent 0, so the write into extent 40 is known
+   * to no one: the next sync must compare, and say so, and the demand must survive a crash.
+   */
+  @Test
+  void aDamagedSlotAfterAnUncleanStopDemandsAVerifiedSync() throws IOException {
+    long size = 8L << 20;
+    TrackerStore store = TrackerStore.open(state(), OPTIONS);
+    TrackedImage img = store.image("a.img", fp(size));
+    write(img, 0, 4096); // extent 0
+    write(img, 40L * 65536, 4096); // extent 40: the newest slot
+    store.close(); // a crash
+    Path log = state().resolve("a.img.alog");
+    byte[] bytes = Files.readAllBytes(log);
+    UUID lineage = img.lineage();
+    long newest = ActivityLog.read(bytes, lineage).orElseThrow().sequence();
+    int slot = (int) (newest & 1) * (bytes.length / 2);
+    bytes[slot + ActivityLog.SLOT_HEADER_BYTES + 8 + 3] ^= 0x10; // the hot list's second entry
+    Files.write(log, bytes);
+
+    TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
+    TrackerStore.Recovered offline = TrackerStore.recovered(state(), "a.img", saved);
+    assertThat(offline.verifyNextSync()).as("what status shows offline").isTrue();
+    assertThat(offline.dirty().contains(40 * 16)).as("the older slot lacks extent 40").isFalse();
+    try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage back = again.image("a.img", fp(size));
+      assertThat(back.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.UNCLEAN_DAMAGED_LOG);
+      assertThat(back.recovery().describe()).contains("compares every block");
+      assertThat(back.verifyNextSync()).isTrue();
+      assertThat(back.tracker().isDirty(0)).as("the valid slot is still used").isTrue();
+      assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().verifyNextSync())
+          .as("saved before the damaged log is replaced")
+          .isTrue();
+    }
+    try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
+      // a crash since: the log is new and whole, the demand is still there
+      assertThat(again.image("a.img", fp(size)).verifyNextSync()).isTrue();
     }
   }
 

@@ -4,6 +4,7 @@ import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
+import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
@@ -175,13 +176,15 @@ public final class ArchiveTarget implements Restorable {
     }
     DeltaHeader last = null;
     try (FileChannel ch =
-        FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        NativeFile holes = NativeFile.openForWriting(out)) {
       for (Path f : files) {
+        // the full delta's zero records lie past the end (a hole); a later one's are punched
         last =
             DeltaReader.read(
                     f,
                     (kind, offset, data, length) ->
-                        RecordWrites.apply(ch, kind, offset, data, length))
+                        RecordWrites.apply(ch, holes::punchHole, kind, offset, data, length))
                 .header();
         RecordWrites.resize(ch, last.imageSize());
       }

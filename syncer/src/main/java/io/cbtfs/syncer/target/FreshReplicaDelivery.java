@@ -52,9 +52,11 @@ final class FreshReplicaDelivery implements Delivery {
     try {
       this.written = StagedDelivery.fileKey(image);
       // on the verifier's thread, each record as it verified; a zero one (past the end of this
-      // new file, records ascending) stays a hole
+      // new file, records ascending) stays a hole, so no hole is ever punched here
       this.verifier =
-          new StreamVerifier(image.toString(), (k, o, d, l) -> RecordWrites.apply(out, k, o, d, l));
+          new StreamVerifier(
+              image.toString(),
+              (k, o, d, l) -> RecordWrites.apply(out, RecordWrites.NO_HOLES, k, o, d, l));
     } catch (IOException | RuntimeException | Error e) {
       out.close();
       throw e;

@@ -3,6 +3,7 @@ package io.cbtfs.syncer.target;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
+import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.syncer.VerifiedDeltaWalk;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
@@ -298,14 +299,15 @@ public final class ReplicaTarget implements Target {
                 replica,
                 StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS)) {
+                LinkOption.NOFOLLOW_LINKS);
+        NativeFile holes = NativeFile.openForWriting(replica)) {
       DeltaHeader header =
           VerifiedDeltaWalk.walk(
               in,
               journal.toString(),
               (offset, bytes, length) -> {
                 if (bytes == null) {
-                  RecordWrites.zero(out, offset, length);
+                  RecordWrites.zero(out, holes::punchHole, offset, length);
                 } else {
                   RecordWrites.writeFully(out, bytes, offset);
                 }

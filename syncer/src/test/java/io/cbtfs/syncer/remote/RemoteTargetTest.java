@@ -130,6 +130,33 @@ class RemoteTargetTest {
     assertThat(replica.describe()).doesNotContain("token").doesNotContain(pin);
   }
 
+  /** The receiver's replica keeps a sparse image's holes, through a --full sync over it too. */
+  @Test
+  void aReceiversReplicaOfASparseImageStaysSparse() throws IOException {
+    Path sparse = tmp.resolve("sparse.img");
+    long size = 32L << 20;
+    io.cbtfs.syncer.Allocation.sparseFile(sparse, size);
+    byte[] data = new byte[1 << 20];
+    new Random(4).nextBytes(data);
+    TrackedImage img = store.image("sparse.img", Fingerprint.sizeOnly(size));
+    img.beforeWrite(8L << 20, data.length);
+    try (FileChannel ch = FileChannel.open(sparse, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(data), 8L << 20);
+    }
+    img.afterWrite(8L << 20, data.length);
+    io.cbtfs.syncer.SyncSource source = new io.cbtfs.syncer.SyncSource(img, sparse, store::persist);
+    Path copy = root.resolve("sparse.img");
+    for (boolean full : new boolean[] {false, true}) { // a new replica, then --full over it
+      RemoteTarget target = RemoteTarget.parse(uri("sparse", ""));
+      assertThat(syncer.sync(source, target, full, SyncProgress.NONE).full()).isTrue();
+      ReplicaTarget.awaitSettles();
+      assertThat(Files.mismatch(sparse, copy)).isEqualTo(-1L);
+      assertThat(io.cbtfs.syncer.Allocation.allocatedBytes(copy))
+          .as("after a %s sync", full ? "--full" : "first")
+          .isLessThanOrEqualTo(data.length + (256 << 10));
+    }
+  }
+
   @Test
   void comparesWithTheRemoteReplicaByBlockHashes() throws IOException {
     RemoteTarget replica = RemoteTarget.parse(uri("vm1", ""));

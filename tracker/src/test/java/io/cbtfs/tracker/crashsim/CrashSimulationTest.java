@@ -2,22 +2,26 @@ package io.cbtfs.tracker.crashsim;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cbtfs.tracker.ActivityLog;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.Drain;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.StateIo;
 import io.cbtfs.tracker.TrackedImage;
+import io.cbtfs.tracker.TrackerState;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.UUID;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,15 +31,36 @@ import org.junit.jupiter.api.io.TempDir;
  * the real tracker (image writes through its write path, failed and committed syncs, clean unmounts
  * and remounts) over a {@link SimulatedDisk}; every state a crash may leave at every moment is
  * rebuilt ({@link CrashStates}) and recovered, and checked: every block whose image write may have
- * reached the disk is dirty, unless a target had acknowledged it since. Two deliberately broken
- * variants show that the checker catches a wrong order.
+ * reached the disk is dirty, unless a target had acknowledged it since, or recovery demands a
+ * verified sync (which compares every block with the target). Each crash state is also checked with
+ * one bit of its newest activity-log slot flipped (rot, which a torn write cannot be told from).
+ * Deliberately broken variants show that the checker catches a wrong order or a damaged slot
+ * ignored.
  */
 class CrashSimulationTest {
   private static final BlockGeometry G = BlockGeometry.of(4096);
-  private static final long IMAGE = 8L << 20; // 128 extents of 64 KiB, 16 hot at most
-  private static final TrackingOptions OPTIONS = new TrackingOptions(G, 64 << 10, 16, false);
-  private static final Fingerprint FP = new Fingerprint(IMAGE, 1, 1, 1);
   private static final String NAME = "vm.img";
+
+  /** Slot layout (docs/STATE.md): header bytes before the hot list. */
+  private static final int SLOT_HEADER_BYTES = 44;
+
+  /** The image and the tracking a workload runs with. */
+  record Config(long imageBytes, TrackingOptions options) {
+    Fingerprint fingerprint() {
+      return new Fingerprint(imageBytes, 1, 1, 1);
+    }
+  }
+
+  /** 128 extents of 64 KiB, 16 hot at most: slots of at most 176 bytes, never torn. */
+  private static final Config SMALL =
+      new Config(8L << 20, new TrackingOptions(G, 64 << 10, 16, false));
+
+  /**
+   * 512 extents, 64 hot: slots of up to 560 bytes that cross a sector boundary, so a crash tears
+   * them.
+   */
+  private static final Config WIDE =
+      new Config(32L << 20, new TrackingOptions(G, 64 << 10, 64, false));
 
   @TempDir Path dir;
 
@@ -45,30 +70,74 @@ class CrashSimulationTest {
   /** A target acknowledged these blocks (their data as of the drain). */
   record Commit(BitSet blocks) {}
 
-  record Outcome(long states, long violations, String firstViolation) {}
+  /**
+   * @param verified states whose recovery demands a verified sync
+   * @param flipped states with one bit of the newest activity-log slot flipped (rot after it was
+   *     durable), beside the states a crash leaves
+   * @param flippedViolations of those, the ones that lose a change
+   */
+  record Outcome(
+      long states,
+      long violations,
+      String firstViolation,
+      long verified,
+      long flipped,
+      long flippedViolations) {}
 
   @Test
   void everyCrashStateRecoversEveryChange() throws IOException {
     long states = 0;
     long violations = 0;
+    long flipped = 0;
     long started = System.nanoTime();
     for (long seed = 1; seed <= 8; seed++) {
-      Outcome o = explore(seed, io -> io);
+      Outcome o = explore(SMALL, seed, io -> io, crash -> crash);
       states += o.states();
       violations += o.violations();
+      flipped += o.flipped();
       assertThat(o.firstViolation()).as("seed %d", seed).isNull();
+      // slots here are never torn: only a flipped bit may ask for a verified sync
+      assertThat(o.verified()).as("seed %d: verified syncs", seed).isLessThanOrEqualTo(o.flipped());
+    }
+    long wideVerified = 0;
+    for (long seed = 1; seed <= 4; seed++) {
+      Outcome o = explore(WIDE, seed, io -> io, crash -> crash);
+      states += o.states();
+      violations += o.violations();
+      flipped += o.flipped();
+      wideVerified += o.verified();
+      assertThat(o.firstViolation()).as("wide, seed %d", seed).isNull();
     }
     System.out.printf(
-        "crash simulation: %d crash states explored, %d violations, %.1f s%n",
-        states, violations, (System.nanoTime() - started) / 1e9);
+        "crash simulation: %d crash states explored (%d with a bit of the newest activity-log slot"
+            + " flipped; %d recoveries with large hot sets demanding a verified sync), %d"
+            + " violations, %.1f s%n",
+        states, flipped, wideVerified, violations, (System.nanoTime() - started) / 1e9);
     assertThat(states).isGreaterThan(3000);
+    assertThat(flipped).isGreaterThan(1000);
     assertThat(violations).isZero();
+  }
+
+  /**
+   * The recovery of before: a damaged slot read as one never written, the other slot trusted and no
+   * verified sync asked for. A flipped bit in the newest slot then loses the writes into the extent
+   * it added.
+   */
+  @Test
+  void ignoringADamagedSlotIsCaught() throws IOException {
+    Outcome o = explore(SMALL, 1, io -> io, CrashSimulationTest::blankDamagedSlots);
+    System.out.printf(
+        "mutant ignoring damaged activity-log slots: %d of %d states with a flipped bit lose"
+            + " changes (%d of %d states in all)%n",
+        o.flippedViolations(), o.flipped(), o.violations(), o.states());
+    assertThat(o.flippedViolations()).isPositive();
   }
 
   @Test
   void droppingTheActivityLogsFdatasyncIsCaught() throws IOException {
     Outcome o =
         explore(
+            SMALL,
             1,
             io ->
                 new Forwarding(io) {
@@ -78,7 +147,8 @@ class CrashSimulationTest {
                       super.fsync(file, dataOnly);
                     }
                   }
-                });
+                },
+            crash -> crash);
     System.out.printf(
         "mutant without the log's fdatasync: %d of %d crash states lose changes%n",
         o.violations(), o.states());
@@ -89,6 +159,7 @@ class CrashSimulationTest {
   void writingTheBitmapInPlaceIsCaught() throws IOException {
     Outcome o =
         explore(
+            SMALL,
             1,
             io ->
                 new Forwarding(io) {
@@ -115,39 +186,120 @@ class CrashSimulationTest {
                     String s = file.toString();
                     return s.endsWith(".tmp") ? Path.of(s.substring(0, s.length() - 4)) : file;
                   }
-                });
+                },
+            crash -> crash);
     System.out.printf(
         "mutant writing the bitmap in place: %d of %d crash states fail%n",
         o.violations(), o.states());
     assertThat(o.violations()).isPositive();
   }
 
-  /** Runs the workload over a simulated disk (wrapped by {@code variant}), then checks. */
-  private Outcome explore(long seed, UnaryOperator<StateIo> variant) throws IOException {
+  /**
+   * Runs the workload over a simulated disk (wrapped by {@code variant}), then checks every crash
+   * state, and a copy of it with one bit of the newest activity-log slot flipped, as {@code view}
+   * presents it to recovery.
+   */
+  private Outcome explore(
+      Config config,
+      long seed,
+      UnaryOperator<StateIo> variant,
+      UnaryOperator<Map<String, byte[]>> view)
+      throws IOException {
     SimulatedDisk disk = new SimulatedDisk();
     StateIo io = variant.apply(disk);
     Path stateDir = dir.resolve("state-" + seed + "-" + System.nanoTime());
-    workload(seed, disk, io, stateDir);
+    workload(config, seed, disk, io, stateDir);
     List<SimulatedDisk.Snapshot> snapshots = disk.snapshots();
     List<Object> events = disk.events();
     Random rnd = new Random(seed * 1_000_003);
-    long states = 0;
-    long violations = 0;
-    String first = null;
+    Random flips = new Random(seed * 7_919); // apart: the crash states stay those of before
+    long[] counts = new long[5]; // states, violations, verified, flipped, flipped violations
+    String[] first = {null};
     for (SimulatedDisk.Snapshot s : snapshots) {
       BitSet mustBeDirty = truth(events.subList(0, s.eventCount()));
       for (Map<String, byte[]> crash : CrashStates.of(s, 16, rnd)) {
-        states++;
-        String problem = check(crash, stateDir, mustBeDirty);
-        if (problem != null) {
-          violations++;
-          if (first == null) {
-            first = problem;
+        Map<String, byte[]> flippedCrash = flipNewestSlot(crash, stateDir, flips);
+        for (Map<String, byte[]> state :
+            flippedCrash == null ? List.of(crash) : List.of(crash, flippedCrash)) {
+          boolean flipped = state == flippedCrash;
+          counts[0]++;
+          counts[3] += flipped ? 1 : 0;
+          Check c = check(view.apply(state), stateDir, mustBeDirty);
+          counts[2] += c.verified() ? 1 : 0;
+          if (c.problem() != null) {
+            counts[1]++;
+            counts[4] += flipped ? 1 : 0;
+            if (first[0] == null) {
+              first[0] = (flipped ? "(a bit flipped) " : "") + c.problem();
+            }
           }
         }
       }
     }
-    return new Outcome(states, violations, first);
+    return new Outcome(counts[0], counts[1], first[0], counts[2], counts[3], counts[4]);
+  }
+
+  /**
+   * A copy of {@code crash} with one bit of its newest valid activity-log slot flipped (in the hot
+   * list where it has one), or null if the log has no valid slot, or a damaged one already.
+   */
+  private static Map<String, byte[]> flipNewestSlot(
+      Map<String, byte[]> crash, Path stateDir, Random rnd) {
+    byte[] log = crash.get(stateDir.resolve(NAME + ".alog").toString());
+    byte[] state = crash.get(stateDir.resolve(NAME + ".cbt").toString());
+    if (log == null || state == null) {
+      return null;
+    }
+    UUID lineage;
+    try {
+      lineage = TrackerState.decode(state, "crash state").lineage();
+    } catch (CbtfsException e) {
+      return null;
+    }
+    Optional<ActivityLog.Contents> newest = ActivityLog.read(log, lineage);
+    if (newest.isEmpty() || newest.get().damagedSlot()) {
+      return null; // rot on top of a torn slot leaves no valid one: refused, as documented
+    }
+    int slot = (int) (newest.get().sequence() & 1) * (log.length / 2);
+    int hot = 8 * newest.get().extents().length;
+    int at =
+        hot > 0
+            ? slot + SLOT_HEADER_BYTES + rnd.nextInt(hot)
+            : slot + rnd.nextInt(SLOT_HEADER_BYTES + 4);
+    byte[] rotten = log.clone();
+    rotten[at] ^= (byte) (1 << rnd.nextInt(8));
+    Map<String, byte[]> copy = new HashMap<>(crash);
+    copy.put(stateDir.resolve(NAME + ".alog").toString(), rotten);
+    return copy;
+  }
+
+  /** The mutant's view: every activity-log slot that is not valid reads as never written. */
+  private static Map<String, byte[]> blankDamagedSlots(Map<String, byte[]> crash) {
+    Map<String, byte[]> copy = new HashMap<>(crash);
+    copy.replaceAll(
+        (name, bytes) -> {
+          if (!name.endsWith(".alog")) {
+            return bytes;
+          }
+          byte[] state = crash.get(name.substring(0, name.length() - 5) + ".cbt");
+          UUID lineage;
+          try {
+            lineage = TrackerState.decode(state, "crash state").lineage();
+          } catch (CbtfsException | NullPointerException e) {
+            return bytes;
+          }
+          byte[] out = bytes.clone();
+          int half = bytes.length / 2;
+          for (int from : new int[] {0, half}) {
+            byte[] alone = new byte[bytes.length];
+            System.arraycopy(bytes, from, alone, from, half);
+            if (ActivityLog.read(alone, lineage).isEmpty()) {
+              Arrays.fill(out, from, from + half, (byte) 0);
+            }
+          }
+          return out;
+        });
+    return copy;
   }
 
   /** Blocks written (intent durable) and not acknowledged by a target since. */
@@ -163,38 +315,52 @@ class CrashSimulationTest {
     return dirty;
   }
 
-  private static String check(Map<String, byte[]> crash, Path stateDir, BitSet mustBeDirty)
+  /** What recovery of one crash state made: a problem (null if none), a verified sync asked. */
+  record Check(String problem, boolean verified) {}
+
+  /**
+   * Recovers one crash state: every block that may have changed must be dirty, unless recovery
+   * demands a verified sync (which compares every block with the target).
+   */
+  private static Check check(Map<String, byte[]> crash, Path stateDir, BitSet mustBeDirty)
       throws IOException {
-    Optional<DirtySet> recovered;
+    Optional<TrackerStore.Recovered> recovered;
     try {
       recovered = TrackerStore.recover(CrashStates.reader(crash), stateDir, NAME);
     } catch (CbtfsException e) {
-      return "recovery refused: " + e.getMessage();
+      return new Check("recovery refused: " + e.getMessage(), false);
     }
     if (recovered.isEmpty()) {
-      return mustBeDirty.isEmpty()
-          ? null
-          : "no state file, but blocks " + mustBeDirty + " may have changed";
+      return new Check(
+          mustBeDirty.isEmpty()
+              ? null
+              : "no state file, but blocks " + mustBeDirty + " may have changed",
+          false);
+    }
+    if (recovered.get().verifyNextSync()) {
+      return new Check(null, true);
     }
     BitSet lost = (BitSet) mustBeDirty.clone();
-    recovered.get().forEachBlock(lost::clear);
-    return lost.isEmpty() ? null : "blocks " + lost + " may have changed but are not dirty";
+    recovered.get().dirty().forEachBlock(lost::clear);
+    return new Check(
+        lost.isEmpty() ? null : "blocks " + lost + " may have changed but are not dirty", false);
   }
 
   /**
    * The seeded workload: image writes through the tracker's write path (mostly small, sometimes
    * bulk like a truncate), syncs that fail or commit, clean unmounts and remounts.
    */
-  private static void workload(long seed, SimulatedDisk disk, StateIo io, Path stateDir)
-      throws IOException {
+  private static void workload(
+      Config config, long seed, SimulatedDisk disk, StateIo io, Path stateDir) throws IOException {
     Random rnd = new Random(seed);
-    TrackerStore store = TrackerStore.open(stateDir, OPTIONS, io);
-    TrackedImage image = store.image(NAME, FP);
+    long imageBytes = config.imageBytes();
+    TrackerStore store = TrackerStore.open(stateDir, config.options(), io);
+    TrackedImage image = store.image(NAME, config.fingerprint());
     for (int op = 0; op < 200; op++) {
       int r = rnd.nextInt(100);
       if (r < 80) {
         long len = rnd.nextInt(40) == 0 ? 1 + rnd.nextInt(2 << 20) : 1 + rnd.nextInt(12_000);
-        long off = (long) (rnd.nextDouble() * (IMAGE - len));
+        long off = (long) (rnd.nextDouble() * (imageBytes - len));
         image.beforeWrite(off, len);
         BitSet blocks = new BitSet();
         blocks.set((int) G.blockIndex(off), (int) G.blockIndex(off + len - 1) + 1);
@@ -211,9 +377,9 @@ class CrashSimulationTest {
           }
         }
       } else {
-        store.closeClean(Map.of(NAME, FP)); // clean unmount, then a new mount
-        store = TrackerStore.open(stateDir, OPTIONS, io);
-        image = store.image(NAME, FP);
+        store.closeClean(Map.of(NAME, config.fingerprint())); // clean unmount, then a new mount
+        store = TrackerStore.open(stateDir, config.options(), io);
+        image = store.image(NAME, config.fingerprint());
       }
     }
     store.close();
