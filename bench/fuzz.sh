@@ -11,7 +11,7 @@ factor="${1:-100}"
 seed="${2:-$RANDOM$RANDOM}"
 cd "$root"
 echo "fuzzing with -Dcbtfs.fuzz.factor=$factor -Dcbtfs.fuzz.seed=$seed"
-mvn -B -Dspotless.check.skip=true -pl tracker,syncer,s3 -am verify -DskipITs \
+mvn -B -Dspotless.check.skip=true -pl tracker,syncer,s3,cli -am verify -DskipITs \
   -Dtest='*FuzzTest' -Dsurefire.failIfNoSpecifiedTests=false \
   -Dcbtfs.fuzz.factor="$factor" -Dcbtfs.fuzz.seed="$seed" \
   | grep -E "^fuzz |Tests run:|FAIL|BUILD|AssertionError"
