@@ -9,10 +9,11 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * Where a local target may not be: the image it copies (a sync would overwrite its own source),
- * under the mount (its writes would come back through the mount as changes of another image), or an
- * archive that is the backing folder itself (its deltas would be served as images). A replica
- * beside its image in the backing folder is allowed: the mount hides its sidecar files.
+ * Where a local target may not be: the image it copies (a sync would overwrite its own source), the
+ * folder a running mount serves (its files would be served as images, and written past the mount's
+ * tracking), or under the mount (its writes would come back through the mount as changes of another
+ * image). An existing file that is no replica is refused by the target itself unless the sync is
+ * {@code --full}.
  */
 final class TargetPlacement {
   private TargetPlacement() {}
@@ -32,6 +33,11 @@ final class TargetPlacement {
         && Files.exists(backingFile)
         && Files.isSameFile(path, backingFile)) {
       throw refused(target, "it is the image itself");
+    }
+    Path folder = path.getParent();
+    if (mountPoint != null && folder != null && folder.equals(real(backingDir))) {
+      throw refused(
+          target, "it lies in the backing folder, whose files the mount serves as images");
     }
     if (path.equals(real(backingDir))) {
       throw refused(target, "it is the backing folder");

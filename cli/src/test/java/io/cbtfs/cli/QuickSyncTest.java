@@ -71,14 +71,15 @@ class QuickSyncTest {
     byte[] data = new byte[1 << 20];
     new Random(1).nextBytes(data);
     Path img = Files.write(tmp.resolve("disk.img"), data);
-    String replica = "file:" + tmp.resolve("r.img");
+    Path replicaFile = Files.createDirectories(tmp.resolve("backup")).resolve("r.img");
+    String replica = "file:" + replicaFile;
     Run first = quick("sync", "--json", img.toString(), replica);
     assertThat(first.exitCode()).isZero();
     assertThat(first.err()).isEmpty();
     assertThat(first.out())
         .startsWith("{\"target\":")
         .contains("\"generation\":1,\"full\":true,\"blocks\":16,\"dataBytes\":1048576");
-    assertThat(Files.mismatch(img, tmp.resolve("r.img"))).isEqualTo(-1L);
+    assertThat(Files.mismatch(img, replicaFile)).isEqualTo(-1L);
     CliRun second = CliRun.of("sync", img.toString(), replica);
     Run third = quick("sync", img.toString(), replica);
     for (String text : new String[] {second.out(), third.out()}) {

@@ -52,11 +52,37 @@ class TargetPlacementTest {
   }
 
   @Test
-  void aReplicaBesideItsImageIsAllowed() throws IOException {
+  void anotherImageBesideIsLeftAloneAndAMountedFolderTakesNoReplica() throws IOException {
     Path img = image();
-    CliRun run = CliRun.of("sync", img.toString(), "file:" + img.resolveSibling("copy.img"));
-    assertThat(run.exitCode()).as(run.err()).isZero();
-    assertThat(Files.mismatch(img, img.resolveSibling("copy.img"))).isEqualTo(-1L);
+    Path other = Files.write(img.resolveSibling("vm2.img"), new byte[] {1, 2, 3});
+    CliRun run = CliRun.of("sync", img.toString(), "file:" + other);
+    assertThat(run.exitCode()).isEqualTo(1);
+    assertThat(run.err()).contains("is not a cbtfs replica");
+    assertThat(Files.readAllBytes(other)).containsExactly(1, 2, 3);
+    assertThatThrownBy(
+            () ->
+                TargetPlacement.requireApart(
+                    io.cbtfs.syncer.target.Targets.parse(
+                        "file:" + img.resolveSibling("new.img"), Path.of("/")),
+                    img,
+                    img.getParent(),
+                    tmp.resolve("mnt")))
+        .as("a running mount would serve it as an image")
+        .hasMessageContaining("lies in the backing folder");
+  }
+
+  @Test
+  void anExistingFileThatIsNoReplicaIsOverwrittenOnlyWithFull() throws IOException {
+    Path img = image();
+    Path other =
+        Files.write(Files.createDirectories(tmp.resolve("backup")).resolve("x.img"), new byte[7]);
+    CliRun plain = CliRun.of("sync", img.toString(), "file:" + other);
+    assertThat(plain.exitCode()).isEqualTo(1);
+    assertThat(plain.err()).contains("is not a cbtfs replica", "--full");
+    assertThat(Files.size(other)).isEqualTo(7);
+    CliRun full = CliRun.of("sync", "--full", img.toString(), "file:" + other);
+    assertThat(full.exitCode()).as(full.err()).isZero();
+    assertThat(Files.mismatch(img, other)).isEqualTo(-1L);
   }
 
   @Test

@@ -130,6 +130,9 @@ public final class Syncer {
         shipped = System.nanoTime();
         delivery.commit(); // the target's commit point
         committedAt = System.nanoTime();
+        if (!delivery.warning().isEmpty()) {
+          warnings.add(delivery.warning());
+        }
         drain.commit();
         if (full || verify) {
           source.image().verifiedSyncDone();

@@ -255,4 +255,41 @@ class SyncerTest {
             () -> archive.restore(9, tmp.resolve("nine"), Restorable.RestoreProgress.NONE))
         .hasMessageContaining("has no generation 9");
   }
+
+  /**
+   * A chain holds one image's history: a --full of another image (its numbers start again at 1)
+   * would replace files of the same numbers and mix two chains, so it is refused and changes
+   * nothing; and a generation file beyond what the archive records is never restored.
+   */
+  @Test
+  void anArchiveKeepsOneLineageAndServesOnlyWhatItRecords() throws IOException {
+    ArchiveTarget archive = new ArchiveTarget(tmp.resolve("archive"));
+    syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+    fx.write(0, random(70_000, 3));
+    syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+    byte[] second = Files.readAllBytes(fx.image);
+    try (SyncFixture other = new SyncFixture(Files.createDirectory(tmp.resolve("b")), 1 << 20, 9)) {
+      assertThatThrownBy(() -> syncer.sync(other.source(), archive, true, SyncProgress.NONE))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("another image lineage");
+    }
+    assertThat(archive.generations())
+        .extracting(Restorable.Generation::generation)
+        .containsExactly(1L, 2L);
+    Path out = tmp.resolve("restored");
+    archive.restore(2, out, Restorable.RestoreProgress.NONE);
+    assertThat(Files.readAllBytes(out)).isEqualTo(second);
+
+    // a generation file the archive does not record (a commit that did not complete)
+    Path meta = tmp.resolve("archive").resolve("archive.meta");
+    byte[] recorded = Files.readAllBytes(meta);
+    fx.write(0, random(5000, 4));
+    assertThat(syncer.sync(fx.source(), archive, false, SyncProgress.NONE).generation())
+        .isEqualTo(3);
+    Files.write(meta, recorded);
+    assertThat(tmp.resolve("archive").resolve("gen-00000003.cbtd")).exists();
+    assertThat(archive.generations())
+        .extracting(Restorable.Generation::generation)
+        .containsExactly(1L, 2L);
+  }
 }

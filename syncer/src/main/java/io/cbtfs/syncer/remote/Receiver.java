@@ -82,7 +82,14 @@ public final class Receiver implements AutoCloseable {
   private final Semaphore slots;
   private final ScheduledExecutorService deadlines =
       Executors.newSingleThreadScheduledExecutor(Threads.daemon("cbtfs-receive-deadline"));
-  private final Set<String> busy = ConcurrentHashMap.newKeySet();
+  private final Set<String> busy = new java.util.HashSet<>(); // guarded by itself
+
+  /**
+   * A sender of a name another connection still holds waits this long for it: the connection that
+   * just acknowledged a sync lets go of the name a moment after its sender moved on.
+   */
+  static final long NAME_WAIT_MILLIS = 10_000;
+
   private final Set<Socket> live = ConcurrentHashMap.newKeySet();
 
   /** Connections accepted so far (a sync should cost one). */
@@ -201,19 +208,19 @@ public final class Receiver implements AutoCloseable {
           log.warn("authentication failed from {}", peer);
           throw new CbtfsException("authentication failed");
         }
-        if (!busy.add(hello.name())) {
-          throw new CbtfsException("'" + hello.name() + "' is busy with another sender");
-        }
-        name = hello.name();
         login.cancel(false); // authenticated: from here the per-read timeout applies
+        claim(hello.name());
+        name = hello.name();
         try (Target target = target(hello)) {
           Frames.write(out, Frames.OK, encode(target.state()));
           serveRequest(in, out, target, peer, socket);
         }
-        busy.remove(name); // before the close: a sender's next connection finds the name free
+        release(name); // before the close: a sender's next connection finds the name free
+        name = null; // released once: the name may be another connection's by now
       } catch (CbtfsException | IOException e) {
         if (name != null) {
-          busy.remove(name); // its target is closed: a retry need not wait for the drain below
+          release(name); // its target is closed: a retry need not wait for the drain below
+          name = null;
         }
         if (!(e instanceof EOFException)) {
           sendError(out, e);
@@ -227,7 +234,34 @@ public final class Receiver implements AutoCloseable {
       live.remove(socket);
       login.cancel(false);
       if (name != null) {
-        busy.remove(name);
+        release(name);
+      }
+    }
+  }
+
+  /** Takes {@code name} for this connection, waiting a little for another that still holds it. */
+  private void claim(String name) {
+    long deadline = System.nanoTime() + NAME_WAIT_MILLIS * 1_000_000;
+    synchronized (busy) {
+      while (!busy.add(name)) {
+        long left = (deadline - System.nanoTime()) / 1_000_000;
+        if (left <= 0 || closed) {
+          throw new CbtfsException("'" + name + "' is busy with another sender");
+        }
+        try {
+          busy.wait(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new CbtfsException("'" + name + "' is busy with another sender");
+        }
+      }
+    }
+  }
+
+  private void release(String name) {
+    synchronized (busy) {
+      if (busy.remove(name)) {
+        busy.notifyAll();
       }
     }
   }

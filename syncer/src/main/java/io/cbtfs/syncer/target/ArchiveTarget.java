@@ -67,6 +67,16 @@ public final class ArchiveTarget implements Restorable {
     Files.createDirectories(dir);
     TargetState before = state();
     before.check(header, describe(), allowNewLineage);
+    if (before.exists() && !before.lineage().equals(header.lineage())) {
+      // a chain is one image's history; numbers restart with a new lineage and would collide
+      throw new CbtfsException(
+          describe()
+              + " holds the backup chain of another image lineage ("
+              + before.lineage()
+              + ", generation "
+              + before.generation()
+              + "): sync to a new archive folder, or move this one away first");
+    }
     return new StagedDelivery(
         dir.resolve(STAGING),
         header,
@@ -82,11 +92,18 @@ public final class ArchiveTarget implements Restorable {
             // the commit point: the archive's record of its last generation
             SidecarMeta.commit(dir.resolve(META), before, TargetState.of(header));
           } catch (IOException | RuntimeException e) {
-            // a generation the archive does not record is not kept: a restore never finds it
-            CommitPoint.undo(e, () -> Files.deleteIfExists(stored));
+            // a generation the archive does not record is not kept; but while the record may
+            // name it (its old value could not be put back), its file stays
+            CommitPoint.undo(
+                e,
+                () -> {
+                  if (SidecarMeta.read(dir.resolve(META)).equals(before)) {
+                    Files.deleteIfExists(stored);
+                  }
+                });
             throw e;
           }
-          return header.generation();
+          return StagedDelivery.Landed.at(header.generation());
         });
   }
 
@@ -106,19 +123,27 @@ public final class ArchiveTarget implements Restorable {
     return out;
   }
 
-  /** The generations stored, in order, with their headers. */
+  /**
+   * The generations stored, in order, with their headers: those of the lineage the archive records,
+   * up to the generation it records (a file beyond it is a commit that did not complete).
+   */
   TreeMap<Long, DeltaHeader> headers() throws IOException {
     TreeMap<Long, DeltaHeader> gens = new TreeMap<>();
     if (!Files.isDirectory(dir)) {
       return gens;
     }
+    TargetState recorded = SidecarMeta.read(dir.resolve(META));
     try (var files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         String n = f.getFileName().toString();
         if (n.matches("gen-\\d{8}\\.cbtd")) {
           try (InputStream in = Files.newInputStream(f)) {
             DeltaHeader h = DeltaReader.readHeader(in, f.toString());
-            gens.put(h.generation(), h);
+            if (!recorded.exists()
+                || (h.lineage().equals(recorded.lineage())
+                    && h.generation() <= recorded.generation())) {
+              gens.put(h.generation(), h);
+            }
           }
         }
       }
@@ -154,6 +179,10 @@ public final class ArchiveTarget implements Restorable {
       if (h == null) {
         throw new CbtfsException(
             describe() + ": the chain to generation " + generation + " misses generation " + g);
+      }
+      if (!h.lineage().equals(gens.get(generation).lineage())) {
+        throw new CbtfsException(
+            describe() + ": generation " + g + " belongs to another image lineage");
       }
       files.add(0, dir.resolve(fileName(g)));
       if (h.full()) {

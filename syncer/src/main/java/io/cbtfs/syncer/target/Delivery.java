@@ -28,6 +28,14 @@ public interface Delivery extends AutoCloseable {
     return streamed;
   }
 
+  /**
+   * After {@link #commit}: what the target still has to finish (a journal it could not apply yet,
+   * finished at its next use), for the sync's report; empty when nothing is.
+   */
+  default String warning() {
+    return "";
+  }
+
   /** Discards an uncommitted delivery. Idempotent. */
   @Override
   void close() throws IOException;

@@ -80,7 +80,7 @@ final class FreshReplicaDelivery implements Delivery {
     out.force(true); // data and size durable before the file can become the replica
     out.close();
     StagedDelivery.requireSameFile(image, written, "the replica was written");
-    long generation = commit.apply(image);
+    long generation = commit.apply(image).generation();
     done = true; // committed: what is left may not fail the delivery
     CommitPoint.closeAfter(owned, log);
     return generation;

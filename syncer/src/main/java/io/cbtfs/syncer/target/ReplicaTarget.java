@@ -168,6 +168,15 @@ public final class ReplicaTarget implements Target {
       // the sync read the state already; it is read again only to see a sync that committed since
       Settles.await(journal);
       recorded().check(header, describe(), allowNewLineage);
+      if (!allowNewLineage
+          && Files.exists(replica, LinkOption.NOFOLLOW_LINKS)
+          && !Files.exists(meta, LinkOption.NOFOLLOW_LINKS)) {
+        throw new CbtfsException(
+            replica
+                + " exists and is not a cbtfs replica (it has no "
+                + meta.getFileName()
+                + "): refusing to overwrite it (sync with --full to replace it)");
+      }
       if (header.full() && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
         return new FreshReplicaDelivery(
             fresh, header, image -> install(image, header, allowNewLineage), syncing);
@@ -185,7 +194,7 @@ public final class ReplicaTarget implements Target {
    * later. Nothing after the commit point fails the sync: an apply that fails (a full disk) leaves
    * the journal, which the replica's next use finishes before anything reads or changes it.
    */
-  private long commit(Path verified, DeltaHeader header, boolean allowNewLineage)
+  private StagedDelivery.Landed commit(Path verified, DeltaHeader header, boolean allowNewLineage)
       throws IOException {
     ReplicaLock held = lockToCommit(header, allowNewLineage);
     try {
@@ -205,23 +214,31 @@ public final class ReplicaTarget implements Target {
     try {
       applied = applyJournal();
     } catch (IOException | RuntimeException e) {
-      log.warn(
-          "{}: generation {} is committed but could not be applied yet ({}); "
-              + "its next use applies it",
-          describe(),
-          header.generation(),
-          e.toString());
+      String warning =
+          describe()
+              + " holds generation "
+              + header.generation()
+              + " in its journal, not yet in the replica file ("
+              + e.getMessage()
+              + "); its next use (a sync, cbtfs verify) finishes it: do not use the file"
+              + " directly before that";
+      log.warn(warning);
       CommitPoint.closeAfter(held, log);
-      return header.generation();
+      return new StagedDelivery.Landed(header.generation(), warning);
     }
-    Settles.submit(
-        journal,
-        () -> {
-          try (held) {
-            settle(applied);
-          }
-        });
-    return applied.generation();
+    try {
+      Settles.submit(
+          journal,
+          () -> {
+            try (held) {
+              settle(applied);
+            }
+          });
+    } catch (RuntimeException e) { // no settle thread: the journal is finished at the next use
+      log.warn("{}: cannot settle generation {} now: {}", describe(), header.generation(), e);
+      CommitPoint.closeAfter(held, log);
+    }
+    return StagedDelivery.Landed.at(applied.generation());
   }
 
   /**
@@ -229,16 +246,22 @@ public final class ReplicaTarget implements Target {
    * exist): a rename, then the generation. A crash before the generation is recorded leaves a
    * replica with no metadata, which the next sync fills again in full.
    */
-  private long install(Path image, DeltaHeader header, boolean allowNewLineage) throws IOException {
-    try (ReplicaLock held = lockToCommit(header, allowNewLineage)) {
+  private StagedDelivery.Landed install(Path image, DeltaHeader header, boolean allowNewLineage)
+      throws IOException {
+    ReplicaLock held = lockToCommit(header, allowNewLineage);
+    try {
       if (Files.deleteIfExists(meta)) { // a removed replica's: it must never describe the new one
         FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
       }
       renameWithoutReplacing(image);
       // the commit point; a failure leaves a replica without metadata, which reads as empty
       SidecarMeta.commit(meta, TargetState.EMPTY, TargetState.of(header));
-      return header.generation();
+    } catch (Throwable e) {
+      held.close();
+      throw e;
     }
+    CommitPoint.closeAfter(held, log);
+    return StagedDelivery.Landed.at(header.generation());
   }
 
   /**

@@ -40,7 +40,17 @@ final class StagedDelivery implements Delivery {
   /** What a target does with a verified, durable staging file; returns the new generation. */
   @FunctionalInterface
   interface Commit {
-    long apply(Path verifiedStaging) throws IOException;
+    Landed apply(Path verifiedStaging) throws IOException;
+  }
+
+  /**
+   * What a commit step did: the generation the target now holds, and what is left to finish after
+   * the commit point (empty when nothing is), which the sync reports as a warning.
+   */
+  record Landed(long generation, String warning) {
+    static Landed at(long generation) {
+      return new Landed(generation, "");
+    }
   }
 
   private final Path staging;
@@ -53,6 +63,7 @@ final class StagedDelivery implements Delivery {
   private final Object stagedFile;
   private final Closeable owned;
   private boolean done;
+  private String warning = "";
 
   /** Staged bytes are queued for writeback every this many, so the final fdatasync is short. */
   private static final long WRITEBACK_BYTES = 8 << 20;
@@ -313,10 +324,16 @@ final class StagedDelivery implements Delivery {
     writeback.close();
     DeltaHeader header = verifier.result().header().requireSame(announced, staging.toString());
     requireSameFile(staging, stagedFile, "this delta was staged");
-    long generation = commit.apply(staging);
+    Landed landed = commit.apply(staging);
     done = true; // committed: what is left may not fail the delivery
+    warning = landed.warning();
     CommitPoint.closeAfter(owned, log);
-    return generation;
+    return landed.generation();
+  }
+
+  @Override
+  public String warning() {
+    return warning;
   }
 
   @Override

@@ -19,7 +19,7 @@ public final class Faults {
     NO_SPACE,
     /** EIO once. */
     IO_ERROR,
-    /** A write that writes only part of its bytes (legal for write(2)); no fault on other ops. */
+    /** The k-th write writes only part of its bytes (legal for write(2)); k counts writes. */
     SHORT_WRITE,
     /** The process dies: operation k and every one after it fail, nothing more reaches the disk. */
     CRASH
@@ -27,14 +27,21 @@ public final class Faults {
 
   private Kind kind;
   private long failAt; // 0: disarmed
+  private long alsoAt; // a second operation that fails the same way (0: none)
   private long count;
   private boolean fired;
   private final List<String> trace = new ArrayList<>();
 
   /** From now on, the {@code k}-th operation (1-based) meets {@code kind}. */
   public synchronized void arm(Kind kind, long k) {
+    arm(kind, k, 0);
+  }
+
+  /** As {@link #arm(Kind, long)}, and the {@code also}-th operation fails too (0: none). */
+  public synchronized void arm(Kind kind, long k, long also) {
     this.kind = kind;
     this.failAt = k;
+    this.alsoAt = also;
     this.count = 0;
     this.fired = false;
     trace.clear();
@@ -56,9 +63,12 @@ public final class Faults {
     return List.copyOf(trace);
   }
 
-  /** Counts an operation other than a write; throws if it is to fail. */
+  /**
+   * Counts an operation other than a write (short writes count writes only); throws if it is to
+   * fail.
+   */
   synchronized void op(String what, Path path) throws IOException {
-    if (countAndCheck(what, path) && kind != Kind.SHORT_WRITE) {
+    if (kind != Kind.SHORT_WRITE && countAndCheck(what, path)) {
       throw failure(path);
     }
   }
@@ -90,7 +100,7 @@ public final class Faults {
       fired = true;
       return true;
     }
-    return false;
+    return count == alsoAt;
   }
 
   private IOException failure(Path path) {
