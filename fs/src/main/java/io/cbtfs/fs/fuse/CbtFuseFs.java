@@ -1,7 +1,6 @@
 package io.cbtfs.fs.fuse;
 
 import io.cbtfs.fs.ImageFileSystem;
-import java.io.IOException;
 import java.util.concurrent.CountDownLatch;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -16,8 +15,9 @@ import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
 /**
- * The jnr-fuse file system: thin callbacks over {@link ImageFileSystem}. Every callback catches at
- * this one boundary and returns a negated errno through {@link FuseGuard}.
+ * The jnr-fuse file system: thin callbacks over {@link ImageFileSystem}. Every callback unwraps its
+ * arguments and calls one handler method through {@link FuseGuard#call}, which maps what it throws
+ * to a negated errno.
  *
  * <p>Callbacks not overridden here (mkdir, symlink, link, mknod, xattrs, locks) are left
  * unimplemented, so the kernel answers ENOSYS: the mount serves a flat set of image files.
@@ -53,108 +53,67 @@ public final class CbtFuseFs extends FuseStubFS {
 
   @Override
   public int getattr(String path, FileStat stat) {
-    try {
-      fs.getattr(path, Struct.getMemory(stat));
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("getattr", path, e);
-    }
+    return FuseGuard.call("getattr", path, () -> fs.getattr(path, Struct.getMemory(stat)));
   }
 
   @Override
   public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
-    try {
-      fs.fgetattr(fi.fh.get(), Struct.getMemory(stat));
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("fgetattr", path, e);
-    }
+    return FuseGuard.call("fgetattr", path, () -> fs.fgetattr(fi.fh.get(), Struct.getMemory(stat)));
   }
 
   @Override
   public int readdir(
       String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
-    try {
-      filler.apply(buf, ".", null, 0);
-      filler.apply(buf, "..", null, 0);
-      for (String name : fs.readdir(path)) {
-        filler.apply(buf, name, null, 0);
-      }
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("readdir", path, e);
-    }
+    return FuseGuard.call(
+        "readdir",
+        path,
+        () -> {
+          filler.apply(buf, ".", null, 0);
+          filler.apply(buf, "..", null, 0);
+          for (String name : fs.readdir(path)) {
+            filler.apply(buf, name, null, 0);
+          }
+          return 0;
+        });
   }
 
   @Override
   public int open(String path, FuseFileInfo fi) {
-    try {
-      fi.fh.set(fs.open(path, fi.flags.get()));
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("open", path, e);
-    }
+    return FuseGuard.call("open", path, () -> fi.fh.set(fs.open(path, fi.flags.get())));
   }
 
   @Override
   public int create(String path, @mode_t long mode, FuseFileInfo fi) {
-    try {
-      fi.fh.set(fs.create(path, (int) mode, fi.flags.get()));
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("create", path, e);
-    }
+    return FuseGuard.call(
+        "create", path, () -> fi.fh.set(fs.create(path, (int) mode, fi.flags.get())));
   }
 
   @Override
   public int read(
       String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
-    try {
-      return fs.read(fi.fh.get(), buf, size, offset);
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("read", path, e);
-    }
+    return FuseGuard.call("read", path, () -> fs.read(fi.fh.get(), buf, size, offset));
   }
 
   @Override
   public int write(
       String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
-    try {
-      return fs.write(fi.fh.get(), buf, size, offset);
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("write", path, e);
-    }
+    return FuseGuard.call("write", path, () -> fs.write(fi.fh.get(), buf, size, offset));
   }
 
   @Override
   public int truncate(String path, @off_t long size) {
-    try {
-      fs.truncate(path, size);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("truncate", path, e);
-    }
+    return FuseGuard.call("truncate", path, () -> fs.truncate(path, size));
   }
 
   @Override
   public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
-    try {
-      fs.ftruncate(fi.fh.get(), size);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("ftruncate", path, e);
-    }
+    return FuseGuard.call("ftruncate", path, () -> fs.ftruncate(fi.fh.get(), size));
   }
 
   @Override
   public int fallocate(
       String path, int mode, @off_t long off, @off_t long length, FuseFileInfo fi) {
-    try {
-      fs.fallocate(fi.fh.get(), mode, off, length);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("fallocate", path, e);
-    }
+    return FuseGuard.call("fallocate", path, () -> fs.fallocate(fi.fh.get(), mode, off, length));
   }
 
   @Override
@@ -164,81 +123,44 @@ public final class CbtFuseFs extends FuseStubFS {
 
   @Override
   public int fsync(String path, int isdatasync, FuseFileInfo fi) {
-    try {
-      fs.fsync(fi.fh.get(), isdatasync != 0);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("fsync", path, e);
-    }
+    return FuseGuard.call("fsync", path, () -> fs.fsync(fi.fh.get(), isdatasync != 0));
   }
 
   @Override
   public int release(String path, FuseFileInfo fi) {
-    try {
-      fs.release(fi.fh.get());
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("release", path, e);
-    }
+    return FuseGuard.call("release", path, () -> fs.release(fi.fh.get()));
   }
 
   @Override
   public int statfs(String path, Statvfs stbuf) {
-    try {
-      fs.statfs(Struct.getMemory(stbuf));
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("statfs", path, e);
-    }
+    return FuseGuard.call("statfs", path, () -> fs.statfs(Struct.getMemory(stbuf)));
   }
 
   @Override
   public int utimens(String path, Timespec[] timespec) {
-    try {
-      fs.utimens(path, timespec == null ? null : Struct.getMemory(timespec[0]));
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("utimens", path, e);
-    }
+    return FuseGuard.call(
+        "utimens",
+        path,
+        () -> fs.utimens(path, timespec == null ? null : Struct.getMemory(timespec[0])));
   }
 
   @Override
   public int chmod(String path, @mode_t long mode) {
-    try {
-      fs.chmod(path, mode);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("chmod", path, e);
-    }
+    return FuseGuard.call("chmod", path, () -> fs.chmod(path, mode));
   }
 
   @Override
   public int chown(String path, long uid, long gid) {
-    try {
-      fs.chown(path, uid, gid);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("chown", path, e);
-    }
+    return FuseGuard.call("chown", path, () -> fs.chown(path, uid, gid));
   }
 
   @Override
   public int rename(String oldpath, String newpath) {
-    try {
-      fs.rename(oldpath, newpath);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("rename", oldpath, e);
-    }
+    return FuseGuard.call("rename", oldpath, () -> fs.rename(oldpath, newpath));
   }
 
   @Override
   public int unlink(String path) {
-    try {
-      fs.unlink(path);
-      return 0;
-    } catch (IOException | RuntimeException e) {
-      return FuseGuard.errno("unlink", path, e);
-    }
+    return FuseGuard.call("unlink", path, () -> fs.unlink(path));
   }
 }

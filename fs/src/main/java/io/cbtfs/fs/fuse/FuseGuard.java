@@ -21,8 +21,45 @@ public final class FuseGuard {
 
   private FuseGuard() {}
 
+  /** One FUSE operation in plain Java: returns its result (0, or a byte count) or throws. */
+  @FunctionalInterface
+  public interface Operation {
+    int run() throws IOException;
+  }
+
+  /**
+   * Runs {@code body} of {@code operation} on {@code path}: its result, or the negated errno of
+   * what it threw. The only catch between the handlers and the kernel.
+   */
+  public static int call(String operation, String path, Operation body) {
+    try {
+      return body.run();
+    } catch (IOException | RuntimeException e) {
+      return errno(operation, path, e);
+    }
+  }
+
+  /** An operation whose success is 0. */
+  @FunctionalInterface
+  public interface Action {
+    void run() throws IOException;
+  }
+
+  /**
+   * {@link #call(String, String, Operation)} of an operation that returns nothing: 0 on success.
+   */
+  public static int call(String operation, String path, Action body) {
+    return call(
+        operation,
+        path,
+        () -> {
+          body.run();
+          return 0;
+        });
+  }
+
   /** The negated errno for {@code failure} of {@code operation} on {@code path}. */
-  public static int errno(String operation, String path, Exception failure) {
+  static int errno(String operation, String path, Exception failure) {
     int errno = errnoOf(failure);
     if (errno == Posix.EIO || errno == Posix.ENOSPC || failure instanceof RuntimeException) {
       log.error("{} {} failed: {}", operation, path, failure.toString(), failure);

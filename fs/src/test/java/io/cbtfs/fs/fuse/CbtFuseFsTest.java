@@ -1,0 +1,72 @@
+package io.cbtfs.fs.fuse;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cbtfs.fs.ImageFileSystem;
+import io.cbtfs.fs.ImageFiles;
+import io.cbtfs.fs.Posix;
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import ru.serce.jnrfuse.struct.FuseFileInfo;
+
+/** The callbacks without a kernel: what each returns for success and for failure. */
+class CbtFuseFsTest {
+  private static final int O_RDWR = 2;
+
+  @TempDir Path dir;
+  private TrackerStore store;
+  private CbtFuseFs fuse;
+  private final jnr.ffi.Runtime runtime = Posix.get().runtime();
+
+  @BeforeEach
+  void mount() throws IOException {
+    Path state = dir.resolve(".cbtfs");
+    store = TrackerStore.open(state, TrackingOptions.defaults(BlockGeometry.defaults()));
+    fuse = new CbtFuseFs(new ImageFileSystem(new ImageFiles(dir, state), store, Posix.get()));
+  }
+
+  @AfterEach
+  void unmount() throws IOException {
+    store.close();
+  }
+
+  private FuseFileInfo fileInfo(int flags) {
+    FuseFileInfo fi = FuseFileInfo.of(Memory.allocateDirect(runtime, 64));
+    fi.flags.set(flags);
+    return fi;
+  }
+
+  @Test
+  void writeAndReadReturnTheByteCount() throws IOException {
+    FuseFileInfo fi = fileInfo(O_RDWR);
+    assertThat(fuse.create("/a.img", 0600, fi)).isZero();
+    Pointer buf = Memory.allocateDirect(runtime, 100);
+    buf.put(0, "x".repeat(100).getBytes(), 0, 100);
+    assertThat(fuse.write("/a.img", buf, 100, 50, fi)).isEqualTo(100);
+    assertThat(fuse.read("/a.img", buf, 1000, 0, fi)).isEqualTo(150);
+    assertThat(fuse.release("/a.img", fi)).isZero();
+    assertThat(Files.size(dir.resolve("a.img"))).isEqualTo(150);
+  }
+
+  @Test
+  void failuresAreNegatedErrnos() {
+    FuseFileInfo fi = fileInfo(O_RDWR);
+    fi.fh.set(7);
+    Pointer buf = Memory.allocateDirect(runtime, 10);
+    assertThat(fuse.write("/a.img", buf, 10, 0, fi)).isEqualTo(-Posix.EBADF);
+    assertThat(fuse.read("/a.img", buf, 10, 0, fi)).isEqualTo(-Posix.EBADF);
+    assertThat(fuse.open("/missing.img", fi)).isEqualTo(-Posix.ENOENT);
+    assertThat(fuse.truncate("/sub/a.img", 0)).isEqualTo(-Posix.ENOENT);
+    assertThat(fuse.release("/a.img", fi)).isEqualTo(-Posix.EBADF);
+  }
+}
