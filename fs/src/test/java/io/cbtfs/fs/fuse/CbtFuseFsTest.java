@@ -48,14 +48,19 @@ class CbtFuseFsTest {
 
   @Test
   void writeAndReadReturnTheByteCount() throws IOException {
+    FuseFileInfo other = fileInfo(O_RDWR);
+    assertThat(fuse.create("/other.img", 0600, other)).isZero(); // so that a.img's handle is not 0
     FuseFileInfo fi = fileInfo(O_RDWR);
     assertThat(fuse.create("/a.img", 0600, fi)).isZero();
+    assertThat(fi.fh.get()).isEqualTo(1);
     Pointer buf = Memory.allocateDirect(runtime, 100);
     buf.put(0, "x".repeat(100).getBytes(), 0, 100);
     assertThat(fuse.write("/a.img", buf, 100, 50, fi)).isEqualTo(100);
     assertThat(fuse.read("/a.img", buf, 1000, 0, fi)).isEqualTo(150);
     assertThat(fuse.release("/a.img", fi)).isZero();
     assertThat(Files.size(dir.resolve("a.img"))).isEqualTo(150);
+    assertThat(Files.size(dir.resolve("other.img"))).isZero();
+    assertThat(fuse.release("/other.img", other)).isZero();
   }
 
   @Test
