@@ -1,13 +1,13 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.tracker.AtomicFile;
 import io.cbtfs.tracker.StateFileNames;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -54,10 +54,7 @@ final class SyncHistory {
           .append(e.lineage())
           .append('\n');
     }
-    Path file = file(stateDir, imageName);
-    Path temp = file.resolveSibling(file.getFileName() + StateFileNames.TEMP_SUFFIX);
-    Files.writeString(temp, text, StandardCharsets.UTF_8);
-    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    AtomicFile.replace(file(stateDir, imageName), text.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   static List<Entry> read(Path stateDir, String imageName) throws IOException {

@@ -52,8 +52,15 @@ public final class ReplicaTarget implements Target {
   private final Path journal;
   private final Path lock;
   private final Path syncLock;
+  private final Settles.Step beforeSettle;
 
   public ReplicaTarget(Path replica) {
+    this(replica, () -> {});
+  }
+
+  /** With {@code beforeSettle} run before each settle of a delta this target commits (tests). */
+  ReplicaTarget(Path replica, Settles.Step beforeSettle) {
+    this.beforeSettle = beforeSettle;
     this.replica = canonicalFolder(replica);
     String name = this.replica.getFileName().toString();
     this.meta = this.replica.resolveSibling("." + name + ".cbtfs-meta");
@@ -231,6 +238,7 @@ public final class ReplicaTarget implements Target {
           journal,
           () -> {
             try (held) {
+              beforeSettle.run();
               settle(applied);
             }
           });

@@ -50,28 +50,6 @@ final class Settles {
       Executors.newCachedThreadPool(Threads.daemon("cbtfs-replica-settle"));
   private static final ConcurrentHashMap<Path, Pending> PENDING = new ConcurrentHashMap<>();
 
-  /**
-   * Runs before every settle step; tests hold a settle back with it. A crash test holds back the
-   * settles of a mount process, from outside, with the system property {@code
-   * cbtfs.test.settleDelayMillis}: the window between a sync's return and its settle, which is
-   * otherwise a few milliseconds, stays open for the kill.
-   */
-  static volatile Step beforeEachStep = delayFromProperty();
-
-  private static Step delayFromProperty() {
-    long millis = Long.getLong("cbtfs.test.settleDelayMillis", 0);
-    if (millis <= 0) {
-      return () -> {};
-    }
-    return () -> {
-      try {
-        Thread.sleep(millis);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    };
-  }
-
   static {
     Runtime.getRuntime().addShutdownHook(new Thread(Settles::awaitAll, "cbtfs-settle-at-exit"));
   }
@@ -96,7 +74,6 @@ final class Settles {
               // nobody opened it: settle anyway
             }
             try {
-              beforeEachStep.run();
               step.run();
             } catch (IOException | RuntimeException e) {
               // the journal stays: the replica's next use applies it again and reports what fails

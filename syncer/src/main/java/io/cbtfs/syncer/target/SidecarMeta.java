@@ -1,24 +1,22 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.CorruptDeltaException;
+import io.cbtfs.tracker.AtomicFile;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.UUID;
 import java.util.zip.CRC32C;
 
 /**
  * What a replica or archive remembers of itself: lineage, generation, image and block size, in a
- * small CRC-checked file replaced atomically (temp, fsync, rename, fsync of the directory).
+ * small CRC-checked file replaced with {@link AtomicFile} (temp, fsync, rename, fsync of the
+ * folder).
  */
 final class SidecarMeta {
   private static final byte[] MAGIC = "CBTFSTM1".getBytes(StandardCharsets.US_ASCII);
@@ -83,21 +81,6 @@ final class SidecarMeta {
     CRC32C crc = new CRC32C();
     crc.update(b.array(), 0, b.position());
     b.putInt((int) crc.getValue());
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (FileChannel out =
-        FileChannel.open(
-            tmp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING,
-            LinkOption.NOFOLLOW_LINKS)) {
-      b.flip();
-      while (b.hasRemaining()) {
-        out.write(b);
-      }
-      out.force(true);
-    }
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    FileStateIo.INSTANCE.fsyncDirectory(file.getParent());
+    AtomicFile.replace(file, b.array());
   }
 }

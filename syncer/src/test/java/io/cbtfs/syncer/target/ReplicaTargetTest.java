@@ -544,7 +544,7 @@ class ReplicaTargetTest {
   @Test
   void aCommittedDeltaReadsAtOnceAndItsStateWaitsForTheSettle() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
-    Settles.beforeEachStep = () -> awaitQuietly(release);
+    replica = new ReplicaTarget(file, () -> awaitQuietly(release));
     try {
       DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
       assertThat(deliver(next, delta(next, 8192, new byte[] {4, 2}))).isEqualTo(2);
@@ -562,7 +562,6 @@ class ReplicaTargetTest {
       assertThat(SidecarMeta.read(dir.resolve(".r.img.cbtfs-meta")).generation()).isEqualTo(2);
     } finally {
       release.countDown();
-      Settles.beforeEachStep = () -> {};
     }
   }
 
@@ -571,7 +570,7 @@ class ReplicaTargetTest {
       throws Exception {
     Path link = Files.createSymbolicLink(elsewhere.resolve("link"), dir);
     CountDownLatch release = new CountDownLatch(1);
-    Settles.beforeEachStep = () -> awaitQuietly(release);
+    replica = new ReplicaTarget(file, () -> awaitQuietly(release));
     try {
       DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
       assertThat(deliver(next, delta(next, 8192, new byte[] {4, 2}))).isEqualTo(2);
@@ -583,7 +582,6 @@ class ReplicaTargetTest {
       assertThat(seen.get(10, TimeUnit.SECONDS)).isEqualTo(2);
     } finally {
       release.countDown();
-      Settles.beforeEachStep = () -> {};
     }
   }
 
