@@ -1,8 +1,8 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;

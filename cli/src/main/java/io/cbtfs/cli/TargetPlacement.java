@@ -1,6 +1,6 @@
 package io.cbtfs.cli;
 
-import io.cbtfs.syncer.target.Target;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.Target;
 import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.ReplicaTarget;
-import io.cbtfs.syncer.target.Target;
 import io.cbtfs.tracker.BlockGeometry;
 import java.io.IOException;
 import java.nio.ByteBuffer;

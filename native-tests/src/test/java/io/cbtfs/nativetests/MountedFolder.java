@@ -7,7 +7,7 @@ import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.SyncSource;
 import io.cbtfs.syncer.Syncer;
-import io.cbtfs.syncer.target.Target;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;

@@ -3,9 +3,9 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.ArchiveTarget;
 import io.cbtfs.syncer.target.ReplicaTarget;
-import io.cbtfs.syncer.target.Target;
 import io.cbtfs.tracker.BlockGeometry;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -2,11 +2,11 @@ package io.cbtfs.s3;
 
 import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CorruptDeltaException;
+import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Futures;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StreamVerifier;
-import io.cbtfs.syncer.target.Delivery;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

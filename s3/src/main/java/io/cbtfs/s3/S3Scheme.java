@@ -1,6 +1,6 @@
 package io.cbtfs.s3;
 
-import io.cbtfs.syncer.target.Target;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.TargetScheme;
 import java.nio.file.Path;
 

@@ -1,12 +1,12 @@
 package io.cbtfs.s3;
 
 import io.cbtfs.syncer.ChunkCodec;
+import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
-import io.cbtfs.syncer.target.Delivery;
+import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.target.RecordWrites;
 import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;

@@ -206,8 +206,7 @@ class S3TargetTest extends S3ServerTest {
   }
 
   /** {@code inner}, with a stream that runs {@code onCut} and fails after {@code bytes} bytes. */
-  static io.cbtfs.syncer.target.Target cutAfter(
-      io.cbtfs.syncer.target.Target inner, long bytes, Runnable onCut) {
+  static io.cbtfs.syncer.Target cutAfter(io.cbtfs.syncer.Target inner, long bytes, Runnable onCut) {
     return new HookedTarget(
         inner,
         (written, length) -> {
@@ -343,8 +342,8 @@ class S3TargetTest extends S3ServerTest {
   }
 
   /** {@code inner}, with a stream that runs {@code stall} once, when {@code bytes} went on. */
-  static io.cbtfs.syncer.target.Target stallAfter(
-      io.cbtfs.syncer.target.Target inner, long bytes, Runnable stall) {
+  static io.cbtfs.syncer.Target stallAfter(
+      io.cbtfs.syncer.Target inner, long bytes, Runnable stall) {
     boolean[] stalled = {false};
     return new HookedTarget(
         inner,

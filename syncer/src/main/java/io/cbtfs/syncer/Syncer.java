@@ -1,8 +1,5 @@
 package io.cbtfs.syncer;
 
-import io.cbtfs.syncer.target.Delivery;
-import io.cbtfs.syncer.target.Target;
-import io.cbtfs.syncer.target.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;

@@ -4,8 +4,8 @@
  *
  * <p>Purpose: {@link io.cbtfs.syncer.Syncer} turns a {@link io.cbtfs.tracker.Drain} into a delta
  * stream ({@link io.cbtfs.syncer.DeltaWriter}, format in docs/FORMAT.md) delivered to a {@link
- * io.cbtfs.syncer.target.Target}; the drain is committed only after the target made the delta
- * durable and acknowledged it, and merged back on any failure.
+ * io.cbtfs.syncer.Target}; the drain is committed only after the target made the delta durable and
+ * acknowledged it, and merged back on any failure.
  *
  * <p>Critical path: reads are positional and run-sized; compression runs on all cores with a
  * bounded number of chunks in flight, so memory does not grow with the image or the dirty set.

@@ -91,7 +91,7 @@ class SparseCopiesTest {
     }
   }
 
-  private SyncReport sync(io.cbtfs.syncer.target.Target target, boolean full) throws IOException {
+  private SyncReport sync(io.cbtfs.syncer.Target target, boolean full) throws IOException {
     try (target) {
       return syncer.sync(source(), target, full, SyncProgress.NONE);
     }

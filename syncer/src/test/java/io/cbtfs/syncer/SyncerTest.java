@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.cbtfs.syncer.target.ArchiveTarget;
 import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.Target;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;

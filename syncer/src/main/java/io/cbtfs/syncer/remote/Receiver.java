@@ -1,14 +1,13 @@
 package io.cbtfs.syncer.remote;
 
 import io.cbtfs.syncer.BlockHashes;
+import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.Threads;
 import io.cbtfs.syncer.target.ArchiveTarget;
-import io.cbtfs.syncer.target.Delivery;
 import io.cbtfs.syncer.target.ReplicaTarget;
-import io.cbtfs.syncer.target.Target;
-import io.cbtfs.syncer.target.TargetState;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -23,7 +22,6 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -36,7 +34,6 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLServerSocket;
 import org.slf4j.Logger;
@@ -51,14 +48,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Receiver implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Receiver.class);
-
-  /** One path component, no dot first: no "..", no hidden files, no separators. */
-  static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-
-  static final int FLAG_ARCHIVE = 1;
-
-  /** Largest HELLO: flags, length, a 64-character name in UTF-8 (4 bytes a char), proof. */
-  static final int MAX_HELLO = 1 + 2 + 64 * 4 + 32;
 
   /** A sender must have proven its token within this time, or the connection is closed. */
   static final long LOGIN_DEADLINE_MILLIS = 10_000;
@@ -198,11 +187,11 @@ public final class Receiver implements AutoCloseable {
                 .put(Frames.MAGIC)
                 .put(nonce)
                 .array());
-        Frames.Frame first = Frames.read(in, MAX_HELLO);
+        Frames.Frame first = Frames.read(in, RemoteMessages.MAX_HELLO);
         if (first.type() != Frames.HELLO) {
           throw new CbtfsException("protocol error: expected HELLO");
         }
-        Hello hello = Hello.parse(first.payload());
+        RemoteMessages.Hello hello = RemoteMessages.Hello.parse(first.payload());
         if (!Tokens.matches(
             Tokens.proof(options.token(), nonce, hello.name(), hello.flags()), hello.proof())) {
           log.warn("authentication failed from {}", peer);
@@ -212,7 +201,7 @@ public final class Receiver implements AutoCloseable {
         claim(hello.name());
         name = hello.name();
         try (Target target = target(hello)) {
-          Frames.write(out, Frames.OK, encode(target.state()));
+          Frames.write(out, Frames.OK, RemoteMessages.encode(target.state()));
           serveRequest(in, out, target, peer, socket);
         }
         release(name); // before the close: a sender's next connection finds the name free
@@ -418,71 +407,13 @@ public final class Receiver implements AutoCloseable {
   }
 
   /** The local target a sender named: confined to the root, never through a symbolic link. */
-  private Target target(Hello hello) {
-    boolean archive = (hello.flags() & FLAG_ARCHIVE) != 0;
+  private Target target(RemoteMessages.Hello hello) {
+    boolean archive = (hello.flags() & RemoteMessages.FLAG_ARCHIVE) != 0;
     Path path = options.root().resolve(hello.name() + (archive ? ".archive" : ".img"));
     if (!path.getParent().equals(options.root()) || Files.isSymbolicLink(path)) {
       throw new CbtfsException("refused target name '" + hello.name() + "'");
     }
     return archive ? new ArchiveTarget(path) : new ReplicaTarget(path);
-  }
-
-  static byte[] encode(TargetState s) {
-    ByteBuffer b = ByteBuffer.allocate(1 + 16 + 8 + 8);
-    b.put((byte) (s.exists() ? 1 : 0));
-    b.putLong(s.exists() ? s.lineage().getMostSignificantBits() : 0);
-    b.putLong(s.exists() ? s.lineage().getLeastSignificantBits() : 0);
-    b.putLong(s.generation()).putLong(s.imageSize());
-    return b.array();
-  }
-
-  static TargetState decode(byte[] bytes) {
-    if (bytes.length != 33) {
-      throw new CbtfsException("protocol error: target state of " + bytes.length + " bytes");
-    }
-    ByteBuffer b = ByteBuffer.wrap(bytes);
-    boolean exists = b.get() == 1;
-    java.util.UUID lineage = new java.util.UUID(b.getLong(), b.getLong());
-    long generation = b.getLong();
-    long size = b.getLong();
-    return exists ? new TargetState(true, lineage, generation, size) : TargetState.EMPTY;
-  }
-
-  /** A sender's HELLO: flags, target name, proof of the token. */
-  record Hello(int flags, String name, byte[] proof) {
-    static Hello parse(byte[] p) {
-      if (p.length < 1 + 2 + 32 || p.length > MAX_HELLO) {
-        throw new CbtfsException("protocol error: HELLO of " + p.length + " bytes");
-      }
-      ByteBuffer b = ByteBuffer.wrap(p);
-      int flags = b.get() & 0xff;
-      int len = b.getShort() & 0xffff;
-      if (len != p.length - 3 - 32) {
-        throw new CbtfsException("protocol error: bad HELLO");
-      }
-      byte[] nameBytes = new byte[len];
-      b.get(nameBytes);
-      byte[] proof = new byte[32];
-      b.get(proof);
-      String name = new String(nameBytes, StandardCharsets.UTF_8);
-      if (!NAME.matcher(name).matches()) {
-        throw new CbtfsException(
-            "refused target name '"
-                + Frames.printable(name)
-                + "': use letters, digits, '.', '_' and '-', not starting with '.'");
-      }
-      return new Hello(flags, name, proof);
-    }
-
-    byte[] encode() {
-      byte[] n = name.getBytes(StandardCharsets.UTF_8);
-      return ByteBuffer.allocate(3 + n.length + 32)
-          .put((byte) flags)
-          .putShort((short) n.length)
-          .put(n)
-          .put(proof)
-          .array();
-    }
   }
 
   @Override

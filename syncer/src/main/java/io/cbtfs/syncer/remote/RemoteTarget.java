@@ -1,11 +1,11 @@
 package io.cbtfs.syncer.remote;
 
 import io.cbtfs.syncer.BlockHashes;
+import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
-import io.cbtfs.syncer.target.Delivery;
-import io.cbtfs.syncer.target.Target;
-import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.syncer.Target;
+import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
@@ -80,7 +80,7 @@ public final class RemoteTarget implements Target {
       throw new IllegalArgumentException("use cbtfs://HOST:PORT/NAME, not " + uri);
     }
     String name = path.substring(1);
-    if (!Receiver.NAME.matcher(name).matches()) {
+    if (!RemoteMessages.NAME.matcher(name).matches()) {
       throw new IllegalArgumentException("bad target name '" + name + "'");
     }
     Map<String, String> q = new HashMap<>();
@@ -146,12 +146,13 @@ public final class RemoteTarget implements Target {
           throw new CbtfsException(describe() + " is not a cbtfs receiver");
         }
         byte[] nonce = Arrays.copyOfRange(challenge, Frames.MAGIC.length, challenge.length);
-        int flags = archive ? Receiver.FLAG_ARCHIVE : 0;
+        int flags = archive ? RemoteMessages.FLAG_ARCHIVE : 0;
         Frames.write(
             out,
             Frames.HELLO,
-            new Receiver.Hello(flags, name, Tokens.proof(token, nonce, name, flags)).encode());
-        state = Receiver.decode(Frames.expect(in, Frames.OK, describe()).payload());
+            new RemoteMessages.Hello(flags, name, Tokens.proof(token, nonce, name, flags))
+                .encode());
+        state = RemoteMessages.decode(Frames.expect(in, Frames.OK, describe()).payload());
         socket = s;
       } catch (SSLHandshakeException e) {
         s.close();

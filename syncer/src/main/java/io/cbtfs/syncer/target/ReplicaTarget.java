@@ -1,9 +1,12 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.NativeFile;
+import io.cbtfs.syncer.Target;
+import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.VerifiedDeltaWalk;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;

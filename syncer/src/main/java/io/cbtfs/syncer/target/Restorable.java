@@ -1,6 +1,8 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.Target;
+import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;

@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.CorruptDeltaException;
+import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.AtomicFile;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;

@@ -1,10 +1,12 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.Target;
 import java.nio.file.Path;
 
 /**
- * A target kind that lives outside the syncer module (the S3 target), found with {@link
- * java.util.ServiceLoader}: the syncer never depends on an object-store SDK.
+ * A target kind that lives outside this package, found with {@link java.util.ServiceLoader}: the S3
+ * target (the syncer never depends on an object-store SDK) and the remote one (the local targets
+ * never depend on the network client).
  */
 public interface TargetScheme {
   /** The URI prefix it handles, e.g. {@code "s3://"}. */

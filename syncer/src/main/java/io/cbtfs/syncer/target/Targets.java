@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.Target;
 import io.cbtfs.tracker.CbtfsException;
 import java.nio.file.Path;
 
@@ -19,14 +20,6 @@ public final class Targets {
     if (extra != null) {
       return extra.parse(uri, cwd);
     }
-    if (uri.startsWith("cbtfs://")) {
-      try {
-        return io.cbtfs.syncer.remote.RemoteTarget.parse(uri);
-      } catch (java.io.IOException e) {
-        throw new IllegalArgumentException(
-            "cannot read the token for " + uri + ": " + e.getMessage());
-      }
-    }
     int colon = uri.indexOf(':');
     String scheme = colon < 0 ? "" : uri.substring(0, colon);
     String rest = colon < 0 ? uri : uri.substring(colon + 1);
@@ -39,7 +32,9 @@ public final class Targets {
                   + uri
                   + "': use file:PATH (a replica image), archive:DIR (a backup chain) or "
                   + "cbtfs://HOST:PORT/NAME (a receiver)"
-                  + (SCHEMES.isEmpty() ? "" : " or s3://BUCKET/[STORE/]IMAGE (object storage)"));
+                  + (scheme("s3://") == null
+                      ? ""
+                      : " or s3://BUCKET/[STORE/]IMAGE (object storage)"));
     };
   }
 
@@ -49,16 +44,7 @@ public final class Targets {
     if (extra != null) {
       return extra.absolute(uri, cwd);
     }
-    Target t = parse(uri, cwd);
-    if (uri.startsWith("cbtfs://")) {
-      // the mount that runs the sync does not see this process's environment
-      String env = System.getenv("CBTFS_TOKEN_FILE");
-      boolean hasFile = uri.contains("token-file=");
-      return hasFile || env == null
-          ? uri
-          : uri + (uri.contains("?") ? "&" : "?") + "token-file=" + cwd.resolve(env);
-    }
-    return t.describe();
+    return parse(uri, cwd).describe();
   }
 
   private static final java.util.List<TargetScheme> SCHEMES =

@@ -2,7 +2,7 @@ package io.cbtfs.syncer.remote;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cbtfs.syncer.target.TargetState;
+import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fuzz;
 import io.cbtfs.tracker.Mutations;
@@ -51,9 +51,9 @@ class FramesFuzzTest {
                     ? Mutations.random(rnd, rnd.nextInt(120))
                     : Mutations.mutate(hello(rnd).encode(), rnd),
             bytes -> {
-              Receiver.Hello h;
+              RemoteMessages.Hello h;
               try {
-                h = Receiver.Hello.parse(bytes);
+                h = RemoteMessages.Hello.parse(bytes);
               } catch (CbtfsException e) {
                 return false;
               }
@@ -72,18 +72,18 @@ class FramesFuzzTest {
             rnd.nextBoolean()
                 ? Mutations.random(rnd, rnd.nextInt(40))
                 : Mutations.mutate(
-                    Receiver.encode(
+                    RemoteMessages.encode(
                         new TargetState(
                             true, new UUID(rnd.nextLong(), rnd.nextLong()), rnd.nextInt(9), 1)),
                     rnd),
         bytes -> {
           TargetState s;
           try {
-            s = Receiver.decode(bytes);
+            s = RemoteMessages.decode(bytes);
           } catch (CbtfsException e) {
             return false;
           }
-          assertThat(Receiver.decode(Receiver.encode(s))).isEqualTo(s);
+          assertThat(RemoteMessages.decode(RemoteMessages.encode(s))).isEqualTo(s);
           return true;
         });
   }
@@ -131,9 +131,9 @@ class FramesFuzzTest {
     };
   }
 
-  private static Receiver.Hello hello(Random r) {
+  private static RemoteMessages.Hello hello(Random r) {
     String[] names = {"vm1", "db.img", "a-b_c.9", "x"};
     byte[] proof = Mutations.random(r, 32);
-    return new Receiver.Hello(r.nextInt(4), names[r.nextInt(names.length)], proof);
+    return new RemoteMessages.Hello(r.nextInt(4), names[r.nextInt(names.length)], proof);
   }
 }

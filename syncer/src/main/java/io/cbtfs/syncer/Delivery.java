@@ -1,4 +1,4 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer;
 
 import java.io.IOException;
 import java.io.OutputStream;

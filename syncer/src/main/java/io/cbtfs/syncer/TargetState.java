@@ -1,6 +1,5 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer;
 
-import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.tracker.CbtfsException;
 import java.util.UUID;
 

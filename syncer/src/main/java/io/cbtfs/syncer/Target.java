@@ -1,6 +1,5 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer;
 
-import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
