@@ -133,11 +133,21 @@ final class MountCommand implements Callable<Integer> {
     // a daemon's standard error is its log, opened for append by the launcher: a mount that fails
     // must not truncate the log of the mount it collided with
     Logging.configure(verbose, null);
-    Mount mount = Mount.start(options());
+    // The stop is armed before the kernel mount exists: a signal that lands while the mount comes
+    // up waits for it and then unmounts in order, instead of leaving a dead mount point behind.
+    Stop stop = new Stop();
+    Runtime.getRuntime().addShutdownHook(new Thread(stop::run, "cbtfs-shutdown"));
+    Mount mount;
+    ControlServer control;
+    try {
+      mount = Mount.start(options());
+      control = ControlServer.start(mount);
+      stop.started(mount, control);
+    } catch (Exception | Error e) {
+      stop.startFailed();
+      throw e;
+    }
     MountOptions options = mount.options();
-    ControlServer control = ControlServer.start(mount);
-    Thread hook = new Thread(() -> stop(mount, control), "cbtfs-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
     if (daemonChild) {
       System.out.println(DaemonLauncher.READY);
       System.out.close();
@@ -183,15 +193,42 @@ final class MountCommand implements Callable<Integer> {
   /**
    * Stop on SIGTERM/SIGINT: refuse every change through the mount at once, end the control socket
    * (a running sync finishes), then unmount when the last image closes and save the tracking
-   * ({@link Mount#shutdown}).
+   * ({@link Mount#shutdown}). A signal during the start waits for it to end first.
    */
-  private static void stop(Mount mount, ControlServer control) {
-    mount.refuseChanges();
-    control.close();
-    try {
-      mount.shutdown();
-    } catch (Exception e) {
-      System.err.println("cbtfs: " + Errors.describe(e));
+  private static final class Stop {
+    private final java.util.concurrent.CountDownLatch startEnded =
+        new java.util.concurrent.CountDownLatch(1);
+    private volatile Mount mount;
+    private volatile ControlServer control;
+
+    void started(Mount mount, ControlServer control) {
+      this.mount = mount;
+      this.control = control;
+      startEnded.countDown();
+    }
+
+    void startFailed() {
+      startEnded.countDown();
+    }
+
+    void run() {
+      try {
+        startEnded.await(); // a start cannot hang: it mounts, or fails and says why
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      Mount m = mount;
+      if (m == null) {
+        return; // the start failed: nothing is mounted
+      }
+      m.refuseChanges();
+      control.close();
+      try {
+        m.shutdown();
+      } catch (Exception e) {
+        System.err.println("cbtfs: " + Errors.describe(e));
+      }
     }
   }
 

@@ -106,6 +106,35 @@ class StopIT {
   }
 
   /**
+   * SIGTERM the instant a foreground mount appears (systemd's stop right after its start): the stop
+   * waits for the start to end, then unmounts in order and saves the tracking; no dead mount point
+   * is left. Tried several times, since the window is a few milliseconds wide.
+   */
+  @Test
+  void aSigtermAsTheMountAppearsStillUnmountsInOrder() throws Exception {
+    for (int attempt = 0; attempt < 3; attempt++) {
+      Process mount =
+          new ProcessBuilder(Cbtfs.command("mount", backing.toString(), mnt.toString()))
+              .redirectErrorStream(true)
+              .redirectOutput(tmp.resolve("mount-" + attempt + ".out").toFile())
+              .start();
+      while (!ProcMounts.isMounted(mnt)) {
+        assertThat(mount.isAlive()).as("the mount came up").isTrue();
+        Thread.onSpinWait();
+      }
+      Tools.run("SIGTERM the mount", "kill", "-TERM", Long.toString(mount.pid()));
+      assertThat(mount.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertThat(ProcMounts.isMounted(mnt)).as("attempt %d: no mount left", attempt).isFalse();
+      try (var left = Files.list(mnt)) {
+        assertThat(left).as("the mount point is a plain empty folder again").isEmpty();
+      }
+      assertThat(mount.exitValue()).as("an ordered stop").isIn(0, 143);
+      assertThat(Files.readString(tmp.resolve("mount-" + attempt + ".out")))
+          .doesNotContain("Exception");
+    }
+  }
+
+  /**
    * Issue item 11: unmount with a full state disk. The mount is gone, the clean state could not be
    * written: unmount says exactly that, and what the next mount does, with exit code 3 (not the 1
    * of "nothing happened"); the next mount recovers the writes from the unclean state.
