@@ -153,7 +153,8 @@ final class SyncRunner {
     TrackedImage image = store.image(name, () -> files.fingerprint(name));
     SyncReport report;
     try (Target t = Targets.parse(target, Path.of("/"))) {
-      TargetPlacement.requireApart(t, files.backingFile(name), files.backingDir(), mountPoint);
+      TargetPlacement.requireApart(
+          t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
       report =
           new Syncer()
               .sync(

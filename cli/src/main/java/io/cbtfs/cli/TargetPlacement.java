@@ -10,10 +10,10 @@ import java.util.Optional;
 
 /**
  * Where a local target may not be: the image it copies (a sync would overwrite its own source), the
- * folder a running mount serves (its files would be served as images, and written past the mount's
- * tracking), or under the mount (its writes would come back through the mount as changes of another
- * image). An existing file that is no replica is refused by the target itself unless the sync is
- * {@code --full}.
+ * tracking state folder (it would overwrite cbtfs's own state), the folder a running mount serves
+ * (its files would be served as images, and written past the mount's tracking), or under the mount
+ * (its writes would come back through the mount as changes of another image). An existing file that
+ * is no replica is refused by the target itself unless the sync is {@code --full}.
  */
 final class TargetPlacement {
   private TargetPlacement() {}
@@ -22,7 +22,8 @@ final class TargetPlacement {
    * @param mountPoint the running mount's folder, or null for a sync with no mount
    * @throws CbtfsException naming the target and why it cannot be there
    */
-  static void requireApart(Target target, Path backingFile, Path backingDir, Path mountPoint)
+  static void requireApart(
+      Target target, Path backingFile, Path backingDir, Path stateDir, Path mountPoint)
       throws IOException {
     Optional<Path> local = target.localPath();
     if (local.isEmpty()) {
@@ -41,6 +42,9 @@ final class TargetPlacement {
     }
     if (path.equals(real(backingDir))) {
       throw refused(target, "it is the backing folder");
+    }
+    if (path.startsWith(real(stateDir))) {
+      throw refused(target, "it lies in the tracking state folder " + stateDir);
     }
     if (mountPoint != null && path.startsWith(real(mountPoint))) {
       throw refused(target, "it lies under the mount " + mountPoint);

@@ -66,6 +66,7 @@ class TargetPlacementTest {
                         "file:" + img.resolveSibling("new.img"), Path.of("/")),
                     img,
                     img.getParent(),
+                    img.resolveSibling(".cbtfs"),
                     tmp.resolve("mnt")))
         .as("a running mount would serve it as an image")
         .hasMessageContaining("lies in the backing folder");
@@ -86,6 +87,24 @@ class TargetPlacementTest {
   }
 
   @Test
+  void aTargetInTheTrackingStateFolderIsRefusedAndItsFilesStay() throws IOException {
+    Path img = image();
+    Path backup = Files.createDirectories(tmp.resolve("backup"));
+    CliRun first = CliRun.of("sync", img.toString(), "file:" + backup.resolve("r.img"));
+    assertThat(first.exitCode()).as(first.err()).isZero();
+    Path state = img.resolveSibling(".cbtfs");
+    Path stateFile = state.resolve("disk.img.cbt");
+    byte[] before = Files.readAllBytes(stateFile);
+    for (String target : new String[] {"file:" + stateFile, "file:" + state.resolve("x.img")}) {
+      CliRun run = CliRun.of("sync", "--full", img.toString(), target);
+      assertThat(run.exitCode()).as(target).isEqualTo(1);
+      assertThat(run.err()).contains("tracking state folder");
+    }
+    assertThat(Files.readAllBytes(stateFile)).isEqualTo(before);
+    assertThat(state.resolve("x.img")).doesNotExist();
+  }
+
+  @Test
   void aTargetElsewhereIsNotRefused() throws IOException {
     Path img = image();
     Path elsewhere = Files.createDirectories(tmp.resolve("backup"));
@@ -95,12 +114,14 @@ class TargetPlacementTest {
                     io.cbtfs.syncer.target.Targets.parse("file:" + img, Path.of("/")),
                     img,
                     img.getParent(),
+                    img.resolveSibling(".cbtfs"),
                     null))
         .hasMessageContaining("the image itself");
     TargetPlacement.requireApart(
         io.cbtfs.syncer.target.Targets.parse("file:" + elsewhere.resolve("r.img"), Path.of("/")),
         img,
         img.getParent(),
+        img.resolveSibling(".cbtfs"),
         tmp.resolve("mnt"));
     assertThatThrownBy(
             () ->
@@ -109,6 +130,7 @@ class TargetPlacementTest {
                         "file:" + tmp.resolve("mnt").resolve("r.img"), Path.of("/")),
                     img,
                     img.getParent(),
+                    img.resolveSibling(".cbtfs"),
                     tmp.resolve("mnt")))
         .hasMessageContaining("under the mount");
   }

@@ -212,7 +212,7 @@ public final class Syncer {
     if (!state.exists()) {
       return -1;
     }
-    state.requireLineage(source.image().lineage(), target.describe());
+    state.requireLineage(source.image().lineage(), target.describe(), target.otherImageAdvice());
     long committed = source.image().tracker().committedGeneration();
     long issued = drain.generation() - 1;
     long held = state.generation();

@@ -60,6 +60,14 @@ public interface Target extends AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /** What to do about a target that holds another image, for most targets. */
+  String OVERWRITE_ADVICE = "sync with --full to overwrite it with a full copy";
+
+  /** What to do about this target holding another image (a refusal says it). */
+  default String otherImageAdvice() {
+    return OVERWRITE_ADVICE;
+  }
+
   /** Releases what the target holds between calls (a connection); nothing for most. */
   @Override
   default void close() throws IOException {}

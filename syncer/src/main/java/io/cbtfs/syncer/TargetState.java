@@ -23,6 +23,11 @@ public record TargetState(boolean exists, UUID lineage, long generation, long im
    * @throws CbtfsException naming both lineages and how to overwrite
    */
   public void requireLineage(UUID image, String target) {
+    requireLineage(image, target, Target.OVERWRITE_ADVICE);
+  }
+
+  /** As {@link #requireLineage(UUID, String)}, with the target's own {@code advice}. */
+  public void requireLineage(UUID image, String target, String advice) {
     if (exists && !lineage.equals(image)) {
       throw new CbtfsException(
           target
@@ -32,7 +37,9 @@ public record TargetState(boolean exists, UUID lineage, long generation, long im
               + generation
               + "), not "
               + image
-              + ": refusing (sync with --full to overwrite it with a full copy)");
+              + ": refusing ("
+              + advice
+              + ")");
     }
   }
 

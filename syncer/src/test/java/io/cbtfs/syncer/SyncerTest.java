@@ -268,9 +268,13 @@ class SyncerTest {
     syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
     byte[] second = Files.readAllBytes(fx.image);
     try (SyncFixture other = new SyncFixture(Files.createDirectory(tmp.resolve("b")), 1 << 20, 9)) {
-      assertThatThrownBy(() -> syncer.sync(other.source(), archive, true, SyncProgress.NONE))
-          .isInstanceOf(CbtfsException.class)
-          .hasMessageContaining("another image lineage");
+      for (boolean full : new boolean[] {false, true}) {
+        assertThatThrownBy(() -> syncer.sync(other.source(), archive, full, SyncProgress.NONE))
+            .isInstanceOf(CbtfsException.class)
+            .hasMessageContaining("another image")
+            .hasMessageContaining("new archive folder")
+            .hasMessageNotContaining("--full");
+      }
     }
     assertThat(archive.generations())
         .extracting(Restorable.Generation::generation)

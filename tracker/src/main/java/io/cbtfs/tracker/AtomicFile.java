@@ -30,20 +30,31 @@ public final class AtomicFile {
    */
   public static void replace(Path file, byte[] bytes) throws IOException {
     Path temp = file.resolveSibling(file.getFileName() + StateFileNames.TEMP_SUFFIX);
-    try (FileChannel out =
-        FileChannel.open(
-            temp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING,
-            LinkOption.NOFOLLOW_LINKS)) {
-      ByteBuffer b = ByteBuffer.wrap(bytes);
-      while (b.hasRemaining()) {
-        out.write(b);
+    try {
+      try (FileChannel out =
+          FileChannel.open(
+              temp,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.WRITE,
+              StandardOpenOption.TRUNCATE_EXISTING,
+              LinkOption.NOFOLLOW_LINKS)) {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        while (b.hasRemaining()) {
+          out.write(b);
+        }
+        out.force(true); // the bytes are on disk before the name points at them
       }
-      out.force(true); // the bytes are on disk before the name points at them
+      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException | RuntimeException e) {
+      try { // a temp a full disk left half-written is of no use to anyone
+        if (!Files.isSymbolicLink(temp)) {
+          Files.deleteIfExists(temp);
+        }
+      } catch (IOException | RuntimeException again) {
+        e.addSuppressed(again);
+      }
+      throw e;
     }
-    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     FileStateIo.INSTANCE.fsyncDirectory(file.toAbsolutePath().getParent()); // the rename is too
   }
 }

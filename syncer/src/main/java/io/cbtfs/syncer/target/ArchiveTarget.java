@@ -46,6 +46,12 @@ public final class ArchiveTarget implements Restorable {
     return "archive:" + dir;
   }
 
+  /** A chain is one image's history: numbers restart with another lineage and would collide. */
+  @Override
+  public String otherImageAdvice() {
+    return "sync to a new archive folder, or move this one away first";
+  }
+
   @Override
   public java.util.Optional<Path> localPath() {
     return java.util.Optional.of(dir);
@@ -66,9 +72,11 @@ public final class ArchiveTarget implements Restorable {
 
   @Override
   public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new CbtfsException(describe() + ": " + dir + " exists and is not a folder");
+    }
     Files.createDirectories(dir);
     TargetState before = state();
-    before.check(header, describe(), allowNewLineage);
     if (before.exists() && !before.lineage().equals(header.lineage())) {
       // a chain is one image's history; numbers restart with a new lineage and would collide
       throw new CbtfsException(
@@ -77,8 +85,10 @@ public final class ArchiveTarget implements Restorable {
               + before.lineage()
               + ", generation "
               + before.generation()
-              + "): sync to a new archive folder, or move this one away first");
+              + "): "
+              + otherImageAdvice());
     }
+    before.check(header, describe(), allowNewLineage);
     return new StagedDelivery(
         dir.resolve(STAGING),
         header,

@@ -57,6 +57,9 @@ public final class ReplicaTarget implements Target {
   private final Path syncLock;
   private final Settles.Step beforeSettle;
 
+  /** The longest sidecar is {@code .NAME.cbtfs-meta.tmp}: 16 bytes more than the name. */
+  static final int MAX_NAME_BYTES = 255 - 16;
+
   public ReplicaTarget(Path replica) {
     this(replica, () -> {});
   }
@@ -66,6 +69,14 @@ public final class ReplicaTarget implements Target {
     this.beforeSettle = beforeSettle;
     this.replica = canonicalFolder(replica);
     String name = this.replica.getFileName().toString();
+    if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+      throw new CbtfsException(
+          "a replica's name may be at most "
+              + MAX_NAME_BYTES
+              + " bytes (cbtfs keeps hidden files named ."
+              + "NAME.cbtfs-meta.tmp beside it): "
+              + this.replica);
+    }
     this.meta = this.replica.resolveSibling("." + name + ".cbtfs-meta");
     this.staging = this.replica.resolveSibling("." + name + ".cbtfs-staging");
     this.fresh = this.replica.resolveSibling("." + name + ".cbtfs-new");
@@ -169,6 +180,11 @@ public final class ReplicaTarget implements Target {
     if (!Files.isDirectory(dir)) {
       throw Targets.notADirectory(dir);
     }
+    if (Files.exists(replica, LinkOption.NOFOLLOW_LINKS)
+        && !Files.isRegularFile(replica, LinkOption.NOFOLLOW_LINKS)) {
+      // a folder, a link, a device or a FIFO: never a replica, --full or not
+      throw new CbtfsException(replica + " is not a regular file: refusing to sync into it");
+    }
     ReplicaLock syncing = ReplicaLock.tryAcquire(syncLock);
     if (syncing == null) {
       throw new CbtfsException(
@@ -254,22 +270,40 @@ public final class ReplicaTarget implements Target {
 
   /**
    * Makes a complete, durable new image the replica (a full sync into a replica that did not
-   * exist): a rename, then the generation. A crash before the generation is recorded leaves a
-   * replica with no metadata, which the next sync fills again in full.
+   * exist). The metadata of the new generation is written first: while no replica file exists it
+   * describes nothing (a replica that is missing reads as empty). Then the file takes the replica's
+   * name, durably: the commit point. A failure before it takes back both, so that nothing half-made
+   * is left for the next sync to refuse as a foreign file.
    */
   private StagedDelivery.Landed install(Path image, DeltaHeader header, boolean allowNewLineage)
       throws IOException {
     ReplicaLock held = lockToCommit(header, allowNewLineage);
     try {
-      if (Files.deleteIfExists(meta)) { // a removed replica's: it must never describe the new one
-        FileStateIo.INSTANCE.fsyncDirectory(replica.getParent());
+      SidecarMeta.write(meta, TargetState.of(header));
+      boolean placed = false;
+      try {
+        placed = placeWithoutReplacing(image);
+        FileStateIo.INSTANCE.fsyncDirectory(replica.getParent()); // the commit point
+      } catch (IOException | RuntimeException e) {
+        boolean ours = placed;
+        CommitPoint.undo(
+            e,
+            () -> {
+              if (ours) {
+                Files.deleteIfExists(replica); // it was made here, a moment ago
+              }
+              Files.deleteIfExists(meta);
+            });
+        throw e;
       }
-      renameWithoutReplacing(image);
-      // the commit point; a failure leaves a replica without metadata, which reads as empty
-      SidecarMeta.commit(meta, TargetState.EMPTY, TargetState.of(header));
     } catch (Throwable e) {
       held.close();
       throw e;
+    }
+    try {
+      Files.deleteIfExists(image); // its second name after a link; recover() removes it otherwise
+    } catch (IOException | RuntimeException e) {
+      log.warn("{}: {} stays until the next use: {}", describe(), image, e.toString());
     }
     CommitPoint.closeAfter(held, log);
     return StagedDelivery.Landed.at(header.generation());
@@ -293,28 +327,26 @@ public final class ReplicaTarget implements Target {
   }
 
   /**
-   * Makes {@code image} the replica, refusing if a replica appeared meanwhile: a hard link fails on
-   * an existing name where a rename would replace it. Where the file system has no hard links, a
-   * check and a rename (a file made in between by something other than cbtfs would be replaced).
+   * Gives {@code image} the replica's name, refusing if a replica appeared meanwhile: a hard link
+   * fails on an existing name where a rename would replace it (the image keeps its second name
+   * until the caller removes it). Where the file system has no hard links, a check and a rename (a
+   * file made in between by something other than cbtfs would be replaced). Returns true once the
+   * replica's name is the image's.
    */
-  private void renameWithoutReplacing(Path image) throws IOException {
-    boolean linked;
+  private boolean placeWithoutReplacing(Path image) throws IOException {
     try {
       Files.createLink(replica, image);
-      linked = true;
+      return true;
     } catch (FileAlreadyExistsException e) {
       throw appeared();
     } catch (IOException | UnsupportedOperationException e) {
-      linked = false; // no hard links here
-    }
-    if (linked) {
-      Files.delete(image); // a crash before this leaves a second name, which recover() removes
-      return;
+      // no hard links here
     }
     if (Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
       throw appeared();
     }
     Files.move(image, replica, StandardCopyOption.ATOMIC_MOVE);
+    return true;
   }
 
   private CbtfsException appeared() {

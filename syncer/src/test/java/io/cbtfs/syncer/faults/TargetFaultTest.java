@@ -120,6 +120,35 @@ class TargetFaultTest {
     assertThat(points).isGreaterThan(40);
   }
 
+  /**
+   * A fault in the first, full sync into a target that does not exist yet (a new replica is written
+   * in place and renamed in): the target holds nothing or the whole image, and a plain sync (no
+   * --full) then completes it; nothing half-made is left for it to refuse.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Kind.class,
+      names = {"REPLICA", "ARCHIVE"})
+  void aFaultInTheFirstSyncLeavesATargetThatAPlainSyncCompletes(Kind kind) throws Exception {
+    List<String> violations = new ArrayList<>();
+    int points = 0;
+    for (Faults.Kind fault :
+        new Faults.Kind[] {Faults.Kind.NO_SPACE, Faults.Kind.IO_ERROR, Faults.Kind.CRASH}) {
+      for (int k = 1; ; k++) {
+        Run run = new Run(kind, fault, k, Files.createDirectory(tmp.resolve("first-" + fault + k)));
+        if (!run.executeFirst(violations)) {
+          break;
+        }
+        points++;
+      }
+    }
+    System.out.printf(
+        "fault injection, %s, first sync: %d fault points explored, %d violations%n",
+        kind, points, violations.size());
+    assertThat(violations).as("violations").isEmpty();
+    assertThat(points).isGreaterThan(20);
+  }
+
   /** One sync with one fault, and the checks after it. */
   private final class Run {
     final Kind kind;
@@ -255,6 +284,61 @@ class TargetFaultTest {
         if (receiver != null) {
           receiver.close();
         }
+        fx.close();
+      }
+    }
+
+    /** The first sync with the fault; false if it never fired. */
+    boolean executeFirst(List<String> violations) throws Exception {
+      fx = new SyncFixture(Files.createDirectory(dir.resolve("src")), IMAGE_BYTES, k);
+      Path store = Files.createDirectory(dir.resolve("target"));
+      try {
+        faults.arm(fault, k);
+        Exception failure = null;
+        try (Target t = target(faulty.wrap(store))) {
+          syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+        } catch (IOException | RuntimeException e) {
+          failure = e;
+        }
+        ReplicaTarget.awaitSettles();
+        faults.disarm();
+        if (!faults.fired()) {
+          return false;
+        }
+        Check check =
+            new Check(
+                violations,
+                kind + " " + fault + " at first-sync operation " + k,
+                faults.trace(),
+                failure);
+        if (fault == Faults.Kind.CRASH) {
+          fx.crashAndRecover();
+        }
+        byte[] image = Files.readAllBytes(fx.image);
+        try (Target t = target(store)) {
+          TargetState state = t.state();
+          if (state.exists()) {
+            check.that(
+                Arrays.equals(contents(t, store, state.generation()), image),
+                "holds generation " + state.generation() + " but not the image's bytes");
+          } else {
+            check.that(failure != null, "a sync that succeeded left the target empty");
+          }
+        } catch (IOException | RuntimeException e) {
+          check.fail("cannot read what it holds: " + e);
+        }
+        fx.write(IMAGE_BYTES / 2, random(5000, 3_000_000 + k));
+        try (Target t = target(store)) {
+          SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+          ReplicaTarget.awaitSettles();
+          check.that(
+              Arrays.equals(contents(t, store, next.generation()), Files.readAllBytes(fx.image)),
+              "the next plain sync left it different");
+        } catch (IOException | RuntimeException e) {
+          check.fail("the next plain sync failed: " + e);
+        }
+        return true;
+      } finally {
         fx.close();
       }
     }

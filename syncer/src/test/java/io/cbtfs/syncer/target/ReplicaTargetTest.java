@@ -97,6 +97,39 @@ class ReplicaTargetTest {
     Settles.awaitAll(); // nothing writes into the folder while it is removed
   }
 
+  /** A folder, a link or a FIFO at the replica's name is never synced into, --full or not. */
+  @Test
+  void aPathThatIsNoRegularFileIsRefusedBeforeAnythingIsWritten() throws Exception {
+    Path folder = Files.createDirectory(dir.resolve("folder.img"));
+    Path link = Files.createSymbolicLink(dir.resolve("link.img"), file);
+    Path fifo = dir.resolve("fifo.img");
+    assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+    for (Path p : new Path[] {folder, link, fifo}) {
+      ReplicaTarget t = new ReplicaTarget(p);
+      for (boolean full : new boolean[] {false, true}) {
+        assertThatThrownBy(() -> t.begin(FIRST_FULL, full))
+            .as("%s, --full %s", p.getFileName(), full)
+            .isInstanceOf(CbtfsException.class)
+            .hasMessageContaining("is not a regular file");
+      }
+    }
+    assertThat(Files.readAllBytes(file)).as("the link's target").isEqualTo(base);
+    try (var listed = Files.list(dir)) {
+      assertThat(listed.map(p -> p.getFileName().toString()))
+          .noneMatch(
+              n -> n.contains("folder.img.") || n.contains("link.img.") || n.contains("fifo.img."));
+    }
+  }
+
+  /** Its sidecar files must fit in a file name: a longer replica name is refused up front. */
+  @Test
+  void aReplicaNameTooLongForItsSidecarsIsRefused() {
+    assertThatThrownBy(() -> new ReplicaTarget(dir.resolve("n".repeat(240))))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("at most 239 bytes");
+    assertThat(new ReplicaTarget(dir.resolve("n".repeat(239))).describe()).endsWith("n");
+  }
+
   @Test
   void everyCorruptionOfADeltaLeavesTheReplicaAsItWas() throws IOException {
     DeltaHeader next = new DeltaHeader(LINEAGE, SIZE, 65536, 1, 2, false);
