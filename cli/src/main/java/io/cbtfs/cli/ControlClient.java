@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.EOFException;
@@ -125,7 +126,7 @@ final class ControlClient {
           return fields;
         }
         case ControlProtocol.ERR ->
-            throw new CbtfsException(Errors.printable(ControlProtocol.message(f)));
+            throw new CbtfsException(Printable.escaped(ControlProtocol.message(f)));
         case ControlProtocol.FIELD -> {
           String[] kv = ControlProtocol.keyValue(f);
           fields.put(kv[0], kv[1]);

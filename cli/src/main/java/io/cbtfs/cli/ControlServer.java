@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.Threads;
 import java.io.IOException;
@@ -279,7 +280,7 @@ final class ControlServer implements AutoCloseable {
         if (r.request.type() == ControlProtocol.SYNC) {
           log.info(
               "the client of the sync of '{}' went away: cancelling it",
-              Errors.printable(r.request.name()));
+              Printable.escaped(r.request.name()));
         }
         r.cancel();
       }
