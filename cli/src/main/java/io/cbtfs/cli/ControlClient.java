@@ -3,7 +3,6 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.CbtfsException;
-import java.io.EOFException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketException;
@@ -115,9 +114,6 @@ final class ControlClient {
               "the mount sent nothing for "
                   + READ_TIMEOUT.toSeconds()
                   + " s: is its process stopped or stuck?");
-        }
-        if (e instanceof EOFException) {
-          throw new IOException(e.getMessage());
         }
         throw e;
       }
