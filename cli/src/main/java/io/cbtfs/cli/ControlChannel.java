@@ -62,10 +62,6 @@ final class ControlChannel implements AutoCloseable {
     }
   }
 
-  SocketChannel channel() {
-    return channel;
-  }
-
   /**
    * A stream over what the peer sends; each read waits until {@code deadlineNanos} (of {@link
    * System#nanoTime}) at most, then throws {@link SocketTimeoutException}.

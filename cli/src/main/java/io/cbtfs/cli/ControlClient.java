@@ -1,8 +1,8 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.CbtfsException;
-import java.io.EOFException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketException;
@@ -115,9 +115,6 @@ final class ControlClient {
                   + READ_TIMEOUT.toSeconds()
                   + " s: is its process stopped or stuck?");
         }
-        if (e instanceof EOFException) {
-          throw new IOException(e.getMessage());
-        }
         throw e;
       }
       switch (f.type()) {
@@ -125,7 +122,7 @@ final class ControlClient {
           return fields;
         }
         case ControlProtocol.ERR ->
-            throw new CbtfsException(Errors.printable(ControlProtocol.message(f)));
+            throw new CbtfsException(Printable.escaped(ControlProtocol.message(f)));
         case ControlProtocol.FIELD -> {
           String[] kv = ControlProtocol.keyValue(f);
           fields.put(kv[0], kv[1]);

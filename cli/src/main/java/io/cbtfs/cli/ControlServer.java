@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.Threads;
 import java.io.IOException;
@@ -238,51 +239,46 @@ final class ControlServer implements AutoCloseable {
   }
 
   private void converse(ControlChannel c, Running r) throws IOException {
-    ByteBuffer out = null; // the frame being written
-    boolean answered = false;
-    long replyBy = 0; // once the request is done: when a client that does not read is dropped
+    ByteBuffer out = null; // a progress or ALIVE frame the client has not taken in full
     long lastSent = System.nanoTime();
     long[] progressSent = null;
-    while (true) {
+    while (!r.result.isDone()) {
       long now = System.nanoTime();
-      if (replyBy == 0 && r.result.isDone()) {
-        replyBy = now + limits.replyDeadline().toNanos();
-      }
       if (out != null && c.writeSome(out)) {
-        if (answered) {
-          return;
-        }
         out = null;
         lastSent = now;
       }
       if (out == null) {
         long[] p = r.progress.get();
-        if (r.result.isDone()) {
-          out = ByteBuffer.wrap(answer(r));
-          answered = true;
-        } else if (p != progressSent) { // the latest only: a slow reader never stalls the sync
+        if (p != progressSent) { // the latest only: a slow reader never stalls the sync
           out = ByteBuffer.wrap(ControlProtocol.progress(p[0], p[1], p[2], p[3]));
           progressSent = p;
-        } else if (now - lastSent >= limits.aliveAfter().toNanos()) {
-          out = ByteBuffer.wrap(ControlProtocol.alive());
-        }
-        if (out != null) {
           continue;
         }
-      }
-      if (replyBy != 0 && now - replyBy > 0) {
-        log.warn("dropping a control client that does not read its answer");
-        return;
+        if (now - lastSent >= limits.aliveAfter().toNanos()) {
+          out = ByteBuffer.wrap(ControlProtocol.alive());
+          continue;
+        }
       }
       c.await(TICK_NANOS, !r.cancelled, out != null);
       if (!r.cancelled && c.peerEnded()) {
         if (r.request.type() == ControlProtocol.SYNC) {
           log.info(
               "the client of the sync of '{}' went away: cancelling it",
-              Errors.printable(r.request.name()));
+              Printable.escaped(r.request.name()));
         }
         r.cancel();
       }
+    }
+    java.io.ByteArrayOutputStream last = new java.io.ByteArrayOutputStream();
+    if (out != null) { // the rest of a frame begun: the answer follows it whole
+      last.write(out.array(), out.position(), out.remaining());
+    }
+    last.writeBytes(answer(r));
+    try {
+      reply(c, last.toByteArray());
+    } catch (SocketTimeoutException e) {
+      log.warn("dropping a control client that does not read its answer");
     }
   }
 

@@ -10,30 +10,6 @@ import java.nio.file.NoSuchFileException;
 final class Errors {
   private Errors() {}
 
-  /**
-   * {@code text} with its control characters escaped ({@code \n}, {@code \t}, {@code \x7f}): a name
-   * or a peer's message stays one line however it was made.
-   */
-  static String printable(String text) {
-    StringBuilder out = new StringBuilder(text.length());
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      switch (c) {
-        case '\n' -> out.append("\\n");
-        case '\t' -> out.append("\\t");
-        case '\r' -> out.append("\\r");
-        default -> {
-          if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
-            out.append(String.format("\\x%02x", (int) c));
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-    return out.toString();
-  }
-
   static String describe(Throwable e) {
     if (e instanceof CbtfsException || e instanceof UnsupportedOperationException) {
       return e.getMessage();

@@ -45,7 +45,7 @@ record ImageStatus(
         clean,
         recovery,
         verifyNextSync,
-        List.copyOf(list));
+        list); // the constructor copies it
   }
 
   Map<String, String> toFields() {

@@ -192,8 +192,9 @@ final class MountCommand implements Callable<Integer> {
 
   /**
    * Stop on SIGTERM/SIGINT: refuse every change through the mount at once, end the control socket
-   * (a running sync finishes), then unmount when the last image closes and save the tracking
-   * ({@link Mount#shutdown}). A signal during the start waits for it to end first.
+   * (a running sync is cancelled at its next record and fails cleanly), then unmount when the last
+   * image closes and save the tracking ({@link Mount#shutdown}). A signal during the start waits
+   * for it to end first.
    */
   private static final class Stop {
     private final java.util.concurrent.CountDownLatch startEnded =

@@ -3,8 +3,6 @@ package io.cbtfs.cli;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
-import com.tngtech.archunit.base.DescribedPredicate;
-import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.Location;
@@ -27,7 +25,6 @@ class ArchitectureTest {
   private static final Pattern TEST_LOCATION = Pattern.compile(".*(/test-classes/|-tests\\.jar).*");
 
   private static JavaClasses production;
-  private static JavaClasses everything;
 
   @BeforeAll
   static void importClasses() {
@@ -35,7 +32,6 @@ class ArchitectureTest {
         new ClassFileImporter()
             .withImportOption(location -> !isTest(location))
             .importPackages(ROOT);
-    everything = new ClassFileImporter().importPackages(ROOT);
   }
 
   private static boolean isTest(Location location) {
@@ -103,15 +99,6 @@ class ArchitectureTest {
   }
 
   @Test
-  void productionDoesNotDependOnTests() {
-    noClasses()
-        .that(DescribedPredicate.not(inTestLocation()))
-        .should()
-        .dependOnClassesThat(inTestLocation())
-        .check(everything);
-  }
-
-  @Test
   void importSeesEveryModule() {
     for (String name : MODULES) {
       String pkg = ROOT + "." + name;
@@ -141,14 +128,5 @@ class ArchitectureTest {
 
   private static String module(String name) {
     return ROOT + "." + name + "..";
-  }
-
-  private static DescribedPredicate<JavaClass> inTestLocation() {
-    return DescribedPredicate.describe(
-        "are test classes",
-        c ->
-            c.getSource()
-                .map(source -> TEST_LOCATION.matcher(source.getUri().toString()).matches())
-                .orElse(false));
   }
 }
