@@ -135,7 +135,7 @@ class ControlSocketIT {
                 "bash",
                 "-c",
                 "exec \"$0\" -jar \"$1\" sync \"$2\"/$'bad\\x80\\xff' file:\"$3\"",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                Cbtfs.java(),
                 Cbtfs.jar().toString(),
                 mnt.toString(),
                 replicas.resolve("bad.img").toString()),
