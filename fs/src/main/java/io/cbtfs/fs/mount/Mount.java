@@ -62,7 +62,7 @@ public final class Mount implements AutoCloseable {
    * @throws CbtfsException with a one-line reason when the mount cannot be made
    */
   public static Mount start(MountOptions asked) throws IOException {
-    MountOptions options = validate(asked);
+    MountOptions options = checked(asked);
     BackingDirLock backingLock = BackingDirLock.acquire(options.backingDir());
     TrackerStore trackers;
     try {
@@ -135,7 +135,16 @@ public final class Mount implements AutoCloseable {
    * @throws CbtfsException naming the first thing that is wrong
    */
   public static MountOptions validate(MountOptions asked) throws IOException {
-    if (ProcMounts.isMounted(asked.mountPoint())) {
+    MountOptions options = checked(asked);
+    // a --daemon mount's parent refuses here, before it forks; start takes the lock itself
+    BackingDirLock.check(options.backingDir());
+    return options;
+  }
+
+  /** {@link #validate} but the backing folder's lock, which {@link #start} acquires instead. */
+  private static MountOptions checked(MountOptions asked) throws IOException {
+    List<ProcMounts.Entry> mounts = ProcMounts.entries();
+    if (ProcMounts.isMounted(mounts, asked.mountPoint())) {
       throw new CbtfsException("something is already mounted on " + asked.mountPoint());
     }
     Path backing = realDirectory(asked.backingDir(), "backing directory");
@@ -144,7 +153,7 @@ public final class Mount implements AutoCloseable {
     MountOptions options =
         new MountOptions(
             backing, mp, stateDir, asked.tracking(), asked.allowOther(), asked.directIo());
-    if (ProcMounts.isMounted(mp)) {
+    if (ProcMounts.isMounted(mounts, mp)) {
       throw new CbtfsException("something is already mounted on " + mp);
     }
     try (var entries = Files.list(mp)) {
@@ -164,7 +173,7 @@ public final class Mount implements AutoCloseable {
       throw new CbtfsException(
           "state directory " + stateDir + " must not be under the mount point");
     }
-    for (ProcMounts.Entry e : ProcMounts.entries()) {
+    for (ProcMounts.Entry e : mounts) {
       if (e.type().equals("fuse.cbtfs") && backing.startsWith(Path.of(e.mountPoint()))) {
         throw new CbtfsException(
             "backing directory " + backing + " is inside the cbtfs mount on " + e.mountPoint());
@@ -178,7 +187,6 @@ public final class Mount implements AutoCloseable {
     if (!Files.exists(Path.of("/dev/fuse"))) {
       throw new CbtfsException("/dev/fuse is missing: load the fuse module (modprobe fuse)");
     }
-    BackingDirLock.check(backing);
     return options;
   }
 
