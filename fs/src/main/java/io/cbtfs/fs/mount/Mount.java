@@ -64,15 +64,10 @@ public final class Mount implements AutoCloseable {
   public static Mount start(MountOptions asked) throws IOException {
     MountOptions options = checked(asked);
     BackingDirLock backingLock = BackingDirLock.acquire(options.backingDir());
-    TrackerStore trackers;
-    try {
-      trackers = TrackerStore.open(options.stateDir(), options.tracking());
-    } catch (IOException | RuntimeException e) {
-      backingLock.close();
-      throw e;
-    }
+    TrackerStore trackers = null;
     Mount mount;
     try {
+      trackers = TrackerStore.open(options.stateDir(), options.tracking());
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());
       ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get());
       CbtFuseFs fuse = new CbtFuseFs(fs);
@@ -80,7 +75,9 @@ public final class Mount implements AutoCloseable {
       mount.loopThread.start();
       mount.awaitServing(fuse);
     } catch (IOException | RuntimeException e) {
-      trackers.close();
+      if (trackers != null) {
+        trackers.close();
+      }
       backingLock.close();
       throw e;
     }
@@ -262,6 +259,11 @@ public final class Mount implements AutoCloseable {
     } catch (TimeoutException e) {
       throw new IOException("FUSE loop did not end within " + UNMOUNT_TIMEOUT_SECONDS + " s");
     }
+    finishUnmount();
+  }
+
+  /** After the FUSE loop ended: marks the mount closed and saves its tracking. */
+  private void finishUnmount() throws IOException {
     closed = true;
     saveTracking();
     log.info("unmounted {}; tracking state saved in {}", options.mountPoint(), options.stateDir());
@@ -346,9 +348,7 @@ public final class Mount implements AutoCloseable {
           options.backingDir());
       return;
     }
-    closed = true;
-    saveTracking();
-    log.info("unmounted {}; tracking state saved in {}", options.mountPoint(), options.stateDir());
+    finishUnmount();
   }
 
   /**
