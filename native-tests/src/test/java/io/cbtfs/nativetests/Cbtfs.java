@@ -18,17 +18,13 @@ final class Cbtfs {
     return jar;
   }
 
-  static List<String> command(String... args) {
-    return commandWith(List.of(), args);
+  /** The java of the JVM running the tests (the one the jar is run with). */
+  static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
-  /** With JVM options before the jar (system properties reach a daemon mount too). */
-  static List<String> commandWith(List<String> jvmOptions, String... args) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(jvmOptions);
-    cmd.add("-jar");
-    cmd.add(jar().toString());
+  static List<String> command(String... args) {
+    List<String> cmd = new ArrayList<>(List.of(java(), "-jar", jar().toString()));
     cmd.addAll(List.of(args));
     return cmd;
   }

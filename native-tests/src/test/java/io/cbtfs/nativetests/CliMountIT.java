@@ -12,8 +12,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,22 +20,17 @@ import org.junit.jupiter.api.io.TempDir;
 /** The cbtfs command as an operator runs it: a daemon mount, status over the socket, unmount. */
 class CliMountIT {
   @TempDir Path tmp;
-  Path backing;
-  Path mnt;
+  DaemonMount folder;
 
   @BeforeEach
   void folders() throws IOException {
-    Fuse.require();
-    backing = Files.createDirectory(tmp.resolve("images"));
-    mnt = Files.createDirectory(tmp.resolve("mnt"));
-    Files.write(backing.resolve("vm.raw"), new byte[4 << 20]);
+    folder = DaemonMount.prepare(tmp);
+    Files.write(folder.backingFile("vm.raw"), new byte[4 << 20]);
   }
 
   @AfterEach
   void noMountLeft() throws IOException {
-    if (ProcMounts.isMounted(mnt)) {
-      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
-    }
+    folder.close();
   }
 
   /**
@@ -50,13 +43,9 @@ class CliMountIT {
   void aMountKilledBeforeItsSettleLeavesAReplicaThatVerifyFinishes() throws Exception {
     Path replicaDir = Files.createDirectory(tmp.resolve("replica"));
     String replica = "file:" + replicaDir.resolve("vm.raw");
-    Tools.Result mount =
-        Tools.exec(Cbtfs.command("mount", "--daemon", backing.toString(), mnt.toString()), 120);
-    assertThat(mount.exitCode()).as(mount.output()).isZero();
-    Matcher pid = Pattern.compile("\\(pid (\\d+),").matcher(mount.output());
-    assertThat(pid.find()).as(mount.output()).isTrue();
+    ProcessHandle daemon = folder.mount();
     writeRandomBlocks(0, 1, 5, 40);
-    Tools.Result full = Cbtfs.run("sync", mnt.resolve("vm.raw").toString(), replica);
+    Tools.Result full = Cbtfs.run("sync", folder.image("vm.raw").toString(), replica);
     assertThat(full.exitCode()).as(full.output()).isZero();
     Path journal = replicaDir.resolve(".vm.raw.cbtfs-apply");
     assertThat(journal).as("a new replica is written in place, with no journal").doesNotExist();
@@ -67,39 +56,37 @@ class CliMountIT {
     Tools.run(
         "a FIFO where the settle writes the replica's metadata", "mkfifo", metaTemp.toString());
     writeRandomBlocks(2, 5, 41);
-    Tools.Result incremental = Cbtfs.run("sync", mnt.resolve("vm.raw").toString(), replica);
+    Tools.Result incremental = Cbtfs.run("sync", folder.image("vm.raw").toString(), replica);
     assertThat(incremental.exitCode()).as(incremental.output()).isZero();
     assertThat(journal).as("the incremental sync's settle is held back").exists();
-    ProcessHandle daemon = ProcessHandle.of(Long.parseLong(pid.group(1))).orElseThrow();
     daemon.destroyForcibly();
     daemon.onExit().get(30, TimeUnit.SECONDS);
-    Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
+    Tools.exec(List.of("fusermount", "-u", "-z", folder.mnt.toString()), 30);
     Files.delete(metaTemp); // else the next settle would wait at it too
     // a power cut would also lose the replica's unflushed writes: undo one of them
     try (FileChannel r = FileChannel.open(replicaDir.resolve("vm.raw"), StandardOpenOption.WRITE)) {
       r.write(ByteBuffer.wrap(new byte[65536]), 5L * 65536);
     }
 
-    Tools.Result verify = Cbtfs.run("verify", backing.resolve("vm.raw").toString(), replica);
+    Tools.Result verify = Cbtfs.run("verify", folder.backingFile("vm.raw").toString(), replica);
     assertThat(verify.exitCode()).as(verify.output()).isZero();
     assertThat(verify.output()).contains("identical");
     assertThat(journal).doesNotExist();
 
-    Tools.Result again = Cbtfs.run("mount", "--daemon", backing.toString(), mnt.toString());
-    assertThat(again.exitCode()).as(again.output()).isZero();
+    folder.mount();
     writeRandomBlocks(9);
-    Tools.Result next = Cbtfs.run("sync", "--json", mnt.resolve("vm.raw").toString(), replica);
+    Tools.Result next = Cbtfs.run("sync", "--json", folder.image("vm.raw").toString(), replica);
     assertThat(next.exitCode()).as(next.output()).isZero();
     assertThat(next.output()).contains("\"full\":false");
-    assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
-    assertThat(Files.mismatch(backing.resolve("vm.raw"), replicaDir.resolve("vm.raw")))
+    assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
+    assertThat(Files.mismatch(folder.backingFile("vm.raw"), replicaDir.resolve("vm.raw")))
         .isEqualTo(-1L);
   }
 
   /** Random bytes into the given 64 KiB blocks of vm.raw, through the mount. */
   private void writeRandomBlocks(int... blocks) throws IOException {
     Random rnd = new Random(blocks.length * 31L + blocks[0]);
-    try (FileChannel ch = FileChannel.open(mnt.resolve("vm.raw"), StandardOpenOption.WRITE)) {
+    try (FileChannel ch = FileChannel.open(folder.image("vm.raw"), StandardOpenOption.WRITE)) {
       for (int b : blocks) {
         byte[] data = new byte[65536];
         rnd.nextBytes(data);
@@ -114,23 +101,29 @@ class CliMountIT {
   @Test
   void daemonMountStatusAndUnmount() throws IOException {
     Tools.Result mount =
-        Cbtfs.run("mount", "--daemon", "--block-size", "1M", backing.toString(), mnt.toString());
+        Cbtfs.run(
+            "mount",
+            "--daemon",
+            "--block-size",
+            "1M",
+            folder.backing.toString(),
+            folder.mnt.toString());
     assertThat(mount.exitCode()).as(mount.output()).isZero();
     assertThat(mount.output()).contains("serving").contains("log ");
-    assertThat(ProcMounts.isMounted(mnt)).isTrue();
+    assertThat(ProcMounts.isMounted(folder.mnt)).isTrue();
 
     Tools.run(
         "dd through the mount",
         "dd",
         "if=/dev/zero",
-        "of=" + mnt.resolve("vm.raw"),
+        "of=" + folder.image("vm.raw"),
         "bs=4096",
         "count=1",
         "seek=300",
         "conv=notrunc",
         "status=none");
 
-    Tools.Result status = Cbtfs.run("status", "--json", mnt.resolve("vm.raw").toString());
+    Tools.Result status = Cbtfs.run("status", "--json", folder.image("vm.raw").toString());
     assertThat(status.exitCode()).as(status.output()).isZero();
     assertThat(status.output())
         .contains(
@@ -141,31 +134,30 @@ class CliMountIT {
             "\"tracking\":\"mounted\"");
 
     // busy: an open image keeps the mount up, and unmount says so
-    try (FileChannel open = FileChannel.open(mnt.resolve("vm.raw"), StandardOpenOption.READ)) {
-      Tools.Result busy = Cbtfs.run("unmount", mnt.toString());
+    try (FileChannel open = FileChannel.open(folder.image("vm.raw"), StandardOpenOption.READ)) {
+      Tools.Result busy = Cbtfs.run("unmount", folder.mnt.toString());
       assertThat(busy.exitCode()).isEqualTo(1);
       assertThat(busy.output()).contains("cannot unmount").containsIgnoringCase("busy");
-      assertThat(ProcMounts.isMounted(mnt)).isTrue();
+      assertThat(ProcMounts.isMounted(folder.mnt)).isTrue();
       assertThat(open.size()).isEqualTo(4 << 20);
     }
 
-    Tools.Result unmount = Cbtfs.run("unmount", mnt.toString());
+    Tools.Result unmount = Cbtfs.run("unmount", folder.mnt.toString());
     assertThat(unmount.exitCode()).as(unmount.output()).isZero();
-    assertThat(ProcMounts.isMounted(mnt)).isFalse();
+    assertThat(ProcMounts.isMounted(folder.mnt)).isFalse();
 
-    Tools.Result offline = Cbtfs.run("status", "--json", backing.resolve("vm.raw").toString());
+    Tools.Result offline = Cbtfs.run("status", "--json", folder.backingFile("vm.raw").toString());
     assertThat(offline.output())
         .contains("\"dirtyBlocks\":1", "\"tracking\":\"offline\"", "\"clean\":true");
-    assertThat(Files.readString(backing.resolve(".cbtfs/mount.log"))).contains("mounted");
+    assertThat(Files.readString(folder.backingFile(".cbtfs/mount.log"))).contains("mounted");
   }
 
   @Test
   void syncVerifyAndRestoreThroughTheCommandLine() throws IOException {
     Path replica = tmp.resolve("replica.img");
     Path archive = tmp.resolve("archive");
-    assertThat(Cbtfs.run("mount", "--daemon", backing.toString(), mnt.toString()).exitCode())
-        .isZero();
-    Path image = mnt.resolve("vm.raw");
+    folder.mount();
+    Path image = folder.image("vm.raw");
     Tools.Result first = Cbtfs.run("sync", "--json", image.toString(), "file:" + replica);
     assertThat(first.exitCode()).as(first.output()).isZero();
     assertThat(first.output()).contains("\"generation\":1", "\"full\":true");
@@ -203,11 +195,11 @@ class CliMountIT {
         .contains(
             "\"targets\":[{\"target\":\"file:" + replica + "\",\"generation\":2,\"at\":",
             "\"target\":\"archive:" + archive + "\",\"generation\":3");
-    assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
+    assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
 
     // offline: no mount running, the backing file is synced from the saved state
     Tools.Result offline =
-        Cbtfs.run("sync", backing.resolve("vm.raw").toString(), "archive:" + archive);
+        Cbtfs.run("sync", folder.backingFile("vm.raw").toString(), "archive:" + archive);
     assertThat(offline.exitCode()).as(offline.output()).isZero();
     assertThat(offline.output()).contains("generation 4 (incremental), 1 blocks");
     Tools.Result list = Cbtfs.run("restore", "--list", "archive:" + archive);
@@ -217,20 +209,20 @@ class CliMountIT {
     Path out = tmp.resolve("restored.img");
     Tools.Result restore = Cbtfs.run("restore", "archive:" + archive, out.toString());
     assertThat(restore.exitCode()).as(restore.output()).isZero();
-    assertThat(Files.mismatch(out, backing.resolve("vm.raw"))).isEqualTo(-1L);
+    assertThat(Files.mismatch(out, folder.backingFile("vm.raw"))).isEqualTo(-1L);
     Tools.Result again = Cbtfs.run("restore", "archive:" + archive, out.toString());
     assertThat(again.exitCode()).isEqualTo(1);
     assertThat(again.output()).contains("exists");
-    Tools.Result badTarget = Cbtfs.run("sync", backing.resolve("vm.raw").toString(), "/x");
+    Tools.Result badTarget = Cbtfs.run("sync", folder.backingFile("vm.raw").toString(), "/x");
     assertThat(badTarget.exitCode()).isEqualTo(2);
     assertThat(badTarget.output()).contains("use file:PATH");
   }
 
   @Test
   void unmountOfSomethingElseIsAClearError() {
-    Tools.Result r = Cbtfs.run("unmount", mnt.toString());
+    Tools.Result r = Cbtfs.run("unmount", folder.mnt.toString());
     assertThat(r.exitCode()).isEqualTo(1);
-    assertThat(r.output().strip()).isEqualTo("cbtfs unmount: no cbtfs mount on " + mnt);
+    assertThat(r.output().strip()).isEqualTo("cbtfs unmount: no cbtfs mount on " + folder.mnt);
   }
 
   @Test

@@ -3,7 +3,6 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.cli.CbtfsCommand;
-import io.cbtfs.fs.mount.ProcMounts;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,32 +34,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ControlSocketIT {
   @TempDir Path tmp;
-  Path backing;
-  Path mnt;
+  DaemonMount folder;
 
   @BeforeEach
   void folders() throws IOException {
-    Fuse.require();
+    folder = DaemonMount.prepare(tmp);
     assertThat(System.getProperty("sun.jnu.encoding"))
         .as("file names are UTF-8 here (failsafe sets LC_ALL=C.UTF-8)")
         .isEqualTo("UTF-8");
-    backing = Files.createDirectory(tmp.resolve("images"));
-    mnt = Files.createDirectory(tmp.resolve("mnt"));
   }
 
   @AfterEach
   void noMountLeft() throws IOException {
-    if (ProcMounts.isMounted(mnt)) {
-      Cbtfs.run("unmount", mnt.toString());
-    }
-    if (ProcMounts.isMounted(mnt)) {
-      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
-    }
-  }
-
-  private void mount() {
-    Tools.Result mount = Cbtfs.run("mount", "--daemon", backing.toString(), mnt.toString());
-    assertThat(mount.exitCode()).as(mount.output()).isZero();
+    folder.close();
   }
 
   /** The cbtfs command run in this JVM (the same code as the jar's, without a JVM start each). */
@@ -100,22 +86,22 @@ class ControlSocketIT {
     }
     names.add("\u00e9t\u00e9 \u65e5\u672c \ud83d\udcbe.qcow2");
     for (int i = 0; i < names.size(); i++) {
-      Files.write(backing.resolve(names.get(i)), random(8192, i));
+      Files.write(folder.backingFile(names.get(i)), random(8192, i));
     }
     Tools.run(
         "a name that is not UTF-8",
         "bash",
         "-c",
-        "head -c 8192 /dev/urandom > " + backing + "/$'bad\\x80\\xff'");
-    mount();
+        "head -c 8192 /dev/urandom > " + folder.backing + "/$'bad\\x80\\xff'");
+    folder.mount();
     Path replicas = Files.createDirectory(tmp.resolve("replicas"));
     for (int i = 0; i < names.size(); i++) {
-      String image = mnt.resolve(names.get(i)).toString();
+      String image = folder.image(names.get(i)).toString();
       Path replica = replicas.resolve(i + ".img");
       Tools.Result sync = inProcess("sync", "--json", image, "file:" + replica);
       assertThat(sync.exitCode()).as("sync of %s: %s", names.get(i), sync.output()).isZero();
       assertThat(sync.output()).contains("\"generation\":1", "\"full\":true");
-      assertThat(Files.mismatch(backing.resolve(names.get(i)), replica)).isEqualTo(-1L);
+      assertThat(Files.mismatch(folder.backingFile(names.get(i)), replica)).isEqualTo(-1L);
       Tools.Result status = inProcess("status", "--json", image);
       assertThat(status.exitCode()).as(status.output()).isZero();
       assertThat(status.output())
@@ -124,9 +110,9 @@ class ControlSocketIT {
     // the jar itself, with a name of multi-byte UTF-8
     String multi = names.get(names.size() - 1);
     Tools.Result jar =
-        Cbtfs.run("sync", mnt.resolve(multi).toString(), "file:" + replicas.resolve("multi.img"));
+        Cbtfs.run("sync", folder.image(multi).toString(), "file:" + replicas.resolve("multi.img"));
     assertThat(jar.exitCode()).as(jar.output()).isZero();
-    assertThat(Files.mismatch(backing.resolve(multi), replicas.resolve("multi.img")))
+    assertThat(Files.mismatch(folder.backingFile(multi), replicas.resolve("multi.img")))
         .isEqualTo(-1L);
 
     Tools.Result notUtf8 =
@@ -135,9 +121,9 @@ class ControlSocketIT {
                 "bash",
                 "-c",
                 "exec \"$0\" -jar \"$1\" sync \"$2\"/$'bad\\x80\\xff' file:\"$3\"",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                Cbtfs.java(),
                 Cbtfs.jar().toString(),
-                mnt.toString(),
+                folder.mnt.toString(),
                 replicas.resolve("bad.img").toString()),
             120);
     assertThat(notUtf8.exitCode()).as(notUtf8.output()).isEqualTo(1);
@@ -154,19 +140,19 @@ class ControlSocketIT {
   void aNameThatLooksLikeARequestSyncsItselfWhereAsked() throws IOException {
     String elsewhere = "cbtfs-injection-" + UUID.randomUUID() + ".img";
     String name = "x\tfile:" + elsewhere + "\ttrue\nz";
-    Files.write(backing.resolve(name), random(1 << 20, 1));
-    Files.write(backing.resolve("x"), random(1 << 20, 2));
-    mount();
+    Files.write(folder.backingFile(name), random(1 << 20, 1));
+    Files.write(folder.backingFile("x"), random(1 << 20, 2));
+    folder.mount();
     Path replica = tmp.resolve("replica.img");
     try {
-      Tools.Result sync = Cbtfs.run("sync", mnt.resolve(name).toString(), "file:" + replica);
+      Tools.Result sync = Cbtfs.run("sync", folder.image(name).toString(), "file:" + replica);
       assertThat(Path.of("/", elsewhere)).doesNotExist();
       assertThat(sync.exitCode()).as(sync.output()).isZero();
-      assertThat(Files.mismatch(backing.resolve(name), replica)).isEqualTo(-1L);
-      Tools.Result status = Cbtfs.run("status", "--json", mnt.resolve(name).toString());
+      assertThat(Files.mismatch(folder.backingFile(name), replica)).isEqualTo(-1L);
+      Tools.Result status = Cbtfs.run("status", "--json", folder.image(name).toString());
       assertThat(status.exitCode()).as(status.output()).isZero();
       assertThat(status.output()).contains("\"generation\":1", "\"tracking\":\"mounted\"");
-      Tools.Result x = Cbtfs.run("status", "--json", mnt.resolve("x").toString());
+      Tools.Result x = Cbtfs.run("status", "--json", folder.image("x").toString());
       assertThat(x.output()).as("image x was never synced").contains("\"generation\":0");
     } finally {
       Files.deleteIfExists(Path.of("/", elsewhere));
@@ -179,17 +165,17 @@ class ControlSocketIT {
     Files.createDirectories(deep);
     Path far = deep.resolve("replica-\t\n.img");
     assertThat(far.toString().getBytes(StandardCharsets.UTF_8).length).isGreaterThan(3900);
-    Tools.Result sync = Cbtfs.run("sync", mnt.resolve("x").toString(), "file:" + far);
+    Tools.Result sync = Cbtfs.run("sync", folder.image("x").toString(), "file:" + far);
     assertThat(sync.exitCode()).as(sync.output()).isZero();
-    assertThat(Files.mismatch(backing.resolve("x"), far)).isEqualTo(-1L);
+    assertThat(Files.mismatch(folder.backingFile("x"), far)).isEqualTo(-1L);
   }
 
   /** A user the socket's folder keeps out is told "permission denied", not "is it gone?". */
   @Test
   void aUserWhoMayNotUseTheSocketIsToldSo() throws IOException {
     Tools.require("setpriv");
-    Files.write(backing.resolve("vm.img"), random(1 << 16, 3));
-    mount();
+    Files.write(folder.backingFile("vm.img"), random(1 << 16, 3));
+    folder.mount();
     // the image's path names the mount (found in /proc/mounts); its socket is in folders that
     // only root may enter
     List<String> asNobody =
@@ -197,9 +183,9 @@ class ControlSocketIT {
             List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"));
     for (List<String> command :
         List.of(
-            Cbtfs.command("status", mnt.resolve("vm.img").toString()),
+            Cbtfs.command("status", folder.image("vm.img").toString()),
             Cbtfs.command(
-                "sync", mnt.resolve("vm.img").toString(), "file:/nonexistent/replica.img"))) {
+                "sync", folder.image("vm.img").toString(), "file:/nonexistent/replica.img"))) {
       List<String> run = new ArrayList<>(asNobody);
       run.addAll(command);
       Tools.Result r = Tools.exec(run, 120);
@@ -219,20 +205,20 @@ class ControlSocketIT {
   void ctrlCOfASyncStopsTheSyncInTheMount() throws Exception {
     Tools.require("script");
     int mib = 256;
-    Path image = backing.resolve("vm.img");
+    Path image = folder.backingFile("vm.img");
     writeRandom(image, mib, 1);
-    mount();
+    folder.mount();
     Path replica = tmp.resolve("replica.img");
-    Tools.Result first = Cbtfs.run("sync", mnt.resolve("vm.img").toString(), "file:" + replica);
+    Tools.Result first = Cbtfs.run("sync", folder.image("vm.img").toString(), "file:" + replica);
     assertThat(first.exitCode()).as(first.output()).isZero();
     Path before = tmp.resolve("before.img");
     Files.copy(replica, before, StandardCopyOption.COPY_ATTRIBUTES);
-    writeRandom(mnt.resolve("vm.img"), mib, 2); // every block dirty
+    writeRandom(folder.image("vm.img"), mib, 2); // every block dirty
 
     String command =
         String.join(
             " ",
-            Cbtfs.command("sync", mnt.resolve("vm.img").toString(), "file:" + replica).stream()
+            Cbtfs.command("sync", folder.image("vm.img").toString(), "file:" + replica).stream()
                 .map(a -> "'" + a + "'")
                 .toList());
     Process client =
@@ -256,14 +242,14 @@ class ControlSocketIT {
         .contains("the target is as it was and the blocks stay dirty");
 
     assertThat(Files.mismatch(before, replica)).as("the replica is generation 1").isEqualTo(-1L);
-    Tools.Result status = Cbtfs.run("status", "--json", mnt.resolve("vm.img").toString());
+    Tools.Result status = Cbtfs.run("status", "--json", folder.image("vm.img").toString());
     assertThat(status.output())
         .contains("\"generation\":1", "\"dirtyBlocks\":" + (mib << 20) / 65536);
-    assertThat(firstBytes(mnt.resolve("vm.img"), 1 << 16))
+    assertThat(firstBytes(folder.image("vm.img"), 1 << 16))
         .as("the mount still serves")
         .isEqualTo(firstBytes(image, 1 << 16));
     Tools.Result again =
-        Cbtfs.run("sync", "--json", mnt.resolve("vm.img").toString(), "file:" + replica);
+        Cbtfs.run("sync", "--json", folder.image("vm.img").toString(), "file:" + replica);
     assertThat(again.exitCode()).as(again.output()).isZero();
     // 2 went to the cancelled sync: a number is never issued twice
     assertThat(again.output()).contains("\"generation\":3", "\"full\":false");

@@ -98,14 +98,10 @@ class CrashIT {
     Process mount = startMountProcess(backing, mnt);
     try {
       assertThat(Cbtfs.run("sync", image.toString(), target).exitCode()).isZero();
-      try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
-        for (long at : new long[] {0, 40 * extent}) {
-          ByteBuffer b = ByteBuffer.wrap(new byte[4096]);
-          new Random(at).nextBytes(b.array());
-          while (b.hasRemaining()) {
-            ch.write(b, at + b.position());
-          }
-        }
+      for (long at : new long[] {0, 40 * extent}) {
+        byte[] b = new byte[4096];
+        new Random(at).nextBytes(b);
+        Tools.pwrite(image, at, b);
       }
       mount.destroyForcibly(); // SIGKILL
       assertThat(mount.waitFor(30, TimeUnit.SECONDS)).isTrue();

@@ -8,11 +8,8 @@ import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -96,11 +93,6 @@ class FullTargetIT {
   private void write(long offset, int length, long seed) throws IOException {
     byte[] b = new byte[length];
     new Random(seed).nextBytes(b);
-    try (FileChannel ch = FileChannel.open(folder.image("disk.img"), StandardOpenOption.WRITE)) {
-      ByteBuffer buf = ByteBuffer.wrap(b);
-      while (buf.hasRemaining()) {
-        ch.write(buf, offset + buf.position());
-      }
-    }
+    Tools.pwrite(folder.image("disk.img"), offset, b);
   }
 }

@@ -40,8 +40,7 @@ class LauncherIT {
     for (String tool : List.of("bash", "grep", "rm", "mv", "mktemp", "tail", "cat")) {
       Files.createSymbolicLink(bin.resolve(tool), Path.of("/bin", tool).toRealPath());
     }
-    Files.createSymbolicLink(
-        bin.resolve("java"), Path.of(System.getProperty("java.home"), "bin", "java"));
+    Files.createSymbolicLink(bin.resolve("java"), Path.of(Cbtfs.java()));
     script(
         "ldconfig",
         "[ -e " + records.resolve("libfuse-installed") + " ] && echo '\tlibfuse.so.2 => /x'",

@@ -58,15 +58,6 @@ class MountIT {
     return b;
   }
 
-  private static void pwrite(Path file, long offset, byte[] data) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-      ByteBuffer buf = ByteBuffer.wrap(data);
-      while (buf.hasRemaining()) {
-        ch.write(buf, offset + buf.position());
-      }
-    }
-  }
-
   @Test
   void servesTheBackingFileWithSameNameSizeAndBytes() throws IOException {
     Path image = folder.image("disk.img");
@@ -121,7 +112,7 @@ class MountIT {
     long[][] writes = {{0, 1}, {(64 << 10) - 10, 20}, {5L << 20, 3 * (64 << 10)}};
     DirtyTracker expected = new DirtyTracker(G);
     for (long[] w : writes) {
-      pwrite(image, w[0], new byte[(int) w[1]]);
+      Tools.pwrite(image, w[0], new byte[(int) w[1]]);
       expected.mark(w[0], w[1]);
     }
     assertThat(blocks(folder.dirty("disk.img")))
@@ -187,7 +178,7 @@ class MountIT {
   void writePastTheEndGrowsTheImageAndMarksIt() throws IOException {
     Path image = folder.image("disk.img");
     long off = IMAGE_BYTES + 100_000L;
-    pwrite(image, off, new byte[] {1, 2, 3});
+    Tools.pwrite(image, off, new byte[] {1, 2, 3});
     assertThat(Files.size(folder.backingFile("disk.img"))).isEqualTo(off + 3);
     byte[] tail = new byte[10];
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ)) {
@@ -221,7 +212,7 @@ class MountIT {
 
   @Test
   void renameMovesTrackingAndUnlinkDropsIt() throws IOException {
-    pwrite(folder.image("disk.img"), 0, new byte[] {9});
+    Tools.pwrite(folder.image("disk.img"), 0, new byte[] {9});
     Files.move(folder.image("disk.img"), folder.image("renamed.img"));
     assertThat(Files.exists(folder.backingFile("renamed.img"))).isTrue();
     assertThat(blocks(folder.dirty("renamed.img"))).hasToString("{0}");
@@ -283,7 +274,7 @@ class MountIT {
 
   @Test
   void unmountSavesTheDirtySetAsClean() throws IOException {
-    pwrite(folder.image("disk.img"), 70_000, new byte[1]);
+    Tools.pwrite(folder.image("disk.img"), 70_000, new byte[1]);
     folder.unmount();
     assertThat(ProcMounts.isMounted(folder.mountPoint)).isFalse();
     TrackerState state =
@@ -295,10 +286,10 @@ class MountIT {
 
   @Test
   void remountKeepsTheDirtySet() throws IOException {
-    pwrite(folder.image("disk.img"), 0, new byte[1]);
+    Tools.pwrite(folder.image("disk.img"), 0, new byte[1]);
     folder.unmount();
     folder.mount();
-    pwrite(folder.image("disk.img"), 1 << 20, new byte[1]);
+    Tools.pwrite(folder.image("disk.img"), 1 << 20, new byte[1]);
     assertThat(blocks(folder.dirty("disk.img"))).hasToString("{0, 16}");
   }
 

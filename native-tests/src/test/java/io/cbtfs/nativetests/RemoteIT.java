@@ -29,8 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RemoteIT {
   @TempDir Path tmp;
-  Path backing;
-  Path mnt;
+  DaemonMount folder;
   Path root;
   Process receiver;
   String pin;
@@ -38,9 +37,7 @@ class RemoteIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    Fuse.require();
-    backing = Files.createDirectory(tmp.resolve("images"));
-    mnt = Files.createDirectory(tmp.resolve("mnt"));
+    folder = DaemonMount.prepare(tmp);
     root = Files.createDirectory(tmp.resolve("receiver"));
     initReceiver();
     try (ServerSocket s = new ServerSocket(0)) {
@@ -61,9 +58,7 @@ class RemoteIT {
     if (receiver != null) {
       receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
-    if (ProcMounts.isMounted(mnt)) {
-      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
-    }
+    folder.close();
     if (ProcMounts.isMounted(root)) {
       Tools.exec(List.of("umount", "-l", root.toString()), 30);
     }
@@ -112,11 +107,10 @@ class RemoteIT {
 
   @Test
   void syncsThroughARealMountToAReceiverAndSurvivesItsDeath() throws Exception {
-    Files.write(backing.resolve("vm.raw"), new byte[8 << 20]);
-    assertThat(Cbtfs.run("mount", "--daemon", backing.toString(), mnt.toString()).exitCode())
-        .isZero();
+    Files.write(folder.backingFile("vm.raw"), new byte[8 << 20]);
+    folder.mount();
     startReceiver();
-    Path image = mnt.resolve("vm.raw");
+    Path image = folder.image("vm.raw");
     Tools.run(
         "dd through the mount",
         "dd",
@@ -129,7 +123,8 @@ class RemoteIT {
         "status=none");
     Tools.Result first = Cbtfs.run("sync", image.toString(), uri("vm1"));
     assertThat(first.exitCode()).as(first.output()).isZero();
-    assertThat(Files.mismatch(backing.resolve("vm.raw"), root.resolve("vm1.img"))).isEqualTo(-1L);
+    assertThat(Files.mismatch(folder.backingFile("vm.raw"), root.resolve("vm1.img")))
+        .isEqualTo(-1L);
 
     // verify compares over the network by block hashes, and names a block damaged on the receiver
     Tools.Result same = Cbtfs.run("verify", image.toString(), uri("vm1"));
@@ -176,8 +171,9 @@ class RemoteIT {
     assertThat(again.exitCode()).as(again.output()).isZero();
     assertThat(again.output()).contains("\"blocks\":96", "\"full\":false");
     assertThat(Files.exists(staging)).as("the dead receiver's staging file is gone").isFalse();
-    assertThat(Files.mismatch(backing.resolve("vm.raw"), root.resolve("vm1.img"))).isEqualTo(-1L);
-    assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
+    assertThat(Files.mismatch(folder.backingFile("vm.raw"), root.resolve("vm1.img")))
+        .isEqualTo(-1L);
+    assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
   }
 
   @Test
@@ -193,17 +189,17 @@ class RemoteIT {
         "tmpfs",
         root.toString());
     initReceiver(); // a new identity on the small disk (the mount hides the first one)
-    Files.write(backing.resolve("big.raw"), new byte[0]);
+    Files.write(folder.backingFile("big.raw"), new byte[0]);
     Tools.run(
         "fill the image",
         "dd",
         "if=/dev/urandom",
-        "of=" + backing.resolve("big.raw"),
+        "of=" + folder.backingFile("big.raw"),
         "bs=1M",
         "count=4",
         "status=none");
     startReceiver();
-    Tools.Result full = Cbtfs.run("sync", backing.resolve("big.raw").toString(), uri("big"));
+    Tools.Result full = Cbtfs.run("sync", folder.backingFile("big.raw").toString(), uri("big"));
     assertThat(full.exitCode()).as(full.output()).isEqualTo(1);
     assertThat(full.output()).containsIgnoringCase("space");
     try (var files = Files.list(root)) { // nothing half-written: the receiver's identity and an
@@ -213,9 +209,10 @@ class RemoteIT {
     }
     assertThat(Files.size(root.resolve(".big.img.cbtfs-sync"))).isZero();
     Tools.run("grow the receiver's disk", "mount", "-o", "remount,size=32m", root.toString());
-    Tools.Result ok = Cbtfs.run("sync", backing.resolve("big.raw").toString(), uri("big"));
+    Tools.Result ok = Cbtfs.run("sync", folder.backingFile("big.raw").toString(), uri("big"));
     assertThat(ok.exitCode()).as(ok.output()).isZero();
-    assertThat(Files.mismatch(backing.resolve("big.raw"), root.resolve("big.img"))).isEqualTo(-1L);
+    assertThat(Files.mismatch(folder.backingFile("big.raw"), root.resolve("big.img")))
+        .isEqualTo(-1L);
   }
 
   /**
@@ -229,10 +226,10 @@ class RemoteIT {
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     root = tmp.resolve("backup"); // not there yet: cbtfs makes it
     initReceiver();
-    Files.write(backing.resolve("vm.raw"), new byte[1 << 20]);
+    Files.write(folder.backingFile("vm.raw"), new byte[1 << 20]);
     startReceiver();
     for (String target : List.of(uri("vm1"), uri("vm2") + "&archive")) {
-      Tools.Result sync = Cbtfs.run("sync", backing.resolve("vm.raw").toString(), target);
+      Tools.Result sync = Cbtfs.run("sync", folder.backingFile("vm.raw").toString(), target);
       assertThat(sync.exitCode()).as(sync.output()).isZero();
     }
     try (var made = Files.walk(root)) {

@@ -2,12 +2,10 @@ package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.s3.S3ProxyServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
@@ -24,36 +22,27 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class S3IT {
   @TempDir Path tmp;
-  Path backing;
-  Path mnt;
+  DaemonMount folder;
   S3ProxyServer server;
   Map<String, String> env;
   String endpoint;
 
   @BeforeEach
   void setUp() throws IOException {
-    Fuse.require();
-    backing = Files.createDirectory(tmp.resolve("images"));
-    mnt = Files.createDirectory(tmp.resolve("mnt"));
+    folder = DaemonMount.prepare(tmp);
     byte[] image = new byte[16 << 20];
     new Random(1).nextBytes(image);
     java.util.Arrays.fill(image, 4 << 20, 6 << 20, (byte) 0);
-    Files.write(backing.resolve("vm1.raw"), image);
+    Files.write(folder.backingFile("vm1.raw"), image);
     server = S3ProxyServer.start(Files.createDirectory(tmp.resolve("s3")), "backups");
     env = Map.of("AWS_SHARED_CREDENTIALS_FILE", server.credentialsFile().toString());
     endpoint = server.endpoint();
-    Tools.Result mount = Cbtfs.run("mount", "--daemon", backing.toString(), mnt.toString());
-    assertThat(mount.exitCode()).as(mount.output()).isZero();
+    folder.mount();
   }
 
   @AfterEach
   void tearDown() throws Exception {
-    if (ProcMounts.isMounted(mnt)) {
-      Cbtfs.run("unmount", mnt.toString());
-    }
-    if (ProcMounts.isMounted(mnt)) {
-      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
-    }
+    folder.close();
     server.close();
   }
 
@@ -72,7 +61,7 @@ class S3IT {
     new Random(seed).nextBytes(data);
     try (var ch =
         java.nio.channels.FileChannel.open(
-            mnt.resolve(image), java.nio.file.StandardOpenOption.WRITE)) {
+            folder.image(image), java.nio.file.StandardOpenOption.WRITE)) {
       ch.write(java.nio.ByteBuffer.wrap(data), offset);
     }
   }
@@ -93,10 +82,10 @@ class S3IT {
         writeThroughMount("vm1.raw", gen * (3L << 20), 1 << 20, gen); // one whole 1 MiB cell
       }
       Tools.Result sync =
-          ok("sync", mnt.resolve("vm1.raw").toString(), vm1, "--s3-endpoint", endpoint);
+          ok("sync", folder.image("vm1.raw").toString(), vm1, "--s3-endpoint", endpoint);
       assertThat(sync.output()).contains("generation " + gen);
       copies[gen] = tmp.resolve("vm1-gen" + gen);
-      Files.copy(backing.resolve("vm1.raw"), copies[gen]);
+      Files.copy(folder.backingFile("vm1.raw"), copies[gen]);
     }
     for (int gen = 1; gen <= 3; gen++) {
       Path out = tmp.resolve("restored-" + gen);
@@ -110,18 +99,18 @@ class S3IT {
           endpoint);
       assertThat(Files.mismatch(out, copies[gen])).as("generation %d", gen).isEqualTo(-1L);
     }
-    ok("verify", mnt.resolve("vm1.raw").toString(), vm1, "--s3-endpoint", endpoint);
+    ok("verify", folder.image("vm1.raw").toString(), vm1, "--s3-endpoint", endpoint);
 
     // a clone made through the mount costs no chunk: its every 1 MiB cell is in the store
     long before = chunks();
     Tools.run(
         "cp through the mount",
         "cp",
-        mnt.resolve("vm1.raw").toString(),
-        mnt.resolve("vm2.raw").toString());
+        folder.image("vm1.raw").toString(),
+        folder.image("vm2.raw").toString());
     ok(
         "sync",
-        mnt.resolve("vm2.raw").toString(),
+        folder.image("vm2.raw").toString(),
         "s3://backups/fleet/vm2",
         "--s3-endpoint",
         endpoint);
@@ -159,14 +148,14 @@ class S3IT {
         Cbtfs.run(
             Map.of("AWS_SHARED_CREDENTIALS_FILE", bad.toString()),
             "sync",
-            mnt.resolve("vm1.raw").toString(),
+            folder.image("vm1.raw").toString(),
             "s3://backups/vm1",
             "--s3-endpoint",
             endpoint);
     assertThat(r.exitCode()).isEqualTo(1);
     assertThat(r.output()).contains("s3://backups/").contains("403");
     assertThat(r.output().strip().lines()).hasSize(1);
-    Tools.Result status = ok("status", "--json", mnt.resolve("vm1.raw").toString());
+    Tools.Result status = ok("status", "--json", folder.image("vm1.raw").toString());
     assertThat(status.output()).contains("\"dirtyBlocks\":1").contains("\"generation\":0");
   }
 }

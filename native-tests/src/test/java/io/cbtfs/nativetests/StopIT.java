@@ -14,8 +14,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,38 +22,21 @@ import org.junit.jupiter.api.io.TempDir;
 /** How a mount stops when stopping is not simple: SIGTERM while busy, a full state disk. */
 class StopIT {
   @TempDir Path tmp;
-  Path backing;
-  Path mnt;
+  DaemonMount folder;
   Path stateDisk;
 
   @BeforeEach
   void folders() throws IOException {
-    Fuse.require();
-    backing = Files.createDirectory(tmp.resolve("images"));
-    mnt = Files.createDirectory(tmp.resolve("mnt"));
-    Files.write(backing.resolve("vm.raw"), new byte[4 << 20]);
+    folder = DaemonMount.prepare(tmp);
+    Files.write(folder.backingFile("vm.raw"), new byte[4 << 20]);
   }
 
   @AfterEach
   void noMountLeft() throws IOException {
-    if (ProcMounts.isMounted(mnt)) {
-      Tools.exec(List.of("fusermount", "-u", "-z", mnt.toString()), 30);
-    }
+    folder.close();
     if (stateDisk != null && ProcMounts.isMounted(stateDisk)) {
       Tools.exec(List.of("umount", "-l", stateDisk.toString()), 30);
     }
-  }
-
-  private ProcessHandle daemonMount(String... options) {
-    List<String> args = Tools.list("mount", "--daemon");
-    args.addAll(List.of(options));
-    args.add(backing.toString());
-    args.add(mnt.toString());
-    Tools.Result r = Cbtfs.run(args.toArray(String[]::new));
-    assertThat(r.exitCode()).as(r.output()).isZero();
-    Matcher pid = Pattern.compile("\\(pid (\\d+),").matcher(r.output());
-    assertThat(pid.find()).as(r.output()).isTrue();
-    return ProcessHandle.of(Long.parseLong(pid.group(1))).orElseThrow();
   }
 
   private void writeBlock(FileChannel ch, int block) throws IOException {
@@ -74,32 +55,32 @@ class StopIT {
    */
   @Test
   void afterSigtermWithAnImageOpenChangesAreRefusedUntilTheMountEnds() throws Exception {
-    ProcessHandle daemon = daemonMount();
-    Path log = backing.resolve(".cbtfs/mount.log");
+    ProcessHandle daemon = folder.mount();
+    Path log = folder.backingFile(".cbtfs/mount.log");
     try (FileChannel open =
         FileChannel.open(
-            mnt.resolve("vm.raw"), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            folder.image("vm.raw"), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       writeBlock(open, 3);
       Tools.run("SIGTERM the mount", "kill", "-TERM", Long.toString(daemon.pid()));
       awaitLogLine(log, "are refused from now on");
 
-      assertThatThrownBy(() -> Files.write(mnt.resolve("new.img"), new byte[4096]))
+      assertThatThrownBy(() -> Files.write(folder.image("new.img"), new byte[4096]))
           .isInstanceOf(FileSystemException.class)
           .hasMessageContaining("Read-only file system");
       assertThatThrownBy(() -> writeBlock(open, 5))
           .isInstanceOf(IOException.class)
           .hasMessageContaining("Read-only file system");
       assertThat(open.read(ByteBuffer.allocate(4096), 0)).as("reads go on").isEqualTo(4096);
-      assertThat(ProcMounts.isMounted(mnt)).as("attached while it waits").isTrue();
+      assertThat(ProcMounts.isMounted(folder.mnt)).as("attached while it waits").isTrue();
       assertThat(daemon.isAlive()).isTrue();
     }
     daemon.onExit().get(60, TimeUnit.SECONDS); // the last image closed: unmounted and saved
-    assertThat(ProcMounts.isMounted(mnt)).isFalse();
-    try (var left = Files.list(mnt)) {
+    assertThat(ProcMounts.isMounted(folder.mnt)).isFalse();
+    try (var left = Files.list(folder.mnt)) {
       assertThat(left).as("nothing landed in the mount point's own folder").isEmpty();
     }
-    assertThat(backing.resolve("new.img")).doesNotExist();
-    Tools.Result status = Cbtfs.run("status", "--json", backing.resolve("vm.raw").toString());
+    assertThat(folder.backingFile("new.img")).doesNotExist();
+    Tools.Result status = Cbtfs.run("status", "--json", folder.backingFile("vm.raw").toString());
     assertThat(status.output())
         .as(status.output())
         .contains("\"dirtyBlocks\":1", "\"clean\":true", "\"tracking\":\"offline\"");
@@ -114,18 +95,21 @@ class StopIT {
   void aSigtermAsTheMountAppearsStillUnmountsInOrder() throws Exception {
     for (int attempt = 0; attempt < 3; attempt++) {
       Process mount =
-          new ProcessBuilder(Cbtfs.command("mount", backing.toString(), mnt.toString()))
+          new ProcessBuilder(
+                  Cbtfs.command("mount", folder.backing.toString(), folder.mnt.toString()))
               .redirectErrorStream(true)
               .redirectOutput(tmp.resolve("mount-" + attempt + ".out").toFile())
               .start();
-      while (!ProcMounts.isMounted(mnt)) {
+      while (!ProcMounts.isMounted(folder.mnt)) {
         assertThat(mount.isAlive()).as("the mount came up").isTrue();
         Thread.onSpinWait();
       }
       Tools.run("SIGTERM the mount", "kill", "-TERM", Long.toString(mount.pid()));
       assertThat(mount.waitFor(60, TimeUnit.SECONDS)).isTrue();
-      assertThat(ProcMounts.isMounted(mnt)).as("attempt %d: no mount left", attempt).isFalse();
-      try (var left = Files.list(mnt)) {
+      assertThat(ProcMounts.isMounted(folder.mnt))
+          .as("attempt %d: no mount left", attempt)
+          .isFalse();
+      try (var left = Files.list(folder.mnt)) {
         assertThat(left).as("the mount point is a plain empty folder again").isEmpty();
       }
       assertThat(mount.exitValue()).as("an ordered stop").isIn(0, 143);
@@ -153,21 +137,22 @@ class StopIT {
         "tmpfs",
         stateDisk.toString());
     Path state = stateDisk.resolve("state");
-    daemonMount("--state-dir", state.toString(), "--log-file", tmp.resolve("log").toString());
-    try (FileChannel ch = FileChannel.open(mnt.resolve("vm.raw"), StandardOpenOption.WRITE)) {
+    folder.mount("--state-dir", state.toString(), "--log-file", tmp.resolve("log").toString());
+    try (FileChannel ch = FileChannel.open(folder.image("vm.raw"), StandardOpenOption.WRITE)) {
       writeBlock(ch, 2);
       writeBlock(ch, 9);
     }
     Tools.exec( // fails with "No space left on device" once the disk is full: what it is for
         List.of("dd", "if=/dev/zero", "of=" + stateDisk.resolve("filler"), "bs=4096"), 60);
 
-    Tools.Result unmount = Cbtfs.run("unmount", mnt.toString());
+    Tools.Result unmount = Cbtfs.run("unmount", folder.mnt.toString());
     assertThat(unmount.exitCode()).as(unmount.output()).isEqualTo(3);
     assertThat(unmount.output().strip())
-        .startsWith("cbtfs unmount: unmounted " + mnt + ", but its tracking could not be saved")
+        .startsWith(
+            "cbtfs unmount: unmounted " + folder.mnt + ", but its tracking could not be saved")
         .contains("in " + state, "No space left on device", "the next mount recovers it");
     assertThat(unmount.output().lines()).hasSize(1);
-    assertThat(ProcMounts.isMounted(mnt)).isFalse();
+    assertThat(ProcMounts.isMounted(folder.mnt)).isFalse();
 
     Files.delete(stateDisk.resolve("filler"));
     Tools.Result offline =
@@ -176,13 +161,13 @@ class StopIT {
             "--json",
             "--state-dir",
             state.toString(),
-            backing.resolve("vm.raw").toString());
+            folder.backingFile("vm.raw").toString());
     assertThat(offline.output()).as(offline.output()).contains("\"clean\":false");
-    daemonMount("--state-dir", state.toString(), "--log-file", tmp.resolve("log").toString());
-    Tools.Result mounted = Cbtfs.run("status", "--json", mnt.resolve("vm.raw").toString());
+    folder.mount("--state-dir", state.toString(), "--log-file", tmp.resolve("log").toString());
+    Tools.Result mounted = Cbtfs.run("status", "--json", folder.image("vm.raw").toString());
     assertThat(mounted.output()).as(mounted.output()).contains("recovered after an unclean stop");
     assertThat(mounted.output()).doesNotContain("\"dirtyBlocks\":0,");
-    assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
+    assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
   }
 
   /** Waits (polling, with a deadline) until the mount's log has a line containing {@code text}. */

@@ -3,9 +3,12 @@ package io.cbtfs.nativetests;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -65,6 +68,16 @@ final class Tools {
       fail(tool + " is required under CI=true (bin/test installs it)");
     }
     Assumptions.abort(tool + " is not installed");
+  }
+
+  /** Writes {@code data} at {@code offset} of {@code file}, as pwrite(2) would. */
+  static void pwrite(Path file, long offset, byte[] data) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ByteBuffer buf = ByteBuffer.wrap(data);
+      while (buf.hasRemaining()) {
+        ch.write(buf, offset + buf.position());
+      }
+    }
   }
 
   static List<String> list(String... parts) {

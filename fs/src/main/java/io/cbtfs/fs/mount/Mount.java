@@ -62,17 +62,12 @@ public final class Mount implements AutoCloseable {
    * @throws CbtfsException with a one-line reason when the mount cannot be made
    */
   public static Mount start(MountOptions asked) throws IOException {
-    MountOptions options = validate(asked);
+    MountOptions options = checked(asked);
     BackingDirLock backingLock = BackingDirLock.acquire(options.backingDir());
-    TrackerStore trackers;
-    try {
-      trackers = TrackerStore.open(options.stateDir(), options.tracking());
-    } catch (IOException | RuntimeException e) {
-      backingLock.close();
-      throw e;
-    }
+    TrackerStore trackers = null;
     Mount mount;
     try {
+      trackers = TrackerStore.open(options.stateDir(), options.tracking());
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());
       ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get());
       CbtFuseFs fuse = new CbtFuseFs(fs);
@@ -80,7 +75,9 @@ public final class Mount implements AutoCloseable {
       mount.loopThread.start();
       mount.awaitServing(fuse);
     } catch (IOException | RuntimeException e) {
-      trackers.close();
+      if (trackers != null) {
+        trackers.close();
+      }
       backingLock.close();
       throw e;
     }
@@ -135,7 +132,16 @@ public final class Mount implements AutoCloseable {
    * @throws CbtfsException naming the first thing that is wrong
    */
   public static MountOptions validate(MountOptions asked) throws IOException {
-    if (ProcMounts.isMounted(asked.mountPoint())) {
+    MountOptions options = checked(asked);
+    // a --daemon mount's parent refuses here, before it forks; start takes the lock itself
+    BackingDirLock.check(options.backingDir());
+    return options;
+  }
+
+  /** {@link #validate} but the backing folder's lock, which {@link #start} acquires instead. */
+  private static MountOptions checked(MountOptions asked) throws IOException {
+    List<ProcMounts.Entry> mounts = ProcMounts.entries();
+    if (ProcMounts.isMounted(mounts, asked.mountPoint())) {
       throw new CbtfsException("something is already mounted on " + asked.mountPoint());
     }
     Path backing = realDirectory(asked.backingDir(), "backing directory");
@@ -144,7 +150,7 @@ public final class Mount implements AutoCloseable {
     MountOptions options =
         new MountOptions(
             backing, mp, stateDir, asked.tracking(), asked.allowOther(), asked.directIo());
-    if (ProcMounts.isMounted(mp)) {
+    if (ProcMounts.isMounted(mounts, mp)) {
       throw new CbtfsException("something is already mounted on " + mp);
     }
     try (var entries = Files.list(mp)) {
@@ -164,7 +170,7 @@ public final class Mount implements AutoCloseable {
       throw new CbtfsException(
           "state directory " + stateDir + " must not be under the mount point");
     }
-    for (ProcMounts.Entry e : ProcMounts.entries()) {
+    for (ProcMounts.Entry e : mounts) {
       if (e.type().equals("fuse.cbtfs") && backing.startsWith(Path.of(e.mountPoint()))) {
         throw new CbtfsException(
             "backing directory " + backing + " is inside the cbtfs mount on " + e.mountPoint());
@@ -178,7 +184,6 @@ public final class Mount implements AutoCloseable {
     if (!Files.exists(Path.of("/dev/fuse"))) {
       throw new CbtfsException("/dev/fuse is missing: load the fuse module (modprobe fuse)");
     }
-    BackingDirLock.check(backing);
     return options;
   }
 
@@ -254,6 +259,11 @@ public final class Mount implements AutoCloseable {
     } catch (TimeoutException e) {
       throw new IOException("FUSE loop did not end within " + UNMOUNT_TIMEOUT_SECONDS + " s");
     }
+    finishUnmount();
+  }
+
+  /** After the FUSE loop ended: marks the mount closed and saves its tracking. */
+  private void finishUnmount() throws IOException {
     closed = true;
     saveTracking();
     log.info("unmounted {}; tracking state saved in {}", options.mountPoint(), options.stateDir());
@@ -338,9 +348,7 @@ public final class Mount implements AutoCloseable {
           options.backingDir());
       return;
     }
-    closed = true;
-    saveTracking();
-    log.info("unmounted {}; tracking state saved in {}", options.mountPoint(), options.stateDir());
+    finishUnmount();
   }
 
   /**

@@ -30,8 +30,13 @@ public final class ProcMounts {
 
   /** Whether a mount is on {@code mountPoint}. */
   public static boolean isMounted(Path mountPoint) throws IOException {
+    return isMounted(entries(), mountPoint);
+  }
+
+  /** Whether one of {@code mounts} is on {@code mountPoint}. */
+  static boolean isMounted(List<Entry> mounts, Path mountPoint) {
     String target = mountPoint.toAbsolutePath().normalize().toString();
-    return entries().stream().anyMatch(e -> e.mountPoint().equals(target));
+    return mounts.stream().anyMatch(e -> e.mountPoint().equals(target));
   }
 
   /** /proc/mounts writes space, tab, newline and backslash as octal escapes. */
