@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
@@ -55,7 +56,7 @@ public final class ReplicaTarget implements Target {
   private final Path journal;
   private final Path lock;
   private final Path syncLock;
-  private final Settles.Step beforeSettle;
+  private final CommitPoint.Step beforeSettle;
 
   /** The longest sidecar is {@code .NAME.cbtfs-meta.tmp}: 16 bytes more than the name. */
   static final int MAX_NAME_BYTES = 255 - 16;
@@ -65,7 +66,7 @@ public final class ReplicaTarget implements Target {
   }
 
   /** With {@code beforeSettle} run before each settle of a delta this target commits (tests). */
-  ReplicaTarget(Path replica, Settles.Step beforeSettle) {
+  ReplicaTarget(Path replica, CommitPoint.Step beforeSettle) {
     this.beforeSettle = beforeSettle;
     this.replica = canonicalFolder(replica);
     String name = this.replica.getFileName().toString();
