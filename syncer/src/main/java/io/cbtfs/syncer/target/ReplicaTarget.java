@@ -18,9 +18,11 @@ import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Arrays;
 import org.roaringbitmap.RoaringBitmap;
 import org.slf4j.Logger;
@@ -181,8 +183,7 @@ public final class ReplicaTarget implements Target {
     if (!Files.isDirectory(dir)) {
       throw Targets.notADirectory(dir);
     }
-    if (Files.exists(replica, LinkOption.NOFOLLOW_LINKS)
-        && !Files.isRegularFile(replica, LinkOption.NOFOLLOW_LINKS)) {
+    if (!isRegularOrAbsent(replica)) {
       // a folder, a link, a device or a FIFO: never a replica, --full or not
       throw new CbtfsException(replica + " is not a regular file: refusing to sync into it");
     }
@@ -195,16 +196,16 @@ public final class ReplicaTarget implements Target {
       // the sync read the state already; it is read again only to see a sync that committed since
       Settles.await(journal);
       recorded().check(header, describe(), allowNewLineage);
-      if (!allowNewLineage
-          && Files.exists(replica, LinkOption.NOFOLLOW_LINKS)
-          && !Files.exists(meta, LinkOption.NOFOLLOW_LINKS)) {
+      // read again under the lock: a sync that held it may have made the replica since
+      boolean exists = Files.exists(replica, LinkOption.NOFOLLOW_LINKS);
+      if (!allowNewLineage && exists && !Files.exists(meta, LinkOption.NOFOLLOW_LINKS)) {
         throw new CbtfsException(
             replica
                 + " exists and is not a cbtfs replica (it has no "
                 + meta.getFileName()
                 + "): refusing to overwrite it (sync with --full to replace it)");
       }
-      if (header.full() && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
+      if (header.full() && !exists) {
         return new FreshReplicaDelivery(
             fresh, header, image -> install(image, header, allowNewLineage), syncing);
       }
@@ -213,6 +214,16 @@ public final class ReplicaTarget implements Target {
     } catch (IOException | RuntimeException | Error e) {
       syncing.close();
       throw e;
+    }
+  }
+
+  /** Whether {@code path}, not following a link, is a regular file or nothing at all. */
+  private static boolean isRegularOrAbsent(Path path) throws IOException {
+    try {
+      return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+          .isRegularFile();
+    } catch (NoSuchFileException e) {
+      return true;
     }
   }
 
