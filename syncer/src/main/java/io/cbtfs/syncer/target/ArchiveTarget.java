@@ -55,7 +55,7 @@ public final class ArchiveTarget implements Restorable {
 
   @Override
   public java.util.Optional<Path> localPath() {
-    return java.util.Optional.of(dir);
+    return java.util.Optional.of(Targets.realFolder(dir));
   }
 
   static String fileName(long generation) {

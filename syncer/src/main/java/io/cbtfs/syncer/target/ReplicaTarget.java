@@ -70,7 +70,7 @@ public final class ReplicaTarget implements Target {
   /** With {@code beforeSettle} run before each settle of a delta this target commits (tests). */
   ReplicaTarget(Path replica, CommitPoint.Step beforeSettle) {
     this.beforeSettle = beforeSettle;
-    this.replica = canonicalFolder(replica);
+    this.replica = Targets.realFolder(replica); // a pending settle has one name however spelled
     String name = this.replica.getFileName().toString();
     if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
       throw new CbtfsException(
@@ -91,19 +91,6 @@ public final class ReplicaTarget implements Target {
   /** Waits for every replica settle of this JVM (tests, before they remove a replica's folder). */
   public static void awaitSettles() {
     Settles.awaitAll();
-  }
-
-  /**
-   * {@code replica} in its folder's real path where that exists: a settle pending in this JVM is
-   * found under one name whatever the spelling.
-   */
-  private static Path canonicalFolder(Path replica) {
-    Path abs = replica.toAbsolutePath().normalize();
-    try {
-      return abs.getParent().toRealPath().resolve(abs.getFileName());
-    } catch (IOException | RuntimeException e) {
-      return abs;
-    }
   }
 
   @Override
