@@ -13,6 +13,8 @@ import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
+import io.cbtfs.tracker.ReplicaSidecars;
+import io.cbtfs.tracker.ReplicaSidecars.Kind;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
@@ -80,12 +82,16 @@ public final class ReplicaTarget implements Target {
               + "NAME.cbtfs-meta.tmp beside it): "
               + this.replica);
     }
-    this.meta = this.replica.resolveSibling("." + name + ".cbtfs-meta");
-    this.staging = this.replica.resolveSibling("." + name + ".cbtfs-staging");
-    this.fresh = this.replica.resolveSibling("." + name + ".cbtfs-new");
-    this.journal = this.replica.resolveSibling("." + name + ".cbtfs-apply");
-    this.lock = this.replica.resolveSibling("." + name + ".cbtfs-lock");
-    this.syncLock = this.replica.resolveSibling("." + name + ".cbtfs-sync");
+    this.meta = sidecar(name, Kind.META);
+    this.staging = sidecar(name, Kind.STAGING);
+    this.fresh = sidecar(name, Kind.NEW);
+    this.journal = sidecar(name, Kind.APPLY);
+    this.lock = sidecar(name, Kind.LOCK);
+    this.syncLock = sidecar(name, Kind.SYNC);
+  }
+
+  private Path sidecar(String name, Kind kind) {
+    return replica.resolveSibling(ReplicaSidecars.name(name, kind));
   }
 
   /** Waits for every replica settle of this JVM (tests, before they remove a replica's folder). */
