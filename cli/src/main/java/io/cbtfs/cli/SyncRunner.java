@@ -106,7 +106,7 @@ final class SyncRunner {
       try {
         saveClean(store, files, loc.imageName());
       } catch (IOException | RuntimeException e) { // the data is synced: a warning
-        return withWarning(report, "the tracking state was not saved: " + e.getMessage());
+        return report.withWarning("the tracking state was not saved: " + e.getMessage());
       }
       return report;
     }
@@ -166,14 +166,8 @@ final class SyncRunner {
     try {
       SyncHistory.record(stateDir, name, report, image.lineage().toString());
     } catch (IOException | RuntimeException e) { // informational, and the data is synced
-      return withWarning(
-          report, "the sync history (for status) was not updated: " + e.getMessage());
+      return report.withWarning("the sync history (for status) was not updated: " + e.getMessage());
     }
     return report;
-  }
-
-  private static SyncReport withWarning(SyncReport report, String warning) {
-    return report.withWarning(
-        report.warning().isEmpty() ? warning : report.warning() + "; " + warning);
   }
 }

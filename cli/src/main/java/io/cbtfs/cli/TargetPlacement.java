@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.Target;
+import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -29,24 +30,24 @@ final class TargetPlacement {
     if (local.isEmpty()) {
       return;
     }
-    Path path = real(local.get());
+    Path path = Targets.realFolder(local.get());
     if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)
         && Files.exists(backingFile)
         && Files.isSameFile(path, backingFile)) {
       throw refused(target, "it is the image itself");
     }
     Path folder = path.getParent();
-    if (mountPoint != null && folder != null && folder.equals(real(backingDir))) {
+    if (mountPoint != null && folder != null && folder.equals(Targets.realFolder(backingDir))) {
       throw refused(
           target, "it lies in the backing folder, whose files the mount serves as images");
     }
-    if (path.equals(real(backingDir))) {
+    if (path.equals(Targets.realFolder(backingDir))) {
       throw refused(target, "it is the backing folder");
     }
-    if (path.startsWith(real(stateDir))) {
+    if (path.startsWith(Targets.realFolder(stateDir))) {
       throw refused(target, "it lies in the tracking state folder " + stateDir);
     }
-    if (mountPoint != null && path.startsWith(real(mountPoint))) {
+    if (mountPoint != null && path.startsWith(Targets.realFolder(mountPoint))) {
       throw refused(target, "it lies under the mount " + mountPoint);
     }
   }
@@ -54,19 +55,5 @@ final class TargetPlacement {
   private static CbtfsException refused(Target target, String why) {
     return new CbtfsException(
         "refusing to sync to " + target.describe() + ": " + why + "; choose another folder");
-  }
-
-  /** {@code p} with its folder's symbolic links resolved, as far as they exist. */
-  private static Path real(Path p) {
-    Path abs = p.toAbsolutePath().normalize();
-    Path parent = abs.getParent();
-    if (parent == null) {
-      return abs;
-    }
-    try {
-      return parent.toRealPath().resolve(abs.getFileName());
-    } catch (IOException e) {
-      return abs;
-    }
   }
 }

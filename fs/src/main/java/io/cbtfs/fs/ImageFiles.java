@@ -1,6 +1,7 @@
 package io.cbtfs.fs;
 
 import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.ReplicaSidecars;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -98,13 +99,10 @@ public final class ImageFiles {
    * .NAME.cbtfs-meta} and the like), which are cbtfs's own and no images.
    */
   private boolean isHidden(String name) {
-    return name.equals(hiddenName) || TARGET_SIDECAR.matcher(name).matches();
+    // only a dotted name can be a sidecar: an ordinary name never reaches the matcher
+    return name.equals(hiddenName)
+        || (!name.isEmpty() && name.charAt(0) == '.' && ReplicaSidecars.isSidecar(name));
   }
-
-  private static final java.util.regex.Pattern TARGET_SIDECAR =
-      java.util.regex.Pattern.compile(
-          "\\..+\\.cbtfs-(meta|staging|new|apply|lock|sync)(\\.tmp)?",
-          java.util.regex.Pattern.DOTALL);
 
   /** Names of the regular files of the backing directory, cbtfs's own files excluded. */
   public List<String> list() throws IOException {

@@ -1,6 +1,7 @@
 package io.cbtfs.s3;
 
 import io.cbtfs.syncer.ChunkCodec;
+import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
@@ -195,29 +196,12 @@ final class S3Delivery implements Delivery {
           committed = true;
           dropOtherHistory(header, key, again);
         } finally {
-          if (committed) {
-            closeAfterCommit(again::close);
-          } else {
-            again.close();
-          }
+          CommitPoint.closeAfter(again::close, committed, log);
         }
       }
       return header.generation();
     } finally {
-      if (committed) {
-        closeAfterCommit(this::release);
-      } else {
-        release();
-      }
-    }
-  }
-
-  /** After the manifest landed, a failure to let go of something is logged, not thrown. */
-  private void closeAfterCommit(java.io.Closeable c) {
-    try {
-      c.close();
-    } catch (IOException | RuntimeException e) {
-      log.warn("{}: committed, then: {}", store.where(image), e.toString());
+      CommitPoint.closeAfter(this::release, committed, log);
     }
   }
 

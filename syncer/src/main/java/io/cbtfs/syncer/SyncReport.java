@@ -31,7 +31,7 @@ public record SyncReport(
     warning = warning == null ? "" : warning;
   }
 
-  /** This report with {@code text} as its warning. */
+  /** This report with {@code text} added to its warning ("; " between two). */
   public SyncReport withWarning(String text) {
     return new SyncReport(
         target,
@@ -43,7 +43,7 @@ public record SyncReport(
         records,
         zeroRecords,
         seconds,
-        text);
+        warning.isEmpty() ? text : warning + "; " + text);
   }
 
   public double compressionRatio() {

@@ -73,8 +73,14 @@ public final class Syncer {
     BlockGeometry geometry = tracker.geometry();
     TargetState state = target.state();
     List<String> warnings = new ArrayList<>();
+    // what the report needs, set before the commit point
+    DeltaHeader header = null;
+    DirtySet blocks = null;
+    long records = 0;
+    long zeros = 0;
+    long wire = 0;
+    long shipped = 0;
     long committedAt = 0; // when the target committed: from then on nothing fails the sync
-    SyncReport report = null;
     try (FileChannel image = FileChannel.open(source.backingFile(), StandardOpenOption.READ);
         NativeFile hints = NativeFile.open(source.backingFile());
         Drain drain = tracker.beginDrain()) {
@@ -84,7 +90,7 @@ public final class Syncer {
       long imageSize = image.size();
       long base = forceFull ? -1 : incrementalBase(state, source, drain, target);
       boolean full = base < 0;
-      DeltaHeader header =
+      header =
           new DeltaHeader(
               source.image().lineage(),
               imageSize,
@@ -95,8 +101,7 @@ public final class Syncer {
       // After a change made outside the mount, compare every block with the target instead of
       // trusting the dirty set (a full sync sends every block anyway).
       boolean verify = !full && source.image().verifyNextSync();
-      DirtySet blocks =
-          full ? DirtySet.allOf(geometry, imageSize) : drain.blocks().within(imageSize);
+      blocks = full ? DirtySet.allOf(geometry, imageSize) : drain.blocks().within(imageSize);
       if (verify) {
         DirtySet differing;
         try {
@@ -112,10 +117,6 @@ public final class Syncer {
                 .alignedTo((int) (target.granuleBytes() / geometry.blockSize()))
                 .within(imageSize);
       }
-      long records = 0;
-      long zeros = 0;
-      long wire = 0;
-      long shipped = 0;
       // A full sync reads every block once, past the page cache; any other reads what it names,
       // often still cached, through it, with the kernel reading ahead of the readers.
       try (Delivery delivery = target.begin(header, forceFull);
@@ -135,70 +136,47 @@ public final class Syncer {
           source.image().verifiedSyncDone();
         }
         wire = delivery.wireBytes(wire);
-      } catch (IOException | RuntimeException e) {
-        if (committedAt == 0) {
-          throw e; // before the commit point: the drain merges its blocks back
-        }
-        log.warn("closing the delivery to {} failed after it committed: {}", target.describe(), e);
-        warnings.add("after the commit: " + e.getMessage());
       }
-      afterCommit(
-          warnings,
-          "the tracking state was not saved",
-          () -> source.persister().persist(source.image()));
-      log.debug(
-          "sync phases: state+drain+read+encode+ship {} ms, target commit {} ms, "
-              + "tracker commit {} ms",
-          (shipped - started) / 1_000_000,
-          (committedAt - shipped) / 1_000_000,
-          (System.nanoTime() - committedAt) / 1_000_000);
-      report =
-          new SyncReport(
-              target.describe(),
-              header.generation(),
-              full,
-              blocks.blockCount(),
-              blocks.byteCount(imageSize),
-              wire,
-              records,
-              zeros,
-              (System.nanoTime() - started) / 1e9,
-              String.join("; ", warnings));
-      log.info(
-          "synced {} to {}: {}, {} blocks, {} bytes on the wire",
-          source.backingFile(),
-          target.describe(),
-          header.describe(),
-          report.blocks(),
-          report.wireBytes());
     } catch (IOException | RuntimeException e) {
       if (committedAt == 0) {
         throw e; // before the commit point: the drain merged its blocks back
       }
-      // closing the image or the drain failed once the target had committed: still synced
+      // closing the delivery, the image or the drain failed once the target had committed
       log.warn("after the sync to {} committed: {}", target.describe(), e.toString());
       warnings.add("after the commit: " + e.getMessage());
-      if (report == null) {
-        throw new IllegalStateException("a committed sync made no report", e); // cannot happen
-      }
-      report = report.withWarning(String.join("; ", warnings));
     }
-    return report;
-  }
-
-  /** A step after the commit point: its failure is a warning in the report, not a failed sync. */
-  private static void afterCommit(List<String> warnings, String what, IoStep step) {
     try {
-      step.run();
-    } catch (IOException | RuntimeException e) {
-      log.warn("{} after the sync committed: {}", what, e.toString());
-      warnings.add(what + ": " + e.getMessage());
+      source.persister().persist(source.image());
+    } catch (IOException | RuntimeException e) { // the target holds the data: a warning
+      log.warn("the tracking state was not saved after the sync committed: {}", e.toString());
+      warnings.add("the tracking state was not saved: " + e.getMessage());
     }
-  }
-
-  @FunctionalInterface
-  private interface IoStep {
-    void run() throws IOException;
+    log.debug(
+        "sync phases: state+drain+read+encode+ship {} ms, target commit {} ms, "
+            + "tracker commit {} ms",
+        (shipped - started) / 1_000_000,
+        (committedAt - shipped) / 1_000_000,
+        (System.nanoTime() - committedAt) / 1_000_000);
+    SyncReport report =
+        new SyncReport(
+            target.describe(),
+            header.generation(),
+            header.full(),
+            blocks.blockCount(),
+            blocks.byteCount(header.imageSize()),
+            wire,
+            records,
+            zeros,
+            (System.nanoTime() - started) / 1e9,
+            String.join("; ", warnings));
+    log.info(
+        "synced {} to {}: {}, {} blocks, {} bytes on the wire",
+        source.backingFile(),
+        target.describe(),
+        header.describe(),
+        report.blocks(),
+        report.wireBytes());
+    return report;
   }
 
   /**

@@ -33,8 +33,8 @@ public final class ActivityLog implements AutoCloseable {
   static final byte[] MAGIC = {'C', 'B', 'T', 'F', 'S', 'A', 'L', '1'};
   static final int FORMAT_VERSION = 1;
 
-  /** Magic, version, extent shift, sequence, lineage, count. */
-  static final int SLOT_HEADER_BYTES = 8 + 4 + 4 + 8 + 16 + 4;
+  /** A slot's bytes before its hot list: magic, version, extent shift, sequence, lineage, count. */
+  public static final int SLOT_HEADER_BYTES = 8 + 4 + 4 + 8 + 16 + 4;
 
   public static final int DEFAULT_EXTENT_SIZE = 4 << 20;
   public static final int DEFAULT_MAX_HOT = 1024;

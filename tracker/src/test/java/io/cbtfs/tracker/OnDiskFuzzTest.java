@@ -16,10 +16,8 @@ import org.roaringbitmap.RoaringBitmap;
  * the checks behind the CRC are reached too. A reader returns a value that encodes back to itself,
  * or refuses with its documented exception ({@link CorruptStateException}; the activity log's
  * reader: an empty result); anything else (NPE, IndexOutOfBounds, NegativeArraySize, an
- * OutOfMemoryError from a hostile length) fails the property, and jqwik prints the input.
- *
- * <p>Tries: {@code jqwik.tries.default} in src/test/resources/junit-platform.properties, a few
- * seconds in all; {@code -Djqwik.tries.default=N} runs longer (bench/fuzz.sh).
+ * OutOfMemoryError from a hostile length) fails ({@link Fuzz}, which keeps the input). A few
+ * seconds here; {@code -Dcbtfs.fuzz.factor=N} runs N times longer (bench/fuzz.sh).
  */
 class OnDiskFuzzTest {
   private static final UUID LINEAGE = new UUID(0x0123456789abcdefL, 0x7edcba9876543210L);

@@ -165,7 +165,6 @@ public final class Receiver implements AutoCloseable {
 
   private void serve(Socket socket) {
     String peer = String.valueOf(socket.getRemoteSocketAddress());
-    String name = null;
     // the whole login (TLS handshake, challenge, HELLO) has a deadline, not only each read
     ScheduledFuture<?> login =
         deadlines.schedule(
@@ -199,18 +198,15 @@ public final class Receiver implements AutoCloseable {
         }
         login.cancel(false); // authenticated: from here the per-read timeout applies
         claim(hello.name());
-        name = hello.name();
         try (Target target = target(hello)) {
           Frames.write(out, Frames.OK, RemoteMessages.encode(target.state()));
           serveRequest(in, out, target, peer, socket);
+        } finally {
+          // once its target is closed, before an error goes out and the drain below: a sender's
+          // next connection (a retry) finds the name free
+          release(hello.name());
         }
-        release(name); // before the close: a sender's next connection finds the name free
-        name = null; // released once: the name may be another connection's by now
       } catch (CbtfsException | IOException e) {
-        if (name != null) {
-          release(name); // its target is closed: a retry need not wait for the drain below
-          name = null;
-        }
         if (!(e instanceof EOFException)) {
           sendError(out, e);
           log.info("{}: {}", peer, Frames.printable(String.valueOf(e.getMessage())));
@@ -222,9 +218,6 @@ public final class Receiver implements AutoCloseable {
     } finally {
       live.remove(socket);
       login.cancel(false);
-      if (name != null) {
-        release(name);
-      }
     }
   }
 

@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.ChunkCodec;
+import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
@@ -54,7 +55,7 @@ public final class ArchiveTarget implements Restorable {
 
   @Override
   public java.util.Optional<Path> localPath() {
-    return java.util.Optional.of(dir);
+    return java.util.Optional.of(Targets.realFolder(dir));
   }
 
   static String fileName(long generation) {

@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
@@ -12,14 +13,18 @@ import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
+import io.cbtfs.tracker.ReplicaSidecars;
+import io.cbtfs.tracker.ReplicaSidecars.Kind;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Arrays;
 import org.roaringbitmap.RoaringBitmap;
 import org.slf4j.Logger;
@@ -55,7 +60,7 @@ public final class ReplicaTarget implements Target {
   private final Path journal;
   private final Path lock;
   private final Path syncLock;
-  private final Settles.Step beforeSettle;
+  private final CommitPoint.Step beforeSettle;
 
   /** The longest sidecar is {@code .NAME.cbtfs-meta.tmp}: 16 bytes more than the name. */
   static final int MAX_NAME_BYTES = 255 - 16;
@@ -65,9 +70,9 @@ public final class ReplicaTarget implements Target {
   }
 
   /** With {@code beforeSettle} run before each settle of a delta this target commits (tests). */
-  ReplicaTarget(Path replica, Settles.Step beforeSettle) {
+  ReplicaTarget(Path replica, CommitPoint.Step beforeSettle) {
     this.beforeSettle = beforeSettle;
-    this.replica = canonicalFolder(replica);
+    this.replica = Targets.realFolder(replica); // a pending settle has one name however spelled
     String name = this.replica.getFileName().toString();
     if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
       throw new CbtfsException(
@@ -77,30 +82,21 @@ public final class ReplicaTarget implements Target {
               + "NAME.cbtfs-meta.tmp beside it): "
               + this.replica);
     }
-    this.meta = this.replica.resolveSibling("." + name + ".cbtfs-meta");
-    this.staging = this.replica.resolveSibling("." + name + ".cbtfs-staging");
-    this.fresh = this.replica.resolveSibling("." + name + ".cbtfs-new");
-    this.journal = this.replica.resolveSibling("." + name + ".cbtfs-apply");
-    this.lock = this.replica.resolveSibling("." + name + ".cbtfs-lock");
-    this.syncLock = this.replica.resolveSibling("." + name + ".cbtfs-sync");
+    this.meta = sidecar(name, Kind.META);
+    this.staging = sidecar(name, Kind.STAGING);
+    this.fresh = sidecar(name, Kind.NEW);
+    this.journal = sidecar(name, Kind.APPLY);
+    this.lock = sidecar(name, Kind.LOCK);
+    this.syncLock = sidecar(name, Kind.SYNC);
+  }
+
+  private Path sidecar(String name, Kind kind) {
+    return replica.resolveSibling(ReplicaSidecars.name(name, kind));
   }
 
   /** Waits for every replica settle of this JVM (tests, before they remove a replica's folder). */
   public static void awaitSettles() {
     Settles.awaitAll();
-  }
-
-  /**
-   * {@code replica} in its folder's real path where that exists: a settle pending in this JVM is
-   * found under one name whatever the spelling.
-   */
-  private static Path canonicalFolder(Path replica) {
-    Path abs = replica.toAbsolutePath().normalize();
-    try {
-      return abs.getParent().toRealPath().resolve(abs.getFileName());
-    } catch (IOException | RuntimeException e) {
-      return abs;
-    }
   }
 
   @Override
@@ -180,8 +176,7 @@ public final class ReplicaTarget implements Target {
     if (!Files.isDirectory(dir)) {
       throw Targets.notADirectory(dir);
     }
-    if (Files.exists(replica, LinkOption.NOFOLLOW_LINKS)
-        && !Files.isRegularFile(replica, LinkOption.NOFOLLOW_LINKS)) {
+    if (!isRegularOrAbsent(replica)) {
       // a folder, a link, a device or a FIFO: never a replica, --full or not
       throw new CbtfsException(replica + " is not a regular file: refusing to sync into it");
     }
@@ -194,16 +189,16 @@ public final class ReplicaTarget implements Target {
       // the sync read the state already; it is read again only to see a sync that committed since
       Settles.await(journal);
       recorded().check(header, describe(), allowNewLineage);
-      if (!allowNewLineage
-          && Files.exists(replica, LinkOption.NOFOLLOW_LINKS)
-          && !Files.exists(meta, LinkOption.NOFOLLOW_LINKS)) {
+      // read again under the lock: a sync that held it may have made the replica since
+      boolean exists = Files.exists(replica, LinkOption.NOFOLLOW_LINKS);
+      if (!allowNewLineage && exists && !Files.exists(meta, LinkOption.NOFOLLOW_LINKS)) {
         throw new CbtfsException(
             replica
                 + " exists and is not a cbtfs replica (it has no "
                 + meta.getFileName()
                 + "): refusing to overwrite it (sync with --full to replace it)");
       }
-      if (header.full() && !Files.exists(replica, LinkOption.NOFOLLOW_LINKS)) {
+      if (header.full() && !exists) {
         return new FreshReplicaDelivery(
             fresh, header, image -> install(image, header, allowNewLineage), syncing);
       }
@@ -212,6 +207,16 @@ public final class ReplicaTarget implements Target {
     } catch (IOException | RuntimeException | Error e) {
       syncing.close();
       throw e;
+    }
+  }
+
+  /** Whether {@code path}, not following a link, is a regular file or nothing at all. */
+  private static boolean isRegularOrAbsent(Path path) throws IOException {
+    try {
+      return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+          .isRegularFile();
+    } catch (NoSuchFileException e) {
+      return true;
     }
   }
 

@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Threads;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -32,12 +33,6 @@ final class Settles {
   private static final long EXIT_WAIT_SECONDS = 120;
   private static final long GATE_SECONDS = 5;
 
-  /** A settle step. */
-  @FunctionalInterface
-  interface Step {
-    void run() throws IOException;
-  }
-
   /** A settle not yet done: {@code gate} lets it start, {@code done} says it ended. */
   private record Pending(CompletableFuture<Void> gate, CompletableFuture<Void> done) {
     void finish() {
@@ -57,7 +52,7 @@ final class Settles {
   private Settles() {}
 
   /** Queues {@code step} for the replica known by {@code key}; it starts at {@link #open}. */
-  static void submit(Path key, Step step) {
+  static void submit(Path key, CommitPoint.Step step) {
     Pending p = new Pending(new CompletableFuture<>(), new CompletableFuture<>());
     PENDING.put(key, p);
     Runnable finished = // whoever waits for it may go on

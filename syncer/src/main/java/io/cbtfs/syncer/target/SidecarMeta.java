@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.target;
 
+import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.AtomicFile;

@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.BorrowingStream;
+import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Futures;

@@ -2,6 +2,7 @@ package io.cbtfs.syncer.target;
 
 import io.cbtfs.syncer.Target;
 import io.cbtfs.tracker.CbtfsException;
+import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -66,6 +67,23 @@ public final class Targets {
       throw new IllegalArgumentException("target path is empty");
     }
     return cwd.resolve(path).toAbsolutePath().normalize();
+  }
+
+  /**
+   * {@code p}, absolute, in its folder's real path where that folder exists (symbolic links
+   * resolved): one name for a file however it is spelled.
+   */
+  public static Path realFolder(Path p) {
+    Path abs = p.toAbsolutePath().normalize();
+    Path parent = abs.getParent();
+    if (parent == null) {
+      return abs;
+    }
+    try {
+      return parent.toRealPath().resolve(abs.getFileName());
+    } catch (IOException e) {
+      return abs;
+    }
   }
 
   static CbtfsException notADirectory(Path p) {

@@ -41,9 +41,6 @@ class CrashSimulationTest {
   private static final BlockGeometry G = BlockGeometry.of(4096);
   private static final String NAME = "vm.img";
 
-  /** Slot layout (docs/STATE.md): header bytes before the hot list. */
-  private static final int SLOT_HEADER_BYTES = 44;
-
   /** The image and the tracking a workload runs with. */
   record Config(long imageBytes, TrackingOptions options) {
     Fingerprint fingerprint() {
@@ -264,8 +261,8 @@ class CrashSimulationTest {
     int hot = 8 * newest.get().extents().length;
     int at =
         hot > 0
-            ? slot + SLOT_HEADER_BYTES + rnd.nextInt(hot)
-            : slot + rnd.nextInt(SLOT_HEADER_BYTES + 4);
+            ? slot + ActivityLog.SLOT_HEADER_BYTES + rnd.nextInt(hot)
+            : slot + rnd.nextInt(ActivityLog.SLOT_HEADER_BYTES + 4);
     byte[] rotten = log.clone();
     rotten[at] ^= (byte) (1 << rnd.nextInt(8));
     Map<String, byte[]> copy = new HashMap<>(crash);

@@ -1,4 +1,4 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -9,17 +9,17 @@ import org.slf4j.Logger;
  * the target serves what it served before; after it, a failure is logged and does not fail the sync
  * (what is left is finished at the target's next use).
  */
-final class CommitPoint {
+public final class CommitPoint {
   /** A step that may fail. */
   @FunctionalInterface
-  interface Step {
+  public interface Step {
     void run() throws IOException;
   }
 
   private CommitPoint() {}
 
   /** Runs {@code undo} for a commit that failed with {@code e}; its own failure joins {@code e}. */
-  static void undo(Throwable e, Step undo) {
+  public static void undo(Throwable e, Step undo) {
     try {
       undo.run();
     } catch (IOException | RuntimeException u) {
@@ -28,11 +28,20 @@ final class CommitPoint {
   }
 
   /** Closes {@code c} after the commit point: a failure is only logged. */
-  static void closeAfter(Closeable c, Logger log) {
+  public static void closeAfter(Closeable c, Logger log) {
     try {
       c.close();
     } catch (IOException | RuntimeException e) {
       log.warn("after a commit: {}", e.toString());
+    }
+  }
+
+  /** Closes {@code c}: once {@code committed}, as {@link #closeAfter(Closeable, Logger)}. */
+  public static void closeAfter(Closeable c, boolean committed, Logger log) throws IOException {
+    if (committed) {
+      closeAfter(c, log);
+    } else {
+      c.close();
     }
   }
 }
