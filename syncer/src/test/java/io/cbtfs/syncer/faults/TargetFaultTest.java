@@ -187,15 +187,7 @@ class TargetFaultTest {
         byte[] fresh = Files.readAllBytes(fx.image);
         long dirty = fx.tracked.tracker().dirtyBlockCount();
 
-        faults.arm(fault, k, also);
-        Exception failure = null;
-        try (Target t = target(faulty.wrap(store))) {
-          syncer.sync(fx.source(), t, false, SyncProgress.NONE);
-        } catch (IOException | RuntimeException e) {
-          failure = e;
-        }
-        ReplicaTarget.awaitSettles();
-        faults.disarm();
+        Exception failure = syncWithFault(store);
         if (!faults.fired()) {
           return false;
         }
@@ -251,17 +243,10 @@ class TargetFaultTest {
 
         // 3. the next sync to it, from whatever generation it holds: identical
         fx.write(IMAGE_BYTES / 3, random(3000, 2_000_000 + k));
-        try (Target t = target(store)) {
-          SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
-          ReplicaTarget.awaitSettles();
-          check.that(
-              Arrays.equals(contents(t, store, next.generation()), Files.readAllBytes(fx.image)),
-              "the next sync (generation " + next.generation() + ") left it different");
-          check.that(
-              !next.full(), "the next sync sent every block: the tracker disowned the target");
-        } catch (IOException | RuntimeException e) {
-          check.fail("the next sync failed: " + e);
-        }
+        SyncReport next = nextSyncMatches(check, store, "the next sync");
+        check.that(
+            next == null || !next.full(),
+            "the next sync sent every block: the tracker disowned the target");
 
         // 4. a write, a second target takes the next number, a write, one more sync: identical
         fx.write(0, random(4096, 1_000_000 + k)); // not the seed of the image's own bytes
@@ -270,15 +255,7 @@ class TargetFaultTest {
           syncer.sync(fx.source(), other, false, SyncProgress.NONE);
         }
         fx.write(IMAGE_BYTES - 5000, random(5000, -k));
-        try (Target t = target(store)) {
-          SyncReport last = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
-          ReplicaTarget.awaitSettles();
-          check.that(
-              Arrays.equals(contents(t, store, last.generation()), Files.readAllBytes(fx.image)),
-              "one more sync (generation " + last.generation() + ") left it different");
-        } catch (IOException | RuntimeException e) {
-          check.fail("the next sync failed: " + e);
-        }
+        nextSyncMatches(check, store, "one more sync");
         return true;
       } finally {
         if (receiver != null) {
@@ -288,20 +265,44 @@ class TargetFaultTest {
       }
     }
 
+    /** The sync with the armed fault (and the second one, if any); what it threw, or null. */
+    private Exception syncWithFault(Path store) throws IOException {
+      faults.arm(fault, k, also);
+      Exception failure = null;
+      try (Target t = target(faulty.wrap(store))) {
+        syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+      } catch (IOException | RuntimeException e) {
+        failure = e;
+      }
+      ReplicaTarget.awaitSettles();
+      faults.disarm();
+      return failure;
+    }
+
+    /**
+     * A sync with no fault to the target under test, which must then serve the image byte for byte;
+     * its report, or null if it failed (a violation already).
+     */
+    private SyncReport nextSyncMatches(Check check, Path store, String what) throws IOException {
+      try (Target t = target(store)) {
+        SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+        ReplicaTarget.awaitSettles();
+        check.that(
+            Arrays.equals(contents(t, store, next.generation()), Files.readAllBytes(fx.image)),
+            what + " (generation " + next.generation() + ") left it different");
+        return next;
+      } catch (IOException | RuntimeException e) {
+        check.fail(what + " failed: " + e);
+        return null;
+      }
+    }
+
     /** The first sync with the fault; false if it never fired. */
     boolean executeFirst(List<String> violations) throws Exception {
       fx = new SyncFixture(Files.createDirectory(dir.resolve("src")), IMAGE_BYTES, k);
       Path store = Files.createDirectory(dir.resolve("target"));
       try {
-        faults.arm(fault, k);
-        Exception failure = null;
-        try (Target t = target(faulty.wrap(store))) {
-          syncer.sync(fx.source(), t, false, SyncProgress.NONE);
-        } catch (IOException | RuntimeException e) {
-          failure = e;
-        }
-        ReplicaTarget.awaitSettles();
-        faults.disarm();
+        Exception failure = syncWithFault(store);
         if (!faults.fired()) {
           return false;
         }
@@ -328,15 +329,7 @@ class TargetFaultTest {
           check.fail("cannot read what it holds: " + e);
         }
         fx.write(IMAGE_BYTES / 2, random(5000, 3_000_000 + k));
-        try (Target t = target(store)) {
-          SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
-          ReplicaTarget.awaitSettles();
-          check.that(
-              Arrays.equals(contents(t, store, next.generation()), Files.readAllBytes(fx.image)),
-              "the next plain sync left it different");
-        } catch (IOException | RuntimeException e) {
-          check.fail("the next plain sync failed: " + e);
-        }
+        nextSyncMatches(check, store, "the next plain sync");
         return true;
       } finally {
         fx.close();
