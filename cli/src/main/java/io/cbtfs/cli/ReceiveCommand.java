@@ -79,6 +79,7 @@ final class ReceiveCommand implements Callable<Integer> {
     // archives, staging files, the identity) is for its own user alone, 0700 and 0600.
     Posix.get().libc().umask(077);
     warnIfOthersMayEnter(root.toAbsolutePath().normalize());
+    requireOwnFolder(root.toAbsolutePath().normalize());
     Path identity = root.toAbsolutePath().normalize().resolve(".cbtfs-receiver");
     if (init) {
       String fingerprint = Tls.init(identity);
@@ -115,6 +116,21 @@ final class ReceiveCommand implements Callable<Integer> {
       stop.await();
     }
     return CbtfsCommand.EXIT_OK;
+  }
+
+  /**
+   * Refuses a root that a running mount serves (its replicas would be served as images and could be
+   * changed through the mount) or that is a mount's state directory.
+   */
+  private static void requireOwnFolder(Path root) throws java.io.IOException {
+    if (!Files.isDirectory(root)) {
+      return; // --init makes it
+    }
+    io.cbtfs.fs.mount.Mount.requireUnserved(root, "receiver root");
+    if (Files.exists(root.resolve(ControlProtocol.SOCKET_NAME))) {
+      throw new CbtfsException(
+          "receiver root " + root + " is a cbtfs mount's state directory: choose another");
+    }
   }
 
   /** A root cbtfs did not make is left as it is; say so if other users may look into it. */

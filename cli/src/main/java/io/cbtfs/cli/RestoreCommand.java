@@ -81,6 +81,11 @@ final class RestoreCommand implements Callable<Integer> {
     if (Files.exists(out)) {
       throw new CbtfsException(out + " exists: restore writes a new file");
     }
+    Path folder = out.toAbsolutePath().getParent();
+    if (folder != null && Files.exists(folder.resolve("archive.meta"))) {
+      // a file there could pass for one of its generations
+      throw new CbtfsException(out + " is inside a backup archive: restore to another folder");
+    }
     long g = generation != null ? generation : gens.get(gens.size() - 1).generation();
     ProgressBar bar = ProgressBar.forTerminal(false);
     long started = System.nanoTime();

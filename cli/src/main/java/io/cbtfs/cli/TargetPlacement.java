@@ -37,19 +37,35 @@ final class TargetPlacement {
       throw refused(target, "it is the image itself");
     }
     Path folder = path.getParent();
-    if (mountPoint != null && folder != null && folder.equals(Targets.realFolder(backingDir))) {
+    // by identity, not spelling: a bind mount names the same folder by another path
+    if (mountPoint != null && sameFolder(folder, backingDir)) {
       throw refused(
           target, "it lies in the backing folder, whose files the mount serves as images");
     }
-    if (path.equals(Targets.realFolder(backingDir))) {
+    if (sameFolder(path, backingDir)) {
       throw refused(target, "it is the backing folder");
     }
-    if (path.startsWith(Targets.realFolder(stateDir))) {
+    if (within(path, stateDir)) {
       throw refused(target, "it lies in the tracking state folder " + stateDir);
     }
     if (mountPoint != null && path.startsWith(Targets.realFolder(mountPoint))) {
       throw refused(target, "it lies under the mount " + mountPoint);
     }
+  }
+
+  /** Whether {@code a} and {@code b} are one existing folder, by whatever paths. */
+  private static boolean sameFolder(Path a, Path b) throws IOException {
+    return a != null && Files.isDirectory(a) && Files.isDirectory(b) && Files.isSameFile(a, b);
+  }
+
+  /** Whether {@code path} or one of its existing folders is {@code dir}. */
+  private static boolean within(Path path, Path dir) throws IOException {
+    for (Path p = path; p != null; p = p.getParent()) {
+      if (sameFolder(p, dir)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static CbtfsException refused(Target target, String why) {

@@ -105,6 +105,20 @@ class TargetPlacementTest {
   }
 
   @Test
+  void aRestoreIsNotWrittenIntoABackupArchive() throws IOException {
+    Path img = image();
+    Path archive = tmp.resolve("backup").resolve("chain");
+    Files.createDirectories(archive.getParent());
+    CliRun sync = CliRun.of("sync", img.toString(), "archive:" + archive);
+    assertThat(sync.exitCode()).as(sync.err()).isZero();
+    Path out = archive.resolve("gen-00000099.cbtd");
+    CliRun restore = CliRun.of("restore", "archive:" + archive, out.toString());
+    assertThat(restore.exitCode()).isEqualTo(1);
+    assertThat(restore.err()).contains("inside a backup archive");
+    assertThat(out).doesNotExist();
+  }
+
+  @Test
   void aTargetElsewhereIsNotRefused() throws IOException {
     Path img = image();
     Path elsewhere = Files.createDirectories(tmp.resolve("backup"));

@@ -295,4 +295,29 @@ class SyncerTest {
         .extracting(Restorable.Generation::generation)
         .containsExactly(1L, 2L);
   }
+
+  /**
+   * One sync per archive at a time, as per replica (two used to race on the staging file), and a
+   * stray file numbered beyond the archive's record (a restore written there) is not read.
+   */
+  @Test
+  void anArchiveTakesOneSyncAtATimeAndIgnoresStrayGenerations() throws IOException {
+    ArchiveTarget archive = new ArchiveTarget(tmp.resolve("archive"));
+    syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+    byte[] first = Files.readAllBytes(fx.image);
+    DeltaHeader next = new DeltaHeader(fx.tracked.lineage(), 4 << 20, 65536, 1, 2, false);
+    try (Delivery one = archive.begin(next, false)) {
+      assertThatThrownBy(() -> archive.begin(next, false))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("one sync per archive at a time");
+      assertThat(archive.state().generation()).as("a state read meanwhile").isEqualTo(1);
+    }
+    Files.write(tmp.resolve("archive").resolve("gen-00000099.cbtd"), new byte[] {1, 2, 3});
+    assertThat(archive.generations())
+        .extracting(Restorable.Generation::generation)
+        .containsExactly(1L);
+    Path out = tmp.resolve("restored");
+    archive.restore(1, out, Restorable.RestoreProgress.NONE);
+    assertThat(Files.readAllBytes(out)).isEqualTo(first);
+  }
 }

@@ -34,6 +34,8 @@ public final class FileStateIo implements StateIo {
             StandardOpenOption.WRITE,
             StandardOpenOption.TRUNCATE_EXISTING)) {
       writeFully(out, bytes, 0);
+    } catch (IOException e) {
+      throw named(file, "write", e);
     }
   }
 
@@ -41,7 +43,20 @@ public final class FileStateIo implements StateIo {
   public void writeAt(Path file, long position, byte[] bytes) throws IOException {
     try (FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE)) {
       writeFully(out, bytes, position);
+    } catch (IOException e) {
+      throw named(file, "write", e);
     }
+  }
+
+  /**
+   * {@code e} with the file named: a write's "No space left on device" says nothing of where, and
+   * the state disk is often not the one an operator would look at first.
+   */
+  private static IOException named(Path file, String doing, IOException e) {
+    if (e instanceof java.nio.file.FileSystemException) {
+      return e; // names its file already
+    }
+    return new IOException("cannot " + doing + " " + file + ": " + e.getMessage(), e);
   }
 
   private static void writeFully(FileChannel out, byte[] bytes, long position) throws IOException {
@@ -55,6 +70,8 @@ public final class FileStateIo implements StateIo {
   public void fsync(Path file, boolean dataOnly) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
       ch.force(!dataOnly);
+    } catch (IOException e) {
+      throw named(file, "fsync", e);
     }
   }
 

@@ -181,10 +181,29 @@ public final class Mount implements AutoCloseable {
       }
     }
     StateDirectory.check(stateDir);
+    if (Files.isDirectory(stateDir) && !stateDir.equals(backing)) {
+      requireUnserved(stateDir, "state directory"); // another mount would serve its files
+    }
     if (!Files.exists(Path.of("/dev/fuse"))) {
       throw new CbtfsException("/dev/fuse is missing: load the fuse module (modprobe fuse)");
     }
     return options;
+  }
+
+  /**
+   * Refuses a folder that a running cbtfs mount serves as its backing folder: files put there (a
+   * state directory, a receiver's replicas) would be served as images and could be changed through
+   * that mount.
+   *
+   * @param what how the caller names the folder, for the message
+   */
+  public static void requireUnserved(Path folder, String what) throws IOException {
+    try {
+      BackingDirLock.check(folder);
+    } catch (CbtfsException e) {
+      throw new CbtfsException(
+          what + " " + folder + " is the backing folder of a running cbtfs mount: choose another");
+    }
   }
 
   private static Path realDirectory(Path dir, String what) throws IOException {

@@ -36,6 +36,9 @@ public final class ArchiveTarget implements Restorable {
   private static final String META = "archive.meta";
   private static final String STAGING = ".staging.cbtd";
 
+  /** Held by the one sync that stages a delta here. */
+  private static final String SYNC_LOCK = ".cbtfs-sync";
+
   private final Path dir;
 
   public ArchiveTarget(Path dir) {
@@ -67,7 +70,11 @@ public final class ArchiveTarget implements Restorable {
     if (!Files.isDirectory(dir)) {
       return TargetState.EMPTY;
     }
-    Files.deleteIfExists(dir.resolve(STAGING));
+    try (ReplicaLock idle = ReplicaLock.tryAcquire(dir.resolve(SYNC_LOCK))) {
+      if (idle != null) { // not another sync's delta in the making: one a crash left
+        Files.deleteIfExists(dir.resolve(STAGING));
+      }
+    }
     return SidecarMeta.read(dir.resolve(META));
   }
 
@@ -77,7 +84,23 @@ public final class ArchiveTarget implements Restorable {
       throw new CbtfsException(describe() + ": " + dir + " exists and is not a folder");
     }
     Files.createDirectories(dir);
-    TargetState before = state();
+    ReplicaLock syncing = ReplicaLock.tryAcquire(dir.resolve(SYNC_LOCK));
+    if (syncing == null) {
+      throw new CbtfsException(
+          "another sync to " + describe() + " is running; one sync per archive at a time");
+    }
+    try {
+      return begin(header, allowNewLineage, syncing);
+    } catch (IOException | RuntimeException | Error e) {
+      syncing.close();
+      throw e;
+    }
+  }
+
+  /** With this sync's lock held: checks the delta and starts staging it. */
+  private Delivery begin(DeltaHeader header, boolean allowNewLineage, ReplicaLock syncing)
+      throws IOException {
+    TargetState before = SidecarMeta.read(dir.resolve(META));
     if (before.exists() && !before.lineage().equals(header.lineage())) {
       // a chain is one image's history; numbers restart with a new lineage and would collide
       throw new CbtfsException(
@@ -117,7 +140,8 @@ public final class ArchiveTarget implements Restorable {
             throw e;
           }
           return StagedDelivery.Landed.at(header.generation());
-        });
+        },
+        syncing);
   }
 
   @Override
@@ -149,7 +173,10 @@ public final class ArchiveTarget implements Restorable {
     try (var files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         String n = f.getFileName().toString();
-        if (n.matches("gen-\\d{8}\\.cbtd")) {
+        if (n.matches("gen-\\d{8}\\.cbtd")
+            && (!recorded.exists()
+                || Long.parseLong(n.substring(4, 12)) <= recorded.generation())) {
+          // a file numbered beyond the record is no generation of it: not even read
           try (InputStream in = Files.newInputStream(f)) {
             DeltaHeader h = DeltaReader.readHeader(in, f.toString());
             if (!recorded.exists()
