@@ -76,23 +76,24 @@ final class ControlClient {
   }
 
   /**
-   * Sends {@code request}, hands each PROGRESS to {@code progress}, and returns the answer's fields
-   * once the mount says OK; closes the channel.
+   * Sends {@code request}, hands each PROGRESS to {@code progress}, and returns the mount's reply
+   * once it says OK; closes the channel.
    *
    * @throws CbtfsException with the mount's message when it answers ERR
    */
-  static Map<String, String> call(
-      ControlChannel channel, ControlRequest request, SyncProgress progress) throws IOException {
+  static <R> R call(ControlChannel channel, ControlRequest<R> request, SyncProgress progress)
+      throws IOException {
     try (channel) {
       byte[] frame = ControlProtocol.encode(request);
       long now = System.nanoTime();
+      IOException writeFailed = null;
       try {
         channel.writeFully(ByteBuffer.wrap(frame), now + CONNECT_TIMEOUT.toNanos());
       } catch (IOException e) {
         // a mount that refused the connection (busy, permission) closed it after its answer
-        return answer(channel, progress, e);
+        writeFailed = e;
       }
-      return answer(channel, progress, null);
+      return request.replyCodec().decode(answer(channel, progress, writeFailed));
     }
   }
 

@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.SyncReport;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -12,6 +13,11 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The control socket's protocol, version 2 (docs/ARCHITECTURE.md, "Control socket"). The client
@@ -91,7 +97,7 @@ final class ControlProtocol {
    *     including a connection that ends part way
    * @throws IOException if reading fails (a deadline passed)
    */
-  static ControlRequest readRequest(InputStream in) throws IOException {
+  static ControlRequest<?> readRequest(InputStream in) throws IOException {
     DataInputStream data = new DataInputStream(in);
     byte[] preamble = new byte[PREAMBLE.length];
     try {
@@ -107,13 +113,13 @@ final class ControlProtocol {
   }
 
   /** The request in a frame's payload; the payload must be exactly its fields. */
-  static ControlRequest parseRequest(int type, byte[] payload) {
+  static ControlRequest<?> parseRequest(int type, byte[] payload) {
     ByteBuffer in = ByteBuffer.wrap(payload);
-    ControlRequest r =
+    ControlRequest<?> r =
         switch (type) {
-          case PING -> ControlRequest.ping();
-          case UNMOUNT -> ControlRequest.unmount();
-          case STATUS -> ControlRequest.status(name(in));
+          case PING -> new ControlRequest.Ping();
+          case UNMOUNT -> new ControlRequest.Unmount();
+          case STATUS -> new ControlRequest.Status(name(in));
           case SYNC -> {
             String name = name(in);
             String target = field(in, "target", MAX_TARGET_BYTES);
@@ -127,7 +133,8 @@ final class ControlProtocol {
             if ((flags & ~FLAG_FULL) != 0) {
               throw new ControlProtocolException("bad request: unknown SYNC flags " + flags);
             }
-            yield ControlRequest.sync(name, target, (flags & FLAG_FULL) != 0);
+            yield new ControlRequest.Sync(
+                name, new TargetAddress(target), (flags & FLAG_FULL) != 0);
           }
           default -> throw new ControlProtocolException("bad request: unknown type " + type);
         };
@@ -139,23 +146,153 @@ final class ControlProtocol {
   }
 
   /** A request's frame, preamble first: what a client writes. */
-  static byte[] encode(ControlRequest r) {
+  static byte[] encode(ControlRequest<?> r) {
     ByteArrayOutputStream payload = new ByteArrayOutputStream();
-    switch (r.type()) {
-      case PING, UNMOUNT -> {}
-      case STATUS -> field(payload, "image name", r.name(), MAX_NAME_BYTES);
-      case SYNC -> {
-        field(payload, "image name", r.name(), MAX_NAME_BYTES);
-        field(payload, "target", r.target(), MAX_TARGET_BYTES);
-        payload.write(r.full() ? FLAG_FULL : 0);
-      }
-      default -> throw new IllegalArgumentException("not a request type: " + r.type());
+    int type;
+    if (r instanceof ControlRequest.Status s) {
+      type = STATUS;
+      field(payload, "image name", s.imageName(), MAX_NAME_BYTES);
+    } else if (r instanceof ControlRequest.Sync s) {
+      type = SYNC;
+      field(payload, "image name", s.imageName(), MAX_NAME_BYTES);
+      field(payload, "target", s.target().uri(), MAX_TARGET_BYTES);
+      payload.write(s.full() ? FLAG_FULL : 0);
+    } else if (r instanceof ControlRequest.Ping) {
+      type = PING;
+    } else if (r instanceof ControlRequest.Unmount) {
+      type = UNMOUNT;
+    } else {
+      throw new IllegalArgumentException("not a control request: " + r);
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.writeBytes(PREAMBLE);
-    out.writeBytes(frame(r.type(), payload.toByteArray()));
+    out.writeBytes(frame(type, payload.toByteArray()));
     return out.toByteArray();
   }
+
+  /**
+   * How one type of reply travels: as {@link #FIELD} frames (key, value), in order, then {@link
+   * #OK}. Decoding refuses a reply that lacks a field or holds one that does not parse.
+   */
+  record ReplyCodec<R>(Function<R, Map<String, String>> fields, Function<ReplyFields, R> decoder) {
+    /** The frames of {@code reply}: its fields, then OK. */
+    byte[] answer(R reply) {
+      ByteArrayOutputStream all = new ByteArrayOutputStream();
+      for (Map.Entry<String, String> f : fields.apply(reply).entrySet()) {
+        all.writeBytes(field(f.getKey(), f.getValue()));
+      }
+      all.writeBytes(ok());
+      return all.toByteArray();
+    }
+
+    R decode(Map<String, String> received) {
+      return decoder.apply(new ReplyFields(received));
+    }
+  }
+
+  /** A reply's fields as received, read by name and type. */
+  record ReplyFields(Map<String, String> map) {
+    String text(String key) {
+      String v = map.get(key);
+      if (v == null) {
+        throw new ControlProtocolException("protocol error: the reply has no field '" + key + "'");
+      }
+      return v;
+    }
+
+    long number(String key) {
+      try {
+        return Long.parseLong(text(key));
+      } catch (NumberFormatException e) {
+        throw notA("number", key);
+      }
+    }
+
+    double decimal(String key) {
+      try {
+        return Double.parseDouble(text(key));
+      } catch (NumberFormatException e) {
+        throw notA("number", key);
+      }
+    }
+
+    boolean flag(String key) {
+      return switch (text(key)) {
+        case "true" -> true;
+        case "false" -> false;
+        default -> throw notA("boolean", key);
+      };
+    }
+
+    private ControlProtocolException notA(String what, String key) {
+      return new ControlProtocolException(
+          "protocol error: the reply's field '" + key + "' is not a " + what);
+    }
+  }
+
+  static final ReplyCodec<ControlRequest.Done> DONE_REPLY =
+      new ReplyCodec<>(done -> Map.of(), f -> ControlRequest.Done.DONE);
+
+  static final ReplyCodec<ImageStatus> STATUS_REPLY =
+      new ReplyCodec<>(
+          s -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("image", s.image());
+            m.put("imageSize", Long.toString(s.imageSize()));
+            m.put("blockSize", Integer.toString(s.blockSize()));
+            m.put("dirtyBlocks", Long.toString(s.dirtyBlocks()));
+            m.put("dirtyBytes", Long.toString(s.dirtyBytes()));
+            m.put("generation", Long.toString(s.generation()));
+            m.put("lineage", s.lineage());
+            m.put("tracking", s.tracking());
+            m.put("clean", Boolean.toString(s.clean()));
+            m.put("recovery", s.recovery());
+            m.put("verifyNextSync", Boolean.toString(s.verifyNextSync()));
+            return m;
+          },
+          f ->
+              new ImageStatus(
+                  f.text("image"),
+                  f.number("imageSize"),
+                  Math.toIntExact(f.number("blockSize")),
+                  f.number("dirtyBlocks"),
+                  f.number("dirtyBytes"),
+                  f.number("generation"),
+                  f.text("lineage"),
+                  f.text("tracking"),
+                  f.flag("clean"),
+                  f.text("recovery"),
+                  f.flag("verifyNextSync"),
+                  List.of()));
+
+  static final ReplyCodec<SyncReport> SYNC_REPLY =
+      new ReplyCodec<>(
+          r -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("target", r.target());
+            m.put("generation", Long.toString(r.generation()));
+            m.put("full", Boolean.toString(r.full()));
+            m.put("blocks", Long.toString(r.blocks()));
+            m.put("dataBytes", Long.toString(r.dataBytes()));
+            m.put("wireBytes", Long.toString(r.wireBytes()));
+            m.put("records", Long.toString(r.records()));
+            m.put("zeroRecords", Long.toString(r.zeroRecords()));
+            m.put("seconds", String.format(Locale.ROOT, "%.3f", r.seconds()));
+            m.put("warning", r.warning());
+            return m;
+          },
+          f ->
+              new SyncReport(
+                  f.text("target"),
+                  f.number("generation"),
+                  f.flag("full"),
+                  f.number("blocks"),
+                  f.number("dataBytes"),
+                  f.number("wireBytes"),
+                  f.number("records"),
+                  f.number("zeroRecords"),
+                  f.decimal("seconds"),
+                  f.map().getOrDefault("warning", "")));
 
   /**
    * Reads one reply frame, as the client does.

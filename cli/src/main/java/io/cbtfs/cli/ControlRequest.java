@@ -1,27 +1,84 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
+import java.io.IOException;
+
 /**
- * One request of the control socket ({@link ControlProtocol}).
- *
- * @param type {@link ControlProtocol#PING}, {@code STATUS}, {@code SYNC} or {@code UNMOUNT}
- * @param name the image's name (STATUS, SYNC), else empty
- * @param target the target URI (SYNC), else empty
- * @param full whether a SYNC sends every block
+ * One request of the control socket, typed by its reply {@code R}. {@link ControlProtocol} is the
+ * only code that turns these into bytes and back; {@link #runOn} is what the mount does for one.
  */
-record ControlRequest(int type, String name, String target, boolean full) {
-  static ControlRequest ping() {
-    return new ControlRequest(ControlProtocol.PING, "", "", false);
+sealed interface ControlRequest<R> {
+  /**
+   * Does this request in the running mount, on the control server's worker thread.
+   *
+   * @param progress a sync's progress; it throws once the client went away, which stops the sync
+   */
+  R runOn(MountService mount, SyncProgress progress) throws IOException;
+
+  /** How the reply travels: one codec per reply type, all in {@link ControlProtocol}. */
+  ControlProtocol.ReplyCodec<R> replyCodec();
+
+  /** The answer of a request that returns nothing but its success. */
+  enum Done {
+    DONE
   }
 
-  static ControlRequest unmount() {
-    return new ControlRequest(ControlProtocol.UNMOUNT, "", "", false);
+  /** Is a mount listening, and does it speak this protocol? */
+  record Ping() implements ControlRequest<Done> {
+    @Override
+    public Done runOn(MountService mount, SyncProgress progress) {
+      return Done.DONE;
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<Done> replyCodec() {
+      return ControlProtocol.DONE_REPLY;
+    }
   }
 
-  static ControlRequest status(String name) {
-    return new ControlRequest(ControlProtocol.STATUS, name, "", false);
+  /** The status of one image the mount serves. */
+  record Status(String imageName) implements ControlRequest<ImageStatus> {
+    @Override
+    public ImageStatus runOn(MountService mount, SyncProgress progress) throws IOException {
+      return mount.status(imageName);
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<ImageStatus> replyCodec() {
+      return ControlProtocol.STATUS_REPLY;
+    }
   }
 
-  static ControlRequest sync(String name, String target, boolean full) {
-    return new ControlRequest(ControlProtocol.SYNC, name, target, full);
+  /**
+   * A sync inside the mount.
+   *
+   * @param full send every block
+   */
+  record Sync(String imageName, TargetAddress target, boolean full)
+      implements ControlRequest<SyncReport> {
+    @Override
+    public SyncReport runOn(MountService mount, SyncProgress progress) throws IOException {
+      return mount.sync(imageName, target, full, progress);
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<SyncReport> replyCodec() {
+      return ControlProtocol.SYNC_REPLY;
+    }
+  }
+
+  /** Unmount, with the tracking saved; fails while an image is open. */
+  record Unmount() implements ControlRequest<Done> {
+    @Override
+    public Done runOn(MountService mount, SyncProgress progress) throws IOException {
+      mount.stop();
+      return Done.DONE;
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<Done> replyCodec() {
+      return ControlProtocol.DONE_REPLY;
+    }
   }
 }

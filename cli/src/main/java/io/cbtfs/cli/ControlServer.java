@@ -15,7 +15,6 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -68,7 +67,7 @@ final class ControlServer implements AutoCloseable {
 
   private final Path socketPath;
   private final ServerSocketChannel server;
-  private final ControlRequests requests;
+  private final MountService mount;
   private final Predicate<String> allowedUser;
   private final String ownerName;
   private final Limits limits;
@@ -84,13 +83,13 @@ final class ControlServer implements AutoCloseable {
   private ControlServer(
       Path socketPath,
       ServerSocketChannel server,
-      ControlRequests requests,
+      MountService mount,
       String ownerName,
       Predicate<String> allowedUser,
       Limits limits) {
     this.socketPath = socketPath;
     this.server = server;
-    this.requests = requests;
+    this.mount = mount;
     this.ownerName = ownerName;
     this.allowedUser = allowedUser;
     this.limits = limits;
@@ -103,20 +102,20 @@ final class ControlServer implements AutoCloseable {
     String owner = System.getProperty("user.name");
     return start(
         ControlProtocol.socketPath(mount.options().stateDir()),
-        new MountRequests(mount),
+        new RunningMount(mount),
         owner,
         user -> user.equals("root") || user.equals(owner),
         Limits.DEFAULT);
   }
 
   /**
-   * Binds {@code socketPath} and serves {@code requests} to the users {@code allowedUser} accepts.
+   * Binds {@code socketPath} and serves {@code mount} to the users {@code allowedUser} accepts.
    *
    * @param ownerName named in the answer to a user who is refused
    */
   static ControlServer start(
       Path socketPath,
-      ControlRequests requests,
+      MountService mount,
       String ownerName,
       Predicate<String> allowedUser,
       Limits limits)
@@ -124,8 +123,7 @@ final class ControlServer implements AutoCloseable {
     Files.deleteIfExists(socketPath); // stale from a crash: the state-dir lock says it is ours
     ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     server.bind(UnixDomainSocketAddress.of(socketPath));
-    ControlServer cs =
-        new ControlServer(socketPath, server, requests, ownerName, allowedUser, limits);
+    ControlServer cs = new ControlServer(socketPath, server, mount, ownerName, allowedUser, limits);
     cs.acceptor.start();
     return cs;
   }
@@ -188,7 +186,7 @@ final class ControlServer implements AutoCloseable {
                 "permission denied: only root or " + ownerName + " may control this mount"));
         return;
       }
-      ControlRequest request;
+      ControlRequest<?> request;
       try {
         request =
             ControlProtocol.readRequest(c.inputUntil(now + limits.requestDeadline().toNanos()));
@@ -222,7 +220,7 @@ final class ControlServer implements AutoCloseable {
    * Runs {@code request} on a worker while this thread watches the client and forwards progress;
    * returns once the answer is sent, or the client is gone and the request has ended.
    */
-  private void run(ControlChannel c, ControlRequest request) throws IOException {
+  private void run(ControlChannel c, ControlRequest<?> request) throws IOException {
     Running r = new Running(request, c);
     running.add(r);
     try {
@@ -262,10 +260,10 @@ final class ControlServer implements AutoCloseable {
       }
       c.await(TICK_NANOS, !r.cancelled, out != null);
       if (!r.cancelled && c.peerEnded()) {
-        if (r.request.type() == ControlProtocol.SYNC) {
+        if (r.request instanceof ControlRequest.Sync sync) {
           log.info(
               "the client of the sync of '{}' went away: cancelling it",
-              Printable.escaped(r.request.name()));
+              Printable.escaped(sync.imageName()));
         }
         r.cancel();
       }
@@ -282,36 +280,32 @@ final class ControlServer implements AutoCloseable {
     }
   }
 
+  /** The reply's frames, or ERR with what failed (a field over 64 KiB too: said, not hung up). */
   private static byte[] answer(Running r) {
-    Map<String, String> fields;
     try {
-      fields = r.result.join();
+      return r.result.join();
     } catch (RuntimeException e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
       return ControlProtocol.err(
           cause instanceof IllegalArgumentException ? cause.getMessage() : Errors.describe(cause));
     }
-    java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
-    try {
-      for (Map.Entry<String, String> f : fields.entrySet()) {
-        all.writeBytes(ControlProtocol.field(f.getKey(), f.getValue()));
-      }
-    } catch (ControlProtocolException tooLong) { // a field over 64 KiB: say so, not hang up
-      return ControlProtocol.err(tooLong.getMessage());
-    }
-    all.writeBytes(ControlProtocol.ok());
-    return all.toByteArray();
+  }
+
+  /** Runs {@code request} on the mount and encodes its reply. */
+  private static <R> byte[] serve(ControlRequest<R> request, MountService mount, SyncProgress p)
+      throws IOException {
+    return request.replyCodec().answer(request.runOn(mount, p));
   }
 
   /** A request on its worker: its latest progress, its result, and whether it is cancelled. */
   private final class Running {
-    final ControlRequest request;
+    final ControlRequest<?> request;
     final ControlChannel channel;
     final AtomicReference<long[]> progress = new AtomicReference<>();
-    final CompletableFuture<Map<String, String>> result = new CompletableFuture<>();
+    final CompletableFuture<byte[]> result = new CompletableFuture<>();
     volatile boolean cancelled;
 
-    Running(ControlRequest request, ControlChannel channel) {
+    Running(ControlRequest<?> request, ControlChannel channel) {
       this.request = request;
       this.channel = channel;
     }
@@ -331,7 +325,7 @@ final class ControlServer implements AutoCloseable {
         pool.execute(
             () -> {
               try {
-                result.complete(requests.run(request, listener));
+                result.complete(serve(request, mount, listener));
               } catch (Throwable e) {
                 result.completeExceptionally(e);
               } finally {

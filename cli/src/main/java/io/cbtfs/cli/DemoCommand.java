@@ -69,12 +69,12 @@ final class DemoCommand implements Callable<Integer> {
       long expected;
       Path replica = work.resolve("replica").resolve("disk.img");
       Files.createDirectories(replica.getParent());
-      String target = "file:" + replica;
+      TargetAddress target = TargetAddress.parse("file:" + replica);
       try (Mount mount = Mount.start(options);
           ControlServer control = ControlServer.start(mount)) {
         step(out, "2. mounted %s on %s (block size %s)", backing, mnt, options.geometry());
         Path image = mnt.resolve("disk.img");
-        SyncReport seed = SyncRunner.run(image, null, target, false, SyncProgress.NONE);
+        SyncReport seed = SyncClient.run(image, null, target, false, SyncProgress.NONE);
         step(
             out,
             "3. the first sync to an empty replica sends everything:%n   %s",
@@ -96,7 +96,7 @@ final class DemoCommand implements Callable<Integer> {
         if (status.dirtyBlocks() != expected) {
           return CbtfsCommand.EXIT_FAILURE;
         }
-        SyncReport delta = SyncRunner.run(image, null, target, false, SyncProgress.NONE);
+        SyncReport delta = SyncClient.run(image, null, target, false, SyncProgress.NONE);
         step(
             out,
             "6. the second sync sends only the changed blocks:%n   %s",

@@ -1,9 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.tracker.BlockGeometry;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * What {@code cbtfs status} reports of one image. The JSON names are a contract for scripts.
@@ -32,9 +30,10 @@ record ImageStatus(
     targets = targets == null ? List.of() : SyncHistory.ofLineage(targets, lineage);
   }
 
-  ImageStatus withTargets(List<SyncHistory.Entry> list) {
+  /** This status as named by the user ({@code image} as they gave it), with {@code list}. */
+  ImageStatus as(String imagePath, List<SyncHistory.Entry> list) {
     return new ImageStatus(
-        image,
+        imagePath,
         imageSize,
         blockSize,
         dirtyBlocks,
@@ -46,38 +45,6 @@ record ImageStatus(
         recovery,
         verifyNextSync,
         list); // the constructor copies it
-  }
-
-  Map<String, String> toFields() {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("image", image);
-    m.put("imageSize", Long.toString(imageSize));
-    m.put("blockSize", Integer.toString(blockSize));
-    m.put("dirtyBlocks", Long.toString(dirtyBlocks));
-    m.put("dirtyBytes", Long.toString(dirtyBytes));
-    m.put("generation", Long.toString(generation));
-    m.put("lineage", lineage);
-    m.put("tracking", tracking);
-    m.put("clean", Boolean.toString(clean));
-    m.put("recovery", recovery);
-    m.put("verifyNextSync", Boolean.toString(verifyNextSync));
-    return m;
-  }
-
-  static ImageStatus fromFields(Map<String, String> m) {
-    return new ImageStatus(
-        m.get("image"),
-        Long.parseLong(m.get("imageSize")),
-        Integer.parseInt(m.get("blockSize")),
-        Long.parseLong(m.get("dirtyBlocks")),
-        Long.parseLong(m.get("dirtyBytes")),
-        Long.parseLong(m.get("generation")),
-        m.get("lineage"),
-        m.get("tracking"),
-        Boolean.parseBoolean(m.get("clean")),
-        m.get("recovery"),
-        Boolean.parseBoolean(m.get("verifyNextSync")),
-        List.of());
   }
 
   String toJson() {

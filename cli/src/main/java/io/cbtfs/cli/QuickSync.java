@@ -56,8 +56,9 @@ final class QuickSync {
     }
     try {
       // the defaults of SyncCommand's options: no --state-dir, no --full, and no --s3-* options,
-      // with which S3Options.apply returns the target as it is
-      return SyncCommand.execute(p.image(), null, p.target(), false, p.json(), out);
+      // with which S3Options.address parses the target as it is
+      return SyncCommand.execute(
+          p.image(), null, TargetAddress.parse(p.target()), false, p.json(), out);
     } catch (Exception e) {
       return CbtfsCommand.OneLineErrors.report(e, "sync", err);
     }

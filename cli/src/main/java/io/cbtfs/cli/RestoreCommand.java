@@ -3,7 +3,6 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -54,7 +53,7 @@ final class RestoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (Target t = Targets.parse(s3.apply(source), Path.of("").toAbsolutePath())) {
+    try (Target t = s3.address(source).open()) {
       return restore(t);
     }
   }

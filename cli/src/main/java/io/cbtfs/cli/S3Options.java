@@ -23,6 +23,15 @@ final class S3Options {
       description = "Region for s3:// targets (default: the SDK's chain, else us-east-1).")
   String region;
 
+  /**
+   * The target {@code uri} names, with these options, parsed against the working directory.
+   *
+   * @throws IllegalArgumentException for an unknown or malformed URI
+   */
+  TargetAddress address(String uri) {
+    return TargetAddress.parse(apply(uri));
+  }
+
   /** {@code uri} with the options added when it is an s3:// URI and does not set them itself. */
   String apply(String uri) {
     if (!uri.startsWith("s3://")) {

@@ -8,7 +8,6 @@ import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -57,12 +56,9 @@ final class StatusCommand implements Callable<Integer> {
     ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
     Optional<ControlChannel> control = ControlClient.connect(loc.stateDir());
     if (control.isPresent()) {
-      Map<String, String> fields =
-          ControlClient.call(
-              control.get(), ControlRequest.status(loc.imageName()), SyncProgress.NONE);
-      fields.put("image", image.toString());
-      return ImageStatus.fromFields(fields)
-          .withTargets(SyncHistory.read(loc.stateDir(), loc.imageName()));
+      return ControlClient.call(
+              control.get(), new ControlRequest.Status(loc.imageName()), SyncProgress.NONE)
+          .as(image.toString(), SyncHistory.read(loc.stateDir(), loc.imageName()));
     }
     return offline(image, loc);
   }

@@ -56,17 +56,17 @@ final class SyncCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     return execute(
-        image, stateDir.stateDir, s3.apply(target), full, json, spec.commandLine().getOut());
+        image, stateDir.stateDir, s3.address(target), full, json, spec.commandLine().getOut());
   }
 
   /** The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}. */
   static int execute(
-      Path image, Path stateDir, String target, boolean full, boolean json, PrintWriter out)
+      Path image, Path stateDir, TargetAddress target, boolean full, boolean json, PrintWriter out)
       throws IOException {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
     try {
-      r = SyncRunner.run(image, stateDir, target, full, bar);
+      r = SyncClient.run(image, stateDir, target, full, bar);
     } finally {
       bar.finish();
     }

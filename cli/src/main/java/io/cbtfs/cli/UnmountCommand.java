@@ -39,7 +39,7 @@ final class UnmountCommand implements Callable<Integer> {
     Optional<ControlChannel> control = ControlClient.connect(stateDir.get());
     if (control.isPresent()) {
       try {
-        ControlClient.call(control.get(), ControlRequest.unmount(), SyncProgress.NONE);
+        ControlClient.call(control.get(), new ControlRequest.Unmount(), SyncProgress.NONE);
       } catch (CbtfsException e) {
         if (ProcMounts.isMounted(mp)) {
           throw e; // busy: nothing happened

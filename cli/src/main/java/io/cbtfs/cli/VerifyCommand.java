@@ -2,7 +2,6 @@ package io.cbtfs.cli;
 
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
@@ -64,7 +63,7 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (Target t = Targets.parse(s3.apply(target), Path.of("").toAbsolutePath())) {
+    try (Target t = s3.address(target).open()) {
       return verify(t);
     }
   }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -33,20 +34,70 @@ class ControlServerTest {
   private static final Duration TEST_TIMEOUT = Duration.ofSeconds(20);
 
   @TempDir Path tmp;
-  final List<ControlRequest> received = new CopyOnWriteArrayList<>();
+  final List<ControlRequest<?>> received = new CopyOnWriteArrayList<>();
   final List<ControlServer> servers = new ArrayList<>();
   final List<SocketChannel> raw = new ArrayList<>();
 
-  /** Echoes each request's fields back; records what it was asked. */
-  final ControlRequests echo =
-      (request, progress) -> {
-        received.add(request);
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("name", request.name());
-        m.put("target", request.target());
-        m.put("full", Boolean.toString(request.full()));
-        return m;
+  /** Echoes each request back in its reply; records what it was asked. */
+  final MountService echo =
+      new FakeMount() {
+        @Override
+        public ImageStatus status(String name) {
+          received.add(new ControlRequest.Status(name));
+          return new ImageStatus(name, 1, 4096, 0, 0, 0, "", "mounted", true, "", false, null);
+        }
+
+        @Override
+        public SyncReport sync(
+            String name, TargetAddress target, boolean full, SyncProgress progress) {
+          received.add(new ControlRequest.Sync(name, target, full));
+          // the name comes back in the warning, so that it crosses the socket both ways
+          return new SyncReport(target.uri(), 1, full, 0, 0, 0, 0, 0, 0, name);
+        }
       };
+
+  /** A mount whose requests the test defines; by default it serves nothing. */
+  abstract static class FakeMount implements MountService {
+    @Override
+    public ImageStatus status(String name) throws IOException {
+      throw new UnsupportedOperationException("no status here");
+    }
+
+    @Override
+    public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+        throws IOException {
+      throw new UnsupportedOperationException("no sync here");
+    }
+
+    @Override
+    public void stop() {
+      throw new UnsupportedOperationException("no stop here");
+    }
+  }
+
+  /** The body of a fake sync. */
+  interface SyncBody {
+    SyncReport run(SyncProgress progress) throws IOException;
+  }
+
+  /** A mount whose every sync runs {@code body}. */
+  static MountService syncing(SyncBody body) {
+    return new FakeMount() {
+      @Override
+      public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+          throws IOException {
+        return body.run(progress);
+      }
+    };
+  }
+
+  static ControlRequest.Sync sync(String name, String target, boolean full) {
+    return new ControlRequest.Sync(name, new TargetAddress(target), full);
+  }
+
+  static ControlRequest.Status status(String name) {
+    return new ControlRequest.Status(name);
+  }
 
   @AfterEach
   void closeAll() throws IOException {
@@ -56,26 +107,25 @@ class ControlServerTest {
     servers.forEach(ControlServer::close);
   }
 
-  private ControlServer start(ControlRequests requests, ControlServer.Limits limits)
-      throws IOException {
-    ControlServer s = ControlServer.start(socket(), requests, "someone", user -> true, limits);
+  private ControlServer start(MountService mount, ControlServer.Limits limits) throws IOException {
+    ControlServer s = ControlServer.start(socket(), mount, "someone", user -> true, limits);
     servers.add(s);
     return s;
   }
 
-  private ControlServer start(ControlRequests requests) throws IOException {
-    return start(requests, ControlServer.Limits.DEFAULT);
+  private ControlServer start(MountService mount) throws IOException {
+    return start(mount, ControlServer.Limits.DEFAULT);
   }
 
   private Path socket() {
     return ControlProtocol.socketPath(tmp);
   }
 
-  private Map<String, String> call(ControlRequest r) throws IOException {
+  private <R> R call(ControlRequest<R> r) throws IOException {
     return call(r, SyncProgress.NONE);
   }
 
-  private Map<String, String> call(ControlRequest r, SyncProgress progress) throws IOException {
+  private <R> R call(ControlRequest<R> r, SyncProgress progress) throws IOException {
     return ControlClient.call(ControlClient.connect(tmp).orElseThrow(), r, progress);
   }
 
@@ -105,37 +155,35 @@ class ControlServerTest {
         TEST_TIMEOUT,
         () -> {
           for (String name : names) {
-            Map<String, String> status = call(ControlRequest.status(name));
-            assertThat(status.get("name")).isEqualTo(name);
-            Map<String, String> sync = call(ControlRequest.sync(name, longTarget, true));
-            assertThat(sync).containsEntry("name", name).containsEntry("full", "true");
-            assertThat(sync.get("target")).isEqualTo(longTarget);
+            ImageStatus status = call(status(name));
+            assertThat(status.image()).isEqualTo(name);
+            SyncReport sync = call(sync(name, longTarget, true));
+            assertThat(sync.warning()).isEqualTo(name);
+            assertThat(sync.full()).isTrue();
+            assertThat(sync.target()).isEqualTo(longTarget);
           }
         });
     assertThat(received).hasSize(2 * names.size());
     assertThat(received.get(received.size() - 1))
-        .isEqualTo(ControlRequest.sync(names.get(names.size() - 1), longTarget, true));
+        .isEqualTo(sync(names.get(names.size() - 1), longTarget, true));
   }
 
   @Test
   void theInjectionNameIsOneNameNotAnotherRequest() throws IOException {
     start(echo);
     String name = "x\tfile:elsewhere.img\ttrue\nz";
-    call(ControlRequest.sync(name, "file:/backup/x.img", false));
-    assertThat(received).containsExactly(ControlRequest.sync(name, "file:/backup/x.img", false));
+    call(sync(name, "file:/backup/x.img", false));
+    assertThat(received).containsExactly(sync(name, "file:/backup/x.img", false));
   }
 
   @Test
   void namesAndTargetsOverTheLimitsAreRefusedBeforeSending() throws IOException {
     start(echo);
-    assertThatThrownBy(() -> call(ControlRequest.status("n".repeat(256))))
+    assertThatThrownBy(() -> call(status("n".repeat(256))))
         .isInstanceOf(ControlProtocolException.class)
         .hasMessageContaining("256 bytes long; the control socket takes at most 255");
     assertThatThrownBy(
-            () ->
-                call(
-                    ControlRequest.sync(
-                        "n", "file:/" + "x".repeat(ControlProtocol.MAX_TARGET_BYTES), false)))
+            () -> call(sync("n", "file:/" + "x".repeat(ControlProtocol.MAX_TARGET_BYTES), false)))
         .isInstanceOf(ControlProtocolException.class)
         .hasMessageContaining("at most " + ControlProtocol.MAX_TARGET_BYTES);
     assertThat(received).isEmpty();
@@ -144,7 +192,7 @@ class ControlServerTest {
   @Test
   void garbageOversizeAndTruncatedRequestsGetAClearErrorAndDoNothing() throws IOException {
     start(echo);
-    byte[] good = ControlProtocol.encode(ControlRequest.sync("vm.img", "file:/r", false));
+    byte[] good = ControlProtocol.encode(sync("vm.img", "file:/r", false));
     byte[] oversize = good.clone();
     ByteBuffer.wrap(oversize).putInt(ControlProtocol.PREAMBLE.length + 1, 1 << 30);
     byte[] badUtf8 = good.clone();
@@ -206,7 +254,7 @@ class ControlServerTest {
                 }
               });
       answer.start();
-      assertThatThrownBy(() -> call(ControlRequest.status("vm.img")))
+      assertThatThrownBy(() -> call(status("vm.img")))
           .isInstanceOf(ControlProtocolException.class)
           .hasMessageContaining("older cbtfs");
       Threads.join(answer);
@@ -219,8 +267,8 @@ class ControlServerTest {
     for (int i = 0; i < 7; i++) {
       idle();
     }
-    assertTimeoutPreemptively(Duration.ofSeconds(5), () -> call(ControlRequest.status("vm.img")));
-    assertThat(received).containsExactly(ControlRequest.status("vm.img"));
+    assertTimeoutPreemptively(Duration.ofSeconds(5), () -> call(status("vm.img")));
+    assertThat(received).containsExactly(status("vm.img"));
   }
 
   @Test
@@ -236,7 +284,7 @@ class ControlServerTest {
         TEST_TIMEOUT,
         () -> {
           // the acceptor takes connections in order: a and b hold both slots once it has b
-          assertThatThrownBy(() -> call(ControlRequest.status("vm.img")))
+          assertThatThrownBy(() -> call(status("vm.img")))
               .isInstanceOf(CbtfsException.class)
               .hasMessage(
                   "busy: 2 control requests are in progress on this mount; try again later");
@@ -247,7 +295,7 @@ class ControlServerTest {
           }
           while (true) { // the slots are released right after the connections closed
             try {
-              call(ControlRequest.status("vm.img"));
+              call(status("vm.img"));
               break;
             } catch (CbtfsException busy) {
               assertThat(busy).hasMessageStartingWith("busy");
@@ -255,7 +303,7 @@ class ControlServerTest {
             }
           }
         });
-    assertThat(received).containsExactly(ControlRequest.status("vm.img"));
+    assertThat(received).containsExactly(status("vm.img"));
   }
 
   @Test
@@ -263,7 +311,7 @@ class ControlServerTest {
     servers.add(
         ControlServer.start(
             socket(), echo, "vmadmin", user -> false, ControlServer.Limits.DEFAULT));
-    assertThatThrownBy(() -> call(ControlRequest.status("vm.img")))
+    assertThatThrownBy(() -> call(status("vm.img")))
         .isInstanceOf(CbtfsException.class)
         .hasMessage("permission denied: only root or vmadmin may control this mount");
     assertThat(received).isEmpty();
@@ -272,10 +320,13 @@ class ControlServerTest {
   @Test
   void errorsComeBackAsOneLine() throws IOException {
     start(
-        (request, progress) -> {
-          throw new CbtfsException("no image named '" + request.name() + "'");
+        new FakeMount() {
+          @Override
+          public ImageStatus status(String name) {
+            throw new CbtfsException("no image named '" + name + "'");
+          }
         });
-    assertThatThrownBy(() -> call(ControlRequest.status("x\tfile:e\ttrue\nz")))
+    assertThatThrownBy(() -> call(status("x\tfile:e\ttrue\nz")))
         .isInstanceOf(CbtfsException.class)
         .hasMessage("no image named 'x\\tfile:e\\ttrue\\nz'");
   }
@@ -284,14 +335,15 @@ class ControlServerTest {
   void aLongSilentRequestKeepsTheClientWaitingWithAlive() throws IOException {
     CountDownLatch release = new CountDownLatch(1);
     start(
-        (request, progress) -> {
-          Threads.await(release);
-          return Map.of("done", "yes");
-        },
+        syncing(
+            progress -> {
+              Threads.await(release);
+              return new SyncReport("done", 7, false, 0, 0, 0, 0, 0, 0, "");
+            }),
         new ControlServer.Limits(
             8, Duration.ofSeconds(10), Duration.ofMillis(20), Duration.ofSeconds(5)));
     SocketChannel c = idle();
-    c.write(ByteBuffer.wrap(ControlProtocol.encode(ControlRequest.ping())));
+    c.write(ByteBuffer.wrap(ControlProtocol.encode(sync("vm.img", "file:/r", false))));
     assertTimeoutPreemptively(
         TEST_TIMEOUT,
         () -> {
@@ -306,9 +358,11 @@ class ControlServerTest {
             f = ControlProtocol.readReply(Channels.newInputStream(c));
           } while (f.type() == ControlProtocol.ALIVE);
           assertThat(f.type()).isEqualTo(ControlProtocol.FIELD);
-          assertThat(ControlProtocol.keyValue(f)).containsExactly("done", "yes");
-          assertThat(ControlProtocol.readReply(Channels.newInputStream(c)).type())
-              .isEqualTo(ControlProtocol.OK);
+          assertThat(ControlProtocol.keyValue(f)).containsExactly("target", "done");
+          while (f.type() != ControlProtocol.OK) {
+            f = ControlProtocol.readReply(Channels.newInputStream(c));
+            assertThat(f.type()).isIn(ControlProtocol.FIELD, ControlProtocol.OK);
+          }
         });
   }
 
@@ -317,16 +371,16 @@ class ControlServerTest {
     int updates = 200_000;
     CountDownLatch finished = new CountDownLatch(1);
     start(
-        (request, progress) -> {
-          for (int i = 1; i <= updates; i++) {
-            progress.update(i, updates, i, updates);
-          }
-          finished.countDown();
-          return Map.of();
-        });
+        syncing(
+            progress -> {
+              for (int i = 1; i <= updates; i++) {
+                progress.update(i, updates, i, updates);
+              }
+              finished.countDown();
+              return new SyncReport("file:/r", 1, false, 0, 0, 0, 0, 0, 0, "");
+            }));
     SocketChannel c = idle();
-    c.write(
-        ByteBuffer.wrap(ControlProtocol.encode(ControlRequest.sync("vm.img", "file:/r", false))));
+    c.write(ByteBuffer.wrap(ControlProtocol.encode(sync("vm.img", "file:/r", false))));
     List<Long> seen = new ArrayList<>();
     assertTimeoutPreemptively(
         TEST_TIMEOUT,
@@ -351,22 +405,22 @@ class ControlServerTest {
       List<Throwable> thrown = new CopyOnWriteArrayList<>();
       ControlServer server =
           start(
-              (request, progress) -> {
-                try {
-                  for (long i = 0; ; i++) {
-                    progress.update(i, Long.MAX_VALUE, i, Long.MAX_VALUE);
-                    started.countDown();
-                  }
-                } catch (InterruptedIOException e) {
-                  thrown.add(e);
-                  throw e;
-                } finally {
-                  stopped.countDown();
-                }
-              });
+              syncing(
+                  progress -> {
+                    try {
+                      for (long i = 0; ; i++) {
+                        progress.update(i, Long.MAX_VALUE, i, Long.MAX_VALUE);
+                        started.countDown();
+                      }
+                    } catch (InterruptedIOException e) {
+                      thrown.add(e);
+                      throw e;
+                    } finally {
+                      stopped.countDown();
+                    }
+                  }));
       SocketChannel c = idle();
-      c.write(
-          ByteBuffer.wrap(ControlProtocol.encode(ControlRequest.sync("vm.img", "file:/r", false))));
+      c.write(ByteBuffer.wrap(ControlProtocol.encode(sync("vm.img", "file:/r", false))));
       assertTimeoutPreemptively(
           TEST_TIMEOUT,
           () -> {
@@ -396,12 +450,13 @@ class ControlServerTest {
     CountDownLatch started = new CountDownLatch(1);
     ControlServer server =
         start(
-            (request, progress) -> {
-              for (long i = 0; ; i++) {
-                progress.update(i, Long.MAX_VALUE, i, Long.MAX_VALUE);
-                started.countDown();
-              }
-            });
+            syncing(
+                progress -> {
+                  for (long i = 0; ; i++) {
+                    progress.update(i, Long.MAX_VALUE, i, Long.MAX_VALUE);
+                    started.countDown();
+                  }
+                }));
     Thread closer =
         new Thread(
             () -> {
@@ -412,7 +467,7 @@ class ControlServerTest {
     assertTimeoutPreemptively(
         TEST_TIMEOUT,
         () ->
-            assertThatThrownBy(() -> call(ControlRequest.sync("vm.img", "file:/r", false)))
+            assertThatThrownBy(() -> call(sync("vm.img", "file:/r", false)))
                 .hasMessage("sync cancelled: the mount is shutting down"));
     Threads.join(closer);
   }

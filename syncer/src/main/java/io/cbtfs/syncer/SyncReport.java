@@ -1,9 +1,5 @@
 package io.cbtfs.syncer;
 
-import java.util.LinkedHashMap;
-import java.util.Locale;
-import java.util.Map;
-
 /**
  * What a sync did.
  *
@@ -48,34 +44,5 @@ public record SyncReport(
 
   public double compressionRatio() {
     return wireBytes == 0 ? 1 : (double) dataBytes / wireBytes;
-  }
-
-  public Map<String, String> toFields() {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("target", target);
-    m.put("generation", Long.toString(generation));
-    m.put("full", Boolean.toString(full));
-    m.put("blocks", Long.toString(blocks));
-    m.put("dataBytes", Long.toString(dataBytes));
-    m.put("wireBytes", Long.toString(wireBytes));
-    m.put("records", Long.toString(records));
-    m.put("zeroRecords", Long.toString(zeroRecords));
-    m.put("seconds", String.format(Locale.ROOT, "%.3f", seconds));
-    m.put("warning", warning);
-    return m;
-  }
-
-  public static SyncReport fromFields(Map<String, String> m) {
-    return new SyncReport(
-        m.get("target"),
-        Long.parseLong(m.get("generation")),
-        Boolean.parseBoolean(m.get("full")),
-        Long.parseLong(m.get("blocks")),
-        Long.parseLong(m.get("dataBytes")),
-        Long.parseLong(m.get("wireBytes")),
-        Long.parseLong(m.get("records")),
-        Long.parseLong(m.get("zeroRecords")),
-        Double.parseDouble(m.get("seconds")),
-        m.getOrDefault("warning", ""));
   }
 }

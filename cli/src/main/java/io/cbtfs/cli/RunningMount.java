@@ -3,39 +3,31 @@ package io.cbtfs.cli;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
-/** The control requests of a running mount: its status, a sync inside it, its unmount. */
-final class MountRequests implements ControlRequests {
+/** The {@link MountService} of the mount running in this process. */
+final class RunningMount implements MountService {
   private final Mount mount;
+  private final SyncHost syncs;
 
-  MountRequests(Mount mount) {
+  RunningMount(Mount mount) {
     this.mount = mount;
+    this.syncs =
+        new SyncHost(
+            mount.fileSystem().trackers(),
+            mount.fileSystem().files(),
+            mount.options().stateDir(),
+            mount.options().mountPoint());
   }
 
   @Override
-  public Map<String, String> run(ControlRequest request, SyncProgress progress) throws IOException {
-    return switch (request.type()) {
-      case ControlProtocol.PING -> Map.of();
-      case ControlProtocol.STATUS -> status(request.name()).toFields();
-      case ControlProtocol.SYNC ->
-          SyncRunner.inMount(mount, request.name(), request.target(), request.full(), progress)
-              .toFields();
-      case ControlProtocol.UNMOUNT -> {
-        mount.close();
-        yield Map.of();
-      }
-      default -> throw new IllegalStateException("not a request type: " + request.type());
-    };
-  }
-
-  private ImageStatus status(String name) throws IOException {
+  public ImageStatus status(String name) throws IOException {
     ImageFiles files = mount.fileSystem().files();
     Path backing = files.existingImage(name);
     long size = Files.size(backing);
@@ -57,5 +49,17 @@ final class MountRequests implements ControlRequests {
         },
         image.verifyNextSync(),
         List.of());
+  }
+
+  @Override
+  public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+      throws IOException {
+    mount.fileSystem().files().existingImage(name);
+    return syncs.sync(name, target, full, progress);
+  }
+
+  @Override
+  public void stop() throws IOException {
+    mount.close();
   }
 }

@@ -1,0 +1,33 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
+import java.io.IOException;
+
+/**
+ * What a running mount offers its control socket: the {@link ControlServer} reaches the mount only
+ * through this ({@link RunningMount} in the mount's process, a fake in the tests).
+ */
+interface MountService {
+  /**
+   * The status of an image the mount serves.
+   *
+   * @throws IOException if there is no such image
+   */
+  ImageStatus status(String imageName) throws IOException;
+
+  /**
+   * Syncs an image to {@code target} inside the mount.
+   *
+   * @param progress called after each record; it throws to cancel the sync
+   */
+  SyncReport sync(String imageName, TargetAddress target, boolean full, SyncProgress progress)
+      throws IOException;
+
+  /**
+   * Unmounts and saves the tracking.
+   *
+   * @throws io.cbtfs.tracker.CbtfsException if an image is still open (the mount keeps serving)
+   */
+  void stop() throws IOException;
+}

@@ -1,0 +1,39 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.syncer.Target;
+import io.cbtfs.syncer.target.Targets;
+import java.nio.file.Path;
+
+/**
+ * Where a sync goes, as a canonical target URI: parsed once, where the user named it (a relative
+ * path against their working directory, the S3 options folded in), then carried as it is: over the
+ * control socket into the mount, and to {@link #open} where the sync runs.
+ *
+ * @param uri absolute: its meaning does not depend on the process that opens it
+ */
+record TargetAddress(String uri) {
+  private static final Path NO_CWD = Path.of("/");
+
+  /**
+   * @param cwd the directory a relative path is resolved against (the caller's)
+   * @throws IllegalArgumentException for an unknown or malformed URI (a usage error)
+   */
+  static TargetAddress parse(String uri, Path cwd) {
+    return new TargetAddress(Targets.absolute(uri, cwd));
+  }
+
+  /** Parses {@code uri} against this process's working directory. */
+  static TargetAddress parse(String uri) {
+    return parse(uri, Path.of("").toAbsolutePath());
+  }
+
+  /** The target itself, ready to sync to or read from; the caller closes it. */
+  Target open() {
+    return Targets.parse(uri, NO_CWD);
+  }
+
+  @Override
+  public String toString() {
+    return uri;
+  }
+}

@@ -1,0 +1,67 @@
+package io.cbtfs.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cbtfs.syncer.SyncReport;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The typed replies through their frames, as the mount writes and the client reads them. */
+class ControlProtocolTest {
+  private static final String ODD = "x\tfile:e\ttrue\nz \u00e9\ud83d\udcbe";
+
+  /**
+   * What a client reads from {@code frames}: the fields up to OK, as {@link ControlClient} does.
+   */
+  private static Map<String, String> read(byte[] frames) throws IOException {
+    ByteArrayInputStream in = new ByteArrayInputStream(frames);
+    Map<String, String> fields = new LinkedHashMap<>();
+    ControlProtocol.Frame f;
+    while ((f = ControlProtocol.readReply(in)).type() == ControlProtocol.FIELD) {
+      String[] kv = ControlProtocol.keyValue(f);
+      fields.put(kv[0], kv[1]);
+    }
+    assertThat(f.type()).isEqualTo(ControlProtocol.OK);
+    assertThat(in.available()).isZero();
+    return fields;
+  }
+
+  @Test
+  void aStatusReplyComesBackAsItWasSent() throws IOException {
+    ImageStatus sent =
+        new ImageStatus(
+            ODD, 1L << 40, 65536, 3, 196608, 41, ODD, "mounted", false, ODD, true, List.of());
+    ControlProtocol.ReplyCodec<ImageStatus> codec = new ControlRequest.Status(ODD).replyCodec();
+    assertThat(codec.decode(read(codec.answer(sent)))).isEqualTo(sent);
+  }
+
+  @Test
+  void aSyncReplyComesBackAsItWasSent() throws IOException {
+    SyncReport sent = new SyncReport(ODD, 7, true, 10, 655360, 1234, 3, 1, 0.125, ODD);
+    ControlProtocol.ReplyCodec<SyncReport> codec =
+        new ControlRequest.Sync("a", new TargetAddress("file:/r"), false).replyCodec();
+    assertThat(codec.decode(read(codec.answer(sent)))).isEqualTo(sent);
+  }
+
+  @Test
+  void aReplyWithAMissingOrBadFieldIsAProtocolError() throws IOException {
+    ControlProtocol.ReplyCodec<SyncReport> codec = ControlProtocol.SYNC_REPLY;
+    Map<String, String> fields =
+        read(codec.answer(new SyncReport("file:/r", 7, true, 10, 1, 1, 1, 0, 0.5, "")));
+    Map<String, String> missing = new LinkedHashMap<>(fields);
+    missing.remove("generation");
+    assertThatThrownBy(() -> codec.decode(missing))
+        .isInstanceOf(ControlProtocolException.class)
+        .hasMessage("protocol error: the reply has no field 'generation'");
+    Map<String, String> bad = new LinkedHashMap<>(fields);
+    bad.put("full", "yes");
+    assertThatThrownBy(() -> codec.decode(bad))
+        .isInstanceOf(ControlProtocolException.class)
+        .hasMessage("protocol error: the reply's field 'full' is not a boolean");
+  }
+}
