@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # What tracking costs on the write path: fio random 4 KiB writes (psync, 1 job) through a cbtfs
-# mount with full tracking, with the activity log off, and with tracking off (benchmark-only
-# modes), interleaved ROUNDS times so that machine noise hits every mode alike. A 5 s ramp
-# (excluded) makes every extent of the 1 GiB image hot first: this measures the steady state.
+# mount with full tracking, with the activity log off, and with tracking off (the write-path
+# variants of bench/jmh's TrackingCostMount, for benchmarks only), interleaved ROUNDS times so
+# that machine noise hits every mode alike. A 5 s ramp (excluded) makes every extent of the 1 GiB
+# image hot first: this measures the steady state.
 # Usage: bench/fio-tracking.sh [ROUNDS] [SECONDS]   (defaults 3 rounds of 15 s)
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 rounds="${1:-3}"; secs="${2:-15}"
 work="$(mktemp -d /var/tmp/cbtfs-bench.XXXXXX)"
 mkdir -p "$work/images" "$work/mnt"
-cleanup() { fusermount -u -z "$work/mnt" 2>/dev/null || true; rm -rf "$work"; }
+pid=""
+cleanup() {
+  fusermount -u -z "$work/mnt" 2>/dev/null || true
+  [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
-"$root/bin/cbtfs" --version >/dev/null
+(cd "$root" && mvn -q -B -DskipTests -Dspotless.check.skip=true package -pl bench/jmh -am)
+jar="$root/bench/jmh/target/benchmarks.jar"
 dd if=/dev/urandom of="$work/images/disk.img" bs=1M count=1024 status=none
 
 declare -A total
@@ -19,11 +26,17 @@ modes=(FULL NO_ACTIVITY_LOG NONE)
 for ((r = 1; r <= rounds; r++)); do
   for mode in "${modes[@]}"; do
     rm -rf "$work/images/.cbtfs"
-    "$root/bin/cbtfs" mount --daemon --benchmark-tracking="$mode" "$work/images" "$work/mnt" >/dev/null
+    coproc mount {
+      exec java -cp "$jar" io.cbtfs.bench.TrackingCostMount "$mode" "$work/images" "$work/mnt" \
+        2>>"$work/mount.log"
+    }
+    pid=$mount_PID
+    read -r ready <&"${mount[0]}" && [[ "$ready" == ready ]] || { echo "mount ($mode) failed" >&2; exit 1; }
     iops=$(fio --name=rw --filename="$work/mnt/disk.img" --rw=randwrite --bs=4k --ioengine=psync \
       --numjobs=1 --time_based --ramp_time=5 --runtime="$secs" --randseed=$r --output-format=json 2>/dev/null \
       | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["jobs"][0]["write"]["iops"]))')
-    "$root/bin/cbtfs" unmount "$work/mnt" >/dev/null
+    fusermount -u "$work/mnt"
+    wait "$pid"; pid=""
     echo "round $r  $mode  $iops IOPS"
     total[$mode]=$(( ${total[$mode]:-0} + iops ))
   done

@@ -106,15 +106,6 @@ final class MountCommand implements Callable<Integer> {
       description = "Log debug detail; print stack traces.")
   boolean verbose;
 
-  @Option(
-      names = "--benchmark-tracking",
-      hidden = true,
-      defaultValue = "FULL",
-      description =
-          "Benchmarks only: FULL, NO_ACTIVITY_LOG or NONE. Anything but FULL loses "
-              + "changes after a crash (NONE loses all of them).")
-  TrackingOptions.BenchmarkMode benchmarkMode;
-
   @Option(names = "--daemon-child", hidden = true)
   boolean daemonChild;
 
@@ -179,11 +170,7 @@ final class MountCommand implements Callable<Integer> {
       long extent = BlockGeometry.parseByteSize(extentSize);
       tracking =
           new TrackingOptions(
-              geometry,
-              (int) Math.min(extent, 1 << 30),
-              maxHotExtents,
-              resetTracking,
-              benchmarkMode);
+              geometry, (int) Math.min(extent, 1 << 30), maxHotExtents, resetTracking);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
@@ -241,7 +228,6 @@ final class MountCommand implements Callable<Integer> {
     args.add("--state-dir=" + options.stateDir());
     args.add("--al-extent-size=" + extentSize);
     args.add("--al-extents=" + maxHotExtents);
-    args.add("--benchmark-tracking=" + benchmarkMode);
     if (allowOther) {
       args.add("--allow-other");
     }

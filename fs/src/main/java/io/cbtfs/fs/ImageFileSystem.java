@@ -34,10 +34,16 @@ public final class ImageFileSystem {
   private volatile boolean changesRefused;
 
   public ImageFileSystem(ImageFiles files, TrackerStore trackers, Posix posix) {
+    this(files, trackers, posix, WriteTracking.TRACKED);
+  }
+
+  /** With {@code tracking} on the write path instead of the real one (benchmarks). */
+  public ImageFileSystem(
+      ImageFiles files, TrackerStore trackers, Posix posix, WriteTracking tracking) {
     this.files = files;
     this.trackers = trackers;
     this.posix = posix;
-    this.writes = new TrackingWrites(posix);
+    this.writes = new TrackingWrites(posix, tracking);
   }
 
   public ImageFiles files() {

@@ -12,9 +12,15 @@ import jnr.ffi.Pointer;
  */
 public final class TrackingWrites {
   private final Posix posix;
+  private final WriteTracking tracking;
 
   public TrackingWrites(Posix posix) {
+    this(posix, WriteTracking.TRACKED);
+  }
+
+  public TrackingWrites(Posix posix, WriteTracking tracking) {
     this.posix = posix;
+    this.tracking = tracking;
   }
 
   /**
@@ -23,12 +29,12 @@ public final class TrackingWrites {
   public int write(OpenImage file, Pointer buf, long byteLength, long byteOffset)
       throws IOException {
     TrackedImage image = file.image();
-    image.beforeWrite(byteOffset, byteLength);
+    tracking.beforeWrite(image, byteOffset, byteLength);
     try {
       posix.pwriteFully(file.fd(), buf, byteLength, byteOffset, file.imageName());
       return (int) byteLength;
     } finally {
-      image.afterWrite(byteOffset, byteLength);
+      tracking.afterWrite(image, byteOffset, byteLength);
     }
   }
 
@@ -43,11 +49,11 @@ public final class TrackingWrites {
       throws IOException {
     long from = Math.min(oldSize, newSize);
     long length = Math.max(oldSize, newSize) - from;
-    image.beforeWrite(from, length);
+    tracking.beforeWrite(image, from, length);
     try {
       posix.check(posix.libc().ftruncate(fd, newSize), "ftruncate", imageName);
     } finally {
-      image.afterWrite(from, length);
+      tracking.afterWrite(image, from, length);
     }
     image.noteSize(newSize); // after afterWrite, which raises the known size to the range's end
   }
@@ -65,14 +71,14 @@ public final class TrackingWrites {
     if (shifts) { // only a shift needs the size (a discard, punching holes, must not pay an fstat)
       end = Math.max(posix.fileSize(file.fd()) + byteLength, end);
     }
-    image.beforeWrite(byteOffset, end - byteOffset);
+    tracking.beforeWrite(image, byteOffset, end - byteOffset);
     try {
       posix.check(
           posix.libc().fallocate(file.fd(), mode, byteOffset, byteLength),
           "fallocate",
           file.imageName());
     } finally {
-      image.afterWrite(byteOffset, end - byteOffset);
+      tracking.afterWrite(image, byteOffset, end - byteOffset);
     }
   }
 }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.FileStateIo;
 import io.cbtfs.tracker.StateIo;
+import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
@@ -153,6 +154,38 @@ class TrackingWritesTest {
 
     write(file, 7L * BLOCK + BLOCK - 1, 1);
     assertThat(dirty(file)).containsExactly(2L, 3L, 4L, 7L);
+  }
+
+  @Test
+  void anInjectedTrackingIsWhatEveryChangeCalls() throws IOException {
+    List<String> calls = new ArrayList<>();
+    writes =
+        new TrackingWrites(
+            posix,
+            new WriteTracking() {
+              @Override
+              public void beforeWrite(TrackedImage image, long byteOffset, long byteLength) {
+                calls.add("before " + byteOffset + "+" + byteLength);
+              }
+
+              @Override
+              public void afterWrite(TrackedImage image, long byteOffset, long byteLength) {
+                calls.add("after " + byteOffset + "+" + byteLength);
+              }
+            });
+    OpenImage file = image("a.img", 8);
+    write(file, 3L * BLOCK, 100);
+    writes.truncate(file.fd(), file.imageName(), file.image(), 4L * BLOCK);
+    writes.fallocate(file, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, 0, BLOCK);
+    assertThat(calls)
+        .containsExactly(
+            "before " + 3 * BLOCK + "+100",
+            "after " + 3 * BLOCK + "+100",
+            "before " + 4 * BLOCK + "+" + 4 * BLOCK,
+            "after " + 4 * BLOCK + "+" + 4 * BLOCK,
+            "before 0+" + BLOCK,
+            "after 0+" + BLOCK);
+    assertThat(dirty(file)).as("the image's own tracking was not called").isEmpty();
   }
 
   @Test

@@ -71,11 +71,6 @@ public final class TrackedImage {
     verifyNextSync = false;
   }
 
-  /** Benchmarks only: writes are no longer tracked at all. */
-  void disableTracking() {
-    trackingOff = true;
-  }
-
   /**
    * The image was deleted or replaced by a rename: its name now means another file, so writes
    * through handles still open on it need no tracking (and must not fail).

@@ -319,14 +319,7 @@ public final class TrackerStore implements AutoCloseable {
             options.maxHotExtents(),
             logSequence,
             durableBits);
-    switch (options.benchmarkMode()) {
-      case FULL -> image.attach(activityLog, durableBits);
-      case NO_ACTIVITY_LOG -> activityLog.close();
-      case NONE -> {
-        activityLog.close();
-        image.disableTracking();
-      }
-    }
+    image.attach(activityLog, durableBits);
     persist(image, false);
   }
 

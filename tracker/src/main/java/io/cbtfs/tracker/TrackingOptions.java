@@ -8,27 +8,9 @@ package io.cbtfs.tracker;
  * @param maxHotExtents bound of the activity log's hot set: the most a crash can cost to resync is
  *     {@code maxHotExtents * extentSize} bytes plus the saved bitmap
  * @param resetTracking replace corrupt state by "every block dirty" under a new lineage
- * @param benchmarkMode {@link BenchmarkMode#FULL} in production; the others exist only to measure
- *     what tracking costs and lose the crash guarantees
  */
 public record TrackingOptions(
-    BlockGeometry geometry,
-    int extentSize,
-    int maxHotExtents,
-    boolean resetTracking,
-    BenchmarkMode benchmarkMode) {
-
-  /** What a mount tracks; anything but FULL is for benchmarks only. */
-  public enum BenchmarkMode {
-    FULL,
-    NO_ACTIVITY_LOG,
-    NONE
-  }
-
-  public TrackingOptions(
-      BlockGeometry geometry, int extentSize, int maxHotExtents, boolean resetTracking) {
-    this(geometry, extentSize, maxHotExtents, resetTracking, BenchmarkMode.FULL);
-  }
+    BlockGeometry geometry, int extentSize, int maxHotExtents, boolean resetTracking) {
 
   public TrackingOptions {
     if (Integer.bitCount(extentSize) != 1 || extentSize < geometry.blockSize()) {
@@ -51,6 +33,6 @@ public record TrackingOptions(
   }
 
   public TrackingOptions withReset(boolean reset) {
-    return new TrackingOptions(geometry, extentSize, maxHotExtents, reset, benchmarkMode);
+    return new TrackingOptions(geometry, extentSize, maxHotExtents, reset);
   }
 }

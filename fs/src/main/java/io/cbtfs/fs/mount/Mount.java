@@ -3,6 +3,7 @@ package io.cbtfs.fs.mount;
 import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.WriteTracking;
 import io.cbtfs.fs.fuse.CbtFuseFs;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.StateDirectory;
@@ -62,6 +63,14 @@ public final class Mount implements AutoCloseable {
    * @throws CbtfsException with a one-line reason when the mount cannot be made
    */
   public static Mount start(MountOptions asked) throws IOException {
+    return start(asked, WriteTracking.TRACKED);
+  }
+
+  /**
+   * {@link #start(MountOptions)} with {@code tracking} on the write path: a benchmark measures what
+   * the tracking costs by mounting with less of it.
+   */
+  public static Mount start(MountOptions asked, WriteTracking tracking) throws IOException {
     MountOptions options = checked(asked);
     BackingDirLock backingLock = BackingDirLock.acquire(options.backingDir());
     TrackerStore trackers = null;
@@ -69,7 +78,7 @@ public final class Mount implements AutoCloseable {
     try {
       trackers = TrackerStore.open(options.stateDir(), options.tracking());
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());
-      ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get());
+      ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get(), tracking);
       CbtFuseFs fuse = new CbtFuseFs(fs);
       mount = new Mount(options, fs, fuse, backingLock);
       mount.loopThread.start();
