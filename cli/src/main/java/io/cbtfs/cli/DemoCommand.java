@@ -47,16 +47,13 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--keep", description = "Keep the temporary folder (and print where it is).")
   boolean keep;
 
-  @Option(
-      names = {"-v", "--verbose"},
-      description = "Log debug detail.")
-  boolean verbose;
+  @CommandLine.Mixin VerboseOption verbose;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
-    Logging.configure(verbose, null, "warn");
+    Logging.configure(verbose.on, null, "warn");
     PrintWriter out = spec.commandLine().getOut();
     Path work = Files.createTempDirectory("cbtfs-demo-");
     Path backing = Files.createDirectory(work.resolve("images"));

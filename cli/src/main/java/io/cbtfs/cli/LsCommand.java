@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cbtfs ls}: what an S3 store holds. */
@@ -24,8 +23,7 @@ final class LsCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "STORE", description = "s3://BUCKET/[STORE]")
   String store;
 
-  @Option(names = "--json", description = "Print one JSON object.")
-  boolean json;
+  @CommandLine.Mixin JsonOption json;
 
   @CommandLine.Mixin S3Options s3;
 
@@ -42,7 +40,7 @@ final class LsCommand implements Callable<Integer> {
       described = catalog.describe();
     }
     var out = spec.commandLine().getOut();
-    if (json) {
+    if (json.on) {
       StringBuilder b = new StringBuilder("{\"store\":" + Json.quote(described));
       b.append(",\"images\":[");
       for (int i = 0; i < images.size(); i++) {

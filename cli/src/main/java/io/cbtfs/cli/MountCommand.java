@@ -101,10 +101,7 @@ final class MountCommand implements Callable<Integer> {
               + "crash at most N x extent size bytes beyond the saved bitmap are resent.")
   int maxHotExtents;
 
-  @Option(
-      names = {"-v", "--verbose"},
-      description = "Log debug detail; print stack traces.")
-  boolean verbose;
+  @CommandLine.Mixin VerboseOption verbose;
 
   @Option(names = "--daemon-child", hidden = true)
   boolean daemonChild;
@@ -123,7 +120,7 @@ final class MountCommand implements Callable<Integer> {
     }
     // a daemon's standard error is its log, opened for append by the launcher: a mount that fails
     // must not truncate the log of the mount it collided with
-    Logging.configure(verbose, null);
+    Logging.configure(verbose.on, null);
     // The stop is armed before the kernel mount exists: a signal that lands while the mount comes
     // up waits for it and then unmounts in order, instead of leaving a dead mount point behind.
     Stop stop = new Stop();
@@ -235,7 +232,7 @@ final class MountCommand implements Callable<Integer> {
       args.add("--reset-tracking");
     }
     args.add(directIo ? "--direct-io" : "--no-direct-io");
-    if (verbose) {
+    if (verbose.on) {
       args.add("--verbose");
     }
     args.add(options.backingDir().toString());

@@ -12,7 +12,6 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cbtfs status}: what changed in an image since its last sync. */
@@ -22,7 +21,7 @@ import picocli.CommandLine.Parameters;
     versionProvider = CbtfsCommand.Version.class,
     header = "Show what changed in an image since its last sync.",
     description = {
-      "Show an image's size, block size, dirty blocks and bytes, and last committed generation. IMAGE is the path under a cbtfs mount or the backing file. A running mount answers itself; otherwise the saved state is read."
+      "Show an image's size, block size, dirty blocks and bytes, and last committed generation. IMAGE is the path under a cbtfs mount or the backing file. A running mount answers itself; otherwise the saved state is read. --json prints imageSize, blockSize, dirtyBlocks, dirtyBytes, generation and more."
     })
 final class StatusCommand implements Callable<Integer> {
   @Parameters(
@@ -30,12 +29,7 @@ final class StatusCommand implements Callable<Integer> {
       description = "The image, under the mount or in the backing folder.")
   Path image;
 
-  @Option(
-      names = "--json",
-      description =
-          "Print one JSON object (imageSize, blockSize, "
-              + "dirtyBlocks, dirtyBytes, generation, ...) for scripts.")
-  boolean json;
+  @CommandLine.Mixin JsonOption json;
 
   @CommandLine.Mixin StateDirOption stateDir;
 
@@ -46,7 +40,7 @@ final class StatusCommand implements Callable<Integer> {
     ImageStatus status = query(image, stateDir.stateDir);
     spec.commandLine()
         .getOut()
-        .print(json ? status.toJson() + System.lineSeparator() : status.toText());
+        .print(json.on ? status.toJson() + System.lineSeparator() : status.toText());
     spec.commandLine().getOut().flush();
     return CbtfsCommand.EXIT_OK;
   }

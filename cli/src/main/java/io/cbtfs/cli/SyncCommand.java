@@ -39,8 +39,7 @@ final class SyncCommand implements Callable<Integer> {
       description = "file:PATH, archive:DIR, cbtfs://HOST:PORT/NAME or s3://BUCKET/[STORE/]IMAGE.")
   String target;
 
-  @Option(names = "--json", description = "Print the report as one JSON object.")
-  boolean json;
+  @CommandLine.Mixin JsonOption json;
 
   @Option(
       names = "--full",
@@ -56,7 +55,7 @@ final class SyncCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     return execute(
-        image, stateDir.stateDir, s3.address(target), full, json, spec.commandLine().getOut());
+        image, stateDir.stateDir, s3.address(target), full, json.on, spec.commandLine().getOut());
   }
 
   /** The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}. */
