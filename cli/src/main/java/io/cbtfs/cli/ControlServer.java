@@ -1,6 +1,5 @@
 package io.cbtfs.cli;
 
-import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.Threads;
@@ -97,12 +96,15 @@ final class ControlServer implements AutoCloseable {
     this.acceptor = Threads.daemon("cbtfs-control-accept").newThread(this::acceptLoop);
   }
 
-  /** Binds the socket in the mount's state directory (which the mount holds locked). */
-  static ControlServer start(Mount mount) throws IOException {
+  /**
+   * Binds the socket in the mount's state directory (which the mount holds locked) and serves
+   * {@code mount} to root and to this process's user.
+   */
+  static ControlServer start(Path stateDir, MountService mount) throws IOException {
     String owner = System.getProperty("user.name");
     return start(
-        ControlProtocol.socketPath(mount.options().stateDir()),
-        new RunningMount(mount),
+        ControlProtocol.socketPath(stateDir),
+        mount,
         owner,
         user -> user.equals("root") || user.equals(owner),
         Limits.DEFAULT);

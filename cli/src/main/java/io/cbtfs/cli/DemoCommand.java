@@ -68,7 +68,8 @@ final class DemoCommand implements Callable<Integer> {
       Files.createDirectories(replica.getParent());
       TargetAddress target = TargetAddress.parse("file:" + replica);
       try (Mount mount = Mount.start(options);
-          ControlServer control = ControlServer.start(mount)) {
+          ControlServer control =
+              ControlServer.start(mount.options().stateDir(), new RunningMount(mount))) {
         step(out, "2. mounted %s on %s (block size %s)", backing, mnt, options.geometry());
         Path image = mnt.resolve("disk.img");
         SyncReport seed = SyncClient.run(image, null, target, false, SyncProgress.NONE);

@@ -129,7 +129,7 @@ final class MountCommand implements Callable<Integer> {
     ControlServer control;
     try {
       mount = Mount.start(options());
-      control = ControlServer.start(mount);
+      control = ControlServer.start(mount.options().stateDir(), new RunningMount(mount));
       stop.started(mount, control);
     } catch (Exception | Error e) {
       stop.startFailed();

@@ -99,6 +99,27 @@ class ArchitectureTest {
   }
 
   @Test
+  void theControlSocketReachesTheMountOnlyThroughMountService() {
+    noClasses()
+        .that()
+        .haveNameMatching(
+            Pattern.quote(ROOT + ".cli.Control")
+                + "(Server|Client|Protocol|Channel|Request)(\\$.*)?")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(module("fs"))
+        .orShould()
+        .dependOnClassesThat()
+        .haveNameMatching( // the tracker's state; its exception root is everyone's
+            Pattern.quote(ROOT + ".tracker.") + "(?!CbtfsException$).*")
+        .orShould()
+        .dependOnClassesThat()
+        .haveNameMatching(Pattern.quote(ROOT + ".cli.RunningMount") + "(\\$.*)?")
+        .because("the control server calls the mount's MountService, whatever runs behind it")
+        .check(production);
+  }
+
+  @Test
   void importSeesEveryModule() {
     for (String name : MODULES) {
       String pkg = ROOT + "." + name;
