@@ -28,6 +28,9 @@ import java.util.function.Function;
  *
  * <p>Every length is checked against its limit before anything is allocated for it; anything that
  * breaks the format is a {@link ControlProtocolException} and is answered, not acted on.
+ *
+ * <p>The one codec of the socket: requests are {@link ControlRequest} records, and each type of
+ * reply travels by its {@link ReplyCodec}; no other class reads or writes the protocol's bytes.
  */
 final class ControlProtocol {
   static final String SOCKET_NAME = "control.sock";
