@@ -155,13 +155,7 @@ final class SyncRunner {
     try (Target t = Targets.parse(target, Path.of("/"))) {
       TargetPlacement.requireApart(
           t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
-      report =
-          new Syncer()
-              .sync(
-                  new SyncSource(image, files.backingFile(name), store::persist),
-                  t,
-                  full,
-                  progress);
+      report = new Syncer().sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
     }
     try {
       SyncHistory.record(stateDir, name, report, image.lineage().toString());
