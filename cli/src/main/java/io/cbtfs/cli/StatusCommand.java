@@ -3,8 +3,9 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.StateFiles;
+import io.cbtfs.tracker.StateRecovery;
 import io.cbtfs.tracker.TrackerState;
-import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +60,7 @@ final class StatusCommand implements Callable<Integer> {
 
   private static ImageStatus offline(Path image, ImageLocator loc) throws IOException {
     TrackerState state =
-        TrackerStore.readState(loc.stateDir(), loc.imageName())
+        StateFiles.readState(loc.stateDir(), loc.imageName())
             .orElseThrow(
                 () ->
                     new CbtfsException(
@@ -74,8 +75,8 @@ final class StatusCommand implements Callable<Integer> {
         loc.mountPoint().isEmpty() && Files.isRegularFile(backing)
             ? Files.size(backing)
             : state.imageSize();
-    TrackerStore.Recovered recovered =
-        TrackerStore.recovered(loc.stateDir(), loc.imageName(), state);
+    StateRecovery.Recovered recovered =
+        StateRecovery.recover(loc.stateDir(), loc.imageName(), state);
     DirtySet dirty = recovered.dirty().within(size);
     return new ImageStatus(
         image.toString(),

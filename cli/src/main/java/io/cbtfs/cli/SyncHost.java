@@ -46,13 +46,7 @@ final class SyncHost {
     try (Target t = address.open()) {
       TargetPlacement.requireApart(
           t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
-      report =
-          new Syncer()
-              .sync(
-                  new SyncSource(image, files.backingFile(name), store::persist),
-                  t,
-                  full,
-                  progress);
+      report = new Syncer().sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
     }
     try {
       SyncHistory.record(stateDir, name, report, image.lineage().toString());

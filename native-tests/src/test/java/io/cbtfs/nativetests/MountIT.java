@@ -7,8 +7,8 @@ import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.DirtyTracker;
+import io.cbtfs.tracker.StateFiles;
 import io.cbtfs.tracker.TrackerState;
-import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -219,7 +219,7 @@ class MountIT {
     Files.delete(folder.image("renamed.img"));
     assertThat(Files.exists(folder.backingFile("renamed.img"))).isFalse();
     folder.unmount();
-    assertThat(TrackerStore.trackedNames(folder.backingFile(".cbtfs"))).isEmpty();
+    assertThat(StateFiles.trackedNames(folder.backingFile(".cbtfs"))).isEmpty();
   }
 
   @Test
@@ -278,7 +278,7 @@ class MountIT {
     folder.unmount();
     assertThat(ProcMounts.isMounted(folder.mountPoint)).isFalse();
     TrackerState state =
-        TrackerStore.readState(folder.backingFile(".cbtfs"), "disk.img").orElseThrow();
+        StateFiles.readState(folder.backingFile(".cbtfs"), "disk.img").orElseThrow();
     assertThat(state.clean()).isTrue();
     assertThat(blocks(state.dirty())).hasToString("{1}");
     assertThat(state.imageSize()).isEqualTo(IMAGE_BYTES);

@@ -83,11 +83,7 @@ final class MountedFolder implements AutoCloseable {
     TrackerStore store = mount.fileSystem().trackers();
     TrackedImage image = store.image(name, mount.fileSystem().files().fingerprint(name));
     return new Syncer()
-        .sync(
-            new SyncSource(image, backingFile(name), store::persist),
-            target,
-            false,
-            SyncProgress.NONE);
+        .sync(new SyncSource(image, backingFile(name)), target, false, SyncProgress.NONE);
   }
 
   /** Unmounts in order (unmount, join, persist). */

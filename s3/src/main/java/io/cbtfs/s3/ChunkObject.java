@@ -1,8 +1,8 @@
 package io.cbtfs.s3;
 
 import io.cbtfs.syncer.BlockHashes;
-import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.EncodedRecord;
+import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.RecordKind;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +28,7 @@ final class ChunkObject {
   /** The largest chunk a reader accepts: bounds memory against a damaged or hostile store. */
   static final int MAX_BYTES = 16 << 20;
 
-  private final ChunkCodec codec = new ChunkCodec();
+  private final RecordCodec codec = new RecordCodec();
   private final LZ4SafeDecompressor decompressor = LZ4Factory.nativeInstance().safeDecompressor();
 
   static byte[] hash(byte[] data, int length) {

@@ -1,11 +1,11 @@
 package io.cbtfs.s3;
 
-import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Futures;
+import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StreamVerifier;
 import java.io.BufferedOutputStream;
@@ -103,7 +103,7 @@ final class S3Delivery implements Delivery {
       long cut = Math.min(end, cellEnd);
       int n = (int) (cut - at);
       int from = (int) (at - offset);
-      if (data == null || ChunkCodec.isZero(data, from, from + n)) {
+      if (data == null || RecordCodec.isZero(data, from, from + n)) {
         flushPending();
         addPiece(at, n, null);
       } else {

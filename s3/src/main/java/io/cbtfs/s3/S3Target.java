@@ -1,9 +1,9 @@
 package io.cbtfs.s3;
 
-import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
+import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.target.RecordWrites;
 import io.cbtfs.syncer.target.Restorable;
@@ -291,7 +291,7 @@ public final class S3Target implements Restorable {
         if (!mapped.contains((int) b) && b * stored < imageSize) {
           int n = (int) Math.min(stored, imageSize - b * stored);
           ImageReads.readFully(image, b * stored, buf, n);
-          if (!ChunkCodec.isZero(buf, 0, n)) {
+          if (!RecordCodec.isZero(buf, 0, n)) {
             differing.add((int) (b * stored / bs));
           }
         }

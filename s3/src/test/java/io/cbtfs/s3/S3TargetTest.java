@@ -59,7 +59,7 @@ class S3TargetTest extends S3ServerTest {
       }
       tracked.afterWrite(8L << 20, data.length);
       S3Target t = target("fleet/sparse");
-      syncer.sync(new SyncSource(tracked, image, store::persist), t, false, SyncProgress.NONE);
+      syncer.sync(new SyncSource(tracked, image), t, false, SyncProgress.NONE);
       Path out = restore(t, 1);
       assertThat(Files.mismatch(out, image)).isEqualTo(-1L);
       assertThat(Allocation.allocatedBytes(out)).isLessThanOrEqualTo(data.length + (256 << 10));

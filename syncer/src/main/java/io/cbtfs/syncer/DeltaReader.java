@@ -71,7 +71,7 @@ public final class DeltaReader {
   /** Reads and verifies the records and trailer after an already-read header. */
   private static Summary readBody(
       DataInputStream data, DeltaHeader header, String source, RecordSink sink) throws IOException {
-    ChunkCodec codec = new ChunkCodec();
+    RecordCodec codec = new RecordCodec();
     MessageDigest chain = BlockHashes.sha256();
     byte[] head = new byte[RecordHeader.BYTES];
     byte[] payload = new byte[0];
@@ -132,7 +132,7 @@ public final class DeltaReader {
         codec.decompress(payload, payloadLength, bytes, length, source + " " + where);
         decoded = bytes;
       }
-      if (ChunkCodec.checksum(kind, offset, decoded, length) != checksum) {
+      if (RecordCodec.checksum(kind, offset, decoded, length) != checksum) {
         throw new CorruptDeltaException(source, where + ": checksum mismatch");
       }
       chain.update(head);

@@ -29,7 +29,7 @@ public final class VerifiedDeltaWalk {
     byte[] h = new byte[DeltaHeader.BYTES];
     read(delta, ByteBuffer.wrap(h), DeltaHeader.BYTES, 0, source);
     DeltaHeader header = DeltaHeader.decode(h, source);
-    ChunkCodec codec = new ChunkCodec();
+    RecordCodec codec = new RecordCodec();
     byte[] head = new byte[RecordHeader.BYTES];
     ByteBuffer raw = ByteBuffer.allocateDirect(0);
     byte[] payload = new byte[0];

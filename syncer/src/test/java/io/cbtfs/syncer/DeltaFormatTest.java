@@ -29,7 +29,7 @@ class DeltaFormatTest {
   static void write() throws IOException {
     new Random(3).nextBytes(random);
     Arrays.fill(compressible, (byte) 'a');
-    ChunkCodec codec = new ChunkCodec();
+    RecordCodec codec = new RecordCodec();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     DeltaWriter w = new DeltaWriter(out, HEADER);
     boundaries.add(out.size());

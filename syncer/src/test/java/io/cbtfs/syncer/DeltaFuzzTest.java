@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  * {@code -Dcbtfs.fuzz.factor=N} runs N times longer (bench/fuzz.sh).
  */
 class DeltaFuzzTest {
-  private static final ChunkCodec CODEC = new ChunkCodec();
+  private static final RecordCodec CODEC = new RecordCodec();
 
   /** A record as the reader hands it over: its bytes (null for zeros). */
   private record Rec(long offset, int length, byte[] bytes) {

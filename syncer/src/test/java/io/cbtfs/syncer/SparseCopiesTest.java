@@ -71,7 +71,7 @@ class SparseCopiesTest {
   }
 
   private SyncSource source() {
-    return new SyncSource(tracked, image, store::persist);
+    return new SyncSource(tracked, image);
   }
 
   /** Writes through the tracking, as the mount does: random bytes, or zeros for a seed of 0. */

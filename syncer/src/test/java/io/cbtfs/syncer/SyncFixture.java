@@ -44,7 +44,7 @@ public final class SyncFixture implements AutoCloseable {
   }
 
   public SyncSource source() {
-    return new SyncSource(tracked, image, store::persist);
+    return new SyncSource(tracked, image);
   }
 
   /** Writes through the tracking, as TrackingWrites does. */

@@ -8,6 +8,7 @@ import io.cbtfs.syncer.target.ReplicaTarget;
 import io.cbtfs.syncer.target.Restorable;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.StateFiles;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -189,14 +190,13 @@ class SyncerTest {
       assertThat(image.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CHANGED_OUTSIDE);
       assertThat(image.tracker().dirtyBlockCount()).as("the bitmap cannot know").isZero();
       SyncReport r =
-          syncer.sync(
-              new SyncSource(image, fx.image, store::persist), replica, false, SyncProgress.NONE);
+          syncer.sync(new SyncSource(image, fx.image), replica, false, SyncProgress.NONE);
       assertThat(r.full()).isFalse();
       assertThat(r.blocks()).as("only the block that differs").isEqualTo(1);
       assertReplicaEqualsImage();
       assertThat(image.verifyNextSync()).isFalse();
       assertThat(
-              TrackerStore.readState(tmp.resolve("src/.cbtfs"), "disk.img")
+              StateFiles.readState(tmp.resolve("src/.cbtfs"), "disk.img")
                   .orElseThrow()
                   .verifyNextSync())
           .isFalse();

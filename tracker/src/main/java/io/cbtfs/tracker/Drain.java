@@ -1,10 +1,11 @@
 package io.cbtfs.tracker;
 
 /**
- * The blocks one sync took from a {@link DirtyTracker}. Exactly one of two endings: {@link #commit}
- * once the target holds every block (the blocks are then clean), or {@link #close} without commit
- * on any failure (the blocks are merged back and stay dirty). {@code close} after {@code commit} is
- * a no-op, so try-with-resources gives the right behaviour on every path.
+ * The blocks one sync took from a {@link DirtyTracker}. Exactly one of two endings: {@link
+ * TrackedImage#commit} once the target holds every block (the blocks are then clean, the generation
+ * recorded and saved), or {@link #close} without commit on any failure (the blocks are merged back
+ * and stay dirty). {@code close} after {@code commit} is a no-op, so try-with-resources gives the
+ * right behaviour on every path.
  */
 public final class Drain implements AutoCloseable {
   private enum State {
@@ -46,7 +47,7 @@ public final class Drain implements AutoCloseable {
    *
    * @throws IllegalStateException if already closed
    */
-  public synchronized void commit() {
+  synchronized void commit() {
     if (state != State.OPEN) {
       throw new IllegalStateException("drain already " + state.name().toLowerCase());
     }

@@ -5,12 +5,16 @@ import java.util.UUID;
 
 /**
  * The tracking of one image while it is served: its live {@link DirtyTracker}, its {@link
- * ActivityLog}, its lineage, and what recovery found when it was loaded.
+ * ActivityLog}, its lineage, its saved state, and what recovery found when it was loaded.
  *
  * <p>The write path calls {@link #beforeWrite} before the backing write (durable intent, for
  * crashes) and {@link #afterWrite} once it returned (the in-memory bit, for concurrent drains).
  * Every successful {@code beforeWrite} must be followed by exactly one {@code afterWrite} of the
  * same range.
+ *
+ * <p>A sync calls {@link #beginSync} (the drain, with its generation saved before anything ships)
+ * and, once its target durably holds the drained blocks, {@link #commit}: the tracker's one step
+ * that makes them clean, records the generation and saves the state.
  */
 public final class TrackedImage {
   private final UUID lineage;
@@ -18,14 +22,21 @@ public final class TrackedImage {
   private final Recovery recovery;
   private volatile String name;
   private volatile long knownSize;
+  private final StateFiles files;
   private volatile ActivityLog log;
-  private volatile ActivityLog.Evictions persister;
   private volatile boolean trackingOff;
   private volatile boolean detached;
   private volatile boolean verifyNextSync;
 
-  TrackedImage(String name, UUID lineage, DirtyTracker tracker, Recovery recovery, long knownSize) {
+  TrackedImage(
+      String name,
+      UUID lineage,
+      DirtyTracker tracker,
+      Recovery recovery,
+      long knownSize,
+      StateFiles files) {
     this.name = name;
+    this.files = files;
     this.lineage = lineage;
     this.tracker = tracker;
     this.recovery = recovery;
@@ -56,7 +67,7 @@ public final class TrackedImage {
   /**
    * Whether the next sync must compare every block with its target: the image changed while not
    * mounted, or the activity log was damaged after an unclean stop, so the dirty set does not know
-   * everything. Saved with the state until a sync clears it ({@link #verifiedSyncDone}).
+   * everything. Saved with the state until a sync that compared commits ({@link #commit}).
    */
   public boolean verifyNextSync() {
     return verifyNextSync;
@@ -66,9 +77,79 @@ public final class TrackedImage {
     verifyNextSync = true;
   }
 
-  /** A sync that compared every block with its target was committed. */
-  public void verifiedSyncDone() {
-    verifyNextSync = false;
+  /**
+   * Starts a sync: takes the dirty set ({@link DirtyTracker#beginDrain}; new writes go to the next
+   * generation) and saves the state with the generation it issues, so that after a crash that
+   * number is never issued again for other contents (a target may hold it before the source
+   * commits).
+   *
+   * @throws IOException if the state cannot be saved: the drain is closed, its blocks stay dirty
+   */
+  public Drain beginSync() throws IOException {
+    Drain drain = tracker.beginDrain();
+    try {
+      save();
+    } catch (IOException | RuntimeException e) {
+      drain.close();
+      throw e;
+    }
+    return drain;
+  }
+
+  /**
+   * Commits a generation: the target durably holds every block of {@code drain}. Its blocks become
+   * clean, its generation the committed one, a sync that {@code compared} clears {@link
+   * #verifyNextSync}, and the state is saved.
+   *
+   * @param drain from {@link #beginSync}, still open
+   * @param compared whether the sync sent every block that differs from its target (a full or a
+   *     verified sync)
+   * @throws IOException only if the state could not be saved: the commit stands (the target holds
+   *     the generation), and the saved state lags behind it, which a crash turns into blocks sent
+   *     again, never into a lost one
+   */
+  public void commit(Drain drain, boolean compared) throws IOException {
+    drain.commit();
+    if (compared) {
+      verifyNextSync = false;
+    }
+    save();
+  }
+
+  /** Saves the current dirty set, unclean: after a commit, to bound a crash, before an eviction. */
+  void save() throws IOException {
+    save(false, Fingerprint.UNKNOWN);
+  }
+
+  /**
+   * Saves the state; {@code clean} with the backing file's {@code fingerprint} at a clean stop or
+   * before serving. Nothing once detached: the name belongs to another file now.
+   */
+  void save(boolean clean, Fingerprint fingerprint) throws IOException {
+    synchronized (this) {
+      if (detached) {
+        return;
+      }
+      // Snapshot before generation: a commit in between leaves the new generation with a
+      // superset of its dirty set; the other order could pair an old generation with blocks a
+      // commit already cleared, and a target still at that generation would miss them.
+      DirtySet dirty = tracker.snapshot();
+      long generation = tracker.committedGeneration();
+      long issued = tracker.issuedGeneration();
+      long size = fingerprint.size() >= 0 ? fingerprint.size() : knownSize;
+      TrackerState state =
+          new TrackerState(
+              lineage,
+              tracker.geometry(),
+              size,
+              generation,
+              issued,
+              clean,
+              verifyNextSync,
+              fingerprint,
+              dirty);
+      files.write(name, state);
+    }
   }
 
   /**
@@ -84,8 +165,7 @@ public final class TrackedImage {
     return detached;
   }
 
-  void attach(ActivityLog activityLog, ActivityLog.Evictions durableBits) {
-    this.persister = durableBits;
+  void attach(ActivityLog activityLog) {
     this.log = activityLog;
   }
 
@@ -120,7 +200,7 @@ public final class TrackedImage {
       tracker.pin(byteOffset, byteLength);
       try {
         tracker.mark(byteOffset, byteLength);
-        persister.persist(); // the bits are durable before the operation starts
+        save(); // the bits are durable before the operation starts
       } catch (IOException | RuntimeException e) {
         tracker.unpin(byteOffset, byteLength);
         throw e;

@@ -4,12 +4,8 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -18,27 +14,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The tracking state of every image of one mount, kept in a state directory ({@link
- * StateDirectory}) that only one mount may hold at a time ({@code lock}). Per image: {@code
- * NAME.cbt}, the saved dirty set, replaced atomically (temp file, fsync, rename, fsync of the
- * directory); and {@code NAME.alog}, its {@link ActivityLog}. A name too long for those file names
- * has them named by its hash ({@link StateFileNames}).
+ * The registry of the images one mount serves: each loaded on first use from its {@link StateFiles}
+ * through {@link StateRecovery}, then served as a {@link TrackedImage}, in a state directory
+ * ({@link StateDirectory}) that only one mount may hold at a time ({@code lock}). A state that
+ * fails its checks is refused, or with {@code resetTracking} replaced by "everything dirty" under a
+ * new lineage.
  *
- * <p>Recovery rule (docs/STATE.md): a clean state is trusted unless the backing file's fingerprint
- * changed (then everything is dirty); an unclean one yields its saved bitmap plus every block of
- * every extent its activity log names. A state that fails its checks is refused, or with {@code
- * resetTracking} replaced by "everything dirty" under a new lineage. Never "assume clean".
- *
- * <p>Thread safety: all methods may be called from any thread.
+ * <p>Thread safety: all methods may be called from any thread (lock order: package-info).
  */
 public final class TrackerStore implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TrackerStore.class);
-  static final String SUFFIX = ".cbt";
-  static final String LOG_SUFFIX = ".alog";
-
-  private final Path stateDir;
+  private final StateFiles files;
   private final TrackingOptions options;
-  private final StateIo io;
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final Map<String, TrackedImage> images = new ConcurrentHashMap<>();
@@ -46,9 +33,8 @@ public final class TrackerStore implements AutoCloseable {
 
   private TrackerStore(
       Path stateDir, TrackingOptions options, StateIo io, FileChannel lockChannel, FileLock lock) {
-    this.stateDir = stateDir;
+    this.files = new StateFiles(io, stateDir);
     this.options = options;
-    this.io = io;
     this.lockChannel = lockChannel;
     this.lock = lock;
   }
@@ -84,105 +70,7 @@ public final class TrackerStore implements AutoCloseable {
   }
 
   public Path stateDir() {
-    return stateDir;
-  }
-
-  static Path stateFile(Path stateDir, String imageName) {
-    return StateFileNames.file(stateDir, imageName, SUFFIX);
-  }
-
-  static Path logFile(Path stateDir, String imageName) {
-    return StateFileNames.file(stateDir, imageName, LOG_SUFFIX);
-  }
-
-  /** The state file's bytes for {@code state}: naming the image when the file name cannot. */
-  private static byte[] encode(String imageName, TrackerState state) {
-    return StateFileNames.isLong(imageName, SUFFIX) ? state.encode(imageName) : state.encode();
-  }
-
-  /**
-   * Reads the saved state of an image without taking the lock (for status when nothing is mounted).
-   *
-   * @return empty when the image has never been tracked here
-   * @throws CorruptStateException if the file is corrupt
-   */
-  public static Optional<TrackerState> readState(Path stateDir, String imageName)
-      throws IOException {
-    return readState(FileStateIo.INSTANCE, stateDir, imageName);
-  }
-
-  static Optional<TrackerState> readState(StateIo io, Path stateDir, String imageName)
-      throws IOException {
-    Path file = stateFile(stateDir, imageName);
-    try {
-      return Optional.of(TrackerState.decode(io.read(file), file.toString(), imageName));
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
-    }
-  }
-
-  /**
-   * What recovery makes of a saved state, without serving it.
-   *
-   * @param dirty the blocks marked dirty: the saved bitmap, plus after an unclean stop every block
-   *     of the extents the activity log names
-   * @param verifyNextSync whether the next sync must compare every block with its target: the state
-   *     asks for it, or the activity log had a damaged slot and cannot bound what changed
-   */
-  public record Recovered(DirtySet dirty, boolean verifyNextSync) {}
-
-  /**
-   * What recovery would find for a saved state (for status when nothing is mounted).
-   *
-   * @throws CorruptStateException if the state is unclean and its activity log unreadable
-   */
-  public static Recovered recovered(Path stateDir, String imageName, TrackerState state)
-      throws IOException {
-    return recovered(FileStateIo.INSTANCE, stateDir, imageName, state);
-  }
-
-  /**
-   * What a mount would recover for {@code imageName} from the state behind {@code io}: the rule of
-   * {@link #image} without serving anything (what the crash simulator checks).
-   *
-   * @return empty when the image has no state
-   * @throws CorruptStateException if the state cannot be trusted
-   */
-  public static Optional<Recovered> recover(StateIo io, Path stateDir, String imageName)
-      throws IOException {
-    Optional<TrackerState> state = readState(io, stateDir, imageName);
-    if (state.isEmpty()) {
-      return Optional.empty();
-    }
-    return Optional.of(recovered(io, stateDir, imageName, state.get()));
-  }
-
-  private static Recovered recovered(
-      StateIo io, Path stateDir, String imageName, TrackerState state) throws IOException {
-    if (state.clean()) {
-      return new Recovered(state.dirty(), state.verifyNextSync());
-    }
-    ActivityLog.Contents log = readLog(io, stateDir, imageName, state);
-    DirtySet logged = log.blocks(state.geometry());
-    return new Recovered(
-        state.dirty().union(logged.within(state.imageSize())),
-        state.verifyNextSync() || log.damagedSlot());
-  }
-
-  private static ActivityLog.Contents readLog(
-      StateIo io, Path stateDir, String imageName, TrackerState state) throws IOException {
-    Path file = logFile(stateDir, imageName);
-    byte[] bytes;
-    try {
-      bytes = io.read(file);
-    } catch (NoSuchFileException e) {
-      bytes = new byte[0];
-    }
-    return ActivityLog.read(bytes, state.lineage())
-        .orElseThrow(
-            () ->
-                new CorruptStateException(
-                    file.toString(), "activity log missing or unreadable after an unclean stop"));
+    return files.dir();
   }
 
   /** The image if it is loaded. */
@@ -225,17 +113,16 @@ public final class TrackerStore implements AutoCloseable {
   }
 
   private TrackedImage load(String imageName, Fingerprint current) throws IOException {
-    long size = Math.max(0, current.size());
     TrackerState state;
-    ActivityLog.Contents contents = null; // what the log holds, after an unclean stop
+    ActivityLog.Contents activity = null; // what the log holds, after an unclean stop
     try {
-      Optional<TrackerState> saved = readState(io, stateDir, imageName);
+      Optional<TrackerState> saved = files.read(imageName);
       if (saved.isEmpty()) {
         return start(imageName, current, TrackedImage.Recovery.Kind.NEW);
       }
       state = saved.get();
       if (!state.clean()) {
-        contents = readLog(io, stateDir, imageName, state);
+        activity = files.readLog(imageName, state);
       }
     } catch (CorruptStateException e) {
       if (!options.resetTracking()) {
@@ -244,37 +131,25 @@ public final class TrackerStore implements AutoCloseable {
       log.warn("{}; resetting tracking of {}", e.getMessage(), imageName);
       return start(imageName, current, TrackedImage.Recovery.Kind.RESET);
     }
+    StateRecovery.Recovered recovered = StateRecovery.recover(state, activity, current);
+    if (recovered.recovery().kind() != TrackedImage.Recovery.Kind.CLEAN) {
+      log.warn("{}: {}", imageName, recovered.recovery().describe());
+    }
     DirtyTracker tracker =
         new DirtyTracker(state.geometry(), state.committedGeneration(), state.issuedGeneration());
-    tracker.markAll(state.dirty());
-    TrackedImage.Recovery recovery;
-    if (contents != null) {
-      long before = tracker.dirtyBlockCount();
-      tracker.markAll(contents.blocks(state.geometry()).within(Math.max(size, state.imageSize())));
-      // A damaged slot may have been the newer one, naming extents the valid one does not: the
-      // log cannot bound what changed, so the next sync compares (docs/STATE.md, step 4).
-      recovery =
-          new TrackedImage.Recovery(
-              contents.damagedSlot()
-                  ? TrackedImage.Recovery.Kind.UNCLEAN_DAMAGED_LOG
-                  : TrackedImage.Recovery.Kind.UNCLEAN,
-              tracker.dirtyBlockCount() - before,
-              contents.extents().length);
-    } else if (state.fingerprint().contradicts(current)) {
-      // Something wrote the file while it was not served: no bitmap can say what. The next sync
-      // compares every block with the target and sends what differs.
-      recovery = new TrackedImage.Recovery(TrackedImage.Recovery.Kind.CHANGED_OUTSIDE, 0, 0);
-    } else {
-      recovery = new TrackedImage.Recovery(TrackedImage.Recovery.Kind.CLEAN, 0, 0);
-    }
-    if (recovery.kind() != TrackedImage.Recovery.Kind.CLEAN) {
-      log.warn("{}: {}", imageName, recovery.describe());
-    }
-    TrackedImage image = new TrackedImage(imageName, state.lineage(), tracker, recovery, size);
-    if (state.verifyNextSync() || recovery.requiresVerifiedSync()) {
+    tracker.markAll(recovered.dirty());
+    TrackedImage image =
+        new TrackedImage(
+            imageName,
+            state.lineage(),
+            tracker,
+            recovered.recovery(),
+            Math.max(0, current.size()),
+            files);
+    if (recovered.verifyNextSync()) {
       image.requireVerifiedSync();
     }
-    serve(image, contents == null ? 0 : contents.sequence(), current);
+    serve(image, activity == null ? 0 : activity.sequence(), current);
     return image;
   }
 
@@ -293,7 +168,8 @@ public final class TrackerStore implements AutoCloseable {
             UUID.randomUUID(),
             tracker,
             new TrackedImage.Recovery(kind, resync, 0),
-            size);
+            size,
+            files);
     serve(image, 0, current);
     return image;
   }
@@ -307,20 +183,19 @@ public final class TrackerStore implements AutoCloseable {
    * a log whose name was not yet durable, and refuse to mount).
    */
   private void serve(TrackedImage image, long logSequence, Fingerprint current) throws IOException {
-    persist(image, true, current);
+    image.save(true, current);
     int extentSize = Math.max(options.extentSize(), image.tracker().geometry().blockSize());
-    ActivityLog.Evictions durableBits = () -> persist(image, false);
     ActivityLog activityLog =
         ActivityLog.create(
-            io,
-            logFile(stateDir, image.name()),
+            files.io(),
+            files.logFile(image.name()),
             image.lineage(),
             extentSize,
             options.maxHotExtents(),
             logSequence,
-            durableBits);
-    image.attach(activityLog, durableBits);
-    persist(image, false);
+            image::save);
+    image.attach(activityLog);
+    image.save();
   }
 
   /**
@@ -330,7 +205,10 @@ public final class TrackerStore implements AutoCloseable {
     retire(images.remove(to));
     TrackedImage image = images.remove(from);
     if (image == null || image.log() == null) {
-      renameFiles(from, to, image);
+      files.rename(from, to);
+      if (image != null) {
+        image.rename(to);
+      }
     } else {
       // The log's lock, then the image's monitor: the order an eviction takes them, so no slot
       // write and no save reaches the old names while the files move.
@@ -339,37 +217,16 @@ public final class TrackerStore implements AutoCloseable {
           .locked(
               () -> {
                 synchronized (image) {
-                  renameFiles(from, to, image);
-                  image.log().relocate(logFile(stateDir, to));
+                  files.rename(from, to);
+                  image.rename(to);
+                  image.log().relocate(files.logFile(to));
                 }
               });
     }
     if (image != null) {
       images.put(to, image);
     }
-    syncDirectory();
-  }
-
-  private void renameFiles(String from, String to, TrackedImage image) throws IOException {
-    for (String suffix : new String[] {SUFFIX, LOG_SUFFIX}) {
-      Path source = StateFileNames.file(stateDir, from, suffix);
-      Path target = StateFileNames.file(stateDir, to, suffix);
-      if (!io.exists(source)) {
-        io.delete(target);
-      } else if (suffix.equals(SUFFIX)
-          && (StateFileNames.isLong(from, SUFFIX) || StateFileNames.isLong(to, SUFFIX))) {
-        // a state file named by a hash holds its image's name: write it again under the new one
-        byte[] bytes = io.read(source);
-        TrackerState state = TrackerState.decode(bytes, source.toString(), from);
-        writeAtomically(target, encode(to, state));
-        io.delete(source);
-      } else {
-        io.rename(source, target);
-      }
-    }
-    if (image != null) {
-      image.rename(to);
-    }
+    files.syncDirectory();
   }
 
   /** Ends the tracking of an image that is gone (renamed over, deleted); null: nothing to do. */
@@ -388,83 +245,7 @@ public final class TrackerStore implements AutoCloseable {
   /** Forgets an image that was deleted. */
   public synchronized void remove(String imageName) throws IOException {
     retire(images.remove(imageName));
-    io.delete(stateFile(stateDir, imageName));
-    io.delete(logFile(stateDir, imageName));
-    syncDirectory();
-  }
-
-  /** Names of the images with a state file here. */
-  public static List<String> trackedNames(Path stateDir) throws IOException {
-    List<String> names = new ArrayList<>();
-    if (!Files.isDirectory(stateDir)) {
-      return names;
-    }
-    try (var files = Files.list(stateDir)) {
-      for (Path file : (Iterable<Path>) files::iterator) {
-        String n = file.getFileName().toString();
-        if (n.endsWith(SUFFIX) && n.length() > SUFFIX.length()) {
-          names.add(n.substring(0, n.length() - SUFFIX.length()));
-        } else if (n.endsWith(SUFFIX + StateFileNames.LONG_MARK)) {
-          String name = TrackerState.storedName(Files.readAllBytes(file), file.toString());
-          if (name != null) {
-            names.add(name);
-          }
-        }
-      }
-    }
-    names.sort(null);
-    return names;
-  }
-
-  /** Writes the image's current dirty set (unclean): after a commit, or to bound a crash. */
-  public void persist(TrackedImage image) throws IOException {
-    persist(image, false);
-  }
-
-  private void persist(TrackedImage image, boolean clean) throws IOException {
-    persist(image, clean, Fingerprint.UNKNOWN);
-  }
-
-  private void persist(TrackedImage image, boolean clean, Fingerprint fingerprint)
-      throws IOException {
-    synchronized (image) {
-      if (image.isDetached()) {
-        return; // deleted or replaced: its name belongs to another file now
-      }
-      DirtyTracker tracker = image.tracker();
-      // Snapshot before generation: a commit in between leaves the new generation with a
-      // superset of its dirty set; the other order could pair an old generation with blocks a
-      // commit already cleared, and a target still at that generation would miss them.
-      DirtySet dirty = tracker.snapshot();
-      long generation = tracker.committedGeneration();
-      long issued = tracker.issuedGeneration();
-      long size = fingerprint.size() >= 0 ? fingerprint.size() : image.knownSize();
-      TrackerState state =
-          new TrackerState(
-              image.lineage(),
-              tracker.geometry(),
-              size,
-              generation,
-              issued,
-              clean,
-              image.verifyNextSync(),
-              fingerprint,
-              dirty);
-      writeAtomically(stateFile(stateDir, image.name()), encode(image.name(), state));
-    }
-  }
-
-  /** Temp file, fsync, rename over the old one, fsync of the directory. */
-  private void writeAtomically(Path file, byte[] bytes) throws IOException {
-    Path temp = file.resolveSibling(file.getFileName() + StateFileNames.TEMP_SUFFIX);
-    io.write(temp, bytes);
-    io.fsync(temp, false);
-    io.rename(temp, file);
-    syncDirectory();
-  }
-
-  private void syncDirectory() throws IOException {
-    io.fsyncDirectory(stateDir);
+    files.delete(imageName);
   }
 
   private void ensureOpen() {
@@ -486,7 +267,7 @@ public final class TrackerStore implements AutoCloseable {
     for (TrackedImage image : images.values()) {
       Fingerprint fp = fingerprints.get(image.name());
       try {
-        persist(image, fp != null, fp == null ? Fingerprint.UNKNOWN : fp);
+        image.save(fp != null, fp == null ? Fingerprint.UNKNOWN : fp);
       } catch (IOException ex) {
         failure = ex;
         log.error("cannot save tracking of {}: {}", image.name(), ex.getMessage());

@@ -1,5 +1,6 @@
 /**
- * The dirty set of one image: which blocks changed since the last committed sync.
+ * The dirty set of one image: which blocks changed since the last committed sync, its generations,
+ * its saved state and crash recovery.
  *
  * <p>Purpose: {@link io.cbtfs.tracker.DirtyTracker} records changes with {@code mark(byteOffset,
  * byteLength)} on the FUSE write path and hands them to a sync as a {@link
@@ -10,6 +11,18 @@
  *
  * <p>Thread safety: {@code DirtyTracker} is safe for any number of concurrent markers and one drain
  * at a time. {@code DirtySet} and {@code BlockGeometry} are immutable.
+ *
+ * <p>State: {@link io.cbtfs.tracker.TrackerStore} is the registry of the images a mount serves;
+ * each is loaded from its {@link io.cbtfs.tracker.StateFiles} through {@link
+ * io.cbtfs.tracker.StateRecovery} (a pure function of what was saved) and served as a {@link
+ * io.cbtfs.tracker.TrackedImage}, which alone saves its state: at a sync's start ({@code
+ * beginSync}), at its commit ({@code commit}), before a bulk write, and when its activity log
+ * evicts.
+ *
+ * <p>Lock order, outermost first: the {@code TrackerStore} (load, rename, remove, close), an
+ * image's {@code ActivityLog} lock (a slot write, an eviction's save), the {@code TrackedImage} (a
+ * save; detaching), the {@code DirtyTracker}'s drain lock (a snapshot, a drain's start and end).
+ * Nothing takes an outer one while holding an inner one; the write path's fast path takes none.
  *
  * <p>This module does no I/O of image data and knows nothing of FUSE.
  */

@@ -53,12 +53,11 @@ class RecoveryPropertyTest {
       } else {
         try (Drain drain = img.tracker().beginDrain()) {
           if (rnd.nextBoolean()) {
-            drain.commit(); // the target holds these blocks now
-            drain.blocks().forEachBlock(b -> mustBeDirty.clear(b));
+            drain.blocks().forEachBlock(b -> mustBeDirty.clear(b)); // the target holds them now
             if (rnd.nextBoolean()) {
-              crashes.add(crash(state, mustBeDirty)); // committed but not yet saved
+              crashes.add(crash(state, mustBeDirty)); // acknowledged but not yet committed
             }
-            store.persist(img);
+            img.commit(drain, false);
           }
         }
       }

@@ -61,11 +61,11 @@ class TrackerStoreTest {
     TrackedImage img = store.image("a.img", fp(size));
     write(img, 0, 1); // extent 0
     write(img, 10L << 20, 4096); // extent 160
-    assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().clean()).isFalse();
+    assertThat(StateFiles.readState(state(), "a.img").orElseThrow().clean()).isFalse();
     store.close(); // a crash: nothing saved at the end
 
-    TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
-    TrackerStore.Recovered offline = TrackerStore.recovered(state(), "a.img", saved);
+    TrackerState saved = StateFiles.readState(state(), "a.img").orElseThrow();
+    StateRecovery.Recovered offline = StateRecovery.recover(state(), "a.img", saved);
     assertThat(offline.dirty().blockCount()).isEqualTo(32);
     assertThat(offline.verifyNextSync()).as("both slots intact").isFalse();
     try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
@@ -137,8 +137,8 @@ class TrackerStoreTest {
     bytes[slot + ActivityLog.SLOT_HEADER_BYTES + 8 + 3] ^= 0x10; // the hot list's second entry
     Files.write(log, bytes);
 
-    TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
-    TrackerStore.Recovered offline = TrackerStore.recovered(state(), "a.img", saved);
+    TrackerState saved = StateFiles.readState(state(), "a.img").orElseThrow();
+    StateRecovery.Recovered offline = StateRecovery.recover(state(), "a.img", saved);
     assertThat(offline.verifyNextSync()).as("what status shows offline").isTrue();
     assertThat(offline.dirty().contains(40 * 16)).as("the older slot lacks extent 40").isFalse();
     try (TrackerStore again = TrackerStore.open(state(), OPTIONS)) {
@@ -147,7 +147,7 @@ class TrackerStoreTest {
       assertThat(back.recovery().describe()).contains("compares every block");
       assertThat(back.verifyNextSync()).isTrue();
       assertThat(back.tracker().isDirty(0)).as("the valid slot is still used").isTrue();
-      assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().verifyNextSync())
+      assertThat(StateFiles.readState(state(), "a.img").orElseThrow().verifyNextSync())
           .as("saved before the damaged log is replaced")
           .isTrue();
     }
@@ -210,11 +210,11 @@ class TrackerStoreTest {
       store.rename("a.img", "b.img");
       assertThat(store.loaded("a.img")).isEmpty();
       assertThat(store.loaded("b.img")).isPresent();
-      assertThat(TrackerStore.trackedNames(state())).containsExactly("b.img");
+      assertThat(StateFiles.trackedNames(state())).containsExactly("b.img");
       assertThat(Files.exists(state().resolve("b.img.alog"))).isTrue();
       write(store.loaded("b.img").orElseThrow(), 1 << 20, 1); // evicts nothing, logs b's extent
       store.remove("b.img");
-      assertThat(TrackerStore.trackedNames(state())).isEmpty();
+      assertThat(StateFiles.trackedNames(state())).isEmpty();
       assertThat(Files.exists(state().resolve("b.img.alog"))).isFalse();
     }
   }
@@ -236,20 +236,19 @@ class TrackerStoreTest {
     TrackerStore store = TrackerStore.open(state(), OPTIONS);
     TrackedImage img = store.image("a.img", fp(0));
     img.beforeWrite(0, 64L << 20); // a truncate up to 64 MiB: 1024 extents
-    TrackerState saved = TrackerStore.readState(state(), "a.img").orElseThrow();
+    TrackerState saved = StateFiles.readState(state(), "a.img").orElseThrow();
     assertThat(saved.dirty().blockCount()).isEqualTo(16384);
     // a sync drains and commits the range before the operation has run: the saved state keeps it
-    try (Drain d = img.tracker().beginDrain()) {
-      d.commit();
+    try (Drain d = img.beginSync()) {
+      img.commit(d, false);
     }
-    store.persist(img);
-    assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().dirty().blockCount())
+    assertThat(StateFiles.readState(state(), "a.img").orElseThrow().dirty().blockCount())
         .as("pinned until the operation is done")
         .isEqualTo(16384);
     img.afterWrite(0, 64L << 20);
     assertThat(img.log().hotCount()).isZero();
-    store.persist(img);
-    assertThat(TrackerStore.readState(state(), "a.img").orElseThrow().dirty().blockCount())
+    img.save();
+    assertThat(StateFiles.readState(state(), "a.img").orElseThrow().dirty().blockCount())
         .as("marked again after it ran")
         .isEqualTo(16384);
     store.close();
@@ -270,7 +269,7 @@ class TrackerStoreTest {
       store.closeClean(
           names.stream().collect(java.util.stream.Collectors.toMap(n -> n, n -> fp(1 << 20))));
     }
-    assertThat(TrackerStore.trackedNames(state())).containsExactlyInAnyOrderElementsOf(names);
+    assertThat(StateFiles.trackedNames(state())).containsExactlyInAnyOrderElementsOf(names);
     try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
       for (String name : names) {
         TrackedImage img = store.image(name, fp(1 << 20));
@@ -313,7 +312,7 @@ class TrackerStoreTest {
       assertThat(img.lineage()).hasToString(lineage);
       assertThat(img.tracker().snapshot().blockCount()).isEqualTo(2);
     }
-    assertThat(TrackerStore.trackedNames(state())).containsExactly("b.img");
+    assertThat(StateFiles.trackedNames(state())).containsExactly("b.img");
   }
 
   @Test

@@ -1,12 +1,12 @@
 package io.cbtfs.syncer.target;
 
-import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.NativeFile;
+import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
@@ -298,7 +298,7 @@ public final class ArchiveTarget implements Restorable {
               if (seen.checkedAdd(block)) {
                 boolean same =
                     data == null
-                        ? ChunkCodec.isZero(mine[0], at, at + len)
+                        ? RecordCodec.isZero(mine[0], at, at + len)
                         : Arrays.equals(data, at, at + len, mine[0], at, at + len);
                 if (!same && differing.getLongCardinality() < limit) {
                   differing.add(block);

@@ -100,7 +100,7 @@ class RemoteTargetTest {
   }
 
   private io.cbtfs.syncer.SyncSource source() {
-    return new io.cbtfs.syncer.SyncSource(tracked, image, store::persist);
+    return new io.cbtfs.syncer.SyncSource(tracked, image);
   }
 
   private void write(long off, int len, long seed) throws IOException {
@@ -144,7 +144,7 @@ class RemoteTargetTest {
       ch.write(ByteBuffer.wrap(data), 8L << 20);
     }
     img.afterWrite(8L << 20, data.length);
-    io.cbtfs.syncer.SyncSource source = new io.cbtfs.syncer.SyncSource(img, sparse, store::persist);
+    io.cbtfs.syncer.SyncSource source = new io.cbtfs.syncer.SyncSource(img, sparse);
     Path copy = root.resolve("sparse.img");
     for (boolean full : new boolean[] {false, true}) { // a new replica, then --full over it
       RemoteTarget target = RemoteTarget.parse(uri("sparse", ""));

@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.cbtfs.syncer.BorrowingStream;
-import io.cbtfs.syncer.ChunkCodec;
 import io.cbtfs.syncer.CorruptDeltaException;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaWriter;
 import io.cbtfs.syncer.EncodedRecord;
+import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.CbtfsException;
@@ -62,7 +62,7 @@ class ReplicaTargetTest {
   static byte[] delta(DeltaHeader h, long offset, byte[] data) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     DeltaWriter w = new DeltaWriter(out, h);
-    w.write(new ChunkCodec().encode(offset, data, data.length));
+    w.write(new RecordCodec().encode(offset, data, data.length));
     w.finish();
     return out.toByteArray();
   }
@@ -204,7 +204,7 @@ class ReplicaTargetTest {
     byte[] zeros = new byte[65536];
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     DeltaWriter w = new DeltaWriter(out, next);
-    ChunkCodec codec = new ChunkCodec();
+    RecordCodec codec = new RecordCodec();
     var records =
         List.of(
             codec.encode(65536, random, random.length),
@@ -226,7 +226,7 @@ class ReplicaTargetTest {
 
   /** Large records from direct buffers, as a sync sends them: raw, compressed, raw. */
   private static List<EncodedRecord> largeDirectRecords(byte[] expected) {
-    ChunkCodec codec = new ChunkCodec();
+    RecordCodec codec = new RecordCodec();
     List<EncodedRecord> records = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       byte[] data = new byte[256 << 10];
@@ -426,7 +426,7 @@ class ReplicaTargetTest {
   private static byte[] fullDelta(DeltaHeader full, byte[] image) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     DeltaWriter w = new DeltaWriter(out, full);
-    ChunkCodec codec = new ChunkCodec();
+    RecordCodec codec = new RecordCodec();
     for (int at = 0; at < image.length; at += 65536) {
       w.write(codec.encode(at, Arrays.copyOfRange(image, at, at + 65536), 65536));
     }

@@ -8,6 +8,7 @@ import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Drain;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.StateIo;
+import io.cbtfs.tracker.StateRecovery;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerState;
 import io.cbtfs.tracker.TrackerStore;
@@ -321,9 +322,9 @@ class CrashSimulationTest {
    */
   private static Check check(Map<String, byte[]> crash, Path stateDir, BitSet mustBeDirty)
       throws IOException {
-    Optional<TrackerStore.Recovered> recovered;
+    Optional<StateRecovery.Recovered> recovered;
     try {
-      recovered = TrackerStore.recover(CrashStates.reader(crash), stateDir, NAME);
+      recovered = StateRecovery.recover(CrashStates.reader(crash), stateDir, NAME);
     } catch (CbtfsException e) {
       return new Check("recovery refused: " + e.getMessage(), false);
     }
@@ -364,13 +365,12 @@ class CrashSimulationTest {
         disk.event(new ImageWrite(blocks));
         image.afterWrite(off, len);
       } else if (r < 93) {
-        try (Drain drain = image.tracker().beginDrain()) {
+        try (Drain drain = image.beginSync()) {
           if (rnd.nextBoolean()) {
             BitSet taken = new BitSet();
             drain.blocks().forEachBlock(taken::set);
             disk.event(new Commit(taken)); // the target acknowledged
-            drain.commit();
-            store.persist(image);
+            image.commit(drain, false);
           }
         }
       } else {

@@ -13,7 +13,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * uncompressed bytes. Uses lz4-java's JNI codec and its safe decompressor only (never the Java
  * "fast" one, which trusts its input). Thread-safe.
  */
-public final class ChunkCodec {
+public final class RecordCodec {
   private static final LZ4Factory LZ4 = LZ4Factory.nativeInstance();
   private final LZ4Compressor compressor = LZ4.fastCompressor();
   private final LZ4SafeDecompressor decompressor = LZ4.safeDecompressor();

@@ -1,0 +1,315 @@
+package io.cbtfs.syncer;
+
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.DirtySet;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+
+/**
+ * Reads and encodes the records of a sync, from the image's backing file to a {@link DeltaWriter}:
+ * the blocks are cut into records of at most {@code maxRecordBytes}, each read with one positional
+ * read into a direct buffer and encoded ({@link RecordCodec}) on a pool of {@code threads}, then
+ * written in order. At most {@code 2 x threads} records are in flight, so memory is bounded
+ * whatever the image size; their buffers are reused, so once the pool of buffers has grown to the
+ * records nothing is allocated per record. A hole becomes a zero record without a read.
+ *
+ * <p>A full sync reads every block once, past the page cache ({@link DirectReads}); any other reads
+ * what it names, often still cached, through it, with one more pool thread walking ahead of the
+ * readers to ask the kernel for the next {@value #READ_AHEAD_KIB} KiB ({@code posix_fadvise
+ * WILLNEED}): the scattered records of an incremental sync then reach the disk many at a time.
+ *
+ * <p>Not thread-safe: one sync's thread calls {@link #ship}; {@link #close} waits for the pool.
+ */
+final class RecordPipeline implements AutoCloseable {
+  private static final int READ_AHEAD_KIB = 32 << 10;
+
+  private final Path file;
+  private final FileChannel image;
+  private final NativeFile hints;
+  private final long imageSize;
+  private final BlockGeometry geometry;
+  private final int maxRecordBytes;
+  private final int threads;
+  private final RecordCodec codec = new RecordCodec();
+
+  private RecordPipeline(
+      Path file,
+      FileChannel image,
+      NativeFile hints,
+      BlockGeometry geometry,
+      int maxRecordBytes,
+      int threads)
+      throws IOException {
+    this.file = file;
+    this.image = image;
+    this.hints = hints;
+    this.imageSize = image.size();
+    this.geometry = geometry;
+    this.maxRecordBytes = Math.max(1, maxRecordBytes / geometry.blockSize()) * geometry.blockSize();
+    this.threads = threads;
+  }
+
+  /**
+   * Opens {@code file} for reading.
+   *
+   * @param maxRecordBytes the most bytes a record spans, rounded down to whole blocks (one at
+   *     least)
+   * @param threads readers and encoders
+   */
+  static RecordPipeline open(Path file, BlockGeometry geometry, int maxRecordBytes, int threads)
+      throws IOException {
+    FileChannel image = FileChannel.open(file, StandardOpenOption.READ);
+    try {
+      NativeFile hints = NativeFile.open(file);
+      try {
+        return new RecordPipeline(file, image, hints, geometry, maxRecordBytes, threads);
+      } catch (IOException | RuntimeException e) {
+        hints.close();
+        throw e;
+      }
+    } catch (IOException | RuntimeException e) {
+      image.close();
+      throw e;
+    }
+  }
+
+  /** The image, for a comparison with the target. */
+  FileChannel image() {
+    return image;
+  }
+
+  /** The image's size when it was opened: what the sync sends. */
+  long imageSize() {
+    return imageSize;
+  }
+
+  /**
+   * Reads, encodes and writes every block of {@code blocks} to {@code writer}, in order, telling
+   * {@code progress} after each record.
+   *
+   * @param direct read past the page cache (a full sync), where the file system allows it
+   * @return how many records were zero records
+   */
+  long ship(DirtySet blocks, boolean direct, DeltaWriter writer, SyncProgress progress)
+      throws IOException {
+    int maxRecordBlocks = maxRecordBytes / geometry.blockSize();
+    try (DirectReads reads = direct ? DirectReads.open(file, image) : null) {
+      ExecutorService pool =
+          Executors.newFixedThreadPool(
+              reads == null ? threads + 1 : threads, Threads.daemon("cbtfs-sync"));
+      Ordered out =
+          new Ordered(
+              writer,
+              progress,
+              blocks.byteCount(imageSize),
+              blocks.blockCount(),
+              2 * threads,
+              reads != null ? reads::newBuffer : ByteBuffer::allocateDirect);
+      Semaphore ahead = new Semaphore(READ_AHEAD_KIB); // KiB advised, not yet shipped
+      try {
+        if (reads == null) {
+          pool.submit(() -> readAhead(blocks.runs(maxRecordBlocks), ahead));
+        }
+        DirtySet.RunIterator records = blocks.runs(maxRecordBlocks);
+        while (records.next()) {
+          long offset = geometry.byteOffset(records.firstBlock());
+          int length = recordLength(records);
+          if (length == 0) {
+            continue;
+          }
+          if (reads == null) {
+            ahead.release(kib(length)); // the sync's thread has taken it: the advice may go further
+          }
+          if (hints.isHole(offset, length)) { // sparse: a zero record without reading
+            out.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
+          } else {
+            // read and encode on the pool: several reads in flight keep the disk's queue busy
+            Buffers buf = out.takeBuffers(length);
+            out.add(pool.submit(() -> encode(reads, offset, length, buf)), buf);
+          }
+        }
+        out.finish();
+      } finally {
+        // the image's descriptors are closed after this: nothing may still use them
+        pool.shutdownNow();
+        Threads.uninterruptibly(() -> pool.awaitTermination(1, TimeUnit.DAYS));
+      }
+      return out.zeroRecords;
+    }
+  }
+
+  /** Reads the record at {@code offset} into {@code buf} and encodes it (a pool thread). */
+  private EncodedRecord encode(DirectReads reads, long offset, int length, Buffers buf)
+      throws IOException {
+    ByteBuffer data = buf.read.clear().limit(length);
+    if (reads != null) {
+      reads.readFully(offset, data);
+    } else {
+      ImageReads.readFully(image, offset, data);
+    }
+    EncodedRecord r = codec.encode(offset, data, buf.compressed);
+    if (r.kind() == RecordKind.DATA_LZ4) {
+      // the spare itself, or a larger buffer the codec made: kept for the next record
+      buf.compressed = r.payload();
+    }
+    return r;
+  }
+
+  /**
+   * A second walk over the records (a pool thread) that stays up to {@value #READ_AHEAD_KIB} KiB
+   * ahead of the sync's thread, asking the kernel to read each before a reader asks for it; the
+   * sync's thread does not wait for the advice (each call allocates and submits the pages).
+   */
+  private Void readAhead(DirtySet.RunIterator records, Semaphore ahead) {
+    try {
+      while (records.next()) {
+        int length = recordLength(records);
+        if (length > 0) {
+          ahead.acquire(kib(length));
+          hints.willNeed(geometry.byteOffset(records.firstBlock()), length);
+        }
+      }
+    } catch (InterruptedException e) {
+      // the sync is over
+    }
+    return null;
+  }
+
+  /** A record's share of the read-ahead: never more than all of it, or its advice would wait. */
+  private static int kib(int bytes) {
+    return Math.min(READ_AHEAD_KIB, Math.max(1, (bytes + 1023) >> 10));
+  }
+
+  /** The bytes of the record {@code records} is at, cut at the end of the image: 0 wholly past. */
+  private int recordLength(DirtySet.RunIterator records) {
+    long offset = geometry.byteOffset(records.firstBlock());
+    long whole = (long) records.blockCount() * geometry.blockSize();
+    return (int) Math.max(0, Math.min(whole, imageSize - offset));
+  }
+
+  @Override
+  public void close() throws IOException {
+    try (image) {
+      hints.close();
+    }
+  }
+
+  /**
+   * A record's read buffer (direct, aligned: a direct read fills it in place) and, once a record
+   * compressed, the largest buffer a payload went to: both are reused for later records. Owned by
+   * one record at a time, from its read until the stream gave its payload back.
+   */
+  private static final class Buffers {
+    final ByteBuffer read;
+    ByteBuffer compressed;
+
+    Buffers(ByteBuffer read) {
+      this.read = read;
+    }
+  }
+
+  /**
+   * The ordered end of the pipeline: records are written in the order they were read; a record's
+   * buffers return to the pool only once the stream is done with its payload, which a stream that
+   * borrows payloads ({@link BorrowingStream}) does later, on its own thread. At most {@code
+   * inFlight} records are pending; a borrowing stream holds a bounded few more.
+   */
+  private final class Ordered {
+    private record InFlight(Future<EncodedRecord> record, Buffers buffers) {}
+
+    private final DeltaWriter writer;
+    private final SyncProgress progress;
+    private final long totalBytes;
+    private final long totalBlocks;
+    private final int inFlight;
+    private final IntFunction<ByteBuffer> newReadBuffer;
+    private final Queue<Buffers> buffers = new ConcurrentLinkedQueue<>(); // given back by streams
+    private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
+    private long doneBytes;
+    private long doneBlocks;
+    long zeroRecords;
+
+    Ordered(
+        DeltaWriter writer,
+        SyncProgress progress,
+        long totalBytes,
+        long totalBlocks,
+        int inFlight,
+        IntFunction<ByteBuffer> newReadBuffer) {
+      this.writer = writer;
+      this.progress = progress;
+      this.totalBytes = totalBytes;
+      this.totalBlocks = totalBlocks;
+      this.inFlight = inFlight;
+      this.newReadBuffer = newReadBuffer;
+    }
+
+    /**
+     * A free set of buffers for a record of {@code length} bytes, made only when none is free: a
+     * sync of a few blocks allocates a few sets, not {@code inFlight}. {@link #add} keeps fewer
+     * than {@code inFlight} records pending. A set is as large as the record's power of two (64 KiB
+     * at least): a sync of scattered small records does not allocate a whole maximum for each; a
+     * set too small for its record is dropped for a larger one.
+     */
+    Buffers takeBuffers(int length) {
+      Buffers b = buffers.poll();
+      if (b == null || b.read.capacity() < length) {
+        int bytes =
+            Math.min(maxRecordBytes, Math.max(64 << 10, Integer.highestOneBit(length - 1) << 1));
+        b = new Buffers(newReadBuffer.apply(bytes)); // a record never exceeds maxRecordBytes
+      }
+      return b;
+    }
+
+    void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {
+      pending.add(new InFlight(record, buffers));
+      while (pending.size() >= inFlight) {
+        writeNext();
+      }
+    }
+
+    void finish() throws IOException {
+      while (!pending.isEmpty()) {
+        writeNext();
+      }
+    }
+
+    private void writeNext() throws IOException {
+      InFlight next = pending.removeFirst();
+      EncodedRecord r;
+      try {
+        r = Futures.await(next.record(), "syncing");
+      } catch (IOException | RuntimeException e) {
+        // a task still filling them (the wait was interrupted) is harmless: the pipeline ends here
+        giveBack(next.buffers());
+        throw e;
+      }
+      writer.write(r, () -> giveBack(next.buffers()));
+      doneBytes += r.byteLength();
+      doneBlocks += geometry.blockCount(r.byteLength());
+      if (r.kind() == RecordKind.ZERO) {
+        zeroRecords++;
+      }
+      progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+    }
+
+    private void giveBack(Buffers b) {
+      if (b != null) {
+        buffers.add(b);
+      }
+    }
+  }
+}
