@@ -34,17 +34,18 @@ import org.slf4j.LoggerFactory;
  * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
  * .NAME.cbtfs-meta} (lineage and generation), {@code .NAME.cbtfs-staging} (a delta being received),
  * {@code .NAME.cbtfs-new} (the first full image being written, before the replica exists), {@code
- * .NAME.cbtfs-apply} (a verified delta being applied: the journal) and {@code .NAME.cbtfs-lock}
- * (held while a delta commits and settles, and while a journal is recovered) and {@code
- * .NAME.cbtfs-sync} (held by the one sync that stages a delta here).
+ * .NAME.cbtfs-apply} (a verified delta being applied: the journal), {@code .NAME.cbtfs-lock} (held
+ * while a delta commits and settles, and while a journal is recovered) and {@code .NAME.cbtfs-sync}
+ * (held by the one sync that stages a delta here): two {@link TargetLock}s.
  *
- * <p>Apply is crash-safe: the staging file is verified completely, fsynced and renamed to the
- * journal name (the commit point) before any byte of the replica changes. The journal is then
- * applied, and the sync is done: the replica reads as the new generation, and the journal makes it
- * durable. Its settle (fsync the replica, record the generation, delete the journal) runs in the
- * background once the target is closed ({@link Settles}); whatever reads the replica's state waits
- * for it. Records are absolute writes, so a journal found at the next use is simply applied again;
- * a staging file found then is discarded.
+ * <p>A delta lands through {@link LocalDelivery}; this class is its storage: what the replica
+ * holds, its locks, and the step at the commit point. Apply is crash-safe: the staging file is
+ * verified completely, fsynced and renamed to the journal name (the commit point) before any byte
+ * of the replica changes. The journal is then applied, and the sync is done: the replica reads as
+ * the new generation, and the journal makes it durable. Its settle (fsync the replica, record the
+ * generation, delete the journal) runs in the background once the target is closed ({@link
+ * Settles}); whatever reads the replica's state waits for it. Records are absolute writes, so a
+ * journal found at the next use is simply applied again; a staging file found then is discarded.
  *
  * <p>The first full sync into a replica that does not exist yet writes once, not twice: each
  * verified record goes straight into {@code .NAME.cbtfs-new}, which becomes the replica by a rename

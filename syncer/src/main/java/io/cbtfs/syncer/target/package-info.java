@@ -1,7 +1,9 @@
 /**
- * Where a sync ships to. Each {@link io.cbtfs.syncer.Target} receives a whole delta into a staging
- * area, verifies it, makes it durable, and only then applies it and acknowledges its generation
- * (invariant 5). An interrupted apply is finished on the next use; an unverified staging area is
+ * The targets on this machine: a replica image and a backup archive, the receiver's too. Each is a
+ * storage adapter behind one landing pipeline, {@link io.cbtfs.syncer.target.LocalDelivery}: the
+ * whole delta is staged and verified as it arrives ({@link io.cbtfs.syncer.target.StagingFile}),
+ * made durable, and only then installed (the commit point), applied and its generation acknowledged
+ * (invariant 5). An interrupted apply is finished on the next use; an unverified staging file is
  * discarded.
  */
 package io.cbtfs.syncer.target;
