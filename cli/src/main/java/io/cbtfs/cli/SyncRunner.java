@@ -6,7 +6,7 @@ import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.SyncSource;
 import io.cbtfs.syncer.Syncer;
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.Targets;
+import io.cbtfs.syncer.local.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.TrackedImage;

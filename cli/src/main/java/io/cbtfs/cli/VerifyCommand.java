@@ -1,8 +1,8 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.Targets;
+import io.cbtfs.syncer.local.Restorable;
+import io.cbtfs.syncer.local.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
