@@ -1,6 +1,6 @@
 package io.cbtfs.cli;
 
-import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.local.Restorable;
 
 /** One line per stored generation, for {@code restore --list} and {@code ls}. */
 final class Listing {

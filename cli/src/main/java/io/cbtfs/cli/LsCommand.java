@@ -1,7 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.s3.S3Catalog;
-import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.local.Restorable;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;

@@ -2,7 +2,7 @@ package io.cbtfs.cli;
 
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.Targets;
+import io.cbtfs.syncer.local.Targets;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;

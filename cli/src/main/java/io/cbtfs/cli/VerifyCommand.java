@@ -1,7 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;

@@ -3,7 +3,7 @@ package io.cbtfs.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.syncer.Allocation;
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -62,7 +62,7 @@ class TargetPlacementTest {
     assertThatThrownBy(
             () ->
                 TargetPlacement.requireApart(
-                    io.cbtfs.syncer.target.Targets.parse(
+                    io.cbtfs.syncer.local.Targets.parse(
                         "file:" + img.resolveSibling("new.img"), Path.of("/")),
                     img,
                     img.getParent(),
@@ -125,14 +125,14 @@ class TargetPlacementTest {
     assertThatThrownBy(
             () ->
                 TargetPlacement.requireApart(
-                    io.cbtfs.syncer.target.Targets.parse("file:" + img, Path.of("/")),
+                    io.cbtfs.syncer.local.Targets.parse("file:" + img, Path.of("/")),
                     img,
                     img.getParent(),
                     img.resolveSibling(".cbtfs"),
                     null))
         .hasMessageContaining("the image itself");
     TargetPlacement.requireApart(
-        io.cbtfs.syncer.target.Targets.parse("file:" + elsewhere.resolve("r.img"), Path.of("/")),
+        io.cbtfs.syncer.local.Targets.parse("file:" + elsewhere.resolve("r.img"), Path.of("/")),
         img,
         img.getParent(),
         img.resolveSibling(".cbtfs"),
@@ -140,7 +140,7 @@ class TargetPlacementTest {
     assertThatThrownBy(
             () ->
                 TargetPlacement.requireApart(
-                    io.cbtfs.syncer.target.Targets.parse(
+                    io.cbtfs.syncer.local.Targets.parse(
                         "file:" + tmp.resolve("mnt").resolve("r.img"), Path.of("/")),
                     img,
                     img.getParent(),

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import java.io.IOException;
 import java.nio.file.Files;

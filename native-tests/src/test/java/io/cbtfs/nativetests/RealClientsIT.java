@@ -3,7 +3,7 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.syncer.SyncReport;
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.ArchiveTarget;
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ArchiveTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -107,7 +107,7 @@ class SyncIT {
     archive.restore(
         archive.state().generation(),
         restored,
-        io.cbtfs.syncer.target.Restorable.RestoreProgress.NONE);
+        io.cbtfs.syncer.local.Restorable.RestoreProgress.NONE);
     assertThat(Files.mismatch(folder.backingFile("disk.img"), restored)).isEqualTo(-1L);
     assertThat(syncs).isEqualTo(12);
   }

@@ -1,6 +1,6 @@
 package io.cbtfs.s3;
 
-import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.local.Restorable;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,10 +1,10 @@
 package io.cbtfs.s3;
 
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.TargetScheme;
+import io.cbtfs.syncer.local.TargetScheme;
 import java.nio.file.Path;
 
-/** Makes {@code s3://} URIs known to {@link io.cbtfs.syncer.target.Targets}. */
+/** Makes {@code s3://} URIs known to {@link io.cbtfs.syncer.local.Targets}. */
 public final class S3Scheme implements TargetScheme {
   @Override
   public String prefix() {

@@ -2,7 +2,7 @@
  * The {@code s3://} target: backups in S3-compatible object storage (AWS S3, Ceph RGW, MinIO),
  * deduplicated across generations and images, shared by many hosts. Depends on the syncer's delta
  * format and {@link io.cbtfs.syncer.Target}; nothing depends on it but the CLI, which finds it
- * through {@link io.cbtfs.syncer.target.TargetScheme}.
+ * through {@link io.cbtfs.syncer.local.TargetScheme}.
  *
  * <p>Layout under a store prefix (docs/FORMAT.md, "Object store"): immutable chunk objects named by
  * the SHA-256 of their uncompressed bytes, one manifest per image generation that maps every block

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.syncer.SyncFixture;
 import io.cbtfs.syncer.SyncProgress;
-import io.cbtfs.syncer.target.Restorable;
-import io.cbtfs.syncer.target.Targets;
+import io.cbtfs.syncer.local.Restorable;
+import io.cbtfs.syncer.local.Targets;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;

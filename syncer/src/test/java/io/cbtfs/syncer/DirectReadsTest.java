@@ -129,7 +129,7 @@ class DirectReadsTest {
           new Syncer(RUN, 2)
               .sync(
                   fx.source(),
-                  new io.cbtfs.syncer.target.ReplicaTarget(replicaFile),
+                  new io.cbtfs.syncer.local.ReplicaTarget(replicaFile),
                   false,
                   SyncProgress.NONE);
       assertThat(r.full()).isTrue();

@@ -3,7 +3,7 @@ package io.cbtfs.syncer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.FileStateIo;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.StateFiles;

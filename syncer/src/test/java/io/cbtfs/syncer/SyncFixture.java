@@ -1,6 +1,6 @@
 package io.cbtfs.syncer;
 
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;

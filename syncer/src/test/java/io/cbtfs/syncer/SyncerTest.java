@@ -3,9 +3,9 @@ package io.cbtfs.syncer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.cbtfs.syncer.target.ArchiveTarget;
-import io.cbtfs.syncer.target.ReplicaTarget;
-import io.cbtfs.syncer.target.Restorable;
+import io.cbtfs.syncer.local.ArchiveTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
+import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.StateFiles;

@@ -6,8 +6,8 @@ import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.Threads;
-import io.cbtfs.syncer.target.ArchiveTarget;
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ArchiveTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -42,9 +42,10 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code cbtfs receive}: keeps replicas ({@code ROOT/NAME.img}) and archives ({@code
  * ROOT/NAME.archive}) for authenticated senders. Per connection: a fresh nonce, the sender's HMAC
- * proof of the token, then a state query or one delta, which goes into the local target's staging
- * area and is verified as it streams; only a delta that verified completely is applied and
- * acknowledged. Anything else ends the connection with an ERR frame and changes nothing.
+ * proof of the token, then a state query or one delta, which lands in the local target as a local
+ * sync's does (its {@code begin}: staged and verified as it streams); only a delta that verified
+ * completely is applied and acknowledged. Anything else ends the connection with an ERR frame and
+ * changes nothing.
  */
 public final class Receiver implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Receiver.class);

@@ -1,12 +1,12 @@
 package io.cbtfs.syncer.remote;
 
 import io.cbtfs.syncer.Target;
-import io.cbtfs.syncer.target.TargetScheme;
+import io.cbtfs.syncer.local.TargetScheme;
 import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * {@code cbtfs://HOST:PORT/NAME}, found by {@link io.cbtfs.syncer.target.Targets} through the
+ * {@code cbtfs://HOST:PORT/NAME}, found by {@link io.cbtfs.syncer.local.Targets} through the
  * service loader like any other scheme, so the local targets do not depend on the network client.
  */
 public final class RemoteScheme implements TargetScheme {

@@ -7,8 +7,8 @@ import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Syncer;
-import io.cbtfs.syncer.target.ArchiveTarget;
-import io.cbtfs.syncer.target.ReplicaTarget;
+import io.cbtfs.syncer.local.ArchiveTarget;
+import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fingerprint;
@@ -359,7 +359,7 @@ class RemoteTargetTest {
     syncer.sync(source(), archive, false, SyncProgress.NONE);
     Path out = tmp.resolve("restored.img");
     new ArchiveTarget(root.resolve("vm1.archive"))
-        .restore(2, out, io.cbtfs.syncer.target.Restorable.RestoreProgress.NONE);
+        .restore(2, out, io.cbtfs.syncer.local.Restorable.RestoreProgress.NONE);
     assertThat(Files.mismatch(image, out)).isEqualTo(-1L);
   }
 

@@ -1,4 +1,4 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
@@ -34,21 +34,22 @@ import org.slf4j.LoggerFactory;
  * {@code file:PATH}: a replica image kept byte-identical to the source. Beside it, hidden: {@code
  * .NAME.cbtfs-meta} (lineage and generation), {@code .NAME.cbtfs-staging} (a delta being received),
  * {@code .NAME.cbtfs-new} (the first full image being written, before the replica exists), {@code
- * .NAME.cbtfs-apply} (a verified delta being applied: the journal) and {@code .NAME.cbtfs-lock}
- * (held while a delta commits and settles, and while a journal is recovered) and {@code
- * .NAME.cbtfs-sync} (held by the one sync that stages a delta here).
+ * .NAME.cbtfs-apply} (a verified delta being applied: the journal), {@code .NAME.cbtfs-lock} (held
+ * while a delta commits and settles, and while a journal is recovered) and {@code .NAME.cbtfs-sync}
+ * (held by the one sync that stages a delta here): two {@link TargetLock}s.
  *
- * <p>Apply is crash-safe: the staging file is verified completely, fsynced and renamed to the
- * journal name (the commit point) before any byte of the replica changes. The journal is then
- * applied, and the sync is done: the replica reads as the new generation, and the journal makes it
- * durable. Its settle (fsync the replica, record the generation, delete the journal) runs in the
- * background once the target is closed ({@link Settles}); whatever reads the replica's state waits
- * for it. Records are absolute writes, so a journal found at the next use is simply applied again;
- * a staging file found then is discarded.
+ * <p>A delta lands through {@link LocalDelivery}; this class is its storage: what the replica
+ * holds, its locks, and the step at the commit point. Apply is crash-safe: the staging file is
+ * verified completely, fsynced and renamed to the journal name (the commit point) before any byte
+ * of the replica changes. The journal is then applied, and the sync is done: the replica reads as
+ * the new generation, and the journal makes it durable. Its settle (fsync the replica, record the
+ * generation, delete the journal) runs in the background once the target is closed ({@link
+ * Settles}); whatever reads the replica's state waits for it. Records are absolute writes, so a
+ * journal found at the next use is simply applied again; a staging file found then is discarded.
  *
  * <p>The first full sync into a replica that does not exist yet writes once, not twice: each
  * verified record goes straight into {@code .NAME.cbtfs-new}, which becomes the replica by a rename
- * once the whole delta verified and the file is durable ({@link FreshReplicaDelivery}); a crash
+ * once the whole delta verified and the file is durable ({@link StagingFile#ofImage}); a crash
  * before that leaves no replica, and the file is discarded at the next use.
  */
 public final class ReplicaTarget implements Target {
@@ -141,17 +142,12 @@ public final class ReplicaTarget implements Target {
   private void recover() throws IOException {
     Settles.await(journal); // one of this JVM
     if (Files.exists(journal)) {
-      try (ReplicaLock held = ReplicaLock.acquire(lock)) { // one of another process ends first
+      try (TargetLock held = TargetLock.acquire(lock)) { // one of another process ends first
         finishJournal();
       }
     }
     if (Files.exists(staging) || Files.exists(fresh, LinkOption.NOFOLLOW_LINKS)) {
-      try (ReplicaLock idle = ReplicaLock.tryAcquire(syncLock)) {
-        if (idle != null) { // not another sync's delta in the making: one a crash left
-          Files.deleteIfExists(staging);
-          Files.deleteIfExists(fresh);
-        }
-      }
+      StagingFile.discardAbandoned(syncLock, staging, fresh);
     }
   }
 
@@ -180,11 +176,7 @@ public final class ReplicaTarget implements Target {
       // a folder, a link, a device or a FIFO: never a replica, --full or not
       throw new CbtfsException(replica + " is not a regular file: refusing to sync into it");
     }
-    ReplicaLock syncing = ReplicaLock.tryAcquire(syncLock);
-    if (syncing == null) {
-      throw new CbtfsException(
-          "another sync to " + describe() + " is running; one sync per replica at a time");
-    }
+    TargetLock syncing = TargetLock.forSync(syncLock, describe(), "replica");
     try {
       // the sync read the state already; it is read again only to see a sync that committed since
       Settles.await(journal);
@@ -199,11 +191,11 @@ public final class ReplicaTarget implements Target {
                 + "): refusing to overwrite it (sync with --full to replace it)");
       }
       if (header.full() && !exists) {
-        return new FreshReplicaDelivery(
-            fresh, header, image -> install(image, header, allowNewLineage), syncing);
+        return new LocalDelivery(
+            StagingFile.ofImage(fresh), header, (f, h) -> install(f, h, allowNewLineage), syncing);
       }
-      return new StagedDelivery(
-          staging, header, verified -> commit(verified, header, allowNewLineage), syncing);
+      return new LocalDelivery(
+          StagingFile.ofDelta(staging), header, (f, h) -> commit(f, h, allowNewLineage), syncing);
     } catch (IOException | RuntimeException | Error e) {
       syncing.close();
       throw e;
@@ -221,13 +213,12 @@ public final class ReplicaTarget implements Target {
   }
 
   /**
-   * Makes the verified delta the journal, durably: the commit point. Then applies it and settles it
-   * later. Nothing after the commit point fails the sync: an apply that fails (a full disk) leaves
-   * the journal, which the replica's next use finishes before anything reads or changes it.
+   * Makes the verified delta the journal, durably: the commit point. What is left is to apply it
+   * and settle it later ({@link Journaled}).
    */
-  private StagedDelivery.Landed commit(Path verified, DeltaHeader header, boolean allowNewLineage)
+  private LocalDelivery.Committed commit(Path verified, DeltaHeader header, boolean allowNewLineage)
       throws IOException {
-    ReplicaLock held = lockToCommit(header, allowNewLineage);
+    TargetLock held = lockToCommit(header, allowNewLineage);
     try {
       Files.move(verified, journal, StandardCopyOption.ATOMIC_MOVE);
       try {
@@ -241,10 +232,31 @@ public final class ReplicaTarget implements Target {
       held.close();
       throw e;
     }
-    DeltaHeader applied;
-    try {
+    return new Journaled(header, held);
+  }
+
+  /**
+   * A committed journal, the replica's lock held for it. Nothing here fails the sync: an apply that
+   * fails (a full disk) leaves the journal, which the replica's next use finishes before anything
+   * reads or changes it.
+   */
+  private final class Journaled implements LocalDelivery.Committed {
+    private final DeltaHeader header;
+    private final TargetLock held;
+    private DeltaHeader applied;
+
+    Journaled(DeltaHeader header, TargetLock held) {
+      this.header = header;
+      this.held = held;
+    }
+
+    @Override
+    public void apply() throws IOException {
       applied = applyJournal();
-    } catch (IOException | RuntimeException e) {
+    }
+
+    @Override
+    public String leave(Exception e) {
       String warning =
           describe()
               + " holds generation "
@@ -255,22 +267,26 @@ public final class ReplicaTarget implements Target {
               + " directly before that";
       log.warn(warning);
       CommitPoint.closeAfter(held, log);
-      return new StagedDelivery.Landed(header.generation(), warning);
+      return warning;
     }
-    try {
-      Settles.submit(
-          journal,
-          () -> {
-            try (held) {
-              beforeSettle.run();
-              settle(applied);
-            }
-          });
-    } catch (RuntimeException e) { // no settle thread: the journal is finished at the next use
-      log.warn("{}: cannot settle generation {} now: {}", describe(), header.generation(), e);
-      CommitPoint.closeAfter(held, log);
+
+    /** Settles in the background, once the sync is over ({@link Settles}). */
+    @Override
+    public void settle() {
+      try {
+        Settles.submit(
+            journal,
+            () -> {
+              try (held) {
+                beforeSettle.run();
+                ReplicaTarget.this.settle(applied);
+              }
+            });
+      } catch (RuntimeException e) { // no settle thread: the journal is finished at the next use
+        log.warn("{}: cannot settle generation {} now: {}", describe(), header.generation(), e);
+        CommitPoint.closeAfter(held, log);
+      }
     }
-    return StagedDelivery.Landed.at(applied.generation());
   }
 
   /**
@@ -280,9 +296,9 @@ public final class ReplicaTarget implements Target {
    * name, durably: the commit point. A failure before it takes back both, so that nothing half-made
    * is left for the next sync to refuse as a foreign file.
    */
-  private StagedDelivery.Landed install(Path image, DeltaHeader header, boolean allowNewLineage)
+  private LocalDelivery.Committed install(Path image, DeltaHeader header, boolean allowNewLineage)
       throws IOException {
-    ReplicaLock held = lockToCommit(header, allowNewLineage);
+    TargetLock held = lockToCommit(header, allowNewLineage);
     try {
       SidecarMeta.write(meta, TargetState.of(header));
       boolean placed = false;
@@ -305,13 +321,17 @@ public final class ReplicaTarget implements Target {
       held.close();
       throw e;
     }
-    try {
-      Files.deleteIfExists(image); // its second name after a link; recover() removes it otherwise
-    } catch (IOException | RuntimeException e) {
-      log.warn("{}: {} stays until the next use: {}", describe(), image, e.toString());
-    }
-    CommitPoint.closeAfter(held, log);
-    return StagedDelivery.Landed.at(header.generation());
+    return new LocalDelivery.Committed() {
+      @Override
+      public void settle() {
+        try {
+          Files.deleteIfExists(image); // its second name after a link; recover() removes it else
+        } catch (IOException | RuntimeException e) {
+          log.warn("{}: {} stays until the next use: {}", describe(), image, e.toString());
+        }
+        CommitPoint.closeAfter(held, log);
+      }
+    };
   }
 
   /**
@@ -319,8 +339,8 @@ public final class ReplicaTarget implements Target {
    * removed) and the replica's state, read again under it, still takes {@code header}: another
    * process may have committed meanwhile.
    */
-  private ReplicaLock lockToCommit(DeltaHeader header, boolean allowNewLineage) throws IOException {
-    ReplicaLock held = ReplicaLock.acquire(lock);
+  private TargetLock lockToCommit(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    TargetLock held = TargetLock.acquire(lock);
     try {
       finishJournal();
       recorded().check(header, describe(), allowNewLineage);

@@ -1,4 +1,4 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.Target;
 import java.nio.file.Path;

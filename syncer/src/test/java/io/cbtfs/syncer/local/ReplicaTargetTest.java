@@ -1,4 +1,4 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

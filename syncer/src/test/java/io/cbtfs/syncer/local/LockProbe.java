@@ -1,4 +1,4 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer.local;
 
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;

@@ -1,4 +1,4 @@
-package io.cbtfs.syncer.target;
+package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
@@ -70,11 +70,7 @@ public final class ArchiveTarget implements Restorable {
     if (!Files.isDirectory(dir)) {
       return TargetState.EMPTY;
     }
-    try (ReplicaLock idle = ReplicaLock.tryAcquire(dir.resolve(SYNC_LOCK))) {
-      if (idle != null) { // not another sync's delta in the making: one a crash left
-        Files.deleteIfExists(dir.resolve(STAGING));
-      }
-    }
+    StagingFile.discardAbandoned(dir.resolve(SYNC_LOCK), dir.resolve(STAGING));
     return SidecarMeta.read(dir.resolve(META));
   }
 
@@ -84,11 +80,7 @@ public final class ArchiveTarget implements Restorable {
       throw new CbtfsException(describe() + ": " + dir + " exists and is not a folder");
     }
     Files.createDirectories(dir);
-    ReplicaLock syncing = ReplicaLock.tryAcquire(dir.resolve(SYNC_LOCK));
-    if (syncing == null) {
-      throw new CbtfsException(
-          "another sync to " + describe() + " is running; one sync per archive at a time");
-    }
+    TargetLock syncing = TargetLock.forSync(dir.resolve(SYNC_LOCK), describe(), "archive");
     try {
       return begin(header, allowNewLineage, syncing);
     } catch (IOException | RuntimeException | Error e) {
@@ -98,7 +90,7 @@ public final class ArchiveTarget implements Restorable {
   }
 
   /** With this sync's lock held: checks the delta and starts staging it. */
-  private Delivery begin(DeltaHeader header, boolean allowNewLineage, ReplicaLock syncing)
+  private Delivery begin(DeltaHeader header, boolean allowNewLineage, TargetLock syncing)
       throws IOException {
     TargetState before = SidecarMeta.read(dir.resolve(META));
     if (before.exists() && !before.lineage().equals(header.lineage())) {
@@ -113,35 +105,39 @@ public final class ArchiveTarget implements Restorable {
               + otherImageAdvice());
     }
     before.check(header, describe(), allowNewLineage);
-    return new StagedDelivery(
-        dir.resolve(STAGING),
+    return new LocalDelivery(
+        StagingFile.ofDelta(dir.resolve(STAGING)),
         header,
-        verified -> {
-          Path stored = dir.resolve(fileName(header.generation()));
-          try {
-            Files.move(
-                verified,
-                stored,
-                StandardCopyOption.ATOMIC_MOVE,
-                StandardCopyOption.REPLACE_EXISTING);
-            FileStateIo.INSTANCE.fsyncDirectory(dir);
-            // the commit point: the archive's record of its last generation
-            SidecarMeta.commit(dir.resolve(META), before, TargetState.of(header));
-          } catch (IOException | RuntimeException e) {
-            // a generation the archive does not record is not kept; but while the record may
-            // name it (its old value could not be put back), its file stays
-            CommitPoint.undo(
-                e,
-                () -> {
-                  if (SidecarMeta.read(dir.resolve(META)).equals(before)) {
-                    Files.deleteIfExists(stored);
-                  }
-                });
-            throw e;
-          }
-          return StagedDelivery.Landed.at(header.generation());
-        },
+        (verified, h) -> store(verified, h, before),
         syncing);
+  }
+
+  /**
+   * Keeps the verified delta as generation {@code header}'s file, then records it: the commit
+   * point. A failure before it takes the file back, so the archive is as it was ({@code before}).
+   */
+  private LocalDelivery.Committed store(Path verified, DeltaHeader header, TargetState before)
+      throws IOException {
+    Path stored = dir.resolve(fileName(header.generation()));
+    try {
+      Files.move(
+          verified, stored, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      FileStateIo.INSTANCE.fsyncDirectory(dir);
+      // the commit point: the archive's record of its last generation
+      SidecarMeta.commit(dir.resolve(META), before, TargetState.of(header));
+    } catch (IOException | RuntimeException e) {
+      // a generation the archive does not record is not kept; but while the record may
+      // name it (its old value could not be put back), its file stays
+      CommitPoint.undo(
+          e,
+          () -> {
+            if (SidecarMeta.read(dir.resolve(META)).equals(before)) {
+              Files.deleteIfExists(stored);
+            }
+          });
+      throw e;
+    }
+    return LocalDelivery.Committed.NOTHING;
   }
 
   @Override
