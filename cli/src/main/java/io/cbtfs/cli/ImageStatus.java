@@ -12,6 +12,8 @@ import java.util.Map;
  * @param verifyNextSync the next sync compares every block with its target and sends what differs
  *     (the image changed while not mounted, or recovery could not trust the activity log)
  * @param targets the last committed generation per target, and when
+ * @param transport the FUSE transport of the mount that answered ("kernel", "libfuse2"); empty when
+ *     not mounted
  */
 record ImageStatus(
     String image,
@@ -25,11 +27,13 @@ record ImageStatus(
     boolean clean,
     String recovery,
     boolean verifyNextSync,
-    List<SyncHistory.Entry> targets) {
+    List<SyncHistory.Entry> targets,
+    String transport) {
 
   ImageStatus {
     // a history left by an earlier image of the same name does not describe this one
     targets = targets == null ? List.of() : SyncHistory.ofLineage(targets, lineage);
+    transport = transport == null ? "" : transport;
   }
 
   ImageStatus withTargets(List<SyncHistory.Entry> list) {
@@ -45,7 +49,8 @@ record ImageStatus(
         clean,
         recovery,
         verifyNextSync,
-        list); // the constructor copies it
+        list, // the constructor copies it
+        transport);
   }
 
   Map<String, String> toFields() {
@@ -61,6 +66,7 @@ record ImageStatus(
     m.put("clean", Boolean.toString(clean));
     m.put("recovery", recovery);
     m.put("verifyNextSync", Boolean.toString(verifyNextSync));
+    m.put("transport", transport);
     return m;
   }
 
@@ -77,7 +83,8 @@ record ImageStatus(
         Boolean.parseBoolean(m.get("clean")),
         m.get("recovery"),
         Boolean.parseBoolean(m.get("verifyNextSync")),
-        List.of());
+        List.of(),
+        m.getOrDefault("transport", "")); // an older mount does not say
   }
 
   String toJson() {
@@ -103,6 +110,8 @@ record ImageStatus(
         + Json.quote(recovery)
         + ",\"verifyNextSync\":"
         + verifyNextSync
+        + ",\"transport\":"
+        + Json.quote(transport)
         + ",\"targets\":"
         + SyncHistory.toJson(targets)
         + "}";
@@ -128,7 +137,7 @@ record ImageStatus(
                 Json.humanBytes(dirtyBytes),
                 percent,
                 generation,
-                tracking,
+                tracking + (transport.isEmpty() ? "" : " (FUSE transport: " + transport + ")"),
                 recovery.isEmpty() ? "" : ", " + recovery));
     if (verifyNextSync) {
       out.append(

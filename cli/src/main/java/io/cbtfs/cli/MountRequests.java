@@ -56,6 +56,7 @@ final class MountRequests implements ControlRequests {
           default -> image.recovery().describe();
         },
         image.verifyNextSync(),
-        List.of());
+        List.of(),
+        mount.transport().label());
   }
 }
