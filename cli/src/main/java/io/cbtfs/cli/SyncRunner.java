@@ -128,6 +128,7 @@ final class SyncRunner {
       throws IOException {
     ImageFiles files = mount.fileSystem().files();
     files.existingImage(name);
+    mount.flushKernelCache(name); // --writeback-cache: acknowledged writes reach the tracker first
     return sync(
         mount.fileSystem().trackers(),
         files,

@@ -9,9 +9,11 @@ import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -249,6 +251,24 @@ public final class Mount implements AutoCloseable {
   /** The transport serving this mount (never {@link FuseTransport#AUTO}). */
   public FuseTransport transport() {
     return loop.transport();
+  }
+
+  /**
+   * With the kernel's writeback cache, a write is acknowledged to its writer while its pages are
+   * still dirty in the kernel, unknown to the tracker. Before a sync drains {@code imageName}'s
+   * dirty set, this makes the kernel send them: fdatasync through the mount writes the image's
+   * dirty pages back as WRITE requests, each tracked before it is answered, so every write
+   * acknowledged before the sync started is in that sync. Without the writeback cache there is
+   * nothing to flush. Never call it from a FUSE thread.
+   */
+  public void flushKernelCache(String imageName) throws IOException {
+    if (!options.writebackCache() || !isServing()) {
+      return;
+    }
+    try (FileChannel image =
+        FileChannel.open(options.mountPoint().resolve(imageName), StandardOpenOption.READ)) {
+      image.force(false);
+    }
   }
 
   /** Blocks until the FUSE loop ends (unmounted by us or by anyone else). */
