@@ -251,6 +251,7 @@ final class ControlProtocol {
             m.put("clean", Boolean.toString(s.clean()));
             m.put("recovery", s.recovery());
             m.put("verifyNextSync", Boolean.toString(s.verifyNextSync()));
+            m.put("transport", s.transport());
             return m;
           },
           f ->
@@ -266,7 +267,8 @@ final class ControlProtocol {
                   f.flag("clean"),
                   f.text("recovery"),
                   f.flag("verifyNextSync"),
-                  List.of()));
+                  List.of(),
+                  f.map().getOrDefault("transport", ""))); // an older mount does not say
 
   static final ReplyCodec<SyncReport> SYNC_REPLY =
       new ReplyCodec<>(

@@ -58,10 +58,15 @@ final class DaemonLauncher {
         new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
       line = childOut.readLine();
     }
-    if (READY.equals(line)) {
+    if (line != null && (line.equals(READY) || line.startsWith(READY + " "))) {
+      String transport = line.substring(READY.length()).strip(); // the child says which
       out.printf(
-          "cbtfs: serving %s on %s (pid %d, log %s)%n",
-          options.backingDir(), options.mountPoint(), child.pid(), logFile);
+          "cbtfs: serving %s on %s (pid %d, log %s%s)%n",
+          options.backingDir(),
+          options.mountPoint(),
+          child.pid(),
+          logFile,
+          transport.isEmpty() ? "" : ", FUSE transport: " + transport);
       out.flush();
       return CbtfsCommand.EXIT_OK;
     }

@@ -10,6 +10,8 @@ import java.util.List;
  * @param verifyNextSync the next sync compares every block with its target and sends what differs
  *     (the image changed while not mounted, or recovery could not trust the activity log)
  * @param targets the last committed generation per target, and when
+ * @param transport the FUSE transport of the mount that answered ("kernel", "libfuse2"); empty when
+ *     not mounted
  */
 record ImageStatus(
     String image,
@@ -23,11 +25,13 @@ record ImageStatus(
     boolean clean,
     String recovery,
     boolean verifyNextSync,
-    List<SyncHistory.Entry> targets) {
+    List<SyncHistory.Entry> targets,
+    String transport) {
 
   ImageStatus {
     // a history left by an earlier image of the same name does not describe this one
     targets = targets == null ? List.of() : SyncHistory.ofLineage(targets, lineage);
+    transport = transport == null ? "" : transport;
   }
 
   /** This status as named by the user ({@code image} as they gave it), with {@code list}. */
@@ -44,7 +48,8 @@ record ImageStatus(
         clean,
         recovery,
         verifyNextSync,
-        list); // the constructor copies it
+        list, // the constructor copies it
+        transport);
   }
 
   String toJson() {
@@ -70,6 +75,8 @@ record ImageStatus(
         + Json.quote(recovery)
         + ",\"verifyNextSync\":"
         + verifyNextSync
+        + ",\"transport\":"
+        + Json.quote(transport)
         + ",\"targets\":"
         + SyncHistory.toJson(targets)
         + "}";
@@ -95,7 +102,7 @@ record ImageStatus(
                 Json.humanBytes(dirtyBytes),
                 percent,
                 generation,
-                tracking,
+                tracking + (transport.isEmpty() ? "" : " (FUSE transport: " + transport + ")"),
                 recovery.isEmpty() ? "" : ", " + recovery));
     if (verifyNextSync) {
       out.append(

@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.fs.mount.FuseTransport;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
 import io.cbtfs.tracker.BlockGeometry;
@@ -77,6 +78,24 @@ final class MountCommand implements Callable<Integer> {
   boolean directIo;
 
   @Option(
+      names = "--transport",
+      paramLabel = "NAME",
+      description =
+          "How to talk to the kernel's FUSE driver: 'kernel' (the FUSE protocol on /dev/fuse, "
+              + "root only: asynchronous direct I/O, 1 MiB requests, parallel writes) or "
+              + "'libfuse2' (any user). Default: the environment's CBTFS_TRANSPORT, else kernel "
+              + "when it can mount, else libfuse2.")
+  String transport;
+
+  @Option(
+      names = "--writeback-cache",
+      description =
+          "Kernel transport only: let the kernel cache writes to the images and send them in "
+              + "batches (implies --no-direct-io). 'cbtfs sync' still sends every write "
+              + "acknowledged before it started.")
+  boolean writebackCache;
+
+  @Option(
       names = "--reset-tracking",
       description =
           "If an image's tracking state is corrupt, mark the whole image dirty and "
@@ -137,14 +156,19 @@ final class MountCommand implements Callable<Integer> {
     }
     MountOptions options = mount.options();
     if (daemonChild) {
-      System.out.println(DaemonLauncher.READY);
+      System.out.println(DaemonLauncher.READY + " " + mount.transport().label());
       System.out.close();
     } else {
       spec.commandLine()
           .getOut()
           .printf(
-              "cbtfs: serving %s on %s (state in %s)%nstop with Ctrl-C or: cbtfs unmount %s%n",
-              options.backingDir(), options.mountPoint(), options.stateDir(), options.mountPoint());
+              "cbtfs: serving %s on %s (state in %s; FUSE transport: %s)%n"
+                  + "stop with Ctrl-C or: cbtfs unmount %s%n",
+              options.backingDir(),
+              options.mountPoint(),
+              options.stateDir(),
+              mount.transport().label(),
+              options.mountPoint());
       spec.commandLine().getOut().flush();
     }
     mount.awaitUnmounted();
@@ -171,7 +195,19 @@ final class MountCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    return new MountOptions(backingDir, mountPoint, stateDir, tracking, allowOther, directIo);
+    FuseTransport chosen;
+    try {
+      chosen =
+          FuseTransport.parse(transport != null ? transport : System.getenv("CBTFS_TRANSPORT"));
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    if (writebackCache && chosen == FuseTransport.LIBFUSE2) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--writeback-cache needs the kernel transport");
+    }
+    return new MountOptions(backingDir, mountPoint, stateDir, tracking, allowOther, directIo)
+        .withTransport(chosen, writebackCache);
   }
 
   /**
@@ -232,6 +268,10 @@ final class MountCommand implements Callable<Integer> {
       args.add("--reset-tracking");
     }
     args.add(directIo ? "--direct-io" : "--no-direct-io");
+    args.add("--transport=" + options.transport().label());
+    if (writebackCache) {
+      args.add("--writeback-cache");
+    }
     if (verbose.on) {
       args.add("--verbose");
     }

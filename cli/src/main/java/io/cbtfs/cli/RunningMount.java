@@ -48,13 +48,15 @@ final class RunningMount implements MountService {
           default -> image.recovery().describe();
         },
         image.verifyNextSync(),
-        List.of());
+        List.of(),
+        mount.transport().label());
   }
 
   @Override
   public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
       throws IOException {
     mount.fileSystem().files().existingImage(name);
+    mount.flushKernelCache(name); // --writeback-cache: acknowledged writes reach the tracker first
     return syncs.sync(name, target, full, progress);
   }
 

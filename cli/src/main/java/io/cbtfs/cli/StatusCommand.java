@@ -90,6 +90,7 @@ final class StatusCommand implements Callable<Integer> {
         state.clean(),
         state.clean() ? "" : "unclean stop: counted with the activity log's hot extents",
         recovered.verifyNextSync(),
-        SyncHistory.read(loc.stateDir(), loc.imageName()));
+        SyncHistory.read(loc.stateDir(), loc.imageName()),
+        "");
   }
 }

@@ -82,6 +82,18 @@ class ArchitectureTest {
   }
 
   @Test
+  void theKernelTransportUsesNeitherJnrFuseNorTheLibfuseAdapter() {
+    noClasses()
+        .that()
+        .resideInAPackage(ROOT + ".fs.kernel..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("ru.serce.jnrfuse..", ROOT + ".fs.fuse..")
+        .because("the kernel transport speaks the protocol itself: it must run without libfuse")
+        .check(production);
+  }
+
+  @Test
   void packagesAreFreeOfCycles() {
     slices().matching(ROOT + ".(**)").should().beFreeOfCycles().check(production);
   }

@@ -35,7 +35,8 @@ class ControlProtocolTest {
   void aStatusReplyComesBackAsItWasSent() throws IOException {
     ImageStatus sent =
         new ImageStatus(
-            ODD, 1L << 40, 65536, 3, 196608, 41, ODD, "mounted", false, ODD, true, List.of());
+            ODD, 1L << 40, 65536, 3, 196608, 41, ODD, "mounted", false, ODD, true, List.of(),
+            "kernel");
     ControlProtocol.ReplyCodec<ImageStatus> codec = new ControlRequest.Status(ODD).replyCodec();
     assertThat(codec.decode(read(codec.answer(sent)))).isEqualTo(sent);
   }

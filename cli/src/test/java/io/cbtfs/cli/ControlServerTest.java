@@ -44,7 +44,8 @@ class ControlServerTest {
         @Override
         public ImageStatus status(String name) {
           received.add(new ControlRequest.Status(name));
-          return new ImageStatus(name, 1, 4096, 0, 0, 0, "", "mounted", true, "", false, null);
+          return new ImageStatus(
+              name, 1, 4096, 0, 0, 0, "", "mounted", true, "", false, null, "kernel");
         }
 
         @Override

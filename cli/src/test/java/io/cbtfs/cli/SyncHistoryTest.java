@@ -54,7 +54,8 @@ class SyncHistoryTest {
             true,
             "",
             false,
-            SyncHistory.read(state, "vm.img"));
+            SyncHistory.read(state, "vm.img"),
+            "");
 
     assertThat(status.targets())
         .extracting(SyncHistory.Entry::target)

@@ -210,6 +210,16 @@ public final class ImageFileSystem {
     writes.fallocate(openFiles.get(fh), mode, byteOffset, byteLength);
   }
 
+  /**
+   * lseek(2) on the backing file of an open image: SEEK_DATA and SEEK_HOLE find the image's
+   * allocated ranges without reading it. Returns the new offset (ENXIO past the end).
+   */
+  public long seek(long fh, long byteOffset, int whence) throws IOException {
+    OpenImage file = openFiles.get(fh);
+    return posix.check(
+        posix.libc().lseek(file.fd(), byteOffset, whence), "lseek", file.imageName());
+  }
+
   /** Makes the image's data durable on the backing file system. */
   public void fsync(long fh, boolean dataOnly) throws IOException {
     OpenImage file = openFiles.get(fh);

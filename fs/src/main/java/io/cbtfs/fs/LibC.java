@@ -15,6 +15,8 @@ public interface LibC {
 
   long pwrite(int fd, Pointer buf, long count, long offset);
 
+  long lseek(int fd, long offset, int whence);
+
   int fsync(int fd);
 
   int fdatasync(int fd);

@@ -52,6 +52,7 @@ public final class Posix {
   private final LibC libc;
   private final Runtime runtime;
   private final long stModeOffset;
+  private final boolean aarch64;
 
   private Posix(LibC libc) {
     this.libc = libc;
@@ -60,6 +61,7 @@ public final class Posix {
     if (p.getOS() != Platform.OS.LINUX) {
       throw new UnsupportedOperationException("cbtfs runs on Linux only");
     }
+    this.aarch64 = p.getCPU() == Platform.CPU.AARCH64;
     this.stModeOffset =
         switch (p.getCPU()) {
           case X86_64 -> 24;
@@ -101,6 +103,48 @@ public final class Posix {
 
   public long size(Pointer stat) {
     return stat.getLong(ST_SIZE_OFFSET);
+  }
+
+  // The other fields of struct stat, for a transport that encodes attributes itself (the kernel
+  // FUSE transport's fuse_attr). x86_64 and aarch64 differ only up to st_rdev and in the widths of
+  // st_nlink and st_blksize; from st_size on the offsets are the same.
+
+  public long ino(Pointer stat) {
+    return stat.getLong(8);
+  }
+
+  public long nlink(Pointer stat) {
+    return aarch64 ? Integer.toUnsignedLong(stat.getInt(20)) : stat.getLong(16);
+  }
+
+  public int uid(Pointer stat) {
+    return stat.getInt(aarch64 ? 24 : 28);
+  }
+
+  public int gid(Pointer stat) {
+    return stat.getInt(aarch64 ? 28 : 32);
+  }
+
+  public long rdev(Pointer stat) {
+    return stat.getLong(aarch64 ? 32 : 40);
+  }
+
+  public int blksize(Pointer stat) {
+    return stat.getInt(56); // little-endian: the low half of x86_64's 64-bit field
+  }
+
+  public long blocks(Pointer stat) {
+    return stat.getLong(64);
+  }
+
+  /** Seconds of st_atim (0), st_mtim (1) or st_ctim (2). */
+  public long timeSeconds(Pointer stat, int which) {
+    return stat.getLong(72 + 16L * which);
+  }
+
+  /** Nanoseconds of st_atim (0), st_mtim (1) or st_ctim (2). */
+  public int timeNanos(Pointer stat, int which) {
+    return (int) stat.getLong(80 + 16L * which);
   }
 
   /** Throws for a negative {@code result}, with errno read right after the call. */

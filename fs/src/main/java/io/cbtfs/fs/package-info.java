@@ -13,6 +13,6 @@
  * <p>Thread safety: every class here is safe for the FUSE loop's many threads.
  *
  * <p>Errors are {@link java.io.IOException}s; {@link io.cbtfs.fs.ErrnoException} carries the errno
- * that {@code io.cbtfs.fs.fuse.FuseGuard} returns to the kernel.
+ * that {@code io.cbtfs.fs.FuseGuard} returns to the kernel.
  */
 package io.cbtfs.fs;

@@ -2,6 +2,7 @@ package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cbtfs.fs.mount.FuseTransport;
 import io.cbtfs.fs.mount.ProcMounts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -132,6 +133,10 @@ class CliMountIT {
             "\"dirtyBlocks\":1",
             "\"dirtyBytes\":1048576",
             "\"tracking\":\"mounted\"");
+    if (MountedFolder.transport() != FuseTransport.AUTO) { // the transport this run tests serves
+      assertThat(status.output())
+          .contains("\"transport\":\"" + MountedFolder.transport().label() + "\"");
+    }
 
     // busy: an open image keeps the mount up, and unmount says so
     try (FileChannel open = FileChannel.open(folder.image("vm.raw"), StandardOpenOption.READ)) {

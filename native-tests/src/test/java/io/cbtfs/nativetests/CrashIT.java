@@ -191,7 +191,10 @@ class CrashIT {
       }
     }
     DirtySet dirty;
-    try (Mount again = Mount.start(new MountOptions(backing, mnt, null, TRACKING, false, true))) {
+    try (Mount again =
+        Mount.start(
+            new MountOptions(backing, mnt, null, TRACKING, false, true)
+                .withTransport(MountedFolder.transport(), false))) {
       TrackedImage image =
           again
               .fileSystem()

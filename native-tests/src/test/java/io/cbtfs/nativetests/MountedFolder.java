@@ -1,5 +1,6 @@
 package io.cbtfs.nativetests;
 
+import io.cbtfs.fs.mount.FuseTransport;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
 import io.cbtfs.fs.mount.ProcMounts;
@@ -51,8 +52,14 @@ final class MountedFolder implements AutoCloseable {
     mount =
         Mount.start(
             new MountOptions(
-                d.backingDir(), d.mountPoint(), d.stateDir(), d.tracking(), false, directIo));
+                    d.backingDir(), d.mountPoint(), d.stateDir(), d.tracking(), false, directIo)
+                .withTransport(transport(), false));
     return this;
+  }
+
+  /** The transport this run of the suite tests (failsafe runs it once per transport). */
+  static FuseTransport transport() {
+    return FuseTransport.parse(System.getProperty("cbtfs.it.transport"));
   }
 
   Mount mountHandle() {

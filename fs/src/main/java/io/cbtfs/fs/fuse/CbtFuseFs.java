@@ -1,5 +1,6 @@
 package io.cbtfs.fs.fuse;
 
+import io.cbtfs.fs.FuseGuard;
 import io.cbtfs.fs.ImageFileSystem;
 import java.util.concurrent.CountDownLatch;
 import jnr.ffi.Pointer;

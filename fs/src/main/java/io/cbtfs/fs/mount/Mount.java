@@ -1,17 +1,20 @@
 package io.cbtfs.fs.mount;
 
+import io.cbtfs.fs.ErrnoException;
 import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.WriteTracking;
-import io.cbtfs.fs.fuse.CbtFuseFs;
+import io.cbtfs.fs.kernel.KernelSession;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -34,21 +37,22 @@ public final class Mount implements AutoCloseable {
   private final MountOptions options;
   private final ImageFileSystem fs;
   private final BackingDirLock backingLock;
+  private final ServingLoop loop;
   private final Thread loopThread;
   private final CompletableFuture<Integer> loopResult = new CompletableFuture<>();
   private boolean closed;
 
   private Mount(
-      MountOptions options, ImageFileSystem fs, CbtFuseFs fuse, BackingDirLock backingLock) {
+      MountOptions options, ImageFileSystem fs, ServingLoop loop, BackingDirLock backingLock) {
     this.options = options;
     this.fs = fs;
+    this.loop = loop;
     this.backingLock = backingLock;
-    String[] args = options.fuseArgs("cbtfs").toArray(String[]::new);
     this.loopThread =
         new Thread(
             () -> {
               try {
-                loopResult.complete(fuse.runLoop(args));
+                loopResult.complete(loop.run());
               } catch (Throwable t) {
                 loopResult.completeExceptionally(t);
               }
@@ -79,10 +83,9 @@ public final class Mount implements AutoCloseable {
       trackers = TrackerStore.open(options.stateDir(), options.tracking());
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());
       ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get(), tracking);
-      CbtFuseFs fuse = new CbtFuseFs(fs);
-      mount = new Mount(options, fs, fuse, backingLock);
+      mount = new Mount(options, fs, ServingLoop.open(options, fs), backingLock);
       mount.loopThread.start();
-      mount.awaitServing(fuse);
+      mount.awaitServing();
     } catch (IOException | RuntimeException e) {
       if (trackers != null) {
         trackers.close();
@@ -91,14 +94,15 @@ public final class Mount implements AutoCloseable {
       throw e;
     }
     log.info(
-        "mounted {} on {} (state in {})",
+        "mounted {} on {} (state in {}; FUSE transport: {})",
         options.backingDir(),
         options.mountPoint(),
-        options.stateDir());
+        options.stateDir(),
+        mount.transport().label());
     return mount;
   }
 
-  private void awaitServing(CbtFuseFs fuse) throws IOException {
+  private void awaitServing() throws IOException {
     try {
       CompletableFuture<Object> ready =
           CompletableFuture.anyOf(
@@ -106,7 +110,7 @@ public final class Mount implements AutoCloseable {
               CompletableFuture.runAsync(
                   () -> {
                     try {
-                      fuse.initialized().await();
+                      loop.initialized().await();
                     } catch (InterruptedException e) {
                       Thread.currentThread().interrupt();
                     }
@@ -122,7 +126,8 @@ public final class Mount implements AutoCloseable {
     }
     if (loopResult.isDone()) {
       throw new CbtfsException(
-          "libfuse could not mount "
+          transport().label()
+              + " could not mount "
               + options.mountPoint()
               + " (exit "
               + loopResult.join()
@@ -158,7 +163,14 @@ public final class Mount implements AutoCloseable {
     Path stateDir = realStateDir(asked);
     MountOptions options =
         new MountOptions(
-            backing, mp, stateDir, asked.tracking(), asked.allowOther(), asked.directIo());
+            backing,
+            mp,
+            stateDir,
+            asked.tracking(),
+            asked.allowOther(),
+            asked.directIo(),
+            asked.transport(),
+            asked.writebackCache());
     if (ProcMounts.isMounted(mounts, mp)) {
       throw new CbtfsException("something is already mounted on " + mp);
     }
@@ -243,6 +255,29 @@ public final class Mount implements AutoCloseable {
 
   public ImageFileSystem fileSystem() {
     return fs;
+  }
+
+  /** The transport serving this mount (never {@link FuseTransport#AUTO}). */
+  public FuseTransport transport() {
+    return loop.transport();
+  }
+
+  /**
+   * With the kernel's writeback cache, a write is acknowledged to its writer while its pages are
+   * still dirty in the kernel, unknown to the tracker. Before a sync drains {@code imageName}'s
+   * dirty set, this makes the kernel send them: fdatasync through the mount writes the image's
+   * dirty pages back as WRITE requests, each tracked before it is answered, so every write
+   * acknowledged before the sync started is in that sync. Without the writeback cache there is
+   * nothing to flush. Never call it from a FUSE thread.
+   */
+  public void flushKernelCache(String imageName) throws IOException {
+    if (!options.writebackCache() || !isServing()) {
+      return;
+    }
+    try (FileChannel image =
+        FileChannel.open(options.mountPoint().resolve(imageName), StandardOpenOption.READ)) {
+      image.force(false);
+    }
   }
 
   /** Blocks until the FUSE loop ends (unmounted by us or by anyone else). */
@@ -363,7 +398,7 @@ public final class Mount implements AutoCloseable {
 
   private void detachLazily(long waitNanos) throws IOException {
     if (isServing()) {
-      runFusermount(List.of("-u", "-z"), options.mountPoint());
+      unmount(options.mountPoint(), true);
     }
     try {
       loopResult.get(waitNanos, TimeUnit.NANOSECONDS);
@@ -380,12 +415,26 @@ public final class Mount implements AutoCloseable {
   }
 
   /**
-   * Runs {@code fusermount -u}; it fails (and we report it) while files on the mount are open.
+   * Unmounts; fails (and we report it) while files on the mount are open. Root unmounts with
+   * umount2(2) (either transport's mount, with or without fusermount installed); anyone else runs
+   * {@code fusermount -u}.
    *
-   * @throws CbtfsException naming the reason fusermount gave
+   * @throws CbtfsException naming the reason
    */
   public static void unmount(Path mountPoint) throws IOException {
-    runFusermount(List.of("-u"), mountPoint);
+    unmount(mountPoint, false);
+  }
+
+  private static void unmount(Path mountPoint, boolean lazy) throws IOException {
+    if (KernelSession.isRoot()) {
+      try {
+        KernelSession.unmount(mountPoint, lazy, Posix.get());
+      } catch (ErrnoException e) {
+        throw new CbtfsException("cannot unmount " + mountPoint + ": " + e.getMessage());
+      }
+      return;
+    }
+    runFusermount(lazy ? List.of("-u", "-z") : List.of("-u"), mountPoint);
   }
 
   private static void runFusermount(List<String> flags, Path mountPoint) throws IOException {

@@ -16,6 +16,9 @@ import java.util.List;
  * @param allowOther let users other than the mount's owner (e.g. libvirt's qemu) open the images
  * @param directIo bypass the kernel's page cache for the mount (FUSE direct_io): no double caching
  *     of image data, every read reaches the backing file's cache; see docs/ARCHITECTURE.md
+ * @param transport how to talk to the kernel ({@link FuseTransport#AUTO}: the kernel protocol when
+ *     it can mount, else libfuse 2)
+ * @param writebackCache the kernel's writeback cache (kernel transport only)
  */
 public record MountOptions(
     Path backingDir,
@@ -23,7 +26,9 @@ public record MountOptions(
     Path stateDir,
     TrackingOptions tracking,
     boolean allowOther,
-    boolean directIo) {
+    boolean directIo,
+    FuseTransport transport,
+    boolean writebackCache) {
 
   public static final String DEFAULT_STATE_DIR_NAME = ".cbtfs";
 
@@ -31,10 +36,43 @@ public record MountOptions(
   static final int MAX_REQUEST_BYTES = 128 << 10;
 
   public MountOptions {
+    transport = transport == null ? FuseTransport.AUTO : transport;
     backingDir = backingDir.toAbsolutePath().normalize();
     mountPoint = mountPoint.toAbsolutePath().normalize();
     stateDir =
         stateDir == null ? defaultStateDir(backingDir) : stateDir.toAbsolutePath().normalize();
+  }
+
+  /** With the default transport ({@link FuseTransport#AUTO}) and no writeback cache. */
+  public MountOptions(
+      Path backingDir,
+      Path mountPoint,
+      Path stateDir,
+      TrackingOptions tracking,
+      boolean allowOther,
+      boolean directIo) {
+    this(
+        backingDir,
+        mountPoint,
+        stateDir,
+        tracking,
+        allowOther,
+        directIo,
+        FuseTransport.AUTO,
+        false);
+  }
+
+  /** These options with {@code transport} and {@code writebackCache}. */
+  public MountOptions withTransport(FuseTransport transport, boolean writebackCache) {
+    return new MountOptions(
+        backingDir,
+        mountPoint,
+        stateDir,
+        tracking,
+        allowOther,
+        directIo,
+        transport,
+        writebackCache);
   }
 
   /** Defaults (64 KiB blocks, 4 MiB activity-log extents, direct I/O) for tests and the demo. */

@@ -1,9 +1,7 @@
-package io.cbtfs.fs.fuse;
+package io.cbtfs.fs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cbtfs.fs.ErrnoException;
-import io.cbtfs.fs.Posix;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.util.concurrent.atomic.AtomicBoolean;

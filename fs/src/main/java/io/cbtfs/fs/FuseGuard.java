@@ -1,7 +1,5 @@
-package io.cbtfs.fs.fuse;
+package io.cbtfs.fs;
 
-import io.cbtfs.fs.ErrnoException;
-import io.cbtfs.fs.Posix;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -59,7 +57,7 @@ public final class FuseGuard {
   }
 
   /** The negated errno for {@code failure} of {@code operation} on {@code path}. */
-  static int errno(String operation, String path, Exception failure) {
+  public static int errno(String operation, String path, Exception failure) {
     int errno = errnoOf(failure);
     if (errno == Posix.EIO || errno == Posix.ENOSPC || failure instanceof RuntimeException) {
       log.error("{} {} failed: {}", operation, path, failure.toString(), failure);

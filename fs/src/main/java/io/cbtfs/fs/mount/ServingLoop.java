@@ -1,0 +1,93 @@
+package io.cbtfs.fs.mount;
+
+import io.cbtfs.fs.ImageFileSystem;
+import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.fuse.CbtFuseFs;
+import io.cbtfs.fs.kernel.KernelOptions;
+import io.cbtfs.fs.kernel.KernelSession;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.IOException;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The FUSE loop of a mount, whichever transport serves it. */
+interface ServingLoop {
+  /** Serves until the file system is unmounted; 0 after a normal unmount. */
+  int run();
+
+  /** Counts down when the kernel connection is up and the mount serves requests. */
+  CountDownLatch initialized();
+
+  /** The transport it is: {@link FuseTransport#KERNEL} or {@link FuseTransport#LIBFUSE2}. */
+  FuseTransport transport();
+
+  /** Threads per kernel-transport mount: enough to keep a queue of 32 requests moving. */
+  int KERNEL_WORKERS = 8;
+
+  /**
+   * The loop {@code options} ask for. {@link FuseTransport#AUTO} tries the kernel transport (which
+   * mounts at once) and falls back to libfuse 2, saying so, when this process may not mount.
+   */
+  static ServingLoop open(MountOptions options, ImageFileSystem fs) throws IOException {
+    Logger log = LoggerFactory.getLogger(Mount.class);
+    if (options.transport() != FuseTransport.LIBFUSE2) {
+      KernelOptions kernel =
+          new KernelOptions(
+              options.mountPoint(),
+              options.stateDir().toString(),
+              options.allowOther(),
+              options.directIo() && !options.writebackCache(),
+              options.writebackCache(),
+              KERNEL_WORKERS);
+      try {
+        KernelSession session = KernelSession.mount(kernel, fs, Posix.get());
+        return new ServingLoop() {
+          @Override
+          public int run() {
+            return session.runLoop();
+          }
+
+          @Override
+          public CountDownLatch initialized() {
+            return session.initialized();
+          }
+
+          @Override
+          public FuseTransport transport() {
+            return FuseTransport.KERNEL;
+          }
+        };
+      } catch (KernelSession.NotPermitted e) {
+        if (options.transport() == FuseTransport.KERNEL || options.writebackCache()) {
+          throw new CbtfsException(
+              "the kernel FUSE transport cannot mount here: " + e.getMessage(), e);
+        }
+        log.info(
+            "the kernel FUSE transport cannot mount here ({}): using libfuse 2", e.getMessage());
+      } catch (IOException e) {
+        throw new CbtfsException("cannot mount " + options.mountPoint() + ": " + e.getMessage(), e);
+      }
+    } else if (options.writebackCache()) {
+      throw new CbtfsException("--writeback-cache needs the kernel transport");
+    }
+    CbtFuseFs fuse = new CbtFuseFs(fs);
+    String[] args = options.fuseArgs("cbtfs").toArray(String[]::new);
+    return new ServingLoop() {
+      @Override
+      public int run() {
+        return fuse.runLoop(args);
+      }
+
+      @Override
+      public CountDownLatch initialized() {
+        return fuse.initialized();
+      }
+
+      @Override
+      public FuseTransport transport() {
+        return FuseTransport.LIBFUSE2;
+      }
+    };
+  }
+}

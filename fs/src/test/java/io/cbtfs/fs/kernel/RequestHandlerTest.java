@@ -1,0 +1,237 @@
+package io.cbtfs.fs.kernel;
+
+import static io.cbtfs.fs.kernel.Requests.args;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.kernel.Requests.Reply;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The kernel transport's requests and replies without a kernel: encoded as fuse.h lays them out.
+ */
+class RequestHandlerTest {
+  private static final int O_RDWR = 2;
+  private static final int ENOSYS = 38;
+
+  @TempDir Path dir;
+  private Requests k;
+
+  @BeforeEach
+  void start() throws IOException {
+    k = new Requests(dir, Requests.options(dir, false));
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    k.close();
+  }
+
+  @Test
+  void initNegotiatesAsyncDirectIoMegabyteRequestsAndNoWritebackCache() {
+    Reply r = k.send(FuseAbi.INIT, 0, Requests.init(38, -1)); // the kernel offers everything
+    assertThat(r.error()).isZero();
+    assertThat(r.length()).isEqualTo(16 + 64);
+    int flags = r.u32(12);
+    assertThat(flags & FuseAbi.ASYNC_DIO).as("ASYNC_DIO").isNotZero();
+    assertThat(flags & FuseAbi.ASYNC_READ).as("ASYNC_READ").isNotZero();
+    assertThat(flags & FuseAbi.BIG_WRITES).as("BIG_WRITES").isNotZero();
+    assertThat(flags & FuseAbi.MAX_PAGES).as("MAX_PAGES").isNotZero();
+    assertThat(flags & FuseAbi.PARALLEL_DIROPS).as("PARALLEL_DIROPS").isNotZero();
+    assertThat(flags & FuseAbi.WRITEBACK_CACHE).as("WRITEBACK_CACHE").isZero();
+    assertThat(r.u32(20)).as("max_write").isEqualTo(1 << 20);
+    assertThat(r.payload().getShort(28)).as("max_pages").isEqualTo((short) 256);
+    assertThat(k.handler.initialized().getCount()).isZero();
+
+    Reply none = k.send(FuseAbi.INIT, 0, Requests.init(38, 0)); // nothing offered: nothing taken
+    assertThat(none.u32(12)).isZero();
+  }
+
+  @Test
+  void theWritebackCacheIsNegotiatedOnlyWhenAsked() throws IOException {
+    Path other = Files.createDirectory(dir.resolve("wb"));
+    try (Requests wb = new Requests(other, Requests.options(other, true))) {
+      Reply r = wb.send(FuseAbi.INIT, 0, Requests.init(38, -1));
+      assertThat(r.u32(12) & FuseAbi.WRITEBACK_CACHE).isNotZero();
+      // and opens ask for no direct I/O, and a write-only open can be read by the kernel's cache
+      Reply created = wb.send(FuseAbi.CREATE, 1, Requests.create("wb.img", 1)); // O_WRONLY
+      assertThat(created.error()).isZero();
+      assertThat(created.u32(128 + 8) & FuseAbi.FOPEN_DIRECT_IO).isZero();
+      long fh = created.u64(128);
+      assertThat(wb.send(FuseAbi.WRITE, 2, Requests.write(fh, 0, new byte[] {1, 2})).error())
+          .isZero();
+      assertThat(wb.send(FuseAbi.READ, 2, Requests.read(fh, 0, 2)).error()).isZero();
+    }
+  }
+
+  @Test
+  void aCreatedImageIsWrittenReadAndTracked() throws IOException {
+    Reply created = k.send(FuseAbi.CREATE, FuseAbi.ROOT_ID, Requests.create("a.img", O_RDWR));
+    assertThat(created.error()).isZero();
+    long node = created.u64(0);
+    assertThat(node).isGreaterThan(FuseAbi.ROOT_ID);
+    int openFlags = created.u32(128 + 8);
+    assertThat(openFlags & FuseAbi.FOPEN_PARALLEL_DIRECT_WRITES).isNotZero();
+    assertThat(openFlags & FuseAbi.FOPEN_DIRECT_IO).isNotZero();
+    long fh = created.u64(128);
+
+    byte[] data = "x".repeat(100).getBytes(StandardCharsets.US_ASCII);
+    Reply wrote = k.send(FuseAbi.WRITE, node, Requests.write(fh, 70_000, data));
+    assertThat(wrote.error()).isZero();
+    assertThat(wrote.u32(0)).isEqualTo(100);
+    Reply read = k.send(FuseAbi.READ, node, Requests.read(fh, 69_990, 1000));
+    assertThat(read.length()).isEqualTo(16 + 110);
+    byte[] got = new byte[110];
+    read.payload().get(0, got);
+    assertThat(Arrays.copyOfRange(got, 10, 110)).isEqualTo(data);
+    assertThat(k.store.loaded("a.img").orElseThrow().tracker().snapshot().blockCount())
+        .as("the block written is dirty")
+        .isEqualTo(1);
+
+    Reply attr = k.send(FuseAbi.GETATTR, node, Requests.getattr());
+    assertThat(attr.error()).isZero();
+    assertThat(attr.u64(16)).as("ino").isEqualTo(node);
+    assertThat(attr.u64(16 + 8)).as("size").isEqualTo(70_100);
+    assertThat(attr.u32(16 + 60)).as("mode").isEqualTo(0100644);
+
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("a.img")).u64(0)).isEqualTo(node);
+    assertThat(k.send(FuseAbi.RELEASE, node, Requests.release(fh)).error()).isZero();
+    assertThat(Files.size(dir.resolve("a.img"))).isEqualTo(70_100);
+
+    // create and lookup made two lookups: the node goes when both are forgotten
+    assertThat(k.send(FuseAbi.FORGET, node, args().u64(1)).length()).isZero();
+    assertThat(k.send(FuseAbi.GETATTR, node, Requests.getattr()).error()).isZero();
+    k.send(FuseAbi.BATCH_FORGET, 0, args().u32(1).u32(0).u64(node).u64(1));
+    assertThat(k.send(FuseAbi.GETATTR, node, Requests.getattr()).error()).isEqualTo(-Posix.ENOENT);
+  }
+
+  @Test
+  void setattrTruncatesAndChangesModeAndTimes() throws IOException {
+    Files.write(dir.resolve("b.img"), new byte[5000]);
+    long node = k.send(FuseAbi.LOOKUP, 1, args().name("b.img")).u64(0);
+    int valid = FuseAbi.FATTR_SIZE | FuseAbi.FATTR_MODE | FuseAbi.FATTR_MTIME;
+    Reply r =
+        k.send(
+            FuseAbi.SETATTR,
+            node,
+            args()
+                .u32(valid)
+                .u32(0)
+                .u64(0) // fh
+                .u64(100_000) // size
+                .u64(0) // lock_owner
+                .u64(0) // atime
+                .u64(1_600_000_000L) // mtime
+                .u64(0) // ctime
+                .u32(0)
+                .u32(5) // mtimensec
+                .u32(0)
+                .u32(0100600) // mode
+                .u32(0)
+                .u32(0)
+                .u32(0)
+                .u32(0));
+    assertThat(r.error()).isZero();
+    assertThat(r.u64(16 + 8)).isEqualTo(100_000);
+    assertThat(r.u32(16 + 60)).isEqualTo(0100600);
+    assertThat(r.u64(16 + 32)).as("mtime").isEqualTo(1_600_000_000L);
+    assertThat(Files.size(dir.resolve("b.img"))).isEqualTo(100_000);
+  }
+
+  @Test
+  void readdirListsTheImagesFromAnyOffset() throws IOException {
+    Files.write(dir.resolve("x.img"), new byte[1]);
+    Files.write(dir.resolve("y.img"), new byte[1]);
+    Files.createDirectory(dir.resolve("sub")); // not served
+    long fh = k.send(FuseAbi.OPENDIR, 1, Requests.open(0)).u64(0);
+    assertThat(names(k.send(FuseAbi.READDIR, 1, Requests.read(fh, 0, 4096))))
+        .containsExactly(".", "..", "x.img", "y.img");
+    assertThat(names(k.send(FuseAbi.READDIR, 1, Requests.read(fh, 3, 4096))))
+        .containsExactly("y.img");
+    // a small buffer takes what fits; the kernel asks again from the last offset it got
+    assertThat(names(k.send(FuseAbi.READDIR, 1, Requests.read(fh, 0, 40)))).containsExactly(".");
+    assertThat(k.send(FuseAbi.RELEASEDIR, 1, Requests.release(fh)).error()).isZero();
+    assertThat(k.send(FuseAbi.READDIR, 1, Requests.read(fh, 0, 4096)).error())
+        .isEqualTo(-Posix.EBADF);
+  }
+
+  private static List<String> names(Reply r) {
+    List<String> names = new ArrayList<>();
+    int at = 0;
+    while (at < r.length() - 16) {
+      int len = r.u32(at + 16);
+      byte[] name = new byte[len];
+      r.payload().get(at + 24, name);
+      names.add(new String(name, StandardCharsets.UTF_8));
+      at += (24 + len + 7) & ~7;
+    }
+    return names;
+  }
+
+  @Test
+  void renameMovesTheNodeAndUnlinkDetachesIt() throws IOException {
+    Files.write(dir.resolve("old.img"), new byte[10]);
+    Files.write(dir.resolve("gone.img"), new byte[20]);
+    long node = k.send(FuseAbi.LOOKUP, 1, args().name("old.img")).u64(0);
+    long replaced = k.send(FuseAbi.LOOKUP, 1, args().name("gone.img")).u64(0);
+    assertThat(k.send(FuseAbi.RENAME, 1, args().u64(1).name("old.img").name("gone.img")).error())
+        .isZero();
+    assertThat(k.send(FuseAbi.GETATTR, node, Requests.getattr()).u64(16 + 8)).isEqualTo(10);
+    assertThat(k.send(FuseAbi.GETATTR, replaced, Requests.getattr()).error())
+        .isEqualTo(-Posix.ENOENT);
+    assertThat(
+            k.send(FuseAbi.RENAME2, 1, args().u64(1).u32(1).u32(0).name("gone.img").name("n.img"))
+                .error())
+        .as("RENAME_NOREPLACE is not offered")
+        .isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.UNLINK, 1, args().name("gone.img")).error()).isZero();
+    assertThat(k.send(FuseAbi.GETATTR, node, Requests.getattr()).error()).isEqualTo(-Posix.ENOENT);
+    assertThat(Files.exists(dir.resolve("gone.img"))).isFalse();
+  }
+
+  @Test
+  void malformedRequestsAreAnsweredAndNothingThrows() {
+    long unique = 77;
+    byte[] lookup = Requests.request(FuseAbi.LOOKUP, unique, 1, args().name("a.img").bytes());
+    assertThat(k.send(Arrays.copyOf(lookup, 12)).length()).as("no unique to answer").isZero();
+    Reply shortHeader = k.send(Arrays.copyOf(lookup, 30));
+    assertThat(shortHeader.error()).isEqualTo(-Posix.EINVAL);
+    assertThat(shortHeader.unique()).isEqualTo(unique);
+    byte[] wrongLength = lookup.clone();
+    wrongLength[0]++;
+    assertThat(k.send(wrongLength).error()).isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(9999, 1, args().u64(0)).error()).isEqualTo(-ENOSYS);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().raw("a.img".getBytes())).error())
+        .as("no NUL")
+        .isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("a/b")).error()).isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("")).error()).isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("..")).error()).isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("x".repeat(256))).error())
+        .isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().name(".cbtfs")).error())
+        .as("the state directory is hidden")
+        .isEqualTo(-Posix.ENOENT);
+    assertThat(k.send(FuseAbi.READ, 2, args().u64(0).u64(0)).error()).isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.READ, 2, Requests.read(0, 0, (1 << 20) + 1)).error())
+        .isEqualTo(-Posix.EINVAL);
+    byte[] write = Requests.write(0, 0, new byte[10]).bytes();
+    write[16] = 11; // size: one byte more than the request holds
+    assertThat(k.send(FuseAbi.WRITE, 2, args().raw(write)).error()).isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.WRITE, 2, Requests.write(5, 0, new byte[10])).error())
+        .as("no such handle")
+        .isEqualTo(-Posix.EBADF);
+    assertThat(k.send(FuseAbi.INIT, 0, args().u32(7)).error()).isEqualTo(-Posix.EINVAL);
+    assertThat(k.send(FuseAbi.INTERRUPT, 0, args().u64(5)).length()).isZero();
+  }
+}
