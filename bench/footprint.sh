@@ -10,13 +10,16 @@
 #            quick: 20 images, 10 syncs of 1 MiB (a smoke test)
 #   CONFIG   one quoted string per configuration to run, in order, on fresh copies of the same
 #            images: mount options (e.g. "--max-memory 256M"), VAR=VALUE words for the launcher's
-#            environment (e.g. "CBTFS_JAVA_OPTS=-Xmx64m"), or jar=PATH to run that cbtfs.jar with
-#            plain `java -jar` instead of bin/cbtfs (an older build, for a before/after run).
+#            environment, jvm=FLAG,FLAG,... for JVM flags (e.g. jvm=-Xmx64m,-XX:+UseSerialGC; the
+#            daemon inherits its launcher's), or jar=PATH to run that cbtfs.jar with plain
+#            `java -jar` instead of bin/cbtfs (an older build, for a before/after run).
 #            Default: one run with the defaults ("").
 # Sync k writes its changes (random 64 KiB blocks, pwrite + fsync through the mount) into image
 # k mod SYNCED and syncs that image to a file: replica, so the first SYNCED syncs seed replicas
 # (full syncs of sparse images) and the rest are incremental. Env: SYNCED (default: half the
-# syncs, at most the images), SETTLE (default 10 s).
+# syncs, at most the images), SETTLE (default 10 s), AT_STEADY (a command run with $pid set to the
+# daemon's pid before it is unmounted, e.g. 'jcmd $pid VM.native_memory summary' with
+# jvm=-XX:NativeMemoryTracking=summary).
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 variant="${1:-many}"; shift || true
@@ -37,15 +40,22 @@ mib() { echo $(( $1 / 1024 )); }
 
 results=()
 for config in "${configs[@]}"; do
-  env_words=() opts=() launcher=("$root/bin/cbtfs")
+  env_words=() opts=() jvm=() jar=""
   for w in $config; do
     case "$w" in
-      jar=*) launcher=(java -jar "${w#jar=}") ;;
+      jar=*) jar="${w#jar=}" ;;
+      jvm=*) IFS=, read -r -a flags <<<"${w#jvm=}"; jvm+=("${flags[@]}") ;;
       -*) opts+=("$w") ;;
       *=*) env_words+=("$w") ;;
       *) opts+=("$w") ;;
     esac
   done
+  if [[ -n "$jar" ]]; then
+    launcher=(java "${jvm[@]}" -jar "$jar")
+  else
+    launcher=("$root/bin/cbtfs")
+    [[ ${#jvm[@]} -eq 0 ]] || env_words+=("CBTFS_JAVA_OPTS=${jvm[*]}")
+  fi
   rm -rf "$work/images" "$work/replicas" "$work/mnt"
   mkdir -p "$work/images" "$work/replicas" "$work/mnt"
   for i in $(seq -w 1 "$images"); do
@@ -83,6 +93,7 @@ PY
   steady=$(kib "$pid" VmRSS)
   peak=$(kib "$pid" VmHWM)
   threads=$(awk '$1 == "Threads:" {print $2}' "/proc/$pid/status")
+  [[ -z "${AT_STEADY:-}" ]] || (eval "$AT_STEADY") >&2
   "${launcher[@]}" unmount "$work/mnt" >/dev/null
   row=$(python3 - "${config:-(defaults)}" "$(mib "$idle")" "$(mib "$peak")" "$(mib "$after")" \
     "$(mib "$steady")" "$threads" "$synced" "${durations[@]}" <<'PY'
