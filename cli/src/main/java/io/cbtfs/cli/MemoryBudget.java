@@ -70,6 +70,24 @@ final class MemoryBudget {
     return flags;
   }
 
+  /** The most direct buffers one sync holds (1 MiB runs in flight, staging, verifying). */
+  static final long SYNC_DIRECT_BYTES = 32L << 20;
+
+  /**
+   * How many syncs a JVM started with {@code jvmArgs} can run at once without running out of direct
+   * buffers: its -XX:MaxDirectMemorySize (the last one given), else the JVM's default, its maximum
+   * heap {@code maxHeap}.
+   */
+  static int syncsAtOnce(List<String> jvmArgs, long maxHeap) {
+    long direct = maxHeap;
+    for (String a : jvmArgs) {
+      if (a.startsWith("-XX:MaxDirectMemorySize=")) {
+        direct = BlockGeometry.parseByteSize(a.substring("-XX:MaxDirectMemorySize=".length()));
+      }
+    }
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, direct / SYNC_DIRECT_BYTES));
+  }
+
   /** Whether one of {@code jvmArgs} chooses a garbage collector. */
   static boolean selectsCollector(List<String> jvmArgs) {
     return jvmArgs.stream().anyMatch(a -> a.matches("-XX:\\+Use\\w*GC"));

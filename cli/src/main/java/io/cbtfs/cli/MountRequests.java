@@ -6,17 +6,31 @@ import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Semaphore;
 
 /** The control requests of a running mount: its status, a sync inside it, its unmount. */
 final class MountRequests implements ControlRequests {
   private final Mount mount;
 
+  /**
+   * Syncs that run at once: the rest wait their turn (their clients hear ALIVE meanwhile) instead
+   * of failing when the direct buffers the budget allows are all taken (docs/OPERATIONS.md).
+   */
+  private final Semaphore syncs;
+
   MountRequests(Mount mount) {
     this.mount = mount;
+    this.syncs =
+        new Semaphore(
+            MemoryBudget.syncsAtOnce(
+                ManagementFactory.getRuntimeMXBean().getInputArguments(),
+                Runtime.getRuntime().maxMemory()),
+            true);
   }
 
   @Override
@@ -24,15 +38,24 @@ final class MountRequests implements ControlRequests {
     return switch (request.type()) {
       case ControlProtocol.PING -> Map.of();
       case ControlProtocol.STATUS -> status(request.name()).toFields();
-      case ControlProtocol.SYNC ->
-          SyncRunner.inMount(mount, request.name(), request.target(), request.full(), progress)
-              .toFields();
+      case ControlProtocol.SYNC -> sync(request, progress);
       case ControlProtocol.UNMOUNT -> {
         mount.close();
         yield Map.of();
       }
       default -> throw new IllegalStateException("not a request type: " + request.type());
     };
+  }
+
+  private Map<String, String> sync(ControlRequest request, SyncProgress progress)
+      throws IOException {
+    syncs.acquireUninterruptibly();
+    try {
+      return SyncRunner.inMount(mount, request.name(), request.target(), request.full(), progress)
+          .toFields();
+    } finally {
+      syncs.release();
+    }
   }
 
   private ImageStatus status(String name) throws IOException {

@@ -86,6 +86,22 @@ class MemoryBudgetTest {
   }
 
   @Test
+  void syncsBeyondWhatTheDirectBuffersHoldWaitTheirTurn() {
+    long heap = 6L << 30;
+    assertThat(MemoryBudget.syncsAtOnce(MemoryBudget.parse("256M").jvmFlags(false), heap))
+        .isEqualTo(2);
+    assertThat(
+            MemoryBudget.syncsAtOnce(
+                List.of("-XX:MaxDirectMemorySize=64m", "-XX:MaxDirectMemorySize=1g"), heap))
+        .as("the last one counts")
+        .isEqualTo(32);
+    assertThat(MemoryBudget.syncsAtOnce(List.of("-XX:MaxDirectMemorySize=8m"), heap)).isOne();
+    assertThat(MemoryBudget.syncsAtOnce(List.of(), heap))
+        .as("the JVM's default: the heap")
+        .isEqualTo(192);
+  }
+
+  @Test
   void binCbtfsFindsTheBudgetOfAMountCommandLine() {
     assertThat(MemoryBudget.ofMountArgs(List.of("/b", "/m")).bytes()).isEqualTo(256L << 20);
     assertThat(MemoryBudget.ofMountArgs(List.of("--max-memory", "1G", "/b", "/m")).bytes())

@@ -48,4 +48,34 @@ class MemoryBudgetIT {
     assertThat(sync.exitCode()).as(sync.output()).isZero();
     assertThat(Files.mismatch(replica, folder.backingFile("vm.img"))).isEqualTo(-1);
   }
+
+  /** More syncs at once than the direct buffers hold wait their turn instead of failing. */
+  @Test
+  void syncsBeyondTheBudgetWaitTheirTurn() throws Exception {
+    folder = DaemonMount.prepare(tmp);
+    int images = 6;
+    Random random = new Random(23);
+    for (int i = 0; i < images; i++) {
+      byte[] data = new byte[64 << 20];
+      random.nextBytes(data);
+      Files.write(folder.backingFile("vm" + i + ".img"), data);
+    }
+    folder.mount("--max-memory", "192M"); // 48 MiB of direct buffers: one sync at a time
+    List<java.util.concurrent.CompletableFuture<Tools.Result>> syncs = new java.util.ArrayList<>();
+    for (int i = 0; i < images; i++) {
+      String image = folder.image("vm" + i + ".img").toString();
+      String target = "file:" + tmp.resolve("replica" + i + ".img");
+      syncs.add(
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> Cbtfs.run("sync", image, target)));
+    }
+    for (int i = 0; i < images; i++) {
+      Tools.Result r = syncs.get(i).get();
+      assertThat(r.exitCode()).as(r.output()).isZero();
+      assertThat(
+              Files.mismatch(
+                  tmp.resolve("replica" + i + ".img"), folder.backingFile("vm" + i + ".img")))
+          .isEqualTo(-1);
+    }
+  }
 }
