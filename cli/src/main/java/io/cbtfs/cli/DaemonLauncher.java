@@ -21,7 +21,8 @@ import java.util.concurrent.TimeUnit;
  * error appended to the log file (never truncated: the log may be that of a running mount this one
  * collides with). The child prints {@value #READY} on its standard output once the mount serves and
  * then closes it, so the parent waits on that pipe, not on a timer. The caller has checked the
- * mount ({@code Mount.validate}) and made the state directory.
+ * mount ({@code Mount.validate}) and made the state directory. The child's JVM is held to the
+ * mount's memory budget; JVM flags the parent was started with follow and win.
  */
 final class DaemonLauncher {
   static final String READY = "cbtfs-mount-ready";
@@ -35,7 +36,8 @@ final class DaemonLauncher {
     this.err = err;
   }
 
-  int launch(List<String> cbtfsArgs, MountOptions options, Path logFile) throws IOException {
+  int launch(List<String> cbtfsArgs, MemoryBudget budget, MountOptions options, Path logFile)
+      throws IOException {
     long logStart =
         Files.exists(logFile) ? Files.size(logFile) : 0; // where the child's lines begin
     List<String> command = new ArrayList<>();
@@ -43,13 +45,15 @@ final class DaemonLauncher {
       command.add("/usr/bin/setsid");
     }
     command.add(ProcessHandle.current().info().command().orElse("java"));
-    command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+    command.addAll(jvmArgs(budget, ManagementFactory.getRuntimeMXBean().getInputArguments()));
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add(CbtfsCommand.class.getName());
     command.addAll(cbtfsArgs);
+    ProcessBuilder builder = new ProcessBuilder(command);
+    budget.environment().forEach(builder.environment()::putIfAbsent);
     Process child =
-        new ProcessBuilder(command)
+        builder
             .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
             .redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
             .start();
@@ -82,6 +86,14 @@ final class DaemonLauncher {
     }
     err.flush();
     return CbtfsCommand.EXIT_FAILURE;
+  }
+
+  /** The child's JVM flags: the budget's, then the parent's own (the later of two flags wins). */
+  static List<String> jvmArgs(MemoryBudget budget, List<String> parentJvmArgs) {
+    List<String> args =
+        new ArrayList<>(budget.jvmFlags(MemoryBudget.selectsCollector(parentJvmArgs)));
+    args.addAll(parentJvmArgs);
+    return args;
   }
 
   /** The lines the child appended to {@code logFile} after {@code start}. */

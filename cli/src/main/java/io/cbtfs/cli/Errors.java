@@ -31,6 +31,9 @@ final class Errors {
     if (e instanceof UnsatisfiedLinkError || e.getCause() instanceof UnsatisfiedLinkError) {
       return "libfuse 2 is missing: install it (Debian: apt-get install fuse libfuse2)";
     }
+    if (e instanceof OutOfMemoryError) { // a mount's buffers exhausted its budget, typically
+      return "out of memory: " + e.getMessage() + " (a mount's limit is its --max-memory)";
+    }
     return e.toString();
   }
 }

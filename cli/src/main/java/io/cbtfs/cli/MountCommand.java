@@ -120,6 +120,16 @@ final class MountCommand implements Callable<Integer> {
               + "crash at most N x extent size bytes beyond the saved bitmap are resent.")
   int maxHotExtents;
 
+  @Option(
+      names = "--max-memory",
+      paramLabel = "SIZE",
+      defaultValue = MemoryBudget.DEFAULT,
+      description =
+          "Memory the mount's JVM may use: heap, direct buffers and the JVM itself "
+              + "(default: ${DEFAULT-VALUE}, at least 192M; docs/OPERATIONS.md says how to size "
+              + "it). A foreground mount gets it from bin/cbtfs, which starts its JVM.")
+  String maxMemory;
+
   @CommandLine.Mixin VerboseOption verbose;
 
   @Option(names = "--daemon-child", hidden = true)
@@ -131,12 +141,14 @@ final class MountCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (daemon) {
       // everything is checked here, before a folder is made or a process started
+      MemoryBudget budget = budget();
       MountOptions options = Mount.validate(options());
       StateDirectory.prepare(options.stateDir());
       Path log = logFile != null ? logFile : options.stateDir().resolve("mount.log");
       return new DaemonLauncher(spec.commandLine().getOut(), spec.commandLine().getErr())
-          .launch(childArgs(options), options, log);
+          .launch(childArgs(options, budget), budget, options, log);
     }
+    budget(); // a foreground mount's JVM is already running (bin/cbtfs applied it): check only
     // a daemon's standard error is its log, opened for append by the launcher: a mount that fails
     // must not truncate the log of the mount it collided with
     Logging.configure(verbose.on, null);
@@ -177,7 +189,16 @@ final class MountCommand implements Callable<Integer> {
     return CbtfsCommand.EXIT_OK;
   }
 
-  private MountOptions options() {
+  MemoryBudget budget() {
+    try {
+      return MemoryBudget.parse(maxMemory);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "invalid --max-memory '" + maxMemory + "': " + e.getMessage());
+    }
+  }
+
+  MountOptions options() {
     BlockGeometry geometry;
     try {
       long size = BlockGeometry.parseByteSize(blockSize);
@@ -253,10 +274,11 @@ final class MountCommand implements Callable<Integer> {
     }
   }
 
-  private List<String> childArgs(MountOptions options) {
+  List<String> childArgs(MountOptions options, MemoryBudget budget) {
     List<String> args = new ArrayList<>();
     args.add("mount");
     args.add("--daemon-child");
+    args.add("--max-memory=" + (budget.bytes() >> 20) + "M");
     args.add("--block-size=" + blockSize);
     args.add("--state-dir=" + options.stateDir());
     args.add("--al-extent-size=" + extentSize);

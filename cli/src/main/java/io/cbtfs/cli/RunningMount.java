@@ -7,14 +7,22 @@ import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Semaphore;
 
 /** The {@link MountService} of the mount running in this process. */
 final class RunningMount implements MountService {
   private final Mount mount;
   private final SyncHost syncs;
+
+  /**
+   * Syncs that run at once: the rest wait their turn (their clients hear ALIVE meanwhile) instead
+   * of failing when the direct buffers the budget allows are all taken (docs/OPERATIONS.md).
+   */
+  private final Semaphore syncsAtOnce;
 
   RunningMount(Mount mount) {
     this.mount = mount;
@@ -24,6 +32,12 @@ final class RunningMount implements MountService {
             mount.fileSystem().files(),
             mount.options().stateDir(),
             mount.options().mountPoint());
+    this.syncsAtOnce =
+        new Semaphore(
+            MemoryBudget.syncsAtOnce(
+                ManagementFactory.getRuntimeMXBean().getInputArguments(),
+                Runtime.getRuntime().maxMemory()),
+            true);
   }
 
   @Override
@@ -57,7 +71,12 @@ final class RunningMount implements MountService {
       throws IOException {
     mount.fileSystem().files().existingImage(name);
     mount.flushKernelCache(name); // --writeback-cache: acknowledged writes reach the tracker first
-    return syncs.sync(name, target, full, progress);
+    syncsAtOnce.acquireUninterruptibly();
+    try {
+      return syncs.sync(name, target, full, progress);
+    } finally {
+      syncsAtOnce.release();
+    }
   }
 
   @Override
