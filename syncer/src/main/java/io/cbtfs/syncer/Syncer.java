@@ -67,10 +67,12 @@ public final class Syncer {
     SyncPlan plan = null;
     Shipped shipped = null;
     boolean committed = false; // from the target's commit point on, nothing fails the sync
-    try (RecordPipeline reads =
+    // The drain first: the pipeline reads the image's size, which must cover every block drained
+    // (a write that grew the image marked its blocks after its pwrite)
+    try (Drain drain = image.beginSync();
+        RecordPipeline reads =
             RecordPipeline.open(
-                source.backingFile(), image.tracker().geometry(), maxRecordBytes, threads);
-        Drain drain = image.beginSync()) {
+                source.backingFile(), image.tracker().geometry(), maxRecordBytes, threads)) {
       plan = SyncPlan.of(image, drain, reads, target, state, forceFull);
       try (Delivery delivery = target.begin(plan.header(), forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), plan.header());
@@ -78,7 +80,7 @@ public final class Syncer {
         shipped = new Shipped(writer.recordCount(), zeros, writer.finish());
         delivery.commit(); // the target's commit point
         committed = true;
-        image.commit(drain, plan.compared()); // only now are the blocks clean
+        image.commit(drain, plan.header().imageSize(), plan.compared()); // only now clean
         if (!delivery.warning().isEmpty()) {
           warnings.add(delivery.warning());
         }

@@ -121,6 +121,21 @@ class SyncCommitTest {
     assertThat(Files.mismatch(image, replicaFile)).isEqualTo(-1L);
   }
 
+  @Test
+  void blocksDrainedPastTheSizeTheSyncShippedStayDirty() throws IOException {
+    sync(SyncProgress.NONE);
+    // A write that grows the image lands after the sync read the size: its mark is in the drain,
+    // its block past the end the sync ships
+    long past = IMAGE_BYTES + 3L * SyncFixture.G.blockSize();
+    tracked.tracker().mark(past, 4096);
+    sync(SyncProgress.NONE);
+    assertThat(tracked.tracker().snapshot().contains(past / SyncFixture.G.blockSize())).isTrue();
+
+    write(past, 4096); // the write's bytes reach the file
+    sync(SyncProgress.NONE);
+    assertThat(Files.mismatch(image, replicaFile)).isEqualTo(-1L);
+  }
+
   /** The real files, except that a state file cannot be replaced while {@code failing}. */
   static final class FailingSaves implements StateIo {
     private final StateIo real = FileStateIo.INSTANCE;

@@ -76,6 +76,18 @@ public final class DirtySet {
     return new DirtySet(geometry, clipped);
   }
 
+  /** The blocks of this set past the end of an image of {@code imageByteSize} bytes. */
+  public DirtySet beyond(long imageByteSize) {
+    long blocksInImage =
+        Math.min(geometry.blockCount(imageByteSize), BlockGeometry.MAX_BLOCK_COUNT);
+    if (blocks.isEmpty() || Integer.toUnsignedLong(blocks.last()) < blocksInImage) {
+      return empty(geometry);
+    }
+    RoaringBitmap past = blocks.clone();
+    past.remove(0, blocksInImage);
+    return new DirtySet(geometry, past);
+  }
+
   /**
    * Every block of each aligned unit of {@code unitBlocks} blocks that holds a block of this set:
    * for a target that stores whole units (the S3 grid), so that equal units make equal chunks.

@@ -102,13 +102,16 @@ public final class TrackedImage {
    * #verifyNextSync}, and the state is saved.
    *
    * @param drain from {@link #beginSync}, still open
+   * @param imageByteSize the image size the sync shipped: blocks of the drain past it (a write that
+   *     grew the image after the sync read its size) stay dirty for the next sync
    * @param compared whether the sync sent every block that differs from its target (a full or a
    *     verified sync)
    * @throws IOException only if the state could not be saved: the commit stands (the target holds
    *     the generation), and the saved state lags behind it, which a crash turns into blocks sent
    *     again, never into a lost one
    */
-  public void commit(Drain drain, boolean compared) throws IOException {
+  public void commit(Drain drain, long imageByteSize, boolean compared) throws IOException {
+    tracker.markAll(drain.blocks().beyond(imageByteSize));
     drain.commit();
     if (compared) {
       verifyNextSync = false;

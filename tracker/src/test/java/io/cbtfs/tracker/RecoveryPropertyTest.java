@@ -57,7 +57,7 @@ class RecoveryPropertyTest {
             if (rnd.nextBoolean()) {
               crashes.add(crash(state, mustBeDirty)); // acknowledged but not yet committed
             }
-            img.commit(drain, false);
+            img.commit(drain, Long.MAX_VALUE, false);
           }
         }
       }

@@ -240,7 +240,7 @@ class TrackerStoreTest {
     assertThat(saved.dirty().blockCount()).isEqualTo(16384);
     // a sync drains and commits the range before the operation has run: the saved state keeps it
     try (Drain d = img.beginSync()) {
-      img.commit(d, false);
+      img.commit(d, Long.MAX_VALUE, false);
     }
     assertThat(StateFiles.readState(state(), "a.img").orElseThrow().dirty().blockCount())
         .as("pinned until the operation is done")

@@ -370,7 +370,7 @@ class CrashSimulationTest {
             BitSet taken = new BitSet();
             drain.blocks().forEachBlock(taken::set);
             disk.event(new Commit(taken)); // the target acknowledged
-            image.commit(drain, false);
+            image.commit(drain, Long.MAX_VALUE, false);
           }
         }
       } else {
