@@ -41,8 +41,9 @@ final class LocalDelivery implements Delivery {
     default void apply() throws IOException {}
 
     /**
-     * After {@link #apply} failed with {@code e}: lets go of what the commit holds; what is left is
-     * finished at the target's next use. Returns the warning the sync reports.
+     * After {@link #apply} failed with {@code e} (an Error too, wrapped): lets go of what the
+     * commit holds; what is left is finished at the target's next use. Returns the warning the sync
+     * reports.
      */
     default String leave(Exception e) {
       return e.toString();
@@ -83,17 +84,17 @@ final class LocalDelivery implements Delivery {
     DeltaHeader verified = staging.finish(announced); // staged, verified, durable
     Committed committed = install.install(staging.path(), verified); // the commit point
     done = true; // committed: what is left may not fail the delivery
-    boolean applied = false;
     try {
       committed.apply();
-      applied = true;
+      committed.settle();
     } catch (IOException | RuntimeException e) {
       warning = committed.leave(e);
+    } catch (Error e) { // out of memory: the journal stays for the next use, the locks must go
+      committed.leave(new IOException(e.toString(), e));
+      throw e;
+    } finally {
+      CommitPoint.closeAfter(syncLock, log);
     }
-    if (applied) {
-      committed.settle();
-    }
-    CommitPoint.closeAfter(syncLock, log);
     return verified.generation();
   }
 

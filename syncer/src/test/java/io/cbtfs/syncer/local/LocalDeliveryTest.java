@@ -44,6 +44,9 @@ class LocalDeliveryTest {
           if (failAt.equals("apply")) {
             throw new IOException("disk full");
           }
+          if (failAt.equals("apply-error")) {
+            throw new OutOfMemoryError("Direct buffer memory");
+          }
         }
 
         @Override
@@ -88,6 +91,18 @@ class LocalDeliveryTest {
       d.stream().write(bytes);
       assertThat(d.commit()).isEqualTo(2);
       assertThat(d.warning()).isEqualTo("left: disk full");
+    }
+    assertThat(steps).containsExactly("install 2 " + bytes.length, "apply", "leave", "unlock");
+  }
+
+  @Test
+  void anErrorInTheApplyStillLetsGoOfBothLocks() throws IOException {
+    byte[] bytes = delta(NEXT, 5);
+    try (LocalDelivery d =
+        new LocalDelivery(
+            StagingFile.ofDelta(dir.resolve("s")), NEXT, target("apply-error"), syncLock)) {
+      d.stream().write(bytes);
+      assertThatThrownBy(d::commit).isInstanceOf(OutOfMemoryError.class);
     }
     assertThat(steps).containsExactly("install 2 " + bytes.length, "apply", "leave", "unlock");
   }
