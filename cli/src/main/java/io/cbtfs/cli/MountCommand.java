@@ -227,8 +227,8 @@ final class MountCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--writeback-cache needs the kernel transport");
     }
-    return new MountOptions(backingDir, mountPoint, stateDir, tracking, allowOther, directIo)
-        .withTransport(chosen, writebackCache);
+    return new MountOptions(
+        backingDir, mountPoint, stateDir, tracking, allowOther, directIo, chosen, writebackCache);
   }
 
   /**

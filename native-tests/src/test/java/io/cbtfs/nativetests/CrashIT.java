@@ -193,8 +193,8 @@ class CrashIT {
     DirtySet dirty;
     try (Mount again =
         Mount.start(
-            new MountOptions(backing, mnt, null, TRACKING, false, true)
-                .withTransport(MountedFolder.transport(), false))) {
+            new MountOptions(
+                backing, mnt, null, TRACKING, false, true, MountedFolder.transport(), false))) {
       TrackedImage image =
           again
               .fileSystem()

@@ -52,8 +52,14 @@ final class MountedFolder implements AutoCloseable {
     mount =
         Mount.start(
             new MountOptions(
-                    d.backingDir(), d.mountPoint(), d.stateDir(), d.tracking(), false, directIo)
-                .withTransport(transport(), false));
+                d.backingDir(),
+                d.mountPoint(),
+                d.stateDir(),
+                d.tracking(),
+                false,
+                directIo,
+                transport(),
+                false));
     return this;
   }
 

@@ -43,43 +43,18 @@ public record MountOptions(
         stateDir == null ? defaultStateDir(backingDir) : stateDir.toAbsolutePath().normalize();
   }
 
-  /** With the default transport ({@link FuseTransport#AUTO}) and no writeback cache. */
-  public MountOptions(
-      Path backingDir,
-      Path mountPoint,
-      Path stateDir,
-      TrackingOptions tracking,
-      boolean allowOther,
-      boolean directIo) {
-    this(
-        backingDir,
-        mountPoint,
-        stateDir,
-        tracking,
-        allowOther,
-        directIo,
-        FuseTransport.AUTO,
-        false);
-  }
-
-  /** These options with {@code transport} and {@code writebackCache}. */
-  public MountOptions withTransport(FuseTransport transport, boolean writebackCache) {
-    return new MountOptions(
-        backingDir,
-        mountPoint,
-        stateDir,
-        tracking,
-        allowOther,
-        directIo,
-        transport,
-        writebackCache);
-  }
-
   /** Defaults (64 KiB blocks, 4 MiB activity-log extents, direct I/O) for tests and the demo. */
   public static MountOptions withDefaults(
       Path backingDir, Path mountPoint, BlockGeometry geometry) {
     return new MountOptions(
-        backingDir, mountPoint, null, TrackingOptions.defaults(geometry), false, true);
+        backingDir,
+        mountPoint,
+        null,
+        TrackingOptions.defaults(geometry),
+        false,
+        true,
+        FuseTransport.AUTO,
+        false);
   }
 
   public BlockGeometry geometry() {
