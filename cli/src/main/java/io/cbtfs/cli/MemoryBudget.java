@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.Syncer;
 import io.cbtfs.tracker.BlockGeometry;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,17 +14,46 @@ import java.util.Map;
  * direct and freed only when a collection finds them, which a large, rarely collected heap delays
  * (docs/BENCHMARKS.md, the footprint section, has the figures the split below comes from).
  *
- * <p>The budget is split: 1/4 heap, 1/4 direct buffers (a sync holds 16-32 MiB of them; a full
- * direct pool makes the JVM collect and retry before it fails), the rest for what the JVM needs
- * beside them (code, classes, threads, libraries: about 90 MiB of RSS measured). The serial
- * collector: G1 took 40 MiB of its own for a 64 MiB heap, and a small daemon gains nothing from its
- * concurrent work.
+ * <p>The budget is split: 1/4 heap, 1/4 direct buffers (a sync holds up to {@link #syncDirectBytes}
+ * of them; a full direct pool makes the JVM collect and retry before it fails), the rest for what
+ * the JVM needs beside them (code, classes, threads, libraries: about 90 MiB of RSS measured). The
+ * serial collector: G1 took 40 MiB of its own for a 64 MiB heap, and a small daemon gains nothing
+ * from its concurrent work.
  */
 final class MemoryBudget {
   static final String DEFAULT = "256M";
 
-  /** The JVM's own share, a sync's direct buffers (32 MiB) and a heap for hundreds of images. */
-  static final long MIN_BYTES = 192L << 20;
+  /**
+   * The syncer's fewest reader threads, whatever it is asked for ({@code Syncer}'s MIN_IO_THREADS):
+   * the least a sync in a mount can hold.
+   */
+  static final int SYNC_MIN_THREADS = 8;
+
+  /**
+   * The direct buffers one record holds from its read until the target is done with it: its read
+   * buffer (a record of up to {@link Syncer#DEFAULT_RECORD_BYTES}, plus a page of alignment) and
+   * its compressed copy (LZ4's bound: the record plus 1/255 of it and 16 bytes).
+   */
+  static final long RECORD_DIRECT_BYTES =
+      2L * Syncer.DEFAULT_RECORD_BYTES + 4096 + Syncer.DEFAULT_RECORD_BYTES / 255 + 16;
+
+  /**
+   * Records a local target holds beyond the syncer's: its staging stream borrows about 8 payloads
+   * (StagingStream.BUFFERS) whose buffers the syncer replaces meanwhile.
+   */
+  static final int BORROWED_RECORDS = 8;
+
+  /** A local target's staging buffers: 8 of 1 MiB (StagingStream). */
+  static final long STAGING_DIRECT_BYTES = 8L << 20;
+
+  /** Each reader thread's buffer for a compression sample (64 KiB and LZ4's bound of it). */
+  static final long SAMPLE_DIRECT_BYTES = (64L << 10) + (64L << 10) / 255 + 16;
+
+  /**
+   * The JVM's own share (about 90 MiB), a heap for hundreds of images, and direct buffers (a
+   * quarter, in whole MiB: {@link #jvmFlags}) for one sync at the syncer's fewest threads.
+   */
+  static final long MIN_BYTES = 4 * ((syncDirectBytes(SYNC_MIN_THREADS) >> 20) + 1) << 20;
 
   /** Names the budget inside the daemon's JVM, for {@code ps} and a look at /proc/PID/cmdline. */
   static final String PROPERTY = "cbtfs.max-memory";
@@ -45,7 +75,9 @@ final class MemoryBudget {
       throw new IllegalArgumentException(
           "a mount needs at least "
               + (MIN_BYTES >> 20)
-              + "M (the JVM itself takes about 90M, a sync's buffers 32M)");
+              + "M (the JVM itself takes about 90M, a sync's buffers "
+              + ((syncDirectBytes(SYNC_MIN_THREADS) >> 20) + 1)
+              + "M)");
     }
     return new MemoryBudget(bytes);
   }
@@ -70,22 +102,51 @@ final class MemoryBudget {
     return flags;
   }
 
-  /** The most direct buffers one sync holds (1 MiB runs in flight, staging, verifying). */
-  static final long SYNC_DIRECT_BYTES = 32L << 20;
+  /**
+   * The most direct buffers one sync with {@code threads} readers holds (at least {@link
+   * #SYNC_MIN_THREADS}, as the syncer does): up to 2 records in flight a thread, the payloads a
+   * local target borrows, its staging buffers and each thread's compression sample.
+   */
+  static long syncDirectBytes(int threads) {
+    long t = Math.max(SYNC_MIN_THREADS, threads);
+    return (2 * t + BORROWED_RECORDS) * RECORD_DIRECT_BYTES
+        + STAGING_DIRECT_BYTES
+        + t * SAMPLE_DIRECT_BYTES;
+  }
 
   /**
-   * How many syncs a JVM started with {@code jvmArgs} can run at once without running out of direct
-   * buffers: its -XX:MaxDirectMemorySize (the last one given), else the JVM's default, its maximum
-   * heap {@code maxHeap}.
+   * The direct buffers a JVM started with {@code jvmArgs} may allocate: its -XX:MaxDirectMemorySize
+   * (the last one given), else the JVM's default, its maximum heap {@code maxHeap}.
    */
-  static int syncsAtOnce(List<String> jvmArgs, long maxHeap) {
+  static long directLimit(List<String> jvmArgs, long maxHeap) {
     long direct = maxHeap;
     for (String a : jvmArgs) {
       if (a.startsWith("-XX:MaxDirectMemorySize=")) {
         direct = BlockGeometry.parseByteSize(a.substring("-XX:MaxDirectMemorySize=".length()));
       }
     }
-    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, direct / SYNC_DIRECT_BYTES));
+    return direct;
+  }
+
+  /**
+   * The readers a sync in a mount runs with: one a core ({@code cores}), but no more than one sync
+   * can run with in {@code direct} bytes of direct buffers (never fewer than the syncer's least: a
+   * budget too small for those is refused by {@link #parse}).
+   */
+  static int syncThreads(long direct, int cores) {
+    int threads = Math.max(SYNC_MIN_THREADS, cores);
+    while (threads > SYNC_MIN_THREADS && syncDirectBytes(threads) > direct) {
+      threads--;
+    }
+    return threads;
+  }
+
+  /**
+   * How many syncs of {@code threads} readers each can run at once in {@code direct} bytes of
+   * direct buffers without running out of them; one at least.
+   */
+  static int syncsAtOnce(long direct, int threads) {
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, direct / syncDirectBytes(threads)));
   }
 
   /** Whether one of {@code jvmArgs} chooses a garbage collector. */

@@ -126,7 +126,7 @@ final class MountCommand implements Callable<Integer> {
       defaultValue = MemoryBudget.DEFAULT,
       description =
           "Memory the mount's JVM may use: heap, direct buffers and the JVM itself "
-              + "(default: ${DEFAULT-VALUE}, at least 192M; docs/OPERATIONS.md says how to size "
+              + "(default: ${DEFAULT-VALUE}, at least 228M; docs/OPERATIONS.md says how to size "
               + "it). A foreground mount gets it from bin/cbtfs, which starts its JVM.")
   String maxMemory;
 

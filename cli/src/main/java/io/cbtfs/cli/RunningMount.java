@@ -26,18 +26,20 @@ final class RunningMount implements MountService {
 
   RunningMount(Mount mount) {
     this.mount = mount;
+    long direct =
+        MemoryBudget.directLimit(
+            ManagementFactory.getRuntimeMXBean().getInputArguments(),
+            Runtime.getRuntime().maxMemory());
+    // fewer readers on a many-core host, so that one sync fits the budget's direct buffers
+    int threads = MemoryBudget.syncThreads(direct, Runtime.getRuntime().availableProcessors());
     this.syncs =
         new SyncHost(
             mount.fileSystem().trackers(),
             mount.fileSystem().files(),
             mount.options().stateDir(),
-            mount.options().mountPoint());
-    this.syncsAtOnce =
-        new Semaphore(
-            MemoryBudget.syncsAtOnce(
-                ManagementFactory.getRuntimeMXBean().getInputArguments(),
-                Runtime.getRuntime().maxMemory()),
-            true);
+            mount.options().mountPoint(),
+            threads);
+    this.syncsAtOnce = new Semaphore(MemoryBudget.syncsAtOnce(direct, threads), true);
   }
 
   @Override

@@ -27,15 +27,18 @@ final class SyncHost {
   private final ImageFiles files;
   private final Path stateDir;
   private final Path mountPoint;
+  private final int syncThreads;
 
   /**
    * @param mountPoint the mount serving the images, or null for a sync with no mount
+   * @param syncThreads each sync's readers ({@link MemoryBudget#syncThreads})
    */
-  SyncHost(TrackerStore store, ImageFiles files, Path stateDir, Path mountPoint) {
+  SyncHost(TrackerStore store, ImageFiles files, Path stateDir, Path mountPoint, int syncThreads) {
     this.store = store;
     this.files = files;
     this.stateDir = stateDir;
     this.mountPoint = mountPoint;
+    this.syncThreads = syncThreads;
   }
 
   /** Loads the image's tracking, syncs it to {@code address}, records the target. */
@@ -46,7 +49,9 @@ final class SyncHost {
     try (Target t = address.open()) {
       TargetPlacement.requireApart(
           t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
-      report = new Syncer().sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
+      report =
+          new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads)
+              .sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
     }
     try {
       SyncHistory.record(stateDir, name, report, image.lineage().toString());
@@ -73,7 +78,13 @@ final class SyncHost {
       SyncReport report;
       try {
         report =
-            new SyncHost(store, files, loc.stateDir(), null).sync(name, target, full, progress);
+            new SyncHost(
+                    store,
+                    files,
+                    loc.stateDir(),
+                    null,
+                    Runtime.getRuntime().availableProcessors()) // no budget: the JVM's own limits
+                .sync(name, target, full, progress);
       } catch (IOException | RuntimeException e) {
         // the drained blocks are merged back: save them clean, so the next run needs no recovery
         try {

@@ -47,12 +47,12 @@ class MemoryBudgetTest {
     Path mnt = Files.createDirectory(tmp.resolve("m"));
     for (String daemon : new String[] {"--daemon", "--verbose"}) {
       CliRun small =
-          CliRun.of("mount", daemon, "--max-memory", "191M", backing.toString(), mnt.toString());
+          CliRun.of("mount", daemon, "--max-memory", "227M", backing.toString(), mnt.toString());
       assertThat(small.exitCode()).as(daemon).isEqualTo(2);
       assertThat(small.err().lines().findFirst().orElseThrow())
           .isEqualTo(
-              "invalid --max-memory '191M': a mount needs at least 192M "
-                  + "(the JVM itself takes about 90M, a sync's buffers 32M)");
+              "invalid --max-memory '227M': a mount needs at least 228M "
+                  + "(the JVM itself takes about 90M, a sync's buffers 57M)");
       assertThat(small.err()).doesNotContain("Exception").doesNotContain("\tat ");
       CliRun bad = CliRun.of("mount", daemon, "--max-memory=lots", backing.toString(), "x");
       assertThat(bad.exitCode()).isEqualTo(2);
@@ -64,7 +64,7 @@ class MemoryBudgetTest {
   @Test
   void aDaemonMountHandsItsBudgetToTheChild() {
     CommandLine cli = CbtfsCommand.newCommandLine();
-    cli.parseArgs("mount", "--daemon", "--max-memory", "192M", "/srv/images", "/mnt/images");
+    cli.parseArgs("mount", "--daemon", "--max-memory", "228M", "/srv/images", "/mnt/images");
     MountCommand parent = cli.getSubcommands().get("mount").getCommand();
     List<String> child = parent.childArgs(parent.options(), parent.budget());
 
@@ -72,33 +72,86 @@ class MemoryBudgetTest {
     again.parseArgs(child.toArray(String[]::new));
     MountCommand daemon = again.getSubcommands().get("mount").getCommand();
     assertThat(daemon.daemonChild).isTrue();
-    assertThat(daemon.budget().bytes()).isEqualTo(192L << 20);
+    assertThat(daemon.budget().bytes()).isEqualTo(228L << 20);
   }
 
   @Test
   void binCbtfsGetsTheFlagsAndTheEnvironmentOfAForegroundMount() {
-    assertThat(MemoryBudget.forLauncher(List.of("--max-memory", "192M", "/b", "/m"), ""))
+    assertThat(MemoryBudget.forLauncher(List.of("--max-memory", "240M", "/b", "/m"), ""))
         .isEqualTo(
-            "-Xmx48m -XX:MaxDirectMemorySize=48m -XX:+UseSerialGC -Dcbtfs.max-memory=192m\n"
+            "-Xmx60m -XX:MaxDirectMemorySize=60m -XX:+UseSerialGC -Dcbtfs.max-memory=240m\n"
                 + "MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072\n");
     assertThat(MemoryBudget.forLauncher(List.of("/b", "/m"), "-Xss1m -XX:+UseParallelGC"))
         .startsWith("-Xmx64m -XX:MaxDirectMemorySize=64m -Dcbtfs.max-memory=256m\n");
   }
 
   @Test
+  void aSyncNeedsTwoRecordsAThreadPlusALocalTargetsStagingAndBorrowedPayloads() {
+    long record = (2L << 20) + 4096 + 4112 + 16; // read buffer + page, LZ4 bound of 1 MiB
+    long sample = 65536 + 257 + 16;
+    assertThat(MemoryBudget.syncDirectBytes(8))
+        .isEqualTo((2 * 8 + 8) * record + (8L << 20) + 8 * sample)
+        .isBetween(56L << 20, 57L << 20);
+    assertThat(MemoryBudget.syncDirectBytes(16))
+        .isEqualTo((2 * 16 + 8) * record + (8L << 20) + 16 * sample)
+        .as("a 16-core host's sync: more than the default's 64 MiB")
+        .isGreaterThan(64L << 20);
+    assertThat(MemoryBudget.syncDirectBytes(1))
+        .as("the syncer runs 8 readers at least")
+        .isEqualTo(MemoryBudget.syncDirectBytes(8));
+  }
+
+  @Test
+  void aMountCapsItsSyncsReadersSoThatOneSyncFitsTheDirectBuffers() {
+    long direct = 64L << 20; // the default budget's
+    assertThat(MemoryBudget.syncThreads(direct, 2)).as("fewer cores: the syncer's 8").isEqualTo(8);
+    assertThat(MemoryBudget.syncThreads(direct, 8)).isEqualTo(8);
+    int capped = MemoryBudget.syncThreads(direct, 16);
+    assertThat(capped).isEqualTo(9);
+    assertThat(MemoryBudget.syncDirectBytes(capped)).isLessThanOrEqualTo(direct);
+    assertThat(MemoryBudget.syncDirectBytes(capped + 1)).isGreaterThan(direct);
+    assertThat(MemoryBudget.syncThreads(direct, 64)).isEqualTo(9);
+    assertThat(MemoryBudget.syncThreads(1L << 30, 16)).as("room for all cores").isEqualTo(16);
+    assertThat(MemoryBudget.syncThreads(MemoryBudget.syncDirectBytes(12), 16)).isEqualTo(12);
+    assertThat(MemoryBudget.syncThreads(MemoryBudget.syncDirectBytes(12) - 1, 16)).isEqualTo(11);
+    assertThat(MemoryBudget.syncThreads(8L << 20, 16)).as("too small: the least").isEqualTo(8);
+  }
+
+  @Test
   void syncsBeyondWhatTheDirectBuffersHoldWaitTheirTurn() {
     long heap = 6L << 30;
-    assertThat(MemoryBudget.syncsAtOnce(MemoryBudget.parse("256M").jvmFlags(false), heap))
-        .isEqualTo(2);
+    long defaultDirect = MemoryBudget.directLimit(MemoryBudget.parse("256M").jvmFlags(false), heap);
+    assertThat(defaultDirect).isEqualTo(64L << 20);
     assertThat(
-            MemoryBudget.syncsAtOnce(
+            MemoryBudget.directLimit(
                 List.of("-XX:MaxDirectMemorySize=64m", "-XX:MaxDirectMemorySize=1g"), heap))
         .as("the last one counts")
-        .isEqualTo(32);
-    assertThat(MemoryBudget.syncsAtOnce(List.of("-XX:MaxDirectMemorySize=8m"), heap)).isOne();
-    assertThat(MemoryBudget.syncsAtOnce(List.of(), heap))
+        .isEqualTo(1L << 30);
+    assertThat(MemoryBudget.directLimit(List.of(), heap))
         .as("the JVM's default: the heap")
-        .isEqualTo(192);
+        .isEqualTo(heap);
+
+    assertThat(MemoryBudget.syncsAtOnce(defaultDirect, 8)).isOne();
+    assertThat(MemoryBudget.syncsAtOnce(MemoryBudget.syncDirectBytes(8) * 2, 8)).isEqualTo(2);
+    assertThat(MemoryBudget.syncsAtOnce(MemoryBudget.syncDirectBytes(8) * 2 - 1, 8)).isOne();
+    assertThat(MemoryBudget.syncsAtOnce(MemoryBudget.syncDirectBytes(16) * 3, 16)).isEqualTo(3);
+    assertThat(MemoryBudget.syncsAtOnce(MemoryBudget.syncDirectBytes(16) * 3, 8))
+        .as("smaller syncs: more at once")
+        .isEqualTo(4);
+    assertThat(MemoryBudget.syncsAtOnce(8L << 20, 8)).as("one at least").isOne();
+    assertThat(MemoryBudget.syncsAtOnce(128L << 20, 8)).as("--max-memory 512M").isEqualTo(2);
+  }
+
+  @Test
+  void theSmallestBudgetHoldsOneSyncAtTheSyncersFewestReaders() {
+    assertThat(MemoryBudget.MIN_BYTES).isEqualTo(228L << 20);
+    long direct =
+        MemoryBudget.directLimit(MemoryBudget.parse("228M").jvmFlags(false), Long.MAX_VALUE);
+    assertThat(direct).isGreaterThanOrEqualTo(MemoryBudget.syncDirectBytes(8));
+    assertThat(MemoryBudget.syncsAtOnce(direct, MemoryBudget.syncThreads(direct, 2))).isOne();
+    assertThat(direct - (1L << 20))
+        .as("the next smaller budget's direct share")
+        .isLessThan(MemoryBudget.syncDirectBytes(8));
   }
 
   @Test

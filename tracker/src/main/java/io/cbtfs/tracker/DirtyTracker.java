@@ -10,8 +10,10 @@ import org.roaringbitmap.RoaringBitmap;
 import org.roaringbitmap.RoaringBitmapWriter;
 
 /**
- * The live dirty set of one image: a dense array of 64-bit words, one bit a block, split into pages
- * so that growth never copies a word that a marker may be setting.
+ * The live dirty set of one image: an array of 64-bit words, one bit a block, split into pages so
+ * that growth never copies a word that a marker may be setting. A page is allocated by the first
+ * mark inside it: a guest writes the start and the end of its disk (the GPT and its backup) long
+ * before the rest, and an image's tracking should cost the regions written, not its size.
  *
  * <p>{@link #mark} is lock-free: a volatile read of the word, and one atomic OR only when a bit is
  * still clear. A drain ({@link #beginDrain}) takes the bits word by word with an atomic swap to
@@ -27,6 +29,7 @@ import org.roaringbitmap.RoaringBitmapWriter;
  */
 public final class DirtyTracker {
   private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+  private static final VarHandle PAGES = MethodHandles.arrayElementVarHandle(long[][].class);
   private static final int PAGE_SHIFT = 10;
   private static final int PAGE_WORDS = 1 << PAGE_SHIFT;
 
@@ -34,12 +37,19 @@ public final class DirtyTracker {
   private static final int PAGE_BLOCK_SHIFT = PAGE_SHIFT + 6;
 
   private final BlockGeometry geometry;
+
+  /**
+   * Guards growth and the allocation of a page: a page is installed only into the current pages
+   * array and growth copies that array, so no array ever has a page that a later one lacks.
+   */
   private final Object growLock = new Object();
 
   /** Orders snapshots against drains: a taken block is never in neither. Marks never take it. */
   private final Object drainLock = new Object();
 
+  /** Null where no block of the page was ever marked. */
   private volatile long[][] pages = new long[0][];
+
   private final AtomicReference<Drain> activeDrain = new AtomicReference<>();
   private volatile long committedGeneration;
 
@@ -131,7 +141,11 @@ public final class DirtyTracker {
       if (word == lastWord) {
         mask &= -1L >>> (63 - (lastBlock & 63));
       }
-      long[] page = p[(int) (word >>> PAGE_SHIFT)];
+      int pageIndex = (int) (word >>> PAGE_SHIFT);
+      long[] page = (long[]) PAGES.getAcquire(p, pageIndex);
+      if (page == null) {
+        page = newPage(pageIndex);
+      }
       int index = (int) (word & (PAGE_WORDS - 1));
       if (((long) WORDS.getVolatile(page, index) & mask) != mask) {
         WORDS.getAndBitwiseOr(page, index, mask);
@@ -139,7 +153,10 @@ public final class DirtyTracker {
     }
   }
 
-  /** Adds pages so that {@code lastBlock} fits. Existing pages are shared, never copied. */
+  /**
+   * Makes room for pages up to {@code lastBlock}'s (none allocated). Existing pages are shared,
+   * never copied.
+   */
   private long[][] grow(long lastBlock) {
     synchronized (growLock) {
       long[][] old = pages;
@@ -148,11 +165,24 @@ public final class DirtyTracker {
         return old;
       }
       long[][] grown = Arrays.copyOf(old, Math.max(needed, old.length * 2));
-      for (int i = old.length; i < grown.length; i++) {
-        grown[i] = new long[PAGE_WORDS];
-      }
       pages = grown;
       return grown;
+    }
+  }
+
+  /**
+   * The page {@code pageIndex}, allocated if no mark has yet: in the current array, which every
+   * later one copies (a marker holding an older array finds null there and comes here too).
+   */
+  private long[] newPage(int pageIndex) {
+    synchronized (growLock) {
+      long[][] p = pages;
+      long[] page = p[pageIndex];
+      if (page == null) {
+        page = new long[PAGE_WORDS];
+        PAGES.setRelease(p, pageIndex, page);
+      }
+      return page;
     }
   }
 
@@ -175,7 +205,11 @@ public final class DirtyTracker {
     if (pageIndex >= p.length) {
       return false;
     }
-    long bits = (long) WORDS.getVolatile(p[pageIndex], (int) (word & (PAGE_WORDS - 1)));
+    long[] page = (long[]) PAGES.getAcquire(p, pageIndex);
+    if (page == null) {
+      return false;
+    }
+    long bits = (long) WORDS.getVolatile(page, (int) (word & (PAGE_WORDS - 1)));
     return (bits & (1L << (blockIndex & 63))) != 0;
   }
 
@@ -259,7 +293,11 @@ public final class DirtyTracker {
     RoaringBitmapWriter<RoaringBitmap> writer = RoaringBitmapWriter.writer().get();
     long[][] p = pages;
     for (int pageIndex = 0; pageIndex < p.length; pageIndex++) {
-      long[] page = p[pageIndex];
+      // a page allocated after this read holds marks that land after the walk: the next drain's
+      long[] page = (long[]) PAGES.getAcquire(p, pageIndex);
+      if (page == null) {
+        continue;
+      }
       for (int i = 0; i < PAGE_WORDS; i++) {
         long bits = (long) WORDS.getVolatile(page, i);
         if (bits == 0) {

@@ -236,6 +236,74 @@ class DirtyTrackerTest {
     assertThat(drains).isGreaterThanOrEqualTo(5);
   }
 
+  /**
+   * Issue #22: a guest writes its GPT at the start of a disk and its backup at the end; the
+   * tracking of a 200 GiB image then allocates the two pages written, not the 50 between them.
+   */
+  @Test
+  void onlyThePagesWrittenAreAllocated() {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    long size = 200L << 30;
+    for (BlockGeometry g : List.of(BlockGeometry.defaults(), G4K)) {
+      DirtyTracker t = new DirtyTracker(g);
+      long before = threads.getCurrentThreadAllocatedBytes();
+      t.mark(0, 17 * 512);
+      t.mark(size - 33 * 512, 33 * 512);
+      long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+      // two pages of 8 KiB and the array that refers to them (800 pages of 4 KiB blocks)
+      assertThat(allocated).as(g.toString()).isLessThan(24 << 10);
+      long last = (size - 1) / g.blockSize();
+      assertThat(t.isDirty(0)).isTrue();
+      assertThat(t.isDirty(last)).isTrue();
+      assertThat(t.isDirty(last / 2)).isFalse();
+      assertThat(bits(t.snapshot()).cardinality()).isEqualTo(g.equals(G4K) ? 3 + 5 : 2);
+      try (Drain d = t.beginDrain()) {
+        assertThat(d.blocks().blockCount()).isEqualTo(g.equals(G4K) ? 3 + 5 : 2);
+        d.commit();
+      }
+      assertThat(t.snapshot().blockCount()).isZero();
+    }
+  }
+
+  /**
+   * A page allocated by a first mark while another marker grows the pages array is in the grown
+   * array too: the threads take turns at the pages in the order the array grows, so that one's
+   * first mark in a page races another's growth past it.
+   */
+  @Test
+  void aPageAllocatedWhileThePagesGrowIsKept() throws Exception {
+    int writers = 3;
+    int pages = 256; // each
+    for (int round = 0; round < 300; round++) {
+      DirtyTracker t = new DirtyTracker(G4K);
+      CountDownLatch go = new CountDownLatch(1);
+      List<Thread> threads = new ArrayList<>();
+      for (int w = 0; w < writers; w++) {
+        int first = w;
+        Thread th =
+            new Thread(
+                () -> {
+                  try {
+                    go.await();
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                  for (long page = first; page < (long) writers * pages; page += writers) {
+                    t.mark((page << 16) * 4096, 1);
+                  }
+                });
+        threads.add(th);
+        th.start();
+      }
+      go.countDown();
+      for (Thread th : threads) {
+        th.join();
+      }
+      assertThat(t.snapshot().blockCount()).as("round " + round).isEqualTo((long) writers * pages);
+    }
+  }
+
   @Test
   void markAllRestoresASet() {
     DirtyTracker t = new DirtyTracker(G4K);
