@@ -27,12 +27,13 @@ public final class FuseGuard {
 
   /**
    * Runs {@code body} of {@code operation} on {@code path}: its result, or the negated errno of
-   * what it threw. The only catch between the handlers and the kernel.
+   * what it threw. The only catch between the handlers and the kernel. It catches Errors too (EIO):
+   * one escaping into the native layer would leave the request unanswered, its caller hung.
    */
   public static int call(String operation, String path, Operation body) {
     try {
       return body.run();
-    } catch (IOException | RuntimeException e) {
+    } catch (Throwable e) {
       return errno(operation, path, e);
     }
   }
@@ -56,10 +57,13 @@ public final class FuseGuard {
         });
   }
 
-  /** The negated errno for {@code failure} of {@code operation} on {@code path}. */
-  public static int errno(String operation, String path, Exception failure) {
+  /**
+   * The negated errno for {@code failure} of {@code operation} on {@code path}: an Error (out of
+   * memory, a stack overflow) is EIO.
+   */
+  public static int errno(String operation, String path, Throwable failure) {
     int errno = errnoOf(failure);
-    if (errno == Posix.EIO || errno == Posix.ENOSPC || failure instanceof RuntimeException) {
+    if (errno == Posix.EIO || errno == Posix.ENOSPC || !(failure instanceof IOException)) {
       log.error("{} {} failed: {}", operation, path, failure.toString(), failure);
     } else if (log.isDebugEnabled()) {
       log.debug("{} {}: {}", operation, path, failure.getMessage());
@@ -67,7 +71,7 @@ public final class FuseGuard {
     return -errno;
   }
 
-  static int errnoOf(Exception failure) {
+  static int errnoOf(Throwable failure) {
     if (failure instanceof ErrnoException e) {
       return e.errno();
     }

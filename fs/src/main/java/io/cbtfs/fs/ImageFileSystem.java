@@ -58,8 +58,8 @@ public final class ImageFileSystem {
    * From now on, every operation that would create, change, rename or remove an image fails with
    * EROFS: the mount is stopping, and whatever still reached the backing folder through it (a
    * process with its working directory in a lazily detached mount, say) would land after the
-   * tracking stopped counting. Reads go on. An operation already past its check is tracked as
-   * usual.
+   * tracking stopped counting. Reads go on, and so does the writeback of pages the kernel already
+   * acknowledged ({@link #writeBack}). An operation already past its check is tracked as usual.
    */
   public void refuseChanges() {
     changesRefused = true;
@@ -152,7 +152,7 @@ public final class ImageFileSystem {
         writes.truncate(fd, imageName, image, posix.size(stat), 0); // the fstat above
       }
       return openFiles.add(new OpenImage(imageName, fd, image));
-    } catch (IOException | RuntimeException e) {
+    } catch (Throwable e) {
       posix.libc().close(fd);
       throw e;
     }
@@ -168,6 +168,15 @@ public final class ImageFileSystem {
     if (changesRefused) {
       throw refused("write to handle " + fh);
     }
+    return writes.write(openFiles.get(fh), buf, byteLength, byteOffset);
+  }
+
+  /**
+   * A write of pages the kernel's writeback cache already acknowledged to their writer: never
+   * refused after {@link #refuseChanges} (the kernel would drop them, and the image lose a write
+   * its writer saw succeed), tracked as every write is.
+   */
+  public int writeBack(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
     return writes.write(openFiles.get(fh), buf, byteLength, byteOffset);
   }
 

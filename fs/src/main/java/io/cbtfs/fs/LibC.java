@@ -46,4 +46,6 @@ public interface LibC {
   int umask(int mask);
 
   String strerror(int errnum);
+
+  long sysconf(int name);
 }

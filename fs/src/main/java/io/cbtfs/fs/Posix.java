@@ -31,6 +31,7 @@ public final class Posix {
 
   public static final int EINTR = 4;
   public static final int EIO = 5;
+  private static final int SC_PAGESIZE = 30;
   public static final int EAGAIN = 11;
   public static final int EBADF = 9;
   public static final int EACCES = 13;
@@ -86,6 +87,12 @@ public final class Posix {
 
   public LibC libc() {
     return libc;
+  }
+
+  /** The machine's memory page size in bytes (sysconf(_SC_PAGESIZE)): 4 KiB on x86-64. */
+  public long pageBytes() {
+    long bytes = libc.sysconf(SC_PAGESIZE);
+    return bytes > 0 ? bytes : 4096;
   }
 
   /** A fresh native buffer for {@code struct stat}, for the few calls that stat outside FUSE. */

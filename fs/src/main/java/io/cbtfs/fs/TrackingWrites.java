@@ -8,7 +8,9 @@ import jnr.ffi.Pointer;
  * Every operation that changes an image's bytes or size, each in the order the tracking needs:
  * intent before the backing call ({@link TrackedImage#beforeWrite}), the dirty bit after it returns
  * ({@link TrackedImage#afterWrite}), even when it fails part way (marking more than changed is
- * safe; marking less is data loss on the replica).
+ * safe; marking less is data loss on the replica). An Error (out of memory, a stack overflow) part
+ * way may have cut that order short after the file changed: the image then asks for a verified next
+ * sync ({@link TrackedImage#requireVerifiedSync}) instead of being trusted.
  */
 public final class TrackingWrites {
   private final Posix posix;
@@ -29,13 +31,23 @@ public final class TrackingWrites {
   public int write(OpenImage file, Pointer buf, long byteLength, long byteOffset)
       throws IOException {
     TrackedImage image = file.image();
-    tracking.beforeWrite(image, byteOffset, byteLength);
     try {
-      posix.pwriteFully(file.fd(), buf, byteLength, byteOffset, file.imageName());
-      return (int) byteLength;
-    } finally {
-      tracking.afterWrite(image, byteOffset, byteLength);
+      tracking.beforeWrite(image, byteOffset, byteLength);
+      try {
+        posix.pwriteFully(file.fd(), buf, byteLength, byteOffset, file.imageName());
+        return (int) byteLength;
+      } finally {
+        tracking.afterWrite(image, byteOffset, byteLength);
+      }
+    } catch (Error e) {
+      throw untrusted(image, e);
     }
+  }
+
+  /** {@code image}'s dirty set may lack a change that {@code e} cut short: never trust it. */
+  private static Error untrusted(TrackedImage image, Error e) {
+    image.requireVerifiedSync();
+    return e;
   }
 
   /** Sets the size of an open image; marks every byte between the old and new end. */
@@ -49,11 +61,15 @@ public final class TrackingWrites {
       throws IOException {
     long from = Math.min(oldSize, newSize);
     long length = Math.max(oldSize, newSize) - from;
-    tracking.beforeWrite(image, from, length);
     try {
-      posix.check(posix.libc().ftruncate(fd, newSize), "ftruncate", imageName);
-    } finally {
-      tracking.afterWrite(image, from, length);
+      tracking.beforeWrite(image, from, length);
+      try {
+        posix.check(posix.libc().ftruncate(fd, newSize), "ftruncate", imageName);
+      } finally {
+        tracking.afterWrite(image, from, length);
+      }
+    } catch (Error e) {
+      throw untrusted(image, e);
     }
     image.noteSize(newSize); // after afterWrite, which raises the known size to the range's end
   }
@@ -71,14 +87,18 @@ public final class TrackingWrites {
     if (shifts) { // only a shift needs the size (a discard, punching holes, must not pay an fstat)
       end = Math.max(posix.fileSize(file.fd()) + byteLength, end);
     }
-    tracking.beforeWrite(image, byteOffset, end - byteOffset);
     try {
-      posix.check(
-          posix.libc().fallocate(file.fd(), mode, byteOffset, byteLength),
-          "fallocate",
-          file.imageName());
-    } finally {
-      tracking.afterWrite(image, byteOffset, end - byteOffset);
+      tracking.beforeWrite(image, byteOffset, end - byteOffset);
+      try {
+        posix.check(
+            posix.libc().fallocate(file.fd(), mode, byteOffset, byteLength),
+            "fallocate",
+            file.imageName());
+      } finally {
+        tracking.afterWrite(image, byteOffset, end - byteOffset);
+      }
+    } catch (Error e) {
+      throw untrusted(image, e);
     }
   }
 }

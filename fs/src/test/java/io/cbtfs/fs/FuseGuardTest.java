@@ -26,6 +26,20 @@ class FuseGuardTest {
   }
 
   @Test
+  void anErrorIsEioAndNeverEscapesToTheNativeLayer() {
+    FuseGuard.Action outOfMemory =
+        () -> {
+          throw new OutOfMemoryError("test");
+        };
+    FuseGuard.Operation overflow =
+        () -> {
+          throw new StackOverflowError();
+        };
+    assertThat(FuseGuard.call("write", "/a.img", outOfMemory)).isEqualTo(-Posix.EIO);
+    assertThat(FuseGuard.call("read", "/a.img", overflow)).isEqualTo(-Posix.EIO);
+  }
+
+  @Test
   void anActionsFailureIsItsNegatedErrnoToo() {
     FuseGuard.Action fails =
         () -> {

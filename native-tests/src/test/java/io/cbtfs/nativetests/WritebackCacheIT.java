@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -71,6 +72,59 @@ class WritebackCacheIT {
       } finally {
         sync.destroyForcibly();
       }
+    }
+  }
+
+  /**
+   * Issue #22: a stop (SIGTERM) refuses changes, but pages the kernel already acknowledged to their
+   * writer are no change to refuse: the mount writes them back first, and lets later writeback
+   * through, so the image keeps every acknowledged write and the tracking knows each block.
+   */
+  @Test
+  void aStopKeepsEveryWriteTheKernelAcknowledged() throws Exception {
+    Assumptions.assumeTrue(
+        MountedFolder.transport() != FuseTransport.LIBFUSE2,
+        "the writeback cache is the kernel transport's");
+    try (DaemonMount m = DaemonMount.prepare(tmp)) {
+      Files.write(m.backingFile("vm.img"), new byte[4 * MIB]);
+      ProcessHandle daemon = m.mount("--transport=kernel", "--writeback-cache");
+      byte[] expected = new byte[4 * MIB];
+      Random rnd = new Random(2222);
+      try (FileChannel writer = FileChannel.open(m.image("vm.img"), StandardOpenOption.WRITE)) {
+        for (long at : new long[] {0, MIB + 65536, 3 * MIB}) {
+          byte[] data = new byte[65536];
+          rnd.nextBytes(data);
+          ByteBuffer buf = ByteBuffer.wrap(data);
+          while (buf.hasRemaining()) {
+            writer.write(buf, at + buf.position()); // acknowledged: in the kernel's cache
+          }
+          System.arraycopy(data, 0, expected, (int) at, data.length);
+        }
+        assertThat(Arrays.equals(Files.readAllBytes(m.backingFile("vm.img")), expected))
+            .as("still only in the kernel's cache")
+            .isFalse();
+        // SIGTERM without starting a process: a child would inherit the open image, and its
+        // closing that flushes the dirty pages before the stop (FUSE flushes on every close)
+        assertThat(daemon.destroy()).isTrue();
+        awaitLogLine(m.backingFile(".cbtfs/mount.log"), "are refused from now on");
+      } // the close flushes what is left: it must not be refused either
+      daemon.onExit().get(60, TimeUnit.SECONDS);
+      assertThat(Arrays.equals(Files.readAllBytes(m.backingFile("vm.img")), expected))
+          .as("the image holds every write its writer saw succeed")
+          .isTrue();
+      Tools.Result status = Cbtfs.run("status", "--json", m.backingFile("vm.img").toString());
+      assertThat(status.output())
+          .as(status.output())
+          .contains("\"dirtyBlocks\":3", "\"clean\":true");
+    }
+  }
+
+  /** Waits (polling, with a deadline) until the mount's log has a line containing {@code text}. */
+  private static void awaitLogLine(Path log, String text) throws java.io.IOException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!Files.readString(log).contains(text)) {
+      assertThat(System.nanoTime()).as("log line '%s' within 30 s", text).isLessThan(deadline);
+      LockSupport.parkNanos(20_000_000);
     }
   }
 }

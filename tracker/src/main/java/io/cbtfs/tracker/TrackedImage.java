@@ -73,7 +73,12 @@ public final class TrackedImage {
     return verifyNextSync;
   }
 
-  void requireVerifiedSync() {
+  /**
+   * From now on the dirty set is not trusted: the next sync compares every block ({@link
+   * #verifyNextSync}). For a change whose dirty bit may be lost (an Error struck part way through
+   * the write path).
+   */
+  public void requireVerifiedSync() {
     verifyNextSync = true;
   }
 

@@ -66,6 +66,9 @@ final class FuseAbi {
   static final int GETATTR_FH = 1;
   static final int FSYNC_FDATASYNC = 1;
 
+  /** write_flags of a WRITE: the kernel writes back pages its writeback cache acknowledged. */
+  static final int WRITE_CACHE = 1;
+
   /** FUSE_DEV_IOC_CLONE: _IOR(229, 0, uint32_t). */
   static final long DEV_IOC_CLONE = 0x8004e500L;
 

@@ -24,7 +24,8 @@ public record KernelOptions(
   /** The mount's data string for mount(2), given the /dev/fuse descriptor and its owner. */
   String mountData(int fd, int uid, int gid) {
     // default_permissions: the kernel checks file modes (without it every user let in would get
-    // the daemon's rights); rootmode is the root's type until the first GETATTR
+    // the daemon's rights); rootmode is the root's type until the first GETATTR; max_read: no READ
+    // beyond a worker's buffer, whatever max_pages the kernel settles on
     StringBuilder data =
         new StringBuilder("fd=")
             .append(fd)
@@ -32,7 +33,8 @@ public record KernelOptions(
             .append(uid)
             .append(",group_id=")
             .append(gid)
-            .append(",default_permissions");
+            .append(",default_permissions,max_read=")
+            .append(WorkerBuffers.MAX_DATA);
     if (allowOther) {
       data.append(",allow_other");
     }

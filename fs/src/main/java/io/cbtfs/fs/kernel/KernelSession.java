@@ -45,11 +45,15 @@ public final class KernelSession {
   private final RequestHandler handler;
   private final int fd;
 
-  private KernelSession(KernelOptions options, ImageFileSystem fs, Posix posix, int fd) {
+  /**
+   * A session on the open /dev/fuse descriptor {@code fd}, through {@code calls} (tests: fakes).
+   */
+  KernelSession(
+      KernelOptions options, RequestHandler handler, Posix posix, DevFuseCalls calls, int fd) {
     this.options = options;
     this.posix = posix;
-    this.calls = Holder.CALLS;
-    this.handler = new RequestHandler(fs, posix, options);
+    this.calls = calls;
+    this.handler = handler;
     this.fd = fd;
   }
 
@@ -89,7 +93,7 @@ public final class KernelSession {
       String why = "mount " + target + ": " + posix.libc().strerror(errno);
       throw errno == EPERM ? new NotPermitted(why) : new ErrnoException(errno, why);
     }
-    return new KernelSession(options, fs, posix, fd);
+    return new KernelSession(options, new RequestHandler(fs, posix, options), posix, calls, fd);
   }
 
   /** Whether this process runs as root (may mount and unmount with the system calls). */
@@ -104,7 +108,9 @@ public final class KernelSession {
 
   /**
    * Serves requests on {@link KernelOptions#workers} threads (this one among them) until the
-   * connection ends, then closes the device. Returns 0 after an unmount, 1 if a worker failed.
+   * connection ends, then closes the device. Returns 0 after an unmount, 1 if a worker failed. It
+   * never returns while another worker still serves: the mount would look unmounted, and its
+   * tracking be saved clean while requests still change images.
    */
   public int runLoop() {
     List<Thread> others = new ArrayList<>();
@@ -116,13 +122,18 @@ public final class KernelSession {
       t.start();
     }
     serve(failures);
+    boolean interrupted = false;
     for (Thread t : others) {
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
+      while (t.isAlive()) {
+        try {
+          t.join();
+        } catch (InterruptedException e) {
+          interrupted = true; // still wait: closing the device under a worker would be worse
+        }
       }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
     posix.libc().close(fd);
     synchronized (failures) {
@@ -130,7 +141,23 @@ public final class KernelSession {
     }
   }
 
+  /**
+   * One worker: serves until the connection ends. Nothing it meets ends it otherwise unnoticed: a
+   * request's failure is its reply ({@link RequestHandler#handle}), and an Error outside one (out
+   * of memory in jnr-ffi, say) ends this worker counted and logged, the others serving on.
+   */
   private void serve(int[] failures) {
+    try {
+      serveRequests(failures);
+    } catch (Throwable t) {
+      log.error("a FUSE worker failed; the others serve on", t);
+      synchronized (failures) {
+        failures[0]++;
+      }
+    }
+  }
+
+  private void serveRequests(int[] failures) {
     Runtime runtime = posix.runtime();
     WorkerBuffers b = new WorkerBuffers(runtime);
     while (true) {
@@ -151,7 +178,9 @@ public final class KernelSession {
       int reply = handler.handle(b, (int) n);
       if (reply > 0 && calls.write(fd, b.reply, reply) < 0) {
         int errno = runtime.getLastError();
-        if (errno != ENOENT && log.isDebugEnabled()) { // ENOENT: interrupted, no one waits
+        if (errno == ENOENT) { // interrupted: no one waits, and no one will release what it gave
+          handler.replyRefused(b);
+        } else if (log.isDebugEnabled()) {
           log.debug("a FUSE reply was refused: {}", posix.libc().strerror(errno));
         }
       }

@@ -35,7 +35,6 @@ final class RequestHandler {
   private static final long TIMEOUT_SECONDS = 1;
 
   private static final int MAX_BACKGROUND = 64;
-  private static final int MAX_PAGES = WorkerBuffers.MAX_DATA / 4096;
 
   private final ImageFileSystem fs;
   private final Posix posix;
@@ -44,12 +43,23 @@ final class RequestHandler {
   private final Map<Long, List<String>> dirs = new HashMap<>();
   private final CountDownLatch initialized = new CountDownLatch(1);
   private final Charset charset = Charset.defaultCharset();
+  private final int maxPages;
   private long nextDir = 1;
 
   RequestHandler(ImageFileSystem fs, Posix posix, KernelOptions options) {
     this.fs = fs;
     this.posix = posix;
     this.options = options;
+    this.maxPages = maxPages(posix.pageBytes());
+  }
+
+  /**
+   * The max_pages to negotiate: as many of the machine's pages as one request's data buffer holds
+   * ({@link WorkerBuffers#MAX_DATA}), so no request is larger than the buffer on 16 or 64 KiB pages
+   * either.
+   */
+  static int maxPages(long pageBytes) {
+    return (int) Math.max(1, Math.min(WorkerBuffers.MAX_DATA / pageBytes, 0xffff));
   }
 
   /** Counts down when INIT has been answered. */
@@ -107,8 +117,41 @@ final class RequestHandler {
         case FuseAbi.DESTROY -> ok(b, unique, 0);
         default -> error(b, unique, ENOSYS);
       };
-    } catch (IOException | RuntimeException e) {
+    } catch (Throwable e) { // an Error too: a request left unanswered hangs its caller
       return error(b, unique, -FuseGuard.errno(opName(opcode), "node " + node, e));
+    }
+  }
+
+  /**
+   * The kernel refused the reply in {@code b.reply} to the request in {@code b.request} with
+   * ENOENT: its caller was interrupted or killed, and the kernel never learns what the reply gave
+   * out. So a LOOKUP's or CREATE's node lookup is dropped and a CREATE's, OPEN's or OPENDIR's
+   * handle closed here; the kernel would never FORGET or RELEASE them, and an image left open would
+   * hold a stop for its whole wait for open images.
+   */
+  void replyRefused(WorkerBuffers b) {
+    if (b.reply.getInt(FuseAbi.OUT_ERROR) != 0) {
+      return;
+    }
+    int at = FuseAbi.OUT_HEADER_BYTES;
+    long first = b.reply.getLong(at); // the node of an entry, the handle of an open
+    try {
+      switch (b.request.getInt(FuseAbi.IN_OPCODE)) {
+        case FuseAbi.LOOKUP -> nodes.forget(first, 1);
+        case FuseAbi.CREATE -> {
+          nodes.forget(first, 1);
+          fs.release(b.reply.getLong(at + FuseAbi.ENTRY_OUT_BYTES));
+        }
+        case FuseAbi.OPEN -> fs.release(first);
+        case FuseAbi.OPENDIR -> {
+          synchronized (dirs) {
+            dirs.remove(first);
+          }
+        }
+        default -> {}
+      }
+    } catch (Throwable e) {
+      FuseGuard.errno("release of an unanswered open", "handle " + first, e);
     }
   }
 
@@ -167,7 +210,10 @@ final class RequestHandler {
     if (size > args - FuseAbi.WRITE_IN_BYTES) {
       throw new ErrnoException(Posix.EINVAL, "WRITE of " + size + " bytes beyond the request");
     }
-    int written = fs.write(fh, b.writeData, size, offset);
+    int written =
+        (arg32(b, 20) & FuseAbi.WRITE_CACHE) != 0
+            ? fs.writeBack(fh, b.writeData, size, offset)
+            : fs.write(fh, b.writeData, size, offset);
     b.reply.putInt(FuseAbi.OUT_HEADER_BYTES, written);
     b.reply.putInt(FuseAbi.OUT_HEADER_BYTES + 4, 0);
     return ok(b, unique, FuseAbi.WRITE_OUT_BYTES);
@@ -392,7 +438,7 @@ final class RequestHandler {
     long fh = fs.create("/" + name, mode & 07777, backingFlags(flags));
     try {
       fs.fgetattr(fh, b.stat);
-    } catch (IOException | RuntimeException e) {
+    } catch (Throwable e) {
       fs.release(fh);
       throw e;
     }
@@ -599,7 +645,7 @@ final class RequestHandler {
     out.putShort(at + 18, (short) (MAX_BACKGROUND * 3 / 4));
     out.putInt(at + 20, WorkerBuffers.MAX_DATA);
     out.putInt(at + 24, 1); // time_gran: nanoseconds
-    out.putShort(at + 28, (short) MAX_PAGES);
+    out.putShort(at + 28, (short) maxPages);
     initialized.countDown();
     int size =
         minor < 5

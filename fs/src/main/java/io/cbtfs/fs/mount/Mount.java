@@ -41,6 +41,7 @@ public final class Mount implements AutoCloseable {
   private final Thread loopThread;
   private final CompletableFuture<Integer> loopResult = new CompletableFuture<>();
   private boolean closed;
+  private volatile boolean changesRefused;
 
   private Mount(
       MountOptions options, ImageFileSystem fs, ServingLoop loop, BackingDirLock backingLock) {
@@ -350,19 +351,19 @@ public final class Mount implements AutoCloseable {
 
   /**
    * The stop at process shutdown (SIGTERM, Ctrl-C). First the mount refuses every change (EROFS,
-   * {@link ImageFileSystem#refuseChanges}): the process is going away, so a change now is refused
-   * rather than accepted with no mount left to account for it. Then it waits for the images still
-   * open to be closed, at most {@value #UNMOUNT_TIMEOUT_SECONDS} s, and unmounts as {@link #close}
-   * does. If the mount is still busy then (an image open, a working directory inside), it is
-   * detached lazily, and the FUSE loop is given the rest of the time: if it ends, the tracking is
-   * saved clean; if not, it stays marked unclean and the next mount recovers it (saved bitmap plus
+   * {@link #refuseChanges}): the process is going away, so a change now is refused rather than
+   * accepted with no mount left to account for it. Then it waits for the images still open to be
+   * closed, at most {@value #UNMOUNT_TIMEOUT_SECONDS} s, and unmounts as {@link #close} does. If
+   * the mount is still busy then (an image open, a working directory inside), it is detached
+   * lazily, and the FUSE loop is given the rest of the time: if it ends, the tracking is saved
+   * clean; if not, it stays marked unclean and the next mount recovers it (saved bitmap plus
    * activity log). Idempotent.
    */
   public synchronized void shutdown() throws IOException {
     if (closed) {
       return;
     }
-    fs.refuseChanges();
+    refuseChanges();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(UNMOUNT_TIMEOUT_SECONDS);
     int open = fs.openCount();
     if (isServing() && open > 0) {
@@ -391,8 +392,31 @@ public final class Mount implements AutoCloseable {
     detachLazily(Math.max(deadline - System.nanoTime(), TimeUnit.SECONDS.toNanos(1)));
   }
 
-  /** Refuses every change through the mount from now on (the first step of a shutdown). */
+  /**
+   * Refuses every change through the mount from now on (the first step of a shutdown). With the
+   * writeback cache, the kernel first writes back the pages it acknowledged ({@link
+   * #flushKernelCache} of every image), and what it writes back later still gets through ({@link
+   * ImageFileSystem#writeBack}): a refused writeback would be dropped, and the image lose writes
+   * their writers saw succeed. Never call it from a FUSE thread.
+   */
   public void refuseChanges() {
+    if (changesRefused) {
+      return;
+    }
+    changesRefused = true;
+    if (options.writebackCache() && isServing()) {
+      try {
+        for (String image : fs.files().list()) {
+          try {
+            flushKernelCache(image);
+          } catch (IOException e) {
+            log.warn("stopping: cannot flush the kernel's cache of {}: {}", image, e.toString());
+          }
+        }
+      } catch (IOException e) {
+        log.warn("stopping: cannot list {}: {}", options.backingDir(), e.toString());
+      }
+    }
     fs.refuseChanges();
   }
 

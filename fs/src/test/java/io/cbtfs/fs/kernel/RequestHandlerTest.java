@@ -4,7 +4,9 @@ import static io.cbtfs.fs.kernel.Requests.args;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.WriteTracking;
 import io.cbtfs.fs.kernel.Requests.Reply;
+import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -233,5 +235,129 @@ class RequestHandlerTest {
         .isEqualTo(-Posix.EBADF);
     assertThat(k.send(FuseAbi.INIT, 0, args().u32(7)).error()).isEqualTo(-Posix.EINVAL);
     assertThat(k.send(FuseAbi.INTERRUPT, 0, args().u64(5)).length()).isZero();
+  }
+
+  @Test
+  void anErrorInTheWritePathIsAnsweredEioAndTheImageIsSyncedVerifiedNext() throws IOException {
+    Path other = Files.createDirectory(dir.resolve("oom"));
+    WriteTracking bitLost = // an Error after the backing file changed, before the dirty bit
+        new WriteTracking() {
+          @Override
+          public void beforeWrite(TrackedImage image, long byteOffset, long byteLength)
+              throws IOException {
+            WriteTracking.TRACKED.beforeWrite(image, byteOffset, byteLength);
+          }
+
+          @Override
+          public void afterWrite(TrackedImage image, long byteOffset, long byteLength) {
+            throw new OutOfMemoryError("test");
+          }
+        };
+    try (Requests oom = new Requests(other, Requests.options(other, false), bitLost)) {
+      Reply created = oom.send(FuseAbi.CREATE, 1, Requests.create("e.img", O_RDWR));
+      long fh = created.u64(FuseAbi.ENTRY_OUT_BYTES);
+      TrackedImage image = oom.store.loaded("e.img").orElseThrow();
+      assertThat(image.verifyNextSync()).isFalse();
+
+      Reply wrote = oom.send(FuseAbi.WRITE, created.u64(0), Requests.write(fh, 0, new byte[10]));
+      assertThat(wrote.error()).as("answered, not left hanging").isEqualTo(-Posix.EIO);
+      assertThat(Files.size(other.resolve("e.img"))).as("the file changed").isEqualTo(10);
+      assertThat(image.tracker().snapshot().blockCount()).as("the bit is lost").isZero();
+      assertThat(image.verifyNextSync()).as("so the dirty set is not trusted").isTrue();
+    }
+  }
+
+  @Test
+  void anErrorInATruncateIsAnsweredEioAndTheImageIsSyncedVerifiedNext() throws IOException {
+    Path other = Files.createDirectory(dir.resolve("so"));
+    Files.write(other.resolve("t.img"), new byte[5000]);
+    WriteTracking overflow =
+        new WriteTracking() {
+          @Override
+          public void beforeWrite(TrackedImage image, long byteOffset, long byteLength) {}
+
+          @Override
+          public void afterWrite(TrackedImage image, long byteOffset, long byteLength) {
+            throw new StackOverflowError();
+          }
+        };
+    try (Requests so = new Requests(other, Requests.options(other, false), overflow)) {
+      long node = so.send(FuseAbi.LOOKUP, 1, args().name("t.img")).u64(0);
+      byte[] setattr = new byte[FuseAbi.SETATTR_IN_BYTES];
+      Reply r =
+          so.send(
+              FuseAbi.SETATTR,
+              node,
+              args()
+                  .u32(FuseAbi.FATTR_SIZE)
+                  .u32(0)
+                  .u64(0)
+                  .u64(100)
+                  .raw(Arrays.copyOf(setattr, 64)));
+      assertThat(r.error()).isEqualTo(-Posix.EIO);
+      assertThat(so.store.loaded("t.img").orElseThrow().verifyNextSync()).isTrue();
+    }
+  }
+
+  @Test
+  void aStoppingMountTakesTheKernelsWritebackAndRefusesOtherWrites() throws IOException {
+    Path other = Files.createDirectory(dir.resolve("stop"));
+    try (Requests wb = new Requests(other, Requests.options(other, true))) {
+      Reply created = wb.send(FuseAbi.CREATE, 1, Requests.create("w.img", O_RDWR));
+      long node = created.u64(0);
+      long fh = created.u64(FuseAbi.ENTRY_OUT_BYTES);
+      wb.fs.refuseChanges();
+
+      byte[] page = new byte[4096];
+      Reply cached =
+          wb.send(FuseAbi.WRITE, node, Requests.write(fh, 8192, page, FuseAbi.WRITE_CACHE));
+      assertThat(cached.error()).as("acknowledged to its writer already").isZero();
+      assertThat(cached.u32(0)).isEqualTo(4096);
+      assertThat(wb.store.loaded("w.img").orElseThrow().tracker().snapshot().blockCount())
+          .as("and tracked")
+          .isEqualTo(1);
+      assertThat(wb.send(FuseAbi.WRITE, node, Requests.write(fh, 0, page)).error())
+          .isEqualTo(-Posix.EROFS);
+      assertThat(Files.size(other.resolve("w.img"))).isEqualTo(12_288);
+    }
+  }
+
+  @Test
+  void maxPagesIsTheBufferInTheMachinesPagesAndReadsAreCapped() {
+    assertThat(RequestHandler.maxPages(4096)).isEqualTo(256);
+    assertThat(RequestHandler.maxPages(16_384)).isEqualTo(64);
+    assertThat(RequestHandler.maxPages(65_536)).isEqualTo(16);
+    assertThat(RequestHandler.maxPages(2L << 20)).as("at least one").isEqualTo(1);
+    Reply r = k.send(FuseAbi.INIT, 0, Requests.init(38, -1));
+    assertThat(r.payload().getShort(28))
+        .isEqualTo((short) RequestHandler.maxPages(Posix.get().pageBytes()));
+    assertThat(Requests.options(dir, false).mountData(9, 0, 0)).contains(",max_read=1048576");
+  }
+
+  @Test
+  void aRefusedReplyGivesBackTheHandleAndTheLookupItCarried() throws IOException {
+    Files.write(dir.resolve("o.img"), new byte[1]);
+    Reply looked = k.send(FuseAbi.LOOKUP, 1, args().name("o.img"));
+    k.handler.replyRefused(k.buffers);
+    assertThat(k.handler.nodes().size()).as("the lookup is dropped").isZero();
+
+    long node = k.send(FuseAbi.LOOKUP, 1, args().name("o.img")).u64(0);
+    assertThat(k.send(FuseAbi.OPEN, node, Requests.open(O_RDWR)).error()).isZero();
+    assertThat(k.fs.openCount()).isEqualTo(1);
+    k.handler.replyRefused(k.buffers);
+    assertThat(k.fs.openCount()).as("the open is released").isZero();
+
+    Reply created = k.send(FuseAbi.CREATE, 1, Requests.create("c.img", O_RDWR));
+    assertThat(created.error()).isZero();
+    assertThat(k.handler.nodes().size()).isEqualTo(2);
+    k.handler.replyRefused(k.buffers);
+    assertThat(k.fs.openCount()).isZero();
+    assertThat(k.handler.nodes().size()).as("only o.img's node is left").isEqualTo(1);
+
+    assertThat(k.send(FuseAbi.OPEN, node, Requests.open(0)).u64(0)).isZero(); // handle 0 again
+    assertThat(k.send(FuseAbi.OPEN, 12_345, Requests.open(0)).error()).isEqualTo(-Posix.ENOENT);
+    k.handler.replyRefused(k.buffers); // a failed reply gave nothing out
+    assertThat(k.fs.openCount()).isEqualTo(1);
+    assertThat(looked.u64(0)).isNotEqualTo(node); // node ids are never reused
   }
 }

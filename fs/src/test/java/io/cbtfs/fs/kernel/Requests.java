@@ -3,6 +3,7 @@ package io.cbtfs.fs.kernel;
 import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.WriteTracking;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -25,9 +26,14 @@ final class Requests implements AutoCloseable {
   private long unique = 100;
 
   Requests(Path dir, KernelOptions options) throws IOException {
+    this(dir, options, WriteTracking.TRACKED);
+  }
+
+  /** With {@code tracking} on the write path (one that fails, say). */
+  Requests(Path dir, KernelOptions options, WriteTracking tracking) throws IOException {
     Path state = dir.resolve(".cbtfs");
     store = TrackerStore.open(state, TrackingOptions.defaults(BlockGeometry.defaults()));
-    fs = new ImageFileSystem(new ImageFiles(dir, state), store, Posix.get());
+    fs = new ImageFileSystem(new ImageFiles(dir, state), store, Posix.get(), tracking);
     handler = new RequestHandler(fs, Posix.get(), options);
   }
 
@@ -131,7 +137,19 @@ final class Requests implements AutoCloseable {
   }
 
   static Args write(long fh, long offset, byte[] data) {
-    return args().u64(fh).u64(offset).u32(data.length).u32(0).u64(0).u32(0).u32(0).raw(data);
+    return write(fh, offset, data, 0);
+  }
+
+  static Args write(long fh, long offset, byte[] data, int writeFlags) {
+    return args()
+        .u64(fh)
+        .u64(offset)
+        .u32(data.length)
+        .u32(writeFlags)
+        .u64(0)
+        .u32(0)
+        .u32(0)
+        .raw(data);
   }
 
   static Args release(long fh) {
