@@ -107,8 +107,9 @@ public final class TrackedImage {
    * #verifyNextSync}, and the state is saved.
    *
    * @param drain from {@link #beginSync}, still open
-   * @param imageByteSize the image size the sync shipped: blocks of the drain past it (a write that
-   *     grew the image after the sync read its size) stay dirty for the next sync
+   * @param imageByteSize the image size the sync shipped: blocks of the drain past it but inside
+   *     the image's known size (a write that grew the image after the sync read its size) stay
+   *     dirty for the next sync
    * @param compared whether the sync sent every block that differs from its target (a full or a
    *     verified sync)
    * @throws IOException only if the state could not be saved: the commit stands (the target holds
@@ -116,7 +117,9 @@ public final class TrackedImage {
    *     again, never into a lost one
    */
   public void commit(Drain drain, long imageByteSize, boolean compared) throws IOException {
-    tracker.markAll(drain.blocks().beyond(imageByteSize));
+    // inside the image as the write path knows it: past a shrink's end they would stay dirty
+    // forever
+    tracker.markAll(drain.blocks().beyond(imageByteSize).within(knownSize));
     drain.commit();
     if (compared) {
       verifyNextSync = false;
