@@ -2,6 +2,7 @@ package io.cbtfs.tracker;
 
 import java.io.IOException;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The tracking of one image while it is served: its live {@link DirtyTracker}, its {@link
@@ -27,6 +28,12 @@ public final class TrackedImage {
   private volatile boolean trackingOff;
   private volatile boolean detached;
   private volatile boolean verifyNextSync;
+
+  /** Counts {@link #requireVerifiedSync} calls: one made during a sync survives its commit. */
+  private final AtomicLong verifyRequests = new AtomicLong();
+
+  /** {@link #verifyRequests} when the running sync drained. */
+  private volatile long verifyRequestsAtDrain;
 
   TrackedImage(
       String name,
@@ -79,6 +86,7 @@ public final class TrackedImage {
    * the write path).
    */
   public void requireVerifiedSync() {
+    verifyRequests.incrementAndGet();
     verifyNextSync = true;
   }
 
@@ -91,6 +99,7 @@ public final class TrackedImage {
    * @throws IOException if the state cannot be saved: the drain is closed, its blocks stay dirty
    */
   public Drain beginSync() throws IOException {
+    verifyRequestsAtDrain = verifyRequests.get(); // before the drain: a later request is kept
     Drain drain = tracker.beginDrain();
     try {
       save();
@@ -118,11 +127,10 @@ public final class TrackedImage {
    */
   public void commit(Drain drain, long imageByteSize, boolean compared) throws IOException {
     // inside the image as the write path knows it: past a shrink's end they would stay dirty
-    // forever
     tracker.markAll(drain.blocks().beyond(imageByteSize).within(knownSize));
     drain.commit();
-    if (compared) {
-      verifyNextSync = false;
+    if (compared && verifyRequests.get() == verifyRequestsAtDrain) {
+      verifyNextSync = false; // unless the dirty set lost a bit since this sync drained
     }
     save();
   }
