@@ -6,6 +6,8 @@ import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
+import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,30 +73,25 @@ public final class FuseGuard {
     return -errno;
   }
 
+  /** The errno of each kind of failure, most specific first (an IOException is EIO). */
+  private static final List<Map.Entry<Class<? extends Throwable>, Integer>> ERRNOS =
+      List.of(
+          Map.entry(NoSuchFileException.class, Posix.ENOENT),
+          Map.entry(AccessDeniedException.class, Posix.EACCES),
+          Map.entry(FileAlreadyExistsException.class, Posix.EEXIST),
+          Map.entry(DirectoryNotEmptyException.class, Posix.ENOTEMPTY),
+          Map.entry(NotDirectoryException.class, Posix.ENOTDIR),
+          Map.entry(IOException.class, Posix.EIO),
+          Map.entry(IllegalArgumentException.class, Posix.EINVAL));
+
   static int errnoOf(Throwable failure) {
     if (failure instanceof ErrnoException e) {
       return e.errno();
     }
-    if (failure instanceof NoSuchFileException) {
-      return Posix.ENOENT;
-    }
-    if (failure instanceof AccessDeniedException) {
-      return Posix.EACCES;
-    }
-    if (failure instanceof FileAlreadyExistsException) {
-      return Posix.EEXIST;
-    }
-    if (failure instanceof DirectoryNotEmptyException) {
-      return Posix.ENOTEMPTY;
-    }
-    if (failure instanceof NotDirectoryException) {
-      return Posix.ENOTDIR;
-    }
-    if (failure instanceof IOException) {
-      return Posix.EIO;
-    }
-    if (failure instanceof IllegalArgumentException) {
-      return Posix.EINVAL;
+    for (Map.Entry<Class<? extends Throwable>, Integer> kind : ERRNOS) {
+      if (kind.getKey().isInstance(failure)) {
+        return kind.getValue();
+      }
     }
     return Posix.EIO;
   }

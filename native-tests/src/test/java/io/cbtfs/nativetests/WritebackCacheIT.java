@@ -31,9 +31,7 @@ class WritebackCacheIT {
 
   @Test
   void everyWriteAcknowledgedBeforeASyncStartsIsInThatSync() throws Exception {
-    Assumptions.assumeTrue(
-        MountedFolder.transport() != FuseTransport.LIBFUSE2,
-        "the writeback cache is the kernel transport's");
+    assumeKernelTransport();
     try (DaemonMount m = DaemonMount.prepare(tmp)) {
       Files.write(m.backingFile("vm.img"), new byte[4 * MIB]);
       m.mount("--transport=kernel", "--writeback-cache");
@@ -50,15 +48,7 @@ class WritebackCacheIT {
       command.addAll(Cbtfs.command("sync", image.toString(), "file:" + replica));
       Process sync = new ProcessBuilder(command).redirectErrorStream(true).start();
       try (FileChannel writer = FileChannel.open(image, StandardOpenOption.WRITE)) {
-        for (long at : new long[] {0, MIB + 4096, 3 * MIB - 100}) {
-          byte[] data = new byte[8192];
-          rnd.nextBytes(data);
-          ByteBuffer buf = ByteBuffer.wrap(data);
-          while (buf.hasRemaining()) {
-            writer.write(buf, at + buf.position()); // acknowledged: in the kernel's cache
-          }
-          System.arraycopy(data, 0, expected, (int) at, data.length);
-        }
+        writeRandom(writer, new long[] {0, MIB + 4096, 3 * MIB - 100}, 8192, rnd, expected);
         try (OutputStream go = sync.getOutputStream()) {
           go.write('\n');
         }
@@ -82,24 +72,14 @@ class WritebackCacheIT {
    */
   @Test
   void aStopKeepsEveryWriteTheKernelAcknowledged() throws Exception {
-    Assumptions.assumeTrue(
-        MountedFolder.transport() != FuseTransport.LIBFUSE2,
-        "the writeback cache is the kernel transport's");
+    assumeKernelTransport();
     try (DaemonMount m = DaemonMount.prepare(tmp)) {
       Files.write(m.backingFile("vm.img"), new byte[4 * MIB]);
       ProcessHandle daemon = m.mount("--transport=kernel", "--writeback-cache");
       byte[] expected = new byte[4 * MIB];
       Random rnd = new Random(2222);
       try (FileChannel writer = FileChannel.open(m.image("vm.img"), StandardOpenOption.WRITE)) {
-        for (long at : new long[] {0, MIB + 65536, 3 * MIB}) {
-          byte[] data = new byte[65536];
-          rnd.nextBytes(data);
-          ByteBuffer buf = ByteBuffer.wrap(data);
-          while (buf.hasRemaining()) {
-            writer.write(buf, at + buf.position()); // acknowledged: in the kernel's cache
-          }
-          System.arraycopy(data, 0, expected, (int) at, data.length);
-        }
+        writeRandom(writer, new long[] {0, MIB + 65536, 3 * MIB}, 65536, rnd, expected);
         assertThat(Arrays.equals(Files.readAllBytes(m.backingFile("vm.img")), expected))
             .as("still only in the kernel's cache")
             .isFalse();
@@ -116,6 +96,30 @@ class WritebackCacheIT {
       assertThat(status.output())
           .as(status.output())
           .contains("\"dirtyBlocks\":3", "\"clean\":true");
+    }
+  }
+
+  private static void assumeKernelTransport() {
+    Assumptions.assumeTrue(
+        MountedFolder.transport() != FuseTransport.LIBFUSE2,
+        "the writeback cache is the kernel transport's");
+  }
+
+  /**
+   * Writes {@code length} random bytes at each of {@code offsets}, acknowledged into the kernel's
+   * cache, and the same into {@code expected}.
+   */
+  private static void writeRandom(
+      FileChannel writer, long[] offsets, int length, Random rnd, byte[] expected)
+      throws java.io.IOException {
+    for (long at : offsets) {
+      byte[] data = new byte[length];
+      rnd.nextBytes(data);
+      ByteBuffer buf = ByteBuffer.wrap(data);
+      while (buf.hasRemaining()) {
+        writer.write(buf, at + buf.position());
+      }
+      System.arraycopy(data, 0, expected, (int) at, data.length);
     }
   }
 
