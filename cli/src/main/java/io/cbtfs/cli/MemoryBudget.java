@@ -23,11 +23,8 @@ import java.util.Map;
 final class MemoryBudget {
   static final String DEFAULT = "256M";
 
-  /**
-   * The syncer's fewest reader threads, whatever it is asked for ({@code Syncer}'s MIN_IO_THREADS):
-   * the least a sync in a mount can hold.
-   */
-  static final int SYNC_MIN_THREADS = 8;
+  /** The syncer's fewest reader threads: the least a sync in a mount can hold. */
+  static final int SYNC_MIN_THREADS = Syncer.MIN_IO_THREADS;
 
   /**
    * The direct buffers one record holds from its read until the target is done with it: its read

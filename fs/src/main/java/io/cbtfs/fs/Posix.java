@@ -116,10 +116,6 @@ public final class Posix {
   // FUSE transport's fuse_attr). x86_64 and aarch64 differ only up to st_rdev and in the widths of
   // st_nlink and st_blksize; from st_size on the offsets are the same.
 
-  public long ino(Pointer stat) {
-    return stat.getLong(8);
-  }
-
   public long nlink(Pointer stat) {
     return aarch64 ? Integer.toUnsignedLong(stat.getInt(20)) : stat.getLong(16);
   }

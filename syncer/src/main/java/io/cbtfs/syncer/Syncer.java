@@ -33,7 +33,8 @@ public final class Syncer {
   public static final int DEFAULT_RECORD_BYTES = 1 << 20;
 
   /** Reads in flight at least this many, whatever the core count: cold random reads are latency. */
-  private static final int MIN_IO_THREADS = 8;
+  /** The fewest reader threads a sync runs, whatever it is asked for. */
+  public static final int MIN_IO_THREADS = 8;
 
   private final int maxRecordBytes;
   private final int threads;

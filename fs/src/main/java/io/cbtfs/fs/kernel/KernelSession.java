@@ -30,9 +30,6 @@ public final class KernelSession {
   private static final int MNT_DETACH = 2;
   private static final int UMOUNT_NOFOLLOW = 8;
   private static final int EPERM = 1;
-  private static final int ENOENT = 2;
-  private static final int EINTR = 4;
-  private static final int EAGAIN = 11;
   private static final int ENODEV = 19;
 
   private static final class Holder {
@@ -164,7 +161,7 @@ public final class KernelSession {
       long n = calls.read(fd, b.request, WorkerBuffers.REQUEST_BYTES);
       if (n < 0) {
         int errno = runtime.getLastError();
-        if (errno == EINTR || errno == EAGAIN || errno == ENOENT) {
+        if (errno == Posix.EINTR || errno == Posix.EAGAIN || errno == Posix.ENOENT) {
           continue; // ENOENT: the request was interrupted before we read it
         }
         if (errno != ENODEV) { // ENODEV: unmounted, the connection is over
@@ -178,7 +175,8 @@ public final class KernelSession {
       int reply = handler.handle(b, (int) n);
       if (reply > 0 && calls.write(fd, b.reply, reply) < 0) {
         int errno = runtime.getLastError();
-        if (errno == ENOENT) { // interrupted: no one waits, and no one will release what it gave
+        if (errno
+            == Posix.ENOENT) { // interrupted: no one waits, and no one will release what it gave
           handler.replyRefused(b);
         } else if (log.isDebugEnabled()) {
           log.debug("a FUSE reply was refused: {}", posix.libc().strerror(errno));

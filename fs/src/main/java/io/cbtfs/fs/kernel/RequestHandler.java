@@ -25,6 +25,8 @@ final class RequestHandler {
   private static final int ENOSYS = 38;
   private static final int EPROTO = 71;
   private static final int EISDIR = 21;
+  private static final byte[] DOT = {'.'};
+  private static final byte[] DOT_DOT = {'.', '.'};
   private static final int NAME_MAX = 255;
   private static final int DT_DIR = 4;
   private static final int DT_REG = 8;
@@ -555,10 +557,7 @@ final class RequestHandler {
     }
     int used = 0;
     for (long i = Math.max(offset, 0); i < names.size() + 2L; i++) {
-      byte[] name =
-          i == 0
-              ? new byte[] {'.'}
-              : i == 1 ? new byte[] {'.', '.'} : names.get((int) i - 2).getBytes(charset);
+      byte[] name = i == 0 ? DOT : i == 1 ? DOT_DOT : names.get((int) i - 2).getBytes(charset);
       int record = (FuseAbi.DIRENT_HEADER_BYTES + name.length + 7) & ~7;
       if (used + record > size) {
         break;

@@ -85,7 +85,8 @@ final class StagingStream extends BorrowingStream {
         current = takeFree();
       }
       int n = Math.min(from.remaining(), current.remaining());
-      current.put(from.slice(from.position(), n));
+      current.put(current.position(), from, from.position(), n);
+      current.position(current.position() + n);
       from.position(from.position() + n);
       if (!current.hasRemaining()) {
         flush();
