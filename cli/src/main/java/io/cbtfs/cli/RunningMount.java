@@ -48,14 +48,14 @@ final class RunningMount implements MountService {
     Path backing = files.existingImage(name);
     long size = Files.size(backing);
     TrackedImage image = mount.fileSystem().trackers().image(name, () -> files.fingerprint(name));
-    DirtySet dirty = image.tracker().snapshot().within(size);
+    DirtySet dirty = image.dirtyBlocks().within(size);
     return new ImageStatus(
         name,
         size,
         image.tracker().geometry().blockSize(),
         dirty.blockCount(),
         dirty.byteCount(size),
-        image.tracker().committedGeneration(),
+        image.committedGeneration(),
         image.lineage().toString(),
         "mounted",
         true,

@@ -122,7 +122,7 @@ class TrackingWritesTest {
 
   private static List<Long> dirty(OpenImage file) {
     List<Long> blocks = new ArrayList<>();
-    file.image().tracker().snapshot().forEachBlock(b -> blocks.add((long) b));
+    file.image().dirtyBlocks().forEachBlock(b -> blocks.add((long) b));
     return blocks;
   }
 

@@ -201,7 +201,7 @@ class CrashIT {
               .trackers()
               .image("disk.img", again.fileSystem().files().fingerprint("disk.img"));
       assertThat(image.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.UNCLEAN);
-      dirty = image.tracker().snapshot();
+      dirty = image.dirtyBlocks();
     }
     BitSet missing = (BitSet) acknowledged.clone();
     missing.or(changed);

@@ -88,7 +88,7 @@ final class MountedFolder implements AutoCloseable {
             .trackers()
             .loaded(name)
             .orElseThrow(() -> new AssertionError("image " + name + " is not tracked"));
-    return image.tracker().snapshot();
+    return image.dirtyBlocks();
   }
 
   /** Syncs an image of the running mount to {@code target}, as the mount's SYNC request does. */

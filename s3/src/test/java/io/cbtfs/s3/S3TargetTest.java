@@ -189,7 +189,7 @@ class S3TargetTest extends S3ServerTest {
     assertThatThrownBy(() -> syncer.sync(fx.source(), t, false, SyncProgress.NONE))
         .hasMessageContaining("s3://" + bucket + "/")
         .hasMessageContaining("403");
-    assertThat(fx.tracked.tracker().committedGeneration()).isZero();
+    assertThat(fx.tracked.committedGeneration()).isZero();
     assertThat(objects("")).isZero();
   }
 
@@ -247,7 +247,7 @@ class S3TargetTest extends S3ServerTest {
     for (int i = 0; i < 40; i++) {
       fx.write((long) i * 100_000, random(60_000, r.nextLong()));
     }
-    long dirty = fx.tracked.tracker().dirtyBlockCount();
+    long dirty = fx.tracked.dirtyBlocks().blockCount();
     try {
       assertThatThrownBy(
               () ->
@@ -269,7 +269,7 @@ class S3TargetTest extends S3ServerTest {
     } finally {
       server.restart();
     }
-    assertThat(fx.tracked.tracker().dirtyBlockCount()).isEqualTo(dirty); // nothing lost
+    assertThat(fx.tracked.dirtyBlocks().blockCount()).isEqualTo(dirty); // nothing lost
     assertThat(t.state().generation()).isEqualTo(1);
     assertThat(Files.mismatch(restore(t, 1), first)).isEqualTo(-1L);
 
@@ -336,7 +336,7 @@ class S3TargetTest extends S3ServerTest {
       StoreLock.stale = saved;
     }
     assertThat(t.state().generation()).isEqualTo(1);
-    assertThat(fx.tracked.tracker().dirtyBlockCount()).isEqualTo(48);
+    assertThat(fx.tracked.dirtyBlocks().blockCount()).isEqualTo(48);
     SyncReport next = syncer.sync(fx.source(), t, false, SyncProgress.NONE);
     assertThat(Files.mismatch(restore(t, next.generation()), fx.image)).isEqualTo(-1L);
   }

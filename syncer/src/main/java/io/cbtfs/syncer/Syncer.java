@@ -64,24 +64,28 @@ public final class Syncer {
     long started = System.nanoTime();
     TrackedImage image = source.image();
     TargetState state = target.state();
+    if (!forceFull) {
+      state.requireLineage(image.lineage(), target.describe(), target.otherImageAdvice());
+    }
+    long held = forceFull || !state.exists() ? -1 : state.generation();
     List<String> warnings = new ArrayList<>();
     SyncPlan plan = null;
     Shipped shipped = null;
     boolean committed = false; // from the target's commit point on, nothing fails the sync
     // The drain first: the pipeline reads the image's size, which must cover every block drained
     // (a write that grew the image marked its blocks after its pwrite)
-    try (Drain drain = image.beginSync();
+    try (Drain drain = image.beginSync(target.describe(), held);
         RecordPipeline reads =
             RecordPipeline.open(
                 source.backingFile(), image.tracker().geometry(), maxRecordBytes, threads)) {
-      plan = SyncPlan.of(image, drain, reads, target, state, forceFull);
+      plan = SyncPlan.of(image, drain, reads, target);
       try (Delivery delivery = target.begin(plan.header(), forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), plan.header());
         long zeros = reads.ship(plan.blocks(), plan.header().full(), writer, progress);
         shipped = new Shipped(writer.recordCount(), zeros, writer.finish());
         delivery.commit(); // the target's commit point
         committed = true;
-        image.commit(drain, plan.header().imageSize(), plan.compared()); // only now clean
+        image.commit(drain, plan.header().imageSize()); // only now the target's cursor moves
         if (!delivery.warning().isEmpty()) {
           warnings.add(delivery.warning());
         }
@@ -89,7 +93,7 @@ public final class Syncer {
       }
     } catch (IOException | RuntimeException e) {
       if (!committed) {
-        throw e; // before the commit point: the drain merged its blocks back
+        throw e; // before the commit point: the target's cursor stays where it was
       }
       log.warn("after the sync to {} committed: {}", target.describe(), e.toString());
       warnings.add("after the commit: " + e.getMessage());
@@ -105,7 +109,9 @@ public final class Syncer {
             shipped.records(),
             shipped.zeroRecords(),
             (System.nanoTime() - started) / 1e9,
-            String.join("; ", warnings));
+            String.join("; ", warnings),
+            plan.header().full() ? -1 : plan.header().baseGeneration(),
+            plan.why());
     log.info(
         "synced {} to {}: {}, {} blocks, {} bytes on the wire",
         source.backingFile(),

@@ -98,8 +98,8 @@ class SyncCommitTest {
     assertThat(report.generation()).isEqualTo(2);
     assertThat(replica.state().generation()).isEqualTo(2);
     assertThat(Files.mismatch(image, replicaFile)).isEqualTo(-1L);
-    assertThat(tracked.tracker().committedGeneration()).as("committed in memory").isEqualTo(2);
-    assertThat(tracked.tracker().dirtyBlockCount()).isZero();
+    assertThat(tracked.committedGeneration()).as("committed in memory").isEqualTo(2);
+    assertThat(tracked.dirtyBlocks().blockCount()).isZero();
     SyncReport next = sync(SyncProgress.NONE);
     assertThat(next.full()).isFalse();
     assertThat(next.blocks()).isZero();
@@ -109,12 +109,12 @@ class SyncCommitTest {
   void aSaveThatFailsBeforeAnythingShipsFailsTheSyncAndKeepsTheBlocks() throws IOException {
     sync(SyncProgress.NONE);
     write(100_000, 70_000);
-    long dirty = tracked.tracker().dirtyBlockCount();
+    long dirty = tracked.dirtyBlocks().blockCount();
     io.failing = true;
     assertThatThrownBy(() -> sync(SyncProgress.NONE)).hasMessageContaining("injected");
     io.failing = false;
 
-    assertThat(tracked.tracker().dirtyBlockCount()).isEqualTo(dirty);
+    assertThat(tracked.dirtyBlocks().blockCount()).isEqualTo(dirty);
     assertThat(replica.state().generation()).isEqualTo(1);
     SyncReport next = sync(SyncProgress.NONE);
     assertThat(next.blocks()).isEqualTo(dirty);
@@ -130,7 +130,7 @@ class SyncCommitTest {
     tracked.beforeWrite(past, 4096);
     tracked.afterWrite(past, 4096); // marked, the known size raised; its bytes not yet in the file
     sync(SyncProgress.NONE);
-    assertThat(tracked.tracker().snapshot().contains(past / SyncFixture.G.blockSize())).isTrue();
+    assertThat(tracked.dirtyBlocks().contains(past / SyncFixture.G.blockSize())).isTrue();
 
     write(past, 4096); // the write's bytes reach the file
     sync(SyncProgress.NONE);
@@ -143,7 +143,7 @@ class SyncCommitTest {
     // what a shrinking truncate leaves: bits past the image's end, which the write path knows
     tracked.tracker().mark(IMAGE_BYTES + 3L * SyncFixture.G.blockSize(), 4096);
     sync(SyncProgress.NONE);
-    assertThat(tracked.tracker().dirtyBlockCount()).isZero();
+    assertThat(tracked.dirtyBlocks().blockCount()).isZero();
   }
 
   @Test

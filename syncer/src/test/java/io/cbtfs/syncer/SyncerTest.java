@@ -69,7 +69,7 @@ class SyncerTest {
     assertThat(second.blocks()).isEqualTo(3);
     assertThat(second.wireBytes()).isLessThan(3 * 65536 + 1000);
     assertReplicaEqualsImage();
-    assertThat(fx.tracked.tracker().dirtyBlockCount()).isZero();
+    assertThat(fx.tracked.dirtyBlocks().blockCount()).isZero();
     assertThat(replica.state().generation()).isEqualTo(2);
 
     SyncReport idle = syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
@@ -104,7 +104,7 @@ class SyncerTest {
     byte[] before = Files.readAllBytes(replicaFile);
     for (long failAfter : new long[] {0, 10, 100, 70_000, 150_000}) {
       fx.write(failAfter * 3 % (4 << 20), random(100_000, failAfter));
-      long dirty = fx.tracked.tracker().dirtyBlockCount();
+      long dirty = fx.tracked.dirtyBlocks().blockCount();
       assertThatThrownBy(
               () ->
                   syncer.sync(
@@ -113,10 +113,10 @@ class SyncerTest {
           .hasMessageContaining("went away");
       assertThat(Files.readAllBytes(replicaFile)).as("replica unchanged").isEqualTo(before);
       assertThat(replica.state().generation()).isEqualTo(1);
-      assertThat(fx.tracked.tracker().dirtyBlockCount())
+      assertThat(fx.tracked.dirtyBlocks().blockCount())
           .as("drained set merged back")
           .isEqualTo(dirty);
-      assertThat(fx.tracked.tracker().committedGeneration()).isEqualTo(1);
+      assertThat(fx.tracked.committedGeneration()).isEqualTo(1);
     }
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     assertReplicaEqualsImage();
@@ -128,7 +128,7 @@ class SyncerTest {
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     byte[] before = Files.readAllBytes(replicaFile);
     fx.write(0, random(3 << 20, 7));
-    long dirty = fx.tracked.tracker().dirtyBlockCount();
+    long dirty = fx.tracked.dirtyBlocks().blockCount();
     int[] updates = {0};
     SyncProgress cancelAfterOne =
         (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
@@ -142,7 +142,7 @@ class SyncerTest {
     assertThat(updates[0]).as("the sync stopped at the throwing update").isEqualTo(2);
     assertThat(Files.readAllBytes(replicaFile)).as("replica unchanged").isEqualTo(before);
     assertThat(replica.state().generation()).isEqualTo(1);
-    assertThat(fx.tracked.tracker().dirtyBlockCount()).as("still dirty").isEqualTo(dirty);
+    assertThat(fx.tracked.dirtyBlocks().blockCount()).as("still dirty").isEqualTo(dirty);
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     assertReplicaEqualsImage();
   }
@@ -156,7 +156,7 @@ class SyncerTest {
           .isInstanceOf(CbtfsException.class)
           .hasMessageContaining("holds another image")
           .hasMessageContaining("--full");
-      assertThat(other.tracked.tracker().committedGeneration()).isZero();
+      assertThat(other.tracked.committedGeneration()).isZero();
       assertReplicaEqualsImage();
       syncer.sync(other.source(), replica, true, SyncProgress.NONE);
       assertThat(Files.mismatch(other.image, replicaFile)).isEqualTo(-1L);
@@ -188,7 +188,7 @@ class SyncerTest {
         TrackerStore.open(tmp.resolve("src/.cbtfs"), TrackingOptions.defaults(SyncFixture.G))) {
       TrackedImage image = store.image("disk.img", new Fingerprint(4 << 20, 2, 2, 1));
       assertThat(image.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CHANGED_OUTSIDE);
-      assertThat(image.tracker().dirtyBlockCount()).as("the bitmap cannot know").isZero();
+      assertThat(image.dirtyBlocks().blockCount()).as("the bitmap cannot know").isZero();
       SyncReport r =
           syncer.sync(new SyncSource(image, fx.image), replica, false, SyncProgress.NONE);
       assertThat(r.full()).isFalse();

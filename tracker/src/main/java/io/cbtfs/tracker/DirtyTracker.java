@@ -5,7 +5,6 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 import org.roaringbitmap.RoaringBitmap;
 import org.roaringbitmap.RoaringBitmapWriter;
 
@@ -16,16 +15,13 @@ import org.roaringbitmap.RoaringBitmapWriter;
  * before the rest, and an image's tracking should cost the regions written, not its size.
  *
  * <p>{@link #mark} is lock-free: a volatile read of the word, and one atomic OR only when a bit is
- * still clear. A drain ({@link #beginDrain}) takes the bits word by word with an atomic swap to
+ * still clear. A sync's drain ({@link #take}) takes the bits word by word with an atomic swap to
  * zero; a mark that lands after its word was taken sets its bit again and belongs to the next
  * generation. This is why the FUSE layer must mark <em>after</em> the backing write returns: the
  * drain reads a block only after taking its bit, so either it sees the new data or the bit is set
- * again.
+ * again. What was taken lives on in the image's {@link ChangeHistory}.
  *
- * <p>Until a drain is committed its blocks still count as dirty ({@link #snapshot}), so that state
- * persisted mid-sync never forgets them.
- *
- * <p>Thread safety: any number of concurrent markers; one drain at a time.
+ * <p>Thread safety: any number of concurrent markers; takes are serialised by the caller.
  */
 public final class DirtyTracker {
   private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
@@ -44,63 +40,21 @@ public final class DirtyTracker {
    */
   private final Object growLock = new Object();
 
-  /** Orders snapshots against drains: a taken block is never in neither. Marks never take it. */
+  /** Orders snapshots against takes: a snapshot sees a word before or after a take. */
   private final Object drainLock = new Object();
 
   /** Null where no block of the page was ever marked. */
   private volatile long[][] pages = new long[0][];
 
-  private final AtomicReference<Drain> activeDrain = new AtomicReference<>();
-  private volatile long committedGeneration;
-
-  /**
-   * The highest generation number a drain has taken, committed or not: numbers are never issued
-   * twice, so a target that holds a generation whose sync failed after the target had it (an
-   * acknowledgement lost, a crash) can never pass for one that holds another sync's generation.
-   */
-  private volatile long issuedGeneration;
-
   /** Ranges of bulk operations in progress: dirty in every snapshot until they finish. */
   private final List<long[]> pinned = new ArrayList<>();
 
   public DirtyTracker(BlockGeometry geometry) {
-    this(geometry, 0);
-  }
-
-  public DirtyTracker(BlockGeometry geometry, long committedGeneration) {
-    this(geometry, committedGeneration, committedGeneration);
-  }
-
-  /**
-   * @param issuedGeneration the highest generation ever issued (at least {@code
-   *     committedGeneration})
-   */
-  public DirtyTracker(BlockGeometry geometry, long committedGeneration, long issuedGeneration) {
-    if (committedGeneration < 0 || issuedGeneration < committedGeneration) {
-      throw new IllegalArgumentException(
-          "generations committed " + committedGeneration + ", issued " + issuedGeneration);
-    }
     this.geometry = geometry;
-    this.committedGeneration = committedGeneration;
-    this.issuedGeneration = issuedGeneration;
   }
 
   public BlockGeometry geometry() {
     return geometry;
-  }
-
-  /** The last generation a target acknowledged; 0 before the first sync. */
-  public long committedGeneration() {
-    return committedGeneration;
-  }
-
-  /**
-   * The highest generation a drain has taken, whether its sync committed or not. A target may hold
-   * any generation from {@link #committedGeneration} to this one: every block such a target lacks
-   * is still dirty here (a failed drain merges its blocks back).
-   */
-  public long issuedGeneration() {
-    return issuedGeneration;
   }
 
   /**
@@ -186,13 +140,9 @@ public final class DirtyTracker {
     }
   }
 
-  /** Whether the block is dirty: marked since the last drain, or in a drain not yet committed. */
+  /** Whether the block was marked since the last {@link #take}. */
   public boolean isDirty(long blockIndex) {
-    if (isLive(blockIndex)) {
-      return true;
-    }
-    Drain drain = activeDrain.get();
-    return drain != null && drain.blocks().contains(blockIndex);
+    return isLive(blockIndex);
   }
 
   private boolean isLive(long blockIndex) {
@@ -214,16 +164,12 @@ public final class DirtyTracker {
   }
 
   /**
-   * The dirty blocks: live marks, those of a drain not yet committed, and the ranges of bulk
-   * operations in progress ({@link #pin}). A copy.
+   * The blocks marked since the last {@link #take}, and the ranges of bulk operations in progress
+   * ({@link #pin}). A copy.
    */
   public DirtySet snapshot() {
     synchronized (drainLock) {
       RoaringBitmap live = collect(false);
-      Drain drain = activeDrain.get();
-      if (drain != null) {
-        live.or(drain.blocks().toBitmap());
-      }
       synchronized (pinned) {
         for (long[] r : pinned) {
           long first = r[0] >>> geometry.blockShift();
@@ -267,22 +213,14 @@ public final class DirtyTracker {
   }
 
   /**
-   * Takes the current dirty set and leaves an empty one for new writes. The caller ships the taken
-   * blocks, then either {@link Drain#commit commits} or {@link Drain#close closes} the drain, which
-   * merges the blocks back.
-   *
-   * @throws CbtfsException if another drain of this image is still open
+   * Takes the marked blocks and leaves none: each word is swapped to zero atomically, so a mark
+   * that lands meanwhile is either taken here or stays for the next take. The caller (a sync's
+   * drain) records the taken blocks before anything can save a state without them.
    */
-  public Drain beginDrain() {
-    Drain drain = new Drain(this, issuedGeneration + 1);
-    if (!activeDrain.compareAndSet(null, drain)) {
-      throw new CbtfsException("a sync of this image is already running");
-    }
-    issuedGeneration = drain.generation(); // one drain at a time: no other writer of the field
+  public RoaringBitmap take() {
     synchronized (drainLock) {
-      drain.take(new DirtySet(geometry, collect(true)));
+      return collect(true);
     }
-    return drain;
   }
 
   /**
@@ -318,20 +256,14 @@ public final class DirtyTracker {
     return result;
   }
 
-  /** Marks every block of {@code set} (used to merge back a failed drain and to restore state). */
+  /**
+   * Marks every block of {@code set} (to restore state, and blocks a sync read past the image's
+   * end).
+   */
   public void markAll(DirtySet set) {
     if (!set.geometry().equals(geometry)) {
       throw new IllegalArgumentException("block size " + set.geometry() + " is not " + geometry);
     }
     set.forEachRun(Integer.MAX_VALUE, (first, count) -> markBlocks(first, first + count - 1));
-  }
-
-  void finishDrain(Drain drain, boolean committed) {
-    if (committed) {
-      committedGeneration = drain.generation();
-    } else {
-      markAll(drain.blocks());
-    }
-    activeDrain.compareAndSet(drain, null);
   }
 }

@@ -1,66 +1,139 @@
 package io.cbtfs.tracker;
 
 /**
- * The blocks one sync took from a {@link DirtyTracker}. Exactly one of two endings: {@link
- * TrackedImage#commit} once the target holds every block (the blocks are then clean, the generation
- * recorded and saved), or {@link #close} without commit on any failure (the blocks are merged back
- * and stay dirty). {@code close} after {@code commit} is a no-op, so try-with-resources gives the
- * right behaviour on every path.
+ * One sync's start: the generation it issued and what its target lacks as far as the tracker knows.
+ * Exactly one of two endings: {@link TrackedImage#commit} once the target holds every block (its
+ * cursor moves to the generation, the state is saved), or {@link #close} without commit on any
+ * failure. Nothing is merged back on failure: the taken blocks were sealed into the image's {@link
+ * ChangeHistory} as this generation, and every target behind it is sent them. {@code close} after
+ * {@code commit} is a no-op, so try-with-resources gives the right behaviour on every path.
  */
 public final class Drain implements AutoCloseable {
+  /** How the tracker knows what the target lacks. */
+  public enum Basis {
+    /** The target holds nothing (or the caller asked for everything): every block. */
+    EMPTY,
+    /** Its generation is in the history: exactly the blocks changed since. */
+    HISTORY,
+    /** In the history, but a change no dirty bit records happened since: compare every block. */
+    VERIFY,
+    /** Behind the oldest generation the history still knows: compare every block. */
+    BEHIND,
+    /** At a generation this tracker never issued: compare every block. */
+    UNKNOWN
+  }
+
   private enum State {
     OPEN,
     COMMITTED,
     ABORTED
   }
 
-  private final DirtyTracker tracker;
+  private final TrackedImage image;
+  private final String target;
   private final long generation;
-  private volatile DirtySet blocks;
+  private final long base;
+  private final Basis basis;
+  private final long horizon;
+  private final DirtySet blocks;
   private State state = State.OPEN;
 
-  Drain(DirtyTracker tracker, long generation) {
-    this.tracker = tracker;
+  Drain(
+      TrackedImage image,
+      String target,
+      long generation,
+      long base,
+      Basis basis,
+      long horizon,
+      DirtySet blocks) {
+    this.image = image;
+    this.target = target;
     this.generation = generation;
-    this.blocks = DirtySet.empty(tracker.geometry());
+    this.base = base;
+    this.basis = basis;
+    this.horizon = horizon;
+    this.blocks = blocks;
   }
 
-  void take(DirtySet taken) {
-    this.blocks = taken;
+  /** The target's name (its cursor). */
+  public String target() {
+    return target;
   }
 
   /**
-   * The generation this drain becomes when committed: a number no drain of this tracker had before
-   * (the highest issued plus one), whether or not that one committed.
+   * The generation this sync makes of its target: a number no drain of this image had before (the
+   * highest issued plus one), whether or not that one committed.
    */
   public long generation() {
     return generation;
   }
 
-  /** The blocks taken. */
+  /** The generation the target held when the sync started; -1 if it held nothing. */
+  public long base() {
+    return base;
+  }
+
+  public Basis basis() {
+    return basis;
+  }
+
+  /** Whether the sync must compare every block with the target: the history cannot say. */
+  public boolean mustCompare() {
+    return basis == Basis.VERIFY || basis == Basis.BEHIND || basis == Basis.UNKNOWN;
+  }
+
+  /**
+   * What the target lacks as far as the tracker knows: the blocks changed after its generation
+   * (with {@link #mustCompare}, every block the tracker knows changed, to which the sync adds what
+   * differs).
+   */
   public DirtySet blocks() {
     return blocks;
   }
 
-  /**
-   * Records that the target durably holds every taken block as generation {@link #generation()}.
-   *
-   * @throws IllegalStateException if already closed
-   */
+  /** Why this much is sent, for the sync report. */
+  public String why() {
+    return switch (basis) {
+      case EMPTY -> "the target holds nothing of this image: every block";
+      case HISTORY -> "the blocks changed since the target's generation " + base;
+      case VERIFY ->
+          "the image changed in a way no dirty bit records since the target's generation "
+              + base
+              + ": every block compared";
+      case BEHIND ->
+          "the target's generation "
+              + base
+              + " is older than the tracker's history (from "
+              + horizon
+              + "): every block compared";
+      case UNKNOWN ->
+          "the target's generation "
+              + base
+              + " was never issued by this tracker (is its state an older copy?): every block"
+              + " compared, and every other target's next sync compares too";
+    };
+  }
+
   synchronized void commit() {
     if (state != State.OPEN) {
       throw new IllegalStateException("drain already " + state.name().toLowerCase());
     }
     state = State.COMMITTED;
-    tracker.finishDrain(this, true);
   }
 
-  /** Merges the taken blocks back unless committed. Idempotent. */
+  synchronized boolean isOpen() {
+    return state == State.OPEN;
+  }
+
+  /** Ends the sync without a commit: the target's cursor stays. Idempotent. */
   @Override
-  public synchronized void close() {
-    if (state == State.OPEN) {
+  public void close() {
+    synchronized (this) {
+      if (state != State.OPEN) {
+        return;
+      }
       state = State.ABORTED;
-      tracker.finishDrain(this, false);
     }
+    image.endSync(this);
   }
 }

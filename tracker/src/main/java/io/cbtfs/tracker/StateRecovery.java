@@ -21,8 +21,27 @@ public final class StateRecovery {
    * @param recovery what was found, for status and the log
    * @param verifyNextSync whether the next sync must compare every block with its target: the state
    *     asks for it, or what was found cannot bound what changed
+   * @param history the saved history (every target's generation, what each generation changed);
+   *     what a target at generation g lacks is {@code dirty} plus the history since g
    */
-  public record Recovered(DirtySet dirty, TrackedImage.Recovery recovery, boolean verifyNextSync) {}
+  public record Recovered(
+      DirtySet dirty,
+      TrackedImage.Recovery recovery,
+      boolean verifyNextSync,
+      ChangeHistory.Saved history) {
+
+    /**
+     * What a target at {@code generation} is sent by its next sync, or null if that sync compares
+     * every block (the history does not reach it, or a change no bit records happened since).
+     */
+    public DirtySet lacks(long generation) {
+      ChangeHistory h = new ChangeHistory(dirty.geometry(), history);
+      if (h.needsVerify(generation) || (recovery.requiresVerifiedSync() && generation >= 0)) {
+        return null;
+      }
+      return dirty.union(DirtySet.of(dirty.geometry(), h.since(generation)));
+    }
+  }
 
   /**
    * Recovers {@code state}.
@@ -55,7 +74,10 @@ public final class StateRecovery {
       recovery = new TrackedImage.Recovery(TrackedImage.Recovery.Kind.CLEAN, 0, 0);
     }
     return new Recovered(
-        dirty, recovery, state.verifyNextSync() || recovery.requiresVerifiedSync());
+        dirty,
+        recovery,
+        state.verifyNextSync() || recovery.requiresVerifiedSync(),
+        state.history());
   }
 
   /**

@@ -1,8 +1,10 @@
 package io.cbtfs.tracker;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicLong;
+import org.roaringbitmap.RoaringBitmap;
 
 /**
  * The tracking of one image while it is served: its live {@link DirtyTracker}, its {@link
@@ -27,27 +29,32 @@ public final class TrackedImage {
   private volatile ActivityLog log;
   private volatile boolean trackingOff;
   private volatile boolean detached;
-  private volatile boolean verifyNextSync;
 
-  /** Counts {@link #requireVerifiedSync} calls: one made during a sync survives its commit. */
-  private final AtomicLong verifyRequests = new AtomicLong();
+  /** Guarded by this: every target's generation and what changed since (the live set aside). */
+  private final ChangeHistory history;
 
-  /** {@link #verifyRequests} when the running sync drained. */
-  private volatile long verifyRequestsAtDrain;
+  private final TrackingOptions.Cursors cursorPolicy;
+
+  /** The sync running, if one is: one at a time. Guarded by this. */
+  private Drain running;
 
   TrackedImage(
       String name,
       UUID lineage,
       DirtyTracker tracker,
+      ChangeHistory history,
       Recovery recovery,
       long knownSize,
-      StateFiles files) {
+      StateFiles files,
+      TrackingOptions.Cursors cursorPolicy) {
     this.name = name;
     this.files = files;
     this.lineage = lineage;
     this.tracker = tracker;
+    this.history = history;
     this.recovery = recovery;
     this.knownSize = knownSize;
+    this.cursorPolicy = cursorPolicy;
   }
 
   public UUID lineage() {
@@ -72,67 +79,181 @@ public final class TrackedImage {
   }
 
   /**
-   * Whether the next sync must compare every block with its target: the image changed while not
-   * mounted, or the activity log was damaged after an unclean stop, so the dirty set does not know
-   * everything. Saved with the state until a sync that compared commits ({@link #commit}).
+   * Whether the next sync of some target must compare every block: the image changed while not
+   * mounted, the activity log was damaged after an unclean stop, or an error struck the write path,
+   * since that target's generation. Saved with the state until each target's next sync commits.
    */
-  public boolean verifyNextSync() {
-    return verifyNextSync;
-  }
-
-  /**
-   * From now on the dirty set is not trusted: the next sync compares every block ({@link
-   * #verifyNextSync}). For a change whose dirty bit may be lost (an Error struck part way through
-   * the write path).
-   */
-  public void requireVerifiedSync() {
-    verifyRequests.incrementAndGet();
-    verifyNextSync = true;
-  }
-
-  /**
-   * Starts a sync: takes the dirty set ({@link DirtyTracker#beginDrain}; new writes go to the next
-   * generation) and saves the state with the generation it issues, so that after a crash that
-   * number is never issued again for other contents (a target may hold it before the source
-   * commits).
-   *
-   * @throws IOException if the state cannot be saved: the drain is closed, its blocks stay dirty
-   */
-  public Drain beginSync() throws IOException {
-    verifyRequestsAtDrain = verifyRequests.get(); // before the drain: a later request is kept
-    Drain drain = tracker.beginDrain();
-    try {
-      save();
-    } catch (IOException | RuntimeException e) {
-      drain.close();
-      throw e;
+  public synchronized boolean verifyNextSync() {
+    long below = history.verifyBelow();
+    if (below <= history.horizon()) {
+      return false;
     }
+    List<Cursor> cursors = history.cursors();
+    return cursors.isEmpty() || cursors.stream().anyMatch(c -> c.generation() < below);
+  }
+
+  /**
+   * From now on the dirty set is not trusted: every target at a generation issued so far is
+   * compared block by block at its next sync ({@link #verifyNextSync}), including the target of a
+   * sync that is running. For a change whose dirty bit may be lost (an Error struck part way
+   * through the write path).
+   */
+  public synchronized void requireVerifiedSync() {
+    history.requireVerify();
+  }
+
+  /** The highest generation a sync has taken, committed or not. */
+  public synchronized long issuedGeneration() {
+    return history.issued();
+  }
+
+  /** The oldest generation whose changes the tracker still knows. */
+  public synchronized long horizon() {
+    return history.horizon();
+  }
+
+  /**
+   * The newest generation a target acknowledged (0 before the first sync, or the oldest the history
+   * knows when no target is recorded).
+   */
+  public synchronized long committedGeneration() {
+    return history.cursors().stream().mapToLong(Cursor::generation).max().orElse(history.horizon());
+  }
+
+  /** The number of generations whose changes are kept (for status and benchmarks). */
+  public synchronized int generationsKept() {
+    return history.generationsKept();
+  }
+
+  /**
+   * The blocks the target furthest behind lacks, as far as the history knows: the live set and
+   * every sealed generation (all of them dirty for someone).
+   */
+  public synchronized DirtySet dirtyBlocks() {
+    RoaringBitmap all = history.all();
+    all.or(tracker.snapshot().toBitmap());
+    return DirtySet.of(tracker.geometry(), all);
+  }
+
+  /**
+   * One target as status shows it.
+   *
+   * @param lagBlocks the blocks it lacks as far as the tracker knows; -1 when its next sync
+   *     compares every block
+   * @param holdsHistory false once unused for longer than the cursor age (or behind the history):
+   *     its next sync compares every block
+   */
+  public record TargetLag(Cursor cursor, long lagBlocks, long lagBytes, boolean holdsHistory) {}
+
+  /** Every target with a cursor, in the order they first synced. */
+  public synchronized List<TargetLag> targets() {
+    List<TargetLag> out = new ArrayList<>();
+    RoaringBitmap live = tracker.snapshot().toBitmap();
+    java.time.Instant now = cursorPolicy.clock().instant();
+    for (Cursor c : history.cursors()) {
+      boolean holds = history.holdsHistory(c, now, cursorPolicy.maxAge());
+      if (history.needsVerify(c.generation())) {
+        out.add(new TargetLag(c, -1, -1, holds));
+        continue;
+      }
+      RoaringBitmap lacks = history.since(c.generation());
+      lacks.or(live);
+      DirtySet set = DirtySet.of(tracker.geometry(), lacks);
+      out.add(new TargetLag(c, set.blockCount(), set.byteCount(knownSize), holds));
+    }
+    return out;
+  }
+
+  /**
+   * Drops the cursor of {@code target}: it no longer holds history, and its next sync (if any)
+   * compares every block unless its generation is still in the history.
+   *
+   * @return whether there was one
+   */
+  public synchronized boolean forget(String target) throws IOException {
+    boolean had = history.forget(target, cursorPolicy.clock().instant(), cursorPolicy.maxAge());
+    if (had) {
+      save();
+    }
+    return had;
+  }
+
+  /**
+   * Starts a sync to {@code target}, which holds {@code targetGeneration} (-1: nothing, or it is to
+   * be overwritten): takes the live dirty set and seals it as the next generation ({@link
+   * ChangeHistory#seal}; new writes go to the one after), works out what the target lacks, and
+   * saves the state with the generation it issued, so that after a crash that number is never
+   * issued again for other contents (a target may hold it before the source commits).
+   *
+   * @throws CbtfsException if a sync of this image is already running
+   * @throws IOException if the state cannot be saved: nothing is lost (the taken blocks are in the
+   *     history in memory, dirty for every target), the sync does not start
+   */
+  public synchronized Drain beginSync(String target, long targetGeneration) throws IOException {
+    if (running != null) {
+      throw new CbtfsException("a sync of this image is already running");
+    }
+    Drain.Basis basis;
+    if (targetGeneration < 0) {
+      basis = Drain.Basis.EMPTY;
+    } else if (targetGeneration > history.issued()) {
+      basis = Drain.Basis.UNKNOWN;
+    } else if (targetGeneration < history.horizon()) {
+      basis = Drain.Basis.BEHIND;
+    } else if (history.needsVerify(targetGeneration)) {
+      basis = Drain.Basis.VERIFY;
+    } else {
+      basis = Drain.Basis.HISTORY;
+    }
+    if (basis == Drain.Basis.UNKNOWN) {
+      history.skipTo(targetGeneration);
+    }
+    long generation = history.seal(tracker.take());
+    long from =
+        basis == Drain.Basis.HISTORY || basis == Drain.Basis.VERIFY
+            ? targetGeneration
+            : history.horizon();
+    Drain drain =
+        new Drain(
+            this,
+            target,
+            generation,
+            targetGeneration,
+            basis,
+            history.horizon(),
+            DirtySet.of(tracker.geometry(), history.since(from)));
+    save();
+    running = drain;
     return drain;
   }
 
   /**
-   * Commits a generation: the target durably holds every block of {@code drain}. Its blocks become
-   * clean, its generation the committed one, a sync that {@code compared} clears {@link
-   * #verifyNextSync}, and the state is saved.
+   * Commits a generation: the target durably holds every block of {@code drain}. Its cursor moves
+   * to the drain's generation, history no target needs any more goes, and the state is saved.
    *
    * @param drain from {@link #beginSync}, still open
    * @param imageByteSize the image size the sync shipped: blocks of the drain past it but inside
    *     the image's known size (a write that grew the image after the sync read its size) stay
    *     dirty for the next sync
-   * @param compared whether the sync sent every block that differs from its target (a full or a
-   *     verified sync)
    * @throws IOException only if the state could not be saved: the commit stands (the target holds
    *     the generation), and the saved state lags behind it, which a crash turns into blocks sent
    *     again, never into a lost one
    */
-  public void commit(Drain drain, long imageByteSize, boolean compared) throws IOException {
+  public synchronized void commit(Drain drain, long imageByteSize) throws IOException {
+    drain.commit();
+    running = null;
     // inside the image as the write path knows it: past a shrink's end they would stay dirty
     tracker.markAll(drain.blocks().beyond(imageByteSize).within(knownSize));
-    drain.commit();
-    if (compared && verifyRequests.get() == verifyRequestsAtDrain) {
-      verifyNextSync = false; // unless the dirty set lost a bit since this sync drained
-    }
+    history.commit(
+        drain.target(), drain.generation(), cursorPolicy.clock().instant(), cursorPolicy.maxAge());
     save();
+  }
+
+  /** A sync ended without a commit. */
+  synchronized void endSync(Drain drain) {
+    if (running == drain) {
+      running = null;
+    }
   }
 
   /** Saves the current dirty set, unclean: after a commit, to bound a crash, before an eviction. */
@@ -149,24 +270,11 @@ public final class TrackedImage {
       if (detached) {
         return;
       }
-      // Snapshot before generation: a commit in between leaves the new generation with a
-      // superset of its dirty set; the other order could pair an old generation with blocks a
-      // commit already cleared, and a target still at that generation would miss them.
       DirtySet dirty = tracker.snapshot();
-      long generation = tracker.committedGeneration();
-      long issued = tracker.issuedGeneration();
       long size = fingerprint.size() >= 0 ? fingerprint.size() : knownSize;
       TrackerState state =
           new TrackerState(
-              lineage,
-              tracker.geometry(),
-              size,
-              generation,
-              issued,
-              clean,
-              verifyNextSync,
-              fingerprint,
-              dirty);
+              lineage, tracker.geometry(), size, clean, fingerprint, dirty, history.save());
       files.write(name, state);
     }
   }

@@ -3,9 +3,16 @@ package io.cbtfs.tracker;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.zip.CRC32C;
 import org.roaringbitmap.RoaringBitmap;
@@ -18,50 +25,73 @@ import org.roaringbitmap.RoaringBitmap;
  *     refused, and a reset of tracking starts a new one
  * @param clean whether the mount stopped cleanly; an unclean state does not say which blocks
  *     changed after it was written (the activity log does)
- * @param issuedGeneration the highest generation a sync has taken, committed or not; never less
- *     than {@code committedGeneration} (format version 1 did not store it: there it reads as the
- *     committed one)
- * @param verifyNextSync the image changed outside the mount, or recovery found a damaged activity
- *     log: the next sync must compare every block with its target instead of trusting the dirty set
  * @param fingerprint the backing file as it was when the state was saved clean
+ * @param dirty the live dirty set: blocks written since the last drain (every target lacks them)
+ * @param history every target's generation and the blocks each sealed generation last changed
+ *     (format versions 1 and 2 held one committed and one issued generation: read as a history
+ *     whose horizon is the committed one, with no sets and no cursors)
  */
 public record TrackerState(
     UUID lineage,
     BlockGeometry geometry,
     long imageSize,
-    long committedGeneration,
-    long issuedGeneration,
     boolean clean,
-    boolean verifyNextSync,
     Fingerprint fingerprint,
-    DirtySet dirty) {
+    DirtySet dirty,
+    ChangeHistory.Saved history) {
 
   static final byte[] MAGIC = "CBTFSST1".getBytes(StandardCharsets.US_ASCII);
-  static final int FORMAT_VERSION = 2;
+  static final int FORMAT_VERSION = 3;
   private static final int FLAG_CLEAN = 1;
+
+  /** Versions 1 and 2: the next sync compares (version 3 keeps a generation instead). */
   private static final int FLAG_VERIFY_NEXT_SYNC = 2;
 
-  /** The image's name follows the bitmap: the state of a name too long to name its file. */
+  /** The image's name follows everything else: the state of a name too long to name its file. */
   private static final int FLAG_NAMED = 4;
 
   /**
-   * Magic, version, flags, block size, reserved, image size, committed generation, issued
-   * generation, uuid, fingerprint (size, mtime, ctime, inode), bitmap length.
+   * Version 2's header: magic, version, flags, block size, reserved, image size, committed
+   * generation, issued generation, uuid, fingerprint (size, mtime, ctime, inode), bitmap length.
    */
-  static final int HEADER_BYTES = 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 16 + 32 + 4;
+  static final int V2_HEADER_BYTES = 8 + 4 + 4 + 4 + 4 + 8 + 8 + 8 + 16 + 32 + 4;
+
+  /** Version 3's: the same with the horizon for the committed generation, and verify-below. */
+  static final int HEADER_BYTES = V2_HEADER_BYTES + 8;
 
   /** Version 1's header: no issued generation (and never a name). */
-  private static final int V1_HEADER_BYTES = HEADER_BYTES - 8;
+  private static final int V1_HEADER_BYTES = V2_HEADER_BYTES - 8;
 
-  /** The whole file: header, RoaringBitmap portable bytes, CRC32C of all before it. */
+  /** The longest target name a cursor may have, in UTF-8 bytes. */
+  public static final int MAX_TARGET_BYTES = 65535;
+
+  /** The highest generation a sync has taken, committed or not. */
+  public long issuedGeneration() {
+    return history.issued();
+  }
+
+  /** The newest generation a target acknowledged, or the horizon when none is recorded. */
+  public long committedGeneration() {
+    return history.cursors().stream().mapToLong(Cursor::generation).max().orElse(history.horizon());
+  }
+
+  /** Whether some target's next sync must compare every block. */
+  public boolean verifyNextSync() {
+    long below = history.verifyBelow();
+    return below > history.horizon()
+        && (history.cursors().isEmpty()
+            || history.cursors().stream().anyMatch(c -> c.generation() < below));
+  }
+
+  /** The whole file, in the current format. */
   public byte[] encode() {
     return encode(null);
   }
 
   /**
-   * The whole file, with {@code imageName} (UTF-8, after a two-byte length) between the bitmap and
-   * the CRC32C when it is not null: the state file of a name too long for {@code NAME.cbt} is named
-   * by a hash and keeps the name here.
+   * The whole file, with {@code imageName} (UTF-8, after a two-byte length) just before the CRC32C
+   * when it is not null: the state file of a name too long for {@code NAME.cbt} is named by a hash
+   * and keeps the name here.
    */
   public byte[] encode(String imageName) {
     byte[] name = imageName == null ? null : imageName.getBytes(StandardCharsets.UTF_8);
@@ -69,27 +99,39 @@ public record TrackerState(
     bitmap.runOptimize();
     try {
       ByteArrayOutputStream bytes =
-          new ByteArrayOutputStream(HEADER_BYTES + bitmap.serializedSizeInBytes() + 4);
+          new ByteArrayOutputStream(HEADER_BYTES + bitmap.serializedSizeInBytes() + 64);
       DataOutputStream out = new DataOutputStream(bytes);
       out.write(MAGIC);
       out.writeInt(FORMAT_VERSION);
-      out.writeInt(
-          (clean ? FLAG_CLEAN : 0)
-              | (verifyNextSync ? FLAG_VERIFY_NEXT_SYNC : 0)
-              | (name != null ? FLAG_NAMED : 0));
+      out.writeInt((clean ? FLAG_CLEAN : 0) | (name != null ? FLAG_NAMED : 0));
       out.writeInt(geometry.blockSize());
       out.writeInt(0);
       out.writeLong(imageSize);
-      out.writeLong(committedGeneration);
-      out.writeLong(issuedGeneration);
+      out.writeLong(history.horizon());
+      out.writeLong(history.issued());
       out.writeLong(lineage.getMostSignificantBits());
       out.writeLong(lineage.getLeastSignificantBits());
       out.writeLong(fingerprint.size());
       out.writeLong(fingerprint.mtimeNanos());
       out.writeLong(fingerprint.ctimeNanos());
       out.writeLong(fingerprint.inode());
-      out.writeInt(bitmap.serializedSizeInBytes());
-      bitmap.serialize(out);
+      out.writeLong(history.verifyBelow());
+      writeBitmap(out, bitmap);
+      out.writeInt(history.changedIn().size());
+      for (var e : history.changedIn().entrySet()) {
+        out.writeLong(e.getKey());
+        RoaringBitmap set = e.getValue().toBitmap();
+        set.runOptimize();
+        writeBitmap(out, set);
+      }
+      out.writeInt(history.cursors().size());
+      for (Cursor c : history.cursors()) {
+        byte[] target = c.target().getBytes(StandardCharsets.UTF_8);
+        out.writeInt(target.length);
+        out.write(target);
+        out.writeLong(c.generation());
+        out.writeLong(c.syncedAt().toEpochMilli());
+      }
       if (name != null) {
         out.writeShort(name.length);
         out.write(name);
@@ -101,6 +143,11 @@ public record TrackerState(
     } catch (IOException e) {
       throw new IllegalStateException("in-memory stream failed", e);
     }
+  }
+
+  private static void writeBitmap(DataOutputStream out, RoaringBitmap bitmap) throws IOException {
+    out.writeInt(bitmap.serializedSizeInBytes());
+    bitmap.serialize(out);
   }
 
   /**
@@ -140,8 +187,8 @@ public record TrackerState(
     }
     CRC32C crc = new CRC32C();
     crc.update(file, 0, file.length - 4);
-    ByteBuffer in = ByteBuffer.wrap(file);
-    if (in.getInt(file.length - 4) != (int) crc.getValue()) {
+    ByteBuffer in = ByteBuffer.wrap(file, 0, file.length - 4);
+    if (ByteBuffer.wrap(file).getInt(file.length - 4) != (int) crc.getValue()) {
       throw new CorruptStateException(source, "checksum mismatch");
     }
     byte[] magic = new byte[MAGIC.length];
@@ -150,68 +197,112 @@ public record TrackerState(
       throw new CorruptStateException(source, "not a cbtfs state file");
     }
     int version = in.getInt();
-    if (version != 1 && version != FORMAT_VERSION) {
+    if (version < 1 || version > FORMAT_VERSION) {
       throw new CorruptStateException(source, "unsupported format version " + version);
     }
-    int headerBytes = version == 1 ? V1_HEADER_BYTES : HEADER_BYTES;
-    if (file.length < headerBytes + 4) {
-      throw new CorruptStateException(source, "truncated (" + file.length + " bytes)");
+    try {
+      return parse(in, version, source, imageName);
+    } catch (BufferUnderflowException | IllegalArgumentException e) {
+      throw new CorruptStateException(source, "inconsistent header");
     }
+  }
+
+  private static Parsed parse(ByteBuffer in, int version, String source, String imageName) {
     int flags = in.getInt();
     int blockSize = in.getInt();
     in.getInt();
     long imageSize = in.getLong();
-    long generation = in.getLong();
-    long issued = version == 1 ? generation : in.getLong();
+    long committed = in.getLong();
+    long issued = version == 1 ? committed : in.getLong();
     UUID lineage = new UUID(in.getLong(), in.getLong());
     Fingerprint fingerprint =
         new Fingerprint(in.getLong(), in.getLong(), in.getLong(), in.getLong());
-    int bitmapBytes = in.getInt();
+    long verifyBelow = version >= 3 ? in.getLong() : 0;
     BlockGeometry geometry;
     try {
       geometry = BlockGeometry.of(blockSize);
     } catch (IllegalArgumentException e) {
       throw new CorruptStateException(source, e.getMessage());
     }
-    int rest = file.length - headerBytes - 4; // the bitmap, and the name if there is one
-    if (imageSize < 0
-        || generation < 0
-        || issued < generation
-        || bitmapBytes < 0
-        || bitmapBytes > rest) {
+    if (imageSize < 0 || committed < 0 || issued < committed || verifyBelow < 0) {
       throw new CorruptStateException(source, "inconsistent header");
+    }
+    RoaringBitmap live = readBitmap(in, source, "dirty bitmap");
+    ChangeHistory.Saved history;
+    if (version >= 3) {
+      TreeMap<Long, DirtySet> sets = new TreeMap<>();
+      int count = in.getInt();
+      long previous = committed;
+      for (int i = 0; i < count; i++) {
+        long generation = in.getLong();
+        if (generation <= previous || generation > issued) {
+          throw new CorruptStateException(source, "inconsistent generations");
+        }
+        sets.put(generation, new DirtySet(geometry, readBitmap(in, source, "generation bitmap")));
+        previous = generation;
+      }
+      List<Cursor> cursors = new ArrayList<>();
+      Set<String> seen = new HashSet<>();
+      int cursorCount = in.getInt();
+      for (int i = 0; i < cursorCount; i++) {
+        int length = in.getInt();
+        if (length <= 0 || length > MAX_TARGET_BYTES || length > in.remaining()) {
+          throw new CorruptStateException(source, "inconsistent cursors");
+        }
+        byte[] target = new byte[length];
+        in.get(target);
+        long generation = in.getLong();
+        long at = in.getLong();
+        String name = new String(target, StandardCharsets.UTF_8);
+        if (generation < 0 || generation > issued || !seen.add(name)) {
+          throw new CorruptStateException(source, "inconsistent cursors");
+        }
+        cursors.add(new Cursor(name, generation, Instant.ofEpochMilli(at)));
+      }
+      history = new ChangeHistory.Saved(issued, committed, verifyBelow, sets, cursors);
+    } else {
+      history = ChangeHistory.Saved.of(committed, issued, (flags & FLAG_VERIFY_NEXT_SYNC) != 0);
     }
     String name = null;
     if ((flags & FLAG_NAMED) != 0 && version != 1) {
-      int nameAt = headerBytes + bitmapBytes;
-      int nameBytes = rest - bitmapBytes - 2;
-      if (nameBytes < 0 || nameBytes != (in.getShort(nameAt) & 0xffff)) {
+      int nameBytes = in.getShort() & 0xffff;
+      if (nameBytes != in.remaining()) {
         throw new CorruptStateException(source, "inconsistent header");
       }
-      name = new String(file, nameAt + 2, nameBytes, StandardCharsets.UTF_8);
+      byte[] bytes = new byte[nameBytes];
+      in.get(bytes);
+      name = new String(bytes, StandardCharsets.UTF_8);
       if (imageName != null && !name.equals(imageName)) {
         throw new CorruptStateException(source, "it holds the state of another image name");
       }
-    } else if (bitmapBytes != rest) {
-      throw new CorruptStateException(source, "inconsistent header");
     }
-    RoaringBitmap bitmap = new RoaringBitmap();
-    try {
-      bitmap.deserialize(ByteBuffer.wrap(file, headerBytes, bitmapBytes).slice());
-    } catch (IOException | RuntimeException e) {
-      throw new CorruptStateException(source, "unreadable dirty bitmap");
+    if (in.hasRemaining()) {
+      throw new CorruptStateException(source, "inconsistent header");
     }
     TrackerState state =
         new TrackerState(
             lineage,
             geometry,
             imageSize,
-            generation,
-            issued,
             (flags & FLAG_CLEAN) != 0,
-            (flags & FLAG_VERIFY_NEXT_SYNC) != 0,
             fingerprint,
-            new DirtySet(geometry, bitmap));
+            new DirtySet(geometry, live),
+            history);
     return new Parsed(state, name);
+  }
+
+  private static RoaringBitmap readBitmap(ByteBuffer in, String source, String what) {
+    int length = in.getInt();
+    if (length < 0 || length > in.remaining()) {
+      throw new CorruptStateException(source, "inconsistent header");
+    }
+    RoaringBitmap bitmap = new RoaringBitmap();
+    try {
+      bitmap.deserialize(in.slice(in.position(), length));
+    } catch (IOException | RuntimeException e) {
+      throw new CorruptStateException(source, "unreadable " + what);
+    }
+    in.position(in.position() + length);
+    return bitmap;
   }
 }

@@ -135,18 +135,19 @@ public final class TrackerStore implements AutoCloseable {
     if (recovered.recovery().kind() != TrackedImage.Recovery.Kind.CLEAN) {
       log.warn("{}: {}", imageName, recovered.recovery().describe());
     }
-    DirtyTracker tracker =
-        new DirtyTracker(state.geometry(), state.committedGeneration(), state.issuedGeneration());
+    DirtyTracker tracker = new DirtyTracker(state.geometry());
     tracker.markAll(recovered.dirty());
     TrackedImage image =
         new TrackedImage(
             imageName,
             state.lineage(),
             tracker,
+            new ChangeHistory(state.geometry(), state.history()),
             recovered.recovery(),
             Math.max(0, current.size()),
-            files);
-    if (recovered.verifyNextSync()) {
+            files,
+            options.cursors());
+    if (recovered.recovery().requiresVerifiedSync()) {
       image.requireVerifiedSync();
     }
     serve(image, activity == null ? 0 : activity.sequence(), current);
@@ -167,9 +168,11 @@ public final class TrackerStore implements AutoCloseable {
             imageName,
             UUID.randomUUID(),
             tracker,
+            new ChangeHistory(options.geometry(), ChangeHistory.Saved.of(0, 0, false)),
             new TrackedImage.Recovery(kind, resync, 0),
             size,
-            files);
+            files,
+            options.cursors());
     serve(image, 0, current);
     return image;
   }

@@ -1,5 +1,8 @@
 package io.cbtfs.tracker;
 
+import java.time.Clock;
+import java.time.Duration;
+
 /**
  * How a mount tracks its images.
  *
@@ -8,9 +11,36 @@ package io.cbtfs.tracker;
  * @param maxHotExtents bound of the activity log's hot set: the most a crash can cost to resync is
  *     {@code maxHotExtents * extentSize} bytes plus the saved bitmap
  * @param resetTracking replace corrupt state by "every block dirty" under a new lineage
+ * @param cursors how long a target's cursor holds history, and the clock that says
  */
 public record TrackingOptions(
-    BlockGeometry geometry, int extentSize, int maxHotExtents, boolean resetTracking) {
+    BlockGeometry geometry,
+    int extentSize,
+    int maxHotExtents,
+    boolean resetTracking,
+    Cursors cursors) {
+
+  /** A cursor unused this long stops holding history: its target's next sync compares. */
+  public static final Duration DEFAULT_CURSOR_MAX_AGE = Duration.ofDays(30);
+
+  /**
+   * @param maxAge a cursor unused for longer stops holding history
+   * @param clock the time of a sync, for cursors (a test's own clock)
+   */
+  public record Cursors(Duration maxAge, Clock clock) {
+    public static final Cursors DEFAULT = new Cursors(DEFAULT_CURSOR_MAX_AGE, Clock.systemUTC());
+
+    public Cursors {
+      if (maxAge.isNegative() || maxAge.isZero()) {
+        throw new IllegalArgumentException("the cursor age must be positive");
+      }
+    }
+  }
+
+  public TrackingOptions(
+      BlockGeometry geometry, int extentSize, int maxHotExtents, boolean resetTracking) {
+    this(geometry, extentSize, maxHotExtents, resetTracking, Cursors.DEFAULT);
+  }
 
   public TrackingOptions {
     if (Integer.bitCount(extentSize) != 1 || extentSize < geometry.blockSize()) {
@@ -33,6 +63,10 @@ public record TrackingOptions(
   }
 
   public TrackingOptions withReset(boolean reset) {
-    return new TrackingOptions(geometry, extentSize, maxHotExtents, reset);
+    return new TrackingOptions(geometry, extentSize, maxHotExtents, reset, cursors);
+  }
+
+  public TrackingOptions withCursors(Cursors policy) {
+    return new TrackingOptions(geometry, extentSize, maxHotExtents, resetTracking, policy);
   }
 }

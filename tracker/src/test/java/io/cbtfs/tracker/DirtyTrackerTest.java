@@ -99,89 +99,28 @@ class DirtyTrackerTest {
       if (len > 0) {
         oracle.set((int) (off / 4096), (int) ((off + len - 1) / 4096) + 1);
       }
-      if (rnd.nextInt(200) == 0) { // drains interleaved: committed ones leave the oracle
-        try (Drain d = t.beginDrain()) {
-          assertThat(bits(d.blocks())).isEqualTo(oracle);
-          if (rnd.nextBoolean()) {
-            d.commit();
-            oracle.clear();
-          }
-        }
+      if (rnd.nextInt(200) == 0) { // drains interleaved: what they take leaves the live set
+        assertThat(bits(DirtySet.of(G4K, t.take()))).isEqualTo(oracle);
+        oracle.clear();
       }
     }
     assertThat(bits(t.snapshot())).isEqualTo(oracle);
   }
 
   @Test
-  void drainTakesTheSetAndLeavesAnEmptyOne() {
+  void takeTakesTheSetAndLeavesAnEmptyOne() {
     DirtyTracker t = new DirtyTracker(G4K);
     t.mark(0, 3 * 4096);
-    try (Drain d = t.beginDrain()) {
-      assertThat(d.generation()).isEqualTo(1);
-      assertThat(d.blocks().blockCount()).isEqualTo(3);
-      t.mark(10 * 4096, 1); // a write during the sync
-      assertThat(t.isDirty(0)).as("taken, not yet committed, still dirty").isTrue();
-      d.commit();
-    }
-    assertThat(t.committedGeneration()).isEqualTo(1);
+    assertThat(DirtySet.of(G4K, t.take()).blockCount()).isEqualTo(3);
+    t.mark(10 * 4096, 1); // a write during the sync
+    assertThat(t.isDirty(0)).as("taken: the history holds it now").isFalse();
     assertThat(bits(t.snapshot()).toString()).isEqualTo("{10}");
-  }
-
-  @Test
-  void failedDrainMergesBack() {
-    DirtyTracker t = new DirtyTracker(G4K);
-    t.mark(0, 2 * 4096);
-    try (Drain d = t.beginDrain()) {
-      t.mark(5 * 4096, 1);
-      assertThat(d.blocks().blockCount()).isEqualTo(2);
-    } // closed without commit: a failed sync
-    assertThat(bits(t.snapshot()).toString()).isEqualTo("{0, 1, 5}");
-    assertThat(t.committedGeneration()).isZero();
-  }
-
-  @Test
-  void aGenerationNumberIsNeverIssuedTwice() {
-    DirtyTracker t = new DirtyTracker(G4K);
-    try (Drain failed = t.beginDrain()) {
-      assertThat(failed.generation()).isEqualTo(1);
-    } // the target may hold generation 1 all the same (an acknowledgement lost)
-    assertThat(t.issuedGeneration()).isEqualTo(1);
-    try (Drain next = t.beginDrain()) {
-      assertThat(next.generation()).as("not 1 again, for other contents").isEqualTo(2);
-      next.commit();
-    }
-    assertThat(t.committedGeneration()).isEqualTo(2);
-    assertThat(t.issuedGeneration()).isEqualTo(2);
-  }
-
-  @Test
-  void aRefusedSecondDrainIssuesNothing() {
-    DirtyTracker t = new DirtyTracker(G4K, 4, 6);
-    try (Drain d = t.beginDrain()) {
-      assertThatThrownBy(t::beginDrain).isInstanceOf(CbtfsException.class);
-      assertThat(d.generation()).isEqualTo(7);
-    }
-    assertThat(t.issuedGeneration()).isEqualTo(7);
-  }
-
-  @Test
-  void oneDrainAtATime() {
-    DirtyTracker t = new DirtyTracker(G4K);
-    try (Drain d = t.beginDrain()) {
-      assertThatThrownBy(t::beginDrain)
-          .isInstanceOf(CbtfsException.class)
-          .hasMessageContaining("already running");
-    }
-    try (Drain d = t.beginDrain()) {
-      d.commit();
-      assertThatThrownBy(d::commit).isInstanceOf(IllegalStateException.class);
-    }
   }
 
   /**
    * Invariant 3 under threads: writers mark random blocks (each records what it marked) while a
-   * drainer swaps generations and randomly commits or aborts. Every marked block must end up either
-   * in a committed drain or still dirty.
+   * drainer takes the set again and again. Every marked block must end up either taken or still
+   * dirty.
    */
   @ParameterizedTest
   @ValueSource(longs = {7, 8, 9})
@@ -214,12 +153,7 @@ class DirtyTrackerTest {
     Random rnd = new Random(seed);
     int drains = 0;
     while (threads.stream().anyMatch(Thread::isAlive) || drains < 5) {
-      try (Drain d = t.beginDrain()) {
-        if (rnd.nextBoolean()) {
-          d.commit();
-          d.blocks().forEachBlock(committed::set);
-        }
-      }
+      DirtySet.of(G4K, t.take()).forEachBlock(committed::set);
       drains++;
     }
     for (Thread th : threads) {
@@ -258,10 +192,7 @@ class DirtyTrackerTest {
       assertThat(t.isDirty(last)).isTrue();
       assertThat(t.isDirty(last / 2)).isFalse();
       assertThat(bits(t.snapshot()).cardinality()).isEqualTo(g.equals(G4K) ? 3 + 5 : 2);
-      try (Drain d = t.beginDrain()) {
-        assertThat(d.blocks().blockCount()).isEqualTo(g.equals(G4K) ? 3 + 5 : 2);
-        d.commit();
-      }
+      assertThat(t.take().getLongCardinality()).isEqualTo(g.equals(G4K) ? 3 + 5 : 2);
       assertThat(t.snapshot().blockCount()).isZero();
     }
   }

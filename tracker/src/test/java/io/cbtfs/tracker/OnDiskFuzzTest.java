@@ -71,16 +71,30 @@ class OnDiskFuzzTest {
       dirty.add(first, first + 1 + r.nextInt(r.nextBoolean() ? 4 : 5000));
     }
     long committed = r.nextInt(1000);
+    long issued = committed + r.nextInt(4);
+    java.util.TreeMap<Long, DirtySet> sets = new java.util.TreeMap<>();
+    for (long gen = committed + 1; gen <= issued; gen++) {
+      if (r.nextBoolean()) {
+        sets.put(gen, DirtySet.of(g, RoaringBitmap.bitmapOf(r.nextInt(1 << 20))));
+      }
+    }
+    java.util.List<Cursor> cursors = new java.util.ArrayList<>();
+    for (int k = r.nextInt(3); k > 0; k--) {
+      cursors.add(
+          new Cursor(
+              "file:/t" + k + "\u00e9\n",
+              committed + r.nextInt((int) (issued - committed) + 1),
+              java.time.Instant.ofEpochMilli(r.nextLong() >>> 20)));
+    }
     return new TrackerState(
         new UUID(r.nextLong(), r.nextLong()),
         g,
         r.nextLong() & Long.MAX_VALUE,
-        committed,
-        committed + r.nextInt(4),
-        r.nextBoolean(),
         r.nextBoolean(),
         new Fingerprint(r.nextLong(), r.nextLong(), r.nextLong(), r.nextLong()),
-        new DirtySet(g, dirty));
+        new DirtySet(g, dirty),
+        new ChangeHistory.Saved(
+            issued, committed, r.nextBoolean() ? 0 : issued + 1, sets, cursors));
   }
 
   /** No name (a plain state file) or a long one (a file named by its hash holds it). */

@@ -51,13 +51,13 @@ class RecoveryPropertyTest {
         }
         img.afterWrite(off, len);
       } else {
-        try (Drain drain = img.tracker().beginDrain()) {
+        try (Drain drain = img.beginSync("file:/target", img.committedGeneration())) {
           if (rnd.nextBoolean()) {
             drain.blocks().forEachBlock(b -> mustBeDirty.clear(b)); // the target holds them now
             if (rnd.nextBoolean()) {
               crashes.add(crash(state, mustBeDirty)); // acknowledged but not yet committed
             }
-            img.commit(drain, Long.MAX_VALUE, false);
+            img.commit(drain, Long.MAX_VALUE);
           }
         }
       }
@@ -75,8 +75,7 @@ class RecoveryPropertyTest {
       Files.write(copy.resolve("a.img.cbt"), c.state());
       Files.write(copy.resolve("a.img.alog"), c.log());
       try (TrackerStore recovered = TrackerStore.open(copy, options)) {
-        DirtySet dirty =
-            recovered.image("a.img", new Fingerprint(IMAGE, 1, 1, 1)).tracker().snapshot();
+        DirtySet dirty = recovered.image("a.img", new Fingerprint(IMAGE, 1, 1, 1)).dirtyBlocks();
         BitSet lost = (BitSet) c.mustBeDirty().clone();
         dirty.forEachBlock(lost::clear);
         assertThat(lost.cardinality())

@@ -239,8 +239,8 @@ class TrackerStoreTest {
     TrackerState saved = StateFiles.readState(state(), "a.img").orElseThrow();
     assertThat(saved.dirty().blockCount()).isEqualTo(16384);
     // a sync drains and commits the range before the operation has run: the saved state keeps it
-    try (Drain d = img.beginSync()) {
-      img.commit(d, Long.MAX_VALUE, false);
+    try (Drain d = img.beginSync("file:/target", -1)) {
+      img.commit(d, Long.MAX_VALUE);
     }
     assertThat(StateFiles.readState(state(), "a.img").orElseThrow().dirty().blockCount())
         .as("pinned until the operation is done")

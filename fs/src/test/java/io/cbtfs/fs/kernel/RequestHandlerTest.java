@@ -96,7 +96,7 @@ class RequestHandlerTest {
     byte[] got = new byte[110];
     read.payload().get(0, got);
     assertThat(Arrays.copyOfRange(got, 10, 110)).isEqualTo(data);
-    assertThat(k.store.loaded("a.img").orElseThrow().tracker().snapshot().blockCount())
+    assertThat(k.store.loaded("a.img").orElseThrow().dirtyBlocks().blockCount())
         .as("the block written is dirty")
         .isEqualTo(1);
 
@@ -262,7 +262,7 @@ class RequestHandlerTest {
       Reply wrote = oom.send(FuseAbi.WRITE, created.u64(0), Requests.write(fh, 0, new byte[10]));
       assertThat(wrote.error()).as("answered, not left hanging").isEqualTo(-Posix.EIO);
       assertThat(Files.size(other.resolve("e.img"))).as("the file changed").isEqualTo(10);
-      assertThat(image.tracker().snapshot().blockCount()).as("the bit is lost").isZero();
+      assertThat(image.dirtyBlocks().blockCount()).as("the bit is lost").isZero();
       assertThat(image.verifyNextSync()).as("so the dirty set is not trusted").isTrue();
     }
   }
@@ -313,7 +313,7 @@ class RequestHandlerTest {
           wb.send(FuseAbi.WRITE, node, Requests.write(fh, 8192, page, FuseAbi.WRITE_CACHE));
       assertThat(cached.error()).as("acknowledged to its writer already").isZero();
       assertThat(cached.u32(0)).isEqualTo(4096);
-      assertThat(wb.store.loaded("w.img").orElseThrow().tracker().snapshot().blockCount())
+      assertThat(wb.store.loaded("w.img").orElseThrow().dirtyBlocks().blockCount())
           .as("and tracked")
           .isEqualTo(1);
       assertThat(wb.send(FuseAbi.WRITE, node, Requests.write(fh, 0, page)).error())

@@ -185,14 +185,14 @@ class TargetFaultTest {
           fx.write(r.nextInt(IMAGE_BYTES - 70_000), random(r.nextInt(70_000) + 1, r.nextLong()));
         }
         byte[] fresh = Files.readAllBytes(fx.image);
-        long dirty = fx.tracked.tracker().dirtyBlockCount();
+        long dirty = fx.tracked.dirtyBlocks().blockCount();
 
         Exception failure = syncWithFault(store);
         if (!faults.fired()) {
           return false;
         }
         failed = failure != null;
-        long g2 = fx.tracked.tracker().issuedGeneration();
+        long g2 = fx.tracked.issuedGeneration();
         String where =
             kind + " " + fault + " at target operation " + k + (also > 0 ? " and " + also : "");
         Check check = new Check(violations, where, faults.trace(), failure);
@@ -223,12 +223,12 @@ class TargetFaultTest {
         }
 
         // 2. the tracker agrees with the target
-        long committed = fx.tracked.tracker().committedGeneration();
+        long committed = fx.tracked.committedGeneration();
         if (fault != Faults.Kind.CRASH) {
           if (failure == null) {
             check.that(state.generation() == g2, "a sync that succeeded left the target behind");
             check.that(committed == g2, "a sync that succeeded did not commit the tracker");
-            check.that(fx.tracked.tracker().dirtyBlockCount() == 0, "blocks still dirty");
+            check.that(fx.tracked.dirtyBlocks().blockCount() == 0, "blocks still dirty");
           } else {
             // with a second fault the undo of a failed commit may fail too: then the target may
             // hold the new generation, whose number no other target will get
@@ -237,7 +237,7 @@ class TargetFaultTest {
                 "a failed sync changed what the target serves");
             check.that(committed == g1, "a failed sync committed the tracker");
             check.that(
-                fx.tracked.tracker().dirtyBlockCount() >= dirty, "a failed sync lost dirty blocks");
+                fx.tracked.dirtyBlocks().blockCount() >= dirty, "a failed sync lost dirty blocks");
           }
         }
 

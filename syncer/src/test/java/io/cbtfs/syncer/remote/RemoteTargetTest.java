@@ -212,7 +212,7 @@ class RemoteTargetTest {
     try (var files = Files.list(root)) {
       assertThat(files).isEmpty();
     }
-    assertThat(tracked.tracker().committedGeneration()).isZero();
+    assertThat(tracked.committedGeneration()).isZero();
   }
 
   @Test
@@ -312,7 +312,7 @@ class RemoteTargetTest {
             .isInstanceOfAny(IOException.class, CbtfsException.class);
       }
       assertThat(Files.readAllBytes(root.resolve("vm1.img"))).isEqualTo(before);
-      assertThat(tracked.tracker().dirtyBlockCount()).isEqualTo(16);
+      assertThat(tracked.dirtyBlocks().blockCount()).isEqualTo(16);
     }
     syncer.sync(source(), direct, false, SyncProgress.NONE);
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);

@@ -1,0 +1,249 @@
+package io.cbtfs.tracker;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.roaringbitmap.RoaringBitmap;
+
+/**
+ * Which generation last changed each block, for every target of one image at once: what a target at
+ * generation {@code g} lacks is the live dirty set plus {@link #since}{@code (g)}.
+ *
+ * <p>A drain seals the live set as generation {@code n} ({@link #seal}): its blocks leave the sets
+ * of older generations and form set {@code n}, so the sets are disjoint and together hold each
+ * block at most once, however many targets there are (a per-block stamp, stored as one compressed
+ * bitmap per generation). A block's generation only ever goes up: merging two adjacent sets ({@link
+ * #compact}) or dropping those no target needs widens what some target would be sent, never narrows
+ * it. That is what keeps a failed sync harmless (its set stays, every target behind it still gets
+ * its blocks) and a crash too (the saved history is at most older, so wider).
+ *
+ * <p>The history answers for generations from the {@link #horizon} (the oldest generation a target
+ * that holds history is at) to the highest {@link #issued}; a target outside that range is compared
+ * block by block ({@link #knows}). Cursors unused for longer than the policy's age stop holding
+ * history. A change the tracker cannot bound (the image written while not served, an error in the
+ * write path) asks every target below the next generation to be compared ({@link #requireVerify}).
+ *
+ * <p>Not thread-safe: its {@link TrackedImage} guards it.
+ */
+public final class ChangeHistory {
+  private final BlockGeometry geometry;
+  private long issued;
+  private long horizon;
+  private long verifyBelow;
+  private final TreeMap<Long, RoaringBitmap> changedIn = new TreeMap<>();
+  private final Map<String, Cursor> cursors = new LinkedHashMap<>();
+
+  /**
+   * A history as saved.
+   *
+   * @param issued the highest generation a drain has taken, committed or not
+   * @param horizon the oldest generation the history answers for
+   * @param verifyBelow a target at a generation below this one is compared block by block
+   * @param changedIn for each generation kept, the blocks it last changed (disjoint sets)
+   * @param cursors the targets, in the order they first synced
+   */
+  public record Saved(
+      long issued,
+      long horizon,
+      long verifyBelow,
+      NavigableMap<Long, DirtySet> changedIn,
+      List<Cursor> cursors) {
+    public Saved {
+      changedIn = new TreeMap<>(changedIn);
+      cursors = List.copyOf(cursors);
+      if (horizon < 0 || issued < horizon || verifyBelow < 0) {
+        throw new IllegalArgumentException(
+            "generations issued " + issued + ", horizon " + horizon + ", verify " + verifyBelow);
+      }
+      if (!changedIn.isEmpty()
+          && (changedIn.firstKey() <= horizon || changedIn.lastKey() > issued)) {
+        throw new IllegalArgumentException("a generation's changes outside the history");
+      }
+    }
+
+    /** The history of a tracker that knew only one committed and one issued generation. */
+    public static Saved of(long committed, long issued, boolean verify) {
+      return new Saved(issued, committed, verify ? issued + 1 : 0, new TreeMap<>(), List.of());
+    }
+  }
+
+  public ChangeHistory(BlockGeometry geometry, Saved saved) {
+    this.geometry = geometry;
+    this.issued = saved.issued();
+    this.horizon = saved.horizon();
+    this.verifyBelow = saved.verifyBelow();
+    saved.changedIn().forEach((g, set) -> changedIn.put(g, set.toBitmap()));
+    saved.cursors().forEach(c -> cursors.put(c.target(), c));
+  }
+
+  /** A copy to save. */
+  public Saved save() {
+    TreeMap<Long, DirtySet> sets = new TreeMap<>();
+    changedIn.forEach((g, set) -> sets.put(g, DirtySet.of(geometry, set.clone())));
+    return new Saved(issued, horizon, verifyBelow, sets, new ArrayList<>(cursors.values()));
+  }
+
+  public long issued() {
+    return issued;
+  }
+
+  public long horizon() {
+    return horizon;
+  }
+
+  public long verifyBelow() {
+    return verifyBelow;
+  }
+
+  /** Whether the history says what a target at {@code generation} lacks. */
+  public boolean knows(long generation) {
+    return generation >= horizon && generation <= issued;
+  }
+
+  /** Whether a target at {@code generation} must be compared block by block. */
+  public boolean needsVerify(long generation) {
+    return generation < verifyBelow || !knows(generation);
+  }
+
+  /**
+   * Every target at a generation issued so far must be compared at its next sync: a change happened
+   * that no dirty bit may record. A drain already taken counts as issued, so a sync that is running
+   * does not clear it.
+   */
+  public void requireVerify() {
+    verifyBelow = Math.max(verifyBelow, issued + 1);
+  }
+
+  /**
+   * Issues numbers up to {@code generation}, which a target holds though this history never issued
+   * it (its state was rolled back): no number a target may hold is issued again, and every target
+   * at or below it is compared at its next sync (this history cannot say what those hold).
+   */
+  public void skipTo(long generation) {
+    if (generation > issued) {
+      issued = generation;
+      verifyBelow = Math.max(verifyBelow, generation + 1);
+    }
+  }
+
+  /**
+   * Seals the blocks a drain took as the next generation.
+   *
+   * @return the generation issued
+   */
+  public long seal(RoaringBitmap taken) {
+    long generation = issued + 1;
+    if (!taken.isEmpty()) {
+      List<Long> emptied = new ArrayList<>();
+      for (Map.Entry<Long, RoaringBitmap> e : changedIn.entrySet()) {
+        e.getValue().andNot(taken);
+        if (e.getValue().isEmpty()) {
+          emptied.add(e.getKey());
+        }
+      }
+      emptied.forEach(changedIn::remove);
+      changedIn.put(generation, taken.clone());
+    }
+    issued = generation;
+    compact();
+    return generation;
+  }
+
+  /** The blocks changed after {@code generation} and sealed (a copy). */
+  public RoaringBitmap since(long generation) {
+    List<RoaringBitmap> sets = new ArrayList<>(changedIn.tailMap(generation, false).values());
+    return RoaringBitmap.or(sets.iterator());
+  }
+
+  /** Every block the history holds: what the target furthest behind lacks beside the live set. */
+  public RoaringBitmap all() {
+    return RoaringBitmap.or(changedIn.values().iterator());
+  }
+
+  /**
+   * The generations whose changes are kept: about the number of targets, never more than it + 1.
+   */
+  public int generationsKept() {
+    return changedIn.size();
+  }
+
+  /** The targets, in the order they first synced. */
+  public List<Cursor> cursors() {
+    return List.copyOf(cursors.values());
+  }
+
+  /**
+   * Records that {@code target} holds {@code generation}, then lets go of history no target needs.
+   */
+  public void commit(String target, long generation, Instant now, Duration maxAge) {
+    if (generation < 1 || generation > issued) {
+      throw new IllegalArgumentException("generation " + generation + " was never issued");
+    }
+    cursors.put(target, new Cursor(target, generation, now));
+    prune(now, maxAge);
+  }
+
+  /**
+   * Drops the cursor of {@code target}.
+   *
+   * @return whether there was one
+   */
+  public boolean forget(String target, Instant now, Duration maxAge) {
+    boolean had = cursors.remove(target) != null;
+    prune(now, maxAge);
+    return had;
+  }
+
+  /** Whether {@code cursor} holds history: used within {@code maxAge} and not behind it already. */
+  public boolean holdsHistory(Cursor cursor, Instant now, Duration maxAge) {
+    return cursor.generation() >= horizon
+        && cursor.generation() <= issued
+        && !cursor.syncedAt().plus(maxAge).isBefore(now);
+  }
+
+  /**
+   * Moves the horizon up to the oldest cursor that holds history (to the newest generation when
+   * none does) and drops what no target at or after it needs.
+   */
+  private void prune(Instant now, Duration maxAge) {
+    long oldest = issued;
+    for (Cursor c : cursors.values()) {
+      if (holdsHistory(c, now, maxAge)) {
+        oldest = Math.min(oldest, c.generation());
+      }
+    }
+    horizon = Math.max(horizon, oldest);
+    changedIn.headMap(horizon, true).clear();
+    compact();
+  }
+
+  /**
+   * Merges each generation's set into the next kept one when no cursor sits between them: a target
+   * at a generation in between would be sent the earlier set too (wider, never narrower), and no
+   * known target is. Keeps the number of sets near the number of cursors.
+   */
+  private void compact() {
+    TreeSet<Long> held = new TreeSet<>();
+    cursors.values().forEach(c -> held.add(c.generation()));
+    Long k = changedIn.isEmpty() ? null : changedIn.firstKey();
+    while (k != null) {
+      Long next = changedIn.higherKey(k);
+      if (next == null) {
+        break;
+      }
+      Long cursorAt = held.ceiling(k);
+      if (cursorAt == null || cursorAt >= next) {
+        RoaringBitmap merged = changedIn.remove(k);
+        merged.or(changedIn.get(next));
+        changedIn.put(next, merged);
+      }
+      k = next;
+    }
+  }
+}

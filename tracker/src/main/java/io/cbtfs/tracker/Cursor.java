@@ -1,0 +1,16 @@
+package io.cbtfs.tracker;
+
+import java.time.Instant;
+
+/**
+ * Where one target of an image stands: the generation it last acknowledged and when. Named by the
+ * target's canonical URI. A cursor only decides how much history the tracker keeps (and what {@code
+ * status} shows): what a sync sends is decided by the generation the target itself reports.
+ */
+public record Cursor(String target, long generation, Instant syncedAt) {
+  public Cursor {
+    if (target == null || target.isEmpty() || generation < 0 || syncedAt == null) {
+      throw new IllegalArgumentException("bad cursor " + target + " at " + generation);
+    }
+  }
+}
