@@ -9,7 +9,12 @@ import java.time.Instant;
  */
 public record Cursor(String target, long generation, Instant syncedAt) {
   public Cursor {
-    if (target == null || target.isEmpty() || generation < 0 || syncedAt == null) {
+    if (target == null
+        || target.isEmpty()
+        || target.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+            > TrackerState.MAX_TARGET_BYTES
+        || generation < 0
+        || syncedAt == null) {
       throw new IllegalArgumentException("bad cursor " + target + " at " + generation);
     }
   }

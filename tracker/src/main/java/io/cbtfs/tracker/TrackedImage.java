@@ -193,6 +193,7 @@ public final class TrackedImage {
     if (running != null) {
       throw new CbtfsException("a sync of this image is already running");
     }
+    new Cursor(target, 0, java.time.Instant.EPOCH); // a name its commit can record, checked now
     Drain.Basis basis;
     if (targetGeneration < 0) {
       basis = Drain.Basis.EMPTY;
