@@ -32,6 +32,12 @@ import org.roaringbitmap.RoaringBitmap;
  * <p>Not thread-safe: its {@link TrackedImage} guards it.
  */
 public final class ChangeHistory {
+  /**
+   * The highest generation a history issues or accepts from a target (2^62): far beyond any real
+   * count of syncs, and room to add one without overflow.
+   */
+  public static final long MAX_GENERATION = 1L << 62;
+
   private final BlockGeometry geometry;
   private long issued;
   private long horizon;
@@ -57,7 +63,11 @@ public final class ChangeHistory {
     public Saved {
       changedIn = new TreeMap<>(changedIn);
       cursors = List.copyOf(cursors);
-      if (horizon < 0 || issued < horizon || verifyBelow < 0) {
+      if (horizon < 0
+          || issued < horizon
+          || issued > MAX_GENERATION
+          || verifyBelow < 0
+          || verifyBelow > issued + 1) {
         throw new IllegalArgumentException(
             "generations issued " + issued + ", horizon " + horizon + ", verify " + verifyBelow);
       }
@@ -126,6 +136,9 @@ public final class ChangeHistory {
    * at or below it is compared at its next sync (this history cannot say what those hold).
    */
   public void skipTo(long generation) {
+    if (generation >= MAX_GENERATION) {
+      throw new CbtfsException("generation " + generation + " is beyond any this tracker issues");
+    }
     if (generation > issued) {
       issued = generation;
       verifyBelow = Math.max(verifyBelow, generation + 1);
@@ -138,6 +151,9 @@ public final class ChangeHistory {
    * @return the generation issued
    */
   public long seal(RoaringBitmap taken) {
+    if (issued >= MAX_GENERATION) {
+      throw new CbtfsException("no generation number is left to issue");
+    }
     long generation = issued + 1;
     if (!taken.isEmpty()) {
       List<Long> emptied = new ArrayList<>();

@@ -38,6 +38,9 @@ public final class Drain implements AutoCloseable {
   private final DirtySet blocks;
   private State state = State.OPEN;
 
+  /** Its target's cursor was forgotten while it ran (guarded by the image). */
+  private boolean forgotten;
+
   Drain(
       TrackedImage image,
       String target,
@@ -112,6 +115,14 @@ public final class Drain implements AutoCloseable {
               + " was never issued by this tracker (is its state an older copy?): every block"
               + " compared, and every other target's next sync compares too";
     };
+  }
+
+  void forget() {
+    forgotten = true;
+  }
+
+  boolean forgotten() {
+    return forgotten;
   }
 
   synchronized void commit() {

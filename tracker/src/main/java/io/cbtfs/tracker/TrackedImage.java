@@ -172,6 +172,10 @@ public final class TrackedImage {
    */
   public synchronized boolean forget(String target) throws IOException {
     boolean had = history.forget(target, cursorPolicy.clock().instant(), cursorPolicy.maxAge());
+    if (running != null && running.target().equals(target)) {
+      had = true;
+      running.forget(); // its commit must not record the cursor again
+    }
     if (had) {
       save();
     }
@@ -195,6 +199,13 @@ public final class TrackedImage {
     }
     new Cursor(target, 0, java.time.Instant.EPOCH); // a name its commit can record, checked now
     Drain.Basis basis;
+    if (targetGeneration >= ChangeHistory.MAX_GENERATION / 2) {
+      throw new CbtfsException(
+          target
+              + " says it holds generation "
+              + targetGeneration
+              + ", beyond any a tracker issues: refusing (sync with --full to overwrite it)");
+    }
     if (targetGeneration < 0) {
       basis = Drain.Basis.EMPTY;
     } else if (targetGeneration > history.issued()) {
@@ -245,8 +256,13 @@ public final class TrackedImage {
     running = null;
     // inside the image as the write path knows it: past a shrink's end they would stay dirty
     tracker.markAll(drain.blocks().beyond(imageByteSize).within(knownSize));
-    history.commit(
-        drain.target(), drain.generation(), cursorPolicy.clock().instant(), cursorPolicy.maxAge());
+    if (!drain.forgotten()) { // forgotten while it ran: the operator's word stands
+      history.commit(
+          drain.target(),
+          drain.generation(),
+          cursorPolicy.clock().instant(),
+          cursorPolicy.maxAge());
+    }
     save();
   }
 

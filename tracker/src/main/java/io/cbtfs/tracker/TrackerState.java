@@ -232,6 +232,9 @@ public record TrackerState(
     if (version >= 3) {
       TreeMap<Long, DirtySet> sets = new TreeMap<>();
       int count = in.getInt();
+      if (count < 0 || count > in.remaining() / 12) { // a generation and a length at least
+        throw new CorruptStateException(source, "inconsistent generations");
+      }
       long previous = committed;
       for (int i = 0; i < count; i++) {
         long generation = in.getLong();
@@ -244,6 +247,9 @@ public record TrackerState(
       List<Cursor> cursors = new ArrayList<>();
       Set<String> seen = new HashSet<>();
       int cursorCount = in.getInt();
+      if (cursorCount < 0 || cursorCount > in.remaining() / 21) { // length, a byte, two longs
+        throw new CorruptStateException(source, "inconsistent cursors");
+      }
       for (int i = 0; i < cursorCount; i++) {
         int length = in.getInt();
         if (length <= 0 || length > MAX_TARGET_BYTES || length > in.remaining()) {
