@@ -26,7 +26,8 @@ class RecoveryPropertyTest {
 
   @TempDir Path dir;
 
-  private record Crash(byte[] state, byte[] log, BitSet mustBeDirty) {}
+  /** A crash: the files, the blocks the target may lack, the generation the target holds. */
+  private record Crash(byte[] state, byte[] log, BitSet mustBeDirty, long held) {}
 
   @ParameterizedTest
   @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
@@ -38,6 +39,7 @@ class RecoveryPropertyTest {
     BitSet mustBeDirty = new BitSet();
     TrackerStore store = TrackerStore.open(state, options);
     TrackedImage img = store.image("a.img", new Fingerprint(IMAGE, 1, 1, 1));
+    long[] held = {0}; // the target starts as the empty image does
     for (int op = 0; op < 300; op++) {
       double r = rnd.nextDouble();
       if (r < 0.85) {
@@ -47,22 +49,23 @@ class RecoveryPropertyTest {
         // from here the write may reach the disk at any moment
         mustBeDirty.set((int) G.blockIndex(off), (int) G.blockIndex(off + len - 1) + 1);
         if (rnd.nextInt(4) == 0) {
-          crashes.add(crash(state, mustBeDirty));
+          crashes.add(crash(state, mustBeDirty, held[0]));
         }
         img.afterWrite(off, len);
       } else {
-        try (Drain drain = img.beginSync("file:/target", img.committedGeneration())) {
+        try (Drain drain = img.beginSync("file:/target", held[0])) {
           if (rnd.nextBoolean()) {
             drain.blocks().forEachBlock(b -> mustBeDirty.clear(b)); // the target holds them now
+            held[0] = drain.generation();
             if (rnd.nextBoolean()) {
-              crashes.add(crash(state, mustBeDirty)); // acknowledged but not yet committed
+              crashes.add(crash(state, mustBeDirty, held[0])); // acknowledged but not yet committed
             }
             img.commit(drain, Long.MAX_VALUE);
           }
         }
       }
       if (rnd.nextInt(10) == 0) {
-        crashes.add(crash(state, mustBeDirty));
+        crashes.add(crash(state, mustBeDirty, held[0]));
       }
     }
     store.close();
@@ -91,10 +94,11 @@ class RecoveryPropertyTest {
     assertThat(totalRecovered).isGreaterThanOrEqualTo(totalTrue).isLessThan(allBlocks);
   }
 
-  private static Crash crash(Path state, BitSet mustBeDirty) throws IOException {
+  private static Crash crash(Path state, BitSet mustBeDirty, long held) throws IOException {
     return new Crash(
         Files.readAllBytes(state.resolve("a.img.cbt")),
         Files.readAllBytes(state.resolve("a.img.alog")),
-        (BitSet) mustBeDirty.clone());
+        (BitSet) mustBeDirty.clone(),
+        held);
   }
 }
