@@ -44,11 +44,12 @@ import org.junit.jupiter.api.io.TempDir;
  * CrashStates}) and recovered, and checked for every target against {@link TargetTruth}: each block
  * whose image write may have reached the disk after the data the target holds was read must be in
  * what recovery says the target lacks ({@link StateRecovery.Recovered#lacks}) at the generation the
- * target holds, unless that sync compares every block (lacks is null: counted apart). A target that
- * holds nothing is sent every block. Each crash state is also checked with one bit of its newest
- * activity-log slot flipped (rot, which a torn write cannot be told from). Deliberately broken
- * variants show that the checker catches a wrong order, a damaged slot ignored, and a saved history
- * that narrows what a target is sent.
+ * target holds, unless that sync compares every block (lacks is null: counted apart); and that
+ * generation must be recorded as issued, or a crash would let it be issued again for other
+ * contents. A target that holds nothing is sent every block. Each crash state is also checked with
+ * one bit of its newest activity-log slot flipped (rot, which a torn write cannot be told from).
+ * Deliberately broken variants show that the checker catches a wrong order, a damaged slot ignored,
+ * and a saved history that narrows what a target is sent.
  */
 class CrashSimulationTest {
   private static final BlockGeometry G = BlockGeometry.of(4096);
