@@ -49,7 +49,7 @@ class TrackerStateTest {
   }
 
   /** A state file as version 2 (or, without the issued generation, 1) wrote it. */
-  private static byte[] legacy(int version, TrackerState s, long committed, long issued, int flags)
+  static byte[] legacy(int version, TrackerState s, long committed, long issued, int flags)
       throws IOException {
     RoaringBitmap bitmap = s.dirty().toBitmap();
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();

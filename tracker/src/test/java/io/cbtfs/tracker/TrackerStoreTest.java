@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -11,6 +12,7 @@ import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.roaringbitmap.RoaringBitmap;
 
 class TrackerStoreTest {
   private static final BlockGeometry G = BlockGeometry.of(4096);
@@ -52,6 +54,64 @@ class TrackerStoreTest {
       assertThat(img.tracker().isDirty(2)).isTrue();
       assertThat(img.tracker().dirtyBlockCount()).isEqualTo(1);
     }
+  }
+
+  /**
+   * A state directory of a version-2 mount: its one dirty set is what every target at a generation
+   * from the committed to the issued one lacks (version 2 merged a failed sync's blocks back).
+   * Loaded, it is saved as version 3 at once (before the image is served); a target at the
+   * committed generation, or at one issued after it, is sent exactly the saved dirty set; one below
+   * the committed generation is compared; one above the issued one too.
+   */
+  @Test
+  void aVersionTwoStateMigratesToThree() throws IOException {
+    long size = 1 << 20;
+    DirtySet saved = DirtySet.of(G, RoaringBitmap.bitmapOf(3, 10, 11, 12));
+    TrackerState v2 =
+        new TrackerState(
+            UUID.randomUUID(), G, size, true, fp(size), saved, ChangeHistory.Saved.of(5, 7, false));
+    Files.createDirectories(state());
+    Path file = state().resolve("a.img.cbt");
+    Files.write(file, TrackerStateTest.legacy(2, v2, 5, 7, 1));
+    assertThat(ByteBuffer.wrap(Files.readAllBytes(file)).getInt(8)).isEqualTo(2);
+
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage img = store.image("a.img", fp(size));
+      assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CLEAN);
+      assertThat(img.lineage()).isEqualTo(v2.lineage());
+      assertThat(ByteBuffer.wrap(Files.readAllBytes(file)).getInt(8))
+          .as("saved as version 3 at the first save")
+          .isEqualTo(3);
+      TrackerState v3 = StateFiles.readState(state(), "a.img").orElseThrow();
+      assertThat(v3.history().horizon()).isEqualTo(5);
+      assertThat(v3.issuedGeneration()).isEqualTo(7);
+      assertThat(v3.history().cursors()).isEmpty();
+      assertThat(v3.dirty()).isEqualTo(saved);
+      assertThat(img.verifyNextSync()).isFalse();
+
+      for (long at : new long[] {5, 7}) { // syncs that fail: their set stays in the history
+        try (Drain d = img.beginSync("file:/replica", at)) {
+          assertThat(d.basis()).as("at %d", at).isEqualTo(Drain.Basis.HISTORY);
+          assertThat(d.blocks()).as("at %d: exactly the saved dirty set", at).isEqualTo(saved);
+        }
+      }
+      try (Drain d = img.beginSync("archive:/b", 4)) {
+        assertThat(d.basis()).isEqualTo(Drain.Basis.BEHIND);
+        assertThat(d.mustCompare()).isTrue();
+        assertThat(d.why()).contains("generation 4 is older than the tracker's history (from 5)");
+      }
+      try (Drain d = img.beginSync("file:/replica", 5)) {
+        assertThat(d.blocks()).isEqualTo(saved);
+        img.commit(d, size);
+      }
+      assertThat(img.dirtyBlocks().isEmpty()).isTrue();
+      store.closeClean(Map.of("a.img", fp(size)));
+    }
+    TrackerState after = StateFiles.readState(state(), "a.img").orElseThrow();
+    assertThat(after.history().cursors())
+        .singleElement()
+        .satisfies(c -> assertThat(c.target()).isEqualTo("file:/replica"))
+        .satisfies(c -> assertThat(c.generation()).isEqualTo(after.issuedGeneration()));
   }
 
   @Test
