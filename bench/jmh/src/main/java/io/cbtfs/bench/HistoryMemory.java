@@ -21,8 +21,9 @@ import org.roaringbitmap.RoaringBitmap;
  * then syncs target {@code round mod k} the way {@code TrackedImage.beginSync} and {@code commit}
  * do: the live set sealed as the next generation of the {@link ChangeHistory}, what the target
  * lacks taken from it, the target's cursor committed. Beside it, the per-target design: one bitmap
- * per target, every drain OR'ed into each, the synced target's cleared; each sync's blocks are
- * checked equal in both (the history must send exactly what the per-target bitmap says).
+ * per target, every drain OR'ed into each, the synced target's cleared; at every sync what each
+ * target lacks is checked equal in both (the history must answer exactly what the per-target bitmap
+ * says).
  *
  * <p>Two write patterns: 1% of the blocks at random each round (repeats allowed), and the worst
  * case for the history's bitmaps: every {@code (k+1)}-th block each round, offset by the round, so
@@ -133,6 +134,13 @@ public final class HistoryMemory {
                 + " blocks, the"
                 + " target's own bitmap "
                 + perTarget[t].getCardinality());
+      }
+      // the synced target is the one furthest behind: every other target's answer checked too
+      for (int other = 0; other < k; other++) {
+        if (held[other] >= 0 && !history.since(held[other]).equals(perTarget[other])) {
+          throw new IllegalStateException(
+              "round " + round + ": the history disagrees on target " + other);
+        }
       }
       long during = keptBytes(history);
       long perTargetBytes = 0;
