@@ -18,7 +18,7 @@ import picocli.CommandLine.IVersionProvider;
     versionProvider = CbtfsCommand.Version.class,
     header = "Changed-block tracking for VM disk images through a FUSE proxy.",
     description = {
-      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync; 'cbtfs sync' ships only those blocks to a replica, an archive, a 'cbtfs receive' on another host or an S3 store; 'cbtfs restore' rebuilds any generation."
+      "Mount a folder of images with 'cbtfs mount'; every write through the mount marks the blocks it touched. 'cbtfs status' shows what changed since the last sync; 'cbtfs sync' ships only those blocks to a replica, an archive, a 'cbtfs receive' on another host or an S3 store, each target sent what changed since its own last sync; 'cbtfs forget' drops a target; 'cbtfs restore' rebuilds any generation."
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -52,6 +52,7 @@ public final class CbtfsCommand implements Runnable {
     SUBCOMMANDS.put("unmount", UnmountCommand::new);
     SUBCOMMANDS.put("status", StatusCommand::new);
     SUBCOMMANDS.put("sync", SyncCommand::new);
+    SUBCOMMANDS.put("forget", ForgetCommand::new);
     SUBCOMMANDS.put("verify", VerifyCommand::new);
     SUBCOMMANDS.put("restore", RestoreCommand::new);
     SUBCOMMANDS.put("ls", LsCommand::new);

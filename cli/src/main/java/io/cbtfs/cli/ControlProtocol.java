@@ -12,6 +12,9 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,6 +49,7 @@ final class ControlProtocol {
   static final int STATUS = 2;
   static final int SYNC = 3;
   static final int UNMOUNT = 4;
+  static final int FORGET = 5;
 
   // replies: outside the printable range, so an older mount's text reply is told apart
   static final int OK = 0x10;
@@ -123,12 +127,10 @@ final class ControlProtocol {
           case PING -> new ControlRequest.Ping();
           case UNMOUNT -> new ControlRequest.Unmount();
           case STATUS -> new ControlRequest.Status(name(in));
+          case FORGET -> new ControlRequest.Forget(name(in), target(in));
           case SYNC -> {
             String name = name(in);
-            String target = field(in, "target", MAX_TARGET_BYTES);
-            if (target.isEmpty() || target.indexOf('\0') >= 0) {
-              throw new ControlProtocolException("bad request: the target is empty or holds NUL");
-            }
+            String target = target(in);
             if (!in.hasRemaining()) {
               throw new ControlProtocolException("bad request: SYNC without its flags");
             }
@@ -160,6 +162,10 @@ final class ControlProtocol {
       field(payload, "image name", s.imageName(), MAX_NAME_BYTES);
       field(payload, "target", s.target().uri(), MAX_TARGET_BYTES);
       payload.write(s.full() ? FLAG_FULL : 0);
+    } else if (r instanceof ControlRequest.Forget f) {
+      type = FORGET;
+      field(payload, "image name", f.imageName(), MAX_NAME_BYTES);
+      field(payload, "target", f.target(), MAX_TARGET_BYTES);
     } else if (r instanceof ControlRequest.Ping) {
       type = PING;
     } else if (r instanceof ControlRequest.Unmount) {
@@ -219,6 +225,14 @@ final class ControlProtocol {
       }
     }
 
+    Instant instant(String key) {
+      try {
+        return Instant.parse(text(key));
+      } catch (DateTimeParseException e) {
+        throw notA("time", key);
+      }
+    }
+
     boolean flag(String key) {
       return switch (text(key)) {
         case "true" -> true;
@@ -252,6 +266,18 @@ final class ControlProtocol {
             m.put("recovery", s.recovery());
             m.put("verifyNextSync", Boolean.toString(s.verifyNextSync()));
             m.put("transport", s.transport());
+            m.put("targets", Integer.toString(s.targets().size()));
+            for (int i = 0; i < s.targets().size(); i++) {
+              TargetStatus t = s.targets().get(i);
+              String k = "targets." + i + ".";
+              m.put(k + "target", t.target());
+              m.put(k + "generation", Long.toString(t.generation()));
+              m.put(k + "syncedAt", t.syncedAt().toString());
+              m.put(k + "lagBlocks", Long.toString(t.lagBlocks()));
+              m.put(k + "lagBytes", Long.toString(t.lagBytes()));
+              m.put(k + "secondsSinceSync", Long.toString(t.secondsSinceSync()));
+              m.put(k + "holdsHistory", Boolean.toString(t.holdsHistory()));
+            }
             return m;
           },
           f ->
@@ -267,8 +293,30 @@ final class ControlProtocol {
                   f.flag("clean"),
                   f.text("recovery"),
                   f.flag("verifyNextSync"),
-                  List.of(),
+                  targets(f),
                   f.map().getOrDefault("transport", ""))); // an older mount does not say
+
+  /** The targets of a STATUS reply: none from an older mount, which does not say. */
+  private static List<TargetStatus> targets(ReplyFields f) {
+    long count = f.map().containsKey("targets") ? f.number("targets") : 0;
+    if (count < 0 || count > f.map().size()) { // each target takes fields of its own
+      throw new ControlProtocolException("protocol error: the reply names " + count + " targets");
+    }
+    List<TargetStatus> out = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      String k = "targets." + i + ".";
+      out.add(
+          new TargetStatus(
+              f.text(k + "target"),
+              f.number(k + "generation"),
+              f.instant(k + "syncedAt"),
+              f.number(k + "lagBlocks"),
+              f.number(k + "lagBytes"),
+              f.number(k + "secondsSinceSync"),
+              f.flag(k + "holdsHistory")));
+    }
+    return out;
+  }
 
   static final ReplyCodec<SyncReport> SYNC_REPLY =
       new ReplyCodec<>(
@@ -284,6 +332,8 @@ final class ControlProtocol {
             m.put("zeroRecords", Long.toString(r.zeroRecords()));
             m.put("seconds", String.format(Locale.ROOT, "%.3f", r.seconds()));
             m.put("warning", r.warning());
+            m.put("base", Long.toString(r.base()));
+            m.put("why", r.why());
             return m;
           },
           f ->
@@ -297,7 +347,9 @@ final class ControlProtocol {
                   f.number("records"),
                   f.number("zeroRecords"),
                   f.decimal("seconds"),
-                  f.map().getOrDefault("warning", "")));
+                  f.map().getOrDefault("warning", ""),
+                  f.map().containsKey("base") ? f.number("base") : -1, // an older mount: unsaid
+                  f.map().getOrDefault("why", "")));
 
   /**
    * Reads one reply frame, as the client does.
@@ -412,6 +464,15 @@ final class ControlProtocol {
     } catch (EOFException e) {
       throw new ControlProtocolException("truncated " + what + ": the connection ended");
     }
+  }
+
+  /** A target: its URI (SYNC) or its cursor's name (FORGET). */
+  private static String target(ByteBuffer in) {
+    String target = field(in, "target", MAX_TARGET_BYTES);
+    if (target.isEmpty() || target.indexOf('\0') >= 0) {
+      throw new ControlProtocolException("bad request: the target is empty or holds NUL");
+    }
+    return target;
   }
 
   /** An image name: one path component, as the mount serves it. */

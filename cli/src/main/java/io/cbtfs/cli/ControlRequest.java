@@ -68,6 +68,24 @@ sealed interface ControlRequest<R> {
     }
   }
 
+  /**
+   * Drops the cursor of one target of an image ({@link MountService#forget}).
+   *
+   * @param target the cursor's name: the target's canonical URI, as a sync names it
+   */
+  record Forget(String imageName, String target) implements ControlRequest<Done> {
+    @Override
+    public Done runOn(MountService mount, SyncProgress progress) throws IOException {
+      mount.forget(imageName, target);
+      return Done.DONE;
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<Done> replyCodec() {
+      return ControlProtocol.DONE_REPLY;
+    }
+  }
+
   /** Unmount, with the tracking saved; fails while an image is open. */
   record Unmount() implements ControlRequest<Done> {
     @Override

@@ -7,6 +7,7 @@ import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtyTracker;
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
@@ -72,7 +73,9 @@ final class DemoCommand implements Callable<Integer> {
               ControlServer.start(mount.options().stateDir(), new RunningMount(mount))) {
         step(out, "2. mounted %s on %s (block size %s)", backing, mnt, options.geometry());
         Path image = mnt.resolve("disk.img");
-        SyncReport seed = SyncClient.run(image, null, target, false, SyncProgress.NONE);
+        SyncReport seed =
+            SyncClient.run(
+                image, null, target, false, TrackingOptions.Cursors.DEFAULT, SyncProgress.NONE);
         step(
             out,
             "3. the first sync to an empty replica sends everything:%n   %s",
@@ -94,7 +97,9 @@ final class DemoCommand implements Callable<Integer> {
         if (status.dirtyBlocks() != expected) {
           return CbtfsCommand.EXIT_FAILURE;
         }
-        SyncReport delta = SyncClient.run(image, null, target, false, SyncProgress.NONE);
+        SyncReport delta =
+            SyncClient.run(
+                image, null, target, false, TrackingOptions.Cursors.DEFAULT, SyncProgress.NONE);
         step(
             out,
             "6. the second sync sends only the changed blocks:%n   %s",

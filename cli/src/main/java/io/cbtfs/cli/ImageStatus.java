@@ -9,7 +9,9 @@ import java.util.List;
  * @param tracking "mounted" (a running mount answered), "offline" (persisted state) or "untracked"
  * @param verifyNextSync the next sync compares every block with its target and sends what differs
  *     (the image changed while not mounted, or recovery could not trust the activity log)
- * @param targets the last committed generation per target, and when
+ * @param dirtyBlocks what the target furthest behind lacks, as far as the tracker knows: the blocks
+ *     written since the last sync and those of every generation a target still lacks
+ * @param targets every target with a cursor, in the order they first synced
  * @param transport the FUSE transport of the mount that answered ("kernel", "libfuse2"); empty when
  *     not mounted
  */
@@ -25,17 +27,16 @@ record ImageStatus(
     boolean clean,
     String recovery,
     boolean verifyNextSync,
-    List<SyncHistory.Entry> targets,
+    List<TargetStatus> targets,
     String transport) {
 
   ImageStatus {
-    // a history left by an earlier image of the same name does not describe this one
-    targets = targets == null ? List.of() : SyncHistory.ofLineage(targets, lineage);
+    targets = targets == null ? List.of() : List.copyOf(targets);
     transport = transport == null ? "" : transport;
   }
 
-  /** This status as named by the user ({@code image} as they gave it), with {@code list}. */
-  ImageStatus as(String imagePath, List<SyncHistory.Entry> list) {
+  /** This status as named by the user ({@code image} as they gave it). */
+  ImageStatus as(String imagePath) {
     return new ImageStatus(
         imagePath,
         imageSize,
@@ -48,7 +49,7 @@ record ImageStatus(
         clean,
         recovery,
         verifyNextSync,
-        list, // the constructor copies it
+        targets,
         transport);
   }
 
@@ -78,8 +79,9 @@ record ImageStatus(
         + ",\"transport\":"
         + Json.quote(transport)
         + ",\"targets\":"
-        + SyncHistory.toJson(targets)
-        + "}";
+        + "["
+        + String.join(",", targets.stream().map(TargetStatus::toJson).toList())
+        + "]}";
   }
 
   String toText() {
@@ -91,7 +93,8 @@ record ImageStatus(
                 "image        %s%n"
                     + "image size   %s (%d bytes)%n"
                     + "block size   %s%n"
-                    + "dirty        %d blocks, %s (%.2f%% of the image)%n"
+                    + "dirty        %d blocks, %s (%.2f%% of the image; what the target furthest"
+                    + " behind lacks)%n"
                     + "generation   %d (last committed sync)%n"
                     + "tracking     %s%s%n",
                 image,
@@ -109,14 +112,8 @@ record ImageStatus(
           "next sync    verified: compares every block with the target and sends what differs"
               + System.lineSeparator());
     }
-    for (SyncHistory.Entry t : targets) {
-      out.append(
-          String.format(
-              Json.NUMBERS,
-              "synced to   %s: generation %d at %s%n",
-              t.target(),
-              t.generation(),
-              t.at()));
+    for (TargetStatus t : targets) {
+      out.append(t.toText()).append(System.lineSeparator());
     }
     return out.toString();
   }

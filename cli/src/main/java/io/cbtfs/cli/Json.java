@@ -52,4 +52,20 @@ final class Json {
     }
     return String.format(NUMBERS, "%.1f %s", v, units[unit]);
   }
+
+  /** 90061 as "1 d 1 h": the two largest units, for a human reading an age. */
+  static String humanSeconds(long seconds) {
+    long[] sizes = {86_400, 3_600, 60, 1};
+    String[] units = {"d", "h", "min", "s"};
+    for (int i = 0; i < sizes.length - 1; i++) {
+      if (seconds >= sizes[i]) {
+        long rest = seconds % sizes[i] / sizes[i + 1];
+        return seconds / sizes[i]
+            + " "
+            + units[i]
+            + (rest == 0 ? "" : " " + rest + " " + units[i + 1]);
+      }
+    }
+    return seconds + " s";
+  }
 }

@@ -130,6 +130,8 @@ final class MountCommand implements Callable<Integer> {
               + "it). A foreground mount gets it from bin/cbtfs, which starts its JVM.")
   String maxMemory;
 
+  @CommandLine.Mixin CursorAgeOption cursorAge;
+
   @CommandLine.Mixin VerboseOption verbose;
 
   @Option(names = "--daemon-child", hidden = true)
@@ -216,6 +218,7 @@ final class MountCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
+    tracking = tracking.withCursors(cursorAge.policy(spec.commandLine()));
     FuseTransport chosen;
     try {
       chosen =
@@ -283,6 +286,7 @@ final class MountCommand implements Callable<Integer> {
     args.add("--state-dir=" + options.stateDir());
     args.add("--al-extent-size=" + extentSize);
     args.add("--al-extents=" + maxHotExtents);
+    args.add("--cursor-max-age=" + cursorAge.maxAge);
     if (allowOther) {
       args.add("--allow-other");
     }

@@ -25,6 +25,14 @@ interface MountService {
       throws IOException;
 
   /**
+   * Drops the cursor {@code target} of an image the mount serves: the history held for it goes.
+   *
+   * @throws io.cbtfs.tracker.CbtfsException if the image has no such cursor (the message names the
+   *     ones it has)
+   */
+  void forget(String imageName, String target) throws IOException;
+
+  /**
    * Unmounts and saves the tracking.
    *
    * @throws io.cbtfs.tracker.CbtfsException if an image is still open (the mount keeps serving)

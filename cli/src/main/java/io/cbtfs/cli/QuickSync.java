@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 
@@ -55,10 +56,16 @@ final class QuickSync {
       return null;
     }
     try {
-      // the defaults of SyncCommand's options: no --state-dir, no --full, and no --s3-* options,
-      // with which S3Options.address parses the target as it is
+      // the defaults of SyncCommand's options: no --state-dir, no --full, no --s3-* options (with
+      // which S3Options.address parses the target as it is), the default --cursor-max-age
       return SyncCommand.execute(
-          p.image(), null, TargetAddress.parse(p.target()), false, p.json(), out);
+          p.image(),
+          null,
+          TargetAddress.parse(p.target()),
+          false,
+          TrackingOptions.Cursors.DEFAULT,
+          p.json(),
+          out);
     } catch (Exception e) {
       return CbtfsCommand.OneLineErrors.report(e, "sync", err);
     }

@@ -1,16 +1,10 @@
 package io.cbtfs.cli;
 
-import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
-import io.cbtfs.tracker.DirtySet;
-import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Semaphore;
 
 /** The {@link MountService} of the mount running in this process. */
@@ -38,34 +32,20 @@ final class RunningMount implements MountService {
             mount.fileSystem().files(),
             mount.options().stateDir(),
             mount.options().mountPoint(),
-            threads);
+            threads,
+            mount.options().tracking().cursors());
     this.syncsAtOnce = new Semaphore(MemoryBudget.syncsAtOnce(direct, threads), true);
   }
 
   @Override
   public ImageStatus status(String name) throws IOException {
-    ImageFiles files = mount.fileSystem().files();
-    Path backing = files.existingImage(name);
-    long size = Files.size(backing);
-    TrackedImage image = mount.fileSystem().trackers().image(name, () -> files.fingerprint(name));
-    DirtySet dirty = image.dirtyBlocks().within(size);
-    return new ImageStatus(
-        name,
-        size,
-        image.tracker().geometry().blockSize(),
-        dirty.blockCount(),
-        dirty.byteCount(size),
-        image.committedGeneration(),
-        image.lineage().toString(),
-        "mounted",
-        true,
-        switch (image.recovery().kind()) {
-          case NEW, CLEAN -> "";
-          default -> image.recovery().describe();
-        },
-        image.verifyNextSync(),
-        List.of(),
-        mount.transport().label());
+    return syncs.status(name, mount.transport().label());
+  }
+
+  @Override
+  public void forget(String name, String target) throws IOException {
+    mount.fileSystem().files().existingImage(name);
+    syncs.forget(name, target);
   }
 
   @Override

@@ -3,6 +3,7 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -14,8 +15,16 @@ import java.util.Optional;
 final class SyncClient {
   private SyncClient() {}
 
+  /**
+   * @param cursors the cursor policy of a sync with no mount running (a mount keeps its own)
+   */
   static SyncReport run(
-      Path image, Path stateDirOption, TargetAddress target, boolean full, SyncProgress progress)
+      Path image,
+      Path stateDirOption,
+      TargetAddress target,
+      boolean full,
+      TrackingOptions.Cursors cursors,
+      SyncProgress progress)
       throws IOException {
     ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
     Optional<ControlChannel> control = ControlClient.connect(loc.stateDir());
@@ -28,7 +37,8 @@ final class SyncClient {
               + loc.mountPoint().get()
               + " does not answer on its control socket (is its process gone?)");
     }
-    return SyncHost.offline(image.toAbsolutePath().normalize(), loc, target, full, progress);
+    return SyncHost.offline(
+        image.toAbsolutePath().normalize(), loc, target, full, progress, cursors);
   }
 
   /** Asks the mount to sync; Ctrl-C meanwhile cancels the mount's sync ({@link CancelOnExit}). */

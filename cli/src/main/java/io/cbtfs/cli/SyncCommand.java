@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -27,7 +28,15 @@ import picocli.CommandLine.Parameters;
           + "and one manifest per generation in S3, Ceph RGW or MinIO; see 'cbtfs ls' and "
           + "'cbtfs gc'). IMAGE is the path under a "
           + "cbtfs mount (the sync runs inside the mount) or the backing file (offline, with "
-          + "no mount running)."
+          + "no mount running).",
+      "",
+      "Every target has its own cursor (named by its canonical URI): a sync sends what changed "
+          + "since the generation that target holds, however many other targets the image "
+          + "syncs to. When the tracker cannot say (the target is behind the history it keeps, "
+          + "at a generation it never issued, or the image changed in a way no dirty bit "
+          + "records), the sync compares every block and sends what differs. The report says "
+          + "why (--json: base, the generation the target held, -1 for a full sync, and why). "
+          + "'cbtfs status' lists the targets, 'cbtfs forget' drops one."
     })
 final class SyncCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "IMAGE", description = "The image to sync.")
@@ -50,22 +59,36 @@ final class SyncCommand implements Callable<Integer> {
 
   @CommandLine.Mixin S3Options s3;
 
+  @CommandLine.Mixin CursorAgeOption cursorAge;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
     return execute(
-        image, stateDir.stateDir, s3.address(target), full, json.on, spec.commandLine().getOut());
+        image,
+        stateDir.stateDir,
+        s3.address(target),
+        full,
+        cursorAge.policy(spec.commandLine()),
+        json.on,
+        spec.commandLine().getOut());
   }
 
   /** The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}. */
   static int execute(
-      Path image, Path stateDir, TargetAddress target, boolean full, boolean json, PrintWriter out)
+      Path image,
+      Path stateDir,
+      TargetAddress target,
+      boolean full,
+      TrackingOptions.Cursors cursors,
+      boolean json,
+      PrintWriter out)
       throws IOException {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
     try {
-      r = SyncClient.run(image, stateDir, target, full, bar);
+      r = SyncClient.run(image, stateDir, target, full, cursors, bar);
     } finally {
       bar.finish();
     }
@@ -77,20 +100,23 @@ final class SyncCommand implements Callable<Integer> {
     return CbtfsCommand.EXIT_OK;
   }
 
+  /** The report for a human: what was sent, then why that much (when the syncer said). */
   static String summary(Path image, SyncReport r) {
+    String why = r.why().isEmpty() ? "" : System.lineSeparator() + "why: " + r.why();
     return String.format(
-        Json.NUMBERS,
-        "synced %s to %s: generation %d (%s), %d blocks, %s of data, %s on the wire (%.2fx), "
-            + "%.3f s",
-        image,
-        r.target(),
-        r.generation(),
-        r.full() ? "full" : "incremental",
-        r.blocks(),
-        Json.humanBytes(r.dataBytes()),
-        Json.humanBytes(r.wireBytes()),
-        r.compressionRatio(),
-        r.seconds());
+            Json.NUMBERS,
+            "synced %s to %s: generation %d (%s), %d blocks, %s of data, %s on the wire (%.2fx), "
+                + "%.3f s",
+            image,
+            r.target(),
+            r.generation(),
+            r.full() ? "full" : "incremental",
+            r.blocks(),
+            Json.humanBytes(r.dataBytes()),
+            Json.humanBytes(r.wireBytes()),
+            r.compressionRatio(),
+            r.seconds())
+        + why;
   }
 
   static String toJson(SyncReport r) {
@@ -98,7 +124,7 @@ final class SyncCommand implements Callable<Integer> {
         Json.NUMBERS,
         "{\"target\":%s,\"generation\":%d,\"full\":%b,\"blocks\":%d,\"dataBytes\":%d,"
             + "\"wireBytes\":%d,\"records\":%d,\"zeroRecords\":%d,\"compressionRatio\":%.3f,"
-            + "\"seconds\":%.3f,\"warning\":%s}",
+            + "\"seconds\":%.3f,\"warning\":%s,\"base\":%d,\"why\":%s}",
         Json.quote(r.target()),
         r.generation(),
         r.full(),
@@ -109,6 +135,8 @@ final class SyncCommand implements Callable<Integer> {
         r.zeroRecords(),
         r.compressionRatio(),
         r.seconds(),
-        Json.quote(r.warning()));
+        Json.quote(r.warning()),
+        r.base(),
+        Json.quote(r.why()));
   }
 }

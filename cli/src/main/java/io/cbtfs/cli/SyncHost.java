@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.ImageFiles;
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.SyncSource;
@@ -8,6 +9,8 @@ import io.cbtfs.syncer.Syncer;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.StateFiles;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -15,12 +18,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
- * The server half of a sync: where the tracking is held, an image is synced to its target and the
- * sync recorded for {@code status}. The running mount holds one ({@link RunningMount}); with no
- * mount, {@link #offline} loads the saved state into one for a single sync.
+ * The server half of the commands on an image's tracking: where the tracking is held, an image is
+ * synced to its target, its status taken and a target's cursor forgotten. The running mount holds
+ * one ({@link RunningMount}); with no mount, {@link #offline} and {@link #forgetOffline} load the
+ * saved state into one for a single command.
  */
 final class SyncHost {
   private final TrackerStore store;
@@ -28,37 +34,87 @@ final class SyncHost {
   private final Path stateDir;
   private final Path mountPoint;
   private final int syncThreads;
+  private final TrackingOptions.Cursors cursors;
 
   /**
    * @param mountPoint the mount serving the images, or null for a sync with no mount
    * @param syncThreads each sync's readers ({@link MemoryBudget#syncThreads})
+   * @param cursors the store's cursor policy: its clock says how long ago a target synced
    */
-  SyncHost(TrackerStore store, ImageFiles files, Path stateDir, Path mountPoint, int syncThreads) {
+  SyncHost(
+      TrackerStore store,
+      ImageFiles files,
+      Path stateDir,
+      Path mountPoint,
+      int syncThreads,
+      TrackingOptions.Cursors cursors) {
     this.store = store;
     this.files = files;
     this.stateDir = stateDir;
     this.mountPoint = mountPoint;
     this.syncThreads = syncThreads;
+    this.cursors = cursors;
   }
 
-  /** Loads the image's tracking, syncs it to {@code address}, records the target. */
+  /** Loads the image's tracking and syncs it to {@code address}: the target's cursor moves. */
   SyncReport sync(String name, TargetAddress address, boolean full, SyncProgress progress)
       throws IOException {
     TrackedImage image = store.image(name, () -> files.fingerprint(name));
-    SyncReport report;
     try (Target t = address.open()) {
       TargetPlacement.requireApart(
           t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
-      report =
-          new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads)
-              .sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
+      return new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads)
+          .sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
     }
-    try {
-      SyncHistory.record(stateDir, name, report, image.lineage().toString());
-    } catch (IOException | RuntimeException e) { // informational, and the data is synced
-      return report.withWarning("the sync history (for status) was not updated: " + e.getMessage());
+  }
+
+  /**
+   * The status of an image being served.
+   *
+   * @param transport the FUSE transport serving it
+   */
+  ImageStatus status(String name, String transport) throws IOException {
+    Path backing = files.existingImage(name);
+    long size = Files.size(backing);
+    TrackedImage image = store.image(name, () -> files.fingerprint(name));
+    DirtySet dirty = image.dirtyBlocks().within(size);
+    return new ImageStatus(
+        name,
+        size,
+        image.tracker().geometry().blockSize(),
+        dirty.blockCount(),
+        dirty.byteCount(size),
+        image.committedGeneration(),
+        image.lineage().toString(),
+        "mounted",
+        true,
+        switch (image.recovery().kind()) {
+          case NEW, CLEAN -> "";
+          default -> image.recovery().describe();
+        },
+        image.verifyNextSync(),
+        TargetStatus.of(image.targets(), cursors.clock().instant()),
+        transport);
+  }
+
+  /**
+   * Drops the cursor {@code target} of the image.
+   *
+   * @throws CbtfsException if it has no such cursor, naming those it has
+   */
+  void forget(String name, String target) throws IOException {
+    TrackedImage image = store.image(name, () -> files.fingerprint(name));
+    if (!image.forget(target)) {
+      List<String> known =
+          image.targets().stream().map(t -> Printable.escaped(t.cursor().target())).toList();
+      throw new CbtfsException(
+          Printable.escaped(name)
+              + " has no target "
+              + Printable.escaped(target)
+              + (known.isEmpty()
+                  ? "; it has no targets"
+                  : "; its targets: " + String.join(", ", known)));
     }
-    return report;
   }
 
   /**
@@ -66,7 +122,64 @@ final class SyncHost {
    * either way.
    */
   static SyncReport offline(
-      Path backing, ImageLocator loc, TargetAddress target, boolean full, SyncProgress progress)
+      Path backing,
+      ImageLocator loc,
+      TargetAddress target,
+      boolean full,
+      SyncProgress progress,
+      TrackingOptions.Cursors cursors)
+      throws IOException {
+    return offline(
+        backing,
+        loc,
+        cursors,
+        host -> host.sync(loc.imageName(), target, full, progress),
+        SyncReport::withWarning);
+  }
+
+  /**
+   * Forgets a cursor with no mount running, the way {@link #offline} syncs.
+   *
+   * @return a warning for the operator, empty if none: the cursor is gone either way
+   */
+  static String forgetOffline(
+      Path backing, ImageLocator loc, String target, TrackingOptions.Cursors cursors)
+      throws IOException {
+    if (StateFiles.readState(loc.stateDir(), loc.imageName()).isEmpty()) {
+      throw new CbtfsException(
+          backing
+              + " is not tracked: no state for '"
+              + Printable.escaped(loc.imageName())
+              + "' in "
+              + loc.stateDir());
+    }
+    return offline(
+        backing,
+        loc,
+        cursors,
+        host -> {
+          host.forget(loc.imageName(), target);
+          return "";
+        },
+        (none, warning) -> warning);
+  }
+
+  private interface OfflineWork<R> {
+    R run(SyncHost host) throws IOException;
+  }
+
+  /**
+   * Runs {@code work} on the saved state of one image: loaded (and recovered) from the state
+   * directory, then saved again clean either way, so the next run needs no recovery.
+   *
+   * @param warn {@code work}'s result with a warning: it stands when only the save after it failed
+   */
+  private static <R> R offline(
+      Path backing,
+      ImageLocator loc,
+      TrackingOptions.Cursors cursors,
+      OfflineWork<R> work,
+      BiFunction<R, String, R> warn)
       throws IOException {
     if (!Files.isRegularFile(backing, LinkOption.NOFOLLOW_LINKS)) {
       throw new CbtfsException("no image at " + backing);
@@ -74,19 +187,21 @@ final class SyncHost {
     ImageFiles files = new ImageFiles(backing.getParent(), loc.stateDir());
     String name = loc.imageName();
     try (TrackerStore store =
-        TrackerStore.open(loc.stateDir(), TrackingOptions.defaults(BlockGeometry.defaults()))) {
-      SyncReport report;
+        TrackerStore.open(
+            loc.stateDir(),
+            TrackingOptions.defaults(BlockGeometry.defaults()).withCursors(cursors))) {
+      R result;
       try {
-        report =
-            new SyncHost(
+        result =
+            work.run(
+                new SyncHost(
                     store,
                     files,
                     loc.stateDir(),
                     null,
-                    Runtime.getRuntime().availableProcessors()) // no budget: the JVM's own limits
-                .sync(name, target, full, progress);
+                    Runtime.getRuntime().availableProcessors(), // no budget: the JVM's own limits
+                    cursors));
       } catch (IOException | RuntimeException e) {
-        // the drained blocks are merged back: save them clean, so the next run needs no recovery
         try {
           saveClean(store, files, name);
         } catch (IOException | RuntimeException again) {
@@ -96,10 +211,10 @@ final class SyncHost {
       }
       try {
         saveClean(store, files, name);
-      } catch (IOException | RuntimeException e) { // the data is synced: a warning
-        return report.withWarning("the tracking state was not saved: " + e.getMessage());
+      } catch (IOException | RuntimeException e) { // what it did stands: a warning
+        return warn.apply(result, "the tracking state was not saved: " + e.getMessage());
       }
-      return report;
+      return result;
     }
   }
 

@@ -2,6 +2,7 @@ package io.cbtfs.cli;
 
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.Targets;
+import java.io.IOException;
 import java.nio.file.Path;
 
 /**
@@ -30,6 +31,18 @@ record TargetAddress(String uri) {
   /** The target itself, ready to sync to or read from; the caller closes it. */
   Target open() {
     return Targets.parse(uri, NO_CWD);
+  }
+
+  /**
+   * The name a sync gives this target's cursor ({@link Target#describe} of the target it opens),
+   * found without connecting anywhere or touching the target.
+   *
+   * @throws IllegalArgumentException if the target cannot be opened (a cbtfs:// token unreadable)
+   */
+  String cursorName() throws IOException {
+    try (Target t = open()) {
+      return t.describe();
+    }
   }
 
   @Override

@@ -20,7 +20,9 @@ class CbtfsCommandTest {
   @Test
   void helpAndVersionOnEveryCommand() {
     for (String cmd :
-        new String[] {"mount", "unmount", "status", "sync", "verify", "restore", "demo"}) {
+        new String[] {
+          "mount", "unmount", "status", "sync", "forget", "verify", "restore", "demo"
+        }) {
       CliRun help = CliRun.of(cmd, "--help");
       assertThat(help.exitCode()).as(cmd).isZero();
       assertThat(help.out()).contains("Usage: cbtfs " + cmd);

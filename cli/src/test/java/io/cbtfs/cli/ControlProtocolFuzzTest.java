@@ -84,7 +84,7 @@ class ControlProtocolFuzzTest {
   }
 
   private static int frameType(Random r) {
-    return r.nextBoolean() ? r.nextInt(6) : r.nextInt();
+    return r.nextBoolean() ? r.nextInt(7) : r.nextInt();
   }
 
   private static int length(Random r) {
@@ -122,10 +122,11 @@ class ControlProtocolFuzzTest {
                 .substring(0, ControlProtocol.MAX_TARGET_BYTES);
     try {
       return ControlProtocol.encode(
-          switch (r.nextInt(4)) {
+          switch (r.nextInt(5)) {
             case 0 -> new ControlRequest.Ping();
             case 1 -> new ControlRequest.Status(name);
             case 2 -> new ControlRequest.Sync(name, new TargetAddress(target), r.nextBoolean());
+            case 3 -> new ControlRequest.Forget(name, target);
             default -> new ControlRequest.Unmount();
           });
     } catch (ControlProtocolException tooLongOrNotUnicode) {
@@ -155,7 +156,9 @@ class ControlProtocolFuzzTest {
     String name =
         r instanceof ControlRequest.Status s
             ? s.imageName()
-            : r instanceof ControlRequest.Sync s ? s.imageName() : null;
+            : r instanceof ControlRequest.Sync s
+                ? s.imageName()
+                : r instanceof ControlRequest.Forget f ? f.imageName() : null;
     if (name != null) {
       assertThat(name.getBytes(StandardCharsets.UTF_8).length)
           .isBetween(1, ControlProtocol.MAX_NAME_BYTES);
@@ -167,6 +170,11 @@ class ControlProtocolFuzzTest {
       assertThat(s.target().uri().getBytes(StandardCharsets.UTF_8).length)
           .isBetween(1, ControlProtocol.MAX_TARGET_BYTES);
       assertThat(s.target().uri()).doesNotContain("\0");
+    }
+    if (r instanceof ControlRequest.Forget f) {
+      assertThat(f.target().getBytes(StandardCharsets.UTF_8).length)
+          .isBetween(1, ControlProtocol.MAX_TARGET_BYTES);
+      assertThat(f.target()).doesNotContain("\0");
     }
     byte[] encoded = ControlProtocol.encode(r);
     assertThat(Arrays.copyOf(input, Math.min(input.length, encoded.length)))

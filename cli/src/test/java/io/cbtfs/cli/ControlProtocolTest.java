@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.cbtfs.syncer.SyncReport;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,62 @@ class ControlProtocolTest {
             "kernel");
     ControlProtocol.ReplyCodec<ImageStatus> codec = new ControlRequest.Status(ODD).replyCodec();
     assertThat(codec.decode(read(codec.answer(sent)))).isEqualTo(sent);
+  }
+
+  /** Every target of the image crosses the socket: its cursor's name byte for byte, and its lag. */
+  @Test
+  void aStatusReplyCarriesEveryTarget() throws IOException {
+    List<TargetStatus> targets =
+        List.of(
+            new TargetStatus(
+                ODD, 3, Instant.parse("2026-01-02T03:04:05.678Z"), 2, 131072, 60, true),
+            new TargetStatus(
+                "s3://b/fleet/vm?endpoint=http://h:9", 1, Instant.EPOCH, -1, -1, 1L << 40, false));
+    ImageStatus sent =
+        new ImageStatus(
+            ODD, 1L << 40, 65536, 3, 196608, 41, ODD, "mounted", true, "", false, targets,
+            "kernel");
+    ControlProtocol.ReplyCodec<ImageStatus> codec = ControlProtocol.STATUS_REPLY;
+    ImageStatus received = codec.decode(read(codec.answer(sent)));
+    assertThat(received.targets()).containsExactlyElementsOf(targets);
+    assertThat(received).isEqualTo(sent);
+  }
+
+  /** A mount of the version before cursors sends no targets: none, not a protocol error. */
+  @Test
+  void aStatusReplyWithoutTargetsHasNone() throws IOException {
+    ImageStatus sent =
+        new ImageStatus(
+            "a", 1, 4096, 0, 0, 0, "L", "mounted", true, "", false, List.of(), "libfuse2");
+    Map<String, String> fields = read(ControlProtocol.STATUS_REPLY.answer(sent));
+    fields.remove("targets");
+    assertThat(ControlProtocol.STATUS_REPLY.decode(fields)).isEqualTo(sent);
+    fields.put("targets", "1"); // one announced, none sent
+    assertThatThrownBy(() -> ControlProtocol.STATUS_REPLY.decode(fields))
+        .isInstanceOf(ControlProtocolException.class)
+        .hasMessage("protocol error: the reply has no field 'targets.0.target'");
+    fields.put("targets", "-1");
+    assertThatThrownBy(() -> ControlProtocol.STATUS_REPLY.decode(fields))
+        .isInstanceOf(ControlProtocolException.class)
+        .hasMessage("protocol error: the reply names -1 targets");
+  }
+
+  /** A sync through the mount says what the target held and why that much was sent. */
+  @Test
+  void aSyncReplyCarriesBaseAndWhy() throws IOException {
+    SyncReport sent = new SyncReport(ODD, 7, false, 10, 655360, 1234, 3, 1, 0.125, "", 6, ODD);
+    ControlProtocol.ReplyCodec<SyncReport> codec = ControlProtocol.SYNC_REPLY;
+    SyncReport received = codec.decode(read(codec.answer(sent)));
+    assertThat(received.base()).isEqualTo(6);
+    assertThat(received.why()).isEqualTo(ODD);
+    assertThat(received).isEqualTo(sent);
+  }
+
+  @Test
+  void aForgetRequestComesBackAsItWasSent() throws IOException {
+    ControlRequest.Forget sent = new ControlRequest.Forget(ODD, ODD);
+    assertThat(ControlProtocol.readRequest(new ByteArrayInputStream(ControlProtocol.encode(sent))))
+        .isEqualTo(sent);
   }
 
   @Test

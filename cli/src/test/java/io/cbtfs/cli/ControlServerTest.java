@@ -55,6 +55,11 @@ class ControlServerTest {
           // the name comes back in the warning, so that it crosses the socket both ways
           return new SyncReport(target.uri(), 1, full, 0, 0, 0, 0, 0, 0, name);
         }
+
+        @Override
+        public void forget(String name, String target) {
+          received.add(new ControlRequest.Forget(name, target));
+        }
       };
 
   /** A mount whose requests the test defines; by default it serves nothing. */
@@ -68,6 +73,11 @@ class ControlServerTest {
     public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
         throws IOException {
       throw new UnsupportedOperationException("no sync here");
+    }
+
+    @Override
+    public void forget(String name, String target) throws IOException {
+      throw new UnsupportedOperationException("no forget here");
     }
 
     @Override
@@ -162,11 +172,17 @@ class ControlServerTest {
             assertThat(sync.warning()).isEqualTo(name);
             assertThat(sync.full()).isTrue();
             assertThat(sync.target()).isEqualTo(longTarget);
+            call(new ControlRequest.Forget(name, longTarget));
           }
         });
-    assertThat(received).hasSize(2 * names.size());
-    assertThat(received.get(received.size() - 1))
-        .isEqualTo(sync(names.get(names.size() - 1), longTarget, true));
+    assertThat(received).hasSize(3 * names.size());
+    for (int i = 0; i < names.size(); i++) {
+      assertThat(received.subList(3 * i, 3 * i + 3))
+          .containsExactly(
+              status(names.get(i)),
+              sync(names.get(i), longTarget, true),
+              new ControlRequest.Forget(names.get(i), longTarget));
+    }
   }
 
   @Test

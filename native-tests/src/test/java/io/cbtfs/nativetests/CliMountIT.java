@@ -13,6 +13,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -177,7 +178,9 @@ class CliMountIT {
         "conv=notrunc",
         "status=none");
     Tools.Result second = Cbtfs.run("sync", image.toString(), "file:" + replica);
-    assertThat(second.output()).contains("generation 2 (incremental), 2 blocks");
+    assertThat(second.output())
+        .contains("generation 2 (incremental), 2 blocks")
+        .contains("why: the blocks changed since the target's generation 1"); // via the socket
     Tools.Result verify = Cbtfs.run("verify", image.toString(), "file:" + replica);
     assertThat(verify.exitCode()).as(verify.output()).isZero();
     assertThat(verify.output()).contains("are identical");
@@ -196,10 +199,21 @@ class CliMountIT {
     assertThat(diff.exitCode()).isEqualTo(1);
     assertThat(diff.output()).contains("differ", "0 (offset 0)");
     Tools.Result status = Cbtfs.run("status", "--json", image.toString());
+    // each target's cursor: both lack the block just written, the replica also what the archive's
+    // sync took (nothing: no write between the two syncs)
     assertThat(status.output())
-        .contains(
-            "\"targets\":[{\"target\":\"file:" + replica + "\",\"generation\":2,\"at\":",
-            "\"target\":\"archive:" + archive + "\",\"generation\":3");
+        .containsPattern(
+            "\"targets\":\\[\\{\"target\":\""
+                + Pattern.quote("file:" + replica)
+                + "\",\"generation\":2,\"syncedAt\":\"20[0-9T:.-]+Z\",\"lagBlocks\":1,"
+                + "\"lagBytes\":65536,\"secondsSinceSync\":[0-9]+,\"holdsHistory\":true\\}")
+        .contains("\"target\":\"archive:" + archive + "\",\"generation\":3");
+    Tools.Result forget = Cbtfs.run("forget", image.toString(), "file:" + replica);
+    assertThat(forget.exitCode()).as(forget.output()).isZero();
+    assertThat(forget.output().strip()).isEqualTo("forgot file:" + replica + " for " + image);
+    assertThat(Cbtfs.run("status", "--json", image.toString()).output())
+        .doesNotContain("file:" + replica)
+        .contains("\"target\":\"archive:" + archive + "\"");
     assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
 
     // offline: no mount running, the backing file is synced from the saved state
@@ -207,6 +221,14 @@ class CliMountIT {
         Cbtfs.run("sync", folder.backingFile("vm.raw").toString(), "archive:" + archive);
     assertThat(offline.exitCode()).as(offline.output()).isZero();
     assertThat(offline.output()).contains("generation 4 (incremental), 1 blocks");
+    Tools.Result forgetOffline =
+        Cbtfs.run("forget", folder.backingFile("vm.raw").toString(), "archive:" + archive);
+    assertThat(forgetOffline.exitCode()).as(forgetOffline.output()).isZero();
+    Tools.Result unknown =
+        Cbtfs.run("forget", folder.backingFile("vm.raw").toString(), "archive:" + archive);
+    assertThat(unknown.exitCode()).isEqualTo(1);
+    assertThat(unknown.output().strip())
+        .isEqualTo("cbtfs forget: vm.raw has no target archive:" + archive + "; it has no targets");
     Tools.Result list = Cbtfs.run("restore", "--list", "archive:" + archive);
     assertThat(list.output())
         .containsPattern("generation 3 +full +image 4.0 MiB +stored [0-9.]+ KiB +2\\d{3}-")
