@@ -111,7 +111,10 @@ record TargetStatus(
             : "lacks " + lagBlocks + " blocks, " + Json.humanBytes(lagBytes),
         holdsHistory
             ? ""
-            : "; stale: holds no history (unused for longer than the cursor age), its next sync"
-                + " may compare every block");
+            : lagBlocks < 0
+                ? "; holds no history (behind the history, or unused for longer than the cursor"
+                    + " age)"
+                : "; stale: holds no history (unused for longer than the cursor age), its next"
+                    + " sync may compare every block");
   }
 }

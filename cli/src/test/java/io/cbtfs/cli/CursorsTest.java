@@ -306,7 +306,10 @@ class CursorsTest {
     TrackedImage img = open();
     synced(img, "cbtfs://backup.invalid:7450/vm1?archive", -1);
     synced(img, s3Cursor, 1);
+    synced(img, "cbtfs://backup.invalid:7450/vm2", -1);
     unmount();
+    CliRun retired = CliRun.of("forget", image.toString(), "cbtfs://backup.invalid:7450/vm2");
+    assertThat(retired.exitCode()).as("no pin, no token: a retired receiver").isZero();
     CliRun remote =
         CliRun.of(
             "forget",

@@ -46,6 +46,14 @@ public final class ChangeHistory {
   private final Map<String, Cursor> cursors = new LinkedHashMap<>();
 
   /**
+   * The numbers this history issued after the horizon, as ranges (first to last, inclusive): one
+   * range per mount, since each load skips ahead ({@link #skipAhead}). A target at a number in
+   * between was served by a history that is not this one (a state directory put back from a copy, a
+   * host rolled back to a snapshot): what it holds cannot be told from the number.
+   */
+  private final TreeMap<Long, Long> issuedRanges = new TreeMap<>();
+
+  /**
    * A history as saved.
    *
    * @param issued the highest generation a drain has taken, committed or not
@@ -53,16 +61,20 @@ public final class ChangeHistory {
    * @param verifyBelow a target at a generation below this one is compared block by block
    * @param changedIn for each generation kept, the blocks it last changed (disjoint sets)
    * @param cursors the targets, in the order they first synced
+   * @param issuedRanges the numbers issued after the horizon: ranges first to last (inclusive),
+   *     ascending and apart
    */
   public record Saved(
       long issued,
       long horizon,
       long verifyBelow,
       NavigableMap<Long, DirtySet> changedIn,
-      List<Cursor> cursors) {
+      List<Cursor> cursors,
+      NavigableMap<Long, Long> issuedRanges) {
     public Saved {
       changedIn = new TreeMap<>(changedIn);
       cursors = List.copyOf(cursors);
+      issuedRanges = new TreeMap<>(issuedRanges);
       if (horizon < 0
           || issued < horizon
           || issued > MAX_GENERATION
@@ -75,9 +87,37 @@ public final class ChangeHistory {
           && (changedIn.firstKey() <= horizon || changedIn.lastKey() > issued)) {
         throw new IllegalArgumentException("a generation's changes outside the history");
       }
+      long after = horizon;
+      for (Map.Entry<Long, Long> r : issuedRanges.entrySet()) {
+        if (r.getKey() <= after || r.getValue() < r.getKey() || r.getValue() > issued) {
+          throw new IllegalArgumentException("issued generations out of order");
+        }
+        after = r.getValue() + 1; // apart: a range that touches the last one would be the same
+      }
     }
 
-    /** The history of a tracker that knew only one committed and one issued generation. */
+    /** A history that issued every number from after the horizon to {@code issued}. */
+    public Saved(
+        long issued,
+        long horizon,
+        long verifyBelow,
+        NavigableMap<Long, DirtySet> changedIn,
+        List<Cursor> cursors) {
+      this(issued, horizon, verifyBelow, changedIn, cursors, everyNumber(horizon, issued));
+    }
+
+    private static NavigableMap<Long, Long> everyNumber(long horizon, long issued) {
+      TreeMap<Long, Long> all = new TreeMap<>();
+      if (issued > horizon) {
+        all.put(horizon + 1, issued);
+      }
+      return all;
+    }
+
+    /**
+     * The history of a tracker that knew only one committed and one issued generation (format
+     * versions 1 and 2: it issued every number in between).
+     */
     public static Saved of(long committed, long issued, boolean verify) {
       return new Saved(issued, committed, verify ? issued + 1 : 0, new TreeMap<>(), List.of());
     }
@@ -90,13 +130,15 @@ public final class ChangeHistory {
     this.verifyBelow = saved.verifyBelow();
     saved.changedIn().forEach((g, set) -> changedIn.put(g, set.toBitmap()));
     saved.cursors().forEach(c -> cursors.put(c.target(), c));
+    issuedRanges.putAll(saved.issuedRanges());
   }
 
   /** A copy to save. */
   public Saved save() {
     TreeMap<Long, DirtySet> sets = new TreeMap<>();
     changedIn.forEach((g, set) -> sets.put(g, DirtySet.of(geometry, set.clone())));
-    return new Saved(issued, horizon, verifyBelow, sets, new ArrayList<>(cursors.values()));
+    return new Saved(
+        issued, horizon, verifyBelow, sets, new ArrayList<>(cursors.values()), issuedRanges);
   }
 
   public long issued() {
@@ -111,9 +153,31 @@ public final class ChangeHistory {
     return verifyBelow;
   }
 
-  /** Whether the history says what a target at {@code generation} lacks. */
+  /**
+   * Whether the history says what a target at {@code generation} lacks: the horizon, or a number
+   * this history issued after it.
+   */
   public boolean knows(long generation) {
-    return generation >= horizon && generation <= issued;
+    return generation == horizon || (generation > horizon && wasIssued(generation));
+  }
+
+  /** Whether this history issued {@code generation} after its horizon. */
+  private boolean wasIssued(long generation) {
+    Map.Entry<Long, Long> range = issuedRanges.floorEntry(generation);
+    return range != null && range.getValue() >= generation;
+  }
+
+  /**
+   * Skips {@code by} numbers, issuing none of them: a mount does this when it loads the state, so
+   * that the numbers it issues differ from those a run of the same saved state issued before (the
+   * state put back from a copy, the host rolled back): a target that holds one of those is then at
+   * a number this history never issued, and is compared instead of sent a wrong delta.
+   */
+  public void skipAhead(long by) {
+    if (by < 1 || issued + by >= MAX_GENERATION / 2) {
+      throw new IllegalArgumentException("cannot skip " + by + " generations from " + issued);
+    }
+    issued += by;
   }
 
   /** Whether a target at {@code generation} must be compared block by block. */
@@ -167,6 +231,12 @@ public final class ChangeHistory {
       changedIn.put(generation, taken.clone());
     }
     issued = generation;
+    Map.Entry<Long, Long> last = issuedRanges.lastEntry();
+    if (last != null && last.getValue() == generation - 1) {
+      issuedRanges.put(last.getKey(), generation); // lastEntry() is a snapshot
+    } else {
+      issuedRanges.put(generation, generation);
+    }
     compact();
     return generation;
   }
@@ -236,6 +306,11 @@ public final class ChangeHistory {
     }
     horizon = Math.max(horizon, oldest);
     changedIn.headMap(horizon, true).clear();
+    Map.Entry<Long, Long> straddling = issuedRanges.floorEntry(horizon);
+    issuedRanges.headMap(horizon, true).clear();
+    if (straddling != null && straddling.getValue() > horizon) {
+      issuedRanges.put(horizon + 1, straddling.getValue());
+    }
     compact();
   }
 

@@ -112,8 +112,9 @@ public final class Drain implements AutoCloseable {
       case UNKNOWN ->
           "the target's generation "
               + base
-              + " was never issued by this tracker (is its state an older copy?): every block"
-              + " compared, and every other target's next sync compares too";
+              + " was never issued by this tracker's history (its state put back from an"
+              + " older copy, or the host rolled back?): every block compared, and every other"
+              + " target's next sync compares too";
     };
   }
 

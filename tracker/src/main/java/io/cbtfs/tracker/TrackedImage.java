@@ -208,17 +208,23 @@ public final class TrackedImage {
     }
     if (targetGeneration < 0) {
       basis = Drain.Basis.EMPTY;
-    } else if (targetGeneration > history.issued()) {
-      basis = Drain.Basis.UNKNOWN;
     } else if (targetGeneration < history.horizon()) {
       basis = Drain.Basis.BEHIND;
+    } else if (!history.knows(targetGeneration)) {
+      basis = Drain.Basis.UNKNOWN; // never issued by this history: another run's, or the future
     } else if (history.needsVerify(targetGeneration)) {
       basis = Drain.Basis.VERIFY;
     } else {
       basis = Drain.Basis.HISTORY;
     }
     if (basis == Drain.Basis.UNKNOWN) {
-      history.skipTo(targetGeneration);
+      // A rolled-back state: other targets may hold what this history never saw (the image may
+      // have moved on with the lost run), so every one of them is compared too
+      if (targetGeneration > history.issued()) {
+        history.skipTo(targetGeneration);
+      } else {
+        history.requireVerify();
+      }
     }
     long generation = history.seal(tracker.take());
     long from =

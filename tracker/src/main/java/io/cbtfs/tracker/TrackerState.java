@@ -124,6 +124,11 @@ public record TrackerState(
         set.runOptimize();
         writeBitmap(out, set);
       }
+      out.writeInt(history.issuedRanges().size());
+      for (var r : history.issuedRanges().entrySet()) {
+        out.writeLong(r.getKey());
+        out.writeLong(r.getValue());
+      }
       out.writeInt(history.cursors().size());
       for (Cursor c : history.cursors()) {
         byte[] target = c.target().getBytes(StandardCharsets.UTF_8);
@@ -244,6 +249,17 @@ public record TrackerState(
         sets.put(generation, new DirtySet(geometry, readBitmap(in, source, "generation bitmap")));
         previous = generation;
       }
+      TreeMap<Long, Long> ranges = new TreeMap<>();
+      int rangeCount = in.getInt();
+      if (rangeCount < 0 || rangeCount > in.remaining() / 16) {
+        throw new CorruptStateException(source, "inconsistent generations");
+      }
+      for (int i = 0; i < rangeCount; i++) {
+        long first = in.getLong();
+        if (ranges.put(first, in.getLong()) != null) {
+          throw new CorruptStateException(source, "inconsistent generations");
+        }
+      }
       List<Cursor> cursors = new ArrayList<>();
       Set<String> seen = new HashSet<>();
       int cursorCount = in.getInt();
@@ -265,7 +281,7 @@ public record TrackerState(
         }
         cursors.add(new Cursor(name, generation, Instant.ofEpochMilli(at)));
       }
-      history = new ChangeHistory.Saved(issued, committed, verifyBelow, sets, cursors);
+      history = new ChangeHistory.Saved(issued, committed, verifyBelow, sets, cursors, ranges);
     } else {
       history = ChangeHistory.Saved.of(committed, issued, (flags & FLAG_VERIFY_NEXT_SYNC) != 0);
     }

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -142,7 +143,7 @@ public final class TrackerStore implements AutoCloseable {
             imageName,
             state.lineage(),
             tracker,
-            new ChangeHistory(state.geometry(), state.history()),
+            loadedHistory(state),
             recovered.recovery(),
             Math.max(0, current.size()),
             files,
@@ -152,6 +153,18 @@ public final class TrackerStore implements AutoCloseable {
     }
     serve(image, activity == null ? 0 : activity.sequence(), current);
     return image;
+  }
+
+  /**
+   * The saved history, skipped ahead by a random 2^20 to 2^21 numbers: this mount issues numbers no
+   * earlier run of the same saved state issued, so a target synced by such a run (the state put
+   * back from a copy, the host rolled back to a snapshot) holds a number this history never issued
+   * and is compared, never sent a delta meant for other contents.
+   */
+  private static ChangeHistory loadedHistory(TrackerState state) {
+    ChangeHistory history = new ChangeHistory(state.geometry(), state.history());
+    history.skipAhead(ThreadLocalRandom.current().nextLong(1L << 20, 1L << 21));
+    return history;
   }
 
   private TrackedImage start(String imageName, Fingerprint current, TrackedImage.Recovery.Kind kind)

@@ -186,4 +186,71 @@ class TrackedImageCursorsTest {
       }
     }
   }
+
+  /**
+   * The state directory put back from a copy (or the host rolled back to a snapshot): a target
+   * synced by the lost run holds a number the restored history may issue again for other contents.
+   */
+  @Test
+  void aTargetSyncedByARunThatWasRolledBackIsCompared() throws IOException {
+    Path state = dir.resolve("state");
+    Path copy = dir.resolve("copy");
+    long a;
+    try (TrackerStore store = TrackerStore.open(state, options())) {
+      TrackedImage img = store.image("vm.img", fp());
+      write(img, 0, 4096);
+      try (Drain d = img.beginSync("file:/a", -1)) {
+        img.commit(d, IMAGE);
+      }
+      try (Drain d = img.beginSync("file:/b", -1)) {
+        img.commit(d, IMAGE);
+      }
+      store.closeClean(Map.of("vm.img", fp()));
+    }
+    copyTree(state, copy);
+    try (TrackerStore store = TrackerStore.open(state, options())) { // the run that is lost
+      TrackedImage img = store.image("vm.img", fp());
+      write(img, 8192, 4096);
+      try (Drain d = img.beginSync("file:/a", img.targets().get(0).cursor().generation())) {
+        img.commit(d, IMAGE);
+        a = d.generation();
+      }
+      store.closeClean(Map.of("vm.img", fp()));
+    }
+    deleteTree(state);
+    copyTree(copy, state);
+    try (TrackerStore store = TrackerStore.open(state, options())) {
+      TrackedImage img = store.image("vm.img", fp());
+      write(img, 16384, 4096);
+      try (Drain d = img.beginSync("file:/b", img.targets().get(1).cursor().generation())) {
+        assertThat(d.generation()).as("not a number the lost run issued").isNotEqualTo(a);
+        img.commit(d, IMAGE);
+      }
+      try (Drain d = img.beginSync("file:/a", a)) {
+        assertThat(d.basis()).isEqualTo(Drain.Basis.UNKNOWN);
+        assertThat(d.mustCompare()).isTrue();
+        assertThat(d.why()).contains("never issued");
+      }
+    }
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    java.nio.file.Files.createDirectories(to);
+    try (var files = java.nio.file.Files.list(from)) {
+      for (Path f : files.toList()) {
+        java.nio.file.Files.copy(f, to.resolve(f.getFileName()));
+      }
+    }
+    java.nio.file.Files.setPosixFilePermissions(
+        to, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (var files = java.nio.file.Files.list(dir)) {
+      for (Path f : files.toList()) {
+        java.nio.file.Files.delete(f);
+      }
+    }
+    java.nio.file.Files.delete(dir);
+  }
 }

@@ -69,27 +69,8 @@ public final class RemoteTarget implements Target {
    *     or a missing token
    */
   public static RemoteTarget parse(String uri) throws IOException {
-    URI u;
-    try {
-      u = new URI(uri);
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("not a cbtfs:// URI: " + uri);
-    }
-    String path = u.getPath() == null ? "" : u.getPath();
-    if (u.getHost() == null || u.getPort() < 0 || path.length() < 2) {
-      throw new IllegalArgumentException("use cbtfs://HOST:PORT/NAME, not " + uri);
-    }
-    String name = path.substring(1);
-    if (!RemoteMessages.NAME.matcher(name).matches()) {
-      throw new IllegalArgumentException("bad target name '" + name + "'");
-    }
-    Map<String, String> q = new HashMap<>();
-    if (u.getRawQuery() != null) {
-      for (String part : u.getRawQuery().split("&")) {
-        int eq = part.indexOf('=');
-        q.put(eq < 0 ? part : part.substring(0, eq), eq < 0 ? "" : part.substring(eq + 1));
-      }
-    }
+    Address a = Address.parse(uri);
+    Map<String, String> q = a.query();
     boolean insecure = q.containsKey("insecure");
     String pin = q.get("pin");
     if (!insecure && (pin == null || pin.isEmpty())) {
@@ -102,16 +83,59 @@ public final class RemoteTarget implements Target {
       throw new IllegalArgumentException("cbtfs:// needs token-file=PATH or $CBTFS_TOKEN_FILE");
     }
     return new RemoteTarget(
-        u.getHost(),
-        u.getPort(),
-        name,
+        a.host(),
+        a.port(),
+        a.name(),
         q.containsKey("archive"),
         Tokens.load(Path.of(tokenFile)),
         insecure ? null : pin);
   }
 
+  /**
+   * The name a sync to {@code uri} gives its cursor ({@link #describe}), without the pin or the
+   * token a connection needs: what {@code cbtfs forget} matches.
+   *
+   * @throws IllegalArgumentException for a malformed URI
+   */
+  public static String cursorName(String uri) {
+    Address a = Address.parse(uri);
+    return describe(a.host(), a.port(), a.name(), a.query().containsKey("archive"));
+  }
+
+  /** Where a {@code cbtfs://} URI points, and its query. */
+  private record Address(String host, int port, String name, Map<String, String> query) {
+    static Address parse(String uri) {
+      URI u;
+      try {
+        u = new URI(uri);
+      } catch (URISyntaxException e) {
+        throw new IllegalArgumentException("not a cbtfs:// URI: " + uri);
+      }
+      String path = u.getPath() == null ? "" : u.getPath();
+      if (u.getHost() == null || u.getPort() < 0 || path.length() < 2) {
+        throw new IllegalArgumentException("use cbtfs://HOST:PORT/NAME, not " + uri);
+      }
+      String name = path.substring(1);
+      if (!RemoteMessages.NAME.matcher(name).matches()) {
+        throw new IllegalArgumentException("bad target name '" + name + "'");
+      }
+      Map<String, String> q = new HashMap<>();
+      if (u.getRawQuery() != null) {
+        for (String part : u.getRawQuery().split("&")) {
+          int eq = part.indexOf('=');
+          q.put(eq < 0 ? part : part.substring(0, eq), eq < 0 ? "" : part.substring(eq + 1));
+        }
+      }
+      return new Address(u.getHost(), u.getPort(), name, q);
+    }
+  }
+
   @Override
   public String describe() {
+    return describe(host, port, name, archive);
+  }
+
+  private static String describe(String host, int port, String name, boolean archive) {
     return "cbtfs://" + host + ":" + port + "/" + name + (archive ? "?archive" : "");
   }
 

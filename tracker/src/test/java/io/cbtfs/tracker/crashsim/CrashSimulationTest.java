@@ -329,7 +329,7 @@ class CrashSimulationTest {
       recorded = Math.max(recorded, c.generation());
     }
     return new ChangeHistory.Saved(
-        recorded, h.horizon(), h.verifyBelow(), h.changedIn(), h.cursors());
+        recorded, h.horizon(), Math.min(h.verifyBelow(), recorded + 1), h.changedIn(), h.cursors());
   }
 
   private static ChangeHistory.Saved dropOldestSet(ChangeHistory.Saved h) {
