@@ -54,7 +54,10 @@ final class ForgetCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     TrackingOptions.Cursors cursors = cursorAge.policy(spec.commandLine());
-    String cursor = s3.address(target).cursorName();
+    String cursor =
+        target.startsWith("cbtfs://") // a retired receiver: no pin or token needed to name it
+            ? io.cbtfs.syncer.remote.RemoteTarget.cursorName(target)
+            : s3.address(target).cursorName();
     String warning = forget(image, stateDir.stateDir, cursor, cursors);
     spec.commandLine()
         .getOut()

@@ -40,9 +40,6 @@ record TargetAddress(String uri) {
    * @throws IllegalArgumentException if the target cannot be opened (a cbtfs:// token unreadable)
    */
   String cursorName() throws IOException {
-    if (uri.startsWith("cbtfs://")) { // no pin or token needed to name a receiver
-      return io.cbtfs.syncer.remote.RemoteTarget.cursorName(uri);
-    }
     try (Target t = open()) {
       return t.describe();
     }

@@ -368,19 +368,33 @@ class CursorsTest {
 
   /** The report says what the target held and why that much was sent, for humans and scripts. */
   @Test
-  void aSyncSaysWhy() {
+  void aSyncSaysWhy() throws IOException {
     String replica = "file:" + tmp.resolve("replica.img");
     CliRun first = CliRun.of("sync", "--json", image.toString(), replica);
     assertThat(first.exitCode()).as(first.err()).isZero();
     assertThat(first.out())
         .contains("\"base\":-1,\"why\":\"the target holds nothing of this image: every block\"}");
+    long firstGeneration = jsonLong(first.out(), "generation");
     CliRun second = CliRun.of("sync", image.toString(), replica);
     assertThat(second.out().lines())
         .hasSize(2)
         .last()
-        .isEqualTo("why: the blocks changed since the target's generation 1");
+        .isEqualTo("why: the blocks changed since the target's generation " + firstGeneration);
+    long secondGeneration = StatusCommand.query(image, null).targets().get(0).generation();
     CliRun third = CliRun.of("sync", "--json", image.toString(), replica);
     assertThat(third.out())
-        .contains("\"base\":2,\"why\":\"the blocks changed since the target's generation 2\"}");
+        .contains(
+            "\"base\":"
+                + secondGeneration
+                + ",\"why\":\"the blocks changed since the target's generation "
+                + secondGeneration
+                + "\"}");
+  }
+
+  private static long jsonLong(String json, String field) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("\"" + field + "\":(-?\\d+)").matcher(json);
+    assertThat(m.find()).as(field + " in " + json).isTrue();
+    return Long.parseLong(m.group(1));
   }
 }

@@ -167,17 +167,21 @@ public final class ChangeHistory {
     return range != null && range.getValue() >= generation;
   }
 
+  /** Numbers the next {@link #seal} skips (not saved: each load of the state picks its own). */
+  private long pendingSkip;
+
   /**
-   * Skips {@code by} numbers, issuing none of them: a mount does this when it loads the state, so
-   * that the numbers it issues differ from those a run of the same saved state issued before (the
-   * state put back from a copy, the host rolled back): a target that holds one of those is then at
-   * a number this history never issued, and is compared instead of sent a wrong delta.
+   * Makes the next {@link #seal} skip {@code by} numbers, issuing none of them: a mount does this
+   * when it loads the state, so that the numbers it issues differ from those a run of the same
+   * saved state issued before (the state put back from a copy, the host rolled back): a target that
+   * holds one of those is then at a number this history never issued, and is compared instead of
+   * sent a wrong delta. At the seal, not now: a load that syncs nothing changes nothing.
    */
-  public void skipAhead(long by) {
+  public void skipAheadAtNextSeal(long by) {
     if (by < 1 || issued + by >= MAX_GENERATION / 2) {
       throw new IllegalArgumentException("cannot skip " + by + " generations from " + issued);
     }
-    issued += by;
+    pendingSkip = by;
   }
 
   /** Whether a target at {@code generation} must be compared block by block. */
@@ -215,10 +219,11 @@ public final class ChangeHistory {
    * @return the generation issued
    */
   public long seal(RoaringBitmap taken) {
-    if (issued >= MAX_GENERATION) {
+    if (issued + pendingSkip >= MAX_GENERATION) {
       throw new CbtfsException("no generation number is left to issue");
     }
-    long generation = issued + 1;
+    long generation = issued + pendingSkip + 1;
+    pendingSkip = 0;
     if (!taken.isEmpty()) {
       List<Long> emptied = new ArrayList<>();
       for (Map.Entry<Long, RoaringBitmap> e : changedIn.entrySet()) {

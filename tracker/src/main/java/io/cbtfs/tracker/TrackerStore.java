@@ -156,14 +156,14 @@ public final class TrackerStore implements AutoCloseable {
   }
 
   /**
-   * The saved history, skipped ahead by a random 2^20 to 2^21 numbers: this mount issues numbers no
-   * earlier run of the same saved state issued, so a target synced by such a run (the state put
+   * The saved history, to skip a random 2^20 to 2^21 numbers at its first sync: this mount issues
+   * no earlier run of the same saved state issued, so a target synced by such a run (the state put
    * back from a copy, the host rolled back to a snapshot) holds a number this history never issued
    * and is compared, never sent a delta meant for other contents.
    */
   private static ChangeHistory loadedHistory(TrackerState state) {
     ChangeHistory history = new ChangeHistory(state.geometry(), state.history());
-    history.skipAhead(ThreadLocalRandom.current().nextLong(1L << 20, 1L << 21));
+    history.skipAheadAtNextSeal(ThreadLocalRandom.current().nextLong(1L << 20, 1L << 21));
     return history;
   }
 
