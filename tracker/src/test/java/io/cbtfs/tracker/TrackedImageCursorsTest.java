@@ -109,7 +109,11 @@ class TrackedImageCursorsTest {
       assertThat(lag.lagBlocks())
           .as(lag.cursor().target())
           .isEqualTo(written.get(lag.cursor().target()).getLongCardinality());
+      assertThat(img.lacks(lag.cursor().target()).orElseThrow().toBitmap())
+          .as("what %s lacks, block by block", lag.cursor().target())
+          .isEqualTo(written.get(lag.cursor().target()));
     }
+    assertThat(img.lacks("file:/never/synced")).isEmpty();
     store.close();
   }
 
@@ -165,6 +169,10 @@ class TrackedImageCursorsTest {
         assertThat(d.generation()).as("never reuses a number a target holds").isEqualTo(41);
         img.commit(d, IMAGE);
       }
+      assertThat(img.lacks("file:/r"))
+          .as("its next sync compares: what it lacks is unknown")
+          .isEmpty();
+      assertThat(img.lacks("file:/other")).isPresent();
       try (Drain d = img.beginSync("file:/r", 1)) {
         assertThat(d.basis()).as("every other target compares too").isEqualTo(Drain.Basis.VERIFY);
       }
