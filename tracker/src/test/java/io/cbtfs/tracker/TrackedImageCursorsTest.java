@@ -104,6 +104,10 @@ class TrackedImageCursorsTest {
       }
       assertThat(img.generationsKept()).isLessThanOrEqualTo(targets.length + 1);
     }
+    write(img, 4096 * 7, 4096 * 2); // live, not yet drained: every target lacks it too
+    for (RoaringBitmap b : written.values()) {
+      b.add(7L, 9L);
+    }
     assertThat(img.targets()).hasSize(3);
     for (TrackedImage.TargetLag lag : img.targets()) {
       assertThat(lag.lagBlocks())
