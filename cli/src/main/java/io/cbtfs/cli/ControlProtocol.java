@@ -50,6 +50,7 @@ final class ControlProtocol {
   static final int SYNC = 3;
   static final int UNMOUNT = 4;
   static final int FORGET = 5;
+  static final int CELLS = 6;
 
   // replies: outside the printable range, so an older mount's text reply is told apart
   static final int OK = 0x10;
@@ -64,7 +65,8 @@ final class ControlProtocol {
   /** A target URI: a PATH_MAX (4096) path, another for a token file, and options, with room. */
   static final int MAX_TARGET_BYTES = 16 << 10;
 
-  static final int MAX_REQUEST_PAYLOAD = 2 + MAX_NAME_BYTES + 2 + MAX_TARGET_BYTES + 1;
+  /** The longest request: a name, a target and 4 bytes (a SYNC's flags, a CELLS' count). */
+  static final int MAX_REQUEST_PAYLOAD = 2 + MAX_NAME_BYTES + 2 + MAX_TARGET_BYTES + 4;
 
   /** Replies carry fields and messages that may quote a target: a few of them fit. */
   static final int MAX_REPLY_PAYLOAD = 128 << 10;
@@ -128,6 +130,22 @@ final class ControlProtocol {
           case UNMOUNT -> new ControlRequest.Unmount();
           case STATUS -> new ControlRequest.Status(name(in));
           case FORGET -> new ControlRequest.Forget(name(in), target(in));
+          case CELLS -> {
+            String name = name(in);
+            String target = field(in, "target", MAX_TARGET_BYTES); // empty: furthest behind
+            if (target.indexOf('\0') >= 0) {
+              throw new ControlProtocolException("bad request: the target holds NUL");
+            }
+            if (in.remaining() < 4) {
+              throw new ControlProtocolException("bad request: CELLS without its cell count");
+            }
+            int maxCells = in.getInt();
+            if (maxCells < 1 || maxCells > DirtyCells.MAX_CELLS) {
+              throw new ControlProtocolException(
+                  "bad request: " + Integer.toUnsignedString(maxCells) + " cells");
+            }
+            yield new ControlRequest.Cells(name, target, maxCells);
+          }
           case SYNC -> {
             String name = name(in);
             String target = target(in);
@@ -166,6 +184,11 @@ final class ControlProtocol {
       type = FORGET;
       field(payload, "image name", f.imageName(), MAX_NAME_BYTES);
       field(payload, "target", f.target(), MAX_TARGET_BYTES);
+    } else if (r instanceof ControlRequest.Cells c) {
+      type = CELLS;
+      field(payload, "image name", c.imageName(), MAX_NAME_BYTES);
+      field(payload, "target", c.target(), MAX_TARGET_BYTES);
+      payload.writeBytes(ByteBuffer.allocate(4).putInt(c.maxCells()).array());
     } else if (r instanceof ControlRequest.Ping) {
       type = PING;
     } else if (r instanceof ControlRequest.Unmount) {
@@ -317,6 +340,44 @@ final class ControlProtocol {
     }
     return out;
   }
+
+  /** The counts travel as one field, decimal numbers separated by commas: 4096 fit in it. */
+  static final ReplyCodec<DirtyCells> CELLS_REPLY =
+      new ReplyCodec<>(
+          c -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("target", c.target());
+            m.put("imageSize", Long.toString(c.imageSize()));
+            m.put("blockSize", Integer.toString(c.blockSize()));
+            m.put("blocksPerCell", Long.toString(c.blocksPerCell()));
+            m.put("dirtyBytes", Long.toString(c.dirtyBytes()));
+            m.put(
+                "dirtyBlocks",
+                String.join(",", c.dirtyBlocks().stream().map(String::valueOf).toList()));
+            return m;
+          },
+          f -> {
+            String counts = f.text("dirtyBlocks");
+            List<Long> cells = new ArrayList<>();
+            for (String n : counts.isEmpty() ? new String[0] : counts.split(",", -1)) {
+              if (cells.size() == DirtyCells.MAX_CELLS || !n.matches("[0-9]{1,18}")) {
+                throw new ControlProtocolException(
+                    "protocol error: the reply's field 'dirtyBlocks' is not a list of counts");
+              }
+              cells.add(Long.parseLong(n));
+            }
+            try {
+              return new DirtyCells(
+                  f.text("target"),
+                  f.number("imageSize"),
+                  Math.toIntExact(f.number("blockSize")),
+                  f.number("blocksPerCell"),
+                  f.number("dirtyBytes"),
+                  cells);
+            } catch (IllegalArgumentException | ArithmeticException e) {
+              throw new ControlProtocolException("protocol error: not a map: " + e.getMessage());
+            }
+          });
 
   static final ReplyCodec<SyncReport> SYNC_REPLY =
       new ReplyCodec<>(

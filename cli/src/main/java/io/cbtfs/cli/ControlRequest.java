@@ -86,6 +86,26 @@ sealed interface ControlRequest<R> {
     }
   }
 
+  /**
+   * The dirty blocks of one image counted in cells, for {@code status --map}: the counting is done
+   * in the mount, so the dirty set never travels.
+   *
+   * @param target the cursor whose lack is counted; empty for the target furthest behind
+   * @param maxCells at most this many cells, 1 to {@link DirtyCells#MAX_CELLS}
+   */
+  record Cells(String imageName, String target, int maxCells)
+      implements ControlRequest<DirtyCells> {
+    @Override
+    public DirtyCells runOn(MountService mount, SyncProgress progress) throws IOException {
+      return mount.cells(imageName, target, maxCells);
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<DirtyCells> replyCodec() {
+      return ControlProtocol.CELLS_REPLY;
+    }
+  }
+
   /** Unmount, with the tracking saved; fails while an image is open. */
   record Unmount() implements ControlRequest<Done> {
     @Override

@@ -33,6 +33,15 @@ interface MountService {
   void forget(String imageName, String target) throws IOException;
 
   /**
+   * The dirty blocks of an image the mount serves, counted in at most {@code maxCells} cells: what
+   * the target furthest behind lacks, or with {@code target} what that cursor lacks.
+   *
+   * @throws io.cbtfs.tracker.CbtfsException if the image has no such cursor, or its next sync
+   *     compares every block
+   */
+  DirtyCells cells(String imageName, String target, int maxCells) throws IOException;
+
+  /**
    * Unmounts and saves the tracking.
    *
    * @throws io.cbtfs.tracker.CbtfsException if an image is still open (the mount keeps serving)

@@ -49,6 +49,11 @@ final class RunningMount implements MountService {
   }
 
   @Override
+  public DirtyCells cells(String name, String target, int maxCells) throws IOException {
+    return syncs.cells(name, target, maxCells);
+  }
+
+  @Override
   public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
       throws IOException {
     mount.fileSystem().files().existingImage(name);

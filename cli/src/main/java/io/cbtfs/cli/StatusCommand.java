@@ -1,20 +1,19 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncProgress;
-import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.ChangeHistory;
 import io.cbtfs.tracker.DirtySet;
-import io.cbtfs.tracker.StateFiles;
-import io.cbtfs.tracker.StateRecovery;
 import io.cbtfs.tracker.TrackerState;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
-import java.nio.file.Files;
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.BooleanSupplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cbtfs status}: what changed in an image since its last sync. */
@@ -37,7 +36,13 @@ import picocli.CommandLine.Parameters;
       "",
       "--json prints imageSize, blockSize, dirtyBlocks, dirtyBytes, generation, ... and targets: "
           + "[{target, generation, syncedAt, lagBlocks, lagBytes, secondsSinceSync, "
-          + "holdsHistory}], lagBlocks and lagBytes -1 when unknown."
+          + "holdsHistory}], lagBlocks and lagBytes -1 when unknown.",
+      "",
+      "--map draws where the dirty blocks are: the image as rows of cells, each a range of "
+          + "whole blocks (the last maybe fewer), shaded by the fraction of its blocks dirty; a "
+          + "cell with any dirty block is never blank. Unicode shades on a UTF-8 terminal, ASCII "
+          + "otherwise. With --json: cells, blocksPerCell, bytesPerCell, dirtyBlocks, dirtyBytes "
+          + "and cellDirtyBlocks (one count per cell)."
     })
 final class StatusCommand implements Callable<Integer> {
   @Parameters(
@@ -51,15 +56,75 @@ final class StatusCommand implements Callable<Integer> {
 
   @CommandLine.Mixin CursorAgeOption cursorAge;
 
+  @Option(
+      names = "--map",
+      description = "Draw a heat map of where the dirty blocks are (see below).")
+  boolean map;
+
+  @Option(
+      names = "--target",
+      paramLabel = "TARGET",
+      description =
+          "With --map: what this target lacks, named as for 'cbtfs sync' (default: the target "
+              + "furthest behind).")
+  String target;
+
+  @Option(
+      names = "--width",
+      paramLabel = "N",
+      description = "With --map: cells per row, 1 to 256 (default: 64; up to 16 rows).")
+  Integer width;
+
+  @Option(names = "--ascii", description = "With --map: plain ASCII shades, even on a terminal.")
+  boolean ascii;
+
+  @CommandLine.Mixin S3Options s3;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  /** Whether stdout is a terminal (a test hook): Unicode shades only there. */
+  BooleanSupplier stdoutIsTerminal = () -> System.console() != null;
+
+  /** The environment the locale is read from (a test hook). */
+  Map<String, String> env = System.getenv();
+
+  /** The most rows a map has: with 64 columns, a map fits a terminal of 24 lines. */
+  static final int MAP_ROWS = 16;
 
   @Override
   public Integer call() throws Exception {
+    if (map) {
+      return drawMap();
+    }
+    if (target != null || ascii || width != null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--target, --width and --ascii go with --map");
+    }
     ImageStatus status = query(image, stateDir.stateDir, cursorAge.policy(spec.commandLine()));
     spec.commandLine()
         .getOut()
         .print(json.on ? status.toJson() + System.lineSeparator() : status.toText());
     spec.commandLine().getOut().flush();
+    return CbtfsCommand.EXIT_OK;
+  }
+
+  private int drawMap() throws IOException {
+    int columns = width == null ? 64 : width;
+    if (columns < 1 || columns > DirtyCells.MAX_CELLS / MAP_ROWS) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--width must be 1 to " + DirtyCells.MAX_CELLS / MAP_ROWS + ", not " + columns);
+    }
+    String cursor = target == null ? "" : s3.address(target).cursorName();
+    DirtyCells cells = StatusMap.query(image, stateDir.stateDir, cursor, columns * MAP_ROWS);
+    PrintWriter out = spec.commandLine().getOut();
+    if (json.on) {
+      out.println(cells.toJson(image.toString()));
+    } else {
+      HeatMap.Shades shades = HeatMap.Shades.choose(stdoutIsTerminal.getAsBoolean(), env, ascii);
+      new HeatMap(shades, columns).lines(image.toString(), cells).forEach(out::println);
+    }
+    out.flush();
     return CbtfsCommand.EXIT_OK;
   }
 
@@ -86,46 +151,22 @@ final class StatusCommand implements Callable<Integer> {
 
   private static ImageStatus offline(Path image, ImageLocator loc, TrackingOptions.Cursors cursors)
       throws IOException {
-    TrackerState state =
-        StateFiles.readState(loc.stateDir(), loc.imageName())
-            .orElseThrow(
-                () ->
-                    new CbtfsException(
-                        image
-                            + " is not tracked: no state for '"
-                            + loc.imageName()
-                            + "' in "
-                            + loc.stateDir()
-                            + " (serve its folder with 'cbtfs mount' first)"));
-    Path backing = image.toAbsolutePath();
-    long size =
-        loc.mountPoint().isEmpty() && Files.isRegularFile(backing)
-            ? Files.size(backing)
-            : state.imageSize();
-    StateRecovery.Recovered recovered =
-        StateRecovery.recover(loc.stateDir(), loc.imageName(), state);
-    // what the target furthest behind lacks: the live set and every generation the history keeps
-    DirtySet dirty =
-        recovered
-            .dirty()
-            .union(
-                DirtySet.of(
-                    state.geometry(),
-                    new ChangeHistory(state.geometry(), recovered.history()).all()))
-            .within(size);
+    SavedImage saved = SavedImage.read(image, loc);
+    TrackerState state = saved.state();
+    DirtySet dirty = saved.dirty();
     return new ImageStatus(
         image.toString(),
-        size,
+        saved.size(),
         state.geometry().blockSize(),
         dirty.blockCount(),
-        dirty.byteCount(size),
+        dirty.byteCount(saved.size()),
         state.committedGeneration(),
         state.lineage().toString(),
         "offline",
         state.clean(),
         state.clean() ? "" : "unclean stop: counted with the activity log's hot extents",
-        recovered.verifyNextSync(),
-        TargetStatus.saved(recovered, size, cursors),
+        saved.recovered().verifyNextSync(),
+        TargetStatus.saved(saved.recovered(), saved.size(), cursors),
         "");
   }
 }

@@ -105,16 +105,55 @@ final class SyncHost {
   void forget(String name, String target) throws IOException {
     TrackedImage image = store.image(name, () -> files.fingerprint(name));
     if (!image.forget(target)) {
-      List<String> known =
-          image.targets().stream().map(t -> Printable.escaped(t.cursor().target())).toList();
-      throw new CbtfsException(
-          Printable.escaped(name)
-              + " has no target "
-              + Printable.escaped(target)
-              + (known.isEmpty()
-                  ? "; it has no targets"
-                  : "; its targets: " + String.join(", ", known)));
+      throw noSuchTarget(name, target, cursorNames(image));
     }
+  }
+
+  /**
+   * What the image's target {@code target} lacks (empty: the target furthest behind), counted in at
+   * most {@code maxCells} cells.
+   *
+   * @throws CbtfsException if it has no such cursor, or what it lacks is not known
+   */
+  DirtyCells cells(String name, String target, int maxCells) throws IOException {
+    Path backing = files.existingImage(name);
+    long size = Files.size(backing);
+    TrackedImage image = store.image(name, () -> files.fingerprint(name));
+    DirtySet dirty;
+    if (target.isEmpty()) {
+      dirty = image.dirtyBlocks();
+    } else {
+      List<String> known = cursorNames(image);
+      if (!known.contains(target)) {
+        throw noSuchTarget(name, target, known);
+      }
+      dirty = image.lacks(target).orElseThrow(() -> unknownLack(target));
+    }
+    return DirtyCells.count(target, dirty, size, maxCells);
+  }
+
+  private static List<String> cursorNames(TrackedImage image) {
+    return image.targets().stream().map(t -> t.cursor().target()).toList();
+  }
+
+  /** The image has no cursor {@code target}: the message names those it has. */
+  static CbtfsException noSuchTarget(String imageName, String target, List<String> known) {
+    return new CbtfsException(
+        Printable.escaped(imageName)
+            + " has no target "
+            + Printable.escaped(target)
+            + (known.isEmpty()
+                ? "; it has no targets"
+                : "; its targets: "
+                    + String.join(", ", known.stream().map(Printable::escaped).toList())));
+  }
+
+  /** The next sync to {@code target} compares every block: what it lacks is not known. */
+  static CbtfsException unknownLack(String target) {
+    return new CbtfsException(
+        "what "
+            + Printable.escaped(target)
+            + " lacks is not known: its next sync compares every block with it");
   }
 
   /**

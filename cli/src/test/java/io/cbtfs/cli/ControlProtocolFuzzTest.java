@@ -122,8 +122,11 @@ class ControlProtocolFuzzTest {
                 .substring(0, ControlProtocol.MAX_TARGET_BYTES);
     try {
       return ControlProtocol.encode(
-          switch (r.nextInt(5)) {
+          switch (r.nextInt(6)) {
             case 0 -> new ControlRequest.Ping();
+            case 4 ->
+                new ControlRequest.Cells(
+                    name, r.nextBoolean() ? "" : target, 1 + r.nextInt(DirtyCells.MAX_CELLS));
             case 1 -> new ControlRequest.Status(name);
             case 2 -> new ControlRequest.Sync(name, new TargetAddress(target), r.nextBoolean());
             case 3 -> new ControlRequest.Forget(name, target);
@@ -158,7 +161,9 @@ class ControlProtocolFuzzTest {
             ? s.imageName()
             : r instanceof ControlRequest.Sync s
                 ? s.imageName()
-                : r instanceof ControlRequest.Forget f ? f.imageName() : null;
+                : r instanceof ControlRequest.Forget f
+                    ? f.imageName()
+                    : r instanceof ControlRequest.Cells c ? c.imageName() : null;
     if (name != null) {
       assertThat(name.getBytes(StandardCharsets.UTF_8).length)
           .isBetween(1, ControlProtocol.MAX_NAME_BYTES);
@@ -175,6 +180,12 @@ class ControlProtocolFuzzTest {
       assertThat(f.target().getBytes(StandardCharsets.UTF_8).length)
           .isBetween(1, ControlProtocol.MAX_TARGET_BYTES);
       assertThat(f.target()).doesNotContain("\0");
+    }
+    if (r instanceof ControlRequest.Cells c) {
+      assertThat(c.target().getBytes(StandardCharsets.UTF_8).length)
+          .isLessThanOrEqualTo(ControlProtocol.MAX_TARGET_BYTES);
+      assertThat(c.target()).doesNotContain("\0");
+      assertThat(c.maxCells()).isBetween(1, DirtyCells.MAX_CELLS);
     }
     byte[] encoded = ControlProtocol.encode(r);
     assertThat(Arrays.copyOf(input, Math.min(input.length, encoded.length)))

@@ -99,6 +99,59 @@ class ControlProtocolTest {
   }
 
   @Test
+  void aCellsRequestComesBackAsItWasSent() throws IOException {
+    for (ControlRequest.Cells sent :
+        List.of(
+            new ControlRequest.Cells(ODD, ODD, DirtyCells.MAX_CELLS),
+            new ControlRequest.Cells("vm.raw", "", 1))) {
+      assertThat(
+              ControlProtocol.readRequest(new ByteArrayInputStream(ControlProtocol.encode(sent))))
+          .isEqualTo(sent);
+    }
+  }
+
+  @Test
+  void aCellsRequestForTooManyOrNoCellsIsRefused() {
+    for (int count : new int[] {0, -1, DirtyCells.MAX_CELLS + 1}) {
+      byte[] frame = ControlProtocol.encode(new ControlRequest.Cells("vm.raw", "", 1));
+      java.nio.ByteBuffer.wrap(frame).putInt(frame.length - 4, count);
+      assertThatThrownBy(() -> ControlProtocol.readRequest(new ByteArrayInputStream(frame)))
+          .isInstanceOf(ControlProtocolException.class)
+          .hasMessageContaining("cells");
+    }
+  }
+
+  @Test
+  void aCellsReplyComesBackAsItWasSent() throws IOException {
+    List<Long> counts = new java.util.ArrayList<>();
+    for (int i = 0; i < DirtyCells.MAX_CELLS; i++) { // the most, each as long as it can be
+      counts.add(i == DirtyCells.MAX_CELLS - 1 ? 1L : 1_048_576L);
+    }
+    DirtyCells sent =
+        new DirtyCells(ODD, (4095L * 1_048_576 + 1) * 4096, 4096, 1_048_576, 12345, counts);
+    ControlProtocol.ReplyCodec<DirtyCells> codec =
+        new ControlRequest.Cells("a", "", 1).replyCodec();
+    assertThat(codec.decode(read(codec.answer(sent)))).isEqualTo(sent);
+    DirtyCells empty = new DirtyCells("", 0, 65536, 1, 0, List.of());
+    assertThat(codec.decode(read(codec.answer(empty)))).isEqualTo(empty);
+  }
+
+  @Test
+  void aCellsReplyThatIsNotAMapIsAProtocolError() throws IOException {
+    ControlProtocol.ReplyCodec<DirtyCells> codec = ControlProtocol.CELLS_REPLY;
+    Map<String, String> fields =
+        read(codec.answer(new DirtyCells("", 3 * 4096, 4096, 1, 4096, List.of(0L, 1L, 0L))));
+    for (String bad : new String[] {"0,1", "0,2,0", "0,,0", "0,1,0,", "0,-1,0", "a,b,c"}) {
+      Map<String, String> f = new LinkedHashMap<>(fields);
+      f.put("dirtyBlocks", bad);
+      assertThatThrownBy(() -> codec.decode(f))
+          .as(bad)
+          .isInstanceOf(ControlProtocolException.class)
+          .hasMessageStartingWith("protocol error: ");
+    }
+  }
+
+  @Test
   void aSyncReplyComesBackAsItWasSent() throws IOException {
     SyncReport sent = new SyncReport(ODD, 7, true, 10, 655360, 1234, 3, 1, 0.125, ODD);
     ControlProtocol.ReplyCodec<SyncReport> codec =

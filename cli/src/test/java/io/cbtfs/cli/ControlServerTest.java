@@ -81,6 +81,11 @@ class ControlServerTest {
     }
 
     @Override
+    public DirtyCells cells(String name, String target, int maxCells) throws IOException {
+      throw new UnsupportedOperationException("no map here");
+    }
+
+    @Override
     public void stop() {
       throw new UnsupportedOperationException("no stop here");
     }

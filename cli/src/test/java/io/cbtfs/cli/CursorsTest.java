@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -151,6 +152,11 @@ class CursorsTest {
               }
 
               @Override
+              public DirtyCells cells(String name, String target, int maxCells) throws IOException {
+                return host.cells(name, target, maxCells);
+              }
+
+              @Override
               public void stop() {
                 throw new UnsupportedOperationException();
               }
@@ -232,6 +238,85 @@ class CursorsTest {
         .contains(
             "file:/b: generation 2, synced 2026-01-21T00:00:00Z (15 d ago), lacks unknown:"
                 + " next sync compares every block");
+  }
+
+  /** The cells of {@code status --map --json} for {@code dirty}, one block a cell (16 blocks). */
+  private static String mapJson(String image, String target, long... dirty) {
+    Long[] counts = new Long[16];
+    java.util.Arrays.fill(counts, 0L);
+    for (long b : dirty) {
+      counts[(int) b] = 1L;
+    }
+    return new DirtyCells(target, SIZE, BLOCK, 1, dirty.length * (long) BLOCK, List.of(counts))
+            .toJson(image)
+        + System.lineSeparator();
+  }
+
+  /** The map of what the target furthest behind lacks, and of what each target lacks. */
+  private void mapsShowWhatEachTargetLacks() {
+    String img = image.toString();
+    CliRun all = CliRun.of("status", "--map", "--json", "--width", "4", img);
+    assertThat(all.exitCode()).as(all.err()).isZero();
+    assertThat(all.out()).as("a lacks 2, 3, 4").isEqualTo(mapJson(img, "", 2, 3, 4));
+    CliRun b = CliRun.of("status", "--map", "--json", "--target", "file:/b", img);
+    assertThat(b.out()).as("b lacks 3, 4").isEqualTo(mapJson(img, "file:/b", 3, 4));
+    CliRun text = CliRun.of("status", "--map", "--width", "4", "--target", "file:/a", img);
+    assertThat(text.out())
+        .as("not a terminal: ASCII")
+        .contains(
+            "dirty map    " + img + ": what file:/a lacks",
+            "   0 B |  ##|" + System.lineSeparator() + "256.0 KiB |#   |");
+    CliRun none = CliRun.of("status", "--map", "--target", "file:/c", img);
+    assertThat(none.exitCode()).isEqualTo(1);
+    assertThat(none.err())
+        .isEqualTo(
+            "cbtfs status: disk.img has no target file:/c; its targets: file:/a, file:/b"
+                + System.lineSeparator());
+  }
+
+  @Test
+  void theMapThroughTheMount() throws IOException {
+    twoCursorsOneStale();
+    mount();
+    mapsShowWhatEachTargetLacks();
+  }
+
+  @Test
+  void theMapOffline() throws IOException {
+    twoCursorsOneStale();
+    unmount();
+    mapsShowWhatEachTargetLacks();
+  }
+
+  @Test
+  void theMapOfATargetWhoseLackIsUnknownSaysSo() throws IOException {
+    twoCursorsOneStale();
+    store.loaded("disk.img").orElseThrow().requireVerifiedSync();
+    mount();
+    CliRun mounted = CliRun.of("status", "--map", "--target", "file:/b", image.toString());
+    unmount();
+    CliRun offline = CliRun.of("status", "--map", "--target", "file:/b", image.toString());
+    for (CliRun r : List.of(mounted, offline)) {
+      assertThat(r.exitCode()).isEqualTo(1);
+      assertThat(r.err())
+          .isEqualTo(
+              "cbtfs status: what file:/b lacks is not known: its next sync compares every block"
+                  + " with it"
+                  + System.lineSeparator());
+    }
+  }
+
+  @Test
+  void mapOptionsWithoutTheMapAreAUsageError() {
+    for (String[] args :
+        List.of(
+            new String[] {"status", "--target", "file:/a", image.toString()},
+            new String[] {"status", "--ascii", image.toString()},
+            new String[] {"status", "--map", "--width", "257", image.toString()},
+            new String[] {"status", "--map", "--width", "0", image.toString()})) {
+      CliRun r = CliRun.of(args);
+      assertThat(r.exitCode()).as(String.join(" ", args)).isEqualTo(2);
+    }
   }
 
   @Test

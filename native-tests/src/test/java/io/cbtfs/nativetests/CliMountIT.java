@@ -245,6 +245,42 @@ class CliMountIT {
     assertThat(badTarget.output()).contains("use file:PATH");
   }
 
+  /**
+   * Two regions written through a real mount, one crossing block and cell boundaries: the map's
+   * dirty cells are exactly those regions, counted in the mount and then offline from the saved
+   * state. 64 KiB blocks, 2 to a cell (--width 2: at most 32 cells for the 64 blocks).
+   */
+  @Test
+  void theMapShowsExactlyTheRegionsWritten() throws IOException {
+    folder.mount();
+    long[][] regions = {{100 << 10, 200 << 10}, {3 << 20, 4096}}; // offset, length
+    long[] expected = new long[32];
+    for (long[] r : regions) {
+      Tools.pwrite(folder.image("vm.raw"), r[0], new byte[(int) r[1]]);
+      for (long block = r[0] / 65536; block <= (r[0] + r[1] - 1) / 65536; block++) {
+        expected[(int) (block / 2)]++;
+      }
+    }
+    String cells =
+        "\"cellDirtyBlocks\":["
+            + String.join(",", java.util.Arrays.stream(expected).mapToObj(Long::toString).toList())
+            + "]";
+    assertThat(cells).as("blocks 1-4 and 48").contains("[1,2,1,0,", ",0,1,0,");
+    String image = folder.image("vm.raw").toString();
+    Tools.Result mounted = Cbtfs.run("status", "--map", "--json", "--width", "2", image);
+    assertThat(mounted.exitCode()).as(mounted.output()).isZero();
+    assertThat(mounted.output())
+        .contains("\"cells\":32,\"blocksPerCell\":2,\"bytesPerCell\":131072", cells);
+    Tools.Result text = Cbtfs.run("status", "--map", "--width", "2", image);
+    assertThat(text.output()).as("not a terminal: ASCII").contains(" 0 B |:#|", "|: |");
+
+    assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
+    String backing = folder.backingFile("vm.raw").toString();
+    Tools.Result offline = Cbtfs.run("status", "--map", "--json", "--width", "2", backing);
+    assertThat(offline.exitCode()).as(offline.output()).isZero();
+    assertThat(offline.output()).contains(cells);
+  }
+
   @Test
   void unmountOfSomethingElseIsAClearError() {
     Tools.Result r = Cbtfs.run("unmount", folder.mnt.toString());

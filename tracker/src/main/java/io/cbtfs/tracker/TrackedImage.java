@@ -3,6 +3,7 @@ package io.cbtfs.tracker;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import org.roaringbitmap.RoaringBitmap;
 
@@ -152,16 +153,40 @@ public final class TrackedImage {
     java.time.Instant now = cursorPolicy.clock().instant();
     for (Cursor c : history.cursors()) {
       boolean holds = history.holdsHistory(c, now, cursorPolicy.maxAge());
-      if (history.needsVerify(c.generation())) {
-        out.add(new TargetLag(c, -1, -1, holds));
-        continue;
-      }
-      RoaringBitmap lacks = history.since(c.generation());
-      lacks.or(live);
-      DirtySet set = DirtySet.of(tracker.geometry(), lacks);
-      out.add(new TargetLag(c, set.blockCount(), set.byteCount(knownSize), holds));
+      DirtySet set = lacks(c, live);
+      out.add(
+          set == null
+              ? new TargetLag(c, -1, -1, holds)
+              : new TargetLag(c, set.blockCount(), set.byteCount(knownSize), holds));
     }
     return out;
+  }
+
+  /**
+   * What the target whose cursor is named {@code target} lacks: what its next sync sends (the live
+   * set and the history since its generation).
+   *
+   * @return empty if it has no cursor, or if its next sync compares every block (what it lacks is
+   *     not known)
+   */
+  public synchronized Optional<DirtySet> lacks(String target) {
+    RoaringBitmap live = tracker.snapshot().toBitmap();
+    for (Cursor c : history.cursors()) {
+      if (c.target().equals(target)) {
+        return Optional.ofNullable(lacks(c, live));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** What {@code cursor} lacks beside the {@code live} set; null if its next sync compares all. */
+  private DirtySet lacks(Cursor cursor, RoaringBitmap live) {
+    if (history.needsVerify(cursor.generation())) {
+      return null;
+    }
+    RoaringBitmap lacks = history.since(cursor.generation());
+    lacks.or(live);
+    return new DirtySet(tracker.geometry(), lacks);
   }
 
   /**

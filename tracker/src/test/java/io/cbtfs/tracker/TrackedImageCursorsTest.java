@@ -104,12 +104,20 @@ class TrackedImageCursorsTest {
       }
       assertThat(img.generationsKept()).isLessThanOrEqualTo(targets.length + 1);
     }
+    write(img, 4096 * 7, 4096 * 2); // live, not yet drained: every target lacks it too
+    for (RoaringBitmap b : written.values()) {
+      b.add(7L, 9L);
+    }
     assertThat(img.targets()).hasSize(3);
     for (TrackedImage.TargetLag lag : img.targets()) {
       assertThat(lag.lagBlocks())
           .as(lag.cursor().target())
           .isEqualTo(written.get(lag.cursor().target()).getLongCardinality());
+      assertThat(img.lacks(lag.cursor().target()).orElseThrow().toBitmap())
+          .as("what %s lacks, block by block", lag.cursor().target())
+          .isEqualTo(written.get(lag.cursor().target()));
     }
+    assertThat(img.lacks("file:/never/synced")).isEmpty();
     store.close();
   }
 
@@ -165,6 +173,10 @@ class TrackedImageCursorsTest {
         assertThat(d.generation()).as("never reuses a number a target holds").isEqualTo(41);
         img.commit(d, IMAGE);
       }
+      assertThat(img.lacks("file:/r"))
+          .as("its next sync compares: what it lacks is unknown")
+          .isEmpty();
+      assertThat(img.lacks("file:/other")).isPresent();
       try (Drain d = img.beginSync("file:/r", 1)) {
         assertThat(d.basis()).as("every other target compares too").isEqualTo(Drain.Basis.VERIFY);
       }
