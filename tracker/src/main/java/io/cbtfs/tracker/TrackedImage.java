@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.LongAdder;
 import org.roaringbitmap.RoaringBitmap;
 
 /**
@@ -37,6 +38,11 @@ public final class TrackedImage {
 
   /** The sync running, if one is: one at a time. Guarded by this. */
   private Drain running;
+
+  /** Writes through the mount since this image was loaded, for its metrics (no lock). */
+  private final LongAdder writeRequests = new LongAdder();
+
+  private final LongAdder writtenBytes = new LongAdder();
 
   TrackedImage(
       String name,
@@ -320,6 +326,34 @@ public final class TrackedImage {
   /** The image size last seen by the write path (for the saved state). */
   public long knownSize() {
     return knownSize;
+  }
+
+  /**
+   * Counts a write request of {@code byteLength} bytes that reached the backing file (for metrics;
+   * not a tracking step: the dirty bits are {@link #afterWrite}'s).
+   */
+  public void countWrite(long byteLength) {
+    writeRequests.increment();
+    writtenBytes.add(byteLength);
+  }
+
+  /** Write requests counted by {@link #countWrite} since the image was loaded. */
+  public long writeRequests() {
+    return writeRequests.sum();
+  }
+
+  /** Bytes of the write requests counted by {@link #countWrite} since the image was loaded. */
+  public long writtenBytes() {
+    return writtenBytes.sum();
+  }
+
+  /**
+   * The activity log's durable writes (each an fdatasync) since the image was loaded: the cost of
+   * writes into cold extents. 0 before the log is attached.
+   */
+  public long activityLogFsyncs() {
+    ActivityLog l = log;
+    return l == null ? 0 : l.durableWrites();
   }
 
   /** Records the image's size after a truncate. */
