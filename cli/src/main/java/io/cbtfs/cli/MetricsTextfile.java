@@ -69,7 +69,9 @@ final class MetricsTextfile implements SyncObserver {
       all.metricSnapshot(s);
     }
     for (MetricSnapshot s : target) {
-      all.metricSnapshot(s);
+      if (!s.getMetadata().getName().equals(TargetMetrics.LAST_SUCCESS_AGE)) {
+        all.metricSnapshot(s); // an age in a file would stand still: Prometheus takes time() - it
+      }
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     PrometheusTextFormatWriter.create().write(out, all.build());

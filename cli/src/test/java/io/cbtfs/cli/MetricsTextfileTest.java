@@ -54,6 +54,9 @@ class MetricsTextfileTest {
     assertThat(e.of(TargetMetrics.LAG_GENERATIONS + series)).isZero();
     assertThat(e.of(TargetMetrics.LAST_SUCCESS + series))
         .isCloseTo(System.currentTimeMillis() / 1000.0, org.assertj.core.data.Offset.offset(60.0));
+    assertThat(e.value(TargetMetrics.LAST_SUCCESS_AGE + series))
+        .as("an age would stand still in a file")
+        .isEmpty();
     assertThat(e.text())
         .as("only the image and target of this sync: files of other syncs never repeat a series")
         .doesNotContain(a)
