@@ -75,7 +75,13 @@ final class DemoCommand implements Callable<Integer> {
         Path image = mnt.resolve("disk.img");
         SyncReport seed =
             SyncClient.run(
-                image, null, target, false, TrackingOptions.Cursors.DEFAULT, SyncProgress.NONE);
+                image,
+                null,
+                target,
+                false,
+                TrackingOptions.Cursors.DEFAULT,
+                SyncProgress.NONE,
+                null);
         step(
             out,
             "3. the first sync to an empty replica sends everything:%n   %s",
@@ -99,7 +105,13 @@ final class DemoCommand implements Callable<Integer> {
         }
         SyncReport delta =
             SyncClient.run(
-                image, null, target, false, TrackingOptions.Cursors.DEFAULT, SyncProgress.NONE);
+                image,
+                null,
+                target,
+                false,
+                TrackingOptions.Cursors.DEFAULT,
+                SyncProgress.NONE,
+                null);
         step(
             out,
             "6. the second sync sends only the changed blocks:%n   %s",

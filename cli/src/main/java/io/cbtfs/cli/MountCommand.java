@@ -130,6 +130,15 @@ final class MountCommand implements Callable<Integer> {
               + "it). A foreground mount gets it from bin/cbtfs, which starts its JVM.")
   String maxMemory;
 
+  @Option(
+      names = "--metrics",
+      paramLabel = "[HOST:]PORT",
+      description =
+          "Serve Prometheus metrics on http://HOST:PORT/metrics (PORT alone: loopback, "
+              + "127.0.0.1): per image dirty and written bytes, per target the last successful "
+              + "sync and its lag, FUSE request latency, the JVM. See docs/OPERATIONS.md.")
+  String metrics;
+
   @CommandLine.Mixin CursorAgeOption cursorAge;
 
   @CommandLine.Mixin VerboseOption verbose;
@@ -144,6 +153,7 @@ final class MountCommand implements Callable<Integer> {
     if (daemon) {
       // everything is checked here, before a folder is made or a process started
       MemoryBudget budget = budget();
+      metricsAddress();
       MountOptions options = Mount.validate(options());
       StateDirectory.prepare(options.stateDir());
       Path log = logFile != null ? logFile : options.stateDir().resolve("mount.log");
@@ -151,6 +161,8 @@ final class MountCommand implements Callable<Integer> {
           .launch(childArgs(options, budget), budget, options, log);
     }
     budget(); // a foreground mount's JVM is already running (bin/cbtfs applied it): check only
+    MetricsAddress metricsAddress = metricsAddress();
+    MountOptions asked = options();
     // a daemon's standard error is its log, opened for append by the launcher: a mount that fails
     // must not truncate the log of the mount it collided with
     Logging.configure(verbose.on, null);
@@ -160,12 +172,25 @@ final class MountCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(new Thread(stop::run, "cbtfs-shutdown"));
     Mount mount;
     ControlServer control;
+    MountMetrics served = null;
     try {
-      mount = Mount.start(options());
-      control = ControlServer.start(mount.options().stateDir(), new RunningMount(mount));
+      if (metricsAddress != null) { // bound first: a port in use fails before anything mounts
+        served = MountMetrics.start(metricsAddress, asked.tracking().cursors().clock());
+      }
+      mount = served == null ? Mount.start(asked) : Mount.start(asked, served.requests());
+      if (served != null) {
+        served.serveImages(mount.fileSystem().trackers());
+      }
+      control =
+          ControlServer.start(
+              mount.options().stateDir(),
+              new RunningMount(mount, served == null ? SyncObserver.NONE : served.syncs()));
       stop.started(mount, control);
     } catch (Exception | Error e) {
       stop.startFailed();
+      if (served != null) {
+        served.close();
+      }
       throw e;
     }
     MountOptions options = mount.options();
@@ -187,8 +212,24 @@ final class MountCommand implements Callable<Integer> {
     }
     mount.awaitUnmounted();
     control.close();
+    if (served != null) {
+      served.close();
+    }
     mount.close();
     return CbtfsCommand.EXIT_OK;
+  }
+
+  /** The --metrics address, or null without one. */
+  MetricsAddress metricsAddress() {
+    if (metrics == null) {
+      return null;
+    }
+    try {
+      return MetricsAddress.parse(metrics);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "invalid --metrics '" + metrics + "': " + e.getMessage());
+    }
   }
 
   MemoryBudget budget() {
@@ -297,6 +338,9 @@ final class MountCommand implements Callable<Integer> {
     args.add("--transport=" + options.transport().label());
     if (writebackCache) {
       args.add("--writeback-cache");
+    }
+    if (metrics != null) {
+      args.add("--metrics=" + metrics);
     }
     if (verbose.on) {
       args.add("--verbose");

@@ -65,6 +65,7 @@ final class QuickSync {
           false,
           TrackingOptions.Cursors.DEFAULT,
           p.json(),
+          null,
           out);
     } catch (Exception e) {
       return CbtfsCommand.OneLineErrors.report(e, "sync", err);

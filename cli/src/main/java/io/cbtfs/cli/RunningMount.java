@@ -19,6 +19,11 @@ final class RunningMount implements MountService {
   private final Semaphore syncsAtOnce;
 
   RunningMount(Mount mount) {
+    this(mount, SyncObserver.NONE);
+  }
+
+  /** With {@code observer} told of every sync the mount runs (its metrics). */
+  RunningMount(Mount mount, SyncObserver observer) {
     this.mount = mount;
     long direct =
         MemoryBudget.directLimit(
@@ -33,7 +38,8 @@ final class RunningMount implements MountService {
             mount.options().stateDir(),
             mount.options().mountPoint(),
             threads,
-            mount.options().tracking().cursors());
+            mount.options().tracking().cursors(),
+            observer);
     this.syncsAtOnce = new Semaphore(MemoryBudget.syncsAtOnce(direct, threads), true);
   }
 

@@ -17,6 +17,8 @@ final class SyncClient {
 
   /**
    * @param cursors the cursor policy of a sync with no mount running (a mount keeps its own)
+   * @param textfile where a sync with no mount running writes its metrics, whether it succeeds or
+   *     fails; null for none (a mount serves them itself)
    */
   static SyncReport run(
       Path image,
@@ -24,12 +26,18 @@ final class SyncClient {
       TargetAddress target,
       boolean full,
       TrackingOptions.Cursors cursors,
-      SyncProgress progress)
+      SyncProgress progress,
+      MetricsTextfile textfile)
       throws IOException {
     ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
     Optional<ControlChannel> control = ControlClient.connect(loc.stateDir());
     if (control.isPresent()) {
-      return inMount(control.get(), loc.imageName(), target, full, progress);
+      SyncReport report = inMount(control.get(), loc.imageName(), target, full, progress);
+      return textfile == null
+          ? report
+          : report.withWarning(
+              "the metrics textfile is written by a sync with no mount running only: this "
+                  + "mount serves these metrics on its --metrics address");
     }
     if (loc.mountPoint().isPresent()) {
       throw new CbtfsException(
@@ -37,8 +45,38 @@ final class SyncClient {
               + loc.mountPoint().get()
               + " does not answer on its control socket (is its process gone?)");
     }
-    return SyncHost.offline(
-        image.toAbsolutePath().normalize(), loc, target, full, progress, cursors);
+    if (textfile == null) {
+      return SyncHost.offline(
+          image.toAbsolutePath().normalize(),
+          loc,
+          target,
+          full,
+          progress,
+          cursors,
+          SyncObserver.NONE);
+    }
+    SyncReport report;
+    try {
+      report =
+          SyncHost.offline(
+              image.toAbsolutePath().normalize(), loc, target, full, progress, cursors, textfile);
+    } catch (IOException | RuntimeException e) {
+      if (textfile.observed()) { // the failure is the line the operator sees; the file says 0
+        try {
+          textfile.write();
+        } catch (IOException | RuntimeException again) {
+          e.addSuppressed(again);
+        }
+      }
+      throw e;
+    }
+    try {
+      textfile.write();
+    } catch (IOException | RuntimeException e) { // the data is synced: a warning
+      return report.withWarning(
+          "the metrics textfile " + textfile.file() + " was not written: " + e.getMessage());
+    }
+    return report;
   }
 
   /** Asks the mount to sync; Ctrl-C meanwhile cancels the mount's sync ({@link CancelOnExit}). */

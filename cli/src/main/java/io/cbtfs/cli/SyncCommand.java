@@ -55,6 +55,16 @@ final class SyncCommand implements Callable<Integer> {
       description = "Send every block; also overwrites a target that " + "holds another image.")
   boolean full;
 
+  @Option(
+      names = "--metrics-textfile",
+      paramLabel = "FILE",
+      description =
+          "With no mount running: write this sync's metrics (result, duration, bytes sent, the "
+              + "target's last successful sync and lag) to FILE for node_exporter's textfile "
+              + "collector, atomically, whether the sync succeeds or fails. A running mount "
+              + "serves them on its --metrics address instead.")
+  Path metricsTextfile;
+
   @CommandLine.Mixin StateDirOption stateDir;
 
   @CommandLine.Mixin S3Options s3;
@@ -72,10 +82,15 @@ final class SyncCommand implements Callable<Integer> {
         full,
         cursorAge.policy(spec.commandLine()),
         json.on,
+        metricsTextfile,
         spec.commandLine().getOut());
   }
 
-  /** The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}. */
+  /**
+   * The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}.
+   *
+   * @param metricsTextfile where an offline sync writes its metrics, or null
+   */
   static int execute(
       Path image,
       Path stateDir,
@@ -83,12 +98,15 @@ final class SyncCommand implements Callable<Integer> {
       boolean full,
       TrackingOptions.Cursors cursors,
       boolean json,
+      Path metricsTextfile,
       PrintWriter out)
       throws IOException {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
+    MetricsTextfile textfile =
+        metricsTextfile == null ? null : new MetricsTextfile(metricsTextfile, cursors.clock());
     try {
-      r = SyncClient.run(image, stateDir, target, full, cursors, bar);
+      r = SyncClient.run(image, stateDir, target, full, cursors, bar, textfile);
     } finally {
       bar.finish();
     }

@@ -35,11 +35,13 @@ final class SyncHost {
   private final Path mountPoint;
   private final int syncThreads;
   private final TrackingOptions.Cursors cursors;
+  private final SyncObserver observer;
 
   /**
    * @param mountPoint the mount serving the images, or null for a sync with no mount
    * @param syncThreads each sync's readers ({@link MemoryBudget#syncThreads})
    * @param cursors the store's cursor policy: its clock says how long ago a target synced
+   * @param observer told of every sync once it ended
    */
   SyncHost(
       TrackerStore store,
@@ -47,24 +49,37 @@ final class SyncHost {
       Path stateDir,
       Path mountPoint,
       int syncThreads,
-      TrackingOptions.Cursors cursors) {
+      TrackingOptions.Cursors cursors,
+      SyncObserver observer) {
     this.store = store;
     this.files = files;
     this.stateDir = stateDir;
     this.mountPoint = mountPoint;
     this.syncThreads = syncThreads;
     this.cursors = cursors;
+    this.observer = observer;
   }
 
-  /** Loads the image's tracking and syncs it to {@code address}: the target's cursor moves. */
+  /**
+   * Loads the image's tracking and syncs it to {@code address}: the target's cursor moves. Once the
+   * target is open, the sync counts for the observer, whether it succeeds or fails.
+   */
   SyncReport sync(String name, TargetAddress address, boolean full, SyncProgress progress)
       throws IOException {
     TrackedImage image = store.image(name, () -> files.fingerprint(name));
     try (Target t = address.open()) {
-      TargetPlacement.requireApart(
-          t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
-      return new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads)
-          .sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
+      long start = System.nanoTime();
+      SyncReport report = null;
+      try {
+        TargetPlacement.requireApart(
+            t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
+        report =
+            new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads)
+                .sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
+        return report;
+      } finally {
+        observer.ended(image, t.describe(), report, System.nanoTime() - start);
+      }
     }
   }
 
@@ -166,12 +181,14 @@ final class SyncHost {
       TargetAddress target,
       boolean full,
       SyncProgress progress,
-      TrackingOptions.Cursors cursors)
+      TrackingOptions.Cursors cursors,
+      SyncObserver observer)
       throws IOException {
     return offline(
         backing,
         loc,
         cursors,
+        observer,
         host -> host.sync(loc.imageName(), target, full, progress),
         SyncReport::withWarning);
   }
@@ -196,6 +213,7 @@ final class SyncHost {
         backing,
         loc,
         cursors,
+        SyncObserver.NONE,
         host -> {
           host.forget(loc.imageName(), target);
           return "";
@@ -217,6 +235,7 @@ final class SyncHost {
       Path backing,
       ImageLocator loc,
       TrackingOptions.Cursors cursors,
+      SyncObserver observer,
       OfflineWork<R> work,
       BiFunction<R, String, R> warn)
       throws IOException {
@@ -239,7 +258,8 @@ final class SyncHost {
                     loc.stateDir(),
                     null,
                     Runtime.getRuntime().availableProcessors(), // no budget: the JVM's own limits
-                    cursors));
+                    cursors,
+                    observer));
       } catch (IOException | RuntimeException e) {
         try {
           saveClean(store, files, name);

@@ -129,7 +129,7 @@ class CursorsTest {
 
   /** Serves the store through the control socket, as a mount does (no FUSE: its host only). */
   private void mount() throws IOException {
-    SyncHost host = new SyncHost(store, files, stateDir, null, 1, policy);
+    SyncHost host = new SyncHost(store, files, stateDir, null, 1, policy, SyncObserver.NONE);
     server =
         ControlServer.start(
             ControlProtocol.socketPath(stateDir),

@@ -35,6 +35,7 @@ public final class TrackingWrites {
       tracking.beforeWrite(image, byteOffset, byteLength);
       try {
         posix.pwriteFully(file.fd(), buf, byteLength, byteOffset, file.imageName());
+        image.countWrite(byteLength);
         return (int) byteLength;
       } finally {
         tracking.afterWrite(image, byteOffset, byteLength);

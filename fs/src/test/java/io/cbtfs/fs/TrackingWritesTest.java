@@ -157,6 +157,16 @@ class TrackingWritesTest {
   }
 
   @Test
+  void eachWriteIsCountedForTheImagesMetrics() throws IOException {
+    OpenImage file = image("a.img", 8);
+    write(file, 0, 5000);
+    write(file, 3L * BLOCK, 100);
+    writes.truncate(file.fd(), file.imageName(), file.image(), 2L * BLOCK);
+    assertThat(file.image().writeRequests()).as("write requests, not truncates").isEqualTo(2);
+    assertThat(file.image().writtenBytes()).isEqualTo(5100);
+  }
+
+  @Test
   void anInjectedTrackingIsWhatEveryChangeCalls() throws IOException {
     List<String> calls = new ArrayList<>();
     writes =

@@ -161,6 +161,19 @@ public final class ChangeHistory {
     return generation == horizon || (generation > horizon && wasIssued(generation));
   }
 
+  /** How many numbers this history issued after {@code generation} (since its horizon). */
+  public long issuedAfter(long generation) {
+    long count = 0;
+    for (Map.Entry<Long, Long> r : issuedRanges.tailMap(generation, true).entrySet()) {
+      count += r.getValue() - Math.max(r.getKey(), generation + 1) + 1;
+    }
+    Map.Entry<Long, Long> straddling = issuedRanges.lowerEntry(generation);
+    if (straddling != null && straddling.getValue() > generation) {
+      count += straddling.getValue() - generation;
+    }
+    return count;
+  }
+
   /** Whether this history issued {@code generation} after its horizon. */
   private boolean wasIssued(long generation) {
     Map.Entry<Long, Long> range = issuedRanges.floorEntry(generation);

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.atomic.LongAdder;
 import org.roaringbitmap.RoaringBitmap;
 
 /**
@@ -38,6 +39,11 @@ public final class TrackedImage {
 
   /** The sync running, if one is: one at a time. Guarded by this. */
   private Drain running;
+
+  /** Writes through the mount since this image was loaded, for its metrics (no lock). */
+  private final LongAdder writeRequests = new LongAdder();
+
+  private final LongAdder writtenBytes = new LongAdder();
 
   TrackedImage(
       String name,
@@ -143,8 +149,12 @@ public final class TrackedImage {
    *     compares every block
    * @param holdsHistory false once unused for longer than the cursor age (or behind the history):
    *     its next sync compares every block
+   * @param generationsBehind syncs of the image (to any target, committed or not) since the
+   *     target's generation, as far as the history records them (generation numbers skip ahead at
+   *     each mount: their difference is no count)
    */
-  public record TargetLag(Cursor cursor, long lagBlocks, long lagBytes, boolean holdsHistory) {}
+  public record TargetLag(
+      Cursor cursor, long lagBlocks, long lagBytes, boolean holdsHistory, long generationsBehind) {}
 
   /** Every target with a cursor, in the order they first synced. */
   public synchronized List<TargetLag> targets() {
@@ -156,8 +166,13 @@ public final class TrackedImage {
       DirtySet set = lacks(c, live);
       out.add(
           set == null
-              ? new TargetLag(c, -1, -1, holds)
-              : new TargetLag(c, set.blockCount(), set.byteCount(knownSize), holds));
+              ? new TargetLag(c, -1, -1, holds, history.issuedAfter(c.generation()))
+              : new TargetLag(
+                  c,
+                  set.blockCount(),
+                  set.byteCount(knownSize),
+                  holds,
+                  history.issuedAfter(c.generation())));
     }
     return out;
   }
@@ -351,6 +366,34 @@ public final class TrackedImage {
   /** The image size last seen by the write path (for the saved state). */
   public long knownSize() {
     return knownSize;
+  }
+
+  /**
+   * Counts a write request of {@code byteLength} bytes that reached the backing file (for metrics;
+   * not a tracking step: the dirty bits are {@link #afterWrite}'s).
+   */
+  public void countWrite(long byteLength) {
+    writeRequests.increment();
+    writtenBytes.add(byteLength);
+  }
+
+  /** Write requests counted by {@link #countWrite} since the image was loaded. */
+  public long writeRequests() {
+    return writeRequests.sum();
+  }
+
+  /** Bytes of the write requests counted by {@link #countWrite} since the image was loaded. */
+  public long writtenBytes() {
+    return writtenBytes.sum();
+  }
+
+  /**
+   * The activity log's durable writes (each an fdatasync) since the image was loaded: the cost of
+   * writes into cold extents. 0 before the log is attached.
+   */
+  public long activityLogFsyncs() {
+    ActivityLog l = log;
+    return l == null ? 0 : l.durableWrites();
   }
 
   /** Records the image's size after a truncate. */

@@ -6,6 +6,9 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -77,6 +80,13 @@ public final class TrackerStore implements AutoCloseable {
   /** The image if it is loaded. */
   public Optional<TrackedImage> loaded(String imageName) {
     return Optional.ofNullable(images.get(imageName));
+  }
+
+  /** The images loaded so far, by name: what a scrape of the mount's metrics reports. */
+  public List<TrackedImage> images() {
+    List<TrackedImage> loaded = new ArrayList<>(images.values());
+    loaded.sort(Comparator.comparing(TrackedImage::name));
+    return loaded;
   }
 
   /**

@@ -1,7 +1,9 @@
 package io.cbtfs.fs.fuse;
 
 import io.cbtfs.fs.FuseGuard;
+import io.cbtfs.fs.FuseOperation;
 import io.cbtfs.fs.ImageFileSystem;
+import io.cbtfs.fs.RequestObserver;
 import java.util.concurrent.CountDownLatch;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -25,10 +27,33 @@ import ru.serce.jnrfuse.struct.Timespec;
  */
 public final class CbtFuseFs extends FuseStubFS {
   private final ImageFileSystem fs;
+  private final RequestObserver observer;
   private final CountDownLatch initialized = new CountDownLatch(1);
 
   public CbtFuseFs(ImageFileSystem fs) {
+    this(fs, RequestObserver.NONE);
+  }
+
+  /** Tells {@code observer} of every callback answered, as the operation the kernel asked for. */
+  public CbtFuseFs(ImageFileSystem fs, RequestObserver observer) {
     this.fs = fs;
+    this.observer = observer;
+  }
+
+  /** {@link FuseGuard#call(String, String, FuseGuard.Operation)}, timed for the observer. */
+  private int call(FuseOperation op, String name, String path, FuseGuard.Operation body) {
+    long start = System.nanoTime();
+    int result = FuseGuard.call(name, path, body);
+    observer.answered(op, System.nanoTime() - start);
+    return result;
+  }
+
+  /** {@link FuseGuard#call(String, String, FuseGuard.Action)}, timed for the observer. */
+  private int call(FuseOperation op, String name, String path, FuseGuard.Action body) {
+    long start = System.nanoTime();
+    int result = FuseGuard.call(name, path, body);
+    observer.answered(op, System.nanoTime() - start);
+    return result;
   }
 
   /**
@@ -54,18 +79,24 @@ public final class CbtFuseFs extends FuseStubFS {
 
   @Override
   public int getattr(String path, FileStat stat) {
-    return FuseGuard.call("getattr", path, () -> fs.getattr(path, Struct.getMemory(stat)));
+    return call(
+        FuseOperation.GETATTR, "getattr", path, () -> fs.getattr(path, Struct.getMemory(stat)));
   }
 
   @Override
   public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
-    return FuseGuard.call("fgetattr", path, () -> fs.fgetattr(fi.fh.get(), Struct.getMemory(stat)));
+    return call(
+        FuseOperation.GETATTR,
+        "fgetattr",
+        path,
+        () -> fs.fgetattr(fi.fh.get(), Struct.getMemory(stat)));
   }
 
   @Override
   public int readdir(
       String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
-    return FuseGuard.call(
+    return call(
+        FuseOperation.READDIR,
         "readdir",
         path,
         () -> {
@@ -80,41 +111,48 @@ public final class CbtFuseFs extends FuseStubFS {
 
   @Override
   public int open(String path, FuseFileInfo fi) {
-    return FuseGuard.call("open", path, () -> fi.fh.set(fs.open(path, fi.flags.get())));
+    return call(FuseOperation.OPEN, "open", path, () -> fi.fh.set(fs.open(path, fi.flags.get())));
   }
 
   @Override
   public int create(String path, @mode_t long mode, FuseFileInfo fi) {
-    return FuseGuard.call(
-        "create", path, () -> fi.fh.set(fs.create(path, (int) mode, fi.flags.get())));
+    return call(
+        FuseOperation.CREATE,
+        "create",
+        path,
+        () -> fi.fh.set(fs.create(path, (int) mode, fi.flags.get())));
   }
 
   @Override
   public int read(
       String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
-    return FuseGuard.call("read", path, () -> fs.read(fi.fh.get(), buf, size, offset));
+    return call(FuseOperation.READ, "read", path, () -> fs.read(fi.fh.get(), buf, size, offset));
   }
 
   @Override
   public int write(
       String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
-    return FuseGuard.call("write", path, () -> fs.write(fi.fh.get(), buf, size, offset));
+    return call(FuseOperation.WRITE, "write", path, () -> fs.write(fi.fh.get(), buf, size, offset));
   }
 
   @Override
   public int truncate(String path, @off_t long size) {
-    return FuseGuard.call("truncate", path, () -> fs.truncate(path, size));
+    return call(FuseOperation.SETATTR, "truncate", path, () -> fs.truncate(path, size));
   }
 
   @Override
   public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
-    return FuseGuard.call("ftruncate", path, () -> fs.ftruncate(fi.fh.get(), size));
+    return call(FuseOperation.SETATTR, "ftruncate", path, () -> fs.ftruncate(fi.fh.get(), size));
   }
 
   @Override
   public int fallocate(
       String path, int mode, @off_t long off, @off_t long length, FuseFileInfo fi) {
-    return FuseGuard.call("fallocate", path, () -> fs.fallocate(fi.fh.get(), mode, off, length));
+    return call(
+        FuseOperation.FALLOCATE,
+        "fallocate",
+        path,
+        () -> fs.fallocate(fi.fh.get(), mode, off, length));
   }
 
   @Override
@@ -124,22 +162,23 @@ public final class CbtFuseFs extends FuseStubFS {
 
   @Override
   public int fsync(String path, int isdatasync, FuseFileInfo fi) {
-    return FuseGuard.call("fsync", path, () -> fs.fsync(fi.fh.get(), isdatasync != 0));
+    return call(FuseOperation.FSYNC, "fsync", path, () -> fs.fsync(fi.fh.get(), isdatasync != 0));
   }
 
   @Override
   public int release(String path, FuseFileInfo fi) {
-    return FuseGuard.call("release", path, () -> fs.release(fi.fh.get()));
+    return call(FuseOperation.RELEASE, "release", path, () -> fs.release(fi.fh.get()));
   }
 
   @Override
   public int statfs(String path, Statvfs stbuf) {
-    return FuseGuard.call("statfs", path, () -> fs.statfs(Struct.getMemory(stbuf)));
+    return call(FuseOperation.STATFS, "statfs", path, () -> fs.statfs(Struct.getMemory(stbuf)));
   }
 
   @Override
   public int utimens(String path, Timespec[] timespec) {
-    return FuseGuard.call(
+    return call(
+        FuseOperation.SETATTR,
         "utimens",
         path,
         () -> fs.utimens(path, timespec == null ? null : Struct.getMemory(timespec[0])));
@@ -147,21 +186,21 @@ public final class CbtFuseFs extends FuseStubFS {
 
   @Override
   public int chmod(String path, @mode_t long mode) {
-    return FuseGuard.call("chmod", path, () -> fs.chmod(path, mode));
+    return call(FuseOperation.SETATTR, "chmod", path, () -> fs.chmod(path, mode));
   }
 
   @Override
   public int chown(String path, long uid, long gid) {
-    return FuseGuard.call("chown", path, () -> fs.chown(path, uid, gid));
+    return call(FuseOperation.SETATTR, "chown", path, () -> fs.chown(path, uid, gid));
   }
 
   @Override
   public int rename(String oldpath, String newpath) {
-    return FuseGuard.call("rename", oldpath, () -> fs.rename(oldpath, newpath));
+    return call(FuseOperation.RENAME, "rename", oldpath, () -> fs.rename(oldpath, newpath));
   }
 
   @Override
   public int unlink(String path) {
-    return FuseGuard.call("unlink", path, () -> fs.unlink(path));
+    return call(FuseOperation.UNLINK, "unlink", path, () -> fs.unlink(path));
   }
 }

@@ -1,8 +1,10 @@
 package io.cbtfs.fs.kernel;
 
 import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.FuseOperation;
 import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.RequestObserver;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,6 +42,7 @@ public final class KernelSession {
   private final Posix posix;
   private final DevFuseCalls calls;
   private final RequestHandler handler;
+  private final RequestObserver observer;
   private final int fd;
 
   /**
@@ -47,11 +50,23 @@ public final class KernelSession {
    */
   KernelSession(
       KernelOptions options, RequestHandler handler, Posix posix, DevFuseCalls calls, int fd) {
+    this(options, handler, posix, calls, fd, RequestObserver.NONE);
+  }
+
+  /** {@link #KernelSession(KernelOptions, RequestHandler, Posix, DevFuseCalls, int)}, observed. */
+  KernelSession(
+      KernelOptions options,
+      RequestHandler handler,
+      Posix posix,
+      DevFuseCalls calls,
+      int fd,
+      RequestObserver observer) {
     this.options = options;
     this.posix = posix;
     this.calls = calls;
     this.handler = handler;
     this.fd = fd;
+    this.observer = observer;
   }
 
   /** Thrown when this process may not mount FUSE itself: use the libfuse 2 transport instead. */
@@ -66,9 +81,11 @@ public final class KernelSession {
    * until {@link #runLoop} serves them.
    *
    * @throws NotPermitted when not root, or mount(2) says EPERM
+   * @param observer told of every request answered
    * @throws ErrnoException when /dev/fuse cannot be opened or mount(2) fails otherwise
    */
-  public static KernelSession mount(KernelOptions options, ImageFileSystem fs, Posix posix)
+  public static KernelSession mount(
+      KernelOptions options, ImageFileSystem fs, Posix posix, RequestObserver observer)
       throws IOException {
     DevFuseCalls calls = Holder.CALLS;
     int uid = calls.geteuid();
@@ -90,7 +107,8 @@ public final class KernelSession {
       String why = "mount " + target + ": " + posix.libc().strerror(errno);
       throw errno == EPERM ? new NotPermitted(why) : new ErrnoException(errno, why);
     }
-    return new KernelSession(options, new RequestHandler(fs, posix, options), posix, calls, fd);
+    return new KernelSession(
+        options, new RequestHandler(fs, posix, options), posix, calls, fd, observer);
   }
 
   /** Whether this process runs as root (may mount and unmount with the system calls). */
@@ -172,9 +190,17 @@ public final class KernelSession {
         }
         return;
       }
+      long start = System.nanoTime();
+      // read before handle: the request buffer is the worker's until its next read
+      FuseOperation op =
+          n >= FuseAbi.IN_HEADER_BYTES
+              ? FuseOperation.ofOpcode(b.request.getInt(FuseAbi.IN_OPCODE))
+              : FuseOperation.OTHER;
       int reply = handler.handle(b, (int) n);
-      if (reply > 0 && calls.write(fd, b.reply, reply) < 0) {
-        int errno = runtime.getLastError();
+      int refused = reply > 0 && calls.write(fd, b.reply, reply) < 0 ? runtime.getLastError() : 0;
+      observer.answered(op, System.nanoTime() - start);
+      if (refused != 0) {
+        int errno = refused;
         if (errno
             == Posix.ENOENT) { // interrupted: no one waits, and no one will release what it gave
           handler.replyRefused(b);

@@ -4,6 +4,7 @@ import io.cbtfs.fs.ErrnoException;
 import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.RequestObserver;
 import io.cbtfs.fs.WriteTracking;
 import io.cbtfs.fs.kernel.KernelSession;
 import io.cbtfs.tracker.CbtfsException;
@@ -76,6 +77,16 @@ public final class Mount implements AutoCloseable {
    * the tracking costs by mounting with less of it.
    */
   public static Mount start(MountOptions asked, WriteTracking tracking) throws IOException {
+    return start(asked, tracking, RequestObserver.NONE);
+  }
+
+  /** {@link #start(MountOptions)}, telling {@code observer} of every FUSE request answered. */
+  public static Mount start(MountOptions asked, RequestObserver observer) throws IOException {
+    return start(asked, WriteTracking.TRACKED, observer);
+  }
+
+  private static Mount start(MountOptions asked, WriteTracking tracking, RequestObserver observer)
+      throws IOException {
     MountOptions options = checked(asked);
     BackingDirLock backingLock = BackingDirLock.acquire(options.backingDir());
     TrackerStore trackers = null;
@@ -84,7 +95,7 @@ public final class Mount implements AutoCloseable {
       trackers = TrackerStore.open(options.stateDir(), options.tracking());
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());
       ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get(), tracking);
-      mount = new Mount(options, fs, ServingLoop.open(options, fs), backingLock);
+      mount = new Mount(options, fs, ServingLoop.open(options, fs, observer), backingLock);
       mount.loopThread.start();
       mount.awaitServing();
     } catch (IOException | RuntimeException e) {

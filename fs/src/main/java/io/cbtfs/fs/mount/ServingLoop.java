@@ -2,6 +2,7 @@ package io.cbtfs.fs.mount;
 
 import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.Posix;
+import io.cbtfs.fs.RequestObserver;
 import io.cbtfs.fs.fuse.CbtFuseFs;
 import io.cbtfs.fs.kernel.KernelOptions;
 import io.cbtfs.fs.kernel.KernelSession;
@@ -26,10 +27,12 @@ interface ServingLoop {
   int KERNEL_WORKERS = 8;
 
   /**
-   * The loop {@code options} ask for. {@link FuseTransport#AUTO} tries the kernel transport (which
-   * mounts at once) and falls back to libfuse 2, saying so, when this process may not mount.
+   * The loop {@code options} ask for, telling {@code observer} of every request it answers. {@link
+   * FuseTransport#AUTO} tries the kernel transport (which mounts at once) and falls back to libfuse
+   * 2, saying so, when this process may not mount.
    */
-  static ServingLoop open(MountOptions options, ImageFileSystem fs) throws IOException {
+  static ServingLoop open(MountOptions options, ImageFileSystem fs, RequestObserver observer)
+      throws IOException {
     Logger log = LoggerFactory.getLogger(Mount.class);
     if (options.transport() != FuseTransport.LIBFUSE2) {
       KernelOptions kernel =
@@ -41,7 +44,7 @@ interface ServingLoop {
               options.writebackCache(),
               KERNEL_WORKERS);
       try {
-        KernelSession session = KernelSession.mount(kernel, fs, Posix.get());
+        KernelSession session = KernelSession.mount(kernel, fs, Posix.get(), observer);
         return new ServingLoop() {
           @Override
           public int run() {
@@ -71,7 +74,7 @@ interface ServingLoop {
     } else if (options.writebackCache()) {
       throw new CbtfsException("--writeback-cache needs the kernel transport");
     }
-    CbtFuseFs fuse = new CbtFuseFs(fs);
+    CbtFuseFs fuse = new CbtFuseFs(fs, observer);
     String[] args = options.fuseArgs("cbtfs").toArray(String[]::new);
     return new ServingLoop() {
       @Override

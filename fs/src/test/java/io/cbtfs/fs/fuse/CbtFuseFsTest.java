@@ -2,6 +2,7 @@ package io.cbtfs.fs.fuse;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cbtfs.fs.FuseOperation;
 import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
@@ -73,5 +74,28 @@ class CbtFuseFsTest {
     assertThat(fuse.open("/missing.img", fi)).isEqualTo(-Posix.ENOENT);
     assertThat(fuse.truncate("/sub/a.img", 0)).isEqualTo(-Posix.ENOENT);
     assertThat(fuse.release("/a.img", fi)).isEqualTo(-Posix.EBADF);
+  }
+
+  @Test
+  void everyCallbackIsObservedAsTheKernelsOperation() throws IOException {
+    java.util.List<FuseOperation> seen = new java.util.ArrayList<>();
+    CbtFuseFs observed =
+        new CbtFuseFs(
+            new ImageFileSystem(new ImageFiles(dir, dir.resolve(".cbtfs")), store, Posix.get()),
+            (op, nanos) -> seen.add(op));
+    FuseFileInfo fi = fileInfo(O_RDWR);
+    assertThat(observed.create("/a.img", 0600, fi)).isZero();
+    Pointer buf = Memory.allocateDirect(runtime, 10);
+    assertThat(observed.write("/a.img", buf, 10, 0, fi)).isEqualTo(10);
+    assertThat(observed.chmod("/a.img", 0600)).isZero();
+    assertThat(observed.open("/missing.img", fi)).as("failures too").isEqualTo(-Posix.ENOENT);
+    assertThat(observed.release("/a.img", fi)).isZero();
+    assertThat(seen)
+        .containsExactly(
+            FuseOperation.CREATE,
+            FuseOperation.WRITE,
+            FuseOperation.SETATTR,
+            FuseOperation.OPEN,
+            FuseOperation.RELEASE);
   }
 }

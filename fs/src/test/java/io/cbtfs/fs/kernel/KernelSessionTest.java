@@ -2,6 +2,7 @@ package io.cbtfs.fs.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cbtfs.fs.FuseOperation;
 import io.cbtfs.fs.Posix;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -131,6 +132,61 @@ class KernelSessionTest {
       device.unmounted.countDown();
       loop.join();
       assertThat(result.get()).as("ended after the unmount, the failure counted").isEqualTo(1);
+    }
+  }
+
+  /** Delivers {@code requests} in turn, takes every reply, then reads ENODEV. */
+  private static final class ScriptedDevice extends FakeDevice {
+    private final Deque<byte[]> requests;
+
+    ScriptedDevice(List<byte[]> requests) {
+      this.requests = new ArrayDeque<>(requests);
+    }
+
+    @Override
+    public synchronized long read(int fd, Pointer buf, long count) {
+      byte[] next = requests.poll();
+      if (next == null) {
+        return fail(ENODEV);
+      }
+      buf.put(0, next, 0, next.length);
+      return next.length;
+    }
+
+    @Override
+    public long write(int fd, Pointer buf, long count) {
+      return count;
+    }
+  }
+
+  @Test
+  void everyAnsweredRequestIsObservedAsItsOperation() throws Exception {
+    KernelOptions options = new KernelOptions(dir, "test", false, true, false, 1);
+    try (Requests k = new Requests(dir, options)) {
+      long fh =
+          k.send(FuseAbi.CREATE, 1, Requests.create("vm.img", 2)).u64(FuseAbi.ENTRY_OUT_BYTES);
+      List<byte[]> requests =
+          List.of(
+              Requests.request(FuseAbi.WRITE, 2, 2, Requests.write(fh, 0, new byte[4096]).bytes()),
+              Requests.request(FuseAbi.WRITE, 3, 2, Requests.write(fh, 4096, new byte[1]).bytes()),
+              Requests.request(FuseAbi.GETATTR, 4, 1, Requests.getattr().bytes()),
+              Requests.request(999, 5, 1, new byte[0]));
+      List<FuseOperation> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+      KernelSession session =
+          new KernelSession(
+              options,
+              k.handler,
+              Posix.get(),
+              new ScriptedDevice(requests),
+              -1,
+              (op, nanos) -> {
+                assertThat(nanos).isNotNegative();
+                seen.add(op);
+              });
+      assertThat(session.runLoop()).isZero();
+      assertThat(seen)
+          .containsExactly(
+              FuseOperation.WRITE, FuseOperation.WRITE, FuseOperation.GETATTR, FuseOperation.OTHER);
     }
   }
 
