@@ -204,7 +204,7 @@ class ControlSocketIT {
   @Test
   void ctrlCOfASyncStopsTheSyncInTheMount() throws Exception {
     Tools.require("script");
-    int mib = 256;
+    int mib = 512; // long enough that Ctrl-C lands before the sync ends on a loaded machine
     Path image = folder.backingFile("vm.img");
     writeRandom(image, mib, 1);
     folder.mount();
