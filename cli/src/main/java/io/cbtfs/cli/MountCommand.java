@@ -3,9 +3,12 @@ package io.cbtfs.cli;
 import io.cbtfs.fs.mount.FuseTransport;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.nbd.NbdAddress;
+import io.cbtfs.nbd.NbdServer;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackingOptions;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -139,6 +142,23 @@ final class MountCommand implements Callable<Integer> {
               + "sync and its lag, FUSE request latency, the JVM. See docs/OPERATIONS.md.")
   String metrics;
 
+  @Option(
+      names = "--nbd",
+      paramLabel = "unix:PATH|[HOST:]PORT",
+      description =
+          "Export every image over NBD, by its file name, on a Unix socket (0600; root and the "
+              + "mount's user) or a TCP port (PORT alone: loopback, 127.0.0.1). Repeatable. "
+              + "Meta contexts base:allocation and qemu:dirty-bitmap:cbtfs (the live dirty set), "
+              + "and qemu:dirty-bitmap:TARGET per target. See docs/OPERATIONS.md.")
+  List<String> nbd = new ArrayList<>();
+
+  @Option(
+      names = "--nbd-writable",
+      description =
+          "Let NBD clients write, trim and flush (default: read-only). Their writes are tracked "
+              + "as writes through the mount are.")
+  boolean nbdWritable;
+
   @CommandLine.Mixin CursorAgeOption cursorAge;
 
   @CommandLine.Mixin VerboseOption verbose;
@@ -154,6 +174,7 @@ final class MountCommand implements Callable<Integer> {
       // everything is checked here, before a folder is made or a process started
       MemoryBudget budget = budget();
       metricsAddress();
+      nbdAddresses();
       MountOptions options = Mount.validate(options());
       StateDirectory.prepare(options.stateDir());
       Path log = logFile != null ? logFile : options.stateDir().resolve("mount.log");
@@ -162,6 +183,7 @@ final class MountCommand implements Callable<Integer> {
     }
     budget(); // a foreground mount's JVM is already running (bin/cbtfs applied it): check only
     MetricsAddress metricsAddress = metricsAddress();
+    List<NbdAddress> nbdAddresses = nbdAddresses();
     MountOptions asked = options();
     // a daemon's standard error is its log, opened for append by the launcher: a mount that fails
     // must not truncate the log of the mount it collided with
@@ -180,6 +202,9 @@ final class MountCommand implements Callable<Integer> {
       mount = served == null ? Mount.start(asked) : Mount.start(asked, served.requests());
       if (served != null) {
         served.serveImages(mount.fileSystem().trackers());
+      }
+      if (!nbdAddresses.isEmpty()) {
+        exportOverNbd(mount, nbdAddresses);
       }
       control =
           ControlServer.start(
@@ -217,6 +242,38 @@ final class MountCommand implements Callable<Integer> {
     }
     mount.close();
     return CbtfsCommand.EXIT_OK;
+  }
+
+  /**
+   * Starts the NBD export of {@code mount}'s images; the mount closes it when it stops, before it
+   * saves the tracking. If it cannot listen, the mount is unmounted and the error thrown.
+   */
+  private void exportOverNbd(Mount mount, List<NbdAddress> addresses) throws Exception {
+    NbdServer server;
+    try {
+      server = NbdServer.start(addresses, new MountExports(mount.fileSystem()), nbdWritable);
+    } catch (IOException | RuntimeException e) {
+      mount.close();
+      throw e;
+    }
+    mount.closeWith(server);
+  }
+
+  /** The --nbd addresses (none without the option). */
+  List<NbdAddress> nbdAddresses() {
+    List<NbdAddress> out = new ArrayList<>();
+    for (String text : nbd) {
+      try {
+        out.add(NbdAddress.parse(text));
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "invalid --nbd '" + text + "': " + e.getMessage());
+      }
+    }
+    if (nbdWritable && out.isEmpty()) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--nbd-writable needs --nbd");
+    }
+    return out;
   }
 
   /** The --metrics address, or null without one. */
@@ -341,6 +398,12 @@ final class MountCommand implements Callable<Integer> {
     }
     if (metrics != null) {
       args.add("--metrics=" + metrics);
+    }
+    for (NbdAddress address : nbdAddresses()) {
+      args.add("--nbd=" + address); // a Unix socket's path made absolute here, as the folders
+    }
+    if (nbdWritable) {
+      args.add("--nbd-writable");
     }
     if (verbose.on) {
       args.add("--verbose");
