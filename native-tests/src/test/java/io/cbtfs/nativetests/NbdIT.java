@@ -113,9 +113,16 @@ class NbdIT {
 
   /** The dirty blocks {@code status --map --json} counts, one block per cell. */
   private TreeSet<Long> statusDirtyBlocks(String... target) {
+    return statusDirtyBlocks(folder.image(IMAGE), target);
+  }
+
+  /**
+   * {@link #statusDirtyBlocks(String...)} of {@code image} (under the mount, or the backing file).
+   */
+  private TreeSet<Long> statusDirtyBlocks(Path image, String... target) {
     List<String> args = Tools.list("status", "--map", "--json");
     args.addAll(List.of(target));
-    args.add(folder.image(IMAGE).toString());
+    args.add(image.toString());
     Tools.Result r = Cbtfs.run(args.toArray(String[]::new));
     assertThat(r.exitCode()).as(r.output()).isZero();
     assertThat(r.output()).contains("\"blocksPerCell\":1");
@@ -293,5 +300,74 @@ class NbdIT {
         Tools.exec(
             List.of("qemu-img", "compare", "-f", "raw", "-F", "raw", uri(), image.toString()), 120);
     assertThat(compare.exitCode()).as(compare.output()).isZero();
+  }
+
+  /** A client that finished the handshake (NBD_OPT_GO) and now sits in transmission. */
+  private SocketChannel connected() throws IOException {
+    SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+    readFully(c, 18); // greeting
+    byte[] name = IMAGE.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    c.write(
+        ByteBuffer.allocate(4 + 16 + 6 + name.length)
+            .putInt(3)
+            .putLong(0x49484156454F5054L)
+            .putInt(7) // NBD_OPT_GO
+            .putInt(6 + name.length)
+            .putInt(name.length)
+            .put(name)
+            .putShort((short) 0)
+            .flip());
+    while (true) {
+      ByteBuffer header = readFully(c, 20);
+      header.getLong();
+      header.getInt();
+      int type = header.getInt();
+      readFully(c, header.getInt());
+      assertThat(type).as("GO answered").isPositive();
+      if (type == 1) { // NBD_REP_ACK
+        return c;
+      }
+    }
+  }
+
+  private static ByteBuffer readFully(SocketChannel c, int n) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(n);
+    while (b.hasRemaining()) {
+      if (c.read(b) < 0) {
+        throw new java.io.EOFException("closed by the server");
+      }
+    }
+    return b.flip();
+  }
+
+  private static boolean endedByServer(SocketChannel c) throws IOException {
+    try {
+      return c.read(ByteBuffer.allocate(1)) < 0;
+    } catch (IOException e) {
+      return true;
+    }
+  }
+
+  @Test
+  void unmountAndSigtermEndTheNbdSessionsFirstAndSaveTheTracking() throws Exception {
+    folder.mount("--nbd", "unix:" + socket);
+    Tools.pwrite(folder.image(IMAGE), 9L * BLOCK, random(10, 8));
+    try (SocketChannel client = connected()) {
+      Tools.Result unmount = Cbtfs.run("unmount", folder.mnt.toString());
+      assertThat(unmount.exitCode()).as(unmount.output()).isZero();
+      assertThat(endedByServer(client)).isTrue();
+      assertThat(socket).doesNotExist();
+    }
+    assertThat(statusDirtyBlocks(folder.backingFile(IMAGE))).containsExactly(9L); // saved clean
+
+    ProcessHandle daemon = folder.mount("--nbd", "unix:" + socket);
+    try (SocketChannel client = connected()) {
+      long start = System.nanoTime();
+      daemon.destroy(); // SIGTERM: the NBD handles are closed, not waited for as a guest's
+      daemon.onExit().get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat((System.nanoTime() - start) / 1_000_000_000L).isLessThan(20);
+      assertThat(endedByServer(client)).isTrue();
+    }
+    assertThat(statusDirtyBlocks(folder.backingFile(IMAGE))).containsExactly(9L);
   }
 }
