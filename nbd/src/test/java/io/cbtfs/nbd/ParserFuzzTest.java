@@ -45,6 +45,28 @@ class ParserFuzzTest {
                                 .array()));
   }
 
+  /** Option headers that announce any length at all, followed by a few bytes. */
+  @Provide
+  Arbitrary<byte[]> announced() {
+    return Arbitraries.integers()
+        .flatMap(
+            length ->
+                bytes()
+                    .map(
+                        payload ->
+                            ByteBuffer.allocate(16 + payload.length)
+                                .putLong(Nbd.IHAVEOPT)
+                                .putInt(Nbd.OPT_GO)
+                                .putInt(length)
+                                .put(payload)
+                                .array()));
+  }
+
+  @Property(tries = 3000)
+  void anyAnnouncedLengthGivesAnOptionOrAProtocolError(@ForAll("announced") byte[] bytes) {
+    parseOptions(bytes);
+  }
+
   @Property(tries = 3000)
   void anyBytesGiveAnOptionOrAProtocolError(@ForAll("bytes") byte[] bytes) {
     parseOptions(bytes);
