@@ -156,7 +156,7 @@ public final class NbdServer implements AutoCloseable {
     }
   }
 
-  private void admit(NbdAddress address, SocketChannel client) {
+  private synchronized void admit(NbdAddress address, SocketChannel client) {
     try {
       if (closed || sessions.size() >= MAX_SESSIONS || !allowed(address, client)) {
         log.info("NBD connection on {} refused", address);

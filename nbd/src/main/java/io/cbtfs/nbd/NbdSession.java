@@ -21,8 +21,11 @@ import org.slf4j.LoggerFactory;
 final class NbdSession {
   private static final Logger log = LoggerFactory.getLogger(NbdSession.class);
 
-  /** Requests are served in pieces of this size: one direct buffer per session. */
-  static final int PIECE_BYTES = 1 << 20;
+  /**
+   * Requests are served in pieces of this size: one direct buffer per session, from the mount's
+   * direct-memory budget that its syncs share (16 sessions: 4 MiB).
+   */
+  static final int PIECE_BYTES = 256 << 10;
 
   /** Options one handshake may send (a client that haggles for ever is cut off). */
   static final int MAX_OPTIONS = 1024;
