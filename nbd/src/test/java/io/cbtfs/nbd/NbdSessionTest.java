@@ -180,6 +180,37 @@ class NbdSessionTest {
   }
 
   @Test
+  void anImageThatCannotBeOpenedIsAnErrorReplyAndHagglingGoesOn() throws IOException {
+    ExportCatalog refusing =
+        new ExportCatalog() {
+          @Override
+          public List<String> names() throws IOException {
+            return catalog.names();
+          }
+
+          @Override
+          public java.util.Optional<ExportedImage> open(String name, boolean writable)
+              throws IOException {
+            if (name.equals("other.img")) {
+              throw new ExportIoException(ExportIoException.EPERM, "the mount is stopping", null);
+            }
+            return catalog.open(name, writable);
+          }
+        };
+    server = NbdServer.start(List.of(NbdAddress.parse("unix:" + socket)), refusing, true);
+    try (TestClient c = new TestClient(socket).hello()) {
+      List<TestClient.OptionReply> refused =
+          c.option(Nbd.OPT_GO, TestClient.exportQuery("other.img"));
+      assertThat(refused).hasSize(1);
+      assertThat(refused.get(0).type()).isEqualTo(Nbd.REP_ERR_POLICY);
+      assertThat(refused.get(0).text()).contains("the mount is stopping");
+      TestClient.expectAck(c.option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]));
+      TestClient.expectAck(c.option(Nbd.OPT_GO, TestClient.exportQuery("disk.img")));
+      assertThat(read(c, 0, 10)).isEqualTo(Arrays.copyOf(content, 10));
+    }
+  }
+
+  @Test
   void badRequestsGetErrorsAndTheSessionGoesOn() throws IOException {
     serve(false);
     try (TestClient c = new TestClient(socket).go("disk.img")) {
