@@ -8,7 +8,6 @@ import io.cbtfs.nbd.NbdServer;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackingOptions;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -195,16 +194,22 @@ final class MountCommand implements Callable<Integer> {
     Mount mount;
     ControlServer control;
     MountMetrics served = null;
+    NbdServer nbdServer = null;
     try {
       if (metricsAddress != null) { // bound first: a port in use fails before anything mounts
         served = MountMetrics.start(metricsAddress, asked.tracking().cursors().clock());
+      }
+      if (!nbdAddresses.isEmpty()) { // the same: bound now, serving once the images exist
+        nbdServer = NbdServer.bind(nbdAddresses, nbdWritable);
       }
       mount = served == null ? Mount.start(asked) : Mount.start(asked, served.requests());
       if (served != null) {
         served.serveImages(mount.fileSystem().trackers());
       }
-      if (!nbdAddresses.isEmpty()) {
-        exportOverNbd(mount, nbdAddresses);
+      if (nbdServer != null) {
+        // the mount closes it when it stops, before it saves the tracking (Mount.closeWith)
+        mount.closeWith(nbdServer);
+        nbdServer.serve(new MountExports(mount.fileSystem()));
       }
       control =
           ControlServer.start(
@@ -215,6 +220,9 @@ final class MountCommand implements Callable<Integer> {
       stop.startFailed();
       if (served != null) {
         served.close();
+      }
+      if (nbdServer != null) {
+        nbdServer.close();
       }
       throw e;
     }
@@ -242,21 +250,6 @@ final class MountCommand implements Callable<Integer> {
     }
     mount.close();
     return CbtfsCommand.EXIT_OK;
-  }
-
-  /**
-   * Starts the NBD export of {@code mount}'s images; the mount closes it when it stops, before it
-   * saves the tracking. If it cannot listen, the mount is unmounted and the error thrown.
-   */
-  private void exportOverNbd(Mount mount, List<NbdAddress> addresses) throws Exception {
-    NbdServer server;
-    try {
-      server = NbdServer.start(addresses, new MountExports(mount.fileSystem()), nbdWritable);
-    } catch (IOException | RuntimeException e) {
-      mount.close();
-      throw e;
-    }
-    mount.closeWith(server);
   }
 
   /** The --nbd addresses (none without the option). */

@@ -370,4 +370,23 @@ class NbdIT {
     }
     assertThat(statusDirtyBlocks(folder.backingFile(IMAGE))).containsExactly(9L);
   }
+
+  @Test
+  void anAddressThatCannotBeBoundFailsTheMountBeforeItMounts() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      Tools.Result r =
+          Cbtfs.run(
+              "mount",
+              "--daemon",
+              "--nbd",
+              String.valueOf(taken.getLocalPort()),
+              folder.backing.toString(),
+              folder.mnt.toString());
+      assertThat(r.exitCode()).as(r.output()).isEqualTo(1);
+      assertThat(r.output())
+          .contains("cannot listen for NBD on 127.0.0.1:" + taken.getLocalPort())
+          .doesNotContain("mounted");
+    }
+    assertThat(io.cbtfs.fs.mount.ProcMounts.isMounted(folder.mnt)).isFalse();
+  }
 }

@@ -37,8 +37,8 @@ public final class NbdServer implements AutoCloseable {
   static final int HANDSHAKE_SECONDS = 30;
   private static final long CLOSE_WAIT_SECONDS = 10;
 
-  private final ExportCatalog catalog;
   private final boolean writable;
+  private volatile ExportCatalog catalog; // set by serve
   private final String owner = System.getProperty("user.name");
   private final List<Listener> listeners = new ArrayList<>();
   private final Set<Thread> sessions = ConcurrentHashMap.newKeySet();
@@ -54,20 +54,27 @@ public final class NbdServer implements AutoCloseable {
 
   private record Listener(NbdAddress address, ServerSocketChannel channel, Thread thread) {}
 
-  private NbdServer(ExportCatalog catalog, boolean writable) {
-    this.catalog = catalog;
+  private NbdServer(boolean writable) {
     this.writable = writable;
   }
 
+  /** {@link #bind} and {@link #serve}. */
+  public static NbdServer start(List<NbdAddress> addresses, ExportCatalog catalog, boolean writable)
+      throws IOException {
+    NbdServer server = bind(addresses, writable);
+    server.serve(catalog);
+    return server;
+  }
+
   /**
-   * Binds every address and starts serving. A stale Unix socket (nothing answers on it) is
-   * replaced; a path in use or that is not a socket is refused.
+   * Binds every address, accepting no connection yet: an address in use fails before the images
+   * exist (the mount binds first, then mounts, then {@link #serve}s). A stale Unix socket (nothing
+   * answers on it) is replaced; a path in use or that is not a socket is refused.
    *
    * @throws IOException naming the address that could not be bound (nothing is left listening)
    */
-  public static NbdServer start(List<NbdAddress> addresses, ExportCatalog catalog, boolean writable)
-      throws IOException {
-    NbdServer server = new NbdServer(catalog, writable);
+  public static NbdServer bind(List<NbdAddress> addresses, boolean writable) throws IOException {
+    NbdServer server = new NbdServer(writable);
     try {
       for (NbdAddress address : addresses) {
         server.listen(address);
@@ -77,6 +84,18 @@ public final class NbdServer implements AutoCloseable {
       throw e;
     }
     return server;
+  }
+
+  /** Starts accepting connections and serving {@code catalog}'s images. Once. */
+  public synchronized void serve(ExportCatalog catalog) {
+    if (this.catalog != null) {
+      throw new IllegalStateException("already serving");
+    }
+    this.catalog = catalog;
+    for (Listener l : listeners) {
+      l.thread().start();
+      log.info("NBD export on {} ({})", l.address(), writable ? "writable" : "read-only");
+    }
   }
 
   private void listen(NbdAddress address) throws IOException {
@@ -104,8 +123,9 @@ public final class NbdServer implements AutoCloseable {
     Thread thread = new Thread(() -> accept(address, channel), "cbtfs-nbd-listen " + address);
     thread.setDaemon(true);
     listeners.add(new Listener(address, channel, thread));
-    thread.start();
-    log.info("NBD export on {} ({})", address, writable ? "writable" : "read-only");
+    if (!address.isUnix() && !channel.socket().getInetAddress().isLoopbackAddress()) {
+      log.warn("NBD on {} has no authentication: whoever reaches it reads every image", address);
+    }
   }
 
   /** A socket file left by a process that died is replaced; one that answers is in use. */
