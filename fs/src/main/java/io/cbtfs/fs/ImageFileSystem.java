@@ -158,6 +158,11 @@ public final class ImageFileSystem {
     }
   }
 
+  /** The tracking of the image open as handle {@code fh}. */
+  public TrackedImage tracking(long fh) throws ErrnoException {
+    return openFiles.get(fh).image();
+  }
+
   /** Reads up to {@code byteLength} bytes; fewer only at the end of the file. */
   public int read(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
     OpenImage file = openFiles.get(fh);
