@@ -191,7 +191,7 @@ final class MountCommand implements Callable<Integer> {
     // up waits for it and then unmounts in order, instead of leaving a dead mount point behind.
     Stop stop = new Stop();
     Runtime.getRuntime().addShutdownHook(new Thread(stop::run, "cbtfs-shutdown"));
-    Mount mount;
+    Mount mount = null;
     ControlServer control;
     MountMetrics served = null;
     NbdServer nbdServer = null;
@@ -218,6 +218,13 @@ final class MountCommand implements Callable<Integer> {
       stop.started(mount, control);
     } catch (Exception | Error e) {
       stop.startFailed();
+      if (mount != null) { // mounted, then failed: unmount again rather than leave a dead mount
+        try {
+          mount.shutdown();
+        } catch (Exception | Error undone) {
+          e.addSuppressed(undone);
+        }
+      }
       if (served != null) {
         served.close();
       }
