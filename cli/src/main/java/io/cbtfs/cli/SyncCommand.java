@@ -1,6 +1,8 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -65,6 +67,26 @@ final class SyncCommand implements Callable<Integer> {
               + "serves them on its --metrics address instead.")
   Path metricsTextfile;
 
+  @Option(
+      names = "--no-snapshot",
+      description =
+          "In a running mount: read each block as it is when read, as before 0.x: the target gets"
+              + " no single instant of an image written during the sync. By default the sync is"
+              + " point-in-time: the target ends identical to the image at the instant the sync"
+              + " took its dirty set, whatever is written meanwhile (the old bytes of a block"
+              + " written before the sync read it are copied to a local fleece first).")
+  boolean noSnapshot;
+
+  @Option(
+      names = "--fleece-limit",
+      paramLabel = "SIZE|PCT",
+      description =
+          "How much the fleece of a point-in-time sync may hold: a size (512M, 2G) or a"
+              + " percentage of the bytes the sync protects (default 25%). When it is full, or"
+              + " its disk fails, the sync fails and its blocks stay dirty; the guest's writes go"
+              + " on.")
+  String fleeceLimit;
+
   @CommandLine.Mixin StateDirOption stateDir;
 
   @CommandLine.Mixin S3Options s3;
@@ -75,22 +97,36 @@ final class SyncCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (noSnapshot && fleeceLimit != null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--fleece-limit is for a point-in-time sync, not --no-snapshot");
+    }
+    SnapshotOption snapshot =
+        noSnapshot
+            ? SnapshotOption.OFF
+            : new SnapshotOption(
+                true, fleeceLimit == null ? FleeceLimit.DEFAULT : parseLimit(fleeceLimit));
     return execute(
         image,
         stateDir.stateDir,
         s3.address(target),
         full,
+        snapshot,
         cursorAge.policy(spec.commandLine()),
         json.on,
         metricsTextfile,
         spec.commandLine().getOut());
   }
 
-  /**
-   * The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}.
-   *
-   * @param metricsTextfile where an offline sync writes its metrics, or null
-   */
+  private FleeceLimit parseLimit(String text) {
+    try {
+      return FleeceLimit.parse(text);
+    } catch (CbtfsException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+  }
+
+  /** {@link #execute(Path, Path, TargetAddress, boolean, SnapshotOption, ...)}, point-in-time. */
   static int execute(
       Path image,
       Path stateDir,
@@ -101,12 +137,34 @@ final class SyncCommand implements Callable<Integer> {
       Path metricsTextfile,
       PrintWriter out)
       throws IOException {
+    return execute(
+        image, stateDir, target, full, SnapshotOption.DEFAULT, cursors, json, metricsTextfile, out);
+  }
+
+  /**
+   * The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}.
+   *
+   * @param snapshot a sync in a running mount: point-in-time or not (one with no mount running
+   *     reads an image nobody writes through cbtfs)
+   * @param metricsTextfile where an offline sync writes its metrics, or null
+   */
+  static int execute(
+      Path image,
+      Path stateDir,
+      TargetAddress target,
+      boolean full,
+      SnapshotOption snapshot,
+      TrackingOptions.Cursors cursors,
+      boolean json,
+      Path metricsTextfile,
+      PrintWriter out)
+      throws IOException {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
     MetricsTextfile textfile =
         metricsTextfile == null ? null : new MetricsTextfile(metricsTextfile, cursors.clock());
     try {
-      r = SyncClient.run(image, stateDir, target, full, cursors, bar, textfile);
+      r = SyncClient.run(image, stateDir, target, full, snapshot, cursors, bar, textfile);
     } finally {
       bar.finish();
     }

@@ -50,8 +50,12 @@ class ControlServerTest {
 
         @Override
         public SyncReport sync(
-            String name, TargetAddress target, boolean full, SyncProgress progress) {
-          received.add(new ControlRequest.Sync(name, target, full));
+            String name,
+            TargetAddress target,
+            boolean full,
+            SnapshotOption snapshot,
+            SyncProgress progress) {
+          received.add(new ControlRequest.Sync(name, target, full, snapshot));
           // the name comes back in the warning, so that it crosses the socket both ways
           return new SyncReport(target.uri(), 1, full, 0, 0, 0, 0, 0, 0, name);
         }
@@ -70,7 +74,12 @@ class ControlServerTest {
     }
 
     @Override
-    public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+    public SyncReport sync(
+        String name,
+        TargetAddress target,
+        boolean full,
+        SnapshotOption snapshot,
+        SyncProgress progress)
         throws IOException {
       throw new UnsupportedOperationException("no sync here");
     }
@@ -100,7 +109,12 @@ class ControlServerTest {
   static MountService syncing(SyncBody body) {
     return new FakeMount() {
       @Override
-      public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+      public SyncReport sync(
+          String name,
+          TargetAddress target,
+          boolean full,
+          SnapshotOption snapshot,
+          SyncProgress progress)
           throws IOException {
         return body.run(progress);
       }
