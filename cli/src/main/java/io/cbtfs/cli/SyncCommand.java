@@ -70,7 +70,7 @@ final class SyncCommand implements Callable<Integer> {
   @Option(
       names = "--no-snapshot",
       description =
-          "In a running mount: read each block as it is when read, as before 0.x: the target gets"
+          "In a running mount: read each block as it is when read (as cbtfs did before): the target gets"
               + " no single instant of an image written during the sync. By default the sync is"
               + " point-in-time: the target ends identical to the image at the instant the sync"
               + " took its dirty set, whatever is written meanwhile (the old bytes of a block"
