@@ -89,11 +89,6 @@ public final class Fleece implements BlockSaver, AutoCloseable {
     }
   }
 
-  /** The bytes of old blocks it holds. */
-  public long usedBytes() {
-    return Math.min(used.get(), limitBytes);
-  }
-
   @Override
   public void close() throws IOException {
     try (image) {

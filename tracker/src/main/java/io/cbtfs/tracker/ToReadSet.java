@@ -49,17 +49,21 @@ public final class ToReadSet implements WriteBarrier {
     this.saver = saver;
     this.blockCount = blocks.isEmpty() ? 0 : Integer.toUnsignedLong(blocks.last()) + 1;
     int words = (int) ((blockCount + 63) >>> 6);
-    this.pending = new AtomicLongArray(words);
-    this.copied = new AtomicLongArray(words);
     long[] bits = new long[words];
-    blocks.forEach((int b) -> bits[b >>> 6] |= 1L << b);
-    for (int i = 0; i < words; i++) {
-      pending.set(i, bits[i]);
+    this.protectedBlocks = blocks.getLongCardinality();
+    if (protectedBlocks == blockCount) { // every block up to the last: a full or verified sync
+      java.util.Arrays.fill(bits, -1L); // (the writes wait for this: no walk of every block)
+      if ((blockCount & 63) != 0) {
+        bits[words - 1] = (1L << blockCount) - 1;
+      }
+    } else {
+      blocks.forEach((int b) -> bits[b >>> 6] |= 1L << b);
     }
+    this.pending = new AtomicLongArray(bits);
+    this.copied = new AtomicLongArray(words);
     for (int i = 0; i < STRIPES; i++) {
       stripes[i] = new ReentrantLock();
     }
-    this.protectedBlocks = blocks.getLongCardinality();
   }
 
   /** Protects {@code blocks} (each block index must be below {@link Integer#MAX_VALUE}). */

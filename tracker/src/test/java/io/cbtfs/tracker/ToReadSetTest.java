@@ -93,6 +93,20 @@ class ToReadSetTest {
   }
 
   @Test
+  void aSetOfEveryBlockProtectsEachOneAndNoneBeyond() throws IOException {
+    for (int count : new int[] {1, 63, 64, 65, 130}) {
+      RecordingSaver saver = new RecordingSaver();
+      RoaringBitmap all = new RoaringBitmap();
+      all.add(0L, count);
+      ToReadSet set = ToReadSet.of(G, all, saver);
+      set.beforeWrite(0, (count + 5) * 4096L);
+      assertThat(set.protectedBlocks()).isEqualTo(count);
+      assertThat(set.copiedBlocks().getLongCardinality()).as("%d blocks", count).isEqualTo(count);
+      assertThat(saver.saved).hasSize(count);
+    }
+  }
+
+  @Test
   void aWriteToABlockTheSyncIsReadingWaitsAndThenNeedsNoCopy() throws Exception {
     RecordingSaver saver = new RecordingSaver();
     ToReadSet set = setOf(saver, 3, 4);
