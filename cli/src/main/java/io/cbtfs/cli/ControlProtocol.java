@@ -60,6 +60,9 @@ final class ControlProtocol {
   static final int PROGRESS = 0x13;
   static final int ALIVE = 0x14;
 
+  /** A SYNC took its dirty set (no payload): the client's --post-hook may run. */
+  static final int DRAINED = 0x15;
+
   /** An image name is one path component: NAME_MAX bytes. */
   static final int MAX_NAME_BYTES = 255;
 
@@ -467,6 +470,10 @@ final class ControlProtocol {
 
   static byte[] ok() {
     return frame(OK, new byte[0]);
+  }
+
+  static byte[] drained() {
+    return frame(DRAINED, new byte[0]);
   }
 
   static byte[] alive() {

@@ -96,9 +96,19 @@ final class SyncClient {
             ControlClient.call(
                 control,
                 new ControlRequest.Sync(name, target, full, snapshot),
-                (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
-                  if (!cancel.cancelling()) { // the hook's lines, not a redrawn progress bar
-                    progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+                new SyncProgress() {
+                  @Override
+                  public void update(
+                      long doneBytes, long totalBytes, long doneBlocks, long totalBlocks)
+                      throws IOException {
+                    if (!cancel.cancelling()) { // the hook's lines, not a redrawn progress bar
+                      progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+                    }
+                  }
+
+                  @Override
+                  public void drained() {
+                    progress.drained();
                   }
                 });
       } catch (IOException | RuntimeException e) {

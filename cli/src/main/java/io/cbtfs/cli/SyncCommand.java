@@ -87,6 +87,23 @@ final class SyncCommand implements Callable<Integer> {
               + " on.")
   String fleeceLimit;
 
+  @Option(
+      names = "--pre-hook",
+      paramLabel = "CMD",
+      description =
+          "Run CMD (sh -c, as this user) just before the sync takes its dirty set, e.g. 'virsh"
+              + " domfsfreeze vm1': the sync does not start if it fails. CBTFS_IMAGE and"
+              + " CBTFS_TARGET are set.")
+  String preHook;
+
+  @Option(
+      names = "--post-hook",
+      paramLabel = "CMD",
+      description =
+          "Run CMD as soon as the sync has taken its dirty set (not after the copy), e.g. 'virsh"
+              + " domfsthaw vm1'; always once --pre-hook ran, whatever happens to the sync.")
+  String postHook;
+
   @CommandLine.Mixin StateDirOption stateDir;
 
   @CommandLine.Mixin S3Options s3;
@@ -106,12 +123,14 @@ final class SyncCommand implements Callable<Integer> {
             ? SnapshotOption.OFF
             : new SnapshotOption(
                 true, fleeceLimit == null ? FleeceLimit.DEFAULT : parseLimit(fleeceLimit));
+    TargetAddress address = s3.address(target);
     return execute(
         image,
         stateDir.stateDir,
-        s3.address(target),
+        address,
         full,
         snapshot,
+        FreezeHooks.of(preHook, postHook, image.toString(), address.uri()),
         cursorAge.policy(spec.commandLine()),
         json.on,
         metricsTextfile,
@@ -138,7 +157,16 @@ final class SyncCommand implements Callable<Integer> {
       PrintWriter out)
       throws IOException {
     return execute(
-        image, stateDir, target, full, SnapshotOption.DEFAULT, cursors, json, metricsTextfile, out);
+        image,
+        stateDir,
+        target,
+        full,
+        SnapshotOption.DEFAULT,
+        FreezeHooks.NONE,
+        cursors,
+        json,
+        metricsTextfile,
+        out);
   }
 
   /**
@@ -146,6 +174,7 @@ final class SyncCommand implements Callable<Integer> {
    *
    * @param snapshot a sync in a running mount: point-in-time or not (one with no mount running
    *     reads an image nobody writes through cbtfs)
+   * @param hooks run around the drain
    * @param metricsTextfile where an offline sync writes its metrics, or null
    */
   static int execute(
@@ -154,6 +183,7 @@ final class SyncCommand implements Callable<Integer> {
       TargetAddress target,
       boolean full,
       SnapshotOption snapshot,
+      FreezeHooks hooks,
       TrackingOptions.Cursors cursors,
       boolean json,
       Path metricsTextfile,
@@ -163,15 +193,28 @@ final class SyncCommand implements Callable<Integer> {
     SyncReport r;
     MetricsTextfile textfile =
         metricsTextfile == null ? null : new MetricsTextfile(metricsTextfile, cursors.clock());
+    hooks.freeze();
     try {
-      r = SyncClient.run(image, stateDir, target, full, snapshot, cursors, bar, textfile);
+      r =
+          SyncClient.run(
+              image, stateDir, target, full, snapshot, cursors, hooks.around(bar), textfile);
+    } catch (IOException | RuntimeException e) {
+      String thawed = hooks.thaw(); // the guest is never left frozen
+      if (!thawed.isEmpty()) {
+        System.err.println("cbtfs: warning: " + thawed);
+      }
+      throw e;
     } finally {
       bar.finish();
     }
+    String thawWarning = hooks.thaw();
     out.println(json ? toJson(r) : summary(image, r));
     out.flush();
     if (!r.warning().isEmpty()) { // the data is synced: a warning, and still success
       System.err.println("cbtfs: warning: synced, but " + r.warning());
+    }
+    if (!thawWarning.isEmpty()) {
+      System.err.println("cbtfs: warning: synced, but " + thawWarning);
     }
     return CbtfsCommand.EXIT_OK;
   }

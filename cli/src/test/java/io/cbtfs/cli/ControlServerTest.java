@@ -403,6 +403,38 @@ class ControlServerTest {
   }
 
   @Test
+  void theClientHearsOfTheDrainWhileTheSyncStillRuns() throws IOException {
+    CountDownLatch heard = new CountDownLatch(1);
+    start(
+        syncing(
+            progress -> {
+              progress.drained();
+              Threads.await(heard); // the sync goes on only once the client knows
+              progress.update(1, 1, 1, 1);
+              return new SyncReport("file:/r", 1, false, 0, 0, 0, 0, 0, 0, "");
+            }));
+    List<String> events = new ArrayList<>();
+    assertTimeoutPreemptively(
+        TEST_TIMEOUT,
+        () ->
+            call(
+                sync("vm.img", "file:/r", false),
+                new SyncProgress() {
+                  @Override
+                  public void update(long a, long b, long c, long d) {
+                    events.add("progress");
+                  }
+
+                  @Override
+                  public void drained() {
+                    events.add("drained");
+                    heard.countDown();
+                  }
+                }));
+    assertThat(events).startsWith("drained").containsOnlyOnce("drained");
+  }
+
+  @Test
   void aClientThatDoesNotReadNeverStallsTheSync() throws IOException {
     int updates = 200_000;
     CountDownLatch finished = new CountDownLatch(1);

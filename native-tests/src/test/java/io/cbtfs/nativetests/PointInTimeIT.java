@@ -149,6 +149,66 @@ class PointInTimeIT {
     assertThat(Files.mismatch(mount.backingFile("disk.img"), replica)).isEqualTo(-1L);
   }
 
+  /**
+   * The hooks run around the drain, from the sync's client: what the pre-hook writes through the
+   * mount is in the replica; what the post-hook writes (it runs at the drain, while the copy goes
+   * on) is not, and reaches the next sync.
+   */
+  @Test
+  void thePreHookWriteIsInTheSyncAndThePostHookWriteIsNot() throws Exception {
+    Path image = prepareImage();
+    mount.mount();
+    Path replica = tmp.resolve("replica.img");
+    String target = "file:" + replica;
+    assertThat(Cbtfs.run("sync", image.toString(), target).exitCode()).isZero();
+    String dd = " | dd of=\"$CBTFS_IMAGE\" bs=65536 conv=notrunc status=none seek=";
+
+    Tools.Result sync =
+        Cbtfs.run(
+            "sync",
+            "--full", // long enough that the post-hook's write lands while the copy runs
+            "--pre-hook",
+            "head -c 65536 /dev/zero | tr '\\0' P" + dd + "5",
+            "--post-hook",
+            "head -c 65536 /dev/zero | tr '\\0' Q" + dd + "1000; echo thawed >&2",
+            image.toString(),
+            target);
+
+    assertThat(sync.exitCode()).as(sync.output()).isZero();
+    assertThat(sync.output()).contains("thawed");
+    byte[] held = Files.readAllBytes(replica);
+    byte[] now = Files.readAllBytes(mount.backingFile("disk.img"));
+    assertThat(now[5 * BLOCK]).isEqualTo((byte) 'P');
+    assertThat(now[1000 * BLOCK]).isEqualTo((byte) 'Q');
+    assertThat(held[5 * BLOCK]).as("the pre-hook's write").isEqualTo((byte) 'P');
+    assertThat(held[1000 * BLOCK])
+        .as("the post-hook's write, after the drain")
+        .isNotEqualTo((byte) 'Q');
+    assertThat(Cbtfs.run("sync", image.toString(), target).exitCode()).isZero();
+    assertThat(Files.mismatch(mount.backingFile("disk.img"), replica)).isEqualTo(-1L);
+  }
+
+  @Test
+  void aFailingPreHookStartsNoSyncAndThaws() throws Exception {
+    Path image = prepareImage();
+    mount.mount();
+    Path thawed = tmp.resolve("thawed");
+    Tools.Result sync =
+        Cbtfs.run(
+            "sync",
+            "--pre-hook",
+            "exit 7",
+            "--post-hook",
+            "touch " + thawed,
+            image.toString(),
+            "file:" + tmp.resolve("replica.img"));
+    assertThat(sync.exitCode()).isEqualTo(1);
+    assertThat(sync.output().strip())
+        .isEqualTo("cbtfs sync: the --pre-hook exited with 7: the sync did not start");
+    assertThat(thawed).exists();
+    assertThat(tmp.resolve("replica.img")).doesNotExist();
+  }
+
   @Test
   void aFleeceTooSmallFailsTheSyncNotTheWriterAndLosesNothing() throws Exception {
     Path image = prepareImage();

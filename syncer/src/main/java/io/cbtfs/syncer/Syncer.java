@@ -94,6 +94,7 @@ public final class Syncer {
         RecordPipeline reads =
             RecordPipeline.open(
                 source.backingFile(), geometry, maxRecordBytes, threads, drain.toRead(), fleece)) {
+      progress.drained(); // a freeze of the guest may end: the instant is taken
       plan = SyncPlan.of(image, drain, reads, target);
       try (Delivery delivery = target.begin(plan.header(), forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), plan.header());

@@ -77,6 +77,27 @@ class PointInTimeSyncTest {
   }
 
   @Test
+  void theProgressHearsOfTheDrainOnceBeforeAnyRecord() throws IOException {
+    fx.write(3L * BLOCK, random(BLOCK, 1));
+    StringBuilder events = new StringBuilder();
+    SyncProgress p =
+        new SyncProgress() {
+          @Override
+          public void update(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks) {
+            events.append('u');
+          }
+
+          @Override
+          public void drained() {
+            assertThat(fx.tracked.tracker().snapshot().isEmpty()).as("the set is taken").isTrue();
+            events.append('d');
+          }
+        };
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, p);
+    assertThat(events.toString()).matches("du+");
+  }
+
+  @Test
   void withoutASnapshotTheTargetGetsTheLaterWrites() throws IOException {
     fx.write(1L * BLOCK, random(BLOCK, 1));
     byte[] atDrain = Files.readAllBytes(fx.image);
