@@ -82,7 +82,7 @@ final class SyncCommand implements Callable<Integer> {
       paramLabel = "SIZE|PCT",
       description =
           "How much the fleece of a point-in-time sync may hold: a size (512M, 2G) or a"
-              + " percentage of the bytes the sync protects (default 25%). When it is full, or"
+              + " percentage of the bytes the sync protects (default 25%%). When it is full, or"
               + " its disk fails, the sync fails and its blocks stay dirty; the guest's writes go"
               + " on.")
   String fleeceLimit;
