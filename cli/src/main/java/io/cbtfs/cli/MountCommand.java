@@ -139,6 +139,25 @@ final class MountCommand implements Callable<Integer> {
               + "sync and its lag, FUSE request latency, the JVM. See docs/OPERATIONS.md.")
   String metrics;
 
+  @Option(
+      names = "--read-only",
+      description =
+          "Serve the generations of a backup instead: BACKING_DIR is then a SOURCE, archive:DIR "
+              + "or s3://BUCKET/STORE[/IMAGE], and every generation is a read-only file NAME@N "
+              + "(NAME: the newest), read in place. See docs/OPERATIONS.md.")
+  boolean readOnly;
+
+  @Option(
+      names = "--cache-size",
+      paramLabel = "SIZE",
+      defaultValue = "64M",
+      description =
+          "With --read-only: verified blocks kept in memory, least recently used out "
+              + "(default: ${DEFAULT-VALUE}).")
+  String cacheSize;
+
+  @CommandLine.Mixin S3Options s3;
+
   @CommandLine.Mixin CursorAgeOption cursorAge;
 
   @CommandLine.Mixin VerboseOption verbose;
@@ -150,6 +169,9 @@ final class MountCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (readOnly) {
+      return readOnlyMount();
+    }
     if (daemon) {
       // everything is checked here, before a folder is made or a process started
       MemoryBudget budget = budget();
@@ -217,6 +239,33 @@ final class MountCommand implements Callable<Integer> {
     }
     mount.close();
     return CbtfsCommand.EXIT_OK;
+  }
+
+  /** {@code --read-only}: the generations of SOURCE, served until unmounted. */
+  private int readOnlyMount() throws Exception {
+    if (daemon) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--read-only runs in the foreground (use systemd or & for now)");
+    }
+    long cache;
+    try {
+      cache = BlockGeometry.parseByteSize(cacheSize);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "invalid --cache-size '" + cacheSize + "': " + e.getMessage());
+    }
+    FuseTransport chosen;
+    try {
+      chosen =
+          FuseTransport.parse(transport != null ? transport : System.getenv("CBTFS_TRANSPORT"));
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    // the SOURCE as typed: as a Path, s3:// would lose a slash
+    String source = spec.positionalParameters().get(0).originalStringValues().get(0);
+    Logging.configure(verbose.on, null);
+    return new GenerationMount(s3.apply(source), mountPoint, chosen, allowOther, directIo, cache)
+        .run(spec.commandLine().getOut());
   }
 
   /** The --metrics address, or null without one. */
