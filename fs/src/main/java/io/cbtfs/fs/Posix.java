@@ -165,7 +165,9 @@ public final class Posix {
       long mtimeSeconds,
       int uid,
       int gid) {
-    for (int i = 0; i < STAT_BYTES; i += 8) {
+    // the real struct's size, not STAT_BYTES: libfuse hands over a struct stat on its stack
+    int bytes = aarch64 ? 128 : 144;
+    for (int i = 0; i < bytes; i += 8) {
       stat.putLong(i, 0);
     }
     stat.putInt(stModeOffset, mode);
