@@ -150,10 +150,10 @@ final class MountCommand implements Callable<Integer> {
   @Option(
       names = "--cache-size",
       paramLabel = "SIZE",
-      defaultValue = "64M",
+      defaultValue = "16M",
       description =
           "With --read-only: verified blocks kept in memory, least recently used out "
-              + "(default: ${DEFAULT-VALUE}).")
+              + "(default: ${DEFAULT-VALUE}; at most half the heap, a quarter of --max-memory).")
   String cacheSize;
 
   @CommandLine.Mixin S3Options s3;
@@ -253,6 +253,16 @@ final class MountCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "invalid --cache-size '" + cacheSize + "': " + e.getMessage());
+    }
+    long heap = Runtime.getRuntime().maxMemory();
+    if (cache > heap / 2) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--cache-size "
+              + cacheSize
+              + " is more than half of this JVM's heap ("
+              + (heap >> 20)
+              + " MiB): raise --max-memory (the heap is a quarter of it)");
     }
     FuseTransport chosen;
     try {

@@ -364,4 +364,121 @@ class GenerationMountIT {
       }
     }
   }
+
+  /** The resident memory of process {@code pid} (VmRSS), in bytes; 0 once it is gone. */
+  static long rss(long pid) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) << 10;
+        }
+      }
+    } catch (IOException gone) {
+      return 0;
+    }
+    return 0;
+  }
+
+  /** Compares two files in 1 MiB reads; true if equal. */
+  static boolean sameBytes(Path a, Path b) throws IOException {
+    try (FileChannel x = FileChannel.open(a);
+        FileChannel y = FileChannel.open(b)) {
+      if (x.size() != y.size()) {
+        return false;
+      }
+      ByteBuffer p = ByteBuffer.allocate(1 << 20);
+      ByteBuffer q = ByteBuffer.allocate(1 << 20);
+      for (long at = 0; at < x.size(); at += p.limit()) {
+        p.clear();
+        q.clear();
+        while (p.hasRemaining() && x.read(p, at + p.position()) > 0) {}
+        while (q.position() < p.position() && y.read(q, at + q.position()) > 0) {}
+        p.flip();
+        q.flip();
+        if (!p.equals(q)) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+
+  /**
+   * A large generation (512 MiB; -Dcbtfs.it.largeGenerationMiB=2048 for the issue's size) read
+   * whole through a mount held to the default --max-memory's heap (64 MiB) with a 16 MiB cache: the
+   * bytes are right, the cache never held more than its limit, and the resident memory stays
+   * bounded (printed, for docs/BENCHMARKS.md).
+   */
+  @Test
+  void theCacheLimitHoldsWhileALargeGenerationIsRead() throws Exception {
+    long size = Long.getLong("cbtfs.it.largeGenerationMiB", 512) << 20;
+    Path big = folder.backingFile("big.raw");
+    try (FileChannel ch =
+        FileChannel.open(big, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      Random rnd = new Random(8);
+      byte[] mib = new byte[1 << 20];
+      for (long at = 0; at < size; at += mib.length) {
+        rnd.nextBytes(mib);
+        ch.write(ByteBuffer.wrap(mib), at);
+      }
+    }
+    long a = sync("big.raw", "archive:" + tmp.resolve("big.archive"));
+    long s = sync("big.raw", "s3://backups/fleet/big");
+    List<String> jvm = List.of("-Xmx64m", "-XX:MaxDirectMemorySize=64m", "-XX:+UseSerialGC");
+    Pattern cache = Pattern.compile("read cache: peak (\\d+) bytes of its limit (\\d+)");
+    for (String[] source :
+        new String[][] {
+          {"archive:" + tmp.resolve("big.archive"), "big@" + a},
+          {"s3://backups/fleet/big", "big@" + s}
+        }) {
+      ReadOnlyMountProcess m =
+          ReadOnlyMountProcess.start(
+              jvm,
+              tmp.resolve("ro-big"),
+              env,
+              source[0],
+              "--s3-endpoint",
+              endpoint,
+              "--cache-size",
+              "16M");
+      long[] maxRss = {0};
+      java.util.concurrent.atomic.AtomicBoolean reading =
+          new java.util.concurrent.atomic.AtomicBoolean(true);
+      Thread sampler =
+          new Thread(
+              () -> {
+                while (reading.get()) {
+                  maxRss[0] = Math.max(maxRss[0], rss(m.pid()));
+                  java.util.concurrent.locks.LockSupport.parkNanos(
+                      20_000_000L); // a sample each 20 ms
+                }
+              });
+      sampler.start();
+      long started = System.nanoTime();
+      boolean same;
+      try {
+        same = sameBytes(m.mnt.resolve(source[1]), big);
+      } finally {
+        reading.set(false);
+        sampler.join();
+      }
+      double seconds = (System.nanoTime() - started) / 1e9;
+      String log = m.stop();
+      assertThat(same).as("%s reads as the image", source[0]).isTrue();
+      Matcher peak = cache.matcher(log);
+      assertThat(peak.find()).as(log).isTrue();
+      assertThat(Long.parseLong(peak.group(2))).isEqualTo(16L << 20);
+      assertThat(Long.parseLong(peak.group(1))).isPositive().isLessThanOrEqualTo(16L << 20);
+      System.out.printf(
+          "read %d MiB of %s through the mount in %.1f s (%.0f MiB/s): cache peak %d MiB of 16,"
+              + " max RSS %d MiB%n",
+          size >> 20,
+          source[0].replaceFirst(":.*", ""),
+          seconds,
+          (size >> 20) / seconds,
+          Long.parseLong(peak.group(1)) >> 20,
+          maxRss[0] >> 20);
+      assertThat(maxRss[0]).as("max RSS").isLessThan(400L << 20);
+    }
+  }
 }

@@ -56,6 +56,13 @@ final class ReadOnlyMountProcess implements AutoCloseable {
   static ReadOnlyMountProcess start(
       Path mnt, Map<String, String> env, String source, String... options)
       throws IOException, InterruptedException {
+    return start(List.of(), mnt, env, source, options);
+  }
+
+  /** {@link #start(Path, Map, String, String...)} in a JVM started with {@code jvmFlags}. */
+  static ReadOnlyMountProcess start(
+      List<String> jvmFlags, Path mnt, Map<String, String> env, String source, String... options)
+      throws IOException, InterruptedException {
     Fuse.require();
     Files.createDirectories(mnt);
     List<String> args =
@@ -63,7 +70,11 @@ final class ReadOnlyMountProcess implements AutoCloseable {
     args.addAll(List.of(options));
     args.add(source);
     args.add(mnt.toString());
-    ProcessBuilder b = new ProcessBuilder(Cbtfs.command(args.toArray(String[]::new)));
+    List<String> command = new ArrayList<>(List.of(Cbtfs.java()));
+    command.addAll(jvmFlags);
+    command.addAll(List.of("-jar", Cbtfs.jar().toString()));
+    command.addAll(args);
+    ProcessBuilder b = new ProcessBuilder(command);
     b.redirectErrorStream(true).environment().putAll(env);
     ReadOnlyMountProcess m = new ReadOnlyMountProcess(mnt, b.start());
     m.process.getOutputStream().close();
