@@ -194,6 +194,20 @@ class GenerationMountIT {
         pool.shutdownNow();
       }
 
+      // holes: the zero 8..12 MiB of the first generation (libfuse 2 has no lseek)
+      if (MountedFolder.transport() != io.cbtfs.fs.mount.FuseTransport.LIBFUSE2) {
+        Tools.require("python3");
+        String seek =
+            Tools.run(
+                "lseek SEEK_HOLE/SEEK_DATA",
+                "python3",
+                "-c",
+                "import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); "
+                    + "print(os.lseek(fd, 0, os.SEEK_HOLE), os.lseek(fd, 9 << 20, os.SEEK_DATA))",
+                a.mnt.resolve("vm1@" + steps.get(0).archiveGeneration()).toString());
+        assertThat(seek.strip()).isEqualTo((8 << 20) + " " + (12 << 20));
+      }
+
       // read-only: writes, truncates and creates are refused
       Path first = a.mnt.resolve("vm1@" + steps.get(0).archiveGeneration());
       assertThatThrownBy(() -> Files.write(first, new byte[1], StandardOpenOption.WRITE))

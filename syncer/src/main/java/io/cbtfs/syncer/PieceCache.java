@@ -33,6 +33,23 @@ public final class PieceCache {
     byte[] load() throws IOException;
   }
 
+  /**
+   * Pieces loaded ahead of a sequential reader, a few at a time (daemon threads, idle ones end).
+   */
+  private static final java.util.concurrent.ThreadPoolExecutor AHEAD =
+      new java.util.concurrent.ThreadPoolExecutor(
+          4,
+          4,
+          30,
+          java.util.concurrent.TimeUnit.SECONDS,
+          new java.util.concurrent.LinkedBlockingQueue<>(64),
+          Threads.daemon("cbtfs-read-ahead"),
+          new java.util.concurrent.ThreadPoolExecutor.DiscardPolicy());
+
+  static {
+    AHEAD.allowCoreThreadTimeOut(true);
+  }
+
   private final long limitBytes;
   private final LinkedHashMap<Key, byte[]> pieces = new LinkedHashMap<>(64, 0.75f, true);
   private final ConcurrentHashMap<Key, CompletableFuture<byte[]>> loading =
@@ -103,6 +120,29 @@ public final class PieceCache {
     } finally {
       loading.remove(key, mine);
     }
+  }
+
+  /**
+   * Loads {@code key} in the background unless it is held or loading: a sequential reader's next
+   * pieces. A failure is not kept (the reader's own load reports it); a full queue drops it.
+   */
+  public void prefetch(Key key, Loader loader) {
+    synchronized (this) {
+      if (pieces.containsKey(key)) {
+        return;
+      }
+    }
+    if (loading.containsKey(key)) {
+      return;
+    }
+    AHEAD.execute(
+        () -> {
+          try {
+            get(key, loader);
+          } catch (IOException | RuntimeException e) {
+            // the read that needs it loads it again and says what is wrong
+          }
+        });
   }
 
   private synchronized void keep(Key key, byte[] piece) {

@@ -14,7 +14,14 @@ public final class StoredImage implements Closeable {
     byte[] load(int piece) throws IOException;
   }
 
+  /** Pieces loaded ahead of a sequential reader. */
+  private static final int AHEAD_PIECES = 4;
+
+  /** How far a read may start from where the last one ended and still count as sequential. */
+  private static final long SEQUENTIAL_SLACK = 1 << 20;
+
   private final PieceMap map;
+  private volatile long lastEnd = -1;
   private final PieceSource source;
   private final PieceCache cache;
   private final Closeable resources;
@@ -63,6 +70,27 @@ public final class StoredImage implements Closeable {
       at += n;
     }
     java.util.Arrays.fill(into, (int) (at - byteOffset), byteLength, (byte) 0);
+    long last = lastEnd;
+    lastEnd = end;
+    if (last >= 0 && Math.abs(byteOffset - last) <= SEQUENTIAL_SLACK) {
+      readAhead(end);
+    }
+  }
+
+  /** Starts loading the pieces after {@code byteOffset}: one request per piece, not per read. */
+  private void readAhead(long byteOffset) {
+    int previous = -1;
+    int queued = 0;
+    for (int r = map.firstEndingAfter(byteOffset);
+        r < map.rangeCount() && queued < AHEAD_PIECES;
+        r++) {
+      int piece = map.piece(r);
+      if (piece != previous) {
+        cache.prefetch(new PieceCache.Key(this, piece), () -> source.load(piece));
+        previous = piece;
+        queued++;
+      }
+    }
   }
 
   /**
