@@ -17,8 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code cbtfs mount --read-only SOURCE MNT} in the foreground, in its own JVM as an operator runs
- * it, on the transport this run of the suite tests. {@link #close} unmounts ({@code umount}, then
- * lazily if busy) and waits for the process to end.
+ * it, on the transport this run of the suite tests. {@link #close} unmounts ({@code cbtfs unmount},
+ * then lazily if busy) and waits for the process to end.
  */
 final class ReadOnlyMountProcess implements AutoCloseable {
   final Path mnt;
@@ -97,8 +97,10 @@ final class ReadOnlyMountProcess implements AutoCloseable {
   /** Unmounts and waits for the process; returns everything it printed. */
   String stop() throws IOException, InterruptedException {
     if (ProcMounts.isMounted(mnt)) {
-      Tools.Result r = Tools.exec(List.of("umount", mnt.toString()), 60);
-      if (r.exitCode() != 0) {
+      Tools.Result r = Cbtfs.run("unmount", mnt.toString());
+      if (r.exitCode() == 0) {
+        assertThat(r.output()).isEqualTo("cbtfs: unmounted " + mnt.toRealPath() + "\n");
+      } else {
         Tools.exec(List.of("umount", "-l", mnt.toString()), 60);
       }
     }

@@ -77,7 +77,7 @@ public final class ReadOnlyMount implements AutoCloseable {
     int uid = (Integer) Files.getAttribute(self, "unix:uid", LinkOption.NOFOLLOW_LINKS);
     int gid = (Integer) Files.getAttribute(self, "unix:gid", LinkOption.NOFOLLOW_LINKS);
     ReadOnlyFileSystem fs = new ReadOnlyFileSystem(files, Posix.get(), uid, gid);
-    String fsName = MountOptions.fsName(Path.of("cbtfs-ro:" + source));
+    String fsName = "cbtfs-ro:" + source;
     KernelOptions kernel =
         new KernelOptions(mp, fsName, allowOther, directIo, false, ServingLoop.KERNEL_WORKERS);
     ServingLoop loop =
@@ -99,7 +99,7 @@ public final class ReadOnlyMount implements AutoCloseable {
   private static List<String> fuseArgs(
       Path mountPoint, String fsName, boolean allowOther, boolean directIo) {
     List<String> opts = new ArrayList<>();
-    opts.add("fsname=" + fsName);
+    opts.add("fsname=" + fsName.replace("\\", "\\\\").replace(",", "\\,")); // libfuse's escapes
     opts.add("subtype=cbtfs");
     opts.add("default_permissions");
     opts.add("ro");
