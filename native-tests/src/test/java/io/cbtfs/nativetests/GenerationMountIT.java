@@ -379,6 +379,64 @@ class GenerationMountIT {
     }
   }
 
+  /** A qcow2 generation: qemu-img info and convert read it in place as they read its restore. */
+  @Test
+  void aQcow2GenerationWorksWithQemuImg() throws Exception {
+    Tools.require("qemu-img");
+    Tools.require("qemu-io");
+    Path img = folder.image("vm2.qcow2");
+    Tools.run(
+        "qemu-img create on the mount", "qemu-img", "create", "-f", "qcow2", img.toString(), "64M");
+    Tools.run(
+        "qemu-io write", "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 3M", img.toString());
+    String qcowArchive = "archive:" + tmp.resolve("vm2.archive");
+    long one = sync("vm2.qcow2", qcowArchive);
+    Tools.run(
+        "qemu-io write again",
+        "qemu-io",
+        "-f",
+        "qcow2",
+        "-c",
+        "write -P 0xa5 40M 2M",
+        img.toString());
+    long two = sync("vm2.qcow2", qcowArchive);
+    try (ReadOnlyMountProcess a = mount("ro-qcow2", qcowArchive)) {
+      for (long gen : new long[] {one, two}) {
+        Path mounted = a.mnt.resolve("vm2@" + gen);
+        assertThat(Tools.run("qemu-img info", "qemu-img", "info", mounted.toString()))
+            .contains("file format: qcow2")
+            .contains("virtual size: 64 MiB");
+        Path fromMount = tmp.resolve("converted-mounted-" + gen);
+        Path fromRestore = tmp.resolve("converted-restored-" + gen);
+        Tools.run(
+            "qemu-img convert of the mounted generation",
+            "qemu-img",
+            "convert",
+            "-f",
+            "qcow2",
+            "-O",
+            "raw",
+            mounted.toString(),
+            fromMount.toString());
+        Tools.run(
+            "qemu-img convert of the restore",
+            "qemu-img",
+            "convert",
+            "-f",
+            "qcow2",
+            "-O",
+            "raw",
+            restore(qcowArchive, gen).toString(),
+            fromRestore.toString());
+        assertThat(Files.mismatch(fromMount, fromRestore)).isEqualTo(-1L);
+      }
+      byte[] at40 = pread(tmp.resolve("converted-mounted-" + two), 40 << 20, 4096);
+      assertThat(at40).containsOnly((byte) 0xa5);
+      byte[] at40before = pread(tmp.resolve("converted-mounted-" + one), 40 << 20, 4096);
+      assertThat(at40before).containsOnly((byte) 0);
+    }
+  }
+
   /** The resident memory of process {@code pid} (VmRSS), in bytes; 0 once it is gone. */
   static long rss(long pid) {
     try {
