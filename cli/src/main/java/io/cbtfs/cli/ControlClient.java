@@ -133,6 +133,7 @@ final class ControlClient {
           progress.update(p[0], p[1], p[2], p[3]);
         }
         case ControlProtocol.ALIVE -> {}
+        case ControlProtocol.DRAINED -> progress.drained();
         default ->
             throw new ControlProtocolException("protocol error: unknown reply type " + f.type());
       }

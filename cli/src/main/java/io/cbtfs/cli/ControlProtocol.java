@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncReport;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -59,20 +60,35 @@ final class ControlProtocol {
   static final int PROGRESS = 0x13;
   static final int ALIVE = 0x14;
 
+  /** A SYNC took its dirty set (no payload): the client's --post-hook may run. */
+  static final int DRAINED = 0x15;
+
   /** An image name is one path component: NAME_MAX bytes. */
   static final int MAX_NAME_BYTES = 255;
 
   /** A target URI: a PATH_MAX (4096) path, another for a token file, and options, with room. */
   static final int MAX_TARGET_BYTES = 16 << 10;
 
-  /** The longest request: a name, a target and 4 bytes (a SYNC's flags, a CELLS' count). */
-  static final int MAX_REQUEST_PAYLOAD = 2 + MAX_NAME_BYTES + 2 + MAX_TARGET_BYTES + 4;
+  /**
+   * The longest request: a name, a target and 4 bytes (a CELLS' count) or a SYNC's flags and fleece
+   * limit (1 + 1 + 8).
+   */
+  static final int MAX_REQUEST_PAYLOAD = 2 + MAX_NAME_BYTES + 2 + MAX_TARGET_BYTES + 10;
 
   /** Replies carry fields and messages that may quote a target: a few of them fit. */
   static final int MAX_REPLY_PAYLOAD = 128 << 10;
 
-  /** Bit 0 of a SYNC request's flags byte; the others must be zero. */
+  /** Bit 0 of a SYNC request's flags byte; the unnamed ones must be zero. */
   static final int FLAG_FULL = 1;
+
+  /** Bit 1 of a SYNC's flags: read each block as it is when read ({@code --no-snapshot}). */
+  static final int FLAG_NO_SNAPSHOT = 2;
+
+  /**
+   * Bit 2 of a SYNC's flags: a fleece limit follows, 1 byte (0 = bytes, 1 = percent) and 8
+   * (big-endian); without it the default.
+   */
+  static final int FLAG_FLEECE_LIMIT = 4;
 
   private ControlProtocol() {}
 
@@ -153,11 +169,18 @@ final class ControlProtocol {
               throw new ControlProtocolException("bad request: SYNC without its flags");
             }
             int flags = in.get() & 0xff;
-            if ((flags & ~FLAG_FULL) != 0) {
+            if ((flags & ~(FLAG_FULL | FLAG_NO_SNAPSHOT | FLAG_FLEECE_LIMIT)) != 0) {
               throw new ControlProtocolException("bad request: unknown SYNC flags " + flags);
             }
+            FleeceLimit limit = FleeceLimit.DEFAULT;
+            if ((flags & FLAG_FLEECE_LIMIT) != 0) {
+              limit = fleeceLimit(in);
+            }
             yield new ControlRequest.Sync(
-                name, new TargetAddress(target), (flags & FLAG_FULL) != 0);
+                name,
+                new TargetAddress(target),
+                (flags & FLAG_FULL) != 0,
+                new SnapshotOption((flags & FLAG_NO_SNAPSHOT) == 0, limit));
           }
           default -> throw new ControlProtocolException("bad request: unknown type " + type);
         };
@@ -179,7 +202,19 @@ final class ControlProtocol {
       type = SYNC;
       field(payload, "image name", s.imageName(), MAX_NAME_BYTES);
       field(payload, "target", s.target().uri(), MAX_TARGET_BYTES);
-      payload.write(s.full() ? FLAG_FULL : 0);
+      FleeceLimit limit = s.snapshot().fleeceLimit();
+      boolean ownLimit = !limit.equals(FleeceLimit.DEFAULT);
+      payload.write(
+          (s.full() ? FLAG_FULL : 0)
+              | (s.snapshot().on() ? 0 : FLAG_NO_SNAPSHOT)
+              | (ownLimit ? FLAG_FLEECE_LIMIT : 0));
+      if (ownLimit) {
+        payload.write(limit.percent() < 0 ? 0 : 1);
+        payload.writeBytes(
+            ByteBuffer.allocate(8)
+                .putLong(limit.percent() < 0 ? limit.byteCount() : limit.percent())
+                .array());
+      }
     } else if (r instanceof ControlRequest.Forget f) {
       type = FORGET;
       field(payload, "image name", f.imageName(), MAX_NAME_BYTES);
@@ -437,6 +472,10 @@ final class ControlProtocol {
     return frame(OK, new byte[0]);
   }
 
+  static byte[] drained() {
+    return frame(DRAINED, new byte[0]);
+  }
+
   static byte[] alive() {
     return frame(ALIVE, new byte[0]);
   }
@@ -528,6 +567,22 @@ final class ControlProtocol {
   }
 
   /** A target: its URI (SYNC) or its cursor's name (FORGET). */
+  /** A SYNC's fleece limit: its kind (0 bytes, 1 percent) and value. */
+  private static FleeceLimit fleeceLimit(ByteBuffer in) {
+    if (in.remaining() < 9) {
+      throw new ControlProtocolException("bad request: SYNC without its fleece limit");
+    }
+    int kind = in.get();
+    long value = in.getLong();
+    if (kind == 0 && value >= 0) {
+      return new FleeceLimit(value, -1);
+    }
+    if (kind == 1 && value >= 0 && value <= 100) {
+      return new FleeceLimit(-1, (int) value);
+    }
+    throw new ControlProtocolException("bad request: fleece limit " + kind + "/" + value);
+  }
+
   private static String target(ByteBuffer in) {
     String target = field(in, "target", MAX_TARGET_BYTES);
     if (target.isEmpty() || target.indexOf('\0') >= 0) {

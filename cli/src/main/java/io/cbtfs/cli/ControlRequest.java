@@ -54,12 +54,18 @@ sealed interface ControlRequest<R> {
    * A sync inside the mount.
    *
    * @param full send every block
+   * @param snapshot point-in-time (the default) or not, and the fleece's limit
    */
-  record Sync(String imageName, TargetAddress target, boolean full)
+  record Sync(String imageName, TargetAddress target, boolean full, SnapshotOption snapshot)
       implements ControlRequest<SyncReport> {
+    /** A point-in-time sync with the default fleece limit. */
+    Sync(String imageName, TargetAddress target, boolean full) {
+      this(imageName, target, full, SnapshotOption.DEFAULT);
+    }
+
     @Override
     public SyncReport runOn(MountService mount, SyncProgress progress) throws IOException {
-      return mount.sync(imageName, target, full, progress);
+      return mount.sync(imageName, target, full, snapshot, progress);
     }
 
     @Override

@@ -242,11 +242,17 @@ final class ControlServer implements AutoCloseable {
     ByteBuffer out = null; // a progress or ALIVE frame the client has not taken in full
     long lastSent = System.nanoTime();
     long[] progressSent = null;
+    boolean drainedSent = false;
     while (!r.result.isDone()) {
       long now = System.nanoTime();
       if (out != null && c.writeSome(out)) {
         out = null;
         lastSent = now;
+      }
+      if (out == null && r.drained && !drainedSent) { // first: a frozen guest waits for it
+        out = ByteBuffer.wrap(ControlProtocol.drained());
+        drainedSent = true;
+        continue;
       }
       if (out == null) {
         long[] p = r.progress.get();
@@ -306,6 +312,7 @@ final class ControlServer implements AutoCloseable {
     final AtomicReference<long[]> progress = new AtomicReference<>();
     final CompletableFuture<byte[]> result = new CompletableFuture<>();
     volatile boolean cancelled;
+    volatile boolean drained;
 
     Running(ControlRequest<?> request, ControlChannel channel) {
       this.request = request;
@@ -314,14 +321,24 @@ final class ControlServer implements AutoCloseable {
 
     void start(ExecutorService pool) {
       SyncProgress listener =
-          (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
-            if (cancelled) {
-              throw new InterruptedIOException(
-                  closed
-                      ? "sync cancelled: the mount is shutting down"
-                      : "sync cancelled: the cbtfs sync that asked for it went away");
+          new SyncProgress() {
+            @Override
+            public void update(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks)
+                throws IOException {
+              if (cancelled) {
+                throw new InterruptedIOException(
+                    closed
+                        ? "sync cancelled: the mount is shutting down"
+                        : "sync cancelled: the cbtfs sync that asked for it went away");
+              }
+              progress.set(new long[] {doneBytes, totalBytes, doneBlocks, totalBlocks});
             }
-            progress.set(new long[] {doneBytes, totalBytes, doneBlocks, totalBlocks});
+
+            @Override
+            public void drained() {
+              drained = true;
+              channel.wakeup(); // the DRAINED frame goes now, not at the next tick
+            }
           };
       try {
         pool.execute(

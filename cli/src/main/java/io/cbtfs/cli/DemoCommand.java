@@ -79,6 +79,7 @@ final class DemoCommand implements Callable<Integer> {
                 null,
                 target,
                 false,
+                SnapshotOption.DEFAULT,
                 TrackingOptions.Cursors.DEFAULT,
                 SyncProgress.NONE,
                 null);
@@ -109,6 +110,7 @@ final class DemoCommand implements Callable<Integer> {
                 null,
                 target,
                 false,
+                SnapshotOption.DEFAULT,
                 TrackingOptions.Cursors.DEFAULT,
                 SyncProgress.NONE,
                 null);

@@ -3,6 +3,8 @@ package io.cbtfs.cli;
 import io.cbtfs.fs.mount.FuseTransport;
 import io.cbtfs.fs.mount.Mount;
 import io.cbtfs.fs.mount.MountOptions;
+import io.cbtfs.nbd.NbdAddress;
+import io.cbtfs.nbd.NbdServer;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackingOptions;
@@ -158,6 +160,23 @@ final class MountCommand implements Callable<Integer> {
 
   @CommandLine.Mixin S3Options s3;
 
+  @Option(
+      names = "--nbd",
+      paramLabel = "unix:PATH|[HOST:]PORT",
+      description =
+          "Export every image over NBD, by its file name, on a Unix socket (0600; root and the "
+              + "mount's user) or a TCP port (PORT alone: loopback, 127.0.0.1). Repeatable. "
+              + "Meta contexts base:allocation and qemu:dirty-bitmap:cbtfs (the live dirty set), "
+              + "and qemu:dirty-bitmap:TARGET per target. See docs/OPERATIONS.md.")
+  List<String> nbd = new ArrayList<>();
+
+  @Option(
+      names = "--nbd-writable",
+      description =
+          "Let NBD clients write, trim and flush (default: read-only). Their writes are tracked "
+              + "as writes through the mount are.")
+  boolean nbdWritable;
+
   @CommandLine.Mixin CursorAgeOption cursorAge;
 
   @CommandLine.Mixin VerboseOption verbose;
@@ -176,6 +195,7 @@ final class MountCommand implements Callable<Integer> {
       // everything is checked here, before a folder is made or a process started
       MemoryBudget budget = budget();
       metricsAddress();
+      nbdAddresses();
       MountOptions options = Mount.validate(options());
       StateDirectory.prepare(options.stateDir());
       Path log = logFile != null ? logFile : options.stateDir().resolve("mount.log");
@@ -184,6 +204,7 @@ final class MountCommand implements Callable<Integer> {
     }
     budget(); // a foreground mount's JVM is already running (bin/cbtfs applied it): check only
     MetricsAddress metricsAddress = metricsAddress();
+    List<NbdAddress> nbdAddresses = nbdAddresses();
     MountOptions asked = options();
     // a daemon's standard error is its log, opened for append by the launcher: a mount that fails
     // must not truncate the log of the mount it collided with
@@ -192,16 +213,25 @@ final class MountCommand implements Callable<Integer> {
     // up waits for it and then unmounts in order, instead of leaving a dead mount point behind.
     Stop stop = new Stop();
     Runtime.getRuntime().addShutdownHook(new Thread(stop::run, "cbtfs-shutdown"));
-    Mount mount;
+    Mount mount = null;
     ControlServer control;
     MountMetrics served = null;
+    NbdServer nbdServer = null;
     try {
       if (metricsAddress != null) { // bound first: a port in use fails before anything mounts
         served = MountMetrics.start(metricsAddress, asked.tracking().cursors().clock());
       }
+      if (!nbdAddresses.isEmpty()) { // the same: bound now, serving once the images exist
+        nbdServer = NbdServer.bind(nbdAddresses, nbdWritable);
+      }
       mount = served == null ? Mount.start(asked) : Mount.start(asked, served.requests());
       if (served != null) {
         served.serveImages(mount.fileSystem().trackers());
+      }
+      if (nbdServer != null) {
+        // the mount closes it when it stops, before it saves the tracking (Mount.closeWith)
+        mount.closeWith(nbdServer);
+        nbdServer.serve(new MountExports(mount.fileSystem()));
       }
       control =
           ControlServer.start(
@@ -210,8 +240,18 @@ final class MountCommand implements Callable<Integer> {
       stop.started(mount, control);
     } catch (Exception | Error e) {
       stop.startFailed();
+      if (mount != null) { // mounted, then failed: unmount again rather than leave a dead mount
+        try {
+          mount.shutdown();
+        } catch (Exception | Error undone) {
+          e.addSuppressed(undone);
+        }
+      }
       if (served != null) {
         served.close();
+      }
+      if (nbdServer != null) {
+        nbdServer.close();
       }
       throw e;
     }
@@ -247,6 +287,10 @@ final class MountCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--read-only runs in the foreground (use systemd or & for now)");
     }
+    if (!nbd.isEmpty() || nbdWritable) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--nbd exports a tracking mount's images, not --read-only files");
+    }
     long cache;
     try {
       cache = BlockGeometry.parseByteSize(cacheSize);
@@ -276,6 +320,23 @@ final class MountCommand implements Callable<Integer> {
     Logging.configure(verbose.on, null);
     return new GenerationMount(s3.apply(source), mountPoint, chosen, allowOther, directIo, cache)
         .run(spec.commandLine().getOut());
+  }
+
+  /** The --nbd addresses (none without the option). */
+  List<NbdAddress> nbdAddresses() {
+    List<NbdAddress> out = new ArrayList<>();
+    for (String text : nbd) {
+      try {
+        out.add(NbdAddress.parse(text));
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "invalid --nbd '" + text + "': " + e.getMessage());
+      }
+    }
+    if (nbdWritable && out.isEmpty()) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--nbd-writable needs --nbd");
+    }
+    return out;
   }
 
   /** The --metrics address, or null without one. */
@@ -400,6 +461,12 @@ final class MountCommand implements Callable<Integer> {
     }
     if (metrics != null) {
       args.add("--metrics=" + metrics);
+    }
+    for (NbdAddress address : nbdAddresses()) {
+      args.add("--nbd=" + address); // a Unix socket's path made absolute here, as the folders
+    }
+    if (nbdWritable) {
+      args.add("--nbd-writable");
     }
     if (verbose.on) {
       args.add("--verbose");

@@ -19,9 +19,16 @@ interface MountService {
   /**
    * Syncs an image to {@code target} inside the mount.
    *
+   * @param snapshot whether the target gets the image as of the drain, whatever is written
+   *     meanwhile
    * @param progress called after each record; it throws to cancel the sync
    */
-  SyncReport sync(String imageName, TargetAddress target, boolean full, SyncProgress progress)
+  SyncReport sync(
+      String imageName,
+      TargetAddress target,
+      boolean full,
+      SnapshotOption snapshot,
+      SyncProgress progress)
       throws IOException;
 
   /**

@@ -60,13 +60,18 @@ final class RunningMount implements MountService {
   }
 
   @Override
-  public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+  public SyncReport sync(
+      String name,
+      TargetAddress target,
+      boolean full,
+      SnapshotOption snapshot,
+      SyncProgress progress)
       throws IOException {
     mount.fileSystem().files().existingImage(name);
     mount.flushKernelCache(name); // --writeback-cache: acknowledged writes reach the tracker first
     syncsAtOnce.acquireUninterruptibly();
     try {
-      return syncs.sync(name, target, full, progress);
+      return syncs.sync(name, target, full, snapshot, progress);
     } finally {
       syncsAtOnce.release();
     }

@@ -25,6 +25,7 @@ final class SyncClient {
       Path stateDirOption,
       TargetAddress target,
       boolean full,
+      SnapshotOption snapshot,
       TrackingOptions.Cursors cursors,
       SyncProgress progress,
       MetricsTextfile textfile)
@@ -32,7 +33,7 @@ final class SyncClient {
     ImageLocator loc = ImageLocator.resolve(image, stateDirOption);
     Optional<ControlChannel> control = ControlClient.connect(loc.stateDir());
     if (control.isPresent()) {
-      SyncReport report = inMount(control.get(), loc.imageName(), target, full, progress);
+      SyncReport report = inMount(control.get(), loc.imageName(), target, full, snapshot, progress);
       return textfile == null
           ? report
           : report.withWarning(
@@ -85,6 +86,7 @@ final class SyncClient {
       String name,
       TargetAddress target,
       boolean full,
+      SnapshotOption snapshot,
       SyncProgress progress)
       throws IOException {
     try (CancelOnExit cancel = CancelOnExit.install(control, System.err)) {
@@ -93,10 +95,20 @@ final class SyncClient {
         report =
             ControlClient.call(
                 control,
-                new ControlRequest.Sync(name, target, full),
-                (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
-                  if (!cancel.cancelling()) { // the hook's lines, not a redrawn progress bar
-                    progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+                new ControlRequest.Sync(name, target, full, snapshot),
+                new SyncProgress() {
+                  @Override
+                  public void update(
+                      long doneBytes, long totalBytes, long doneBlocks, long totalBlocks)
+                      throws IOException {
+                    if (!cancel.cancelling()) { // the hook's lines, not a redrawn progress bar
+                      progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+                    }
+                  }
+
+                  @Override
+                  public void drained() {
+                    progress.drained();
                   }
                 });
       } catch (IOException | RuntimeException e) {

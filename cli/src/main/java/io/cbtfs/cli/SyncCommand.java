@@ -1,6 +1,8 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -65,6 +67,43 @@ final class SyncCommand implements Callable<Integer> {
               + "serves them on its --metrics address instead.")
   Path metricsTextfile;
 
+  @Option(
+      names = "--no-snapshot",
+      description =
+          "In a running mount: read each block as it is when read (as cbtfs did before): the target gets"
+              + " no single instant of an image written during the sync. By default the sync is"
+              + " point-in-time: the target ends identical to the image at the instant the sync"
+              + " took its dirty set, whatever is written meanwhile (the old bytes of a block"
+              + " written before the sync read it are copied to a local fleece first).")
+  boolean noSnapshot;
+
+  @Option(
+      names = "--fleece-limit",
+      paramLabel = "SIZE|PCT",
+      description =
+          "How much the fleece of a point-in-time sync may hold: a size (512M, 2G) or a"
+              + " percentage of the bytes the sync protects (default 25%%). When it is full, or"
+              + " its disk fails, the sync fails and its blocks stay dirty; the guest's writes go"
+              + " on.")
+  String fleeceLimit;
+
+  @Option(
+      names = "--pre-hook",
+      paramLabel = "CMD",
+      description =
+          "Run CMD (sh -c, as this user) just before the sync takes its dirty set, e.g. 'virsh"
+              + " domfsfreeze vm1': the sync does not start if it fails. CBTFS_IMAGE and"
+              + " CBTFS_TARGET are set.")
+  String preHook;
+
+  @Option(
+      names = "--post-hook",
+      paramLabel = "CMD",
+      description =
+          "Run CMD as soon as the sync has taken its dirty set (not after the copy), e.g. 'virsh"
+              + " domfsthaw vm1'; always once --pre-hook ran, whatever happens to the sync.")
+  String postHook;
+
   @CommandLine.Mixin StateDirOption stateDir;
 
   @CommandLine.Mixin S3Options s3;
@@ -75,22 +114,38 @@ final class SyncCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (noSnapshot && fleeceLimit != null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--fleece-limit is for a point-in-time sync, not --no-snapshot");
+    }
+    SnapshotOption snapshot =
+        noSnapshot
+            ? SnapshotOption.OFF
+            : new SnapshotOption(
+                true, fleeceLimit == null ? FleeceLimit.DEFAULT : parseLimit(fleeceLimit));
+    TargetAddress address = s3.address(target);
     return execute(
         image,
         stateDir.stateDir,
-        s3.address(target),
+        address,
         full,
+        snapshot,
+        FreezeHooks.of(preHook, postHook, image.toString(), address.uri()),
         cursorAge.policy(spec.commandLine()),
         json.on,
         metricsTextfile,
         spec.commandLine().getOut());
   }
 
-  /**
-   * The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}.
-   *
-   * @param metricsTextfile where an offline sync writes its metrics, or null
-   */
+  private FleeceLimit parseLimit(String text) {
+    try {
+      return FleeceLimit.parse(text);
+    } catch (CbtfsException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+  }
+
+  /** {@link #execute(Path, Path, TargetAddress, boolean, SnapshotOption, ...)}, point-in-time. */
   static int execute(
       Path image,
       Path stateDir,
@@ -101,19 +156,65 @@ final class SyncCommand implements Callable<Integer> {
       Path metricsTextfile,
       PrintWriter out)
       throws IOException {
+    return execute(
+        image,
+        stateDir,
+        target,
+        full,
+        SnapshotOption.DEFAULT,
+        FreezeHooks.NONE,
+        cursors,
+        json,
+        metricsTextfile,
+        out);
+  }
+
+  /**
+   * The sync itself, for picocli and for {@link QuickSync}; prints the report to {@code out}.
+   *
+   * @param snapshot a sync in a running mount: point-in-time or not (one with no mount running
+   *     reads an image nobody writes through cbtfs)
+   * @param hooks run around the drain
+   * @param metricsTextfile where an offline sync writes its metrics, or null
+   */
+  static int execute(
+      Path image,
+      Path stateDir,
+      TargetAddress target,
+      boolean full,
+      SnapshotOption snapshot,
+      FreezeHooks hooks,
+      TrackingOptions.Cursors cursors,
+      boolean json,
+      Path metricsTextfile,
+      PrintWriter out)
+      throws IOException {
     ProgressBar bar = ProgressBar.forTerminal(json);
     SyncReport r;
     MetricsTextfile textfile =
         metricsTextfile == null ? null : new MetricsTextfile(metricsTextfile, cursors.clock());
+    hooks.freeze();
     try {
-      r = SyncClient.run(image, stateDir, target, full, cursors, bar, textfile);
+      r =
+          SyncClient.run(
+              image, stateDir, target, full, snapshot, cursors, hooks.around(bar), textfile);
+    } catch (IOException | RuntimeException e) {
+      String thawed = hooks.thaw(); // the guest is never left frozen
+      if (!thawed.isEmpty()) {
+        System.err.println("cbtfs: warning: " + thawed);
+      }
+      throw e;
     } finally {
       bar.finish();
     }
+    String thawWarning = hooks.thaw();
     out.println(json ? toJson(r) : summary(image, r));
     out.flush();
     if (!r.warning().isEmpty()) { // the data is synced: a warning, and still success
       System.err.println("cbtfs: warning: synced, but " + r.warning());
+    }
+    if (!thawWarning.isEmpty()) {
+      System.err.println("cbtfs: warning: synced, but " + thawWarning);
     }
     return CbtfsCommand.EXIT_OK;
   }

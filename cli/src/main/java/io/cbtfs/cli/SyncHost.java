@@ -1,6 +1,8 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.ImageFiles;
+import io.cbtfs.syncer.FleeceStore;
+import io.cbtfs.syncer.PointInTime;
 import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
@@ -66,6 +68,25 @@ final class SyncHost {
    */
   SyncReport sync(String name, TargetAddress address, boolean full, SyncProgress progress)
       throws IOException {
+    return sync(name, address, full, SnapshotOption.OFF, progress);
+  }
+
+  /**
+   * {@link #sync(String, TargetAddress, boolean, SyncProgress)}, point-in-time when {@code
+   * snapshot} is on: the fleece is a scratch file in the state directory (unlinked at once, so a
+   * crash leaves nothing behind).
+   */
+  SyncReport sync(
+      String name,
+      TargetAddress address,
+      boolean full,
+      SnapshotOption snapshot,
+      SyncProgress progress)
+      throws IOException {
+    PointInTime pointInTime =
+        snapshot.on()
+            ? new PointInTime(FleeceStore.scratchIn(stateDir), snapshot.fleeceLimit())
+            : PointInTime.OFF;
     TrackedImage image = store.image(name, () -> files.fingerprint(name));
     try (Target t = address.open()) {
       long start = System.nanoTime();
@@ -75,7 +96,8 @@ final class SyncHost {
             t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
         report =
             new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads)
-                .sync(new SyncSource(image, files.backingFile(name)), t, full, progress);
+                .sync(
+                    new SyncSource(image, files.backingFile(name), pointInTime), t, full, progress);
         return report;
       } finally {
         observer.ended(image, t.describe(), report, System.nanoTime() - start);

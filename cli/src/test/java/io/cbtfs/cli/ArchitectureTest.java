@@ -15,11 +15,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The module rules of DESIGN.md, checked over every module's classes. The cli's test classpath sees
- * tracker, fs, syncer, s3 and cli, so the rules run here, in {@code mvn verify}.
+ * tracker, fs, syncer, s3, nbd and cli, so the rules run here, in {@code mvn verify}.
  */
 class ArchitectureTest {
   private static final String ROOT = "io.cbtfs";
-  private static final String[] MODULES = {"tracker", "fs", "syncer", "s3", "cli"};
+  private static final String[] MODULES = {"tracker", "fs", "syncer", "s3", "nbd", "cli"};
 
   /** Test classes: Maven's test-classes directories and the modules' test-jars. */
   private static final Pattern TEST_LOCATION = Pattern.compile(".*(/test-classes/|-tests\\.jar).*");
@@ -56,6 +56,11 @@ class ArchitectureTest {
   @Test
   void s3DependsOnlyOnSyncerAndTracker() {
     dependsOnlyOn("s3", "syncer", "tracker").check(production);
+  }
+
+  @Test
+  void nbdDependsOnlyOnTracker() {
+    dependsOnlyOn("nbd", "tracker").check(production);
   }
 
   @Test

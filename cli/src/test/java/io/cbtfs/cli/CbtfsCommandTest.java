@@ -18,6 +18,29 @@ class CbtfsCommandTest {
   @TempDir Path tmp;
 
   @Test
+  void aSyncsSnapshotOptionsAreCheckedAsUsage() {
+    CliRun both = CliRun.of("sync", "--no-snapshot", "--fleece-limit", "5%", "a.img", "file:/r");
+    assertThat(both.exitCode()).isEqualTo(2);
+    assertThat(both.err()).startsWith("--fleece-limit is for a point-in-time sync");
+    CliRun bad = CliRun.of("sync", "--fleece-limit", "120%", "a.img", "file:/r");
+    assertThat(bad.exitCode()).isEqualTo(2);
+    assertThat(bad.err()).startsWith("bad fleece limit '120%': a percentage is 0% to 100%");
+    java.io.PrintStream stderr = System.err;
+    java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
+    CliRun help;
+    System.setErr(new java.io.PrintStream(warnings, true));
+    try {
+      help = CliRun.of("sync", "--help");
+    } finally {
+      System.setErr(stderr);
+    }
+    assertThat(help.out()).contains("(default 25%)").contains("--pre-hook=CMD");
+    assertThat(warnings.toString())
+        .as("picocli formats each description: a bare %% warns")
+        .isEmpty();
+  }
+
+  @Test
   void helpAndVersionOnEveryCommand() {
     for (String cmd :
         new String[] {

@@ -128,7 +128,15 @@ class ControlProtocolFuzzTest {
                 new ControlRequest.Cells(
                     name, r.nextBoolean() ? "" : target, 1 + r.nextInt(DirtyCells.MAX_CELLS));
             case 1 -> new ControlRequest.Status(name);
-            case 2 -> new ControlRequest.Sync(name, new TargetAddress(target), r.nextBoolean());
+            case 2 ->
+                new ControlRequest.Sync(
+                    name,
+                    new TargetAddress(target),
+                    r.nextBoolean(),
+                    r.nextBoolean()
+                        ? SnapshotOption.DEFAULT
+                        : new SnapshotOption(
+                            r.nextBoolean(), new io.cbtfs.syncer.FleeceLimit(-1, r.nextInt(101))));
             case 3 -> new ControlRequest.Forget(name, target);
             default -> new ControlRequest.Unmount();
           });

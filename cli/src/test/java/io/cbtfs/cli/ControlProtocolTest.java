@@ -3,6 +3,7 @@ package io.cbtfs.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncReport;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -96,6 +97,38 @@ class ControlProtocolTest {
     ControlRequest.Forget sent = new ControlRequest.Forget(ODD, ODD);
     assertThat(ControlProtocol.readRequest(new ByteArrayInputStream(ControlProtocol.encode(sent))))
         .isEqualTo(sent);
+  }
+
+  @Test
+  void aSyncRequestCarriesItsSnapshotChoiceAndFleeceLimit() throws IOException {
+    for (SnapshotOption snapshot :
+        List.of(
+            SnapshotOption.DEFAULT,
+            SnapshotOption.OFF,
+            new SnapshotOption(true, new FleeceLimit(-1, 100)),
+            new SnapshotOption(true, new FleeceLimit(Long.MAX_VALUE, -1)),
+            new SnapshotOption(true, new FleeceLimit(0, -1)))) {
+      ControlRequest.Sync sent =
+          new ControlRequest.Sync(ODD, new TargetAddress("file:/r"), true, snapshot);
+      assertThat(
+              ControlProtocol.readRequest(new ByteArrayInputStream(ControlProtocol.encode(sent))))
+          .isEqualTo(sent);
+    }
+  }
+
+  @Test
+  void aSyncRequestWithABadFleeceLimitIsRefused() {
+    byte[] frame =
+        ControlProtocol.encode(
+            new ControlRequest.Sync(
+                "vm.raw",
+                new TargetAddress("file:/r"),
+                false,
+                new SnapshotOption(true, new FleeceLimit(-1, 50))));
+    java.nio.ByteBuffer.wrap(frame).putLong(frame.length - 8, 101); // 101 percent
+    assertThatThrownBy(() -> ControlProtocol.readRequest(new ByteArrayInputStream(frame)))
+        .isInstanceOf(ControlProtocolException.class)
+        .hasMessageContaining("fleece limit");
   }
 
   @Test

@@ -50,8 +50,12 @@ class ControlServerTest {
 
         @Override
         public SyncReport sync(
-            String name, TargetAddress target, boolean full, SyncProgress progress) {
-          received.add(new ControlRequest.Sync(name, target, full));
+            String name,
+            TargetAddress target,
+            boolean full,
+            SnapshotOption snapshot,
+            SyncProgress progress) {
+          received.add(new ControlRequest.Sync(name, target, full, snapshot));
           // the name comes back in the warning, so that it crosses the socket both ways
           return new SyncReport(target.uri(), 1, full, 0, 0, 0, 0, 0, 0, name);
         }
@@ -70,7 +74,12 @@ class ControlServerTest {
     }
 
     @Override
-    public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+    public SyncReport sync(
+        String name,
+        TargetAddress target,
+        boolean full,
+        SnapshotOption snapshot,
+        SyncProgress progress)
         throws IOException {
       throw new UnsupportedOperationException("no sync here");
     }
@@ -100,7 +109,12 @@ class ControlServerTest {
   static MountService syncing(SyncBody body) {
     return new FakeMount() {
       @Override
-      public SyncReport sync(String name, TargetAddress target, boolean full, SyncProgress progress)
+      public SyncReport sync(
+          String name,
+          TargetAddress target,
+          boolean full,
+          SnapshotOption snapshot,
+          SyncProgress progress)
           throws IOException {
         return body.run(progress);
       }
@@ -386,6 +400,38 @@ class ControlServerTest {
             assertThat(f.type()).isIn(ControlProtocol.FIELD, ControlProtocol.OK);
           }
         });
+  }
+
+  @Test
+  void theClientHearsOfTheDrainWhileTheSyncStillRuns() throws IOException {
+    CountDownLatch heard = new CountDownLatch(1);
+    start(
+        syncing(
+            progress -> {
+              progress.drained();
+              Threads.await(heard); // the sync goes on only once the client knows
+              progress.update(1, 1, 1, 1);
+              return new SyncReport("file:/r", 1, false, 0, 0, 0, 0, 0, 0, "");
+            }));
+    List<String> events = new ArrayList<>();
+    assertTimeoutPreemptively(
+        TEST_TIMEOUT,
+        () ->
+            call(
+                sync("vm.img", "file:/r", false),
+                new SyncProgress() {
+                  @Override
+                  public void update(long a, long b, long c, long d) {
+                    events.add("progress");
+                  }
+
+                  @Override
+                  public void drained() {
+                    events.add("drained");
+                    heard.countDown();
+                  }
+                }));
+    assertThat(events).startsWith("drained").containsOnlyOnce("drained");
   }
 
   @Test

@@ -141,9 +141,13 @@ class CursorsTest {
 
               @Override
               public SyncReport sync(
-                  String name, TargetAddress target, boolean full, SyncProgress progress)
+                  String name,
+                  TargetAddress target,
+                  boolean full,
+                  SnapshotOption snapshot,
+                  SyncProgress progress)
                   throws IOException {
-                return host.sync(name, target, full, progress);
+                return host.sync(name, target, full, snapshot, progress);
               }
 
               @Override

@@ -163,6 +163,11 @@ public final class ImageFileSystem implements FileSystemOperations {
     }
   }
 
+  /** The tracking of the image open as handle {@code fh}. */
+  public TrackedImage tracking(long fh) throws ErrnoException {
+    return openFiles.get(fh).image();
+  }
+
   /** Reads up to {@code byteLength} bytes; fewer only at the end of the file. */
   @Override
   public int read(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {

@@ -10,7 +10,9 @@ import jnr.ffi.Runtime;
  * naming the call and its errno. Linux only (x86_64 and aarch64 layouts of {@code struct stat}).
  */
 public final class Posix {
+  public static final int O_RDONLY = 0;
   public static final int O_WRONLY = 1;
+  public static final int O_RDWR = 2;
   public static final int O_CREAT = 0100;
   public static final int O_EXCL = 0200;
   public static final int O_TRUNC = 01000;
@@ -23,7 +25,13 @@ public final class Posix {
   public static final int LOCK_EX = 2;
   public static final int LOCK_NB = 4;
 
+  public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+  public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
   public static final int FALLOC_FL_COLLAPSE_RANGE = 0x08;
+
+  public static final int SEEK_END = 2;
+  public static final int SEEK_DATA = 3;
+  public static final int SEEK_HOLE = 4;
   public static final int FALLOC_FL_INSERT_RANGE = 0x20;
 
   public static final int AT_FDCWD = -100;
@@ -43,6 +51,9 @@ public final class Posix {
   public static final int ENOENT = 2;
   public static final int ENXIO = 6;
   public static final int S_IFDIR = 0040000;
+  public static final int EPERM = 1;
+  public static final int EFBIG = 27;
+  public static final int EDQUOT = 122;
   public static final int ENOTEMPTY = 39;
 
   /** Size of {@code struct stat} on 64-bit Linux, rounded up. */

@@ -168,6 +168,27 @@ class MountGuardsIT {
     assertThat(ProcMounts.isMounted(mnt)).isFalse();
   }
 
+  /**
+   * A start that fails after the kernel mount exists (here: the control socket cannot be made)
+   * unmounts again and saves the tracking, instead of leaving a dead mount point behind.
+   */
+  @Test
+  void aStartThatFailsAfterMountingUnmountsAgain() throws IOException {
+    Path state = Files.createDirectory(tmp.resolve("state"));
+    Files.createDirectories(state.resolve("control.sock").resolve("in-the-way"));
+    Tools.Result r = mount("--state-dir", state.toString(), real.toString(), mnt.toString());
+    assertThat(r.exitCode()).as(r.output()).isEqualTo(1);
+    assertThat(r.output()).contains("control.sock");
+    assertThat(ProcMounts.isMounted(mnt)).as(r.output()).isFalse();
+
+    Tools.Result again =
+        mount("--state-dir", tmp.resolve("state2").toString(), real.toString(), mnt.toString());
+    assertThat(again.exitCode()).as("the backing folder is free again: " + again.output()).isZero();
+    mounts.add(mnt);
+    assertThat(Files.readAllBytes(mnt.resolve("vm.raw"))).isEqualTo(image);
+    assertThat(Cbtfs.run("unmount", mnt.toString()).exitCode()).isZero();
+  }
+
   /** Issue item 11: a daemon that fails appends to the log it shares, never truncates it. */
   @Test
   void aFailedSecondDaemonKeepsTheLogOfTheRunningMount() throws IOException {

@@ -2,6 +2,7 @@ package io.cbtfs.syncer;
 
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
+import io.cbtfs.tracker.ToReadSet;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -44,6 +45,8 @@ final class RecordPipeline implements AutoCloseable {
   private final int maxRecordBytes;
   private final int threads;
   private final RecordCodec codec = new RecordCodec();
+  private final ToReadSet toRead;
+  private final Fleece fleece;
 
   private RecordPipeline(
       Path file,
@@ -51,8 +54,12 @@ final class RecordPipeline implements AutoCloseable {
       NativeFile hints,
       BlockGeometry geometry,
       int maxRecordBytes,
-      int threads)
+      int threads,
+      ToReadSet toRead,
+      Fleece fleece)
       throws IOException {
+    this.toRead = toRead;
+    this.fleece = fleece;
     this.file = file;
     this.image = image;
     this.hints = hints;
@@ -71,11 +78,28 @@ final class RecordPipeline implements AutoCloseable {
    */
   static RecordPipeline open(Path file, BlockGeometry geometry, int maxRecordBytes, int threads)
       throws IOException {
+    return open(file, geometry, maxRecordBytes, threads, null, null);
+  }
+
+  /**
+   * {@link #open(Path, BlockGeometry, int, int)} for a point-in-time sync: each record is read
+   * under the {@code toRead} set's lock of its blocks, with the blocks copied aside read from the
+   * {@code fleece} (both null for a sync that reads the image as it is).
+   */
+  static RecordPipeline open(
+      Path file,
+      BlockGeometry geometry,
+      int maxRecordBytes,
+      int threads,
+      ToReadSet toRead,
+      Fleece fleece)
+      throws IOException {
     FileChannel image = FileChannel.open(file, StandardOpenOption.READ);
     try {
       NativeFile hints = NativeFile.open(file);
       try {
-        return new RecordPipeline(file, image, hints, geometry, maxRecordBytes, threads);
+        return new RecordPipeline(
+            file, image, hints, geometry, maxRecordBytes, threads, toRead, fleece);
       } catch (IOException | RuntimeException e) {
         hints.close();
         throw e;
@@ -133,7 +157,7 @@ final class RecordPipeline implements AutoCloseable {
           if (reads == null) {
             ahead.release(kib(length)); // the sync's thread has taken it: the advice may go further
           }
-          if (hints.isHole(offset, length)) { // sparse: a zero record without reading
+          if (toRead == null && hints.isHole(offset, length)) { // sparse: a zero record, no read
             out.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
           } else {
             // read and encode on the pool: several reads in flight keep the disk's queue busy
@@ -155,10 +179,17 @@ final class RecordPipeline implements AutoCloseable {
   private EncodedRecord encode(DirectReads reads, long offset, int length, Buffers buf)
       throws IOException {
     ByteBuffer data = buf.read.clear().limit(length);
-    if (reads != null) {
-      reads.readFully(offset, data);
-    } else {
-      ImageReads.readFully(image, offset, data);
+    if (toRead == null) {
+      read(reads, offset, data);
+    } else { // no write copies these blocks meanwhile, nor lands on one not copied
+      try (ToReadSet.Reading r =
+          toRead.read(geometry.blockIndex(offset), (int) geometry.blockCount(length))) {
+        if (!r.anyCopied() && hints.isHole(offset, length)) {
+          return codec.zero(offset, length);
+        }
+        read(reads, offset, data);
+        fleece.overlay(r, offset, data);
+      }
     }
     EncodedRecord r = codec.encode(offset, data, buf.compressed);
     if (r.kind() == RecordKind.DATA_LZ4) {
@@ -166,6 +197,14 @@ final class RecordPipeline implements AutoCloseable {
       buf.compressed = r.payload();
     }
     return r;
+  }
+
+  private void read(DirectReads reads, long offset, ByteBuffer data) throws IOException {
+    if (reads != null) {
+      reads.readFully(offset, data);
+    } else {
+      ImageReads.readFully(image, offset, data);
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ package io.cbtfs.syncer;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.Drain;
+import io.cbtfs.tracker.ToReadSet;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
 
@@ -47,9 +48,17 @@ record SyncPlan(DeltaHeader header, DirtySet blocks, boolean compared, String wh
       }
       blocks = blocks.union(differing).within(imageSize);
     }
+    ToReadSet toRead = drain.toRead();
+    if (verify && toRead != null) {
+      // a block written since the drain was compared as it is now: its old bytes may differ
+      blocks = blocks.union(DirtySet.of(geometry, toRead.copiedBlocks())).within(imageSize);
+    }
     if (target.granuleBytes() > geometry.blockSize()) {
       blocks =
           blocks.alignedTo((int) (target.granuleBytes() / geometry.blockSize())).within(imageSize);
+    }
+    if (toRead != null) {
+      toRead.retainOnly(blocks); // writes to the blocks not sent need no copy any more
     }
     return new SyncPlan(header, blocks, full || verify, drain.why());
   }

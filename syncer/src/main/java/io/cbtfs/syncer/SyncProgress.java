@@ -16,4 +16,10 @@ public interface SyncProgress {
    */
   void update(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks)
       throws IOException;
+
+  /**
+   * The sync took its dirty set: the instant a point-in-time sync's target will hold. Called once,
+   * before the first record; a guest frozen for the sync ({@code --pre-hook}) may thaw now.
+   */
+  default void drained() {}
 }

@@ -1,6 +1,8 @@
 package io.cbtfs.syncer;
 
+import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.CopyBeforeWrite;
 import io.cbtfs.tracker.Drain;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
@@ -16,7 +18,9 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>Ask the target what it holds ({@link Target#state}).
  *   <li>Take the dirty set ({@link TrackedImage#beginSync}): new writes go to the next generation,
- *       whose number is saved before any target can hold it.
+ *       whose number is saved before any target can hold it. A point-in-time sync ({@link
+ *       SyncSource#pointInTime}) also protects the blocks it will read: a write copies their old
+ *       bytes to its {@link Fleece} first, and the sync reads them from there.
  *   <li>Decide full or incremental and which blocks ({@link SyncPlan}).
  *   <li>Read, encode and write the records in order ({@link RecordPipeline}) to the target's {@link
  *       Delivery}.
@@ -74,10 +78,23 @@ public final class Syncer {
     boolean committed = false; // from the target's commit point on, nothing fails the sync
     // The drain first: the pipeline reads the image's size, which must cover every block drained
     // (a write that grew the image marked its blocks after its pwrite)
-    try (Drain drain = image.beginSync(target.describe(), held);
+    BlockGeometry geometry = image.tracker().geometry();
+    try (Fleece fleece =
+            source.pointInTime().on()
+                ? Fleece.open(source.backingFile(), image.name(), geometry, source.pointInTime())
+                : null;
+        Drain drain =
+            image.beginSync(
+                target.describe(),
+                held,
+                fleece == null
+                    ? null
+                    : new CopyBeforeWrite(
+                        fleece, (int) Math.max(1, target.granuleBytes() / geometry.blockSize())));
         RecordPipeline reads =
             RecordPipeline.open(
-                source.backingFile(), image.tracker().geometry(), maxRecordBytes, threads)) {
+                source.backingFile(), geometry, maxRecordBytes, threads, drain.toRead(), fleece)) {
+      progress.drained(); // a freeze of the guest may end: the instant is taken
       plan = SyncPlan.of(image, drain, reads, target);
       try (Delivery delivery = target.begin(plan.header(), forceFull)) {
         DeltaWriter writer = new DeltaWriter(delivery.stream(), plan.header());

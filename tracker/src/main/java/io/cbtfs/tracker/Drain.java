@@ -36,6 +36,7 @@ public final class Drain implements AutoCloseable {
   private final Basis basis;
   private final long horizon;
   private final DirtySet blocks;
+  private final ToReadSet toRead;
   private State state = State.OPEN;
 
   /** Its target's cursor was forgotten while it ran (guarded by the image). */
@@ -48,7 +49,8 @@ public final class Drain implements AutoCloseable {
       long base,
       Basis basis,
       long horizon,
-      DirtySet blocks) {
+      DirtySet blocks,
+      ToReadSet toRead) {
     this.image = image;
     this.target = target;
     this.generation = generation;
@@ -56,6 +58,15 @@ public final class Drain implements AutoCloseable {
     this.basis = basis;
     this.horizon = horizon;
     this.blocks = blocks;
+    this.toRead = toRead;
+  }
+
+  /**
+   * A point-in-time sync's blocks still to read, copied aside before a write changes them; null for
+   * a sync that reads the image as it is ({@code --no-snapshot}).
+   */
+  public ToReadSet toRead() {
+    return toRead;
   }
 
   /** The target's name (its cursor). */

@@ -12,10 +12,10 @@ import org.roaringbitmap.RoaringBitmap;
  * The tracking of one image while it is served: its live {@link DirtyTracker}, its {@link
  * ActivityLog}, its lineage, its saved state, and what recovery found when it was loaded.
  *
- * <p>The write path calls {@link #beforeWrite} before the backing write (durable intent, for
- * crashes) and {@link #afterWrite} once it returned (the in-memory bit, for concurrent drains).
- * Every successful {@code beforeWrite} must be followed by exactly one {@code afterWrite} of the
- * same range.
+ * <p>The write path calls {@link #beforeWrite} before the backing write (the old bytes of blocks a
+ * point-in-time sync still has to read, copied aside; durable intent, for crashes) and {@link
+ * #afterWrite} once it returned (the in-memory bit, for concurrent drains). Every successful {@code
+ * beforeWrite} must be followed by exactly one {@code afterWrite} of the same range.
  *
  * <p>A sync calls {@link #beginSync} (the drain, with its generation saved before anything ships)
  * and, once its target durably holds the drained blocks, {@link #commit}: the tracker's one step
@@ -39,6 +39,13 @@ public final class TrackedImage {
 
   /** The sync running, if one is: one at a time. Guarded by this. */
   private Drain running;
+
+  /**
+   * The running point-in-time sync's blocks still to read ({@link ToReadSet}), its drain's gate
+   * ({@link DrainGate}), or null: what a write checks first (one volatile read when no such sync
+   * runs). Written under this.
+   */
+  private volatile WriteBarrier barrier;
 
   /** Writes through the mount since this image was loaded, for its metrics (no lock). */
   private final LongAdder writeRequests = new LongAdder();
@@ -234,6 +241,18 @@ public final class TrackedImage {
    *     history in memory, dirty for every target), the sync does not start
    */
   public synchronized Drain beginSync(String target, long targetGeneration) throws IOException {
+    return beginSync(target, targetGeneration, null);
+  }
+
+  /**
+   * {@link #beginSync(String, long)}, point-in-time when {@code copyBeforeWrite} is not null: at
+   * the drain, every block the sync may read (what the target lacks; every block of the image when
+   * it sends or compares them all) becomes {@link ToReadSet pending}, and from then on a write
+   * copies a pending block's old bytes to the copy-before-write's saver before it lands. The drain
+   * is the instant the set is published: a write that starts later is not in the sync.
+   */
+  public synchronized Drain beginSync(
+      String target, long targetGeneration, CopyBeforeWrite copyBeforeWrite) throws IOException {
     if (running != null) {
       throw new CbtfsException("a sync of this image is already running");
     }
@@ -266,6 +285,29 @@ public final class TrackedImage {
         history.requireVerify();
       }
     }
+    DrainGate gate = null;
+    if (copyBeforeWrite != null) {
+      gate = new DrainGate();
+      barrier = gate; // the drain's instant: writes from now on wait for the set, then pass it
+    }
+    try {
+      return drain(target, targetGeneration, basis, copyBeforeWrite, gate);
+    } finally {
+      if (gate != null && barrier == gate) { // failed before the set was published: no sync
+        barrier = null;
+        gate.open(null);
+      }
+    }
+  }
+
+  /** The rest of {@link #beginSync}: the take, the set published, the state saved. */
+  private Drain drain(
+      String target,
+      long targetGeneration,
+      Drain.Basis basis,
+      CopyBeforeWrite copyBeforeWrite,
+      DrainGate gate)
+      throws IOException {
     long generation = history.seal(tracker.take());
     long from =
         basis == Drain.Basis.HISTORY || basis == Drain.Basis.VERIFY
@@ -279,10 +321,34 @@ public final class TrackedImage {
             targetGeneration,
             basis,
             history.horizon(),
-            DirtySet.of(tracker.geometry(), history.since(from)));
-    save();
+            DirtySet.of(tracker.geometry(), history.since(from)),
+            copyBeforeWrite == null ? null : protect(basis, from, copyBeforeWrite));
+    if (gate != null) {
+      barrier = drain.toRead();
+      gate.open(barrier); // before the save: the writes wait for no I/O
+    }
+    try {
+      save();
+    } catch (IOException | RuntimeException e) {
+      barrier = null; // no sync: writes need no copy
+      throw e;
+    }
     running = drain;
     return drain;
+  }
+
+  /** The blocks a point-in-time sync from {@code from} on this {@code basis} may read. */
+  private ToReadSet protect(Drain.Basis basis, long from, CopyBeforeWrite cbw) {
+    RoaringBitmap blocks;
+    if (basis == Drain.Basis.HISTORY) {
+      blocks = history.since(from);
+    } else { // every block is sent or compared
+      blocks = new RoaringBitmap();
+      blocks.add(0L, tracker.geometry().blockCount(knownSize));
+      blocks.or(history.since(from));
+    }
+    DirtySet set = DirtySet.of(tracker.geometry(), blocks).alignedTo(cbw.granuleBlocks());
+    return ToReadSet.of(tracker.geometry(), set.toBitmap(), cbw.saver());
   }
 
   /**
@@ -300,6 +366,7 @@ public final class TrackedImage {
   public synchronized void commit(Drain drain, long imageByteSize) throws IOException {
     drain.commit();
     running = null;
+    barrier = null;
     // inside the image as the write path knows it: past a shrink's end they would stay dirty
     tracker.markAll(drain.blocks().beyond(imageByteSize).within(knownSize));
     if (!drain.forgotten()) { // forgotten while it ran: the operator's word stands
@@ -316,6 +383,7 @@ public final class TrackedImage {
   synchronized void endSync(Drain drain) {
     if (running == drain) {
       running = null;
+      barrier = null;
     }
   }
 
@@ -408,6 +476,10 @@ public final class TrackedImage {
    * @throws IOException if the intent cannot be made durable: the write must not happen
    */
   public void beforeWrite(long byteOffset, long byteLength) throws IOException {
+    WriteBarrier b = barrier;
+    if (b != null) { // a point-in-time sync runs: its blocks' old bytes go aside first
+      b.beforeWrite(byteOffset, byteLength);
+    }
     ActivityLog l = log;
     if (l == null || trackingOff) {
       return;

@@ -24,6 +24,13 @@
  * save; detaching), the {@code DirtyTracker}'s drain lock (a snapshot, a drain's start and end).
  * Nothing takes an outer one while holding an inner one; the write path's fast path takes none.
  *
+ * <p>Point-in-time syncs: while one runs, a write first passes its {@link
+ * io.cbtfs.tracker.ToReadSet} (one volatile read when none runs), which copies a pending block's
+ * old bytes through a {@link io.cbtfs.tracker.BlockSaver} (the syncer's fleece: the I/O is not this
+ * module's) under the block's stripe lock. The stripes are leaves: a writer holds one, the sync's
+ * reader the stripes of one record (ascending), and neither takes any other lock meanwhile. A write
+ * that starts during the drain waits at its {@code DrainGate} holding no lock.
+ *
  * <p>This module does no I/O of image data and knows nothing of FUSE.
  */
 package io.cbtfs.tracker;

@@ -44,6 +44,9 @@ public final class Mount implements AutoCloseable {
   private boolean closed;
   private volatile boolean changesRefused;
 
+  /** Servers beside the kernel that use {@link #fs} (an NBD export): see {@link #closeWith}. */
+  private final List<AutoCloseable> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   private Mount(
       MountOptions options, ImageFileSystem fs, ServingLoop loop, BackingDirLock backingLock) {
     this.options = options;
@@ -292,6 +295,28 @@ public final class Mount implements AutoCloseable {
     }
   }
 
+  /**
+   * Registers a server that serves this mount's images through {@link #fileSystem} beside the
+   * kernel (an NBD export). It is closed when the mount stops: at a shutdown right after changes
+   * are refused (its handles are not waited for as a guest's are), and at any unmount before the
+   * backing files are closed and the tracking saved, so none of its requests lands after the save
+   * or on a descriptor closed under it.
+   */
+  public void closeWith(AutoCloseable server) {
+    servers.add(server);
+  }
+
+  private void closeServers() {
+    for (AutoCloseable server : servers) {
+      try {
+        server.close();
+      } catch (Exception e) {
+        log.warn("closing {}: {}", server, e.toString());
+      }
+    }
+    servers.clear();
+  }
+
   /** Blocks until the FUSE loop ends (unmounted by us or by anyone else). */
   public void awaitUnmounted() throws InterruptedException {
     try {
@@ -352,6 +377,7 @@ public final class Mount implements AutoCloseable {
    */
   private void saveTracking() throws IOException {
     try {
+      closeServers();
       fs.closeAll();
     } catch (IOException e) {
       throw new UnsavedTrackingException(options.mountPoint(), options.stateDir(), e);
@@ -375,6 +401,7 @@ public final class Mount implements AutoCloseable {
       return;
     }
     refuseChanges();
+    closeServers();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(UNMOUNT_TIMEOUT_SECONDS);
     int open = fs.openCount();
     if (isServing() && open > 0) {

@@ -1,0 +1,128 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.File;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.Map;
+
+/**
+ * {@code cbtfs sync --pre-hook CMD --post-hook CMD}: commands run by the sync's client (as its
+ * user, through {@code sh -c}) around the drain, to freeze the guest's file systems for the instant
+ * the target will hold ({@code virsh domfsfreeze} / {@code domfsthaw}). The post-hook runs as soon
+ * as the sync took its dirty set ({@link SyncProgress#drained}), not after the copy, and always
+ * once the pre-hook ran: a guest is never left frozen by a failed sync. Their output goes to
+ * standard error (standard output carries the report); each sees {@code CBTFS_IMAGE} and {@code
+ * CBTFS_TARGET}.
+ */
+final class FreezeHooks {
+  static final FreezeHooks NONE = new FreezeHooks(null, null, Map.of());
+
+  private final String pre;
+  private final String post;
+  private final Map<String, String> env;
+  private boolean frozen;
+  private String thawWarning = "";
+
+  private FreezeHooks(String pre, String post, Map<String, String> env) {
+    this.pre = pre;
+    this.post = post;
+    this.env = env;
+  }
+
+  /** The hooks of a sync of {@code image} to {@code target}; null or blank: none. */
+  static FreezeHooks of(String pre, String post, String image, String target) {
+    return new FreezeHooks(
+        blank(pre) ? null : pre,
+        blank(post) ? null : post,
+        Map.of("CBTFS_IMAGE", image, "CBTFS_TARGET", target));
+  }
+
+  private static boolean blank(String s) {
+    return s == null || s.isBlank();
+  }
+
+  /**
+   * Runs the pre-hook.
+   *
+   * @throws CbtfsException if it fails: the sync must not start (the post-hook has run already)
+   */
+  synchronized void freeze() throws IOException {
+    frozen = true;
+    if (pre == null) {
+      return;
+    }
+    int exit = run(pre);
+    if (exit != 0) {
+      String thawed = thaw();
+      throw new CbtfsException(
+          "the --pre-hook exited with "
+              + exit
+              + ": the sync did not start"
+              + (thawed.isEmpty() ? "" : "; " + thawed));
+    }
+  }
+
+  /**
+   * Runs the post-hook once, if the pre-hook ran; again a no-op.
+   *
+   * @return a warning for the operator if it failed, else empty
+   */
+  synchronized String thaw() {
+    if (!frozen) {
+      return thawWarning;
+    }
+    frozen = false;
+    if (post == null) {
+      return "";
+    }
+    try {
+      int exit = run(post);
+      if (exit != 0) {
+        thawWarning = "the --post-hook exited with " + exit + " (is the guest still frozen?)";
+      }
+    } catch (IOException e) {
+      thawWarning =
+          "the --post-hook did not run: " + e.getMessage() + " (is the guest still frozen?)";
+    }
+    return thawWarning;
+  }
+
+  /** {@code progress}, with the post-hook run at the drain. */
+  SyncProgress around(SyncProgress progress) {
+    if (post == null) {
+      return progress;
+    }
+    return new SyncProgress() {
+      @Override
+      public void update(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks)
+          throws IOException {
+        progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+      }
+
+      @Override
+      public void drained() {
+        thaw();
+        progress.drained();
+      }
+    };
+  }
+
+  private int run(String command) throws IOException {
+    ProcessBuilder pb =
+        new ProcessBuilder("sh", "-c", command)
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(new File("/dev/stderr")))
+            .redirectError(ProcessBuilder.Redirect.INHERIT);
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    try {
+      return p.waitFor();
+    } catch (InterruptedException e) {
+      p.destroy();
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while the hook '" + command + "' ran");
+    }
+  }
+}

@@ -1,0 +1,168 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.ImageFileSystem;
+import io.cbtfs.fs.Posix;
+import io.cbtfs.nbd.ExportCatalog;
+import io.cbtfs.nbd.ExportIoException;
+import io.cbtfs.nbd.ExportedImage;
+import io.cbtfs.tracker.TrackedImage;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+
+/**
+ * The images of a mount as NBD exports: each session opens its image through the mount's own {@link
+ * ImageFileSystem}, as a FUSE open does, so its writes, trims and flushes take the very path of
+ * FUSE writes (the tracking's intent before the pwrite, the dirty bit after it) and are refused
+ * once the mount stops. A read-only export opens the backing file read-only.
+ */
+final class MountExports implements ExportCatalog {
+  private final ImageFileSystem fs;
+
+  MountExports(ImageFileSystem fs) {
+    this.fs = fs;
+  }
+
+  @Override
+  public List<String> names() throws IOException {
+    return fs.files().list();
+  }
+
+  @Override
+  public Optional<ExportedImage> open(String name, boolean writable) throws IOException {
+    if (name.indexOf('\0') >= 0) {
+      return Optional.empty(); // a C string would end there and name another file
+    }
+    long fh;
+    try {
+      fh = fs.open("/" + name, writable ? Posix.O_RDWR : Posix.O_RDONLY);
+    } catch (ErrnoException e) {
+      if (e.errno() == Posix.ENOENT) {
+        return Optional.empty();
+      }
+      throw mapped(e);
+    }
+    return Optional.of(new Handle(fh, fs.tracking(fh)));
+  }
+
+  /** An NBD error for a failed file system call: refused changes are EPERM, a full disk ENOSPC. */
+  static IOException mapped(IOException e) {
+    if (!(e instanceof ErrnoException errno)) {
+      return e;
+    }
+    return switch (errno.errno()) {
+      case Posix.EROFS, Posix.EPERM, Posix.EACCES ->
+          new ExportIoException(ExportIoException.EPERM, e.getMessage(), e);
+      case Posix.ENOSPC, Posix.EDQUOT, Posix.EFBIG ->
+          new ExportIoException(ExportIoException.ENOSPC, e.getMessage(), e);
+      default -> e;
+    };
+  }
+
+  /** One open of an image by one session: a handle of the mount's handle table. */
+  private final class Handle implements ExportedImage {
+    private final long fh;
+    private final TrackedImage tracking;
+    private boolean closed;
+
+    Handle(long fh, TrackedImage tracking) {
+      this.fh = fh;
+      this.tracking = tracking;
+    }
+
+    @Override
+    public long size() throws IOException {
+      try {
+        return fs.seek(fh, 0, Posix.SEEK_END);
+      } catch (IOException e) {
+        throw mapped(e);
+      }
+    }
+
+    @Override
+    public int read(ByteBuffer dst, long byteOffset) throws IOException {
+      try {
+        return fs.read(fh, pointer(dst), dst.remaining(), byteOffset);
+      } catch (IOException e) {
+        throw mapped(e);
+      }
+    }
+
+    @Override
+    public void write(ByteBuffer src, long byteOffset) throws IOException {
+      try {
+        fs.write(fh, pointer(src), src.remaining(), byteOffset); // TrackingWrites, as FUSE
+      } catch (IOException e) {
+        throw mapped(e);
+      }
+    }
+
+    @Override
+    public void flush() throws IOException {
+      try {
+        fs.fsync(fh, true);
+      } catch (IOException e) {
+        throw mapped(e);
+      }
+    }
+
+    @Override
+    public void trim(long byteOffset, long byteLength) throws IOException {
+      try {
+        fs.fallocate(
+            fh, Posix.FALLOC_FL_PUNCH_HOLE | Posix.FALLOC_FL_KEEP_SIZE, byteOffset, byteLength);
+      } catch (IOException e) {
+        throw mapped(e);
+      }
+    }
+
+    @Override
+    public long nextData(long byteOffset) throws IOException {
+      try {
+        return fs.seek(fh, byteOffset, Posix.SEEK_DATA);
+      } catch (ErrnoException e) {
+        if (e.errno() == Posix.ENXIO) {
+          return -1; // no data at or after the offset
+        }
+        throw mapped(e);
+      }
+    }
+
+    @Override
+    public long nextHole(long byteOffset) throws IOException {
+      try {
+        return fs.seek(fh, byteOffset, Posix.SEEK_HOLE);
+      } catch (ErrnoException e) {
+        if (e.errno() == Posix.ENXIO) {
+          return byteOffset; // past the end of the file
+        }
+        throw mapped(e);
+      }
+    }
+
+    @Override
+    public TrackedImage tracking() {
+      return tracking;
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+      if (!closed) {
+        closed = true;
+        fs.release(fh);
+      }
+    }
+  }
+
+  /** A pointer to {@code buffer}'s remaining bytes (direct memory: no copy). */
+  private static Pointer pointer(ByteBuffer buffer) {
+    if (!buffer.isDirect()) {
+      throw new IllegalArgumentException("NBD buffers are direct");
+    }
+    return Pointer.wrap(Runtime.getSystemRuntime(), buffer.slice());
+  }
+}

@@ -1,0 +1,98 @@
+package io.cbtfs.syncer;
+
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.BlockSaver;
+import io.cbtfs.tracker.ToReadSet;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A point-in-time sync's fleece: the old bytes of the blocks written after its drain and before it
+ * read them, copied from the image by the writers ({@link #save}, called by the {@link ToReadSet})
+ * and read back by the sync ({@link #overlay}). Bounded: a copy beyond its limit fails, which
+ * breaks the snapshot, not the write.
+ *
+ * <p>Thread safety: {@link #save} from many writers at once (never twice for one block), {@link
+ * #overlay} from the sync's readers.
+ */
+public final class Fleece implements BlockSaver, AutoCloseable {
+  private final FileChannel image;
+  private final FleeceStore store;
+  private final BlockGeometry geometry;
+  private final FleeceLimit limit;
+  private final AtomicLong used = new AtomicLong();
+  private final ConcurrentHashMap<Long, Long> offsets = new ConcurrentHashMap<>();
+  private volatile long limitBytes;
+
+  private Fleece(FileChannel image, FleeceStore store, BlockGeometry geometry, FleeceLimit limit) {
+    this.image = image;
+    this.store = store;
+    this.geometry = geometry;
+    this.limit = limit;
+    this.limitBytes = limit.percent() < 0 ? limit.byteCount() : 0; // set when the drain is known
+  }
+
+  /** The fleece of a point-in-time sync of {@code backingFile}, empty. */
+  static Fleece open(
+      Path backingFile, String imageName, BlockGeometry geometry, PointInTime pointInTime)
+      throws IOException {
+    FileChannel image = FileChannel.open(backingFile, StandardOpenOption.READ);
+    try {
+      return new Fleece(image, pointInTime.store().open(imageName), geometry, pointInTime.limit());
+    } catch (IOException | RuntimeException e) {
+      image.close();
+      throw e;
+    }
+  }
+
+  @Override
+  public void protecting(long blockCount) {
+    limitBytes = limit.bytesFor(blockCount * geometry.blockSize());
+  }
+
+  @Override
+  public void save(long blockIndex) throws IOException {
+    int size = geometry.blockSize();
+    long at = used.getAndAdd(size);
+    if (at + size > limitBytes) {
+      throw new IOException(
+          "the fleece is full: "
+              + BlockGeometry.formatBytes(limitBytes)
+              + " of old blocks"
+              + (limit.percent() < 0 ? "" : ", " + limit + " of the blocks the sync protects"));
+    }
+    ByteBuffer old = ByteBuffer.allocate(size); // the slow path: once a block and sync
+    ImageReads.readFully(image, geometry.byteOffset(blockIndex), old);
+    store.write(old, at); // filled whole: readFully leaves its position
+    offsets.put(blockIndex, at);
+  }
+
+  /**
+   * Puts the old bytes of every block of the record at {@code byteOffset} that {@code reading} says
+   * was copied over the bytes read from the image in {@code data} (position 0 to limit).
+   */
+  void overlay(ToReadSet.Reading reading, long byteOffset, ByteBuffer data) throws IOException {
+    long end = byteOffset + data.limit();
+    for (long b = geometry.blockIndex(byteOffset); geometry.byteOffset(b) < end; b++) {
+      if (reading.copied(b)) {
+        long from = Math.max(byteOffset, geometry.byteOffset(b));
+        long to = Math.min(end, geometry.byteOffset(b + 1));
+        ByteBuffer part =
+            data.duplicate().limit((int) (to - byteOffset)).position((int) (from - byteOffset));
+        store.read(part, offsets.get(b) + (from - geometry.byteOffset(b)));
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    try (image) {
+      store.close();
+    }
+  }
+}

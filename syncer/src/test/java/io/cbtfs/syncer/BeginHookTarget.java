@@ -1,0 +1,56 @@
+package io.cbtfs.syncer;
+
+import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.DirtySet;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+
+/**
+ * A target like {@code inner} that runs a hook when a sync begins its delivery: after the drain and
+ * the plan, before the records are read (tests act on the image at that instant).
+ */
+final class BeginHookTarget implements Target {
+  interface Hook {
+    void run() throws IOException;
+  }
+
+  private final Target inner;
+  private final Hook hook;
+
+  BeginHookTarget(Target inner, Hook hook) {
+    this.inner = inner;
+    this.hook = hook;
+  }
+
+  @Override
+  public String describe() {
+    return inner.describe();
+  }
+
+  @Override
+  public TargetState state() throws IOException {
+    return inner.state();
+  }
+
+  @Override
+  public long granuleBytes() {
+    return inner.granuleBytes();
+  }
+
+  @Override
+  public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    hook.run();
+    return inner.begin(header, allowNewLineage);
+  }
+
+  @Override
+  public DirtySet differing(FileChannel image, long size, BlockGeometry g, long limit)
+      throws IOException {
+    return inner.differing(image, size, g, limit);
+  }
+
+  @Override
+  public void close() throws IOException {
+    inner.close();
+  }
+}

@@ -1,0 +1,203 @@
+package io.cbtfs.syncer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cbtfs.syncer.local.ReplicaTarget;
+import io.cbtfs.tracker.SnapshotBrokenException;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Point-in-time syncs with writes at a known instant: after the drain, before the sync reads a
+ * block. The target must get the image as of the drain; what was written meanwhile stays dirty for
+ * the next sync; a fleece that is full or fails breaks the sync, never the write.
+ */
+class PointInTimeSyncTest {
+  private static final int BLOCK = SyncFixture.G.blockSize();
+
+  @TempDir Path tmp;
+  SyncFixture fx;
+  Path replicaFile;
+  ReplicaTarget replica;
+  final Syncer syncer = new Syncer(256 << 10, 2);
+
+  @BeforeEach
+  void setUp() throws IOException {
+    fx = new SyncFixture(Files.createDirectory(tmp.resolve("src")), 4 << 20, 7);
+    replicaFile = Files.createDirectory(tmp.resolve("dst")).resolve("replica.img");
+    replica = new ReplicaTarget(replicaFile);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE); // the base
+  }
+
+  @AfterEach
+  void tearDown() throws IOException {
+    fx.close();
+  }
+
+  private SyncSource pointInTime(FleeceLimit limit) {
+    return new SyncSource(fx.tracked, fx.image, new PointInTime(FleeceStore.scratchIn(tmp), limit));
+  }
+
+  private static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  @Test
+  void writesAfterTheDrainReachOnlyTheNextSync() throws IOException {
+    fx.write(1L * BLOCK + 100, random(5000, 1)); // dirty: blocks 1, 10, 11, 12
+    fx.write(10L * BLOCK, random(3 * BLOCK, 2));
+    Path atDrain = Files.write(tmp.resolve("atDrain"), Files.readAllBytes(fx.image));
+    Target t =
+        new BeginHookTarget(
+            replica,
+            () -> { // after the drain, before any read: a block in part, blocks whole, a clean one
+              fx.write(1L * BLOCK + 4000, random(9000, 3));
+              fx.write(11L * BLOCK - 10, random(BLOCK + 20, 4));
+              fx.write(20L * BLOCK, random(BLOCK, 5));
+            });
+
+    SyncReport r = syncer.sync(pointInTime(FleeceLimit.DEFAULT), t, false, SyncProgress.NONE);
+
+    assertThat(r.blocks()).isEqualTo(4);
+    assertThat(Files.mismatch(replicaFile, atDrain)).isEqualTo(-1L);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  @Test
+  void theProgressHearsOfTheDrainOnceBeforeAnyRecord() throws IOException {
+    fx.write(3L * BLOCK, random(BLOCK, 1));
+    StringBuilder events = new StringBuilder();
+    SyncProgress p =
+        new SyncProgress() {
+          @Override
+          public void update(long doneBytes, long totalBytes, long doneBlocks, long totalBlocks) {
+            events.append('u');
+          }
+
+          @Override
+          public void drained() {
+            assertThat(fx.tracked.tracker().snapshot().isEmpty()).as("the set is taken").isTrue();
+            events.append('d');
+          }
+        };
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, p);
+    assertThat(events.toString()).matches("du+");
+  }
+
+  @Test
+  void withoutASnapshotTheTargetGetsTheLaterWrites() throws IOException {
+    fx.write(1L * BLOCK, random(BLOCK, 1));
+    byte[] atDrain = Files.readAllBytes(fx.image);
+    Target t = new BeginHookTarget(replica, () -> fx.write(1L * BLOCK, random(BLOCK, 2)));
+
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE); // --no-snapshot: today's behaviour
+
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+    assertThat(Files.readAllBytes(replicaFile)).isNotEqualTo(atDrain);
+  }
+
+  @Test
+  void aFullSyncProtectsEveryBlockAndAHoleWrittenMeanwhileTravelsAsZeros() throws IOException {
+    try (RandomAccessFile f = new RandomAccessFile(fx.image.toFile(), "rw")) {
+      f.setLength(6L << 20); // grown sparse: blocks 64 to 95 are a hole
+    }
+    fx.write(4L << 20, new byte[0]); // the size noted
+    fx.tracked.noteSize(6L << 20);
+    Files.write(tmp.resolve("atDrain"), Files.readAllBytes(fx.image));
+    Target t =
+        new BeginHookTarget(
+            replica,
+            () -> {
+              fx.write(70L * BLOCK, random(BLOCK, 6)); // into the hole
+              fx.write(3L * BLOCK, random(BLOCK, 7)); // a block no sync had to send
+            });
+
+    SyncReport r = syncer.sync(pointInTime(new FleeceLimit(-1, 100)), t, true, SyncProgress.NONE);
+
+    assertThat(r.full()).isTrue();
+    assertThat(Files.mismatch(replicaFile, tmp.resolve("atDrain"))).isEqualTo(-1L);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  @Test
+  void aFullFleeceFailsTheSyncNotTheWritesAndNothingIsLost() throws IOException {
+    for (int b = 0; b < 8; b++) {
+      fx.write((long) b * BLOCK, random(BLOCK, 10 + b));
+    }
+    byte[] before = Files.readAllBytes(replicaFile);
+    Target t =
+        new BeginHookTarget(
+            replica,
+            () -> { // the limit holds one block: the second copy breaks the snapshot
+              for (int b = 0; b < 3; b++) {
+                fx.write((long) b * BLOCK, random(BLOCK, 20 + b));
+              }
+            });
+
+    assertThatThrownBy(
+            () -> syncer.sync(pointInTime(new FleeceLimit(BLOCK, -1)), t, false, SyncProgress.NONE))
+        .isInstanceOf(SnapshotBrokenException.class)
+        .hasMessageContaining("the fleece is full")
+        .hasMessageContaining("its blocks stay dirty");
+
+    assertThat(Files.readAllBytes(replicaFile)).isEqualTo(before); // the target as it was
+    byte[] now = Files.readAllBytes(fx.image);
+    assertThat(Arrays.copyOfRange(now, 2 * BLOCK, 3 * BLOCK)).isEqualTo(random(BLOCK, 22));
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  @Test
+  void aFailingFleeceDiskFailsTheSyncNotTheWrites() throws IOException {
+    fx.write(5L * BLOCK, random(BLOCK, 1));
+    byte[] before = Files.readAllBytes(replicaFile);
+    FleeceStore.Opener noSpace =
+        name ->
+            new FleeceStore() {
+              @Override
+              public void write(ByteBuffer from, long byteOffset) throws IOException {
+                throw new IOException("No space left on device");
+              }
+
+              @Override
+              public void read(ByteBuffer into, long byteOffset) throws IOException {
+                throw new AssertionError("nothing was written");
+              }
+
+              @Override
+              public void close() {}
+            };
+    Target t = new BeginHookTarget(replica, () -> fx.write(5L * BLOCK, random(BLOCK, 2)));
+
+    assertThatThrownBy(
+            () ->
+                syncer.sync(
+                    new SyncSource(
+                        fx.tracked, fx.image, new PointInTime(noSpace, FleeceLimit.DEFAULT)),
+                    t,
+                    false,
+                    SyncProgress.NONE))
+        .isInstanceOf(SnapshotBrokenException.class)
+        .hasMessageContaining("No space left on device");
+
+    assertThat(Files.readAllBytes(replicaFile)).isEqualTo(before);
+    assertThat(Arrays.copyOfRange(Files.readAllBytes(fx.image), 5 * BLOCK, 6 * BLOCK))
+        .isEqualTo(random(BLOCK, 2));
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+}

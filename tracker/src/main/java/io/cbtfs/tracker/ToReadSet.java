@@ -1,0 +1,260 @@
+package io.cbtfs.tracker;
+
+import java.io.IOException;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantLock;
+import org.roaringbitmap.RoaringBitmap;
+
+/**
+ * The blocks a point-in-time sync drained and has not read yet, and the copy-before-write that
+ * keeps their bytes as of the drain (docs/ARCHITECTURE.md, "Point-in-time syncs").
+ *
+ * <p>A write touching a pending block first has the block's old bytes copied to the {@link
+ * BlockSaver} (the fleece), once per block; the sync then reads copied blocks from there. The copy
+ * of a block and the sync's read of it exclude each other through a striped lock (the stripe of a
+ * block is its index modulo {@value #STRIPES}): the sync takes the stripes of a whole record in
+ * ascending order, a writer one stripe at a time, so no two can deadlock. The sync clears a block's
+ * pending bit only after it read the block, under its stripe: a writer that sees the bit clear
+ * without the lock writes after that read.
+ *
+ * <p>A write to a block that is not pending costs one read of an atomic word. A copy that fails
+ * (the fleece is full or its disk failed) breaks the snapshot: that write and every later one go on
+ * without copying, and the sync's next read fails ({@link SnapshotBrokenException}). The guest
+ * never waits on the target: at most on a local copy of one block, or on the sync's local read of
+ * one record.
+ *
+ * <p>Thread safety: every method may be called from any thread.
+ */
+public final class ToReadSet implements WriteBarrier {
+  static final int STRIPES = 1024;
+
+  private final BlockGeometry geometry;
+  private final BlockSaver saver;
+  private final long blockCount;
+
+  /** A bit per block: drained, not read yet. */
+  private final AtomicLongArray pending;
+
+  /** A bit per block: its old bytes are in the fleece (set under the block's stripe). */
+  private final AtomicLongArray copied;
+
+  private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
+  private final long protectedBlocks;
+
+  /** Why the snapshot broke, or null while it holds. */
+  private volatile SnapshotBrokenException broken;
+
+  private ToReadSet(BlockGeometry geometry, RoaringBitmap blocks, BlockSaver saver) {
+    this.geometry = geometry;
+    this.saver = saver;
+    this.blockCount = blocks.isEmpty() ? 0 : Integer.toUnsignedLong(blocks.last()) + 1;
+    int words = (int) ((blockCount + 63) >>> 6);
+    long[] bits = new long[words];
+    this.protectedBlocks = blocks.getLongCardinality();
+    if (protectedBlocks == blockCount) { // every block up to the last: a full or verified sync
+      java.util.Arrays.fill(bits, -1L); // (the writes wait for this: no walk of every block)
+      if ((blockCount & 63) != 0) {
+        bits[words - 1] = (1L << blockCount) - 1;
+      }
+    } else {
+      blocks.forEach((int b) -> bits[b >>> 6] |= 1L << b);
+    }
+    this.pending = new AtomicLongArray(bits);
+    this.copied = new AtomicLongArray(words);
+    for (int i = 0; i < STRIPES; i++) {
+      stripes[i] = new ReentrantLock();
+    }
+  }
+
+  /** Protects {@code blocks} (each block index must be below {@link Integer#MAX_VALUE}). */
+  static ToReadSet of(BlockGeometry geometry, RoaringBitmap blocks, BlockSaver saver) {
+    ToReadSet set = new ToReadSet(geometry, blocks, saver);
+    saver.protecting(set.protectedBlocks);
+    return set;
+  }
+
+  /** The blocks protected at the drain. */
+  public long protectedBlocks() {
+    return protectedBlocks;
+  }
+
+  /**
+   * Before a write of {@code [byteOffset, byteOffset + byteLength)}: copies every pending block it
+   * touches that is not copied yet. Never throws: a failed copy breaks the snapshot instead.
+   */
+  @Override
+  public void beforeWrite(long byteOffset, long byteLength) {
+    if (byteLength <= 0 || byteOffset >= geometry.byteOffset(blockCount)) {
+      return;
+    }
+    long first = geometry.blockIndex(byteOffset);
+    long last = Math.min(blockCount - 1, geometry.blockIndex(byteOffset + byteLength - 1));
+    for (long b = first; b <= last; b++) {
+      if (isSet(pending, b)) {
+        protect(b);
+      }
+    }
+  }
+
+  private void protect(long block) {
+    if (broken != null) {
+      return;
+    }
+    ReentrantLock lock = stripe(block);
+    lock.lock();
+    try {
+      if (broken == null && isSet(pending, block) && !isSet(copied, block)) {
+        saver.save(block);
+        set(copied, block);
+      }
+    } catch (IOException | RuntimeException e) {
+      breakSnapshot(e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void breakSnapshot(Exception e) {
+    String why = e.getMessage() == null ? e.toString() : e.getMessage();
+    synchronized (this) {
+      if (broken == null) {
+        broken = new SnapshotBrokenException(why, e);
+      }
+    }
+  }
+
+  /**
+   * Locks the blocks {@code [firstBlock, firstBlock + count)} for the sync's read of them: no write
+   * copies them meanwhile. Closing it marks them read and unlocks them.
+   *
+   * @throws SnapshotBrokenException if the snapshot broke: a block may hold a newer write
+   */
+  public Reading read(long firstBlock, int count) throws SnapshotBrokenException {
+    Reading r = new Reading(firstBlock, count);
+    if (broken != null) {
+      r.unlock();
+      throw broken;
+    }
+    return r;
+  }
+
+  /** Whether the snapshot broke; the reason is the exception's message. */
+  public SnapshotBrokenException broken() {
+    return broken;
+  }
+
+  /**
+   * Stops protecting the blocks not in {@code sent}: the sync does not read them (a verified sync
+   * protects every block until its comparison says which differ).
+   */
+  public void retainOnly(DirtySet sent) {
+    for (int i = 0; i < pending.length(); i++) {
+      long w = pending.get(i);
+      for (long bits = w; bits != 0; bits &= bits - 1) {
+        long block = ((long) i << 6) + Long.numberOfTrailingZeros(bits);
+        if (!sent.contains(block)) {
+          clear(pending, block);
+        }
+      }
+    }
+  }
+
+  /** The blocks whose old bytes were copied aside so far (written since the drain). */
+  public RoaringBitmap copiedBlocks() {
+    RoaringBitmap out = new RoaringBitmap();
+    for (int i = 0; i < copied.length(); i++) {
+      for (long bits = copied.get(i); bits != 0; bits &= bits - 1) {
+        out.add((int) (((long) i << 6) + Long.numberOfTrailingZeros(bits)));
+      }
+    }
+    return out;
+  }
+
+  private ReentrantLock stripe(long block) {
+    return stripes[(int) (block & (STRIPES - 1))];
+  }
+
+  private static boolean isSet(AtomicLongArray bits, long block) {
+    return (bits.get((int) (block >>> 6)) & (1L << block)) != 0;
+  }
+
+  private static void set(AtomicLongArray bits, long block) {
+    long bit = 1L << block;
+    bits.getAndAccumulate((int) (block >>> 6), bit, (w, b) -> w | b);
+  }
+
+  private static void clear(AtomicLongArray bits, long block) {
+    long bit = 1L << block;
+    bits.getAndAccumulate((int) (block >>> 6), bit, (w, b) -> w & ~b);
+  }
+
+  /**
+   * The sync's hold on the blocks of one record, from before its read until it is done with them:
+   * the stripes are taken in ascending order (wrapping records take the low ones first).
+   */
+  public final class Reading implements AutoCloseable {
+    private final long firstBlock;
+    private final int count;
+    private final int lowStripe;
+    private final int stripeCount;
+    private boolean open = true;
+
+    private Reading(long firstBlock, int count) {
+      this.firstBlock = firstBlock;
+      this.count = count;
+      this.stripeCount = Math.min(count, STRIPES);
+      this.lowStripe = stripeCount == STRIPES ? 0 : (int) (firstBlock & (STRIPES - 1));
+      forEachStripe(true);
+    }
+
+    /** Whether the old bytes of {@code block} (of this record) are in the fleece. */
+    public boolean copied(long block) {
+      return block < blockCount && isSet(ToReadSet.this.copied, block);
+    }
+
+    /** Whether any block of this record was copied to the fleece. */
+    public boolean anyCopied() {
+      for (long b = firstBlock; b < firstBlock + count; b++) {
+        if (copied(b)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /** Marks the blocks read (writes to them no longer copy) and unlocks them. */
+    @Override
+    public void close() {
+      if (!open) {
+        return;
+      }
+      for (long b = firstBlock; b < Math.min(blockCount, firstBlock + count); b++) {
+        clear(pending, b);
+      }
+      unlock();
+    }
+
+    private void unlock() {
+      open = false;
+      forEachStripe(false);
+    }
+
+    private void forEachStripe(boolean lock) {
+      int end = lowStripe + stripeCount; // past STRIPES when the record wraps
+      for (int s = 0; s < end - STRIPES; s++) {
+        act(s, lock); // the wrapped, low stripes: taken first, in ascending order
+      }
+      for (int s = lowStripe; s < Math.min(end, STRIPES); s++) {
+        act(s, lock);
+      }
+    }
+
+    private void act(int stripe, boolean lock) {
+      if (lock) {
+        stripes[stripe].lock();
+      } else {
+        stripes[stripe].unlock();
+      }
+    }
+  }
+}
