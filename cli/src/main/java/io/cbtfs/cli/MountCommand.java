@@ -142,6 +142,25 @@ final class MountCommand implements Callable<Integer> {
   String metrics;
 
   @Option(
+      names = "--read-only",
+      description =
+          "Serve the generations of a backup instead: BACKING_DIR is then a SOURCE, archive:DIR "
+              + "or s3://BUCKET/STORE[/IMAGE], and every generation is a read-only file NAME@N "
+              + "(NAME: the newest), read in place. See docs/OPERATIONS.md.")
+  boolean readOnly;
+
+  @Option(
+      names = "--cache-size",
+      paramLabel = "SIZE",
+      defaultValue = "16M",
+      description =
+          "With --read-only: verified blocks kept in memory, least recently used out "
+              + "(default: ${DEFAULT-VALUE}; at most half the heap, a quarter of --max-memory).")
+  String cacheSize;
+
+  @CommandLine.Mixin S3Options s3;
+
+  @Option(
       names = "--nbd",
       paramLabel = "unix:PATH|[HOST:]PORT",
       description =
@@ -169,6 +188,9 @@ final class MountCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (readOnly) {
+      return readOnlyMount();
+    }
     if (daemon) {
       // everything is checked here, before a folder is made or a process started
       MemoryBudget budget = budget();
@@ -257,6 +279,47 @@ final class MountCommand implements Callable<Integer> {
     }
     mount.close();
     return CbtfsCommand.EXIT_OK;
+  }
+
+  /** {@code --read-only}: the generations of SOURCE, served until unmounted. */
+  private int readOnlyMount() throws Exception {
+    if (daemon) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--read-only runs in the foreground (use systemd or & for now)");
+    }
+    if (!nbd.isEmpty() || nbdWritable) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--nbd exports a tracking mount's images, not --read-only files");
+    }
+    long cache;
+    try {
+      cache = BlockGeometry.parseByteSize(cacheSize);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "invalid --cache-size '" + cacheSize + "': " + e.getMessage());
+    }
+    long heap = Runtime.getRuntime().maxMemory();
+    if (cache > heap / 2) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--cache-size "
+              + cacheSize
+              + " is more than half of this JVM's heap ("
+              + (heap >> 20)
+              + " MiB): raise --max-memory (the heap is a quarter of it)");
+    }
+    FuseTransport chosen;
+    try {
+      chosen =
+          FuseTransport.parse(transport != null ? transport : System.getenv("CBTFS_TRANSPORT"));
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    // the SOURCE as typed: as a Path, s3:// would lose a slash
+    String source = spec.positionalParameters().get(0).originalStringValues().get(0);
+    Logging.configure(verbose.on, null);
+    return new GenerationMount(s3.apply(source), mountPoint, chosen, allowOther, directIo, cache)
+        .run(spec.commandLine().getOut());
   }
 
   /** The --nbd addresses (none without the option). */

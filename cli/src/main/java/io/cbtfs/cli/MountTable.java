@@ -10,13 +10,31 @@ import java.util.Optional;
  * state directory as the source (fsname), so the control socket is found from the mount point.
  */
 final class MountTable {
+  /** The fsname of a {@code mount --read-only} starts so (a state directory's is absolute). */
+  static final String READ_ONLY_PREFIX = "cbtfs-ro:";
+
   private MountTable() {}
+
+  /** Whether a {@code cbtfs mount --read-only} serves {@code mountPoint}. */
+  static boolean isReadOnlyMount(Path mountPoint) throws IOException {
+    String target = mountPoint.toAbsolutePath().normalize().toString();
+    for (ProcMounts.Entry e : ProcMounts.entries()) {
+      if (e.type().equals("fuse.cbtfs")
+          && e.mountPoint().equals(target)
+          && e.source().startsWith(READ_ONLY_PREFIX)) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   /** The state directory of the cbtfs mount on {@code mountPoint}, if there is one. */
   static Optional<Path> stateDirOf(Path mountPoint) throws IOException {
     String target = mountPoint.toAbsolutePath().normalize().toString();
     for (ProcMounts.Entry e : ProcMounts.entries()) {
-      if (e.type().equals("fuse.cbtfs") && e.mountPoint().equals(target)) {
+      if (e.type().equals("fuse.cbtfs")
+          && e.mountPoint().equals(target)
+          && !e.source().startsWith(READ_ONLY_PREFIX)) {
         // the state directory is the fsname, where FUSE's option syntax escaped ',' and '\'
         return Optional.of(Path.of(e.source().replace("\\,", ",").replace("\\\\", "\\")));
       }

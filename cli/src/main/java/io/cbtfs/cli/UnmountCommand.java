@@ -32,6 +32,11 @@ final class UnmountCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Path mp = mountPoint.toAbsolutePath().normalize();
+    if (MountTable.isReadOnlyMount(mp)) { // a backup's generations: no tracking to save
+      Mount.unmount(mp);
+      spec.commandLine().getOut().printf("cbtfs: unmounted %s%n", mp);
+      return CbtfsCommand.EXIT_OK;
+    }
     Optional<Path> stateDir = MountTable.stateDirOf(mp);
     if (stateDir.isEmpty()) {
       throw new CbtfsException("no cbtfs mount on " + mp);

@@ -65,7 +65,10 @@ public final class FuseGuard {
    */
   public static int errno(String operation, String path, Throwable failure) {
     int errno = errnoOf(failure);
-    if (errno == Posix.EIO || errno == Posix.ENOSPC || !(failure instanceof IOException)) {
+    if (failure instanceof ErrnoException && (errno == Posix.EIO || errno == Posix.ENOSPC)) {
+      // its message names the call or the damaged object: one line, no stack trace
+      log.error("{} {} failed: {}", operation, path, failure.getMessage());
+    } else if (errno == Posix.EIO || errno == Posix.ENOSPC || !(failure instanceof IOException)) {
       log.error("{} {} failed: {}", operation, path, failure.toString(), failure);
     } else if (log.isDebugEnabled()) {
       log.debug("{} {}: {}", operation, path, failure.getMessage());

@@ -16,7 +16,7 @@ import jnr.ffi.Pointer;
  * through {@link TrackingWrites}. Failures are {@link IOException}s ({@link ErrnoException} with
  * the errno to return).
  */
-public final class ImageFileSystem {
+public final class ImageFileSystem implements FileSystemOperations {
   private final ImageFiles files;
   private final TrackerStore trackers;
   private final OpenFiles openFiles = new OpenFiles();
@@ -85,6 +85,7 @@ public final class ImageFileSystem {
   }
 
   /** Fills {@code stat} for the root or an image; anything but a regular file is ENOENT. */
+  @Override
   public void getattr(String fusePath, Pointer stat) throws IOException {
     if (ImageFiles.isRoot(fusePath)) {
       posix.lstat(files.backingDir().toString(), stat);
@@ -97,10 +98,12 @@ public final class ImageFileSystem {
     }
   }
 
+  @Override
   public void fgetattr(long fh, Pointer stat) throws IOException {
     posix.fstat(openFiles.get(fh).fd(), stat);
   }
 
+  @Override
   public List<String> readdir(String fusePath) throws IOException {
     if (!ImageFiles.isRoot(fusePath)) {
       throw new ErrnoException(Posix.ENOTDIR, "not a directory: " + fusePath);
@@ -109,6 +112,7 @@ public final class ImageFileSystem {
   }
 
   /** Opens an existing image; returns the handle number. */
+  @Override
   public long open(String fusePath, int flags) throws IOException {
     boolean changes = (flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0; // 0: RDONLY
     if (changesRefused && changes) {
@@ -118,6 +122,7 @@ public final class ImageFileSystem {
   }
 
   /** Creates and opens a new image. */
+  @Override
   public long create(String fusePath, int mode, int flags) throws IOException {
     if (changesRefused) {
       throw refused("create " + fusePath);
@@ -164,11 +169,13 @@ public final class ImageFileSystem {
   }
 
   /** Reads up to {@code byteLength} bytes; fewer only at the end of the file. */
+  @Override
   public int read(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
     OpenImage file = openFiles.get(fh);
     return (int) posix.preadFully(file.fd(), buf, byteLength, byteOffset, file.imageName());
   }
 
+  @Override
   public int write(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
     if (changesRefused) {
       throw refused("write to handle " + fh);
@@ -181,10 +188,12 @@ public final class ImageFileSystem {
    * refused after {@link #refuseChanges} (the kernel would drop them, and the image lose a write
    * its writer saw succeed), tracked as every write is.
    */
+  @Override
   public int writeBack(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
     return writes.write(openFiles.get(fh), buf, byteLength, byteOffset);
   }
 
+  @Override
   public void truncate(String fusePath, long newSize) throws IOException {
     if (changesRefused) {
       throw refused("truncate " + fusePath);
@@ -209,6 +218,7 @@ public final class ImageFileSystem {
     }
   }
 
+  @Override
   public void ftruncate(long fh, long newSize) throws IOException {
     if (changesRefused) {
       throw refused("truncate handle " + fh);
@@ -217,6 +227,7 @@ public final class ImageFileSystem {
     writes.truncate(file.fd(), file.imageName(), file.image(), newSize);
   }
 
+  @Override
   public void fallocate(long fh, int mode, long byteOffset, long byteLength) throws IOException {
     if (changesRefused) {
       throw refused("fallocate handle " + fh);
@@ -228,6 +239,7 @@ public final class ImageFileSystem {
    * lseek(2) on the backing file of an open image: SEEK_DATA and SEEK_HOLE find the image's
    * allocated ranges without reading it. Returns the new offset (ENXIO past the end).
    */
+  @Override
   public long seek(long fh, long byteOffset, int whence) throws IOException {
     OpenImage file = openFiles.get(fh);
     return posix.check(
@@ -235,23 +247,27 @@ public final class ImageFileSystem {
   }
 
   /** Makes the image's data durable on the backing file system. */
+  @Override
   public void fsync(long fh, boolean dataOnly) throws IOException {
     OpenImage file = openFiles.get(fh);
     int rc = dataOnly ? posix.libc().fdatasync(file.fd()) : posix.libc().fsync(file.fd());
     posix.check(rc, dataOnly ? "fdatasync" : "fsync", file.imageName());
   }
 
+  @Override
   public void release(long fh) throws IOException {
     OpenImage file = openFiles.remove(fh);
     posix.close(file.fd());
   }
 
+  @Override
   public void statfs(Pointer statvfs) throws IOException {
     String dir = files.backingDir().toString();
     posix.check(posix.libc().statvfs(dir, statvfs), "statvfs", dir);
   }
 
   /** Sets access and modification times; {@code times} is a {@code struct timespec[2]} or null. */
+  @Override
   public void utimens(String fusePath, Pointer times) throws IOException {
     if (changesRefused) {
       throw refused("utimens " + fusePath);
@@ -263,6 +279,7 @@ public final class ImageFileSystem {
         path);
   }
 
+  @Override
   public void chmod(String fusePath, long mode) throws IOException {
     if (changesRefused) {
       throw refused("chmod " + fusePath);
@@ -271,6 +288,7 @@ public final class ImageFileSystem {
     posix.check(posix.libc().chmod(path, (int) mode), "chmod", path);
   }
 
+  @Override
   public void chown(String fusePath, long uid, long gid) throws IOException {
     if (changesRefused) {
       throw refused("chown " + fusePath);
@@ -280,6 +298,7 @@ public final class ImageFileSystem {
   }
 
   /** Renames an image within the mount; its tracking moves with it. */
+  @Override
   public void rename(String fromFusePath, String toFusePath) throws IOException {
     if (changesRefused) {
       throw refused("rename " + fromFusePath);
@@ -297,6 +316,7 @@ public final class ImageFileSystem {
     }
   }
 
+  @Override
   public void unlink(String fusePath) throws IOException {
     if (changesRefused) {
       throw refused("unlink " + fusePath);

@@ -50,6 +50,7 @@ public final class Posix {
   public static final int ENOSPC = 28;
   public static final int ENOENT = 2;
   public static final int ENXIO = 6;
+  public static final int S_IFDIR = 0040000;
   public static final int EPERM = 1;
   public static final int EFBIG = 27;
   public static final int EDQUOT = 122;
@@ -59,7 +60,7 @@ public final class Posix {
   public static final int STAT_BYTES = 256;
 
   private static final int S_IFMT = 0170000;
-  private static final int S_IFREG = 0100000;
+  public static final int S_IFREG = 0100000;
   private static final long ST_SIZE_OFFSET = 48;
 
   private final LibC libc;
@@ -160,6 +161,40 @@ public final class Posix {
   /** Nanoseconds of st_atim (0), st_mtim (1) or st_ctim (2). */
   public int timeNanos(Pointer stat, int which) {
     return (int) stat.getLong(80 + 16L * which);
+  }
+
+  /**
+   * Fills {@code stat} for a file that has no backing file (a read-only mount's): every other field
+   * zero. {@code blocks} counts 512-byte units.
+   */
+  public void fillStat(
+      Pointer stat,
+      int mode,
+      long nlink,
+      long size,
+      long blocks,
+      long mtimeSeconds,
+      int uid,
+      int gid) {
+    // the real struct's size, not STAT_BYTES: libfuse hands over a struct stat on its stack
+    int bytes = aarch64 ? 128 : 144;
+    for (int i = 0; i < bytes; i += 8) {
+      stat.putLong(i, 0);
+    }
+    stat.putInt(stModeOffset, mode);
+    if (aarch64) {
+      stat.putInt(20, (int) nlink);
+    } else {
+      stat.putLong(16, nlink);
+    }
+    stat.putInt(aarch64 ? 24 : 28, uid);
+    stat.putInt(aarch64 ? 28 : 32, gid);
+    stat.putLong(ST_SIZE_OFFSET, size);
+    stat.putInt(56, 4096); // st_blksize
+    stat.putLong(64, blocks);
+    for (int which = 0; which < 3; which++) {
+      stat.putLong(72 + 16L * which, mtimeSeconds);
+    }
   }
 
   /** Throws for a negative {@code result}, with errno read right after the call. */

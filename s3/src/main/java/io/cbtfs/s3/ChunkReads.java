@@ -20,6 +20,8 @@ final class ChunkReads {
     void accept(int chunk, byte[] data, int[] extents) throws IOException;
   }
 
+  private static final ChunkObject CODEC = new ChunkObject();
+
   private final S3Store store;
   private final Manifest manifest;
 
@@ -51,6 +53,11 @@ final class ChunkReads {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /** Chunk {@code c} of the manifest, fetched and verified against its name. */
+  byte[] chunk(int c) throws IOException {
+    return fetch(CODEC, manifest.chunkHex(c));
   }
 
   private byte[] fetch(ChunkObject codec, String hex) throws IOException {

@@ -42,6 +42,11 @@ public final class S3Catalog implements AutoCloseable {
     return out;
   }
 
+  /** Image {@code name} of this store, to restore or read. */
+  public Restorable image(String name) {
+    return new S3Target(store.withImage(name));
+  }
+
   public Totals totals() throws IOException {
     long chunks = 0;
     long chunkBytes = 0;

@@ -3,7 +3,10 @@ package io.cbtfs.s3;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
+import io.cbtfs.syncer.PieceCache;
+import io.cbtfs.syncer.PieceMap;
 import io.cbtfs.syncer.RecordCodec;
+import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.local.RecordWrites;
 import io.cbtfs.syncer.local.Restorable;
@@ -242,6 +245,32 @@ public final class S3Target implements Restorable {
           h.full() ? 0 : h.baseGeneration(),
           h.generation(),
           h.full());
+    }
+  }
+
+  /**
+   * Generation {@code generation} read in place: its manifest is the index; a read fetches the
+   * chunks it touches, each checked against its name (SHA-256). The client stays open until the
+   * image is closed.
+   */
+  @Override
+  public StoredImage open(long generation, PieceCache cache) throws IOException {
+    S3Store store = new S3Store(location);
+    try {
+      Manifest m = manifest(store, generation);
+      long bs = m.header.blockSize();
+      long size = m.header.imageSize();
+      PieceMap.Builder map = new PieceMap.Builder();
+      for (int e = 0; e < m.extentCount(); e++) {
+        long start = m.extentFirst(e) * bs;
+        long end = Math.min(start + m.extentBlocks(e) * bs, size);
+        map.lay(start, end, m.extentChunk(e), (int) (m.extentPos(e) * bs));
+      }
+      ChunkReads reads = new ChunkReads(store, m);
+      return new StoredImage(map.build(size), reads::chunk, cache, store::close);
+    } catch (IOException | RuntimeException e) {
+      store.close();
+      throw e;
     }
   }
 

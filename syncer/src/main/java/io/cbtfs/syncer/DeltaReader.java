@@ -143,7 +143,7 @@ public final class DeltaReader {
     }
   }
 
-  private static void readTrailer(
+  static void readTrailer(
       DataInputStream data, String source, long count, long dataBytes, MessageDigest chain)
       throws IOException {
     byte[] t = new byte[DeltaWriter.TRAILER_BYTES];

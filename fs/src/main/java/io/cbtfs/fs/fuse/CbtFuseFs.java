@@ -1,8 +1,8 @@
 package io.cbtfs.fs.fuse;
 
+import io.cbtfs.fs.FileSystemOperations;
 import io.cbtfs.fs.FuseGuard;
 import io.cbtfs.fs.FuseOperation;
-import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.RequestObserver;
 import java.util.concurrent.CountDownLatch;
 import jnr.ffi.Pointer;
@@ -18,24 +18,24 @@ import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
 /**
- * The jnr-fuse file system: thin callbacks over {@link ImageFileSystem}. Every callback unwraps its
- * arguments and calls one handler method through {@link FuseGuard#call}, which maps what it throws
- * to a negated errno.
+ * The jnr-fuse file system: thin callbacks over {@link FileSystemOperations}. Every callback
+ * unwraps its arguments and calls one handler method through {@link FuseGuard#call}, which maps
+ * what it throws to a negated errno.
  *
  * <p>Callbacks not overridden here (mkdir, symlink, link, mknod, xattrs, locks) are left
  * unimplemented, so the kernel answers ENOSYS: the mount serves a flat set of image files.
  */
 public final class CbtFuseFs extends FuseStubFS {
-  private final ImageFileSystem fs;
+  private final FileSystemOperations fs;
   private final RequestObserver observer;
   private final CountDownLatch initialized = new CountDownLatch(1);
 
-  public CbtFuseFs(ImageFileSystem fs) {
+  public CbtFuseFs(FileSystemOperations fs) {
     this(fs, RequestObserver.NONE);
   }
 
   /** Tells {@code observer} of every callback answered, as the operation the kernel asked for. */
-  public CbtFuseFs(ImageFileSystem fs, RequestObserver observer) {
+  public CbtFuseFs(FileSystemOperations fs, RequestObserver observer) {
     this.fs = fs;
     this.observer = observer;
   }

@@ -1,8 +1,8 @@
 package io.cbtfs.fs.kernel;
 
 import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.FileSystemOperations;
 import io.cbtfs.fs.FuseOperation;
-import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.RequestObserver;
 import java.io.IOException;
@@ -85,7 +85,7 @@ public final class KernelSession {
    * @throws ErrnoException when /dev/fuse cannot be opened or mount(2) fails otherwise
    */
   public static KernelSession mount(
-      KernelOptions options, ImageFileSystem fs, Posix posix, RequestObserver observer)
+      KernelOptions options, FileSystemOperations fs, Posix posix, RequestObserver observer)
       throws IOException {
     DevFuseCalls calls = Holder.CALLS;
     int uid = calls.geteuid();

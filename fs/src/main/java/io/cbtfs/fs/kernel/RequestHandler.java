@@ -3,8 +3,8 @@ package io.cbtfs.fs.kernel;
 import static io.cbtfs.fs.kernel.FuseAbi.IN_HEADER_BYTES;
 
 import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.FileSystemOperations;
 import io.cbtfs.fs.FuseGuard;
-import io.cbtfs.fs.ImageFileSystem;
 import io.cbtfs.fs.Posix;
 import java.io.IOException;
 import java.nio.charset.Charset;
@@ -15,11 +15,11 @@ import java.util.concurrent.CountDownLatch;
 import jnr.ffi.Pointer;
 
 /**
- * Decodes one FUSE request, runs it on {@link ImageFileSystem} and encodes the reply: a pure
- * function of a worker's buffers, so tests drive it without a kernel. Every length is checked
- * against the bytes read before a field is used; a malformed request (short header, arguments cut
- * short, a bad name) is answered EINVAL, an unknown opcode ENOSYS, and nothing a request holds can
- * throw past {@link #handle}. READ and WRITE allocate nothing.
+ * Decodes one FUSE request, runs it on the mount's {@link FileSystemOperations} and encodes the
+ * reply: a pure function of a worker's buffers, so tests drive it without a kernel. Every length is
+ * checked against the bytes read before a field is used; a malformed request (short header,
+ * arguments cut short, a bad name) is answered EINVAL, an unknown opcode ENOSYS, and nothing a
+ * request holds can throw past {@link #handle}. READ and WRITE allocate nothing.
  */
 final class RequestHandler {
   private static final int ENOSYS = 38;
@@ -38,7 +38,7 @@ final class RequestHandler {
 
   private static final int MAX_BACKGROUND = 64;
 
-  private final ImageFileSystem fs;
+  private final FileSystemOperations fs;
   private final Posix posix;
   private final KernelOptions options;
   private final NodeTable nodes = new NodeTable();
@@ -48,7 +48,7 @@ final class RequestHandler {
   private final int maxPages;
   private long nextDir = 1;
 
-  RequestHandler(ImageFileSystem fs, Posix posix, KernelOptions options) {
+  RequestHandler(FileSystemOperations fs, Posix posix, KernelOptions options) {
     this.fs = fs;
     this.posix = posix;
     this.options = options;

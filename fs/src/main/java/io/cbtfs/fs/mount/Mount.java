@@ -487,6 +487,11 @@ public final class Mount implements AutoCloseable {
     unmount(mountPoint, false);
   }
 
+  /** Detaches {@code mountPoint} lazily: it goes once its last user does. */
+  static void unmountLazily(Path mountPoint) throws IOException {
+    unmount(mountPoint, true);
+  }
+
   private static void unmount(Path mountPoint, boolean lazy) throws IOException {
     if (KernelSession.isRoot()) {
       try {

@@ -1,6 +1,6 @@
 package io.cbtfs.fs.mount;
 
-import io.cbtfs.fs.ImageFileSystem;
+import io.cbtfs.fs.FileSystemOperations;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.RequestObserver;
 import io.cbtfs.fs.fuse.CbtFuseFs;
@@ -8,6 +8,7 @@ import io.cbtfs.fs.kernel.KernelOptions;
 import io.cbtfs.fs.kernel.KernelSession;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,18 +32,43 @@ interface ServingLoop {
    * FuseTransport#AUTO} tries the kernel transport (which mounts at once) and falls back to libfuse
    * 2, saying so, when this process may not mount.
    */
-  static ServingLoop open(MountOptions options, ImageFileSystem fs, RequestObserver observer)
+  static ServingLoop open(MountOptions options, FileSystemOperations fs, RequestObserver observer)
+      throws IOException {
+    if (options.transport() == FuseTransport.LIBFUSE2 && options.writebackCache()) {
+      throw new CbtfsException("--writeback-cache needs the kernel transport");
+    }
+    KernelOptions kernel =
+        new KernelOptions(
+            options.mountPoint(),
+            options.stateDir().toString(),
+            options.allowOther(),
+            options.directIo() && !options.writebackCache(),
+            options.writebackCache(),
+            KERNEL_WORKERS);
+    return open(
+        options.transport(),
+        kernel,
+        options.fuseArgs("cbtfs"),
+        options.writebackCache(),
+        fs,
+        observer);
+  }
+
+  /**
+   * The loop of {@code transport} serving {@code fs}: the kernel transport mounts with {@code
+   * kernel}, libfuse 2 with {@code fuseArgs}. {@code needsKernel}: the kernel transport or nothing
+   * (a feature libfuse 2 lacks was asked for).
+   */
+  static ServingLoop open(
+      FuseTransport transport,
+      KernelOptions kernel,
+      List<String> fuseArgs,
+      boolean needsKernel,
+      FileSystemOperations fs,
+      RequestObserver observer)
       throws IOException {
     Logger log = LoggerFactory.getLogger(Mount.class);
-    if (options.transport() != FuseTransport.LIBFUSE2) {
-      KernelOptions kernel =
-          new KernelOptions(
-              options.mountPoint(),
-              options.stateDir().toString(),
-              options.allowOther(),
-              options.directIo() && !options.writebackCache(),
-              options.writebackCache(),
-              KERNEL_WORKERS);
+    if (transport != FuseTransport.LIBFUSE2) {
       try {
         KernelSession session = KernelSession.mount(kernel, fs, Posix.get(), observer);
         return new ServingLoop() {
@@ -62,20 +88,18 @@ interface ServingLoop {
           }
         };
       } catch (KernelSession.NotPermitted e) {
-        if (options.transport() == FuseTransport.KERNEL || options.writebackCache()) {
+        if (transport == FuseTransport.KERNEL || needsKernel) {
           throw new CbtfsException(
               "the kernel FUSE transport cannot mount here: " + e.getMessage(), e);
         }
         log.info(
             "the kernel FUSE transport cannot mount here ({}): using libfuse 2", e.getMessage());
       } catch (IOException e) {
-        throw new CbtfsException("cannot mount " + options.mountPoint() + ": " + e.getMessage(), e);
+        throw new CbtfsException("cannot mount " + kernel.mountPoint() + ": " + e.getMessage(), e);
       }
-    } else if (options.writebackCache()) {
-      throw new CbtfsException("--writeback-cache needs the kernel transport");
     }
     CbtFuseFs fuse = new CbtFuseFs(fs, observer);
-    String[] args = options.fuseArgs("cbtfs").toArray(String[]::new);
+    String[] args = fuseArgs.toArray(String[]::new);
     return new ServingLoop() {
       @Override
       public int run() {

@@ -3,10 +3,15 @@ package io.cbtfs.syncer.local;
 import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.DeltaIndex;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.NativeFile;
+import io.cbtfs.syncer.PieceCache;
+import io.cbtfs.syncer.PieceMap;
 import io.cbtfs.syncer.RecordCodec;
+import io.cbtfs.syncer.RecordKind;
+import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
@@ -257,6 +262,60 @@ public final class ArchiveTarget implements Restorable {
       progress.update(last.imageSize(), last.imageSize());
     }
     return last;
+  }
+
+  /**
+   * Generation {@code generation} read in place: each delta of its chain is indexed from its record
+   * headers (checked against its trailer's SHA-256 chain), laid over the one before as a restore
+   * applies them; a read decodes and checks only the records it touches.
+   */
+  @Override
+  public StoredImage open(long generation, PieceCache cache) throws IOException {
+    List<Path> files = chain(generation);
+    List<FileChannel> channels = new ArrayList<>();
+    List<String> sources = new ArrayList<>();
+    List<DeltaIndex.Entry> records = new ArrayList<>();
+    List<Integer> fileOf = new ArrayList<>();
+    PieceMap.Builder map = new PieceMap.Builder();
+    try {
+      long size = 0;
+      for (Path f : files) {
+        FileChannel ch = FileChannel.open(f, StandardOpenOption.READ);
+        channels.add(ch);
+        sources.add(f.toString());
+        DeltaIndex index = DeltaIndex.of(ch, f.toString());
+        for (DeltaIndex.Entry e : index.entries()) {
+          long end = e.byteOffset() + e.byteLength();
+          if (e.kind() == RecordKind.ZERO) {
+            map.clear(e.byteOffset(), end);
+          } else {
+            map.lay(e.byteOffset(), end, records.size(), 0);
+            records.add(e);
+            fileOf.add(channels.size() - 1);
+          }
+        }
+        size = index.header().imageSize();
+        map.resize(size); // as a restore truncates after each delta
+      }
+      PieceMap built = map.build(size);
+      return new StoredImage(
+          built,
+          piece -> {
+            int file = fileOf.get(piece);
+            return DeltaIndex.read(channels.get(file), sources.get(file), records.get(piece));
+          },
+          cache,
+          () -> closeAll(channels));
+    } catch (IOException | RuntimeException e) {
+      closeAll(channels);
+      throw e;
+    }
+  }
+
+  private static void closeAll(List<FileChannel> channels) throws IOException {
+    for (FileChannel ch : channels) {
+      ch.close();
+    }
   }
 
   @Override

@@ -1,6 +1,8 @@
 package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.DeltaHeader;
+import io.cbtfs.syncer.PieceCache;
+import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
@@ -30,6 +32,13 @@ public interface Restorable extends Target {
    * checked before it is trusted; a damaged part is named in the error.
    */
   DeltaHeader restore(long generation, Path out, RestoreProgress progress) throws IOException;
+
+  /**
+   * Opens {@code generation} for reading in place: an index of where each of its bytes is stored is
+   * built now (from the deltas' headers, or the manifest), and bytes are fetched and verified as
+   * they are read, through {@code cache}. Close it to free what it holds.
+   */
+  StoredImage open(long generation, PieceCache cache) throws IOException;
 
   /** Against the latest generation; an empty store differs everywhere. */
   @Override

@@ -1,0 +1,127 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.fs.ServedFile;
+import io.cbtfs.fs.ServedFiles;
+import io.cbtfs.syncer.PieceCache;
+import io.cbtfs.syncer.StoredImage;
+import io.cbtfs.syncer.local.Restorable;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+
+/**
+ * The generations of stored images as read-only files: {@code NAME@N} is generation N of image
+ * NAME, {@code NAME} its newest. A generation is indexed when its file is first read, and then read
+ * in place through one shared {@link PieceCache}.
+ */
+final class GenerationFiles implements ServedFiles, AutoCloseable {
+  /** One stored image: its name in the mount, where it is stored, and its generations. */
+  record Source(String name, Restorable store, List<Restorable.Generation> generations) {}
+
+  private final TreeMap<String, Generation> files = new TreeMap<>();
+  private final List<Source> sources;
+  private final PieceCache cache;
+
+  GenerationFiles(List<Source> sources, PieceCache cache) {
+    this.sources = sources;
+    this.cache = cache;
+    for (Source s : sources) {
+      Restorable.Generation newest = null;
+      for (Restorable.Generation g : s.generations()) {
+        files.put(s.name() + "@" + g.generation(), new Generation(s.store(), g));
+        newest = g;
+      }
+      if (newest != null) {
+        files.put(s.name(), files.get(s.name() + "@" + newest.generation()));
+      }
+    }
+  }
+
+  @Override
+  public List<String> names() {
+    return new ArrayList<>(files.keySet());
+  }
+
+  @Override
+  public ServedFile file(String name) {
+    return files.get(name);
+  }
+
+  /** How many files are served. */
+  int count() {
+    return files.size();
+  }
+
+  @Override
+  public void close() throws IOException {
+    IOException first = null;
+    for (Generation g : new java.util.HashSet<>(files.values())) {
+      try {
+        g.close();
+      } catch (IOException e) {
+        first = first == null ? e : first;
+      }
+    }
+    for (Source s : sources) {
+      s.store().close();
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /** One generation: indexed on first use. */
+  private final class Generation implements ServedFile {
+    private final Restorable store;
+    private final Restorable.Generation generation;
+    private volatile StoredImage image;
+    private final long byteSize;
+
+    Generation(Restorable store, Restorable.Generation generation) {
+      this.store = store;
+      this.generation = generation;
+      this.byteSize = generation.imageSize();
+    }
+
+    private StoredImage image() throws IOException {
+      StoredImage i = image;
+      if (i == null) {
+        synchronized (this) {
+          if (image == null) {
+            image = store.open(generation.generation(), cache);
+          }
+          i = image;
+        }
+      }
+      return i;
+    }
+
+    @Override
+    public long byteSize() {
+      return byteSize;
+    }
+
+    @Override
+    public long modifiedSeconds() {
+      return generation.created() == null ? 0 : generation.created().getEpochSecond();
+    }
+
+    @Override
+    public void read(long byteOffset, byte[] into, int byteLength) throws IOException {
+      image().read(byteOffset, into, byteLength);
+    }
+
+    @Override
+    public long next(long byteOffset, boolean hole) throws IOException {
+      return image().next(byteOffset, hole);
+    }
+
+    synchronized void close() throws IOException {
+      if (image != null) {
+        image.close();
+        image = null;
+      }
+    }
+  }
+}

@@ -1,0 +1,158 @@
+package io.cbtfs.cli;
+
+import io.cbtfs.fs.mount.FuseTransport;
+import io.cbtfs.fs.mount.ReadOnlyMount;
+import io.cbtfs.s3.S3Catalog;
+import io.cbtfs.syncer.PieceCache;
+import io.cbtfs.syncer.StoredImage;
+import io.cbtfs.syncer.Target;
+import io.cbtfs.syncer.local.ArchiveTarget;
+import io.cbtfs.syncer.local.Restorable;
+import io.cbtfs.tracker.CbtfsException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code cbtfs mount --read-only SOURCE MOUNTPOINT}: every generation of a backup as a read-only
+ * file, read in place. SOURCE is {@code archive:DIR} (one image), {@code s3://BUCKET/STORE/IMAGE}
+ * (one image) or {@code s3://BUCKET/STORE} (every image of the store).
+ */
+final class GenerationMount {
+  private static final Logger log = LoggerFactory.getLogger(GenerationMount.class);
+
+  private final String source;
+  private final Path mountPoint;
+  private final FuseTransport transport;
+  private final boolean allowOther;
+  private final boolean directIo;
+  private final long cacheBytes;
+  private final AtomicBoolean reported = new AtomicBoolean();
+
+  GenerationMount(
+      String source,
+      Path mountPoint,
+      FuseTransport transport,
+      boolean allowOther,
+      boolean directIo,
+      long cacheBytes) {
+    this.source = source;
+    this.mountPoint = mountPoint;
+    this.transport = transport;
+    this.allowOther = allowOther;
+    this.directIo = directIo;
+    this.cacheBytes = cacheBytes;
+  }
+
+  /** Mounts, serves until unmounted or stopped (SIGTERM, Ctrl-C), and unmounts. */
+  int run(PrintWriter out) throws Exception {
+    PieceCache cache = new PieceCache(cacheBytes);
+    try (GenerationFiles files = new GenerationFiles(sources(), cache)) {
+      ReadOnlyMount mount =
+          ReadOnlyMount.start(mountPoint, source, transport, allowOther, directIo, files);
+      Thread stop =
+          new Thread(
+              () -> {
+                closeQuietly(mount);
+                report(cache);
+              },
+              "cbtfs-shutdown");
+      Runtime.getRuntime().addShutdownHook(stop);
+      out.printf(
+          "cbtfs: serving %d generation file(s) of %s read-only on %s (FUSE transport: %s)%n"
+              + "stop with Ctrl-C or: umount %s%n",
+          files.count(), source, mount.mountPoint(), mount.transport().label(), mount.mountPoint());
+      out.flush();
+      mount.awaitUnmounted();
+      mount.close();
+      report(cache);
+      try {
+        Runtime.getRuntime().removeShutdownHook(stop);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs already
+      }
+    }
+    return CbtfsCommand.EXIT_OK;
+  }
+
+  /** Once, after the unmount: what the cache held at most, and how often it served a read. */
+  private void report(PieceCache cache) {
+    if (reported.compareAndSet(false, true)) {
+      log.info(
+          "read cache: peak {} bytes of its limit {}, {} hits, {} misses",
+          cache.peakBytes(),
+          cache.limitBytes(),
+          cache.hits(),
+          cache.misses());
+    }
+  }
+
+  private static void closeQuietly(ReadOnlyMount mount) {
+    try {
+      mount.close();
+    } catch (IOException e) {
+      System.err.println("cbtfs: " + Errors.describe(e));
+    }
+  }
+
+  /** The images SOURCE names, each with its generations. */
+  private List<GenerationFiles.Source> sources() throws IOException {
+    List<GenerationFiles.Source> out = new ArrayList<>();
+    if (source.startsWith("s3://")) {
+      Target t = TargetAddress.parse(source).open();
+      Restorable image = (Restorable) t;
+      List<Restorable.Generation> gens = image.generations();
+      if (!gens.isEmpty()) {
+        out.add(source(imageName(source), image, gens));
+        return out;
+      }
+      image.close();
+      try (S3Catalog store = new S3Catalog(source)) { // no such image: a store, then
+        for (S3Catalog.Image i : store.images()) {
+          if (!i.generations().isEmpty()) {
+            out.add(source(i.name(), store.image(i.name()), i.generations()));
+          }
+        }
+      }
+    } else {
+      Target t = TargetAddress.parse(source).open();
+      if (!(t instanceof ArchiveTarget archive)) {
+        t.close();
+        throw new IllegalArgumentException(
+            "mount --read-only serves archive:DIR or s3://BUCKET/STORE[/IMAGE], not " + source);
+      }
+      Path dir = Path.of(source.substring("archive:".length()));
+      String name = dir.getFileName() == null ? "image" : dir.getFileName().toString();
+      out.add(source(name.replaceFirst("\\.archive$", ""), archive, archive.generations()));
+    }
+    if (out.isEmpty() || out.stream().allMatch(s -> s.generations().isEmpty())) {
+      throw new CbtfsException(source + " holds no generation");
+    }
+    return out;
+  }
+
+  /** A source whose generations all know their size (an object without metadata is read). */
+  private static GenerationFiles.Source source(
+      String name, Restorable store, List<Restorable.Generation> generations) throws IOException {
+    List<Restorable.Generation> sized = new ArrayList<>();
+    for (Restorable.Generation g : generations) {
+      if (g.imageSize() < 0) {
+        try (StoredImage i = store.open(g.generation(), new PieceCache(0))) {
+          g = new Restorable.Generation(g.generation(), g.full(), i.imageSize(), g.created(), -1);
+        }
+      }
+      sized.add(g);
+    }
+    return new GenerationFiles.Source(name, store, sized);
+  }
+
+  private static String imageName(String uri) {
+    String path = uri.replaceFirst("\\?.*$", "").replaceFirst("/+$", "");
+    return path.substring(path.lastIndexOf('/') + 1);
+  }
+}

@@ -1,0 +1,84 @@
+package io.cbtfs.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cbtfs.syncer.PieceCache;
+import io.cbtfs.syncer.local.Restorable;
+import java.io.IOException;
+import java.lang.reflect.Proxy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code mount --read-only}: its names, and what it refuses before anything is mounted. */
+class GenerationMountTest {
+  @TempDir Path tmp;
+
+  /** A store nobody reads: only the names are looked at. */
+  private static Restorable store() {
+    return (Restorable)
+        Proxy.newProxyInstance(
+            Restorable.class.getClassLoader(),
+            new Class<?>[] {Restorable.class},
+            (proxy, method, args) -> {
+              if (method.getName().equals("close")) {
+                return null;
+              }
+              throw new UnsupportedOperationException(method.getName());
+            });
+  }
+
+  @Test
+  void everyGenerationIsNameAtNAndTheNewestIsName() throws IOException {
+    Restorable.Generation g3 = new Restorable.Generation(3, true, 1000, Instant.EPOCH, -1);
+    Restorable.Generation g7 = new Restorable.Generation(7, false, 2000, Instant.EPOCH, -1);
+    Restorable.Generation g1 = new Restorable.Generation(1, true, 500, Instant.EPOCH, -1);
+    try (GenerationFiles files =
+        new GenerationFiles(
+            List.of(
+                new GenerationFiles.Source("vm1", store(), List.of(g3, g7)),
+                new GenerationFiles.Source("db", store(), List.of(g1))),
+            new PieceCache(0))) {
+      assertThat(files.names()).containsExactly("db", "db@1", "vm1", "vm1@3", "vm1@7");
+      assertThat(files.file("vm1").byteSize()).isEqualTo(2000);
+      assertThat(files.file("vm1")).isSameAs(files.file("vm1@7"));
+      assertThat(files.file("vm1@3").byteSize()).isEqualTo(1000);
+      assertThat(files.file("vm1@4")).isNull();
+    }
+  }
+
+  @Test
+  void usageErrorsExitTwoAndAnEmptyArchiveExitsOne() throws IOException {
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    CliRun daemon = CliRun.of("mount", "--read-only", "--daemon", "archive:" + tmp, mnt.toString());
+    assertThat(daemon.exitCode()).isEqualTo(2);
+    assertThat(daemon.err()).contains("--read-only runs in the foreground");
+    CliRun huge =
+        CliRun.of("mount", "--read-only", "--cache-size", "1T", "archive:" + tmp, mnt.toString());
+    assertThat(huge.exitCode()).isEqualTo(2);
+    assertThat(huge.err()).contains("more than half of this JVM's heap").contains("--max-memory");
+    CliRun replica =
+        CliRun.of("mount", "--read-only", "file:" + tmp.resolve("x.img"), mnt.toString());
+    assertThat(replica.exitCode()).isEqualTo(2);
+    assertThat(replica.err()).contains("archive:DIR or s3://");
+    CliRun empty =
+        CliRun.of("mount", "--read-only", "archive:" + tmp.resolve("none.archive"), mnt.toString());
+    assertThat(empty.exitCode()).isEqualTo(1);
+    assertThat(empty.err().strip()).contains("holds no generation").doesNotContain("\n");
+  }
+
+  @Test
+  void aStoredImageIsNeverOpenedJustToListIt() throws IOException {
+    // the sizes come from the listing: StoredImage.open is not called (the proxy would throw)
+    Restorable.Generation g = new Restorable.Generation(2, true, 4096, null, -1);
+    try (GenerationFiles files =
+        new GenerationFiles(
+            List.of(new GenerationFiles.Source("x", store(), List.of(g))), new PieceCache(0))) {
+      assertThat(files.file("x@2").byteSize()).isEqualTo(4096);
+      assertThat(files.file("x@2").modifiedSeconds()).isZero();
+    }
+  }
+}

@@ -1,0 +1,227 @@
+package io.cbtfs.fs;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import jnr.ffi.Pointer;
+
+/**
+ * A read-only mount of {@link ServedFiles}: a flat folder of files mode 0444, owned by the mount's
+ * user. Every operation that would change something fails with EROFS. A read that fails because its
+ * source is damaged or unreachable is EIO for that read alone, with its reason logged (by {@link
+ * FuseGuard}, one line).
+ */
+public final class ReadOnlyFileSystem implements FileSystemOperations {
+  private static final int SEEK_DATA = 3;
+  private static final int SEEK_HOLE = 4;
+  private static final int FILE_MODE = Posix.S_IFREG | 0444;
+  private static final int ROOT_MODE = Posix.S_IFDIR | 0555;
+  private static final int STATVFS_BYTES = 112;
+
+  /** One READ's bytes (at most a worker's 1 MiB), per thread: no allocation per read. */
+  private static final ThreadLocal<byte[]> READ_BUFFER = ThreadLocal.withInitial(() -> new byte[0]);
+
+  private record Handle(String name, ServedFile file) {}
+
+  private final ServedFiles files;
+  private final Posix posix;
+  private final int uid;
+  private final int gid;
+  private final long mountedSeconds = System.currentTimeMillis() / 1000;
+  private final ConcurrentHashMap<Long, Handle> open = new ConcurrentHashMap<>();
+  private final AtomicLong nextHandle = new AtomicLong(1);
+
+  /** Serves {@code files} as owned by {@code uid}:{@code gid}. */
+  public ReadOnlyFileSystem(ServedFiles files, Posix posix, int uid, int gid) {
+    this.files = files;
+    this.posix = posix;
+    this.uid = uid;
+    this.gid = gid;
+  }
+
+  /** Handles open now. */
+  public int openCount() {
+    return open.size();
+  }
+
+  private static ErrnoException readOnly(String what) {
+    return new ErrnoException(Posix.EROFS, "read-only mount: " + what + " refused");
+  }
+
+  private ServedFile file(String fusePath) throws IOException {
+    if (fusePath.length() < 2 || fusePath.indexOf('/', 1) >= 0) {
+      throw new ErrnoException(Posix.ENOENT, "no file at " + fusePath);
+    }
+    ServedFile f = files.file(fusePath.substring(1));
+    if (f == null) {
+      throw new ErrnoException(Posix.ENOENT, "no file at " + fusePath);
+    }
+    return f;
+  }
+
+  private Handle handle(long fh) throws ErrnoException {
+    Handle h = open.get(fh);
+    if (h == null) {
+      throw new ErrnoException(Posix.EBADF, "handle " + fh + " is not open");
+    }
+    return h;
+  }
+
+  private void stat(ServedFile f, Pointer stat) {
+    long size = f.byteSize();
+    posix.fillStat(stat, FILE_MODE, 1, size, (size + 511) / 512, f.modifiedSeconds(), uid, gid);
+  }
+
+  @Override
+  public void getattr(String fusePath, Pointer stat) throws IOException {
+    if (ImageFiles.isRoot(fusePath)) {
+      posix.fillStat(stat, ROOT_MODE, 2, 0, 0, mountedSeconds, uid, gid);
+      return;
+    }
+    stat(file(fusePath), stat);
+  }
+
+  @Override
+  public void fgetattr(long fh, Pointer stat) throws IOException {
+    stat(handle(fh).file(), stat);
+  }
+
+  @Override
+  public List<String> readdir(String fusePath) throws IOException {
+    if (!ImageFiles.isRoot(fusePath)) {
+      throw new ErrnoException(Posix.ENOTDIR, "not a directory: " + fusePath);
+    }
+    return files.names();
+  }
+
+  @Override
+  public long open(String fusePath, int flags) throws IOException {
+    if ((flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0) {
+      throw readOnly("open for writing " + fusePath);
+    }
+    long fh = nextHandle.getAndIncrement();
+    open.put(fh, new Handle(fusePath.substring(1), file(fusePath)));
+    return fh;
+  }
+
+  @Override
+  public long create(String fusePath, int mode, int flags) throws IOException {
+    throw readOnly("create " + fusePath);
+  }
+
+  @Override
+  public int read(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
+    Handle h = handle(fh);
+    long size = h.file().byteSize();
+    if (byteOffset < 0) {
+      throw new ErrnoException(Posix.EINVAL, "read at " + byteOffset);
+    }
+    int n = (int) Math.max(0, Math.min(byteLength, size - byteOffset));
+    if (n == 0) {
+      return 0;
+    }
+    byte[] bytes = READ_BUFFER.get();
+    if (bytes.length < n) {
+      bytes = new byte[Math.max(n, 128 << 10)];
+      READ_BUFFER.set(bytes);
+    }
+    try {
+      h.file().read(byteOffset, bytes, n);
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      // the source is damaged or out of reach: this read fails, the next may not
+      throw new ErrnoException(
+          Posix.EIO, h.name() + " bytes " + byteOffset + "+" + n + ": " + e.getMessage());
+    }
+    buf.put(0, bytes, 0, n);
+    return n;
+  }
+
+  @Override
+  public int write(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
+    throw readOnly("write");
+  }
+
+  @Override
+  public int writeBack(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
+    throw readOnly("write");
+  }
+
+  @Override
+  public void truncate(String fusePath, long newSize) throws IOException {
+    throw readOnly("truncate " + fusePath);
+  }
+
+  @Override
+  public void ftruncate(long fh, long newSize) throws IOException {
+    throw readOnly("truncate");
+  }
+
+  @Override
+  public void fallocate(long fh, int mode, long byteOffset, long byteLength) throws IOException {
+    throw readOnly("fallocate");
+  }
+
+  @Override
+  public long seek(long fh, long byteOffset, int whence) throws IOException {
+    ServedFile f = handle(fh).file();
+    if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+      throw new ErrnoException(Posix.EINVAL, "lseek whence " + whence);
+    }
+    if (byteOffset < 0 || byteOffset >= f.byteSize()) {
+      throw new ErrnoException(Posix.ENXIO, "lseek at " + byteOffset + ": past the end");
+    }
+    long at = f.next(byteOffset, whence == SEEK_HOLE);
+    if (whence == SEEK_DATA && at >= f.byteSize()) {
+      throw new ErrnoException(Posix.ENXIO, "no data after " + byteOffset);
+    }
+    return Math.min(at, f.byteSize());
+  }
+
+  @Override
+  public void fsync(long fh, boolean dataOnly) throws IOException {
+    handle(fh); // nothing to make durable
+  }
+
+  @Override
+  public void release(long fh) throws IOException {
+    open.remove(fh);
+  }
+
+  @Override
+  public void statfs(Pointer statvfs) throws IOException {
+    for (int i = 0; i < STATVFS_BYTES; i += 8) {
+      statvfs.putLong(i, 0);
+    }
+    statvfs.putLong(0, 4096); // f_bsize
+    statvfs.putLong(8, 4096); // f_frsize
+    statvfs.putLong(80, 255); // f_namemax
+  }
+
+  @Override
+  public void utimens(String fusePath, Pointer times) throws IOException {
+    throw readOnly("utimens " + fusePath);
+  }
+
+  @Override
+  public void chmod(String fusePath, long mode) throws IOException {
+    throw readOnly("chmod " + fusePath);
+  }
+
+  @Override
+  public void chown(String fusePath, long uid, long gid) throws IOException {
+    throw readOnly("chown " + fusePath);
+  }
+
+  @Override
+  public void rename(String fromFusePath, String toFusePath) throws IOException {
+    throw readOnly("rename " + fromFusePath);
+  }
+
+  @Override
+  public void unlink(String fusePath) throws IOException {
+    throw readOnly("unlink " + fusePath);
+  }
+}
