@@ -1,0 +1,84 @@
+package io.cbtfs.syncer.crypto;
+
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import javax.crypto.AEADBadTagException;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * AES-256-GCM from the JDK, the one seam the formats encrypt through. A sealed form is {@code nonce
+ * (12) | ciphertext | tag (16)}; each seal draws a fresh random 96-bit nonce (one key seals far
+ * fewer than the 2^32 messages that bound random nonces), and the caller's associated data binds
+ * the bytes to their place (a chunk's name, a record's delta and index), so a sealed object moved
+ * elsewhere fails to open like a tampered one.
+ */
+public final class ObjectSeal {
+  public static final int NONCE_BYTES = 12;
+  public static final int TAG_BYTES = 16;
+
+  /** What sealing adds to the plaintext's length. */
+  public static final int OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private final SecretKeySpec key;
+  private final ThreadLocal<Cipher> cipher =
+      ThreadLocal.withInitial(
+          () -> {
+            try {
+              return Cipher.getInstance("AES/GCM/NoPadding");
+            } catch (GeneralSecurityException e) {
+              throw new IllegalStateException("the JDK lacks AES/GCM", e);
+            }
+          });
+
+  ObjectSeal(byte[] aesKey) {
+    this.key = new SecretKeySpec(aesKey, "AES");
+  }
+
+  /** Seals {@code plain[offset, offset + length)}; returns nonce, ciphertext and tag. */
+  public byte[] seal(byte[] plain, int offset, int length, byte[] associatedData) {
+    byte[] out = new byte[OVERHEAD + length];
+    byte[] nonce = new byte[NONCE_BYTES];
+    RANDOM.nextBytes(nonce);
+    System.arraycopy(nonce, 0, out, 0, NONCE_BYTES);
+    sealInto(plain, offset, length, associatedData, out);
+    return out;
+  }
+
+  private void sealInto(byte[] plain, int offset, int length, byte[] aad, byte[] out) {
+    try {
+      Cipher c = cipher.get();
+      c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BYTES * 8, out, 0, NONCE_BYTES));
+      c.updateAAD(aad);
+      c.doFinal(plain, offset, length, out, NONCE_BYTES);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("AES-GCM failed to seal", e);
+    }
+  }
+
+  /**
+   * The plaintext of {@code sealed[offset, offset + length)}.
+   *
+   * @throws SealBrokenException naming {@code where} if it fails authentication
+   */
+  public byte[] open(byte[] sealed, int offset, int length, byte[] associatedData, String where) {
+    if (length < OVERHEAD) {
+      throw new SealBrokenException(where);
+    }
+    try {
+      Cipher c = cipher.get();
+      c.init(
+          Cipher.DECRYPT_MODE,
+          key,
+          new GCMParameterSpec(TAG_BYTES * 8, sealed, offset, NONCE_BYTES));
+      c.updateAAD(associatedData);
+      return c.doFinal(sealed, offset + NONCE_BYTES, length - NONCE_BYTES);
+    } catch (AEADBadTagException e) {
+      throw new SealBrokenException(where);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("AES-GCM failed to open", e);
+    }
+  }
+}
