@@ -22,23 +22,27 @@ final class ChunkReads {
 
   private final S3Store store;
   private final Manifest manifest;
+  private final ChunkObject codec;
 
-  ChunkReads(S3Store store, Manifest manifest) {
+  /**
+   * @param codec decodes (and, under a key, opens) each chunk: the one place a restore decrypts
+   */
+  ChunkReads(S3Store store, Manifest manifest, ChunkObject codec) {
     this.store = store;
     this.manifest = manifest;
+    this.codec = codec;
   }
 
   void forEachChunk(ChunkSink sink) throws IOException {
     int[][] users = extentsByChunk();
     ExecutorService pool =
         Executors.newFixedThreadPool(S3Store.CONNECTIONS, Threads.daemon("cbtfs-s3-read"));
-    ChunkObject codec = new ChunkObject();
     ArrayDeque<Future<byte[]>> window = new ArrayDeque<>();
     try {
       int next = 0;
       for (int c = 0; c < users.length; c++) {
         String hex = manifest.chunkHex(c);
-        window.add(pool.submit(() -> fetch(codec, hex)));
+        window.add(pool.submit(() -> fetch(hex)));
         if (window.size() >= 2 * S3Store.CONNECTIONS) {
           sink.accept(next, take(window), users[next]);
           next++;
@@ -53,7 +57,7 @@ final class ChunkReads {
     }
   }
 
-  private byte[] fetch(ChunkObject codec, String hex) throws IOException {
+  private byte[] fetch(String hex) throws IOException {
     String key = store.location().chunkKey(hex);
     byte[] object = store.get(key, ChunkObject.HEADER_BYTES + ChunkObject.MAX_BYTES + (1 << 16));
     if (object == null) {

@@ -55,9 +55,9 @@ public final class KeyFile {
   /**
    * The key in {@code file}.
    *
-   * @throws CbtfsException if the file is missing or is no key file
+   * @throws CbtfsException if the file is missing, unreadable or no key file
    */
-  public static EncryptionKey load(Path file) throws IOException {
+  public static EncryptionKey load(Path file) {
     String text;
     try {
       text = Files.readString(file, StandardCharsets.US_ASCII);
@@ -65,6 +65,10 @@ public final class KeyFile {
       throw new CbtfsException("key file " + file + " does not exist");
     } catch (java.nio.charset.MalformedInputException e) {
       throw new CbtfsException(file + " is not a cbtfs key file");
+    } catch (java.nio.file.AccessDeniedException e) {
+      throw new CbtfsException("key file " + file + ": permission denied");
+    } catch (IOException e) {
+      throw new CbtfsException("key file " + file + " cannot be read: " + e.getMessage(), e);
     }
     for (String line : text.split("\n")) {
       String[] f = line.trim().split("\\s+");
