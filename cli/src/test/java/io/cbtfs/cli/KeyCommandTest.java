@@ -63,8 +63,9 @@ class KeyCommandTest {
     CliRun.of("key", "create", key.toString());
     CliRun r =
         CliRun.of(
-            "restore", "--list", "--encrypt-key", key.toString(), "archive:" + tmp.resolve("arch"));
+            "restore", "--list", "--encrypt-key", key.toString(), "file:" + tmp.resolve("r.img"));
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.err().strip()).contains("--encrypt-key works with s3:// targets");
+    assertThat(r.err().strip())
+        .contains("--encrypt-key works with s3://, archive: and cbtfs://…?archive targets");
   }
 }

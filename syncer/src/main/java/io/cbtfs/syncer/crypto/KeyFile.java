@@ -143,7 +143,12 @@ public final class KeyFile {
   }
 
   private static byte[] lineSum(int line, byte[] m, int from) {
-    MessageDigest d = io.cbtfs.syncer.BlockHashes.sha256();
+    MessageDigest d;
+    try {
+      d = MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JDK lacks SHA-256", e);
+    }
     d.update("cbtfs paper key".getBytes(StandardCharsets.US_ASCII));
     d.update((byte) line);
     d.update(m, from, LINE_BYTES);
