@@ -69,7 +69,7 @@ final class ChunkObject {
    * A chunk object as its header and its payload, kept apart so that a raw chunk travels from the
    * caller's array without a copy.
    */
-  record Encoded(byte[] head, byte[] payload, int payloadLength) {
+  record Encoded(byte[] head, byte[] payload, int payloadLength, byte[] compressedInto) {
     int length() {
       return head.length + payloadLength;
     }
@@ -98,7 +98,8 @@ final class ChunkObject {
   /**
    * {@link #encode(byte[], int)}, compressing into {@code spare} when it is large enough: an
    * uploader that keeps the payload array of its last compressed chunk allocates none per chunk.
-   * {@code name} is the chunk's ({@link #name}): a sealed chunk is bound to it.
+   * {@code name} is the chunk's ({@link #name}): a sealed chunk is bound to it. A sealed chunk's
+   * bytes are this thread's buffer: valid until the thread encodes its next chunk.
    */
   Encoded encode(byte[] data, int length, byte[] spare, byte[] name) {
     EncodedRecord r =
@@ -110,17 +111,30 @@ final class ChunkObject {
     // a zero run (never sent here) would travel raw
     Encoded clear =
         lz4
-            ? new Encoded(head, r.payload().array(), r.payloadLength())
-            : new Encoded(head, data, length);
+            ? new Encoded(head, r.payload().array(), r.payloadLength(), r.payload().array())
+            : new Encoded(head, data, length, null);
     return key == null ? clear : seal(clear, name);
   }
 
-  /** {@code clear} sealed under the key, bound to its {@code name}. */
+  /**
+   * {@code clear} sealed under the key, bound to its {@code name}, into this thread's buffer (no
+   * allocation per chunk: a mount's sync has a small heap): valid until the thread's next encode.
+   */
   private Encoded seal(Encoded clear, byte[] name) {
-    byte[] inner = clear.toBytes();
-    byte[] sealed = key.seal().seal(inner, MAGIC.length, inner.length - MAGIC.length, aad(name));
-    return new Encoded(SEALED.clone(), sealed, sealed.length);
+    byte[] head = Arrays.copyOfRange(clear.head(), MAGIC.length, clear.head().length);
+    int need = ObjectSeal.OVERHEAD + head.length + clear.payloadLength();
+    byte[] out = sealedOut.get();
+    if (out == null || out.length < need) {
+      out = new byte[Math.max(need, HEADER_BYTES + S3Delivery.CHUNK_BYTES + ObjectSeal.OVERHEAD)];
+      sealedOut.set(out);
+    }
+    int n =
+        key.seal()
+            .sealInto(head, head.length, clear.payload(), clear.payloadLength(), aad(name), out);
+    return new Encoded(SEALED.clone(), out, n, clear.compressedInto());
   }
+
+  private final ThreadLocal<byte[]> sealedOut = new ThreadLocal<>();
 
   private static byte[] aad(byte[] name) {
     byte[] aad = Arrays.copyOf(SEALED, SEALED.length + name.length);

@@ -110,9 +110,9 @@ final class ChunkUploader implements AutoCloseable {
       } else {
         ChunkObject.Encoded object = codec.encode(data, data.length, spare.get(), name);
         store.put(key, object::stream, object.length(), Map.of(), null);
-        if (object.payload() != data) {
-          spare.set(
-              object.payload()); // the PUT is done with it: this thread's next chunk reuses it
+        if (object.compressedInto() != null) {
+          // the PUT is done with it: this thread's next chunk compresses into it
+          spare.set(object.compressedInto());
         }
         uploadedChunks.incrementAndGet();
         uploadedBytes.addAndGet(object.length());

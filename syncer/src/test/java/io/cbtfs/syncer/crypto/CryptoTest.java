@@ -57,6 +57,21 @@ class CryptoTest {
   }
 
   @Test
+  void sealIntoSealsTwoPartsAsOne() {
+    EncryptionKey key = EncryptionKey.generate();
+    byte[] head = {1, 2, 3, 4, 5};
+    byte[] body = new byte[70_000];
+    new Random(2).nextBytes(body);
+    byte[] out = new byte[ObjectSeal.OVERHEAD + 5 + body.length + 100];
+    byte[] aad = {9};
+    int n = key.seal().sealInto(head, 5, body, body.length, aad, out);
+    assertThat(n).isEqualTo(ObjectSeal.OVERHEAD + 5 + body.length);
+    byte[] plain = key.seal().open(out, 0, n, aad, "x");
+    assertThat(Arrays.copyOf(plain, 5)).isEqualTo(head);
+    assertThat(Arrays.copyOfRange(plain, 5, plain.length)).isEqualTo(body);
+  }
+
+  @Test
   void everySealDrawsAFreshNonce() {
     EncryptionKey key = EncryptionKey.generate();
     byte[] plain = new byte[64];
