@@ -57,6 +57,7 @@ public final class CbtfsCommand implements Runnable {
     SUBCOMMANDS.put("restore", RestoreCommand::new);
     SUBCOMMANDS.put("ls", LsCommand::new);
     SUBCOMMANDS.put("gc", GcCommand::new);
+    SUBCOMMANDS.put("key", KeyCommand::new);
     SUBCOMMANDS.put("receive", ReceiveCommand::new);
     SUBCOMMANDS.put("demo", DemoCommand::new);
     SUBCOMMANDS.put("help", CommandLine.HelpCommand::new);
@@ -101,7 +102,9 @@ public final class CbtfsCommand implements Runnable {
     @Override
     public int handleExecutionException(
         Exception e, CommandLine cli, CommandLine.ParseResult parseResult) {
-      return report(e, cli.getCommandName(), cli.getErr());
+      // "key create", not "create": a nested command is named by its whole path
+      String name = cli.getCommandSpec().qualifiedName(" ").replaceFirst("^cbtfs ", "");
+      return report(e, name, cli.getErr());
     }
 
     /** Prints {@code e} as {@code command}'s one-line error; returns the exit code. */

@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -23,6 +24,8 @@ final class S3Options {
       description = "Region for s3:// targets (default: the SDK's chain, else us-east-1).")
   String region;
 
+  @Mixin EncryptKeyOption key;
+
   /**
    * The target {@code uri} names, with these options, parsed against the working directory.
    *
@@ -35,9 +38,9 @@ final class S3Options {
   /** {@code uri} with the options added when it is an s3:// URI and does not set them itself. */
   String apply(String uri) {
     if (!uri.startsWith("s3://")) {
-      return uri;
+      return key.apply(uri); // refuses a key for a target it cannot encrypt
     }
-    String out = uri;
+    String out = key.apply(uri);
     // without the option, S3Location takes the SDK's own variables ($AWS_ENDPOINT_URL)
     if (endpoint != null && !endpoint.isBlank() && !uri.contains("endpoint=")) {
       out += (out.contains("?") ? "&" : "?") + "endpoint=" + endpoint;

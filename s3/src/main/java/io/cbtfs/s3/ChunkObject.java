@@ -4,6 +4,9 @@ import io.cbtfs.syncer.BlockHashes;
 import io.cbtfs.syncer.EncodedRecord;
 import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.RecordKind;
+import io.cbtfs.syncer.crypto.EncryptionKey;
+import io.cbtfs.syncer.crypto.ObjectSeal;
+import io.cbtfs.tracker.CbtfsException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -17,10 +20,17 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * A chunk object: a run of image bytes, LZ4-compressed when that shrinks it, named by the SHA-256
  * of the uncompressed bytes. The name is the checksum: a reader decodes and hashes, and refuses a
  * chunk whose bytes do not match its name. Layout: magic {@code CBTFSCK1}, kind (1 LZ4, 2 raw),
- * uncompressed length (int, big-endian), payload. Thread-safe.
+ * uncompressed length (int, big-endian), payload.
+ *
+ * <p>Under a key, a chunk is named by {@link io.cbtfs.syncer.crypto.ChunkIds} (an HMAC of its
+ * bytes) and stored sealed: magic {@code CBTFSCE1}, then kind, length and payload sealed ({@link
+ * ObjectSeal}) with the magic and the name as associated data. A reader takes either form (a store
+ * may hold generations from before encryption began): a clear chunk must hash to its name with
+ * SHA-256, which no chunk named by an HMAC can. Thread-safe.
  */
 final class ChunkObject {
   private static final byte[] MAGIC = "CBTFSCK1".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] SEALED = "CBTFSCE1".getBytes(StandardCharsets.US_ASCII);
   static final int HEADER_BYTES = MAGIC.length + 1 + 4;
   private static final byte LZ4 = 1;
   private static final byte RAW = 2;
@@ -30,6 +40,20 @@ final class ChunkObject {
 
   private final RecordCodec codec = new RecordCodec();
   private final LZ4SafeDecompressor decompressor = LZ4Factory.nativeInstance().safeDecompressor();
+  private final EncryptionKey key; // null: chunks in clear, named by SHA-256
+
+  ChunkObject() {
+    this(null);
+  }
+
+  ChunkObject(EncryptionKey key) {
+    this.key = key;
+  }
+
+  /** The name of {@code data[0, length)}: its SHA-256, or under a key its keyed hash. */
+  byte[] name(byte[] data, int length) {
+    return key == null ? hash(data, length) : key.chunkIds().of(data, length);
+  }
 
   static byte[] hash(byte[] data, int length) {
     MessageDigest d = BlockHashes.sha256();
@@ -45,7 +69,7 @@ final class ChunkObject {
    * A chunk object as its header and its payload, kept apart so that a raw chunk travels from the
    * caller's array without a copy.
    */
-  record Encoded(byte[] head, byte[] payload, int payloadLength) {
+  record Encoded(byte[] head, byte[] payload, int payloadLength, byte[] compressedInto) {
     int length() {
       return head.length + payloadLength;
     }
@@ -68,14 +92,16 @@ final class ChunkObject {
    * sample first, so incompressible data (encrypted disks) costs one small attempt.
    */
   Encoded encode(byte[] data, int length) {
-    return encode(data, length, null);
+    return encode(data, length, null, name(data, length));
   }
 
   /**
    * {@link #encode(byte[], int)}, compressing into {@code spare} when it is large enough: an
    * uploader that keeps the payload array of its last compressed chunk allocates none per chunk.
+   * {@code name} is the chunk's ({@link #name}): a sealed chunk is bound to it. A sealed chunk's
+   * bytes are this thread's buffer: valid until the thread encodes its next chunk.
    */
-  Encoded encode(byte[] data, int length, byte[] spare) {
+  Encoded encode(byte[] data, int length, byte[] spare, byte[] name) {
     EncodedRecord r =
         codec.encode(
             0, ByteBuffer.wrap(data, 0, length), spare == null ? null : ByteBuffer.wrap(spare));
@@ -83,9 +109,37 @@ final class ChunkObject {
     byte[] head = new byte[HEADER_BYTES];
     ByteBuffer.wrap(head).put(MAGIC).put(lz4 ? LZ4 : RAW).putInt(length);
     // a zero run (never sent here) would travel raw
-    return lz4
-        ? new Encoded(head, r.payload().array(), r.payloadLength())
-        : new Encoded(head, data, length);
+    Encoded clear =
+        lz4
+            ? new Encoded(head, r.payload().array(), r.payloadLength(), r.payload().array())
+            : new Encoded(head, data, length, null);
+    return key == null ? clear : seal(clear, name);
+  }
+
+  /**
+   * {@code clear} sealed under the key, bound to its {@code name}, into this thread's buffer (no
+   * allocation per chunk: a mount's sync has a small heap): valid until the thread's next encode.
+   */
+  private Encoded seal(Encoded clear, byte[] name) {
+    byte[] head = Arrays.copyOfRange(clear.head(), MAGIC.length, clear.head().length);
+    int need = ObjectSeal.OVERHEAD + head.length + clear.payloadLength();
+    byte[] out = sealedOut.get();
+    if (out == null || out.length < need) {
+      out = new byte[Math.max(need, HEADER_BYTES + S3Delivery.CHUNK_BYTES + ObjectSeal.OVERHEAD)];
+      sealedOut.set(out);
+    }
+    int n =
+        key.seal()
+            .sealInto(head, head.length, clear.payload(), clear.payloadLength(), aad(name), out);
+    return new Encoded(SEALED.clone(), out, n, clear.compressedInto());
+  }
+
+  private final ThreadLocal<byte[]> sealedOut = new ThreadLocal<>();
+
+  private static byte[] aad(byte[] name) {
+    byte[] aad = Arrays.copyOf(SEALED, SEALED.length + name.length);
+    System.arraycopy(name, 0, aad, SEALED.length, name.length);
+    return aad;
   }
 
   /**
@@ -94,6 +148,30 @@ final class ChunkObject {
    * @throws DamagedObjectException naming {@code where} if the object is damaged
    */
   byte[] decode(byte[] object, String hashHex, String where) {
+    if (object.length >= SEALED.length
+        && Arrays.equals(object, 0, SEALED.length, SEALED, 0, SEALED.length)) {
+      if (key == null) {
+        throw new CbtfsException(where + " is encrypted: give its key with --encrypt-key");
+      }
+      byte[] name = java.util.HexFormat.of().parseHex(hashHex);
+      byte[] inner =
+          key.seal().open(object, SEALED.length, object.length - SEALED.length, aad(name), where);
+      byte[] clear = Arrays.copyOf(MAGIC, MAGIC.length + inner.length);
+      System.arraycopy(inner, 0, clear, MAGIC.length, inner.length);
+      byte[] data = decodeClear(clear, where);
+      if (!hex(name(data, data.length)).equals(hashHex)) {
+        throw new DamagedObjectException(where, "chunk bytes do not match its name (keyed hash)");
+      }
+      return data;
+    }
+    byte[] data = decodeClear(object, where);
+    if (!hex(hash(data, data.length)).equals(hashHex)) {
+      throw new DamagedObjectException(where, "chunk bytes do not match its name (SHA-256)");
+    }
+    return data;
+  }
+
+  private byte[] decodeClear(byte[] object, String where) {
     if (object.length < HEADER_BYTES
         || !Arrays.equals(object, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
       throw new DamagedObjectException(where, "not a cbtfs chunk");
@@ -120,9 +198,6 @@ final class ChunkObject {
       }
     } else {
       throw new DamagedObjectException(where, "bad chunk kind " + kind + " or payload length");
-    }
-    if (!hex(hash(data, length)).equals(hashHex)) {
-      throw new DamagedObjectException(where, "chunk bytes do not match its name (SHA-256)");
     }
     return data;
   }

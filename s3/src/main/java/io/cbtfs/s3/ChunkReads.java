@@ -20,27 +20,29 @@ final class ChunkReads {
     void accept(int chunk, byte[] data, int[] extents) throws IOException;
   }
 
-  private static final ChunkObject CODEC = new ChunkObject();
-
   private final S3Store store;
   private final Manifest manifest;
+  private final ChunkObject codec;
 
-  ChunkReads(S3Store store, Manifest manifest) {
+  /**
+   * @param codec decodes (and, under a key, opens) each chunk: the one place a restore decrypts
+   */
+  ChunkReads(S3Store store, Manifest manifest, ChunkObject codec) {
     this.store = store;
     this.manifest = manifest;
+    this.codec = codec;
   }
 
   void forEachChunk(ChunkSink sink) throws IOException {
     int[][] users = extentsByChunk();
     ExecutorService pool =
         Executors.newFixedThreadPool(S3Store.CONNECTIONS, Threads.daemon("cbtfs-s3-read"));
-    ChunkObject codec = new ChunkObject();
     ArrayDeque<Future<byte[]>> window = new ArrayDeque<>();
     try {
       int next = 0;
       for (int c = 0; c < users.length; c++) {
         String hex = manifest.chunkHex(c);
-        window.add(pool.submit(() -> fetch(codec, hex)));
+        window.add(pool.submit(() -> fetch(hex)));
         if (window.size() >= 2 * S3Store.CONNECTIONS) {
           sink.accept(next, take(window), users[next]);
           next++;
@@ -55,12 +57,12 @@ final class ChunkReads {
     }
   }
 
-  /** Chunk {@code c} of the manifest, fetched and verified against its name. */
+  /** Chunk {@code c} of the manifest, fetched, opened and verified against its name. */
   byte[] chunk(int c) throws IOException {
-    return fetch(CODEC, manifest.chunkHex(c));
+    return fetch(manifest.chunkHex(c));
   }
 
-  private byte[] fetch(ChunkObject codec, String hex) throws IOException {
+  private byte[] fetch(String hex) throws IOException {
     String key = store.location().chunkKey(hex);
     byte[] object = store.get(key, ChunkObject.HEADER_BYTES + ChunkObject.MAX_BYTES + (1 << 16));
     if (object == null) {

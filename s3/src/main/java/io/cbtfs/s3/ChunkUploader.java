@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicReference;
 final class ChunkUploader implements AutoCloseable {
   private final S3Store store;
   private final Set<String> known;
-  private final ChunkObject codec = new ChunkObject();
+  private final ChunkObject codec;
   private final ThreadLocal<byte[]> spare = new ThreadLocal<>();
   private final Semaphore room = new Semaphore(S3Store.CONNECTIONS);
   private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
@@ -37,12 +37,13 @@ final class ChunkUploader implements AutoCloseable {
   /**
    * @param known chunks the store is known to hold (the base manifest's): no request for those
    */
-  ChunkUploader(S3Store store, Set<String> known) {
+  ChunkUploader(S3Store store, Set<String> known, ChunkObject codec) {
     this.store = store;
+    this.codec = codec;
     this.known = known;
   }
 
-  /** Stores {@code data} (owned by the uploader from now on); completes with its SHA-256. */
+  /** Stores {@code data} (owned by the uploader from now on); completes with its name. */
   CompletableFuture<byte[]> submit(byte[] data) throws IOException {
     check();
     try {
@@ -61,8 +62,8 @@ final class ChunkUploader implements AutoCloseable {
       pool.execute(
           () -> {
             try {
-              byte[] hash = ChunkObject.hash(data, data.length);
-              store(ChunkObject.hex(hash), data);
+              byte[] hash = codec.name(data, data.length);
+              store(hash, data);
               done.complete(hash);
             } catch (Throwable e) {
               failure.compareAndSet(null, e);
@@ -89,7 +90,8 @@ final class ChunkUploader implements AutoCloseable {
     }
   }
 
-  private void store(String hex, byte[] data) throws IOException {
+  private void store(byte[] name, byte[] data) throws IOException {
+    String hex = ChunkObject.hex(name);
     if (known.contains(hex)) {
       dedupedChunks.incrementAndGet();
       return;
@@ -106,11 +108,11 @@ final class ChunkUploader implements AutoCloseable {
       if (store.head(key) != null) {
         dedupedChunks.incrementAndGet();
       } else {
-        ChunkObject.Encoded object = codec.encode(data, data.length, spare.get());
+        ChunkObject.Encoded object = codec.encode(data, data.length, spare.get(), name);
         store.put(key, object::stream, object.length(), Map.of(), null);
-        if (object.payload() != data) {
-          spare.set(
-              object.payload()); // the PUT is done with it: this thread's next chunk reuses it
+        if (object.compressedInto() != null) {
+          // the PUT is done with it: this thread's next chunk compresses into it
+          spare.set(object.compressedInto());
         }
         uploadedChunks.incrementAndGet();
         uploadedBytes.addAndGet(object.length());

@@ -52,6 +52,8 @@ final class S3Delivery implements Delivery {
   private long storedBytes;
 
   private final java.util.function.Consumer<S3Target.UploadStats> report;
+  private final ManifestObject manifests;
+  private final String keyName; // the key's fingerprint, or null: stored in clear
 
   S3Delivery(
       S3Store store,
@@ -59,8 +61,13 @@ final class S3Delivery implements Delivery {
       String image,
       DeltaHeader announced,
       Manifest base,
+      ChunkObject chunks,
+      ManifestObject manifests,
+      String keyName,
       java.util.function.Consumer<S3Target.UploadStats> report) {
     this.report = report;
+    this.manifests = manifests;
+    this.keyName = keyName;
     this.store = store;
     this.lock = lock;
     this.image = image;
@@ -74,7 +81,7 @@ final class S3Delivery implements Delivery {
         known.add(base.chunkHex(c));
       }
     }
-    this.uploader = new ChunkUploader(store, known);
+    this.uploader = new ChunkUploader(store, known, chunks);
     this.verifier = new StreamVerifier(store.where(image), this::onRecord);
     this.stream = new BufferedOutputStream(verifier, 1 << 20);
   }
@@ -169,17 +176,20 @@ final class S3Delivery implements Delivery {
                   System.currentTimeMillis()),
               header.full() ? null : base,
               laid);
-      byte[] bytes = m.encode();
-      Manifest.decode(bytes, "the new manifest"); // never commit one a reader would refuse
+      byte[] bytes = manifests.encode(m, image);
+      // never commit one a reader would refuse
+      manifests.decode(bytes, image, header.generation(), "the new manifest");
       long stored = uploader.uploadedBytes.get() + bytes.length;
       storedBytes = stored;
       String key = store.location().manifestKey(image, header.generation());
-      Map<String, String> meta =
-          Map.of(
-              "cbtfs-lineage", header.lineage().toString(),
-              "cbtfs-image-size", Long.toString(header.imageSize()),
-              "cbtfs-full", Boolean.toString(header.full()),
-              "cbtfs-stored-bytes", Long.toString(stored));
+      Map<String, String> meta = new java.util.HashMap<>();
+      meta.put("cbtfs-lineage", header.lineage().toString());
+      meta.put("cbtfs-image-size", Long.toString(header.imageSize()));
+      meta.put("cbtfs-full", Boolean.toString(header.full()));
+      meta.put("cbtfs-stored-bytes", Long.toString(stored));
+      if (keyName != null) {
+        meta.put("cbtfs-key", keyName);
+      }
       if (!lock.expired()) {
         store.put(key, bytes, bytes.length, meta, lock.left()); // lands within the lease or fails
         committed = true; // the commit point: nothing after it fails the sync
@@ -238,7 +248,8 @@ final class S3Delivery implements Delivery {
       for (var m : store.manifests(image).entrySet()) {
         String key = m.getValue().key();
         if (!key.equals(mine)
-            && (m.getKey() > header.generation() || !header.lineage().equals(lineageOf(key)))) {
+            && (m.getKey() > header.generation()
+                || !header.lineage().equals(lineageOf(key, m.getKey())))) {
           drop.add(key);
         }
       }
@@ -253,7 +264,7 @@ final class S3Delivery implements Delivery {
   }
 
   /** A manifest's lineage: from its metadata, or from the manifest itself when that is missing. */
-  private UUID lineageOf(String key) throws IOException {
+  private UUID lineageOf(String key, long generation) throws IOException {
     var h = store.head(key);
     String meta = h == null ? null : h.metadata().get("cbtfs-lineage");
     if (meta != null) {
@@ -264,7 +275,9 @@ final class S3Delivery implements Delivery {
       }
     }
     byte[] b = store.get(key, Manifest.MAX_BYTES);
-    return b == null ? null : Manifest.decode(b, store.where(key)).header.lineage();
+    return b == null
+        ? null
+        : manifests.decode(b, image, generation, store.where(key)).header.lineage();
   }
 
   /** Ends the uploads and frees the lock; what was uploaded stays for the next attempt. */

@@ -82,11 +82,9 @@ public final class S3Gc {
           if (b == null) {
             continue;
           }
-          Manifest m = Manifest.decode(b, s.where(o.key()));
+          // a sealed manifest lists its chunks in clear: a sweep needs no key
+          referenced.addAll(ManifestObject.chunkNames(b, s.where(o.key())));
           kept++;
-          for (int c = 0; c < m.chunkCount(); c++) {
-            referenced.add(m.chunkHex(c));
-          }
         }
         Instant cutoff = (now == null ? Instant.now() : now).minus(grace);
         List<String> doomed = new ArrayList<>();

@@ -11,7 +11,8 @@ import java.util.regex.Pattern;
  * A parsed {@code s3://BUCKET/[STORE/]IMAGE[?k=v&...]}: the last path segment names the image, what
  * comes before it the store (the key prefix that images share chunks under). For {@code ls} and
  * {@code gc} the whole path is the store. Query keys: {@code endpoint}, {@code region}, {@code
- * path-style}, {@code profile}, {@code credentials-file}.
+ * path-style}, {@code profile}, {@code credentials-file}, {@code encrypt-key} (the path of a key
+ * file: chunks and manifests are sealed with it; it is no part of the target's name).
  *
  * @param store the key prefix of the store: empty or ending with a slash
  * @param image the image name, or null for a store-only location
@@ -24,7 +25,8 @@ public record S3Location(
     String region,
     boolean pathStyle,
     String profile,
-    Path credentialsFile) {
+    Path credentialsFile,
+    Path encryptKey) {
 
   private static final Pattern BUCKET = Pattern.compile("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]");
   private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
@@ -102,6 +104,7 @@ public record S3Location(
     boolean pathStyle = ps == null ? endpoint != null : Boolean.parseBoolean(ps);
     String profile = query.remove("profile");
     String cf = query.remove("credentials-file");
+    String key = query.remove("encrypt-key");
     if (!query.isEmpty()) {
       throw new IllegalArgumentException(
           "unknown parameter "
@@ -109,7 +112,7 @@ public record S3Location(
               + " in "
               + uri
               + " (known: endpoint, region, "
-              + "path-style, profile, credentials-file)");
+              + "path-style, profile, credentials-file, encrypt-key)");
     }
     return new S3Location(
         bucket,
@@ -119,7 +122,8 @@ public record S3Location(
         region,
         pathStyle,
         profile,
-        cf == null ? null : Path.of(cf));
+        cf == null ? null : Path.of(cf),
+        key == null || key.isEmpty() ? null : Path.of(key));
   }
 
   /** The same location as the store that holds it (for the image's neighbours). */
@@ -130,7 +134,7 @@ public record S3Location(
   /** Image {@code name} of the same store, with the same settings. */
   public S3Location withImage(String name) {
     return new S3Location(
-        bucket, store, name, endpoint, region, pathStyle, profile, credentialsFile);
+        bucket, store, name, endpoint, region, pathStyle, profile, credentialsFile, encryptKey);
   }
 
   /** {@code s3://bucket/store/image}, with the endpoint when one is set (it tells stores apart). */
@@ -152,7 +156,8 @@ public record S3Location(
           {"region", region},
           {"path-style", endpoint != null && !pathStyle ? "false" : null},
           {"profile", profile},
-          {"credentials-file", credentialsFile == null ? null : credentialsFile.toString()}
+          {"credentials-file", credentialsFile == null ? null : credentialsFile.toString()},
+          {"encrypt-key", encryptKey == null ? null : encryptKey.toString()}
         }) {
       if (kv[1] != null) {
         s.append(sep).append(kv[0]).append('=').append(kv[1]);

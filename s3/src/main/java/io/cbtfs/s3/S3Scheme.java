@@ -37,7 +37,8 @@ public final class S3Scheme implements TargetScheme {
             l.profile() != null ? l.profile() : env("AWS_PROFILE", null),
             l.credentialsFile() != null
                 ? cwd.resolve(l.credentialsFile())
-                : file == null ? null : cwd.resolve(file));
+                : file == null ? null : cwd.resolve(file),
+            l.encryptKey() == null ? null : cwd.resolve(l.encryptKey()));
     return out.toUri();
   }
 

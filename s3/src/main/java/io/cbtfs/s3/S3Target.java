@@ -8,6 +8,8 @@ import io.cbtfs.syncer.PieceMap;
 import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.TargetState;
+import io.cbtfs.syncer.crypto.EncryptionKey;
+import io.cbtfs.syncer.crypto.KeyFile;
 import io.cbtfs.syncer.local.RecordWrites;
 import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.BlockGeometry;
@@ -49,13 +51,26 @@ public final class S3Target implements Restorable {
   public record UploadStats(long uploadedChunks, long uploadedBytes, long dedupedChunks) {}
 
   private final S3Location location;
+  private final EncryptionKey key; // null: chunks and manifests in clear
+  private final ChunkObject chunks;
+  private final ManifestObject manifests;
   private volatile UploadStats lastUpload = new UploadStats(0, 0, 0);
 
+  /**
+   * @throws CbtfsException if the location names a key file that cannot be read
+   */
   public S3Target(S3Location location) {
+    this(location, location.encryptKey() == null ? null : KeyFile.load(location.encryptKey()));
+  }
+
+  S3Target(S3Location location, EncryptionKey key) {
     if (location.image() == null) {
       throw new IllegalArgumentException(location.describe() + " names no image");
     }
     this.location = location;
+    this.key = key;
+    this.chunks = new ChunkObject(key);
+    this.manifests = new ManifestObject(key);
   }
 
   @Override
@@ -102,6 +117,32 @@ public final class S3Target implements Restorable {
     try {
       lock = StoreLock.acquire(store, StoreLock.Kind.SYNC, location.image(), LOCK_WAIT);
       Long latest = latest(store);
+      if (latest != null && !sameKey(store, latest)) {
+        if (!(header.full() && allowNewLineage)) {
+          throw new CbtfsException(
+              describe()
+                  + " holds generation "
+                  + latest
+                  + " "
+                  + sealedWith(store, latest)
+                  + ", this sync "
+                  + (key == null ? "has no key" : "has key " + key.fingerprint())
+                  + ": give the target's --encrypt-key, or start a new chain with --full "
+                  + "(key rotation)");
+        }
+        // key rotation: a new chain under the new key; the old generations stay readable with
+        // the old key until gc retires them
+        return new S3Delivery(
+            store,
+            lock,
+            location.image(),
+            header,
+            null,
+            chunks,
+            manifests,
+            keyName(),
+            s -> lastUpload = s);
+      }
       Manifest last = latest == null ? null : manifest(store, latest);
       TargetState state =
           last == null
@@ -115,7 +156,16 @@ public final class S3Target implements Restorable {
       } else if (last != null && last.header.lineage().equals(header.lineage())) {
         base = last; // not laid under a full delta, but its chunks are known to be stored
       }
-      return new S3Delivery(store, lock, location.image(), header, base, s -> lastUpload = s);
+      return new S3Delivery(
+          store,
+          lock,
+          location.image(),
+          header,
+          base,
+          chunks,
+          manifests,
+          keyName(),
+          s -> lastUpload = s);
     } catch (IOException | RuntimeException e) {
       try {
         if (lock != null) {
@@ -126,6 +176,31 @@ public final class S3Target implements Restorable {
       }
       throw e;
     }
+  }
+
+  /** Whether generation {@code generation} is sealed with this target's key (or both in clear). */
+  private boolean sameKey(S3Store store, long generation) throws IOException {
+    return java.util.Objects.equals(storedKey(store, generation), keyName());
+  }
+
+  /** The key fingerprint the manifest of {@code generation} was sealed with, null if in clear. */
+  private String storedKey(S3Store store, long generation) throws IOException {
+    String k = location.manifestKey(location.image(), generation);
+    byte[] b = store.get(k, Manifest.MAX_BYTES);
+    if (b == null) {
+      throw new IOException(store.where(k) + " vanished while it was read");
+    }
+    return ManifestObject.keyOf(b);
+  }
+
+  private String sealedWith(S3Store store, long generation) throws IOException {
+    String k = storedKey(store, generation);
+    return k == null ? "unencrypted" : "encrypted with key " + k;
+  }
+
+  /** This target's key fingerprint, or null without a key. */
+  String keyName() {
+    return key == null ? null : key.fingerprint();
   }
 
   /**
@@ -157,7 +232,7 @@ public final class S3Target implements Restorable {
     if (b == null) {
       throw new CbtfsException(describe() + " has no generation " + generation);
     }
-    Manifest m = Manifest.decode(b, store.where(key));
+    Manifest m = manifests.decode(b, location.image(), generation, store.where(key));
     if (m.header.generation() != generation) {
       throw new DamagedObjectException(
           store.where(key), "holds generation " + m.header.generation());
@@ -212,7 +287,7 @@ public final class S3Target implements Restorable {
           FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
       boolean ok = false;
       try (FileChannel ch = created) {
-        new ChunkReads(store, m)
+        new ChunkReads(store, m, chunks)
             .forEachChunk(
                 (chunk, data, extents) -> {
                   for (int e : extents) {
@@ -266,7 +341,7 @@ public final class S3Target implements Restorable {
         long end = Math.min(start + m.extentBlocks(e) * bs, size);
         map.lay(start, end, m.extentChunk(e), (int) (m.extentPos(e) * bs));
       }
-      ChunkReads reads = new ChunkReads(store, m);
+      ChunkReads reads = new ChunkReads(store, m, chunks);
       return new StoredImage(map.build(size), reads::chunk, cache, store::close);
     } catch (IOException | RuntimeException e) {
       store.close();
@@ -292,7 +367,7 @@ public final class S3Target implements Restorable {
       }
       RoaringBitmap mapped = new RoaringBitmap(); // in the manifest's blocks
       byte[][] mine = {new byte[0]}; // the image's bytes of a chunk, reused (one chunk at a time)
-      new ChunkReads(store, m)
+      new ChunkReads(store, m, chunks)
           .forEachChunk(
               (chunk, data, extents) -> {
                 if (mine[0].length < data.length) {

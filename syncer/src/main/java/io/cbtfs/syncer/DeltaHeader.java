@@ -13,6 +13,8 @@ import java.util.zip.CRC32C;
  *
  * @param baseGeneration the generation a target must hold to apply an incremental delta
  * @param generation the generation the target holds after applying it
+ * @param keyId null for records in clear; else the first 8 hex digits of the fingerprint of the key
+ *     the records are sealed with (flag bit 1, the header's reserved field)
  */
 public record DeltaHeader(
     UUID lineage,
@@ -20,16 +22,49 @@ public record DeltaHeader(
     int blockSize,
     long baseGeneration,
     long generation,
-    boolean full) {
+    boolean full,
+    String keyId) {
 
   static final byte[] MAGIC = "CBTFSDL1".getBytes(StandardCharsets.US_ASCII);
   static final int FORMAT_VERSION = 1;
   static final int FLAG_FULL = 1;
+  static final int FLAG_SEALED = 2;
 
   /** Magic, version, flags, lineage, image size, block size, reserved, base, generation, CRC. */
   public static final int BYTES = 8 + 4 + 4 + 16 + 8 + 4 + 4 + 8 + 8 + 4;
 
+  /** A header of a delta whose records travel in clear. */
+  public DeltaHeader(
+      UUID lineage,
+      long imageSize,
+      int blockSize,
+      long baseGeneration,
+      long generation,
+      boolean full) {
+    this(lineage, imageSize, blockSize, baseGeneration, generation, full, null);
+  }
+
+  /** This header for records sealed with the key of {@code fingerprint}. */
+  public DeltaHeader sealedWith(String fingerprint) {
+    return new DeltaHeader(
+        lineage,
+        imageSize,
+        blockSize,
+        baseGeneration,
+        generation,
+        full,
+        fingerprint.substring(0, 8));
+  }
+
+  /** Whether the records are sealed (their bytes unreadable without the key). */
+  public boolean sealed() {
+    return keyId != null;
+  }
+
   public DeltaHeader {
+    if (keyId != null && !keyId.matches("[0-9a-f]{8}")) {
+      throw new IllegalArgumentException("bad key id " + keyId);
+    }
     if (imageSize < 0 || baseGeneration < 0 || generation <= baseGeneration) {
       throw new IllegalArgumentException(
           "bad delta header: size "
@@ -46,12 +81,12 @@ public record DeltaHeader(
     ByteBuffer b = ByteBuffer.allocate(BYTES);
     b.put(MAGIC)
         .putInt(FORMAT_VERSION)
-        .putInt(full ? FLAG_FULL : 0)
+        .putInt((full ? FLAG_FULL : 0) | (keyId != null ? FLAG_SEALED : 0))
         .putLong(lineage.getMostSignificantBits())
         .putLong(lineage.getLeastSignificantBits())
         .putLong(imageSize)
         .putInt(blockSize)
-        .putInt(0)
+        .putInt(keyId == null ? 0 : Integer.parseUnsignedInt(keyId, 16))
         .putLong(baseGeneration)
         .putLong(generation);
     CRC32C crc = new CRC32C();
@@ -83,13 +118,19 @@ public record DeltaHeader(
     UUID lineage = new UUID(b.getLong(), b.getLong());
     long imageSize = b.getLong();
     int blockSize = b.getInt();
-    b.getInt();
+    int key = b.getInt();
     long base = b.getLong();
     long generation = b.getLong();
     try {
       io.cbtfs.tracker.BlockGeometry.of(blockSize);
       return new DeltaHeader(
-          lineage, imageSize, blockSize, base, generation, (flags & FLAG_FULL) != 0);
+          lineage,
+          imageSize,
+          blockSize,
+          base,
+          generation,
+          (flags & FLAG_FULL) != 0,
+          (flags & FLAG_SEALED) != 0 ? String.format("%08x", key) : null);
     } catch (IllegalArgumentException e) {
       throw new CorruptDeltaException(source, e.getMessage());
     }
@@ -99,7 +140,8 @@ public record DeltaHeader(
   public String describe() {
     return "generation "
         + generation
-        + (full ? " (full)" : " (incremental from " + baseGeneration + ")");
+        + (full ? " (full)" : " (incremental from " + baseGeneration + ")")
+        + (keyId == null ? "" : ", encrypted with key " + keyId + "…");
   }
 
   /**

@@ -1,5 +1,7 @@
 package io.cbtfs.syncer;
 
+import io.cbtfs.syncer.crypto.EncryptionKey;
+import io.cbtfs.syncer.crypto.ObjectSeal;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -40,6 +42,12 @@ public final class DeltaReader {
    */
   public record Summary(DeltaHeader header, long recordCount, long dataBytes) {}
 
+  /**
+   * The sink of a reader that checks a delta's framing only: sealed records are then accepted
+   * without their key (a receiver or an archive that stores them). Any other sink needs the key.
+   */
+  public static final RecordSink FRAMING_ONLY = (kind, off, bytes, len) -> {};
+
   private DeltaReader() {}
 
   /** Reads just the header (to route or refuse a delta before reading the rest). */
@@ -51,27 +59,64 @@ public final class DeltaReader {
 
   /** Verifies a whole delta, calling {@code sink} for every record. */
   public static Summary read(InputStream in, String source, RecordSink sink) throws IOException {
+    return read(in, source, sink, null);
+  }
+
+  /**
+   * Verifies a whole delta, calling {@code sink} for every record; sealed records are opened with
+   * {@code key} (the one place a restore decrypts deltas).
+   *
+   * @param key the key of a sealed delta, or null
+   * @throws CorruptDeltaException also if the delta is sealed with another key, or with one and
+   *     neither {@code key} is given nor {@code sink} is {@link #FRAMING_ONLY}
+   */
+  public static Summary read(InputStream in, String source, RecordSink sink, EncryptionKey key)
+      throws IOException {
     DataInputStream data = new DataInputStream(in);
     DeltaHeader header = readHeader(data, source);
-    return readBody(data, header, source, sink);
+    RecordSeal seal = null;
+    if (header.sealed() && sink != FRAMING_ONLY) {
+      if (key == null) {
+        throw new CorruptDeltaException(
+            source,
+            "it is encrypted (key " + header.keyId() + "…): give its key with --encrypt-key");
+      }
+      if (!key.fingerprint().startsWith(header.keyId())) {
+        throw new CorruptDeltaException(
+            source,
+            "it is encrypted with key "
+                + header.keyId()
+                + "…, not with the given key "
+                + key.fingerprint());
+      }
+      seal = new RecordSeal(key.seal(), header);
+    }
+    return readBody(data, header, source, sink, seal);
   }
 
   /** Reads and verifies a whole delta file, handing every record to {@code sink}. */
   public static Summary read(Path file, RecordSink sink) throws IOException {
+    return read(file, sink, null);
+  }
+
+  /** {@link #read(Path, RecordSink)}, opening sealed records with {@code key}. */
+  public static Summary read(Path file, RecordSink sink, EncryptionKey key) throws IOException {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-      return read(in, file.toString(), sink);
+      return read(in, file.toString(), sink, key);
     }
   }
 
-  /** Verifies a whole delta file (one found after a crash, or an archived one). */
+  /** Verifies a whole delta file (one found after a crash, or an archived one): its framing. */
   public static Summary verify(Path file) throws IOException {
-    return read(file, (kind, off, bytes, len) -> {});
+    return read(file, FRAMING_ONLY);
   }
 
   /** Reads and verifies the records and trailer after an already-read header. */
   private static Summary readBody(
-      DataInputStream data, DeltaHeader header, String source, RecordSink sink) throws IOException {
+      DataInputStream data, DeltaHeader header, String source, RecordSink sink, RecordSeal seal)
+      throws IOException {
     RecordCodec codec = new RecordCodec();
+    boolean ended = false; // a sealed delta's end mark was read
     MessageDigest chain = BlockHashes.sha256();
     byte[] head = new byte[RecordHeader.BYTES];
     byte[] payload = new byte[0];
@@ -85,16 +130,73 @@ public final class DeltaReader {
         throw new CorruptDeltaException(source, "truncated after " + count + " records");
       }
       if (marker == RecordKind.TRAILER) {
-        readTrailer(data, source, count, dataBytes, chain);
+        if (seal != null && !ended) {
+          throw new CorruptDeltaException(source, "truncated: no sealed end after " + count);
+        }
+        readTrailer(data, source, count, header.sealed() ? 0 : dataBytes, chain);
         return new Summary(header, count, dataBytes);
+      }
+      if (header.sealed() != (marker == RecordKind.SEALED) || ended) {
+        throw new CorruptDeltaException(
+            source,
+            "record "
+                + count
+                + (ended ? " after the sealed end" : " is not sealed as its header says"));
+      }
+      byte[] inner = null; // a sealed record's plaintext: header, then payload
+      if (marker == RecordKind.SEALED) {
+        head[0] = (byte) marker;
+        readFully(data, head, 1, head.length - 1, source, "record " + count);
+        RecordHeader outer = RecordHeader.decode(head);
+        int p = outer.payloadLength();
+        if (outer.offset() != 0
+            || outer.length() != 0
+            || p < RecordSeal.END_BYTES + ObjectSeal.OVERHEAD
+            || p > ObjectSeal.OVERHEAD + RecordHeader.BYTES + codec.maxPayload(MAX_RECORD_BYTES)) {
+          throw new CorruptDeltaException(source, "sealed record " + count + " has a bad header");
+        }
+        if (payload.length < p) {
+          payload = new byte[p];
+        }
+        readFully(data, payload, 0, p, source, "sealed record " + count);
+        if (RecordSeal.crc(payload, p) != outer.checksum()) {
+          throw new CorruptDeltaException(source, "sealed record " + count + ": checksum mismatch");
+        }
+        chain.update(head);
+        if (seal == null) { // framing only: what a receiver without the key can check
+          count++;
+          continue;
+        }
+        inner = seal.open(payload, p, count, source + " record " + count);
+        if (inner[0] == RecordSeal.END) {
+          java.nio.ByteBuffer e = java.nio.ByteBuffer.wrap(inner);
+          e.get();
+          if (inner.length != RecordSeal.END_BYTES
+              || e.getLong() != count
+              || e.getLong() != dataBytes) {
+            throw new CorruptDeltaException(source, "the sealed end does not match the records");
+          }
+          ended = true;
+          count++;
+          continue;
+        }
+        if (inner.length < RecordHeader.BYTES) {
+          throw new CorruptDeltaException(source, "sealed record " + count + " is too short");
+        }
+        marker = inner[0] & 0xff;
       }
       RecordKind kind = RecordKind.of(marker);
       if (kind == null) {
         throw new CorruptDeltaException(
             source, "unknown record kind " + marker + " at record " + count);
       }
-      head[0] = (byte) marker;
-      readFully(data, head, 1, head.length - 1, source, "record " + count);
+      boolean wasSealed = inner != null;
+      if (inner == null) {
+        head[0] = (byte) marker;
+        readFully(data, head, 1, head.length - 1, source, "record " + count);
+      } else {
+        System.arraycopy(inner, 0, head, 0, head.length);
+      }
       RecordHeader h = RecordHeader.decode(head);
       long offset = h.offset();
       int length = h.length();
@@ -115,13 +217,18 @@ public final class DeltaReader {
           };
       if (payloadLength < 0
           || payloadLength > expectedMax
-          || (kind == RecordKind.DATA_RAW && payloadLength != length)) {
+          || (kind == RecordKind.DATA_RAW && payloadLength != length)
+          || (inner != null && inner.length != RecordHeader.BYTES + payloadLength)) {
         throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
       }
-      if (payload.length < payloadLength) {
-        payload = new byte[Math.max(payloadLength, Math.min(payload.length * 2, expectedMax))];
+      if (inner != null) {
+        payload = java.util.Arrays.copyOfRange(inner, RecordHeader.BYTES, inner.length);
+      } else {
+        if (payload.length < payloadLength) {
+          payload = new byte[Math.max(payloadLength, Math.min(payload.length * 2, expectedMax))];
+        }
+        readFully(data, payload, 0, payloadLength, source, where);
       }
-      readFully(data, payload, 0, payloadLength, source, where);
       byte[] decoded = null; // a zero record's bytes are implied
       if (kind == RecordKind.DATA_RAW) {
         decoded = payload; // already the bytes: no copy
@@ -135,7 +242,9 @@ public final class DeltaReader {
       if (RecordCodec.checksum(kind, offset, decoded, length) != checksum) {
         throw new CorruptDeltaException(source, where + ": checksum mismatch");
       }
-      chain.update(head);
+      if (!wasSealed) {
+        chain.update(head); // a sealed record's outer header is in the chain already
+      }
       sink.accept(kind, offset, decoded, length);
       count++;
       dataBytes += length;

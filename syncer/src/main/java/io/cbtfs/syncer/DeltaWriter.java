@@ -24,8 +24,21 @@ public final class DeltaWriter {
   private long dataBytes;
   private long wireBytes;
   private long nextOffset;
+  private final RecordSeal seal; // null: records in clear
 
   public DeltaWriter(OutputStream out, DeltaHeader header) throws IOException {
+    this(out, header, null);
+  }
+
+  /**
+   * A writer that seals every record with {@code seal} ({@code header} must say so), or writes them
+   * in clear when it is null.
+   */
+  public DeltaWriter(OutputStream out, DeltaHeader header, RecordSeal seal) throws IOException {
+    if ((seal != null) != header.sealed()) {
+      throw new IllegalArgumentException("a sealed delta needs a key, and only a sealed one");
+    }
+    this.seal = seal;
     this.out = new DataOutputStream(out);
     this.borrower = out instanceof BorrowingStream b ? b : null;
     this.chain = BlockHashes.sha256();
@@ -62,6 +75,12 @@ public final class DeltaWriter {
       byte[] head =
           RecordHeader.encode(
               r.kind(), r.byteOffset(), r.byteLength(), r.payloadLength(), r.checksum());
+      if (seal != null) {
+        writeSealed(seal.seal(head, r.payload(), recordCount));
+        dataBytes += r.byteLength();
+        nextOffset = r.byteOffset() + r.byteLength();
+        return; // whenWritten runs in finally: the payload was copied into the sealed bytes
+      }
       out.write(head);
       ByteBuffer payload = r.payload();
       if (payload != null && payload.hasRemaining()) {
@@ -103,8 +122,22 @@ public final class DeltaWriter {
     }
   }
 
+  /** One sealed record: its outer header (framing only) and the sealed bytes. */
+  private void writeSealed(byte[] sealed) throws IOException {
+    byte[] head = RecordSeal.outerHeader(sealed);
+    out.write(head);
+    out.write(sealed);
+    chain.update(head);
+    recordCount++;
+    wireBytes += head.length + sealed.length;
+  }
+
   /** Writes the trailer and flushes. Returns the bytes written in all. */
   public long finish() throws IOException {
+    if (seal != null) {
+      writeSealed(seal.sealEnd(recordCount, dataBytes)); // truncation shows: the end is sealed
+      dataBytes = 0; // the trailer sums the outer records' lengths, which are 0 when sealed
+    }
     ByteBuffer t = ByteBuffer.allocate(TRAILER_BYTES);
     t.put((byte) RecordKind.TRAILER).putLong(recordCount).putLong(dataBytes).put(chain.digest());
     CRC32C crc = new CRC32C();

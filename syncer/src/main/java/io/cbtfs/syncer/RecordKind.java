@@ -12,6 +12,12 @@ public enum RecordKind {
   /** The trailer's marker, where a record kind would stand. */
   static final int TRAILER = 0xFF;
 
+  /**
+   * A sealed record's marker (docs/FORMAT.md, "Encryption"): its payload is a whole record (header
+   * and payload), or the end mark, sealed under the delta's key.
+   */
+  static final int SEALED = 4;
+
   final int code;
 
   RecordKind(int code) {

@@ -96,8 +96,13 @@ public final class Syncer {
                 source.backingFile(), geometry, maxRecordBytes, threads, drain.toRead(), fleece)) {
       progress.drained(); // a freeze of the guest may end: the instant is taken
       plan = SyncPlan.of(image, drain, reads, target);
-      try (Delivery delivery = target.begin(plan.header(), forceFull)) {
-        DeltaWriter writer = new DeltaWriter(delivery.stream(), plan.header());
+      io.cbtfs.syncer.crypto.EncryptionKey key = target.recordKey();
+      DeltaHeader header =
+          key == null ? plan.header() : plan.header().sealedWith(key.fingerprint());
+      try (Delivery delivery = target.begin(header, forceFull)) {
+        DeltaWriter writer =
+            new DeltaWriter(
+                delivery.stream(), header, key == null ? null : new RecordSeal(key.seal(), header));
         long zeros = reads.ship(plan.blocks(), plan.header().full(), writer, progress);
         shipped = new Shipped(writer.recordCount(), zeros, writer.finish());
         delivery.commit(); // the target's commit point

@@ -68,6 +68,15 @@ public interface Target extends AutoCloseable {
     return OVERWRITE_ADVICE;
   }
 
+  /**
+   * The key a delta's records are sealed with on their way to this target (an encrypted archive,
+   * local or behind a receiver), or null: records in clear (a target that encrypts what it stores
+   * itself, as S3 does, takes them in clear).
+   */
+  default io.cbtfs.syncer.crypto.EncryptionKey recordKey() {
+    return null;
+  }
+
   /** Releases what the target holds between calls (a connection); nothing for most. */
   @Override
   default void close() throws IOException {}

@@ -13,6 +13,7 @@ import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.TargetState;
+import io.cbtfs.syncer.crypto.EncryptionKey;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
@@ -45,9 +46,23 @@ public final class ArchiveTarget implements Restorable {
   private static final String SYNC_LOCK = ".cbtfs-sync";
 
   private final Path dir;
+  private final EncryptionKey key; // null: deltas in clear (or only stored, on a receiver)
 
   public ArchiveTarget(Path dir) {
+    this(dir, null);
+  }
+
+  /**
+   * @param key seals the records of what a sync sends here and opens them for restore and verify
+   */
+  public ArchiveTarget(Path dir, EncryptionKey key) {
     this.dir = dir;
+    this.key = key;
+  }
+
+  @Override
+  public EncryptionKey recordKey() {
+    return key;
   }
 
   @Override
@@ -110,11 +125,37 @@ public final class ArchiveTarget implements Restorable {
               + otherImageAdvice());
     }
     before.check(header, describe(), allowNewLineage);
+    requireSameKey(header, before);
     return new LocalDelivery(
         StagingFile.ofDelta(dir.resolve(STAGING)),
         header,
         (verified, h) -> store(verified, h, before),
         syncing);
+  }
+
+  /**
+   * Refuses an incremental delta sealed with another key than the generation it continues, or
+   * sealed where that one was not (or the reverse): a chain is one key's. A full delta starts a new
+   * chain under its own key (key rotation). Checked from the headers alone, so a receiver without
+   * any key enforces it too.
+   */
+  private void requireSameKey(DeltaHeader header, TargetState before) throws IOException {
+    if (!before.exists() || header.full()) {
+      return;
+    }
+    DeltaHeader last = headers().get(before.generation());
+    if (last == null || java.util.Objects.equals(last.keyId(), header.keyId())) {
+      return;
+    }
+    throw new CbtfsException(
+        describe()
+            + " holds generation "
+            + before.generation()
+            + (last.sealed() ? " encrypted with key " + last.keyId() + "…" : " unencrypted")
+            + ", the delta is "
+            + (header.sealed() ? "encrypted with key " + header.keyId() + "…" : "unencrypted")
+            + ": give the archive's --encrypt-key, or start a new chain with --full "
+            + "(key rotation)");
   }
 
   /**
@@ -242,7 +283,7 @@ public final class ArchiveTarget implements Restorable {
       throws IOException {
     List<Path> files = chain(generation);
     for (Path f : files) {
-      DeltaReader.verify(f);
+      DeltaReader.read(f, (kind, offset, data, length) -> {}, key); // opens each sealed record
     }
     DeltaHeader last = null;
     try (FileChannel ch =
@@ -254,7 +295,8 @@ public final class ArchiveTarget implements Restorable {
             DeltaReader.read(
                     f,
                     (kind, offset, data, length) ->
-                        RecordWrites.apply(ch, holes::punchHole, kind, offset, data, length))
+                        RecordWrites.apply(ch, holes::punchHole, kind, offset, data, length),
+                    key)
                 .header();
         RecordWrites.resize(ch, last.imageSize());
       }
@@ -360,7 +402,8 @@ public final class ArchiveTarget implements Restorable {
                 }
               }
             }
-          });
+          },
+          key);
     }
     return DirtySet.of(geometry, differing);
   }

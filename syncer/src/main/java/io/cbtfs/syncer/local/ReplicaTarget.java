@@ -180,6 +180,12 @@ public final class ReplicaTarget implements Target {
     try {
       // the sync read the state already; it is read again only to see a sync that committed since
       Settles.await(journal);
+      if (header.sealed()) { // its records would be stored, never applied
+        throw new CbtfsException(
+            describe()
+                + " is a replica, which applies blocks and cannot hold them encrypted: sync "
+                + "encrypted to an archive or an s3:// target");
+      }
       recorded().check(header, describe(), allowNewLineage);
       // read again under the lock: a sync that held it may have made the replica since
       boolean exists = Files.exists(replica, LinkOption.NOFOLLOW_LINKS);

@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.Target;
+import io.cbtfs.syncer.crypto.KeyFile;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -26,7 +27,7 @@ public final class Targets {
     String rest = colon < 0 ? uri : uri.substring(colon + 1);
     return switch (scheme) {
       case "file" -> new ReplicaTarget(resolve(rest, cwd));
-      case "archive" -> new ArchiveTarget(resolve(rest, cwd));
+      case "archive" -> archive(rest, cwd);
       default ->
           throw new IllegalArgumentException(
               "unknown target '"
@@ -39,11 +40,29 @@ public final class Targets {
     };
   }
 
+  /** The query that names an archive's key file: {@code archive:DIR?encrypt-key=PATH}. */
+  public static final String KEY_QUERY = "?encrypt-key=";
+
+  private static ArchiveTarget archive(String rest, Path cwd) {
+    int q = rest.lastIndexOf(KEY_QUERY);
+    if (q < 0) {
+      return new ArchiveTarget(resolve(rest, cwd));
+    }
+    Path key = resolve(rest.substring(q + KEY_QUERY.length()), cwd);
+    return new ArchiveTarget(resolve(rest.substring(0, q), cwd), KeyFile.load(key));
+  }
+
   /** The canonical URI of a target given relative to {@code cwd}. */
   public static String absolute(String uri, Path cwd) {
     TargetScheme extra = scheme(uri);
     if (extra != null) {
       return extra.absolute(uri, cwd);
+    }
+    int q = uri.lastIndexOf(KEY_QUERY);
+    if (uri.startsWith("archive:") && q >= 0) { // the key's path, absolute, is kept
+      return parse(uri.substring(0, q), cwd).describe()
+          + KEY_QUERY
+          + resolve(uri.substring(q + KEY_QUERY.length()), cwd);
     }
     return parse(uri, cwd).describe();
   }

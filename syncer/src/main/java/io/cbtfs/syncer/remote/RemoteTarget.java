@@ -6,6 +6,8 @@ import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.TargetState;
+import io.cbtfs.syncer.crypto.EncryptionKey;
+import io.cbtfs.syncer.crypto.KeyFile;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
@@ -52,8 +54,21 @@ public final class RemoteTarget implements Target {
   private final boolean archive;
   private final byte[] token;
   private final String pin;
+  private final EncryptionKey key; // seals the records sent to an archive; null: clear
 
   RemoteTarget(String host, int port, String name, boolean archive, byte[] token, String pin) {
+    this(host, port, name, archive, token, pin, null);
+  }
+
+  RemoteTarget(
+      String host,
+      int port,
+      String name,
+      boolean archive,
+      byte[] token,
+      String pin,
+      EncryptionKey key) {
+    this.key = key;
     this.host = host;
     this.port = port;
     this.name = name;
@@ -82,13 +97,26 @@ public final class RemoteTarget implements Target {
     if (tokenFile == null || tokenFile.isEmpty()) {
       throw new IllegalArgumentException("cbtfs:// needs token-file=PATH or $CBTFS_TOKEN_FILE");
     }
+    String keyFile = q.get("encrypt-key");
+    if (keyFile != null && !q.containsKey("archive")) {
+      throw new IllegalArgumentException(
+          "--encrypt-key needs an archive (cbtfs://HOST:PORT/NAME?archive): a receiver's replica "
+              + "applies blocks and cannot hold them encrypted");
+    }
     return new RemoteTarget(
         a.host(),
         a.port(),
         a.name(),
         q.containsKey("archive"),
         Tokens.load(Path.of(tokenFile)),
-        insecure ? null : pin);
+        insecure ? null : pin,
+        keyFile == null || keyFile.isEmpty() ? null : KeyFile.load(Path.of(keyFile)));
+  }
+
+  /** An encrypted archive's records travel and rest sealed: the receiver never sees them. */
+  @Override
+  public EncryptionKey recordKey() {
+    return key;
   }
 
   /**

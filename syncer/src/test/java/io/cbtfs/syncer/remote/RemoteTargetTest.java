@@ -351,6 +351,64 @@ class RemoteTargetTest {
     assertThat(r.generation()).isEqualTo(1);
   }
 
+  /** Issue 23: the receiver stores sealed records it cannot read, and enforces one key a chain. */
+  @Test
+  void anEncryptedArchiveIsStoredSealedAndReadOnlyWithItsKey() throws IOException {
+    Path keyA = tmp.resolve("a.key");
+    Path keyB = tmp.resolve("b.key");
+    io.cbtfs.syncer.crypto.KeyFile.create(keyA, io.cbtfs.syncer.crypto.EncryptionKey.generate());
+    io.cbtfs.syncer.crypto.KeyFile.create(keyB, io.cbtfs.syncer.crypto.EncryptionKey.generate());
+    byte[] pattern = new byte[4096];
+    new Random(4242).nextBytes(pattern);
+    tracked.beforeWrite(1 << 20, pattern.length);
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(pattern), 1 << 20);
+    }
+    tracked.afterWrite(1 << 20, pattern.length);
+    RemoteTarget archive = RemoteTarget.parse(uri("vm1", "&archive&encrypt-key=" + keyA));
+    long g1 = syncer.sync(source(), archive, false, SyncProgress.NONE).generation();
+    write(70_000, 5000, 3);
+    long g2 = syncer.sync(source(), archive, false, SyncProgress.NONE).generation();
+    Path atTwo = Files.copy(image, tmp.resolve("at-2"));
+    Path stored = root.resolve("vm1.archive");
+    try (var files = Files.list(stored)) {
+      for (Path f : files.toList()) {
+        byte[] b = Files.readAllBytes(f);
+        assertThat(
+                java.util.Collections.indexOfSubList(
+                    java.util.Arrays.asList(box(b)), java.util.Arrays.asList(box(pattern))))
+            .as("%s holds the block", f)
+            .isEqualTo(-1);
+      }
+    }
+    write(0, 5000, 4);
+    assertThatThrownBy(
+            () ->
+                syncer.sync(
+                    source(),
+                    RemoteTarget.parse(uri("vm1", "&archive&encrypt-key=" + keyB)),
+                    false,
+                    SyncProgress.NONE))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("encrypted with key");
+    assertThatThrownBy(() -> RemoteTarget.parse(uri("vm2", "&encrypt-key=" + keyA)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("needs an archive");
+    Path out = tmp.resolve("restored");
+    new ArchiveTarget(stored, io.cbtfs.syncer.crypto.KeyFile.load(keyA))
+        .restore(g2, out, io.cbtfs.syncer.local.Restorable.RestoreProgress.NONE);
+    assertThat(g2).isGreaterThan(g1);
+    assertThat(Files.mismatch(out, atTwo)).isEqualTo(-1L);
+  }
+
+  private static Byte[] box(byte[] b) {
+    Byte[] out = new Byte[b.length];
+    for (int i = 0; i < b.length; i++) {
+      out[i] = b[i];
+    }
+    return out;
+  }
+
   @Test
   void archivesLiveBesideReplicas() throws IOException {
     RemoteTarget archive = RemoteTarget.parse(uri("vm1", "&archive"));

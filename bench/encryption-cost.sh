@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# What client-side encryption costs (issue 23): the same full sync of a SIZE_MIB image of random
+# bytes, through a real mount, to S3Proxy (filesystem backend, loopback, same disk), in clear and
+# with --encrypt-key, ROUNDS times each, alternating, each into a store of its own (nothing to
+# deduplicate); then a full sync to an archive: folder, in clear and encrypted. Page cache dropped
+# before each sync. Prints each time and the ratio of the medians.
+# Usage: bench/encryption-cost.sh [SIZE_MIB] [ROUNDS] (default 1024 3). Needs root (FUSE).
+set -euo pipefail
+root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+size_mib="${1:-1024}"
+rounds="${2:-3}"
+cbtfs="$root/bin/cbtfs"
+jar="$root/s3/target/s3proxy/s3proxy.jar"
+"$cbtfs" --version >/dev/null
+[[ -f "$jar" ]] || { echo "no $jar: build the s3 module's tests once (mvn -pl s3 -am verify)" >&2; exit 1; }
+work="$(mktemp -d /var/tmp/cbtfs-enc-bench.XXXXXX)"
+mkdir -p "$work"/{images,mnt,s3/data/bench}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/s3/conf" <<CONF
+s3proxy.endpoint=http://127.0.0.1:$port
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=bench
+s3proxy.credential=bench-secret
+jclouds.provider=filesystem
+jclouds.filesystem.basedir=$work/s3/data
+CONF
+printf '[default]\naws_access_key_id = bench\naws_secret_access_key = bench-secret\n' > "$work/s3/credentials"
+export AWS_SHARED_CREDENTIALS_FILE="$work/s3/credentials"
+java -Xmx512m -jar "$jar" --properties "$work/s3/conf" > "$work/s3/log" 2>&1 &
+s3pid=$!
+cleanup() {
+  "$cbtfs" unmount "$work/mnt" >/dev/null 2>&1 || fusermount -u -z "$work/mnt" 2>/dev/null || true
+  kill "$s3pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for ((i = 0; i < 300; i++)); do # up to a minute for S3Proxy to answer
+  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+  sleep 0.2
+done
+endpoint="http://127.0.0.1:$port"
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+dd if=/dev/urandom of="$work/images/a.raw" bs=1M count="$size_mib" status=none
+"$cbtfs" key create "$work/bench.key" >/dev/null
+"$cbtfs" mount --daemon "$work/images" "$work/mnt" >/dev/null
+
+secs() { # TARGET [OPTIONS...] -> seconds of one full sync
+  local target="$1"
+  shift
+  drop
+  "$cbtfs" sync --json "$work/mnt/a.raw" "$target" "$@" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+clear=()
+sealed=()
+for ((r = 1; r <= rounds; r++)); do
+  clear+=("$(secs "s3://bench/clear$r/a" --s3-endpoint "$endpoint")")
+  sealed+=("$(secs "s3://bench/sealed$r/a" --s3-endpoint "$endpoint" --encrypt-key "$work/bench.key")")
+done
+a_clear=$(secs "archive:$work/arch-clear")
+a_sealed=$(secs "archive:$work/arch-sealed" --encrypt-key "$work/bench.key")
+
+mc=$(median "${clear[@]}")
+ms=$(median "${sealed[@]}")
+printf "full sync of %d MiB of random data through a mount; S3Proxy (filesystem) on loopback; %s cores\n" \
+  "$size_mib" "$(nproc)"
+printf "s3 clear:     %s s   median %.2f s (%.0f MiB/s)\n" "${clear[*]}" "$mc" "$(echo "$size_mib / $mc" | bc -l)"
+printf "s3 encrypted: %s s   median %.2f s (%.0f MiB/s)\n" "${sealed[*]}" "$ms" "$(echo "$size_mib / $ms" | bc -l)"
+printf "s3 encrypted/clear time: %.3fx\n" "$(echo "$ms / $mc" | bc -l)"
+printf "archive clear %.2f s, encrypted %.2f s: %.3fx\n" "$a_clear" "$a_sealed" "$(echo "$a_sealed / $a_clear" | bc -l)"
