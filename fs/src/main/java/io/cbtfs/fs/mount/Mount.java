@@ -17,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -32,15 +31,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class Mount implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Mount.class);
-  private static final long START_TIMEOUT_SECONDS = 30;
   private static final long UNMOUNT_TIMEOUT_SECONDS = 30;
 
   private final MountOptions options;
   private final ImageFileSystem fs;
   private final BackingDirLock backingLock;
   private final ServingLoop loop;
-  private final Thread loopThread;
-  private final CompletableFuture<Integer> loopResult = new CompletableFuture<>();
+  private final ServingThread serving;
   private boolean closed;
   private volatile boolean changesRefused;
 
@@ -53,16 +50,7 @@ public final class Mount implements AutoCloseable {
     this.fs = fs;
     this.loop = loop;
     this.backingLock = backingLock;
-    this.loopThread =
-        new Thread(
-            () -> {
-              try {
-                loopResult.complete(loop.run());
-              } catch (Throwable t) {
-                loopResult.completeExceptionally(t);
-              }
-            },
-            "cbtfs-fuse-loop");
+    this.serving = new ServingThread(loop);
   }
 
   /**
@@ -99,8 +87,7 @@ public final class Mount implements AutoCloseable {
       ImageFiles files = new ImageFiles(options.backingDir(), options.stateDir());
       ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get(), tracking);
       mount = new Mount(options, fs, ServingLoop.open(options, fs, observer), backingLock);
-      mount.loopThread.start();
-      mount.awaitServing();
+      mount.serving.startAndAwaitServing(options.mountPoint().toString());
     } catch (IOException | RuntimeException e) {
       if (trackers != null) {
         trackers.close();
@@ -115,39 +102,6 @@ public final class Mount implements AutoCloseable {
         options.stateDir(),
         mount.transport().label());
     return mount;
-  }
-
-  private void awaitServing() throws IOException {
-    try {
-      CompletableFuture<Object> ready =
-          CompletableFuture.anyOf(
-              loopResult,
-              CompletableFuture.runAsync(
-                  () -> {
-                    try {
-                      loop.initialized().await();
-                    } catch (InterruptedException e) {
-                      Thread.currentThread().interrupt();
-                    }
-                  }));
-      ready.get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-    } catch (TimeoutException e) {
-      throw new CbtfsException("mount did not come up within " + START_TIMEOUT_SECONDS + " s");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new CbtfsException("interrupted while mounting");
-    } catch (ExecutionException e) {
-      throw new CbtfsException("FUSE loop failed to start: " + e.getCause(), e.getCause());
-    }
-    if (loopResult.isDone()) {
-      throw new CbtfsException(
-          transport().label()
-              + " could not mount "
-              + options.mountPoint()
-              + " (exit "
-              + loopResult.join()
-              + "); its reason is printed above");
-    }
   }
 
   /**
@@ -320,14 +274,14 @@ public final class Mount implements AutoCloseable {
   /** Blocks until the FUSE loop ends (unmounted by us or by anyone else). */
   public void awaitUnmounted() throws InterruptedException {
     try {
-      loopResult.get();
+      serving.result().get();
     } catch (ExecutionException e) {
       log.error("FUSE loop failed", e.getCause());
     }
   }
 
   public boolean isServing() {
-    return !loopResult.isDone();
+    return !serving.result().isDone();
   }
 
   /**
@@ -349,8 +303,8 @@ public final class Mount implements AutoCloseable {
       unmount(options.mountPoint());
     }
     try {
-      loopResult.get(UNMOUNT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-      loopThread.join(TimeUnit.SECONDS.toMillis(UNMOUNT_TIMEOUT_SECONDS));
+      serving.result().get(UNMOUNT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      serving.join(UNMOUNT_TIMEOUT_SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while waiting for the FUSE loop to end");
@@ -463,7 +417,7 @@ public final class Mount implements AutoCloseable {
       unmount(options.mountPoint(), true);
     }
     try {
-      loopResult.get(waitNanos, TimeUnit.NANOSECONDS);
+      serving.result().get(waitNanos, TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;

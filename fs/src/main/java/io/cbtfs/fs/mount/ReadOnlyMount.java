@@ -12,7 +12,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -29,19 +28,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReadOnlyMount implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReadOnlyMount.class);
-  private static final long START_TIMEOUT_SECONDS = 30;
   private static final long UNMOUNT_TIMEOUT_SECONDS = 30;
 
   private final Path mountPoint;
   private final ReadOnlyFileSystem fs;
   private final ServingLoop loop;
-  private final CompletableFuture<Integer> loopResult = new CompletableFuture<>();
+  private final ServingThread serving;
   private boolean closed;
 
   private ReadOnlyMount(Path mountPoint, ReadOnlyFileSystem fs, ServingLoop loop) {
     this.mountPoint = mountPoint;
     this.fs = fs;
     this.loop = loop;
+    this.serving = new ServingThread(loop);
   }
 
   /**
@@ -89,7 +88,7 @@ public final class ReadOnlyMount implements AutoCloseable {
             fs,
             RequestObserver.NONE);
     ReadOnlyMount mount = new ReadOnlyMount(mp, fs, loop);
-    mount.serve();
+    mount.serving.startAndAwaitServing(mp.toString());
     log.info(
         "mounted {} read-only on {} (FUSE transport: {})", source, mp, mount.transport().label());
     return mount;
@@ -113,44 +112,6 @@ public final class ReadOnlyMount implements AutoCloseable {
     return List.of("cbtfs", "-f", "-o", String.join(",", opts), mountPoint.toString());
   }
 
-  private void serve() throws IOException {
-    Thread t =
-        new Thread(
-            () -> {
-              try {
-                loopResult.complete(loop.run());
-              } catch (Throwable e) {
-                loopResult.completeExceptionally(e);
-              }
-            },
-            "cbtfs-fuse-loop");
-    t.start();
-    try {
-      CompletableFuture.anyOf(
-              loopResult,
-              CompletableFuture.runAsync(
-                  () -> {
-                    try {
-                      loop.initialized().await();
-                    } catch (InterruptedException e) {
-                      Thread.currentThread().interrupt();
-                    }
-                  }))
-          .get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-    } catch (TimeoutException e) {
-      throw new CbtfsException("mount did not come up within " + START_TIMEOUT_SECONDS + " s");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new CbtfsException("interrupted while mounting");
-    } catch (ExecutionException e) {
-      throw new CbtfsException("FUSE loop failed to start: " + e.getCause(), e.getCause());
-    }
-    if (loopResult.isDone()) {
-      throw new CbtfsException(
-          transport().label() + " could not mount " + mountPoint + "; its reason is printed above");
-    }
-  }
-
   public Path mountPoint() {
     return mountPoint;
   }
@@ -163,7 +124,7 @@ public final class ReadOnlyMount implements AutoCloseable {
   /** Blocks until the FUSE loop ends (unmounted by us or by anyone else). */
   public void awaitUnmounted() throws InterruptedException {
     try {
-      loopResult.get();
+      serving.result().get();
     } catch (ExecutionException e) {
       log.error("FUSE loop failed", e.getCause());
     }
@@ -179,7 +140,7 @@ public final class ReadOnlyMount implements AutoCloseable {
       return;
     }
     closed = true;
-    if (!loopResult.isDone()) {
+    if (!serving.result().isDone()) {
       try {
         Mount.unmount(mountPoint);
       } catch (CbtfsException busy) {
@@ -188,7 +149,7 @@ public final class ReadOnlyMount implements AutoCloseable {
       }
     }
     try {
-      loopResult.get(UNMOUNT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      serving.result().get(UNMOUNT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (ExecutionException | TimeoutException e) {
