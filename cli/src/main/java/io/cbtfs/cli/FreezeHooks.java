@@ -15,28 +15,63 @@ import java.util.Map;
  * once the pre-hook ran: a guest is never left frozen by a failed sync. Their output goes to
  * standard error (standard output carries the report); each sees {@code CBTFS_IMAGE} and {@code
  * CBTFS_TARGET}.
+ *
+ * <p>Ctrl-C or SIGTERM while frozen (during the pre-hook, or before the drain) exits the JVM
+ * without unwinding the sync's thread: a shutdown hook runs the post-hook then.
  */
 final class FreezeHooks {
-  static final FreezeHooks NONE = new FreezeHooks(null, null, Map.of());
+  static final FreezeHooks NONE = new FreezeHooks(null, null, Map.of(), ExitHooks.RUNTIME);
+
+  /** Where the thaw at exit is registered: the JVM's shutdown hooks, or what a test injects. */
+  interface ExitHooks {
+    ExitHooks RUNTIME =
+        new ExitHooks() {
+          @Override
+          public void add(Thread hook) {
+            Runtime.getRuntime().addShutdownHook(hook);
+          }
+
+          @Override
+          public void remove(Thread hook) {
+            try {
+              Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+              // the hook itself, or another exit path: it thaws at most once anyway
+            }
+          }
+        };
+
+    void add(Thread hook);
+
+    void remove(Thread hook);
+  }
 
   private final String pre;
   private final String post;
   private final Map<String, String> env;
+  private final ExitHooks exitHooks;
+  private final Thread thawAtExit = new Thread(this::thawAtExit, "cbtfs-thaw");
   private boolean frozen;
   private String thawWarning = "";
 
-  private FreezeHooks(String pre, String post, Map<String, String> env) {
+  private FreezeHooks(String pre, String post, Map<String, String> env, ExitHooks exitHooks) {
     this.pre = pre;
     this.post = post;
     this.env = env;
+    this.exitHooks = exitHooks;
   }
 
   /** The hooks of a sync of {@code image} to {@code target}; null or blank: none. */
   static FreezeHooks of(String pre, String post, String image, String target) {
+    return of(pre, post, image, target, ExitHooks.RUNTIME);
+  }
+
+  static FreezeHooks of(String pre, String post, String image, String target, ExitHooks exit) {
     return new FreezeHooks(
         blank(pre) ? null : pre,
         blank(post) ? null : post,
-        Map.of("CBTFS_IMAGE", image, "CBTFS_TARGET", target));
+        Map.of("CBTFS_IMAGE", image, "CBTFS_TARGET", target),
+        exit);
   }
 
   private static boolean blank(String s) {
@@ -50,6 +85,9 @@ final class FreezeHooks {
    */
   synchronized void freeze() throws IOException {
     frozen = true;
+    if (post != null) { // before the pre-hook: an exit during it thaws once it is over (this lock)
+      exitHooks.add(thawAtExit);
+    }
     if (pre == null) {
       return;
     }
@@ -77,6 +115,9 @@ final class FreezeHooks {
     if (post == null) {
       return "";
     }
+    if (Thread.currentThread() != thawAtExit) {
+      exitHooks.remove(thawAtExit);
+    }
     try {
       int exit = run(post);
       if (exit != 0) {
@@ -87,6 +128,15 @@ final class FreezeHooks {
           "the --post-hook did not run: " + e.getMessage() + " (is the guest still frozen?)";
     }
     return thawWarning;
+  }
+
+  private synchronized void thawAtExit() {
+    if (frozen) {
+      String warning = thaw();
+      if (!warning.isEmpty()) {
+        System.err.println("cbtfs: warning: " + warning);
+      }
+    }
   }
 
   /** {@code progress}, with the post-hook run at the drain. */

@@ -8,6 +8,8 @@ import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,6 +56,53 @@ class FreezeHooksTest {
     hooks.around(SyncProgress.NONE).drained();
     assertThat(hooks.thaw())
         .isEqualTo("the --post-hook exited with 4 (is the guest still frozen?)");
+  }
+
+  /** The JVM's shutdown hooks as a list: "exiting" runs what is registered. */
+  private static final class FakeExit implements FreezeHooks.ExitHooks {
+    final List<Thread> hooks = new ArrayList<>();
+
+    @Override
+    public void add(Thread hook) {
+      hooks.add(hook);
+    }
+
+    @Override
+    public void remove(Thread hook) {
+      hooks.remove(hook);
+    }
+
+    void exit() {
+      for (Thread t : List.copyOf(hooks)) {
+        t.run();
+      }
+    }
+  }
+
+  @Test
+  void anExitWhileFrozenStillThawsOnce() throws IOException {
+    FakeExit exit = new FakeExit();
+    FreezeHooks hooks = FreezeHooks.of(append("freeze"), append("thaw"), "a", "b", exit);
+    hooks.freeze();
+
+    exit.exit(); // Ctrl-C before the drain: the sync's thread never gets to its thaw
+
+    assertThat(log()).isEqualTo("freeze a b\nthaw a b\n");
+    hooks.around(SyncProgress.NONE).drained();
+    assertThat(hooks.thaw()).isEmpty();
+    assertThat(log()).as("once").isEqualTo("freeze a b\nthaw a b\n");
+  }
+
+  @Test
+  void aThawedSyncLeavesNoHookBehind() throws IOException {
+    FakeExit exit = new FakeExit();
+    FreezeHooks hooks = FreezeHooks.of(append("freeze"), append("thaw"), "a", "b", exit);
+    hooks.freeze();
+    hooks.around(SyncProgress.NONE).drained();
+
+    assertThat(exit.hooks).isEmpty();
+    exit.exit();
+    assertThat(log()).isEqualTo("freeze a b\nthaw a b\n");
   }
 
   @Test

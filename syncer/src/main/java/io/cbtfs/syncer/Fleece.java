@@ -28,6 +28,7 @@ public final class Fleece implements BlockSaver, AutoCloseable {
   private final AtomicLong used = new AtomicLong();
   private final ConcurrentHashMap<Long, Long> offsets = new ConcurrentHashMap<>();
   private volatile long limitBytes;
+  private volatile long sizeAtDrain = -1;
 
   private Fleece(FileChannel image, FleeceStore store, BlockGeometry geometry, FleeceLimit limit) {
     this.image = image;
@@ -53,6 +54,19 @@ public final class Fleece implements BlockSaver, AutoCloseable {
   @Override
   public void protecting(long blockCount) {
     limitBytes = limit.bytesFor(blockCount * geometry.blockSize());
+    try {
+      sizeAtDrain = image.size(); // while the writes wait: a truncate after it is copied aside
+    } catch (IOException e) {
+      sizeAtDrain = -1; // the pipeline takes the size itself, as a sync with no snapshot does
+    }
+  }
+
+  /**
+   * The image's size at the drain, or -1 if unknown: what the sync sends (a truncate after the
+   * drain must not change it, nor a write that grew the image send bytes newer than the drain).
+   */
+  long sizeAtDrain() {
+    return sizeAtDrain;
   }
 
   @Override

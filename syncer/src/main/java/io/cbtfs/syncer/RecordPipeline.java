@@ -63,7 +63,8 @@ final class RecordPipeline implements AutoCloseable {
     this.file = file;
     this.image = image;
     this.hints = hints;
-    this.imageSize = image.size();
+    this.imageSize =
+        fleece != null && fleece.sizeAtDrain() >= 0 ? fleece.sizeAtDrain() : image.size();
     this.geometry = geometry;
     this.maxRecordBytes = Math.max(1, maxRecordBytes / geometry.blockSize()) * geometry.blockSize();
     this.threads = threads;
@@ -115,7 +116,7 @@ final class RecordPipeline implements AutoCloseable {
     return image;
   }
 
-  /** The image's size when it was opened: what the sync sends. */
+  /** The image's size at a point-in-time sync's drain, else when it was opened: what it sends. */
   long imageSize() {
     return imageSize;
   }

@@ -4,7 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.syncer.local.ReplicaTarget;
+import io.cbtfs.tracker.FileStateIo;
+import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.SnapshotBrokenException;
+import io.cbtfs.tracker.StateIo;
+import io.cbtfs.tracker.TrackerStore;
+import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -12,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -129,6 +135,112 @@ class PointInTimeSyncTest {
 
     assertThat(r.full()).isTrue();
     assertThat(Files.mismatch(replicaFile, tmp.resolve("atDrain"))).isEqualTo(-1L);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  /** The real state I/O, which runs {@code atNextWrite} (once) at its next write. */
+  private static final class HookedStateIo implements StateIo {
+    final AtomicReference<IoAction> atNextWrite = new AtomicReference<>();
+
+    interface IoAction {
+      void run() throws IOException;
+    }
+
+    @Override
+    public byte[] read(Path file) throws IOException {
+      return FileStateIo.INSTANCE.read(file);
+    }
+
+    @Override
+    public boolean exists(Path file) throws IOException {
+      return FileStateIo.INSTANCE.exists(file);
+    }
+
+    @Override
+    public void write(Path file, byte[] bytes) throws IOException {
+      IoAction a = atNextWrite.getAndSet(null);
+      if (a != null) {
+        a.run();
+      }
+      FileStateIo.INSTANCE.write(file, bytes);
+    }
+
+    @Override
+    public void writeAt(Path file, long position, byte[] bytes) throws IOException {
+      FileStateIo.INSTANCE.writeAt(file, position, bytes);
+    }
+
+    @Override
+    public void fsync(Path file, boolean dataOnly) throws IOException {
+      FileStateIo.INSTANCE.fsync(file, dataOnly);
+    }
+
+    @Override
+    public void rename(Path from, Path to) throws IOException {
+      FileStateIo.INSTANCE.rename(from, to);
+    }
+
+    @Override
+    public void delete(Path file) throws IOException {
+      FileStateIo.INSTANCE.delete(file);
+    }
+
+    @Override
+    public void fsyncDirectory(Path dir) throws IOException {
+      FileStateIo.INSTANCE.fsyncDirectory(dir);
+    }
+  }
+
+  /** The fixture's tracking reopened on a {@link HookedStateIo}. */
+  private HookedStateIo hookStateIo() throws IOException {
+    HookedStateIo io = new HookedStateIo();
+    fx.store.close();
+    fx.store =
+        TrackerStore.open(
+            fx.image.resolveSibling(".cbtfs"), TrackingOptions.defaults(SyncFixture.G), io);
+    fx.tracked = fx.store.image("disk.img", Fingerprint.sizeOnly(Files.size(fx.image)));
+    return io;
+  }
+
+  @Test
+  void aShrinkRightAfterTheDrainIsNotInTheSync() throws IOException {
+    fx.write(50L * BLOCK, random(BLOCK, 9)); // dirty past the new end: the fleece has it
+    HookedStateIo io = hookStateIo();
+    Path atDrain = Files.write(tmp.resolve("atDrain"), Files.readAllBytes(fx.image));
+    long from = 40L * BLOCK + 123;
+    long to = Files.size(fx.image);
+    io.atNextWrite.set( // the drain's own save: before the sync reads the size
+        () -> {
+          fx.tracked.beforeWrite(from, to - from); // as TrackingWrites.truncate does
+          try (RandomAccessFile f = new RandomAccessFile(fx.image.toFile(), "rw")) {
+            f.setLength(from);
+          } finally {
+            fx.tracked.afterWrite(from, to - from);
+          }
+          fx.tracked.noteSize(from);
+        });
+
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, SyncProgress.NONE);
+
+    assertThat(Files.size(fx.image)).as("shrunk during the sync").isEqualTo(from);
+    assertThat(Files.mismatch(replicaFile, atDrain)).isEqualTo(-1L);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  @Test
+  void aGrowRightAfterTheDrainIsNotInTheSync() throws IOException {
+    HookedStateIo io = hookStateIo();
+    Path atDrain = Files.write(tmp.resolve("atDrain"), Files.readAllBytes(fx.image));
+    // the drain's own save, once the writes passed its gate: before the sync reads the size
+    io.atNextWrite.set(() -> fx.write(4L << 20, random(BLOCK, 8))); // grows the image
+
+    SyncReport r = syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, true, SyncProgress.NONE);
+
+    assertThat(Files.size(fx.image)).as("grown during the sync").isEqualTo((4L << 20) + BLOCK);
+    assertThat(r.full()).isTrue();
+    assertThat(Files.mismatch(replicaFile, atDrain)).isEqualTo(-1L);
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
   }

@@ -9,7 +9,10 @@ import java.io.IOException;
  * <p>Thread safety: called by many writers at once, never twice for one block.
  */
 public interface BlockSaver {
-  /** The sync protects {@code blockCount} blocks: what a limit in percent is a share of. */
+  /**
+   * The sync protects {@code blockCount} blocks: what a limit in percent is a share of. Called at
+   * the drain's instant, while the writes wait at its gate (no I/O of image data here).
+   */
   void protecting(long blockCount);
 
   /**

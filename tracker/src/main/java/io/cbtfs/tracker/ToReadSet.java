@@ -97,9 +97,8 @@ public final class ToReadSet implements WriteBarrier {
   }
 
   private void protect(long block) {
-    if (broken != null) {
-      return;
-    }
+    // Even once broken, the stripe: a read of the block that began before the break goes on, and
+    // the write must land after it (the record is shipped; a break only fails the later reads)
     ReentrantLock lock = stripe(block);
     lock.lock();
     try {

@@ -172,6 +172,25 @@ class ToReadSetTest {
   }
 
   @Test
+  void aBreakDuringARecordsReadStillHoldsAWriteToItUntilTheReadIsDone() throws Exception {
+    RecordingSaver saver = new RecordingSaver();
+    ToReadSet set = setOf(saver, 3, 4, 9);
+    ToReadSet.Reading reading = set.read(3, 2); // began before the break: it reads on
+    saver.failure = new IOException("No space left on device");
+    set.beforeWrite(9 * 4096, 4096); // the break
+    Thread writer = new Thread(() -> set.beforeWrite(3 * 4096, 4096), "writer");
+    writer.start();
+    awaitParked(writer);
+
+    assertThat(writer.getState())
+        .as("the write must not land on a block being read, broken or not")
+        .isNotEqualTo(Thread.State.TERMINATED);
+    reading.close();
+    writer.join();
+    assertThat(set.broken()).isNotNull();
+  }
+
+  @Test
   void aWriteStartingDuringTheDrainWaitsForTheSetAndIsProtected() throws Exception {
     try (TrackerStore store =
         TrackerStore.open(dir.resolve("state"), TrackingOptions.defaults(G))) {
