@@ -126,7 +126,8 @@ final class GenerationMount {
         throw new IllegalArgumentException(
             "mount --read-only serves archive:DIR or s3://BUCKET/STORE[/IMAGE], not " + source);
       }
-      Path dir = Path.of(source.substring("archive:".length()));
+      // the folder, without a folded-in ?encrypt-key=FILE (else the key file would name it)
+      Path dir = Path.of(source.substring("archive:".length()).replaceFirst("\\?.*$", ""));
       String name = dir.getFileName() == null ? "image" : dir.getFileName().toString();
       out.add(source(name.replaceFirst("\\.archive$", ""), archive, archive.generations()));
     }
@@ -136,11 +137,15 @@ final class GenerationMount {
     return out;
   }
 
-  /** A source whose generations all know their size (an object without metadata is read). */
+  /**
+   * A source whose generations all know their size (an object without metadata is read) and open
+   * under the key given (an encrypted one is refused now, not at its first read).
+   */
   private static GenerationFiles.Source source(
       String name, Restorable store, List<Restorable.Generation> generations) throws IOException {
     List<Restorable.Generation> sized = new ArrayList<>();
     for (Restorable.Generation g : generations) {
+      store.requireKeyFor(g.generation()); // no key, or the wrong one: refused before mounting
       if (g.imageSize() < 0) {
         try (StoredImage i = store.open(g.generation(), new PieceCache(0))) {
           g = new Restorable.Generation(g.generation(), g.full(), i.imageSize(), g.created(), -1);

@@ -3,6 +3,7 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cbtfs.fs.mount.ProcMounts;
 import io.cbtfs.s3.S3ProxyServer;
 import io.cbtfs.syncer.DeltaIndex;
 import io.cbtfs.syncer.RecordKind;
@@ -220,6 +221,110 @@ class GenerationMountIT {
       assertThat(truncate.exitCode()).isNotZero();
       assertThat(truncate.output()).contains("Read-only file system");
       assertThat(Files.mismatch(first, steps.get(0).copy())).isEqualTo(-1L);
+    }
+  }
+
+  /**
+   * An encrypted archive and an encrypted store: with their key every generation reads as its
+   * restore; without it, or with another key, the mount is refused in one line before it mounts.
+   */
+  @Test
+  void encryptedGenerationsMountWithTheirKeyAndAreRefusedWithoutIt() throws Exception {
+    Tools.require("cmp");
+    Path key = tmp.resolve("vm1.key");
+    Path other = tmp.resolve("other.key");
+    ok("key", "create", key.toString());
+    ok("key", "create", other.toString());
+    String sealedArchive = "archive:" + tmp.resolve("vm1-sealed.archive");
+    String sealedStore = "s3://backups/sealed/vm1";
+    List<long[]> generations = new ArrayList<>(); // archive's, store's
+    List<Path> copies = new ArrayList<>();
+    Random rnd = new Random(3);
+    for (int step = 0; step < 3; step++) {
+      if (step > 0) {
+        byte[] data = new byte[1 + rnd.nextInt(500_000)];
+        rnd.nextBytes(data);
+        write("vm1.raw", rnd.nextInt(IMAGE_BYTES - data.length), data);
+        write("vm1.raw", 20 << 20, new byte[1 << 20]);
+      }
+      long[] g = new long[2];
+      int i = 0;
+      for (String target : List.of(sealedArchive, sealedStore)) {
+        Tools.Result r =
+            ok(
+                "sync",
+                folder.image("vm1.raw").toString(),
+                target,
+                "--s3-endpoint",
+                endpoint,
+                "--encrypt-key",
+                key.toString());
+        Matcher m = GENERATION.matcher(r.output());
+        assertThat(m.find()).as(r.output()).isTrue();
+        g[i++] = Long.parseLong(m.group(1));
+      }
+      generations.add(g);
+      Path copy = tmp.resolve("sealed-copy-" + step);
+      Files.copy(folder.backingFile("vm1.raw"), copy);
+      copies.add(copy);
+    }
+    for (String source : List.of(sealedArchive, sealedStore)) {
+      for (String[] keyArgs :
+          List.of(new String[0], new String[] {"--encrypt-key", other.toString()})) {
+        Path mnt = Files.createDirectories(tmp.resolve("refused-" + copies.size()));
+        List<String> args =
+            new ArrayList<>(
+                List.of(
+                    "mount",
+                    "--read-only",
+                    "--transport",
+                    MountedFolder.transport().label(),
+                    "--s3-endpoint",
+                    endpoint));
+        args.addAll(List.of(keyArgs));
+        args.addAll(List.of(source, mnt.toString()));
+        Tools.Result r = Cbtfs.run(env, args.toArray(String[]::new));
+        assertThat(r.exitCode()).as(r.output()).isEqualTo(1);
+        assertThat(r.output().strip().lines()).as(r.output()).hasSize(1);
+        assertThat(r.output())
+            .contains("encrypted")
+            .contains(keyArgs.length == 0 ? "give its key with --encrypt-key" : "not with the");
+        assertThat(ProcMounts.isMounted(mnt)).isFalse();
+      }
+    }
+    try (ReadOnlyMountProcess a =
+            mount("ro-sealed-archive", sealedArchive, "--encrypt-key", key.toString());
+        ReadOnlyMountProcess s =
+            mount("ro-sealed-s3", sealedStore, "--encrypt-key", key.toString())) {
+      for (int step = 0; step < copies.size(); step++) {
+        long ag = generations.get(step)[0];
+        long sg = generations.get(step)[1];
+        Path fromArchive = a.mnt.resolve("vm1-sealed@" + ag);
+        Path fromStore = s.mnt.resolve("vm1@" + sg);
+        Path restoredArchive = tmp.resolve("sealed-restored-archive-" + ag);
+        Path restoredStore = tmp.resolve("sealed-restored-s3-" + sg);
+        ok(
+            "restore",
+            sealedArchive,
+            "--generation",
+            Long.toString(ag),
+            restoredArchive.toString(),
+            "--encrypt-key",
+            key.toString());
+        ok(
+            "restore",
+            sealedStore,
+            "--generation",
+            Long.toString(sg),
+            restoredStore.toString(),
+            "--s3-endpoint",
+            endpoint,
+            "--encrypt-key",
+            key.toString());
+        Tools.run("cmp sealed archive", "cmp", fromArchive.toString(), restoredArchive.toString());
+        Tools.run("cmp sealed s3", "cmp", fromStore.toString(), restoredStore.toString());
+        assertThat(Files.mismatch(fromArchive, copies.get(step))).isEqualTo(-1L);
+      }
     }
   }
 

@@ -198,6 +198,33 @@ public final class S3Target implements Restorable {
     return k == null ? "unencrypted" : "encrypted with key " + k;
   }
 
+  /** Refuses a generation whose manifest is sealed under no key this target was given. */
+  @Override
+  public void requireKeyFor(long generation) throws IOException {
+    try (S3Store store = new S3Store(location)) {
+      String stored = storedKey(store, generation);
+      if (stored != null && key == null) {
+        throw new CbtfsException(
+            describe()
+                + ": generation "
+                + generation
+                + " is encrypted (key "
+                + stored
+                + "): give its key with --encrypt-key");
+      }
+      if (stored != null && !stored.equals(key.fingerprint())) {
+        throw new CbtfsException(
+            describe()
+                + ": generation "
+                + generation
+                + " is encrypted with key "
+                + stored
+                + ", not with the given key "
+                + key.fingerprint());
+      }
+    }
+  }
+
   /** This target's key fingerprint, or null without a key. */
   String keyName() {
     return key == null ? null : key.fingerprint();

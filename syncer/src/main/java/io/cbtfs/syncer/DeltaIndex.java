@@ -1,7 +1,11 @@
 package io.cbtfs.syncer;
 
+import io.cbtfs.syncer.crypto.EncryptionKey;
+import java.io.BufferedInputStream;
 import java.io.DataInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
@@ -14,12 +18,19 @@ import java.util.List;
  * record headers and checks them as {@link DeltaReader} does (bounds, order, the trailer's count,
  * byte sum and SHA-256 chain over the headers), so the index is the delta's own; {@link #read} then
  * fetches one record's payload, decodes it and checks its CRC32C before a byte is used.
+ *
+ * <p>A sealed delta hides its records' places inside the seals: {@link #of(FileChannel, String,
+ * EncryptionKey)} indexes it by reading it whole through {@link DeltaReader} under the key (every
+ * seal, the end mark and the trailer checked), noting where each sealed record lies; a read then
+ * opens just that record again through {@link RecordSeal}.
  */
 public final class DeltaIndex {
   /**
    * One record of the delta.
    *
-   * @param payloadAt where its payload starts in the file
+   * @param payloadAt where its payload starts in the file (a sealed record's: the sealed bytes)
+   * @param payloadLength its payload's length (a sealed record's: the sealed bytes')
+   * @param sealedIndex its index among the delta's sealed records, or -1 if it is in clear
    */
   public record Entry(
       RecordKind kind,
@@ -27,16 +38,29 @@ public final class DeltaIndex {
       int byteLength,
       int payloadLength,
       int checksum,
-      long payloadAt) {}
+      long payloadAt,
+      long sealedIndex) {
+    public Entry(
+        RecordKind kind,
+        long byteOffset,
+        int byteLength,
+        int payloadLength,
+        int checksum,
+        long payloadAt) {
+      this(kind, byteOffset, byteLength, payloadLength, checksum, payloadAt, -1);
+    }
+  }
 
   private static final RecordCodec CODEC = new RecordCodec();
 
   private final DeltaHeader header;
   private final List<Entry> entries;
+  private final RecordSeal seal; // null: records in clear
 
-  private DeltaIndex(DeltaHeader header, List<Entry> entries) {
+  private DeltaIndex(DeltaHeader header, List<Entry> entries, RecordSeal seal) {
     this.header = header;
     this.entries = entries;
+    this.seal = seal;
   }
 
   public DeltaHeader header() {
@@ -54,9 +78,23 @@ public final class DeltaIndex {
    *     wrong
    */
   public static DeltaIndex of(FileChannel file, String source) throws IOException {
+    return of(file, source, null);
+  }
+
+  /**
+   * Indexes the delta in {@code file}, whose records may be sealed with {@code key}.
+   *
+   * @throws CorruptDeltaException naming {@code source} if a header, the trailer or the chain is
+   *     wrong, or if the delta is sealed and {@code key} is null or another key
+   */
+  public static DeltaIndex of(FileChannel file, String source, EncryptionKey key)
+      throws IOException {
     byte[] h = new byte[DeltaHeader.BYTES];
     read(file, h, DeltaHeader.BYTES, 0, source, "header");
     DeltaHeader header = DeltaHeader.decode(h, source);
+    if (header.sealed()) {
+      return ofSealed(file, source, key);
+    }
     RecordCodec codec = new RecordCodec();
     MessageDigest chain = BlockHashes.sha256();
     List<Entry> entries = new ArrayList<>();
@@ -74,7 +112,7 @@ public final class DeltaIndex {
             entries.size(),
             dataBytes,
             chain);
-        return new DeltaIndex(header, List.copyOf(entries));
+        return new DeltaIndex(header, List.copyOf(entries), null);
       }
       read(file, head, RecordHeader.BYTES, at, source, "record " + entries.size());
       RecordHeader r = RecordHeader.decode(head);
@@ -114,23 +152,93 @@ public final class DeltaIndex {
   }
 
   /**
+   * A sealed delta, read whole under {@code key} by {@link DeltaReader} (the one parser of sealed
+   * records): each record it hands over lies between where the one before ended and where the
+   * reader stands now, as it reads no further than the record's sealed bytes.
+   */
+  private static DeltaIndex ofSealed(FileChannel file, String source, EncryptionKey key)
+      throws IOException {
+    List<Entry> entries = new ArrayList<>();
+    long[] start = {DeltaHeader.BYTES};
+    Position in =
+        new Position(new BufferedInputStream(Channels.newInputStream(file.position(0)), 1 << 20));
+    DeltaReader.Summary s =
+        DeltaReader.read(
+            in,
+            source,
+            (kind, offset, data, length) -> {
+              long end = in.position;
+              entries.add(
+                  new Entry(
+                      kind,
+                      offset,
+                      length,
+                      (int) (end - start[0] - RecordHeader.BYTES),
+                      RecordCodec.checksum(kind, offset, data, length),
+                      start[0] + RecordHeader.BYTES,
+                      entries.size()));
+              start[0] = end;
+            },
+            key);
+    return new DeltaIndex(s.header(), List.copyOf(entries), new RecordSeal(key.seal(), s.header()));
+  }
+
+  /** What this delta's sealed records open with (null if they are in clear), for {@link #read}. */
+  public RecordSeal seal() {
+    return seal;
+  }
+
+  /**
    * The bytes of record {@code e} of the delta in {@code file}, decoded and checked against the
    * record's checksum.
    *
    * @throws CorruptDeltaException naming {@code source} and the record if they do not match
    */
   public static byte[] read(FileChannel file, String source, Entry e) throws IOException {
+    return read(file, source, e, null);
+  }
+
+  /**
+   * {@link #read(FileChannel, String, Entry)}, opening a sealed record with {@code seal} (its
+   * delta's {@link #seal()}): its seal must hold the very record the index noted.
+   *
+   * @throws io.cbtfs.syncer.crypto.SealBrokenException if the sealed bytes fail to open
+   */
+  public static byte[] read(FileChannel file, String source, Entry e, RecordSeal seal)
+      throws IOException {
     String where = "record at offset " + e.byteOffset();
     byte[] bytes = new byte[e.byteLength()];
     if (e.kind() == RecordKind.ZERO) {
       return bytes;
     }
-    if (e.kind() == RecordKind.DATA_RAW) {
-      read(file, bytes, e.byteLength(), e.payloadAt(), source, where);
+    byte[] payload;
+    int payloadLength;
+    if (e.sealedIndex() >= 0) {
+      byte[] sealed = new byte[e.payloadLength()];
+      read(file, sealed, sealed.length, e.payloadAt(), source, where);
+      byte[] inner =
+          seal.open(sealed, sealed.length, e.sealedIndex(), source + " record " + e.sealedIndex());
+      RecordHeader r = RecordHeader.decode(java.util.Arrays.copyOf(inner, RecordHeader.BYTES));
+      if (r.marker() != e.kind().code
+          || r.offset() != e.byteOffset()
+          || r.length() != e.byteLength()
+          || r.checksum() != e.checksum()) {
+        throw new CorruptDeltaException(source, where + ": not the record its index noted");
+      }
+      payload = java.util.Arrays.copyOfRange(inner, RecordHeader.BYTES, inner.length);
+      payloadLength = payload.length;
     } else {
-      byte[] payload = new byte[e.payloadLength()];
-      read(file, payload, payload.length, e.payloadAt(), source, where);
-      CODEC.decompress(payload, payload.length, bytes, bytes.length, source + " " + where);
+      payload = new byte[e.payloadLength()];
+      payloadLength = payload.length;
+      read(file, payload, payloadLength, e.payloadAt(), source, where);
+    }
+    if (e.kind() == RecordKind.DATA_RAW) {
+      if (payloadLength != bytes.length) {
+        throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
+      }
+      bytes = payload;
+    } else {
+      CODEC.decompress(payload, payloadLength, bytes, bytes.length, source + " " + where);
     }
     if (RecordCodec.checksum(e.kind(), e.byteOffset(), bytes, bytes.length) != e.checksum()) {
       throw new CorruptDeltaException(source, where + ": checksum mismatch");
@@ -146,6 +254,40 @@ public final class DeltaIndex {
       if (file.read(b, at + b.position()) < 0) {
         throw new CorruptDeltaException(source, "truncated in " + what);
       }
+    }
+  }
+
+  /** Counts the bytes read through it: where the reader above it stands. */
+  private static final class Position extends FilterInputStream {
+    long position;
+
+    Position(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        position++;
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        position += n;
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      long skipped = super.skip(n);
+      position += skipped;
+      return skipped;
     }
   }
 }

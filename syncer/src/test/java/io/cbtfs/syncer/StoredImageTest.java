@@ -3,8 +3,10 @@ package io.cbtfs.syncer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cbtfs.syncer.crypto.EncryptionKey;
 import io.cbtfs.syncer.local.ArchiveTarget;
 import io.cbtfs.syncer.local.Restorable;
+import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
@@ -29,7 +31,7 @@ class StoredImageTest {
   @BeforeEach
   void fiveGenerations() throws IOException {
     fx = new SyncFixture(tmp, 4 << 20, 1);
-    archive = new ArchiveTarget(tmp.resolve("archive"));
+    archive = new ArchiveTarget(tmp.resolve("archive"), key());
     Random rnd = new Random(5);
     for (int gen = 1; gen <= 5; gen++) {
       if (gen == 3) { // grows
@@ -54,6 +56,16 @@ class StoredImageTest {
       syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
       images[gen] = Files.readAllBytes(fx.image);
     }
+  }
+
+  /** The key the archive seals its records with: none here (see {@code SealedStoredImageTest}). */
+  EncryptionKey key() {
+    return null;
+  }
+
+  /** What a damaged record's read throws. */
+  Class<? extends CbtfsException> damage() {
+    return CorruptDeltaException.class;
   }
 
   @AfterEach
@@ -106,15 +118,24 @@ class StoredImageTest {
 
   @Test
   void aDamagedRecordFailsTheReadsThatTouchItAndNoOthers() throws IOException {
+    damagedRecordFailsExactlyItsRange(false);
+  }
+
+  /**
+   * Damages the first data record of generation 2's delta, before the generation is opened or (if
+   * {@code openFirst}) after it was indexed, and reads around it.
+   */
+  void damagedRecordFailsExactlyItsRange(boolean openFirst) throws IOException {
     Path delta = tmp.resolve("archive").resolve("gen-00000002.cbtd");
     DeltaIndex.Entry hit;
     try (FileChannel ch = FileChannel.open(delta)) {
       hit =
-          DeltaIndex.of(ch, delta.toString()).entries().stream()
+          DeltaIndex.of(ch, delta.toString(), key()).entries().stream()
               .filter(e -> e.kind() != RecordKind.ZERO)
               .findFirst()
               .orElseThrow();
     }
+    StoredImage opened = openFirst ? archive.open(2, new PieceCache(1 << 20)) : null;
     try (RandomAccessFile f = new RandomAccessFile(delta.toFile(), "rw")) {
       long at = hit.payloadAt() + hit.payloadLength() / 2;
       f.seek(at);
@@ -122,14 +143,13 @@ class StoredImageTest {
       f.seek(at);
       f.write(b ^ 0x10);
     }
-    try (StoredImage image = archive.open(2, new PieceCache(1 << 20))) {
+    try (StoredImage image = openFirst ? opened : archive.open(2, new PieceCache(1 << 20))) {
       byte[] buf = new byte[4096];
       assertThatThrownBy(() -> image.read(hit.byteOffset(), buf, 1))
-          .isInstanceOf(CorruptDeltaException.class)
+          .isInstanceOf(damage())
           .hasMessageContaining(delta.toString());
       long end = hit.byteOffset() + hit.byteLength();
-      assertThatThrownBy(() -> image.read(end - 1, buf, 1))
-          .isInstanceOf(CorruptDeltaException.class);
+      assertThatThrownBy(() -> image.read(end - 1, buf, 1)).isInstanceOf(damage());
       if (hit.byteOffset() > 0) {
         image.read(hit.byteOffset() - 1, buf, 1);
         assertThat(buf[0]).isEqualTo(images[2][(int) hit.byteOffset() - 1]);

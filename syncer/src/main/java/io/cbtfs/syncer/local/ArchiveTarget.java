@@ -307,6 +307,39 @@ public final class ArchiveTarget implements Restorable {
   }
 
   /**
+   * Refuses generation {@code generation} if a delta of its chain is sealed and this archive was
+   * given no key or another one: from the headers alone, before a record is read.
+   */
+  @Override
+  public void requireKeyFor(long generation) throws IOException {
+    TreeMap<Long, DeltaHeader> gens = headers();
+    for (Path f : chain(gens, generation)) {
+      try (InputStream in = Files.newInputStream(f)) {
+        DeltaHeader h = DeltaReader.readHeader(in, f.toString());
+        if (h.sealed() && key == null) {
+          throw new CbtfsException(
+              describe()
+                  + ": generation "
+                  + h.generation()
+                  + " is encrypted (key "
+                  + h.keyId()
+                  + "…): give its key with --encrypt-key");
+        }
+        if (h.sealed() && !key.fingerprint().startsWith(h.keyId())) {
+          throw new CbtfsException(
+              describe()
+                  + ": generation "
+                  + h.generation()
+                  + " is encrypted with key "
+                  + h.keyId()
+                  + "…, not with the given key "
+                  + key.fingerprint());
+        }
+      }
+    }
+  }
+
+  /**
    * Generation {@code generation} read in place: each delta of its chain is indexed from its record
    * headers (checked against its trailer's SHA-256 chain), laid over the one before as a restore
    * applies them; a read decodes and checks only the records it touches.
@@ -318,6 +351,7 @@ public final class ArchiveTarget implements Restorable {
     List<String> sources = new ArrayList<>();
     List<DeltaIndex.Entry> records = new ArrayList<>();
     List<Integer> fileOf = new ArrayList<>();
+    List<io.cbtfs.syncer.RecordSeal> seals = new ArrayList<>(); // per file: null in clear
     PieceMap.Builder map = new PieceMap.Builder();
     try {
       long size = 0;
@@ -325,7 +359,8 @@ public final class ArchiveTarget implements Restorable {
         FileChannel ch = FileChannel.open(f, StandardOpenOption.READ);
         channels.add(ch);
         sources.add(f.toString());
-        DeltaIndex index = DeltaIndex.of(ch, f.toString());
+        DeltaIndex index = DeltaIndex.of(ch, f.toString(), key); // a sealed one: read whole
+        seals.add(index.seal());
         for (DeltaIndex.Entry e : index.entries()) {
           long end = e.byteOffset() + e.byteLength();
           if (e.kind() == RecordKind.ZERO) {
@@ -344,7 +379,8 @@ public final class ArchiveTarget implements Restorable {
           built,
           piece -> {
             int file = fileOf.get(piece);
-            return DeltaIndex.read(channels.get(file), sources.get(file), records.get(piece));
+            return DeltaIndex.read(
+                channels.get(file), sources.get(file), records.get(piece), seals.get(file));
           },
           cache,
           () -> closeAll(channels));

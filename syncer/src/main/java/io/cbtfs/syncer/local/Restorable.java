@@ -40,6 +40,12 @@ public interface Restorable extends Target {
    */
   StoredImage open(long generation, PieceCache cache) throws IOException;
 
+  /**
+   * Refuses {@code generation}, in one line, if it is encrypted and this store was given no key or
+   * another one: checked from what names the key (headers, a manifest), before a byte is served.
+   */
+  default void requireKeyFor(long generation) throws IOException {}
+
   /** Against the latest generation; an empty store differs everywhere. */
   @Override
   default DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
