@@ -10,35 +10,17 @@ root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 size_mib="${1:-1024}"
 rounds="${2:-3}"
 cbtfs="$root/bin/cbtfs"
-jar="$root/s3/target/s3proxy/s3proxy.jar"
 "$cbtfs" --version >/dev/null
-[[ -f "$jar" ]] || { echo "no $jar: build the s3 module's tests once (mvn -pl s3 -am verify)" >&2; exit 1; }
 work="$(mktemp -d /var/tmp/cbtfs-enc-bench.XXXXXX)"
-mkdir -p "$work"/{images,mnt,s3/data/bench}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/s3/conf" <<CONF
-s3proxy.endpoint=http://127.0.0.1:$port
-s3proxy.authorization=aws-v2-or-v4
-s3proxy.identity=bench
-s3proxy.credential=bench-secret
-jclouds.provider=filesystem
-jclouds.filesystem.basedir=$work/s3/data
-CONF
-printf '[default]\naws_access_key_id = bench\naws_secret_access_key = bench-secret\n' > "$work/s3/credentials"
-export AWS_SHARED_CREDENTIALS_FILE="$work/s3/credentials"
-java -Xmx512m -jar "$jar" --properties "$work/s3/conf" > "$work/s3/log" 2>&1 &
-s3pid=$!
+mkdir -p "$work"/{images,mnt}
+s3pid=""
 cleanup() {
   "$cbtfs" unmount "$work/mnt" >/dev/null 2>&1 || fusermount -u -z "$work/mnt" 2>/dev/null || true
-  kill "$s3pid" 2>/dev/null || true
+  [[ -z $s3pid ]] || kill "$s3pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-for ((i = 0; i < 300; i++)); do # up to a minute for S3Proxy to answer
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-  sleep 0.2
-done
-endpoint="http://127.0.0.1:$port"
+source "$root/bench/lib/s3proxy.sh"
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 dd if=/dev/urandom of="$work/images/a.raw" bs=1M count="$size_mib" status=none

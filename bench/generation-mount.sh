@@ -12,30 +12,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 size_mib="${1:-4096}"
 cbtfs="$root/bin/cbtfs"
-jar="$root/s3/target/s3proxy/s3proxy.jar"
 "$cbtfs" --version >/dev/null
-[[ -f "$jar" ]] || { echo "build first: s3/target/s3proxy/s3proxy.jar is missing" >&2; exit 1; }
 source "$root/bench/lib/workdir.sh" generation-mount
-mkdir -p "$work"/{images,mnt,tree,s3/data/bench,ro,loop}
+mkdir -p "$work"/{images,mnt,tree,ro,loop}
 extra_mounts=("$work/loop" "$work/ro")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/s3/conf" <<CONF
-s3proxy.endpoint=http://127.0.0.1:$port
-s3proxy.authorization=aws-v2-or-v4
-s3proxy.identity=bench
-s3proxy.credential=bench-secret
-jclouds.provider=filesystem
-jclouds.filesystem.basedir=$work/s3/data
-CONF
-printf '[default]\naws_access_key_id = bench\naws_secret_access_key = bench-secret\n' > "$work/s3/credentials"
-export AWS_SHARED_CREDENTIALS_FILE="$work/s3/credentials"
-java -Xmx512m -jar "$jar" --properties "$work/s3/conf" > "$work/s3/log" 2>&1 &
-extra_pids+=($!)
-for ((i = 0; i < 300; i++)); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-  sleep 0.2
-done
-endpoint="http://127.0.0.1:$port"
+source "$root/bench/lib/s3proxy.sh" # workdir.sh's cleanup kills $s3pid
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l; }
 
