@@ -18,52 +18,45 @@ import java.util.Set;
  * Not thread-safe: one per scrape.
  */
 final class MetricFamilies {
-  private final Map<String, GaugeSnapshot.Builder> gauges = new LinkedHashMap<>();
-  private final Map<String, CounterSnapshot.Builder> counters = new LinkedHashMap<>();
-  private final Map<String, String> help = new LinkedHashMap<>();
+  /** Each family's builder by name, in the order of the exposition. */
+  private final Map<String, MetricSnapshot.Builder<?>> declared = new LinkedHashMap<>();
+
   private final Set<String> present = new HashSet<>();
 
   /** Declares a gauge (in the order of the exposition). */
   MetricFamilies gauge(String name, String text) {
-    gauges.put(name, GaugeSnapshot.builder().name(name).help(text));
-    help.put(name, text);
+    declared.put(name, GaugeSnapshot.builder().name(name).help(text));
     return this;
   }
 
   /** Declares a counter; {@code name} without the {@code _total} the exposition adds. */
   MetricFamilies counter(String name, String text) {
-    counters.put(name, CounterSnapshot.builder().name(name).help(text));
-    help.put(name, text);
+    declared.put(name, CounterSnapshot.builder().name(name).help(text));
     return this;
   }
 
   /** A value of a declared family, labelled {@code nameValuePairs} (name, value, ...). */
   void add(String name, double value, String... nameValuePairs) {
     Labels labels = Labels.of(nameValuePairs);
-    GaugeSnapshot.Builder g = gauges.get(name);
-    if (g != null) {
+    MetricSnapshot.Builder<?> family = declared.get(name);
+    if (family instanceof GaugeSnapshot.Builder g) {
       g.dataPoint(GaugeDataPointSnapshot.builder().value(value).labels(labels).build());
-      present.add(name);
-      return;
-    }
-    CounterSnapshot.Builder c = counters.get(name);
-    if (c == null) {
+    } else if (family instanceof CounterSnapshot.Builder c) {
+      c.dataPoint(CounterDataPointSnapshot.builder().value(value).labels(labels).build());
+    } else {
       throw new IllegalArgumentException("undeclared metric " + name);
     }
-    c.dataPoint(CounterDataPointSnapshot.builder().value(value).labels(labels).build());
     present.add(name);
   }
 
   MetricSnapshots build() {
     MetricSnapshots.Builder out = MetricSnapshots.builder();
-    for (String name : help.keySet()) {
-      if (!present.contains(name)) {
-        continue;
-      }
-      MetricSnapshot s =
-          gauges.containsKey(name) ? gauges.get(name).build() : counters.get(name).build();
-      out.metricSnapshot(s);
-    }
+    declared.forEach(
+        (name, family) -> {
+          if (present.contains(name)) {
+            out.metricSnapshot(family.build());
+          }
+        });
     return out.build();
   }
 }
