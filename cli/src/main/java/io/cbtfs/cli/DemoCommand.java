@@ -73,16 +73,7 @@ final class DemoCommand implements Callable<Integer> {
               ControlServer.start(mount.options().stateDir(), new RunningMount(mount))) {
         step(out, "2. mounted %s on %s (block size %s)", backing, mnt, options.geometry());
         Path image = mnt.resolve("disk.img");
-        SyncReport seed =
-            SyncClient.run(
-                image,
-                null,
-                target,
-                false,
-                SnapshotOption.DEFAULT,
-                TrackingOptions.Cursors.DEFAULT,
-                SyncProgress.NONE,
-                null);
+        SyncReport seed = sync(image, target);
         step(
             out,
             "3. the first sync to an empty replica sends everything:%n   %s",
@@ -104,16 +95,7 @@ final class DemoCommand implements Callable<Integer> {
         if (status.dirtyBlocks() != expected) {
           return CbtfsCommand.EXIT_FAILURE;
         }
-        SyncReport delta =
-            SyncClient.run(
-                image,
-                null,
-                target,
-                false,
-                SnapshotOption.DEFAULT,
-                TrackingOptions.Cursors.DEFAULT,
-                SyncProgress.NONE,
-                null);
+        SyncReport delta = sync(image, target);
         step(
             out,
             "6. the second sync sends only the changed blocks:%n   %s",
@@ -156,6 +138,19 @@ final class DemoCommand implements Callable<Integer> {
       }
       out.flush();
     }
+  }
+
+  /** {@code cbtfs sync IMAGE TARGET} with the defaults, through the demo's mount. */
+  private static SyncReport sync(Path image, TargetAddress target) throws IOException {
+    return SyncClient.run(
+        image,
+        null,
+        target,
+        false,
+        SnapshotOption.DEFAULT,
+        TrackingOptions.Cursors.DEFAULT,
+        SyncProgress.NONE,
+        null);
   }
 
   /** The blocks the demo's writes touch, computed by an independent tracker. */
