@@ -25,14 +25,12 @@ import org.slf4j.LoggerFactory;
  * is mounted; the images appear once {@link #serveImages} hands it the mount's tracking.
  */
 final class MountMetrics implements AutoCloseable {
-  private final PrometheusRegistry registry;
   private final RequestLatency requests;
   private final SyncMetrics syncs;
   private final HTTPServer server;
   private volatile Supplier<List<TrackedImage>> images = List::of;
 
   private MountMetrics(PrometheusRegistry registry, HTTPServer server) {
-    this.registry = registry;
     this.server = server;
     this.requests = new RequestLatency(registry);
     this.syncs = new SyncMetrics(registry);
@@ -91,15 +89,6 @@ final class MountMetrics implements AutoCloseable {
   /** Counts the syncs the mount runs. */
   SyncObserver syncs() {
     return syncs;
-  }
-
-  PrometheusRegistry registry() {
-    return registry;
-  }
-
-  /** The port it serves on. */
-  int port() {
-    return server.getPort();
   }
 
   @Override
