@@ -73,6 +73,15 @@ class MetricsTest {
     }
   }
 
+  /** Deletes {@code folder} and all it holds: a replica's, so that its next sync fails. */
+  static void deleteFolder(Path folder) throws IOException {
+    try (java.util.stream.Stream<Path> all = java.nio.file.Files.walk(folder)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(p);
+      }
+    }
+  }
+
   private PrometheusRegistry registry() {
     PrometheusRegistry registry = new PrometheusRegistry();
     registry.register(new ImageMetrics(store::images));
@@ -188,11 +197,7 @@ class MetricsTest {
     assertThat(e.of(SyncMetrics.DURATION + "_count" + series)).isEqualTo(1);
 
     // the same target, now in a folder that is gone: the sync fails once the target is open
-    try (java.util.stream.Stream<Path> all = java.nio.file.Files.walk(replica.getParent())) {
-      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        java.nio.file.Files.delete(p);
-      }
-    }
+    deleteFolder(replica.getParent());
     assertThatThrownBy(() -> host.sync("disk.img", good, false, SyncProgress.NONE))
         .hasMessageContaining("not a directory");
     e = Exposition.of(registry);

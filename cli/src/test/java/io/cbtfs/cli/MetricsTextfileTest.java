@@ -76,11 +76,7 @@ class MetricsTextfileTest {
     assertThat(sync(a).exitCode()).isZero();
     // the replica's folder replaced by a file: the sync fails once its target is open
     Path folder = tmp.resolve("a");
-    try (var all = Files.walk(folder)) {
-      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
+    MetricsTest.deleteFolder(folder);
     Files.writeString(folder, "not a folder");
     CliRun failed = sync(a);
     assertThat(failed.exitCode()).isEqualTo(CbtfsCommand.EXIT_FAILURE);
