@@ -13,7 +13,6 @@ size_mib="${1:-1024}"
 pct="${2:-10}"
 cbtfs="$root/bin/cbtfs"
 "$cbtfs" --version >/dev/null
-[[ -f "$root/s3/target/s3proxy/s3proxy.jar" ]] || (cd "$root" && mvn -q -B -o -pl s3 -am install -DskipTests -Dspotless.check.skip=true)
 work="$(mktemp -d /var/tmp/cbtfs-s3-bench.XXXXXX)"
 mkdir -p "$work"/{images,mnt}
 s3pid=""

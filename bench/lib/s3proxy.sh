@@ -1,9 +1,11 @@
 # Sourced by the S3 benchmarks once $work exists: starts S3Proxy (filesystem backend, its data
 # and log in $work/s3) on a free loopback port as identity bench / bench-secret, exports those
 # credentials (AWS_SHARED_CREDENTIALS_FILE) and waits up to a minute for it to answer. Sets
-# $endpoint and $s3pid; the script's exit trap kills $s3pid. Needs $root, curl and python3.
+# $endpoint and $s3pid; the script's exit trap kills $s3pid. Needs $root, curl, python3, mvn.
 jar="$root/s3/target/s3proxy/s3proxy.jar"
-[[ -f "$jar" ]] || { echo "no $jar: build the s3 module's tests once (mvn -pl s3 -am verify)" >&2; exit 1; }
+# the s3 module's tests copy it there; made so when missing, without installing anything in ~/.m2
+[[ -f "$jar" ]] || (cd "$root" && mvn -q -B -o -pl s3 -am generate-test-resources) \
+  || { echo "no $jar and the s3 module did not build it" >&2; exit 1; }
 mkdir -p "$work/s3/data/bench"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 endpoint="http://127.0.0.1:$port"
