@@ -160,11 +160,13 @@ final class SyncHost {
     if (target.isEmpty()) {
       dirty = image.dirtyBlocks();
     } else {
-      List<String> known = cursorNames(image);
-      if (!known.contains(target)) {
-        throw noSuchTarget(name, target, known);
+      // empty both for no such cursor and for an unknown lack: the cursors are listed (every
+      // target's lag worked out) only to tell which, on the way to the error
+      dirty = image.lacks(target).orElse(null);
+      if (dirty == null) {
+        List<String> known = cursorNames(image);
+        throw known.contains(target) ? unknownLack(target) : noSuchTarget(name, target, known);
       }
-      dirty = image.lacks(target).orElseThrow(() -> unknownLack(target));
     }
     return DirtyCells.count(target, dirty, size, maxCells);
   }
