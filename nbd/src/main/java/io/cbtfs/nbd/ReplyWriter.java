@@ -21,12 +21,11 @@ final class ReplyWriter {
 
   /** The first bytes of the fixed newstyle handshake. */
   void greeting() throws IOException {
-    start(18).putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT).putShort((short) handshakeFlags());
+    start(18)
+        .putLong(Nbd.NBDMAGIC)
+        .putLong(Nbd.IHAVEOPT)
+        .putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES));
     send(null);
-  }
-
-  static int handshakeFlags() {
-    return Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES;
   }
 
   /** An option reply with {@code data} (may be empty). */
@@ -94,12 +93,6 @@ final class ReplyWriter {
         .putInt(error)
         .putShort((short) text.length)
         .put(text);
-    send(null);
-  }
-
-  /** {@code NBD_REPLY_TYPE_NONE}: the reply is done, with no more content. */
-  void doneChunk(long cookie) throws IOException {
-    chunkHeader(cookie, Nbd.REPLY_TYPE_NONE, true, 0);
     send(null);
   }
 
