@@ -122,23 +122,21 @@ final class MountExports implements ExportCatalog {
 
     @Override
     public long nextData(long byteOffset) throws IOException {
-      try {
-        return fs.seek(fh, byteOffset, Posix.SEEK_DATA);
-      } catch (ErrnoException e) {
-        if (e.errno() == Posix.ENXIO) {
-          return -1; // no data at or after the offset
-        }
-        throw mapped(e);
-      }
+      return seek(byteOffset, Posix.SEEK_DATA, -1); // ENXIO: no data at or after the offset
     }
 
     @Override
     public long nextHole(long byteOffset) throws IOException {
+      return seek(byteOffset, Posix.SEEK_HOLE, byteOffset); // ENXIO: past the end of the file
+    }
+
+    /** lseek(2) with {@code whence}; {@code atEnd} where lseek says ENXIO. */
+    private long seek(long byteOffset, int whence, long atEnd) throws IOException {
       try {
-        return fs.seek(fh, byteOffset, Posix.SEEK_HOLE);
+        return fs.seek(fh, byteOffset, whence);
       } catch (ErrnoException e) {
         if (e.errno() == Posix.ENXIO) {
-          return byteOffset; // past the end of the file
+          return atEnd;
         }
         throw mapped(e);
       }

@@ -28,11 +28,11 @@ public final class Posix {
   public static final int FALLOC_FL_KEEP_SIZE = 0x01;
   public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
   public static final int FALLOC_FL_COLLAPSE_RANGE = 0x08;
+  public static final int FALLOC_FL_INSERT_RANGE = 0x20;
 
   public static final int SEEK_END = 2;
   public static final int SEEK_DATA = 3;
   public static final int SEEK_HOLE = 4;
-  public static final int FALLOC_FL_INSERT_RANGE = 0x20;
 
   public static final int AT_FDCWD = -100;
   public static final int AT_SYMLINK_NOFOLLOW = 0x100;

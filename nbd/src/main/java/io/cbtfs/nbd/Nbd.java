@@ -47,13 +47,11 @@ final class Nbd {
   static final int REP_ERR_POLICY = 0x80000002;
   static final int REP_ERR_INVALID = 0x80000003;
   static final int REP_ERR_UNKNOWN = 0x80000006;
-  static final int REP_ERR_SHUTDOWN = 0x80000007;
   static final int REP_ERR_TOO_BIG = 0x80000009;
 
   // NBD_REP_INFO types
   static final int INFO_EXPORT = 0;
   static final int INFO_NAME = 1;
-  static final int INFO_DESCRIPTION = 2;
   static final int INFO_BLOCK_SIZE = 3;
 
   // commands
@@ -70,7 +68,6 @@ final class Nbd {
 
   // structured replies
   static final int REPLY_FLAG_DONE = 1;
-  static final int REPLY_TYPE_NONE = 0;
   static final int REPLY_TYPE_OFFSET_DATA = 1;
   static final int REPLY_TYPE_OFFSET_HOLE = 2;
   static final int REPLY_TYPE_BLOCK_STATUS = 5;
@@ -81,7 +78,6 @@ final class Nbd {
   static final int EIO = 5;
   static final int EINVAL = 22;
   static final int ENOSPC = 28;
-  static final int ESHUTDOWN = 108;
 
   // base:allocation flags
   static final int STATE_HOLE = 1;

@@ -1,6 +1,5 @@
 package io.cbtfs.nbd;
 
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
@@ -13,8 +12,6 @@ import java.nio.file.Path;
  * @param host a name or address literal (brackets removed), or null for a Unix socket
  */
 public record NbdAddress(Path socketPath, String host, int port) {
-  static final String LOOPBACK = "127.0.0.1";
-
   /**
    * Parses {@code text}.
    *
@@ -28,31 +25,8 @@ public record NbdAddress(Path socketPath, String host, int port) {
       }
       return new NbdAddress(Path.of(path).toAbsolutePath(), null, 0);
     }
-    String host = LOOPBACK;
-    String port = text;
-    int colon = text.lastIndexOf(':');
-    if (colon >= 0) {
-      host = text.substring(0, colon);
-      port = text.substring(colon + 1);
-      if (host.startsWith("[") && host.endsWith("]")) {
-        host = host.substring(1, host.length() - 1);
-      } else if (host.contains(":")) {
-        throw new IllegalArgumentException("an IPv6 address goes in brackets: [ADDRESS]:PORT");
-      }
-      if (host.isEmpty()) {
-        throw new IllegalArgumentException("no host before ':' (give PORT alone for loopback)");
-      }
-    }
-    int p;
-    try {
-      p = Integer.parseInt(port);
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("expected unix:PATH, PORT or HOST:PORT");
-    }
-    if (p < 1 || p > 65535) {
-      throw new IllegalArgumentException("the port must be 1 to 65535");
-    }
-    return new NbdAddress(null, host, p);
+    HostPort tcp = HostPort.parse(text, "unix:PATH, PORT or HOST:PORT");
+    return new NbdAddress(null, tcp.host(), tcp.port());
   }
 
   public boolean isUnix() {
@@ -60,7 +34,11 @@ public record NbdAddress(Path socketPath, String host, int port) {
   }
 
   SocketAddress socketAddress() {
-    return isUnix() ? UnixDomainSocketAddress.of(socketPath) : new InetSocketAddress(host, port);
+    return isUnix() ? UnixDomainSocketAddress.of(socketPath) : tcp().socketAddress();
+  }
+
+  private HostPort tcp() {
+    return new HostPort(host, port);
   }
 
   /**
@@ -70,13 +48,11 @@ public record NbdAddress(Path socketPath, String host, int port) {
   public String uri(String exportName) {
     return isUnix()
         ? "nbd+unix:///" + exportName + "?socket=" + socketPath
-        : "nbd://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/" + exportName;
+        : "nbd://" + tcp() + "/" + exportName;
   }
 
   @Override
   public String toString() {
-    return isUnix()
-        ? "unix:" + socketPath
-        : (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    return isUnix() ? "unix:" + socketPath : tcp().toString();
   }
 }

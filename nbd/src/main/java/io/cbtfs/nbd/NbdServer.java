@@ -1,6 +1,7 @@
 package io.cbtfs.nbd;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ClosedChannelException;
@@ -112,6 +113,10 @@ public final class NbdServer implements AutoCloseable {
         throw new IOException("cannot listen for NBD on " + address + ": " + e.getMessage(), e);
       }
     } else {
+      if (((InetSocketAddress) address.socketAddress()).isUnresolved()) {
+        // bind would throw UnresolvedAddressException, a RuntimeException the CLI cannot name
+        throw new IOException("cannot listen for NBD on " + address + ": unknown host");
+      }
       channel = ServerSocketChannel.open();
       try {
         channel.bind(address.socketAddress());
@@ -154,7 +159,7 @@ public final class NbdServer implements AutoCloseable {
       if (l.address().isUnix()) {
         out.add(l.address());
       } else {
-        var bound = (java.net.InetSocketAddress) l.channel().getLocalAddress();
+        var bound = (InetSocketAddress) l.channel().getLocalAddress();
         out.add(new NbdAddress(null, l.address().host(), bound.getPort()));
       }
     }

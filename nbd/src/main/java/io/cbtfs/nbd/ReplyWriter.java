@@ -21,12 +21,11 @@ final class ReplyWriter {
 
   /** The first bytes of the fixed newstyle handshake. */
   void greeting() throws IOException {
-    start(18).putLong(Nbd.NBDMAGIC).putLong(Nbd.IHAVEOPT).putShort((short) handshakeFlags());
+    start(18)
+        .putLong(Nbd.NBDMAGIC)
+        .putLong(Nbd.IHAVEOPT)
+        .putShort((short) (Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES));
     send(null);
-  }
-
-  static int handshakeFlags() {
-    return Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES;
   }
 
   /** An option reply with {@code data} (may be empty). */
@@ -97,16 +96,13 @@ final class ReplyWriter {
     send(null);
   }
 
-  /** {@code NBD_REPLY_TYPE_NONE}: the reply is done, with no more content. */
-  void doneChunk(long cookie) throws IOException {
-    chunkHeader(cookie, Nbd.REPLY_TYPE_NONE, true, 0);
-    send(null);
-  }
-
-  private ByteBuffer chunkHeader(long cookie, int type, boolean done, int payloadHeaderBytes) {
-    int length = payloadHeaderBytes; // for data chunks, the data's length is part of it
-    int own = type == Nbd.REPLY_TYPE_OFFSET_DATA ? 8 : payloadHeaderBytes;
-    return start(20 + own)
+  /**
+   * Starts a chunk whose payload is {@code length} bytes: all of them go in the header buffer but a
+   * data chunk's data, sent from the caller's buffer after its 8-byte offset.
+   */
+  private ByteBuffer chunkHeader(long cookie, int type, boolean done, int length) {
+    int buffered = type == Nbd.REPLY_TYPE_OFFSET_DATA ? 8 : length;
+    return start(20 + buffered)
         .putInt(Nbd.STRUCTURED_REPLY_MAGIC)
         .putShort((short) (done ? Nbd.REPLY_FLAG_DONE : 0))
         .putShort((short) type)

@@ -9,8 +9,6 @@ import java.io.IOException;
  * @param offset unsigned 64 bits: negative means beyond any export
  */
 record Request(int flags, int type, long cookie, long offset, long length) {
-  static final int HEADER_BYTES = 28;
-
   /** Reads the next request's header; a wrong magic number ends the session. */
   static Request read(WireInput in) throws IOException {
     int magic = in.readInt();

@@ -27,6 +27,7 @@ final class Transmission {
   private final ExportedImage export;
   private final boolean structured;
   private final RequestCheck check;
+  private final AllocationExtents holes;
   private final List<ExtentSource> sources = new ArrayList<>();
   private ByteBuffer piece;
 
@@ -43,6 +44,7 @@ final class Transmission {
     this.structured = negotiated.structured();
     this.check =
         new RequestCheck(negotiated.size(), writable, structured, negotiated.contexts().size());
+    this.holes = new AllocationExtents(export);
     for (String name : negotiated.contexts()) {
       sources.add(MetaContexts.source(name, export));
     }
@@ -75,8 +77,9 @@ final class Transmission {
   private void refuse(Request request, int error) throws IOException {
     if (request.type() == Nbd.CMD_WRITE) {
       if (request.length() > Nbd.MAX_PAYLOAD_BYTES) {
-        replyError(request, error, "write of " + request.length() + " bytes: too long");
-        throw new NbdProtocolException("write of " + request.length() + " bytes: too long");
+        String tooLong = "write of " + request.length() + " bytes: too long";
+        replyError(request, error, tooLong);
+        throw new NbdProtocolException(tooLong);
       }
       in.skip(request.length());
     }
@@ -194,9 +197,7 @@ final class Transmission {
     long end = request.end();
     List<Extent> layout;
     try {
-      layout =
-          new AllocationExtents(export)
-              .extents(request.offset(), request.length(), MAX_READ_EXTENTS);
+      layout = holes.extents(request.offset(), request.length(), MAX_READ_EXTENTS);
     } catch (IOException e) {
       layout = List.of(); // no hole lookup on this file: all of it as data
     }

@@ -1,6 +1,7 @@
 package io.cbtfs.nbd;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -271,6 +272,14 @@ class NbdSessionTest {
       assertThat(c.closedByServer()).isTrue();
       assertThat(Files.exists(socket)).isFalse();
     }
+  }
+
+  @Test
+  void anUnknownHostIsAnIoErrorNamingTheAddress() {
+    assertThatThrownBy(
+            () -> NbdServer.bind(List.of(NbdAddress.parse("nosuchhost.invalid:10809")), false))
+        .isInstanceOf(IOException.class)
+        .hasMessage("cannot listen for NBD on nosuchhost.invalid:10809: unknown host");
   }
 
   @Test
