@@ -566,7 +566,6 @@ final class ControlProtocol {
     }
   }
 
-  /** A target: its URI (SYNC) or its cursor's name (FORGET). */
   /** A SYNC's fleece limit: its kind (0 bytes, 1 percent) and value. */
   private static FleeceLimit fleeceLimit(ByteBuffer in) {
     if (in.remaining() < 9) {
@@ -583,6 +582,7 @@ final class ControlProtocol {
     throw new ControlProtocolException("bad request: fleece limit " + kind + "/" + value);
   }
 
+  /** A target: its URI (SYNC) or its cursor's name (FORGET). */
   private static String target(ByteBuffer in) {
     String target = field(in, "target", MAX_TARGET_BYTES);
     if (target.isEmpty() || target.indexOf('\0') >= 0) {

@@ -4,8 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.tracker.BlockGeometry;
-import io.cbtfs.tracker.FileStateIo;
-import io.cbtfs.tracker.StateIo;
+import io.cbtfs.tracker.RealStateIo;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -44,50 +43,15 @@ class TrackingWritesTest {
   private TrackingWrites writes;
 
   /** The real state I/O, except that writes to activity logs fail once {@code failing} is set. */
-  private static final class FailingLogIo implements StateIo {
+  private static final class FailingLogIo extends RealStateIo {
     volatile boolean failing;
-
-    @Override
-    public byte[] read(Path file) throws IOException {
-      return FileStateIo.INSTANCE.read(file);
-    }
-
-    @Override
-    public boolean exists(Path file) throws IOException {
-      return FileStateIo.INSTANCE.exists(file);
-    }
-
-    @Override
-    public void write(Path file, byte[] bytes) throws IOException {
-      FileStateIo.INSTANCE.write(file, bytes);
-    }
 
     @Override
     public void writeAt(Path file, long position, byte[] bytes) throws IOException {
       if (failing && file.getFileName().toString().endsWith(".alog")) {
         throw new IOException("injected: activity log write of " + file);
       }
-      FileStateIo.INSTANCE.writeAt(file, position, bytes);
-    }
-
-    @Override
-    public void fsync(Path file, boolean dataOnly) throws IOException {
-      FileStateIo.INSTANCE.fsync(file, dataOnly);
-    }
-
-    @Override
-    public void rename(Path from, Path to) throws IOException {
-      FileStateIo.INSTANCE.rename(from, to);
-    }
-
-    @Override
-    public void delete(Path file) throws IOException {
-      FileStateIo.INSTANCE.delete(file);
-    }
-
-    @Override
-    public void fsyncDirectory(Path dir) throws IOException {
-      FileStateIo.INSTANCE.fsyncDirectory(dir);
+      super.writeAt(file, position, bytes);
     }
   }
 

@@ -21,6 +21,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * #overlay} from the sync's readers.
  */
 public final class Fleece implements BlockSaver, AutoCloseable {
+  /** Each writer's buffer for its copies ({@link #copyBuffer}). */
+  private static final ThreadLocal<ByteBuffer> COPY_BUFFER =
+      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(0));
+
   private final FileChannel image;
   private final FleeceStore store;
   private final BlockGeometry geometry;
@@ -80,10 +84,24 @@ public final class Fleece implements BlockSaver, AutoCloseable {
               + " of old blocks"
               + (limit.percent() < 0 ? "" : ", " + limit + " of the blocks the sync protects"));
     }
-    ByteBuffer old = ByteBuffer.allocate(size); // the slow path: once a block and sync
+    ByteBuffer old = copyBuffer(size);
     ImageReads.readFully(image, geometry.byteOffset(blockIndex), old);
     store.write(old, at); // filled whole: readFully leaves its position
     offsets.put(blockIndex, at);
+  }
+
+  /**
+   * The calling writer's buffer for a copy of {@code size} bytes: direct and kept per thread, so
+   * that a copy is a pread and a pwrite of the same memory (a heap buffer cost 64 KiB of garbage
+   * per copy and a copy of its own through the JDK's temporary direct buffer in each call).
+   */
+  private static ByteBuffer copyBuffer(int size) {
+    ByteBuffer b = COPY_BUFFER.get();
+    if (b.capacity() < size) {
+      b = ByteBuffer.allocateDirect(size);
+      COPY_BUFFER.set(b);
+    }
+    return b.clear().limit(size);
   }
 
   /**

@@ -185,11 +185,14 @@ final class RecordPipeline implements AutoCloseable {
     } else { // no write copies these blocks meanwhile, nor lands on one not copied
       try (ToReadSet.Reading r =
           toRead.read(geometry.blockIndex(offset), (int) geometry.blockCount(length))) {
-        if (!r.anyCopied() && hints.isHole(offset, length)) {
+        boolean anyCopied = r.anyCopied();
+        if (!anyCopied && hints.isHole(offset, length)) {
           return codec.zero(offset, length);
         }
         read(reads, offset, data);
-        fleece.overlay(r, offset, data);
+        if (anyCopied) { // most records: no write reached them before their read
+          fleece.overlay(r, offset, data);
+        }
       }
     }
     EncodedRecord r = codec.encode(offset, data, buf.compressed);

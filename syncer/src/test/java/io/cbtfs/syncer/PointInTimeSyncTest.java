@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.syncer.local.ReplicaTarget;
-import io.cbtfs.tracker.FileStateIo;
 import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.RealStateIo;
 import io.cbtfs.tracker.SnapshotBrokenException;
-import io.cbtfs.tracker.StateIo;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
@@ -140,21 +139,11 @@ class PointInTimeSyncTest {
   }
 
   /** The real state I/O, which runs {@code atNextWrite} (once) at its next write. */
-  private static final class HookedStateIo implements StateIo {
+  private static final class HookedStateIo extends RealStateIo {
     final AtomicReference<IoAction> atNextWrite = new AtomicReference<>();
 
     interface IoAction {
       void run() throws IOException;
-    }
-
-    @Override
-    public byte[] read(Path file) throws IOException {
-      return FileStateIo.INSTANCE.read(file);
-    }
-
-    @Override
-    public boolean exists(Path file) throws IOException {
-      return FileStateIo.INSTANCE.exists(file);
     }
 
     @Override
@@ -163,32 +152,7 @@ class PointInTimeSyncTest {
       if (a != null) {
         a.run();
       }
-      FileStateIo.INSTANCE.write(file, bytes);
-    }
-
-    @Override
-    public void writeAt(Path file, long position, byte[] bytes) throws IOException {
-      FileStateIo.INSTANCE.writeAt(file, position, bytes);
-    }
-
-    @Override
-    public void fsync(Path file, boolean dataOnly) throws IOException {
-      FileStateIo.INSTANCE.fsync(file, dataOnly);
-    }
-
-    @Override
-    public void rename(Path from, Path to) throws IOException {
-      FileStateIo.INSTANCE.rename(from, to);
-    }
-
-    @Override
-    public void delete(Path file) throws IOException {
-      FileStateIo.INSTANCE.delete(file);
-    }
-
-    @Override
-    public void fsyncDirectory(Path dir) throws IOException {
-      FileStateIo.INSTANCE.fsyncDirectory(dir);
+      super.write(file, bytes);
     }
   }
 

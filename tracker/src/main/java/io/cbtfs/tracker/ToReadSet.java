@@ -148,12 +148,15 @@ public final class ToReadSet implements WriteBarrier {
    */
   public void retainOnly(DirtySet sent) {
     for (int i = 0; i < pending.length(); i++) {
-      long w = pending.get(i);
-      for (long bits = w; bits != 0; bits &= bits - 1) {
+      long drop = 0;
+      for (long bits = pending.get(i); bits != 0; bits &= bits - 1) {
         long block = ((long) i << 6) + Long.numberOfTrailingZeros(bits);
         if (!sent.contains(block)) {
-          clear(pending, block);
+          drop |= 1L << block;
         }
+      }
+      if (drop != 0) {
+        pending.getAndAccumulate(i, drop, (w, d) -> w & ~d);
       }
     }
   }
@@ -182,9 +185,27 @@ public final class ToReadSet implements WriteBarrier {
     bits.getAndAccumulate((int) (block >>> 6), bit, (w, b) -> w | b);
   }
 
-  private static void clear(AtomicLongArray bits, long block) {
-    long bit = 1L << block;
-    bits.getAndAccumulate((int) (block >>> 6), bit, (w, b) -> w & ~b);
+  /** Clears the bits of the blocks {@code [from, to)}: one atomic update per word, not per bit. */
+  private static void clearRange(AtomicLongArray bits, long from, long to) {
+    for (long b = from; b < to; b = (b | 63) + 1) {
+      bits.getAndAccumulate((int) (b >>> 6), wordMask(b, to), (w, m) -> w & ~m);
+    }
+  }
+
+  /** Whether a bit of the blocks {@code [from, to)} is set: one read per word. */
+  private static boolean anySet(AtomicLongArray bits, long from, long to) {
+    for (long b = from; b < to; b = (b | 63) + 1) {
+      if ((bits.get((int) (b >>> 6)) & wordMask(b, to)) != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The bits of block {@code from}'s word for the blocks {@code [from, to)}. */
+  private static long wordMask(long from, long to) {
+    long high = to - (from & ~63L) >= 64 ? -1L : (1L << to) - 1; // the bits below to, in the word
+    return high & (-1L << from);
   }
 
   /**
@@ -213,12 +234,7 @@ public final class ToReadSet implements WriteBarrier {
 
     /** Whether any block of this record was copied to the fleece. */
     public boolean anyCopied() {
-      for (long b = firstBlock; b < firstBlock + count; b++) {
-        if (copied(b)) {
-          return true;
-        }
-      }
-      return false;
+      return anySet(ToReadSet.this.copied, firstBlock, end());
     }
 
     /** Marks the blocks read (writes to them no longer copy) and unlocks them. */
@@ -227,10 +243,13 @@ public final class ToReadSet implements WriteBarrier {
       if (!open) {
         return;
       }
-      for (long b = firstBlock; b < Math.min(blockCount, firstBlock + count); b++) {
-        clear(pending, b);
-      }
+      clearRange(pending, firstBlock, end());
       unlock();
+    }
+
+    /** The end of this record's blocks in the set. */
+    private long end() {
+      return Math.min(blockCount, firstBlock + count);
     }
 
     private void unlock() {

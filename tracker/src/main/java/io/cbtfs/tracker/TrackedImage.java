@@ -313,6 +313,7 @@ public final class TrackedImage {
         basis == Drain.Basis.HISTORY || basis == Drain.Basis.VERIFY
             ? targetGeneration
             : history.horizon();
+    DirtySet blocks = new DirtySet(tracker.geometry(), history.since(from)); // since's own bitmap
     Drain drain =
         new Drain(
             this,
@@ -321,8 +322,8 @@ public final class TrackedImage {
             targetGeneration,
             basis,
             history.horizon(),
-            DirtySet.of(tracker.geometry(), history.since(from)),
-            copyBeforeWrite == null ? null : protect(basis, from, copyBeforeWrite));
+            blocks,
+            copyBeforeWrite == null ? null : protect(basis, blocks, copyBeforeWrite));
     if (gate != null) {
       barrier = drain.toRead();
       gate.open(barrier); // before the save: the writes wait for no I/O
@@ -337,18 +338,18 @@ public final class TrackedImage {
     return drain;
   }
 
-  /** The blocks a point-in-time sync from {@code from} on this {@code basis} may read. */
-  private ToReadSet protect(Drain.Basis basis, long from, CopyBeforeWrite cbw) {
-    RoaringBitmap blocks;
-    if (basis == Drain.Basis.HISTORY) {
-      blocks = history.since(from);
-    } else { // every block is sent or compared
-      blocks = new RoaringBitmap();
-      blocks.add(0L, tracker.geometry().blockCount(knownSize));
-      blocks.or(history.since(from));
-    }
-    DirtySet set = DirtySet.of(tracker.geometry(), blocks).alignedTo(cbw.granuleBlocks());
-    return ToReadSet.of(tracker.geometry(), set.toBitmap(), cbw.saver());
+  /**
+   * The blocks a point-in-time sync on this {@code basis} may read: the drain's {@code blocks}, or
+   * every block of the image too when it sends or compares them all. Built while the writes wait at
+   * the gate: from the drain's set, not from the history again.
+   */
+  private ToReadSet protect(Drain.Basis basis, DirtySet blocks, CopyBeforeWrite cbw) {
+    DirtySet read =
+        basis == Drain.Basis.HISTORY
+            ? blocks
+            : DirtySet.allOf(tracker.geometry(), knownSize).union(blocks);
+    return ToReadSet.of(
+        tracker.geometry(), read.alignedTo(cbw.granuleBlocks()).toBitmap(), cbw.saver());
   }
 
   /**

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.BitSet;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -90,6 +92,62 @@ class ToReadSetTest {
     }
     set.beforeWrite(9 * 4096, 1); // read: no copy needed any more
     assertThat(saver.saved).containsExactly(1L, 2L);
+  }
+
+  /**
+   * Records of every length and place (across words, wrapping the stripes) against a {@code
+   * BitSet}: a read says whether a block of its own was copied, and marks its blocks read and no
+   * other; what the sync does not send is no longer protected.
+   */
+  @Test
+  void readsMarkTheirOwnBlocksReadAndSeeTheirOwnCopies() throws IOException {
+    long seed = new Random().nextLong();
+    Random random = new Random(seed);
+    for (int round = 0; round < 50; round++) {
+      int blocks = 1 + random.nextInt(3 * 64 + 5);
+      RoaringBitmap drained = new RoaringBitmap();
+      BitSet pending = new BitSet();
+      BitSet sent = new BitSet();
+      for (int b = 0; b < blocks; b++) {
+        if (random.nextInt(4) != 0) {
+          drained.add(b);
+          pending.set(b);
+        }
+        if (random.nextInt(4) != 0) {
+          sent.set(b);
+        }
+      }
+      RecordingSaver saver = new RecordingSaver();
+      ToReadSet set = ToReadSet.of(G, drained, saver);
+      RoaringBitmap sentBlocks = new RoaringBitmap();
+      sent.stream().forEach(sentBlocks::add);
+      set.retainOnly(new DirtySet(G, sentBlocks));
+      pending.and(sent);
+      BitSet copied = new BitSet();
+      for (int i = 0; i < 20; i++) {
+        int first = random.nextInt(blocks + 2);
+        int count = 1 + random.nextInt(random.nextBoolean() ? 3 : 2 * ToReadSet.STRIPES);
+        if (random.nextBoolean()) { // a write
+          set.beforeWrite(first * 4096L, count * 4096L);
+          BitSet now = pending.get(first, first + count);
+          now.andNot(copied.get(first, first + count));
+          now.stream().forEach(b -> copied.set(first + b));
+        } else {
+          try (ToReadSet.Reading r = set.read(first, count)) {
+            assertThat(r.anyCopied())
+                .as("seed %d: blocks %d + %d", seed, first, count)
+                .isEqualTo(!copied.get(first, first + count).isEmpty());
+          }
+          pending.clear(first, first + count);
+        }
+      }
+      set.beforeWrite(0, (blocks + 1) * 4096L); // copies what is still pending, once
+      pending.andNot(copied);
+      pending.stream().forEach(copied::set);
+      BitSet saved = new BitSet();
+      saver.saved.forEach(b -> saved.set(Math.toIntExact(b)));
+      assertThat(saved).as("seed %d", seed).isEqualTo(copied);
+    }
   }
 
   @Test
