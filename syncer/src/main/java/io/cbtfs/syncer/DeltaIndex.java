@@ -95,7 +95,6 @@ public final class DeltaIndex {
     if (header.sealed()) {
       return ofSealed(file, source, key);
     }
-    RecordCodec codec = new RecordCodec();
     MessageDigest chain = BlockHashes.sha256();
     List<Entry> entries = new ArrayList<>();
     byte[] head = new byte[RecordHeader.BYTES];
@@ -122,24 +121,10 @@ public final class DeltaIndex {
         throw new CorruptDeltaException(
             source, "unknown record kind " + r.marker() + " at " + where);
       }
+      DeltaReader.checkRecord(kind, r, header, nextOffset, CODEC, source, where);
       int length = r.length();
-      if (length <= 0 || length > DeltaReader.MAX_RECORD_BYTES) {
-        throw new CorruptDeltaException(source, where + ": bad length " + length);
-      }
-      if (r.offset() < nextOffset || r.offset() > header.imageSize() - length) {
-        throw new CorruptDeltaException(source, where + ": outside the image or out of order");
-      }
-      int max =
-          switch (kind) {
-            case ZERO -> 0;
-            case DATA_RAW -> length;
-            case DATA_LZ4 -> codec.maxPayload(length);
-          };
       int payload = r.payloadLength();
-      if (payload < 0
-          || payload > max
-          || (kind == RecordKind.DATA_RAW && payload != length)
-          || at + RecordHeader.BYTES + payload > size) {
+      if (at + RecordHeader.BYTES + payload > size) {
         throw new CorruptDeltaException(source, where + ": bad payload length " + payload);
       }
       chain.update(head);
