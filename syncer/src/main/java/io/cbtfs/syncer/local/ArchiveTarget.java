@@ -353,42 +353,28 @@ public final class ArchiveTarget implements Restorable {
   public StoredImage open(long generation, PieceCache cache) throws IOException {
     List<Path> files = chain(generation);
     List<FileChannel> channels = new ArrayList<>();
-    List<String> sources = new ArrayList<>();
-    List<DeltaIndex.Entry> records = new ArrayList<>();
-    List<Integer> fileOf = new ArrayList<>();
-    List<io.cbtfs.syncer.RecordSeal> seals = new ArrayList<>(); // per file: null in clear
+    List<PieceCache.Loader> pieces = new ArrayList<>(); // a data record each, by piece number
     PieceMap.Builder map = new PieceMap.Builder();
     try {
       long size = 0;
       for (Path f : files) {
         FileChannel ch = FileChannel.open(f, StandardOpenOption.READ);
         channels.add(ch);
-        sources.add(f.toString());
         DeltaIndex index = DeltaIndex.of(ch, f.toString(), key); // a sealed one: read whole
-        seals.add(index.seal());
         for (DeltaIndex.Entry e : index.entries()) {
           long end = e.byteOffset() + e.byteLength();
           if (e.kind() == RecordKind.ZERO) {
             map.clear(e.byteOffset(), end);
           } else {
-            map.lay(e.byteOffset(), end, records.size(), 0);
-            records.add(e);
-            fileOf.add(channels.size() - 1);
+            map.lay(e.byteOffset(), end, pieces.size(), 0);
+            pieces.add(() -> index.read(e));
           }
         }
         size = index.header().imageSize();
         map.resize(size); // as a restore truncates after each delta
       }
-      PieceMap built = map.build(size);
       return new StoredImage(
-          built,
-          piece -> {
-            int file = fileOf.get(piece);
-            return DeltaIndex.read(
-                channels.get(file), sources.get(file), records.get(piece), seals.get(file));
-          },
-          cache,
-          () -> closeAll(channels));
+          map.build(size), piece -> pieces.get(piece).load(), cache, () -> closeAll(channels));
     } catch (IOException | RuntimeException e) {
       closeAll(channels);
       throw e;
