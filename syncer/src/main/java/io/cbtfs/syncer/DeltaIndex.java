@@ -185,9 +185,8 @@ public final class DeltaIndex {
    */
   public byte[] read(Entry e) throws IOException {
     String where = "record at offset " + e.byteOffset();
-    byte[] bytes = new byte[e.byteLength()];
     if (e.kind() == RecordKind.ZERO) {
-      return bytes;
+      return new byte[e.byteLength()];
     }
     byte[] payload;
     if (e.sealedIndex() >= 0) {
@@ -207,12 +206,14 @@ public final class DeltaIndex {
       payload = new byte[e.payloadLength()];
       read(file, payload, payload.length, e.payloadAt(), source, where);
     }
+    byte[] bytes;
     if (e.kind() == RecordKind.DATA_RAW) {
-      if (payload.length != bytes.length) {
+      if (payload.length != e.byteLength()) {
         throw new CorruptDeltaException(source, where + ": bad payload length " + payload.length);
       }
-      bytes = payload;
+      bytes = payload; // already the bytes: no copy
     } else {
+      bytes = new byte[e.byteLength()];
       CODEC.decompress(payload, payload.length, bytes, bytes.length, source + " " + where);
     }
     if (RecordCodec.checksum(e.kind(), e.byteOffset(), bytes, bytes.length) != e.checksum()) {
