@@ -76,12 +76,10 @@ final class GenerationFiles implements ServedFiles, AutoCloseable {
     private final Restorable store;
     private final Restorable.Generation generation;
     private volatile StoredImage image;
-    private final long byteSize;
 
     Generation(Restorable store, Restorable.Generation generation) {
       this.store = store;
       this.generation = generation;
-      this.byteSize = generation.imageSize();
     }
 
     private StoredImage image() throws IOException {
@@ -99,7 +97,7 @@ final class GenerationFiles implements ServedFiles, AutoCloseable {
 
     @Override
     public long byteSize() {
-      return byteSize;
+      return generation.imageSize();
     }
 
     @Override

@@ -308,18 +308,21 @@ final class MountCommand implements Callable<Integer> {
               + (heap >> 20)
               + " MiB): raise --max-memory (the heap is a quarter of it)");
     }
-    FuseTransport chosen;
-    try {
-      chosen =
-          FuseTransport.parse(transport != null ? transport : System.getenv("CBTFS_TRANSPORT"));
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
-    }
+    FuseTransport chosen = chosenTransport(); // a bad one refused before anything is read
     // the SOURCE as typed: as a Path, s3:// would lose a slash
     String source = spec.positionalParameters().get(0).originalStringValues().get(0);
     Logging.configure(verbose.on, null);
     return new GenerationMount(s3.apply(source), mountPoint, chosen, allowOther, directIo, cache)
         .run(spec.commandLine().getOut());
+  }
+
+  /** The --transport asked for, else $CBTFS_TRANSPORT's, else {@link FuseTransport#AUTO}. */
+  private FuseTransport chosenTransport() {
+    try {
+      return FuseTransport.parse(transport != null ? transport : System.getenv("CBTFS_TRANSPORT"));
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
   }
 
   /** The --nbd addresses (none without the option). */
@@ -380,13 +383,7 @@ final class MountCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
     tracking = tracking.withCursors(cursorAge.policy(spec.commandLine()));
-    FuseTransport chosen;
-    try {
-      chosen =
-          FuseTransport.parse(transport != null ? transport : System.getenv("CBTFS_TRANSPORT"));
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
-    }
+    FuseTransport chosen = chosenTransport();
     if (writebackCache && chosen == FuseTransport.LIBFUSE2) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--writeback-cache needs the kernel transport");

@@ -13,8 +13,6 @@ import jnr.ffi.Pointer;
  * FuseGuard}, one line).
  */
 public final class ReadOnlyFileSystem implements FileSystemOperations {
-  private static final int SEEK_DATA = 3;
-  private static final int SEEK_HOLE = 4;
   private static final int FILE_MODE = Posix.S_IFREG | 0444;
   private static final int ROOT_MODE = Posix.S_IFDIR | 0555;
   private static final int STATVFS_BYTES = 112;
@@ -167,14 +165,14 @@ public final class ReadOnlyFileSystem implements FileSystemOperations {
   @Override
   public long seek(long fh, long byteOffset, int whence) throws IOException {
     ServedFile f = handle(fh).file();
-    if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+    if (whence != Posix.SEEK_DATA && whence != Posix.SEEK_HOLE) {
       throw new ErrnoException(Posix.EINVAL, "lseek whence " + whence);
     }
     if (byteOffset < 0 || byteOffset >= f.byteSize()) {
       throw new ErrnoException(Posix.ENXIO, "lseek at " + byteOffset + ": past the end");
     }
-    long at = f.next(byteOffset, whence == SEEK_HOLE);
-    if (whence == SEEK_DATA && at >= f.byteSize()) {
+    long at = f.next(byteOffset, whence == Posix.SEEK_HOLE);
+    if (whence == Posix.SEEK_DATA && at >= f.byteSize()) {
       throw new ErrnoException(Posix.ENXIO, "no data after " + byteOffset);
     }
     return Math.min(at, f.byteSize());

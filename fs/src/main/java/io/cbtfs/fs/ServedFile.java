@@ -24,9 +24,7 @@ public interface ServedFile {
   /**
    * The first offset at or after {@code byteOffset} where data ({@code hole} false) or a hole
    * ({@code hole} true) starts, as far as the source knows its holes: {@link #byteSize} when there
-   * is none. A source that knows no holes says data everywhere.
+   * is none.
    */
-  default long next(long byteOffset, boolean hole) throws IOException {
-    return hole ? byteSize() : byteOffset;
-  }
+  long next(long byteOffset, boolean hole) throws IOException;
 }

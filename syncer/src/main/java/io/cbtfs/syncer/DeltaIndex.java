@@ -22,7 +22,8 @@ import java.util.List;
  * <p>A sealed delta hides its records' places inside the seals: {@link #of(FileChannel, String,
  * EncryptionKey)} indexes it by reading it whole through {@link DeltaReader} under the key (every
  * seal, the end mark and the trailer checked), noting where each sealed record lies; a read then
- * opens just that record again through {@link RecordSeal}.
+ * opens just that record again through {@link RecordSeal}. The index reads through the channel it
+ * was made from, which its caller keeps open while it reads and closes after.
  */
 public final class DeltaIndex {
   /**
@@ -53,11 +54,16 @@ public final class DeltaIndex {
 
   private static final RecordCodec CODEC = new RecordCodec();
 
+  private final FileChannel file;
+  private final String source;
   private final DeltaHeader header;
   private final List<Entry> entries;
   private final RecordSeal seal; // null: records in clear
 
-  private DeltaIndex(DeltaHeader header, List<Entry> entries, RecordSeal seal) {
+  private DeltaIndex(
+      FileChannel file, String source, DeltaHeader header, List<Entry> entries, RecordSeal seal) {
+    this.file = file;
+    this.source = source;
     this.header = header;
     this.entries = entries;
     this.seal = seal;
@@ -95,7 +101,6 @@ public final class DeltaIndex {
     if (header.sealed()) {
       return ofSealed(file, source, key);
     }
-    RecordCodec codec = new RecordCodec();
     MessageDigest chain = BlockHashes.sha256();
     List<Entry> entries = new ArrayList<>();
     byte[] head = new byte[RecordHeader.BYTES];
@@ -112,7 +117,7 @@ public final class DeltaIndex {
             entries.size(),
             dataBytes,
             chain);
-        return new DeltaIndex(header, List.copyOf(entries), null);
+        return new DeltaIndex(file, source, header, List.copyOf(entries), null);
       }
       read(file, head, RecordHeader.BYTES, at, source, "record " + entries.size());
       RecordHeader r = RecordHeader.decode(head);
@@ -122,24 +127,10 @@ public final class DeltaIndex {
         throw new CorruptDeltaException(
             source, "unknown record kind " + r.marker() + " at " + where);
       }
+      DeltaReader.checkRecord(kind, r, header, nextOffset, CODEC, source, where);
       int length = r.length();
-      if (length <= 0 || length > DeltaReader.MAX_RECORD_BYTES) {
-        throw new CorruptDeltaException(source, where + ": bad length " + length);
-      }
-      if (r.offset() < nextOffset || r.offset() > header.imageSize() - length) {
-        throw new CorruptDeltaException(source, where + ": outside the image or out of order");
-      }
-      int max =
-          switch (kind) {
-            case ZERO -> 0;
-            case DATA_RAW -> length;
-            case DATA_LZ4 -> codec.maxPayload(length);
-          };
       int payload = r.payloadLength();
-      if (payload < 0
-          || payload > max
-          || (kind == RecordKind.DATA_RAW && payload != length)
-          || at + RecordHeader.BYTES + payload > size) {
+      if (at + RecordHeader.BYTES + payload > size) {
         throw new CorruptDeltaException(source, where + ": bad payload length " + payload);
       }
       chain.update(head);
@@ -180,39 +171,24 @@ public final class DeltaIndex {
               start[0] = end;
             },
             key);
-    return new DeltaIndex(s.header(), List.copyOf(entries), new RecordSeal(key.seal(), s.header()));
-  }
-
-  /** What this delta's sealed records open with (null if they are in clear), for {@link #read}. */
-  public RecordSeal seal() {
-    return seal;
+    return new DeltaIndex(
+        file, source, s.header(), List.copyOf(entries), new RecordSeal(key.seal(), s.header()));
   }
 
   /**
-   * The bytes of record {@code e} of the delta in {@code file}, decoded and checked against the
-   * record's checksum.
+   * The bytes of record {@code e} of this delta, read from its file, decoded and checked against
+   * the record's checksum; a sealed record is opened under the delta's key, and its seal must hold
+   * the very record the index noted.
    *
-   * @throws CorruptDeltaException naming {@code source} and the record if they do not match
-   */
-  public static byte[] read(FileChannel file, String source, Entry e) throws IOException {
-    return read(file, source, e, null);
-  }
-
-  /**
-   * {@link #read(FileChannel, String, Entry)}, opening a sealed record with {@code seal} (its
-   * delta's {@link #seal()}): its seal must hold the very record the index noted.
-   *
+   * @throws CorruptDeltaException naming the delta and the record if they do not match
    * @throws io.cbtfs.syncer.crypto.SealBrokenException if the sealed bytes fail to open
    */
-  public static byte[] read(FileChannel file, String source, Entry e, RecordSeal seal)
-      throws IOException {
+  public byte[] read(Entry e) throws IOException {
     String where = "record at offset " + e.byteOffset();
-    byte[] bytes = new byte[e.byteLength()];
     if (e.kind() == RecordKind.ZERO) {
-      return bytes;
+      return new byte[e.byteLength()];
     }
     byte[] payload;
-    int payloadLength;
     if (e.sealedIndex() >= 0) {
       byte[] sealed = new byte[e.payloadLength()];
       read(file, sealed, sealed.length, e.payloadAt(), source, where);
@@ -226,19 +202,19 @@ public final class DeltaIndex {
         throw new CorruptDeltaException(source, where + ": not the record its index noted");
       }
       payload = java.util.Arrays.copyOfRange(inner, RecordHeader.BYTES, inner.length);
-      payloadLength = payload.length;
     } else {
       payload = new byte[e.payloadLength()];
-      payloadLength = payload.length;
-      read(file, payload, payloadLength, e.payloadAt(), source, where);
+      read(file, payload, payload.length, e.payloadAt(), source, where);
     }
+    byte[] bytes;
     if (e.kind() == RecordKind.DATA_RAW) {
-      if (payloadLength != bytes.length) {
-        throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
+      if (payload.length != e.byteLength()) {
+        throw new CorruptDeltaException(source, where + ": bad payload length " + payload.length);
       }
-      bytes = payload;
+      bytes = payload; // already the bytes: no copy
     } else {
-      CODEC.decompress(payload, payloadLength, bytes, bytes.length, source + " " + where);
+      bytes = new byte[e.byteLength()];
+      CODEC.decompress(payload, payload.length, bytes, bytes.length, source + " " + where);
     }
     if (RecordCodec.checksum(e.kind(), e.byteOffset(), bytes, bytes.length) != e.checksum()) {
       throw new CorruptDeltaException(source, where + ": checksum mismatch");

@@ -203,22 +203,8 @@ public final class DeltaReader {
       int payloadLength = h.payloadLength();
       int checksum = h.checksum();
       String where = "record " + count + " at offset " + offset;
-      if (length <= 0 || length > MAX_RECORD_BYTES) {
-        throw new CorruptDeltaException(source, where + ": bad length " + length);
-      }
-      if (offset < nextOffset || offset > header.imageSize() - length) {
-        throw new CorruptDeltaException(source, where + ": outside the image or out of order");
-      }
-      int expectedMax =
-          switch (kind) {
-            case ZERO -> 0;
-            case DATA_RAW -> length;
-            case DATA_LZ4 -> codec.maxPayload(length);
-          };
-      if (payloadLength < 0
-          || payloadLength > expectedMax
-          || (kind == RecordKind.DATA_RAW && payloadLength != length)
-          || (inner != null && inner.length != RecordHeader.BYTES + payloadLength)) {
+      int expectedMax = checkRecord(kind, h, header, nextOffset, codec, source, where);
+      if (inner != null && inner.length != RecordHeader.BYTES + payloadLength) {
         throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
       }
       if (inner != null) {
@@ -250,6 +236,45 @@ public final class DeltaReader {
       dataBytes += length;
       nextOffset = offset + length;
     }
+  }
+
+  /**
+   * Checks record header {@code h} of {@code kind} before any of it is trusted: its length bounded,
+   * its bytes inside the image and after {@code nextOffset} (where the record before ended), its
+   * payload no longer than its kind allows. The checks every reader of a delta's records shares.
+   *
+   * @param where names the record in the message
+   * @return the longest payload a record of its kind and length may have
+   */
+  static int checkRecord(
+      RecordKind kind,
+      RecordHeader h,
+      DeltaHeader header,
+      long nextOffset,
+      RecordCodec codec,
+      String source,
+      String where)
+      throws CorruptDeltaException {
+    int length = h.length();
+    if (length <= 0 || length > MAX_RECORD_BYTES) {
+      throw new CorruptDeltaException(source, where + ": bad length " + length);
+    }
+    if (h.offset() < nextOffset || h.offset() > header.imageSize() - length) {
+      throw new CorruptDeltaException(source, where + ": outside the image or out of order");
+    }
+    int max =
+        switch (kind) {
+          case ZERO -> 0;
+          case DATA_RAW -> length;
+          case DATA_LZ4 -> codec.maxPayload(length);
+        };
+    int payloadLength = h.payloadLength();
+    if (payloadLength < 0
+        || payloadLength > max
+        || (kind == RecordKind.DATA_RAW && payloadLength != length)) {
+      throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
+    }
+    return max;
   }
 
   static void readTrailer(

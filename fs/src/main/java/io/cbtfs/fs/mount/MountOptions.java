@@ -71,12 +71,31 @@ public record MountOptions(
    * modes: without it every user allowed in would get the daemon's (often root's) rights.
    */
   List<String> fuseArgs(String programName) {
+    return fuseArgs(
+        programName,
+        mountPoint,
+        stateDir.toString(),
+        List.of("big_writes", "max_write=" + MAX_REQUEST_BYTES),
+        allowOther,
+        directIo);
+  }
+
+  /**
+   * libfuse 2's command line for a mount named {@code fsName} in /proc/mounts, with {@code
+   * modeOptions} saying what kind of mount it is (writable with big writes, or read-only).
+   */
+  static List<String> fuseArgs(
+      String programName,
+      Path mountPoint,
+      String fsName,
+      List<String> modeOptions,
+      boolean allowOther,
+      boolean directIo) {
     List<String> opts = new ArrayList<>();
-    opts.add("fsname=" + fsName(stateDir));
+    opts.add("fsname=" + escaped(fsName));
     opts.add("subtype=cbtfs");
     opts.add("default_permissions");
-    opts.add("big_writes");
-    opts.add("max_write=" + MAX_REQUEST_BYTES);
+    opts.addAll(modeOptions);
     opts.add("max_read=" + MAX_REQUEST_BYTES);
     if (allowOther) {
       opts.add("allow_other");
@@ -84,20 +103,14 @@ public record MountOptions(
     if (directIo) {
       opts.add("direct_io"); // per mount: jnr-fuse maps FuseFileInfo's direct_io bit wrongly
     }
-    List<String> args = new ArrayList<>();
-    args.add(programName);
-    args.add("-f");
-    args.add("-o");
-    args.add(String.join(",", opts));
-    args.add(mountPoint.toString());
-    return args;
+    return List.of(programName, "-f", "-o", String.join(",", opts), mountPoint.toString());
   }
 
   /**
-   * The state directory as a FUSE fsname: libfuse splits options at commas, so those are escaped
-   * with a backslash (as are backslashes themselves).
+   * {@code fsName} (a state directory, a read-only mount's source) as a FUSE fsname: libfuse splits
+   * options at commas, so those are escaped with a backslash (as are backslashes themselves).
    */
-  static String fsName(Path stateDir) {
-    return stateDir.toString().replace("\\", "\\\\").replace(",", "\\,");
+  static String escaped(String fsName) {
+    return fsName.replace("\\", "\\\\").replace(",", "\\,");
   }
 }

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -83,7 +82,7 @@ public final class ReadOnlyMount implements AutoCloseable {
         ServingLoop.open(
             transport,
             kernel,
-            fuseArgs(mp, fsName, allowOther, directIo),
+            MountOptions.fuseArgs("cbtfs", mp, fsName, List.of("ro"), allowOther, directIo),
             false,
             fs,
             RequestObserver.NONE);
@@ -92,24 +91,6 @@ public final class ReadOnlyMount implements AutoCloseable {
     log.info(
         "mounted {} read-only on {} (FUSE transport: {})", source, mp, mount.transport().label());
     return mount;
-  }
-
-  /** libfuse 2's arguments. */
-  private static List<String> fuseArgs(
-      Path mountPoint, String fsName, boolean allowOther, boolean directIo) {
-    List<String> opts = new ArrayList<>();
-    opts.add("fsname=" + fsName.replace("\\", "\\\\").replace(",", "\\,")); // libfuse's escapes
-    opts.add("subtype=cbtfs");
-    opts.add("default_permissions");
-    opts.add("ro");
-    opts.add("max_read=" + MountOptions.MAX_REQUEST_BYTES);
-    if (allowOther) {
-      opts.add("allow_other");
-    }
-    if (directIo) {
-      opts.add("direct_io");
-    }
-    return List.of("cbtfs", "-f", "-o", String.join(",", opts), mountPoint.toString());
   }
 
   public Path mountPoint() {

@@ -245,6 +245,15 @@ public final class ArchiveTarget implements Restorable {
 
   /** {@link #chain(long)} over headers already read. */
   private List<Path> chain(TreeMap<Long, DeltaHeader> gens, long generation) {
+    List<Path> files = new ArrayList<>();
+    for (DeltaHeader h : chainHeaders(gens, generation)) {
+      files.add(dir.resolve(fileName(h.generation())));
+    }
+    return files;
+  }
+
+  /** The headers of {@link #chain(long)}'s files, in the same order. */
+  private List<DeltaHeader> chainHeaders(TreeMap<Long, DeltaHeader> gens, long generation) {
     if (!gens.containsKey(generation)) {
       throw new CbtfsException(
           describe()
@@ -254,7 +263,7 @@ public final class ArchiveTarget implements Restorable {
               + (gens.isEmpty() ? "none" : gens.firstKey() + " to " + gens.lastKey())
               + ")");
     }
-    List<Path> files = new ArrayList<>();
+    List<DeltaHeader> chain = new ArrayList<>();
     long g = generation;
     while (true) {
       DeltaHeader h = gens.get(g);
@@ -266,9 +275,9 @@ public final class ArchiveTarget implements Restorable {
         throw new CbtfsException(
             describe() + ": generation " + g + " belongs to another image lineage");
       }
-      files.add(0, dir.resolve(fileName(g)));
+      chain.add(0, h);
       if (h.full()) {
-        return files;
+        return chain;
       }
       g = h.baseGeneration();
     }
@@ -308,33 +317,29 @@ public final class ArchiveTarget implements Restorable {
 
   /**
    * Refuses generation {@code generation} if a delta of its chain is sealed and this archive was
-   * given no key or another one: from the headers alone, before a record is read.
+   * given no key or another one: from the headers {@link #headers} read, before a record is read.
    */
   @Override
   public void requireKeyFor(long generation) throws IOException {
-    TreeMap<Long, DeltaHeader> gens = headers();
-    for (Path f : chain(gens, generation)) {
-      try (InputStream in = Files.newInputStream(f)) {
-        DeltaHeader h = DeltaReader.readHeader(in, f.toString());
-        if (h.sealed() && key == null) {
-          throw new CbtfsException(
-              describe()
-                  + ": generation "
-                  + h.generation()
-                  + " is encrypted (key "
-                  + h.keyId()
-                  + "…): give its key with --encrypt-key");
-        }
-        if (h.sealed() && !key.fingerprint().startsWith(h.keyId())) {
-          throw new CbtfsException(
-              describe()
-                  + ": generation "
-                  + h.generation()
-                  + " is encrypted with key "
-                  + h.keyId()
-                  + "…, not with the given key "
-                  + key.fingerprint());
-        }
+    for (DeltaHeader h : chainHeaders(headers(), generation)) {
+      if (h.sealed() && key == null) {
+        throw new CbtfsException(
+            describe()
+                + ": generation "
+                + h.generation()
+                + " is encrypted (key "
+                + h.keyId()
+                + "…): give its key with --encrypt-key");
+      }
+      if (h.sealed() && !key.fingerprint().startsWith(h.keyId())) {
+        throw new CbtfsException(
+            describe()
+                + ": generation "
+                + h.generation()
+                + " is encrypted with key "
+                + h.keyId()
+                + "…, not with the given key "
+                + key.fingerprint());
       }
     }
   }
@@ -348,42 +353,28 @@ public final class ArchiveTarget implements Restorable {
   public StoredImage open(long generation, PieceCache cache) throws IOException {
     List<Path> files = chain(generation);
     List<FileChannel> channels = new ArrayList<>();
-    List<String> sources = new ArrayList<>();
-    List<DeltaIndex.Entry> records = new ArrayList<>();
-    List<Integer> fileOf = new ArrayList<>();
-    List<io.cbtfs.syncer.RecordSeal> seals = new ArrayList<>(); // per file: null in clear
+    List<PieceCache.Loader> pieces = new ArrayList<>(); // a data record each, by piece number
     PieceMap.Builder map = new PieceMap.Builder();
     try {
       long size = 0;
       for (Path f : files) {
         FileChannel ch = FileChannel.open(f, StandardOpenOption.READ);
         channels.add(ch);
-        sources.add(f.toString());
         DeltaIndex index = DeltaIndex.of(ch, f.toString(), key); // a sealed one: read whole
-        seals.add(index.seal());
         for (DeltaIndex.Entry e : index.entries()) {
           long end = e.byteOffset() + e.byteLength();
           if (e.kind() == RecordKind.ZERO) {
             map.clear(e.byteOffset(), end);
           } else {
-            map.lay(e.byteOffset(), end, records.size(), 0);
-            records.add(e);
-            fileOf.add(channels.size() - 1);
+            map.lay(e.byteOffset(), end, pieces.size(), 0);
+            pieces.add(() -> index.read(e));
           }
         }
         size = index.header().imageSize();
         map.resize(size); // as a restore truncates after each delta
       }
-      PieceMap built = map.build(size);
       return new StoredImage(
-          built,
-          piece -> {
-            int file = fileOf.get(piece);
-            return DeltaIndex.read(
-                channels.get(file), sources.get(file), records.get(piece), seals.get(file));
-          },
-          cache,
-          () -> closeAll(channels));
+          map.build(size), piece -> pieces.get(piece).load(), cache, () -> closeAll(channels));
     } catch (IOException | RuntimeException e) {
       closeAll(channels);
       throw e;
