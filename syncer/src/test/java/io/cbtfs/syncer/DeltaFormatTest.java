@@ -120,4 +120,34 @@ class DeltaFormatTest {
                     "text"))
         .hasMessageContaining("bad magic");
   }
+
+  /**
+   * A sealed delta's records are sealed into buffers the writer reuses: a sync allocates no
+   * record-sized array per record (an encrypted archive sync inside a mount has a small heap).
+   */
+  @Test
+  void sealingRecordsAllocatesNoArrayPerRecord() throws IOException {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    io.cbtfs.syncer.crypto.EncryptionKey key = io.cbtfs.syncer.crypto.EncryptionKey.generate();
+    DeltaHeader header = HEADER.sealedWith(key.fingerprint());
+    int records = 64;
+    int length = 1 << 20;
+    java.nio.ByteBuffer payload = java.nio.ByteBuffer.allocateDirect(length); // as a sync reads
+    byte[] bytes = new byte[length];
+    new Random(5).nextBytes(bytes);
+    payload.put(bytes).flip();
+    java.io.OutputStream sink = java.io.OutputStream.nullOutputStream();
+    DeltaWriter w = new DeltaWriter(sink, header, new RecordSeal(key.seal(), header));
+    int checksum = RecordCodec.checksum(RecordKind.DATA_RAW, 0, bytes, length);
+    w.write(new EncodedRecord(RecordKind.DATA_RAW, 0, length, checksum, payload)); // warms up
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 1; i <= records; i++) {
+      w.write(new EncodedRecord(RecordKind.DATA_RAW, (long) i * length, length, 0, payload));
+    }
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    w.finish();
+    assertThat(w.recordCount()).isEqualTo(records + 2); // and the sealed end
+    assertThat(allocated).as("bytes allocated for %d records of 1 MiB", records).isLessThan(length);
+  }
 }
