@@ -196,24 +196,9 @@ public final class S3Target implements Restorable {
   public void requireKeyFor(long generation) throws IOException {
     try (S3Store store = new S3Store(location)) {
       String stored = storedKey(store, generation);
-      if (stored != null && key == null) {
-        throw new CbtfsException(
-            describe()
-                + ": generation "
-                + generation
-                + " is encrypted (key "
-                + stored
-                + "): give its key with --encrypt-key");
-      }
-      if (stored != null && !stored.equals(key.fingerprint())) {
-        throw new CbtfsException(
-            describe()
-                + ": generation "
-                + generation
-                + " is encrypted with key "
-                + stored
-                + ", not with the given key "
-                + key.fingerprint());
+      String refusal = stored == null ? null : EncryptionKey.refusal(key, stored);
+      if (refusal != null) {
+        throw new CbtfsException(describe() + ": generation " + generation + " " + refusal);
       }
     }
   }

@@ -76,18 +76,9 @@ public final class DeltaReader {
     DeltaHeader header = readHeader(data, source);
     RecordSeal seal = null;
     if (header.sealed() && sink != FRAMING_ONLY) {
-      if (key == null) {
-        throw new CorruptDeltaException(
-            source,
-            "it is encrypted (key " + header.keyId() + "…): give its key with --encrypt-key");
-      }
-      if (!key.fingerprint().startsWith(header.keyId())) {
-        throw new CorruptDeltaException(
-            source,
-            "it is encrypted with key "
-                + header.keyId()
-                + "…, not with the given key "
-                + key.fingerprint());
+      String refusal = EncryptionKey.refusal(key, header.keyId());
+      if (refusal != null) {
+        throw new CorruptDeltaException(source, "it " + refusal);
       }
       seal = new RecordSeal(key.seal(), header);
     }

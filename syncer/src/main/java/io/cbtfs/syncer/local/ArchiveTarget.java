@@ -245,6 +245,15 @@ public final class ArchiveTarget implements Restorable {
 
   /** {@link #chain(long)} over headers already read. */
   private List<Path> chain(TreeMap<Long, DeltaHeader> gens, long generation) {
+    List<Path> files = new ArrayList<>();
+    for (DeltaHeader h : chainHeaders(gens, generation)) {
+      files.add(dir.resolve(fileName(h.generation())));
+    }
+    return files;
+  }
+
+  /** The headers of {@link #chain(long)}'s files, in the same order. */
+  private List<DeltaHeader> chainHeaders(TreeMap<Long, DeltaHeader> gens, long generation) {
     if (!gens.containsKey(generation)) {
       throw new CbtfsException(
           describe()
@@ -254,7 +263,7 @@ public final class ArchiveTarget implements Restorable {
               + (gens.isEmpty() ? "none" : gens.firstKey() + " to " + gens.lastKey())
               + ")");
     }
-    List<Path> files = new ArrayList<>();
+    List<DeltaHeader> headers = new ArrayList<>();
     long g = generation;
     while (true) {
       DeltaHeader h = gens.get(g);
@@ -266,9 +275,9 @@ public final class ArchiveTarget implements Restorable {
         throw new CbtfsException(
             describe() + ": generation " + g + " belongs to another image lineage");
       }
-      files.add(0, dir.resolve(fileName(g)));
+      headers.add(0, h);
       if (h.full()) {
-        return files;
+        return headers;
       }
       g = h.baseGeneration();
     }
@@ -312,29 +321,10 @@ public final class ArchiveTarget implements Restorable {
    */
   @Override
   public void requireKeyFor(long generation) throws IOException {
-    TreeMap<Long, DeltaHeader> gens = headers();
-    for (Path f : chain(gens, generation)) {
-      try (InputStream in = Files.newInputStream(f)) {
-        DeltaHeader h = DeltaReader.readHeader(in, f.toString());
-        if (h.sealed() && key == null) {
-          throw new CbtfsException(
-              describe()
-                  + ": generation "
-                  + h.generation()
-                  + " is encrypted (key "
-                  + h.keyId()
-                  + "…): give its key with --encrypt-key");
-        }
-        if (h.sealed() && !key.fingerprint().startsWith(h.keyId())) {
-          throw new CbtfsException(
-              describe()
-                  + ": generation "
-                  + h.generation()
-                  + " is encrypted with key "
-                  + h.keyId()
-                  + "…, not with the given key "
-                  + key.fingerprint());
-        }
+    for (DeltaHeader h : chainHeaders(headers(), generation)) {
+      String refusal = h.sealed() ? EncryptionKey.refusal(key, h.keyId()) : null;
+      if (refusal != null) {
+        throw new CbtfsException(describe() + ": generation " + h.generation() + " " + refusal);
       }
     }
   }
