@@ -212,8 +212,8 @@ public final class DeltaReader {
           || (inner != null && inner.length != RecordHeader.BYTES + payloadLength)) {
         throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
       }
-      if (inner != null) {
-        payload = java.util.Arrays.copyOfRange(inner, RecordHeader.BYTES, inner.length);
+      if (inner != null) { // into the buffer the sealed bytes were read into, longer than this
+        System.arraycopy(inner, RecordHeader.BYTES, payload, 0, payloadLength);
       } else {
         if (payload.length < payloadLength) {
           payload = new byte[Math.max(payloadLength, Math.min(payload.length * 2, expectedMax))];

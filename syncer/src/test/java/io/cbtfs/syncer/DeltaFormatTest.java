@@ -150,4 +150,39 @@ class DeltaFormatTest {
     assertThat(w.recordCount()).isEqualTo(records + 2); // and the sealed end
     assertThat(allocated).as("bytes allocated for %d records of 1 MiB", records).isLessThan(length);
   }
+
+  /**
+   * Reading a sealed delta (a restore, a verify, an index of an encrypted archive) allocates what
+   * each record opens to and no copy of it: the payload goes to the reader's own buffer.
+   */
+  @Test
+  void readingASealedDeltaAllocatesOnlyTheOpenedRecords() throws IOException {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    io.cbtfs.syncer.crypto.EncryptionKey key = io.cbtfs.syncer.crypto.EncryptionKey.generate();
+    int records = 64;
+    int length = 1 << 20;
+    DeltaHeader header =
+        new DeltaHeader(UUID.randomUUID(), (long) records * length, 65536, 4, 5, false)
+            .sealedWith(key.fingerprint());
+    byte[] bytes = new byte[length];
+    new Random(6).nextBytes(bytes);
+    RecordCodec codec = new RecordCodec();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    DeltaWriter w = new DeltaWriter(out, header, new RecordSeal(key.seal(), header));
+    for (int i = 0; i < records; i++) {
+      w.write(codec.encode((long) i * length, bytes, length));
+    }
+    w.finish();
+    byte[] delta = out.toByteArray();
+    long[] seen = new long[1];
+    long before = threads.getCurrentThreadAllocatedBytes();
+    DeltaReader.read(
+        new ByteArrayInputStream(delta), "test", (kind, off, data, len) -> seen[0] += len, key);
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertThat(seen[0]).isEqualTo((long) records * length);
+    assertThat(allocated)
+        .as("bytes allocated to read %d sealed records of 1 MiB", records)
+        .isLessThan((long) records * length * 3 / 2);
+  }
 }
