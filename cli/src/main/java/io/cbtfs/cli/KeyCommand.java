@@ -18,7 +18,8 @@ import picocli.CommandLine.Parameters;
     versionProvider = CbtfsCommand.Version.class,
     header = "Make, show or re-enter an encryption key (--encrypt-key).",
     description = {
-      "A key file encrypts what sync stores in an s3:// target (AES-256-GCM; see "
+      "A key file encrypts what sync stores in an s3://, archive: or cbtfs://…?archive target "
+          + "(AES-256-GCM; see "
           + "docs/OPERATIONS.md, 'Encryption'). Keep a copy apart from the backups, on paper "
           + "too: without the key the backups cannot be read by anyone, cbtfs included."
     },

@@ -1,5 +1,10 @@
 package io.cbtfs.nativetests;
 
+import static io.cbtfs.nativetests.EncryptionFixture.contains;
+import static io.cbtfs.nativetests.EncryptionFixture.createKey;
+import static io.cbtfs.nativetests.EncryptionFixture.files;
+import static io.cbtfs.nativetests.EncryptionFixture.generation;
+import static io.cbtfs.nativetests.EncryptionFixture.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;
@@ -16,7 +21,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -101,70 +105,23 @@ class ArchiveEncryptionIT {
         + root.resolve(".cbtfs-receiver/token");
   }
 
-  Path key(String name) {
-    Path file = tmp.resolve(name + ".key");
-    Tools.Result r = Cbtfs.run("key", "create", file.toString());
-    assertThat(r.exitCode()).as(r.output()).isZero();
-    return file;
-  }
-
   Tools.Result ok(String... args) {
     Tools.Result r = Cbtfs.run(args);
     assertThat(r.exitCode()).as(String.join(" ", args) + ":\n" + r.output()).isZero();
     return r;
   }
 
-  void writeThroughMount(long offset, byte[] data) throws IOException {
-    try (var ch =
-        java.nio.channels.FileChannel.open(
-            folder.image("vm1.raw"), java.nio.file.StandardOpenOption.WRITE)) {
-      ch.write(java.nio.ByteBuffer.wrap(data), offset);
-    }
-  }
-
-  static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
-  }
-
-  static long generation(Tools.Result sync) {
-    Matcher m = Pattern.compile("generation (\\d+)").matcher(sync.output());
-    assertThat(m.find()).as(sync.output()).isTrue();
-    return Long.parseLong(m.group(1));
-  }
-
-  static boolean contains(Path file, byte[] needle) throws IOException {
-    byte[] hay = Files.readAllBytes(file);
-    outer:
-    for (int i = 0; i + needle.length <= hay.length; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (hay[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return true;
-    }
-    return false;
-  }
-
-  static List<Path> files(Path dir) throws IOException {
-    try (Stream<Path> s = Files.walk(dir)) {
-      return s.filter(Files::isRegularFile).toList();
-    }
-  }
-
   @Test
   void fiveGenerationsToALocalAndARemoteArchiveRestoreAndNoPlaintextIsAtRest() throws Exception {
-    Path key = key("a");
+    Path key = createKey(tmp, "a");
     String local = "archive:" + tmp.resolve("arch");
     String remote = remote("vm1");
     List<long[]> gens = new ArrayList<>(); // {local, remote}
     List<Path> copies = new ArrayList<>();
     for (int i = 1; i <= 5; i++) {
       if (i > 1) {
-        writeThroughMount(i * 700_000L, random(200_000, i));
-        writeThroughMount((5L << 20) + i * 8192L, pattern);
+        Tools.pwrite(folder.image("vm1.raw"), i * 700_000L, random(200_000, i));
+        Tools.pwrite(folder.image("vm1.raw"), (5L << 20) + i * 8192L, pattern);
       }
       String image = folder.image("vm1.raw").toString();
       long l = generation(ok("sync", image, local, "--encrypt-key", key.toString()));
@@ -206,13 +163,13 @@ class ArchiveEncryptionIT {
 
   @Test
   void wrongMissingKeysAndAFlippedByteFailInOneLineAndChangeNothing() throws Exception {
-    Path a = key("a");
-    Path b = key("b");
+    Path a = createKey(tmp, "a");
+    Path b = createKey(tmp, "b");
     String image = folder.image("vm1.raw").toString();
     String local = "archive:" + tmp.resolve("arch");
     long g = generation(ok("sync", image, local, "--encrypt-key", a.toString()));
     ok("sync", image, remote("vm1"), "--encrypt-key", a.toString());
-    writeThroughMount(0, random(4096, 9));
+    Tools.pwrite(folder.image("vm1.raw"), 0, random(4096, 9));
     List<Path> before = files(tmp.resolve("arch"));
     List<Path> remoteBefore = files(root.resolve("vm1.archive"));
     String fp = Cbtfs.run("key", "show", a.toString()).output().strip().substring(0, 8);

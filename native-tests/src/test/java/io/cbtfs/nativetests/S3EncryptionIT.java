@@ -1,5 +1,9 @@
 package io.cbtfs.nativetests;
 
+import static io.cbtfs.nativetests.EncryptionFixture.contains;
+import static io.cbtfs.nativetests.EncryptionFixture.createKey;
+import static io.cbtfs.nativetests.EncryptionFixture.generation;
+import static io.cbtfs.nativetests.EncryptionFixture.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.s3.S3ProxyServer;
@@ -10,9 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,35 +66,8 @@ class S3EncryptionIT {
     return r;
   }
 
-  Path key(String name) {
-    Path file = tmp.resolve(name + ".key");
-    Tools.Result r = Cbtfs.run("key", "create", file.toString());
-    assertThat(r.exitCode()).as(r.output()).isZero();
-    return file;
-  }
-
   String fingerprint(Path key) {
     return Cbtfs.run("key", "show", key.toString()).output().strip();
-  }
-
-  void writeThroughMount(String image, long offset, byte[] data) throws IOException {
-    try (var ch =
-        java.nio.channels.FileChannel.open(
-            folder.image(image), java.nio.file.StandardOpenOption.WRITE)) {
-      ch.write(java.nio.ByteBuffer.wrap(data), offset);
-    }
-  }
-
-  static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
-  }
-
-  static long generation(Tools.Result sync) {
-    Matcher m = Pattern.compile("generation (\\d+)").matcher(sync.output());
-    assertThat(m.find()).as(sync.output()).isTrue();
-    return Long.parseLong(m.group(1));
   }
 
   List<Path> storedFiles(String under) throws IOException {
@@ -101,35 +75,19 @@ class S3EncryptionIT {
     if (!Files.exists(p)) {
       return List.of();
     }
-    try (Stream<Path> s = Files.walk(p)) {
-      return s.filter(Files::isRegularFile).toList();
-    }
-  }
-
-  static boolean contains(Path file, byte[] needle) throws IOException {
-    byte[] hay = Files.readAllBytes(file);
-    outer:
-    for (int i = 0; i + needle.length <= hay.length; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (hay[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return true;
-    }
-    return false;
+    return EncryptionFixture.files(p);
   }
 
   @Test
   void fiveEncryptedGenerationsThroughAMountRoundTripAndNoPlaintextIsAtRest() throws IOException {
-    Path key = key("a");
+    Path key = createKey(tmp, "a");
     String vm1 = "s3://backups/fleet/vm1";
     List<Long> gens = new ArrayList<>();
     List<Path> copies = new ArrayList<>();
     for (int i = 1; i <= 5; i++) {
       if (i > 1) {
-        writeThroughMount("vm1.raw", i * (2L << 20), random(300_000, i));
-        writeThroughMount("vm1.raw", (9L << 20) + i * 4096L, pattern); // the block, again
+        Tools.pwrite(folder.image("vm1.raw"), i * (2L << 20), random(300_000, i));
+        Tools.pwrite(folder.image("vm1.raw"), (9L << 20) + i * 4096L, pattern); // the block, again
       }
       Tools.Result sync =
           ok("sync", folder.image("vm1.raw").toString(), vm1, "--encrypt-key", key.toString());
@@ -173,7 +131,7 @@ class S3EncryptionIT {
         "--encrypt-key",
         key.toString());
     assertThat(storedFiles("fleet/chunks")).hasSize((int) chunks);
-    Path other = key("b");
+    Path other = createKey(tmp, "b");
     ok(
         "sync",
         folder.image("vm2.raw").toString(),
@@ -186,13 +144,13 @@ class S3EncryptionIT {
 
   @Test
   void wrongMissingKeysAndATamperedChunkFailInOneLineAndChangeNothing() throws IOException {
-    Path a = key("a");
-    Path b = key("b");
+    Path a = createKey(tmp, "a");
+    Path b = createKey(tmp, "b");
     String vm1 = "s3://backups/vm1";
     long g1 =
         generation(
             ok("sync", folder.image("vm1.raw").toString(), vm1, "--encrypt-key", a.toString()));
-    writeThroughMount("vm1.raw", 0, random(4096, 9));
+    Tools.pwrite(folder.image("vm1.raw"), 0, random(4096, 9));
     List<Path> before = storedFiles("");
 
     Tools.Result wrong =

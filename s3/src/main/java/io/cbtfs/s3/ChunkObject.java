@@ -148,48 +148,54 @@ final class ChunkObject {
    * @throws DamagedObjectException naming {@code where} if the object is damaged
    */
   byte[] decode(byte[] object, String hashHex, String where) {
-    if (object.length >= SEALED.length
-        && Arrays.equals(object, 0, SEALED.length, SEALED, 0, SEALED.length)) {
+    if (startsWith(object, SEALED)) {
       if (key == null) {
         throw new CbtfsException(where + " is encrypted: give its key with --encrypt-key");
       }
       byte[] name = java.util.HexFormat.of().parseHex(hashHex);
       byte[] inner =
           key.seal().open(object, SEALED.length, object.length - SEALED.length, aad(name), where);
-      byte[] clear = Arrays.copyOf(MAGIC, MAGIC.length + inner.length);
-      System.arraycopy(inner, 0, clear, MAGIC.length, inner.length);
-      byte[] data = decodeClear(clear, where);
+      byte[] data = decodeBody(inner, 0, where); // the clear form after its magic
       if (!hex(name(data, data.length)).equals(hashHex)) {
         throw new DamagedObjectException(where, "chunk bytes do not match its name (keyed hash)");
       }
       return data;
     }
-    byte[] data = decodeClear(object, where);
+    if (!startsWith(object, MAGIC)) {
+      throw new DamagedObjectException(where, "not a cbtfs chunk");
+    }
+    byte[] data = decodeBody(object, MAGIC.length, where);
     if (!hex(hash(data, data.length)).equals(hashHex)) {
       throw new DamagedObjectException(where, "chunk bytes do not match its name (SHA-256)");
     }
     return data;
   }
 
-  private byte[] decodeClear(byte[] object, String where) {
-    if (object.length < HEADER_BYTES
-        || !Arrays.equals(object, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+  private static boolean startsWith(byte[] object, byte[] magic) {
+    return object.length >= magic.length
+        && Arrays.equals(object, 0, magic.length, magic, 0, magic.length);
+  }
+
+  /** The bytes of a chunk's kind, length and payload, {@code object[at, object.length)}. */
+  private byte[] decodeBody(byte[] object, int at, String where) {
+    int payloadAt = at + HEADER_BYTES - MAGIC.length;
+    if (object.length < payloadAt) {
       throw new DamagedObjectException(where, "not a cbtfs chunk");
     }
-    ByteBuffer b = ByteBuffer.wrap(object, MAGIC.length, 5);
+    ByteBuffer b = ByteBuffer.wrap(object, at, payloadAt - at);
     byte kind = b.get();
     int length = b.getInt();
     if (length <= 0 || length > MAX_BYTES) {
       throw new DamagedObjectException(where, "bad chunk length " + length);
     }
     byte[] data = new byte[length];
-    int payload = object.length - HEADER_BYTES;
+    int payload = object.length - payloadAt;
     if (kind == RAW && payload == length) {
-      System.arraycopy(object, HEADER_BYTES, data, 0, length);
+      System.arraycopy(object, payloadAt, data, 0, length);
     } else if (kind == LZ4) {
       int n;
       try {
-        n = decompressor.decompress(object, HEADER_BYTES, payload, data, 0, length);
+        n = decompressor.decompress(object, payloadAt, payload, data, 0, length);
       } catch (LZ4Exception e) {
         throw new DamagedObjectException(where, "chunk payload does not decode");
       }

@@ -64,17 +64,9 @@ final class ManifestObject {
     if (sealedWith == null) {
       return Manifest.decode(object, where); // a generation written before encryption began
     }
-    if (key == null) {
-      throw new CbtfsException(
-          where + " is encrypted (key " + sealedWith + "): give its key with --encrypt-key");
-    }
-    if (!sealedWith.equals(key.fingerprint())) {
-      throw new CbtfsException(
-          where
-              + " is encrypted with key "
-              + sealedWith
-              + ", not with the given key "
-              + key.fingerprint());
+    String refusal = EncryptionKey.refusal(key, sealedWith);
+    if (refusal != null) {
+      throw new CbtfsException(where + " " + refusal);
     }
     int clear = clearBytes(object, where);
     byte[] plain =

@@ -117,14 +117,17 @@ public final class S3Target implements Restorable {
     try {
       lock = StoreLock.acquire(store, StoreLock.Kind.SYNC, location.image(), LOCK_WAIT);
       Long latest = latest(store);
-      if (latest != null && !sameKey(store, latest)) {
+      // one GET of the latest manifest: its key, then (the same key) its contents
+      byte[] lastObject = latest == null ? null : manifestObject(store, latest);
+      String lastKey = lastObject == null ? null : ManifestObject.keyOf(lastObject);
+      if (latest != null && !java.util.Objects.equals(lastKey, keyName())) {
         if (!(header.full() && allowNewLineage)) {
           throw new CbtfsException(
               describe()
                   + " holds generation "
                   + latest
                   + " "
-                  + sealedWith(store, latest)
+                  + (lastKey == null ? "unencrypted" : "encrypted with key " + lastKey)
                   + ", this sync "
                   + (key == null ? "has no key" : "has key " + key.fingerprint())
                   + ": give the target's --encrypt-key, or start a new chain with --full "
@@ -132,18 +135,9 @@ public final class S3Target implements Restorable {
         }
         // key rotation: a new chain under the new key; the old generations stay readable with
         // the old key until gc retires them
-        return new S3Delivery(
-            store,
-            lock,
-            location.image(),
-            header,
-            null,
-            chunks,
-            manifests,
-            keyName(),
-            s -> lastUpload = s);
+        return delivery(store, lock, header, null);
       }
-      Manifest last = latest == null ? null : manifest(store, latest);
+      Manifest last = latest == null ? null : manifest(store, latest, lastObject);
       TargetState state =
           last == null
               ? TargetState.EMPTY
@@ -156,16 +150,7 @@ public final class S3Target implements Restorable {
       } else if (last != null && last.header.lineage().equals(header.lineage())) {
         base = last; // not laid under a full delta, but its chunks are known to be stored
       }
-      return new S3Delivery(
-          store,
-          lock,
-          location.image(),
-          header,
-          base,
-          chunks,
-          manifests,
-          keyName(),
-          s -> lastUpload = s);
+      return delivery(store, lock, header, base);
     } catch (IOException | RuntimeException e) {
       try {
         if (lock != null) {
@@ -178,24 +163,32 @@ public final class S3Target implements Restorable {
     }
   }
 
-  /** Whether generation {@code generation} is sealed with this target's key (or both in clear). */
-  private boolean sameKey(S3Store store, long generation) throws IOException {
-    return java.util.Objects.equals(storedKey(store, generation), keyName());
+  private S3Delivery delivery(S3Store store, StoreLock lock, DeltaHeader header, Manifest base) {
+    return new S3Delivery(
+        store,
+        lock,
+        location.image(),
+        header,
+        base,
+        chunks,
+        manifests,
+        keyName(),
+        s -> lastUpload = s);
   }
 
-  /** The key fingerprint the manifest of {@code generation} was sealed with, null if in clear. */
-  private String storedKey(S3Store store, long generation) throws IOException {
+  /** The stored manifest object of {@code generation}, which the store was seen to hold. */
+  private byte[] manifestObject(S3Store store, long generation) throws IOException {
     String k = location.manifestKey(location.image(), generation);
     byte[] b = store.get(k, Manifest.MAX_BYTES);
     if (b == null) {
       throw new IOException(store.where(k) + " vanished while it was read");
     }
-    return ManifestObject.keyOf(b);
+    return b;
   }
 
-  private String sealedWith(S3Store store, long generation) throws IOException {
-    String k = storedKey(store, generation);
-    return k == null ? "unencrypted" : "encrypted with key " + k;
+  /** The key fingerprint the manifest of {@code generation} was sealed with, null if in clear. */
+  private String storedKey(S3Store store, long generation) throws IOException {
+    return ManifestObject.keyOf(manifestObject(store, generation));
   }
 
   /** Refuses a generation whose manifest is sealed under no key this target was given. */
@@ -203,24 +196,9 @@ public final class S3Target implements Restorable {
   public void requireKeyFor(long generation) throws IOException {
     try (S3Store store = new S3Store(location)) {
       String stored = storedKey(store, generation);
-      if (stored != null && key == null) {
-        throw new CbtfsException(
-            describe()
-                + ": generation "
-                + generation
-                + " is encrypted (key "
-                + stored
-                + "): give its key with --encrypt-key");
-      }
-      if (stored != null && !stored.equals(key.fingerprint())) {
-        throw new CbtfsException(
-            describe()
-                + ": generation "
-                + generation
-                + " is encrypted with key "
-                + stored
-                + ", not with the given key "
-                + key.fingerprint());
+      String refusal = stored == null ? null : EncryptionKey.refusal(key, stored);
+      if (refusal != null) {
+        throw new CbtfsException(describe() + ": generation " + generation + " " + refusal);
       }
     }
   }
@@ -254,15 +232,19 @@ public final class S3Target implements Restorable {
   }
 
   private Manifest manifest(S3Store store, long generation) throws IOException {
-    String key = location.manifestKey(location.image(), generation);
-    byte[] b = store.get(key, Manifest.MAX_BYTES);
+    byte[] b = store.get(location.manifestKey(location.image(), generation), Manifest.MAX_BYTES);
     if (b == null) {
       throw new CbtfsException(describe() + " has no generation " + generation);
     }
-    Manifest m = manifests.decode(b, location.image(), generation, store.where(key));
+    return manifest(store, generation, b);
+  }
+
+  /** Generation {@code generation}'s manifest from its stored {@code object}, checked. */
+  private Manifest manifest(S3Store store, long generation, byte[] object) {
+    String where = store.where(location.manifestKey(location.image(), generation));
+    Manifest m = manifests.decode(object, location.image(), generation, where);
     if (m.header.generation() != generation) {
-      throw new DamagedObjectException(
-          store.where(key), "holds generation " + m.header.generation());
+      throw new DamagedObjectException(where, "holds generation " + m.header.generation());
     }
     return m;
   }

@@ -26,6 +26,10 @@ final class FaultyHttpProxy implements AutoCloseable {
   private final int status;
   private final AtomicInteger requests = new AtomicInteger();
   final AtomicInteger injected = new AtomicInteger();
+
+  /** The first line of every request, as {@code METHOD PATH HTTP/1.1}. */
+  final java.util.Queue<String> requestLines = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
   private final ExecutorService pool = Executors.newCachedThreadPool();
 
   /** Fails every {@code every}-th request with HTTP {@code status} (503 or 500). */
@@ -56,6 +60,7 @@ final class FaultyHttpProxy implements AutoCloseable {
     try (client) {
       InputStream in = client.getInputStream();
       String head = readHead(in);
+      requestLines.add(head.split("\r\n", 2)[0]);
       long length = 0;
       boolean expectContinue = false;
       StringBuilder forwarded = new StringBuilder();

@@ -380,4 +380,29 @@ class S3TargetTest extends S3ServerTest {
       }
     }
   }
+
+  /** An incremental sync reads the latest manifest once: its key and its contents. */
+  @Test
+  void aSyncGetsTheLatestManifestOnce() throws IOException {
+    int port = java.net.URI.create(server.endpoint()).getPort();
+    try (FaultyHttpProxy proxy = new FaultyHttpProxy(port, Integer.MAX_VALUE, 503)) {
+      String uri =
+          "s3://"
+              + bucket
+              + "/once/vm?endpoint="
+              + proxy.endpoint()
+              + "&credentials-file="
+              + server.credentialsFile();
+      S3Target t = (S3Target) Targets.parse(uri, tmp);
+      fx.write(0, random(70_000, 1));
+      syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+      fx.write(1 << 20, random(70_000, 2));
+      proxy.requestLines.clear();
+      syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+      assertThat(t.state().generation()).isEqualTo(2);
+      assertThat(proxy.requestLines)
+          .filteredOn(l -> l.startsWith("GET ") && l.contains("gen-00000000000000000001.manifest"))
+          .hasSize(1);
+    }
+  }
 }

@@ -76,18 +76,9 @@ public final class DeltaReader {
     DeltaHeader header = readHeader(data, source);
     RecordSeal seal = null;
     if (header.sealed() && sink != FRAMING_ONLY) {
-      if (key == null) {
-        throw new CorruptDeltaException(
-            source,
-            "it is encrypted (key " + header.keyId() + "…): give its key with --encrypt-key");
-      }
-      if (!key.fingerprint().startsWith(header.keyId())) {
-        throw new CorruptDeltaException(
-            source,
-            "it is encrypted with key "
-                + header.keyId()
-                + "…, not with the given key "
-                + key.fingerprint());
+      String refusal = EncryptionKey.refusal(key, header.keyId());
+      if (refusal != null) {
+        throw new CorruptDeltaException(source, "it " + refusal);
       }
       seal = new RecordSeal(key.seal(), header);
     }
@@ -207,8 +198,8 @@ public final class DeltaReader {
       if (inner != null && inner.length != RecordHeader.BYTES + payloadLength) {
         throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
       }
-      if (inner != null) {
-        payload = java.util.Arrays.copyOfRange(inner, RecordHeader.BYTES, inner.length);
+      if (inner != null) { // into the buffer the sealed bytes were read into, longer than this
+        System.arraycopy(inner, RecordHeader.BYTES, payload, 0, payloadLength);
       } else {
         if (payload.length < payloadLength) {
           payload = new byte[Math.max(payloadLength, Math.min(payload.length * 2, expectedMax))];

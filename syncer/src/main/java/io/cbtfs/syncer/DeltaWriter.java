@@ -122,14 +122,14 @@ public final class DeltaWriter {
     }
   }
 
-  /** One sealed record: its outer header (framing only) and the sealed bytes. */
-  private void writeSealed(byte[] sealed) throws IOException {
-    byte[] head = RecordSeal.outerHeader(sealed);
+  /** One sealed record: its outer header (framing only) and the sealed bytes (an array's). */
+  private void writeSealed(ByteBuffer sealed) throws IOException {
+    byte[] head = RecordSeal.outerHeader(sealed.array(), sealed.remaining());
     out.write(head);
-    out.write(sealed);
+    out.write(sealed.array(), 0, sealed.remaining());
     chain.update(head);
     recordCount++;
-    wireBytes += head.length + sealed.length;
+    wireBytes += head.length + sealed.remaining();
   }
 
   /** Writes the trailer and flushes. Returns the bytes written in all. */

@@ -12,6 +12,9 @@ import java.util.zip.CRC32C;
  * delta's header and the record's index: a record moved to another delta or place fails to open.
  * The last sealed record is the end mark (record count and byte sum), so a delta cut after a record
  * boundary, trailer rewritten, fails too.
+ *
+ * <p>Sealing is for the one thread that writes the delta (it reuses its buffers); opening is
+ * thread-safe.
  */
 public final class RecordSeal {
   /** The end mark's first byte, where a record kind would stand. */
@@ -21,6 +24,8 @@ public final class RecordSeal {
 
   private final ObjectSeal seal;
   private final byte[] header;
+  private byte[] payloadCopy = new byte[0]; // the payload in an array (it may be direct)
+  private byte[] sealed = new byte[0];
 
   /**
    * @param header the delta's header, as encoded: every record is bound to it
@@ -30,21 +35,30 @@ public final class RecordSeal {
     this.header = header.encode();
   }
 
-  /** Record {@code index}'s header and payload, sealed. */
-  byte[] seal(byte[] head, ByteBuffer payload, long index) {
+  /**
+   * Record {@code index}'s header and payload, sealed as one ({@link ObjectSeal#sealInto}, without
+   * joining them) into this seal's buffer: the view is valid until the next record is sealed.
+   */
+  ByteBuffer seal(byte[] head, ByteBuffer payload, long index) {
     int n = payload == null ? 0 : payload.remaining();
-    byte[] inner = new byte[head.length + n];
-    System.arraycopy(head, 0, inner, 0, head.length);
-    if (n > 0) {
-      payload.duplicate().get(inner, head.length, n);
+    if (payloadCopy.length < n) {
+      payloadCopy = new byte[n];
     }
-    return seal.seal(inner, 0, inner.length, aad(index));
+    if (n > 0) {
+      payload.duplicate().get(payloadCopy, 0, n);
+    }
+    int need = ObjectSeal.OVERHEAD + head.length + n;
+    if (sealed.length < need) {
+      sealed = new byte[need];
+    }
+    return ByteBuffer.wrap(
+        sealed, 0, seal.sealInto(head, head.length, payloadCopy, n, aad(index), sealed));
   }
 
   /** The end mark, sealed as record {@code index}. */
-  byte[] sealEnd(long index, long dataBytes) {
+  ByteBuffer sealEnd(long index, long dataBytes) {
     byte[] end = ByteBuffer.allocate(END_BYTES).put(END).putLong(index).putLong(dataBytes).array();
-    return seal.seal(end, 0, end.length, aad(index));
+    return ByteBuffer.wrap(seal.seal(end, 0, end.length, aad(index)));
   }
 
   /** The plaintext of sealed record {@code index}, {@code sealed[0, length)}. */
@@ -56,14 +70,14 @@ public final class RecordSeal {
     return ByteBuffer.allocate(header.length + 8).put(header).putLong(index).array();
   }
 
-  /** The clear header a sealed record travels under. */
-  static byte[] outerHeader(byte[] sealed) {
+  /** The clear header a sealed record ({@code sealed[0, length)}) travels under. */
+  static byte[] outerHeader(byte[] sealed, int length) {
     return ByteBuffer.allocate(RecordHeader.BYTES)
         .put((byte) RecordKind.SEALED)
         .putLong(0)
         .putInt(0)
-        .putInt(sealed.length)
-        .putInt(crc(sealed, sealed.length))
+        .putInt(length)
+        .putInt(crc(sealed, length))
         .array();
   }
 

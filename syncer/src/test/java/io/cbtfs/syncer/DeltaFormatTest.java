@@ -120,4 +120,69 @@ class DeltaFormatTest {
                     "text"))
         .hasMessageContaining("bad magic");
   }
+
+  /**
+   * A sealed delta's records are sealed into buffers the writer reuses: a sync allocates no
+   * record-sized array per record (an encrypted archive sync inside a mount has a small heap).
+   */
+  @Test
+  void sealingRecordsAllocatesNoArrayPerRecord() throws IOException {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    io.cbtfs.syncer.crypto.EncryptionKey key = io.cbtfs.syncer.crypto.EncryptionKey.generate();
+    DeltaHeader header = HEADER.sealedWith(key.fingerprint());
+    int records = 64;
+    int length = 1 << 20;
+    java.nio.ByteBuffer payload = java.nio.ByteBuffer.allocateDirect(length); // as a sync reads
+    byte[] bytes = new byte[length];
+    new Random(5).nextBytes(bytes);
+    payload.put(bytes).flip();
+    java.io.OutputStream sink = java.io.OutputStream.nullOutputStream();
+    DeltaWriter w = new DeltaWriter(sink, header, new RecordSeal(key.seal(), header));
+    int checksum = RecordCodec.checksum(RecordKind.DATA_RAW, 0, bytes, length);
+    w.write(new EncodedRecord(RecordKind.DATA_RAW, 0, length, checksum, payload)); // warms up
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 1; i <= records; i++) {
+      w.write(new EncodedRecord(RecordKind.DATA_RAW, (long) i * length, length, 0, payload));
+    }
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    w.finish();
+    assertThat(w.recordCount()).isEqualTo(records + 2); // and the sealed end
+    assertThat(allocated).as("bytes allocated for %d records of 1 MiB", records).isLessThan(length);
+  }
+
+  /**
+   * Reading a sealed delta (a restore, a verify, an index of an encrypted archive) allocates what
+   * each record opens to and no copy of it: the payload goes to the reader's own buffer.
+   */
+  @Test
+  void readingASealedDeltaAllocatesOnlyTheOpenedRecords() throws IOException {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    io.cbtfs.syncer.crypto.EncryptionKey key = io.cbtfs.syncer.crypto.EncryptionKey.generate();
+    int records = 64;
+    int length = 1 << 20;
+    DeltaHeader header =
+        new DeltaHeader(UUID.randomUUID(), (long) records * length, 65536, 4, 5, false)
+            .sealedWith(key.fingerprint());
+    byte[] bytes = new byte[length];
+    new Random(6).nextBytes(bytes);
+    RecordCodec codec = new RecordCodec();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    DeltaWriter w = new DeltaWriter(out, header, new RecordSeal(key.seal(), header));
+    for (int i = 0; i < records; i++) {
+      w.write(codec.encode((long) i * length, bytes, length));
+    }
+    w.finish();
+    byte[] delta = out.toByteArray();
+    long[] seen = new long[1];
+    long before = threads.getCurrentThreadAllocatedBytes();
+    DeltaReader.read(
+        new ByteArrayInputStream(delta), "test", (kind, off, data, len) -> seen[0] += len, key);
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertThat(seen[0]).isEqualTo((long) records * length);
+    assertThat(allocated)
+        .as("bytes allocated to read %d sealed records of 1 MiB", records)
+        .isLessThan((long) records * length * 3 / 2);
+  }
 }

@@ -57,6 +57,24 @@ public final class EncryptionKey {
     return chunkIds;
   }
 
+  /**
+   * Why {@code given} cannot open what the key {@code sealedWith} sealed, worded to follow the name
+   * of what is sealed in a one-line refusal ("… is encrypted …"), or null if it can.
+   *
+   * @param given the key the operator gave, or null
+   * @param sealedWith the sealing key's fingerprint, or its first digits (a delta header's key id)
+   */
+  public static String refusal(EncryptionKey given, String sealedWith) {
+    String shown = sealedWith.length() < 32 ? sealedWith + "…" : sealedWith;
+    if (given == null) {
+      return "is encrypted (key " + shown + "): give its key with --encrypt-key";
+    }
+    if (!given.fingerprint().startsWith(sealedWith)) {
+      return "is encrypted with key " + shown + ", not with the given key " + given.fingerprint();
+    }
+    return null;
+  }
+
   byte[] master() {
     return master.clone();
   }

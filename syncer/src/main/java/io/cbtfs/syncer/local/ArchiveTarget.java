@@ -263,7 +263,7 @@ public final class ArchiveTarget implements Restorable {
               + (gens.isEmpty() ? "none" : gens.firstKey() + " to " + gens.lastKey())
               + ")");
     }
-    List<DeltaHeader> chain = new ArrayList<>();
+    List<DeltaHeader> headers = new ArrayList<>();
     long g = generation;
     while (true) {
       DeltaHeader h = gens.get(g);
@@ -275,9 +275,9 @@ public final class ArchiveTarget implements Restorable {
         throw new CbtfsException(
             describe() + ": generation " + g + " belongs to another image lineage");
       }
-      chain.add(0, h);
+      headers.add(0, h);
       if (h.full()) {
-        return chain;
+        return headers;
       }
       g = h.baseGeneration();
     }
@@ -322,24 +322,9 @@ public final class ArchiveTarget implements Restorable {
   @Override
   public void requireKeyFor(long generation) throws IOException {
     for (DeltaHeader h : chainHeaders(headers(), generation)) {
-      if (h.sealed() && key == null) {
-        throw new CbtfsException(
-            describe()
-                + ": generation "
-                + h.generation()
-                + " is encrypted (key "
-                + h.keyId()
-                + "…): give its key with --encrypt-key");
-      }
-      if (h.sealed() && !key.fingerprint().startsWith(h.keyId())) {
-        throw new CbtfsException(
-            describe()
-                + ": generation "
-                + h.generation()
-                + " is encrypted with key "
-                + h.keyId()
-                + "…, not with the given key "
-                + key.fingerprint());
+      String refusal = h.sealed() ? EncryptionKey.refusal(key, h.keyId()) : null;
+      if (refusal != null) {
+        throw new CbtfsException(describe() + ": generation " + h.generation() + " " + refusal);
       }
     }
   }

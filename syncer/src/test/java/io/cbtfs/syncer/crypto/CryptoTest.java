@@ -71,6 +71,24 @@ class CryptoTest {
     assertThat(Arrays.copyOfRange(plain, 5, plain.length)).isEqualTo(body);
   }
 
+  /** One wording for every store: a full fingerprint as is, a delta's 8-digit key id with "…". */
+  @Test
+  void aRefusalNamesTheSealingKeyAndWhatToDo() {
+    EncryptionKey key = EncryptionKey.generate();
+    EncryptionKey other = EncryptionKey.generate();
+    String id = key.fingerprint().substring(0, 8);
+    assertThat(EncryptionKey.refusal(key, key.fingerprint())).isNull();
+    assertThat(EncryptionKey.refusal(key, id)).isNull();
+    assertThat(EncryptionKey.refusal(null, id))
+        .isEqualTo("is encrypted (key " + id + "…): give its key with --encrypt-key");
+    assertThat(EncryptionKey.refusal(other, key.fingerprint()))
+        .isEqualTo(
+            "is encrypted with key "
+                + key.fingerprint()
+                + ", not with the given key "
+                + other.fingerprint());
+  }
+
   @Test
   void everySealDrawsAFreshNonce() {
     EncryptionKey key = EncryptionKey.generate();
