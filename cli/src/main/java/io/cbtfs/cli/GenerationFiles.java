@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The generations of stored images as read-only files: {@code NAME@N} is generation N of image
@@ -16,6 +18,8 @@ import java.util.TreeMap;
  * in place through one shared {@link PieceCache}.
  */
 final class GenerationFiles implements ServedFiles, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(GenerationFiles.class);
+
   /** One stored image: its name in the mount, where it is stored, and its generations. */
   record Source(String name, Restorable store, List<Restorable.Generation> generations) {}
 
@@ -27,13 +31,22 @@ final class GenerationFiles implements ServedFiles, AutoCloseable {
     this.sources = sources;
     this.cache = cache;
     for (Source s : sources) {
-      Restorable.Generation newest = null;
       for (Restorable.Generation g : s.generations()) {
         files.put(s.name() + "@" + g.generation(), new Generation(s.store(), g));
-        newest = g;
       }
-      if (newest != null) {
-        files.put(s.name(), files.get(s.name() + "@" + newest.generation()));
+    }
+    // NAME@N is unique (N is all digits), a NAME alias is not: image "vm@2" must not take the
+    // name of generation 2 of image "vm", so the generations go first and an alias only where free
+    for (Source s : sources) {
+      if (!s.generations().isEmpty()) {
+        long newest = s.generations().get(s.generations().size() - 1).generation();
+        if (files.putIfAbsent(s.name(), files.get(s.name() + "@" + newest)) != null) {
+          log.warn(
+              "{}: newest generation served as {}@{} only (a generation has its name)",
+              s.name(),
+              s.name(),
+              newest);
+        }
       }
     }
   }

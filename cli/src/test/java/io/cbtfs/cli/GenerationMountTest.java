@@ -51,6 +51,25 @@ class GenerationMountTest {
   }
 
   @Test
+  void anImageNamedLikeAnotherImagesGenerationNeverHidesThatGeneration() throws IOException {
+    // a store holding "vm" and "vm@2": the newest of "vm@2" must not pass for generation 2 of "vm"
+    Restorable.Generation g1 = new Restorable.Generation(1, true, 1000, Instant.EPOCH, -1);
+    Restorable.Generation g2 = new Restorable.Generation(2, false, 2000, Instant.EPOCH, -1);
+    Restorable.Generation g5 = new Restorable.Generation(5, true, 5000, Instant.EPOCH, -1);
+    for (boolean vmFirst : new boolean[] {true, false}) {
+      GenerationFiles.Source vm = new GenerationFiles.Source("vm", store(), List.of(g1, g2));
+      GenerationFiles.Source other = new GenerationFiles.Source("vm@2", store(), List.of(g5));
+      try (GenerationFiles files =
+          new GenerationFiles(
+              vmFirst ? List.of(vm, other) : List.of(other, vm), new PieceCache(0))) {
+        assertThat(files.file("vm@2").byteSize()).as("vm@2, vm first: " + vmFirst).isEqualTo(2000);
+        assertThat(files.file("vm@2@5").byteSize()).isEqualTo(5000);
+        assertThat(files.names()).containsExactly("vm", "vm@1", "vm@2", "vm@2@5");
+      }
+    }
+  }
+
+  @Test
   void usageErrorsExitTwoAndAnEmptyArchiveExitsOne() throws IOException {
     Path mnt = Files.createDirectory(tmp.resolve("mnt"));
     CliRun daemon = CliRun.of("mount", "--read-only", "--daemon", "archive:" + tmp, mnt.toString());

@@ -110,12 +110,22 @@ public final class ImageFiles {
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(backingDir)) {
       for (Path entry : entries) {
         String name = entry.getFileName().toString();
-        if (!isHidden(name) && Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
+        if (!isHidden(name)
+            && decodes(entry, name)
+            && Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
           names.add(name);
         }
       }
     }
     names.sort(null);
     return names;
+  }
+
+  /**
+   * Whether {@code name} names {@code entry} again: a name whose bytes are not valid in the JVM's
+   * charset decodes to U+FFFD, whose bytes name another file (or none), so it cannot be served.
+   */
+  private static boolean decodes(Path entry, String name) {
+    return entry.getFileName().equals(entry.getFileSystem().getPath(name));
   }
 }

@@ -79,6 +79,20 @@ class ImageFilesTest {
   }
 
   @Test
+  void aNameTheJvmCannotDecodeIsNotListedUnderAnotherName() throws Exception {
+    // bad\377.img: not valid UTF-8, so it decodes to "bad\uFFFD.img", whose bytes name another
+    // file; served under that name it would read, and a create through it would write, that one
+    Process touch =
+        new ProcessBuilder("sh", "-c", ": > \"$(printf 'bad\\377.img')\"")
+            .directory(dir.toFile())
+            .inheritIO()
+            .start();
+    assertThat(touch.waitFor()).isZero();
+    Files.createFile(dir.resolve("good.img"));
+    assertThat(files().list()).containsExactly("good.img");
+  }
+
+  @Test
   void listShowsRegularFilesOnly() throws Exception {
     Files.createDirectory(dir.resolve(".cbtfs"));
     Files.createDirectory(dir.resolve("sub"));

@@ -1,6 +1,7 @@
 package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.cbtfs.syncer.SyncReport;
@@ -87,6 +88,36 @@ class FullTargetIT {
     assertThat(last.blocks()).as("block 0 travels to the first replica").isPositive();
     assertThat(Files.mismatch(folder.backingFile("disk.img"), small.resolve("disk.img")))
         .as("the first replica equals the image")
+        .isEqualTo(-1L);
+  }
+
+  @Test
+  void aFirstSyncIntoANewReplicaOnAFullDiskNamesTheFileItCouldNotWrite() throws Exception {
+    Fuse.require();
+    small = Files.createDirectory(tmp.resolve("small"));
+    Tools.Result mounted =
+        Tools.exec(
+            Tools.list("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", small.toString()), 30);
+    if (mounted.exitCode() != 0) {
+      fail("cannot mount a tmpfs (this test runs as root): " + mounted.output());
+    }
+    folder = MountedFolder.prepare(tmp, G);
+    byte[] data = new byte[16 * MIB];
+    new Random(5).nextBytes(data);
+    Files.write(folder.backingFile("disk.img"), data);
+    folder.mount();
+    Target replica = new ReplicaTarget(small.resolve("disk.img"));
+    // the operator's one line: which file met the full disk, not a bare "No space left on device"
+    assertThatThrownBy(() -> folder.sync("disk.img", replica))
+        .hasMessageContaining("No space left")
+        .hasMessageContaining(small.resolve(".disk.img.cbtfs-new").toString());
+    assertThat(Files.exists(small.resolve("disk.img"))).as("no replica made").isFalse();
+
+    Tools.run("grow the tmpfs", "mount", "-o", "remount,size=40m", small.toString());
+    folder.sync("disk.img", replica);
+    ReplicaTarget.awaitSettles();
+    assertThat(Files.mismatch(folder.backingFile("disk.img"), small.resolve("disk.img")))
+        .as("the replica equals the image")
         .isEqualTo(-1L);
   }
 

@@ -8,6 +8,7 @@ import io.cbtfs.fs.FuseGuard;
 import io.cbtfs.fs.Posix;
 import java.io.IOException;
 import java.nio.charset.Charset;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -247,6 +248,10 @@ final class RequestHandler {
     byte[] bytes = new byte[nul - from];
     b.request.get(from, bytes, 0, bytes.length);
     String name = new String(bytes, charset);
+    if (!Arrays.equals(name.getBytes(charset), bytes)) {
+      // not valid in the charset: it decoded to U+FFFD, the name of another file
+      throw new ErrnoException(Posix.EILSEQ, "a name that is not valid " + charset);
+    }
     if (name.equals(".") || name.equals("..")) {
       throw new ErrnoException(Posix.EINVAL, "name " + name);
     }

@@ -202,7 +202,7 @@ class RequestHandlerTest {
   }
 
   @Test
-  void malformedRequestsAreAnsweredAndNothingThrows() {
+  void malformedRequestsAreAnsweredAndNothingThrows() throws IOException {
     long unique = 77;
     byte[] lookup = Requests.request(FuseAbi.LOOKUP, unique, 1, args().name("a.img").bytes());
     assertThat(k.send(Arrays.copyOf(lookup, 12)).length()).as("no unique to answer").isZero();
@@ -221,6 +221,17 @@ class RequestHandlerTest {
     assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("..")).error()).isEqualTo(-Posix.EINVAL);
     assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("x".repeat(256))).error())
         .isEqualTo(-Posix.EINVAL);
+    // not valid UTF-8: it would decode to "bad\uFFFD.img", the name of another file
+    byte[] undecodable = {'b', 'a', 'd', (byte) 0xff, '.', 'i', 'm', 'g', 0};
+    Files.write(dir.resolve("bad\uFFFD.img"), new byte[1]);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().raw(undecodable)).error()).isEqualTo(-Posix.EILSEQ);
+    assertThat(
+            k.send(
+                    FuseAbi.CREATE,
+                    1,
+                    args().u32(O_RDWR).u32(0100644).u32(022).u32(0).raw(undecodable))
+                .error())
+        .isEqualTo(-Posix.EILSEQ);
     assertThat(k.send(FuseAbi.LOOKUP, 1, args().name(".cbtfs")).error())
         .as("the state directory is hidden")
         .isEqualTo(-Posix.ENOENT);

@@ -49,7 +49,13 @@ final class StagingFile {
         checks =
             new StreamVerifier(
                 file.toString(),
-                (k, o, d, l) -> RecordWrites.apply(out, RecordWrites.NO_HOLES, k, o, d, l));
+                (k, o, d, l) -> {
+                  try {
+                    RecordWrites.apply(out, RecordWrites.NO_HOLES, k, o, d, l);
+                  } catch (IOException e) { // a bare "No space left on device" names no file
+                    throw new IOException("cannot write " + file + ": " + e.getMessage(), e);
+                  }
+                });
         this.writer = null;
         this.stream = checks; // it borrows the sender's buffers where the sender lends them
       } else {
