@@ -240,10 +240,19 @@ public final class NbdServer implements AutoCloseable {
 
   @Override
   public void close() {
-    if (closed) {
-      return;
+    List<Thread> admitted;
+    synchronized (this) {
+      // Under admit's lock: a connection is either admitted before this (its channel is closed
+      // and its session awaited below) or refused; none can start serving once this returns.
+      if (closed) {
+        return;
+      }
+      closed = true;
+      for (SocketChannel c : connections) {
+        closeQuietly(c); // a session blocked reading a request wakes and ends
+      }
+      admitted = List.copyOf(sessions);
     }
-    closed = true;
     for (Listener l : listeners) {
       try {
         l.channel().close();
@@ -258,11 +267,8 @@ public final class NbdServer implements AutoCloseable {
         }
       }
     }
-    for (SocketChannel c : connections) {
-      closeQuietly(c); // a session blocked reading a request wakes and ends
-    }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CLOSE_WAIT_SECONDS);
-    for (Thread t : List.copyOf(sessions)) {
+    for (Thread t : admitted) {
       try {
         t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
       } catch (InterruptedException e) {
