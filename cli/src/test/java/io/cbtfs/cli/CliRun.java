@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.local.ReplicaTarget;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import picocli.CommandLine;
@@ -13,6 +14,7 @@ record CliRun(int exitCode, String out, String err) {
     cli.setOut(new PrintWriter(out));
     cli.setErr(new PrintWriter(err));
     int code = cli.execute(args);
+    ReplicaTarget.awaitSettles(); // as the cbtfs process does at exit: nothing writes after it
     return new CliRun(code, out.toString(), err.toString());
   }
 }
