@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.tracker.BlockGeometry;
-import io.cbtfs.tracker.RealStateIo;
+import io.cbtfs.tracker.ForwardingStateIo;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -43,7 +43,7 @@ class TrackingWritesTest {
   private TrackingWrites writes;
 
   /** The real state I/O, except that writes to activity logs fail once {@code failing} is set. */
-  private static final class FailingLogIo extends RealStateIo {
+  private static final class FailingLogIo extends ForwardingStateIo {
     volatile boolean failing;
 
     @Override

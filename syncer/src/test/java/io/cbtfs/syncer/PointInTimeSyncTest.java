@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.Fingerprint;
-import io.cbtfs.tracker.RealStateIo;
+import io.cbtfs.tracker.ForwardingStateIo;
 import io.cbtfs.tracker.SnapshotBrokenException;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -139,7 +139,7 @@ class PointInTimeSyncTest {
   }
 
   /** The real state I/O, which runs {@code atNextWrite} (once) at its next write. */
-  private static final class HookedStateIo extends RealStateIo {
+  private static final class HookedStateIo extends ForwardingStateIo {
     final AtomicReference<IoAction> atNextWrite = new AtomicReference<>();
 
     interface IoAction {

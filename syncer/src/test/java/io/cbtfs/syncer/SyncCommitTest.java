@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.syncer.local.ReplicaTarget;
-import io.cbtfs.tracker.FileStateIo;
 import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.ForwardingStateIo;
 import io.cbtfs.tracker.StateFiles;
-import io.cbtfs.tracker.StateIo;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
@@ -158,51 +157,15 @@ class SyncCommitTest {
   }
 
   /** The real files, except that a state file cannot be replaced while {@code failing}. */
-  static final class FailingSaves implements StateIo {
-    private final StateIo real = FileStateIo.INSTANCE;
+  static final class FailingSaves extends ForwardingStateIo {
     volatile boolean failing;
-
-    @Override
-    public byte[] read(Path file) throws IOException {
-      return real.read(file);
-    }
-
-    @Override
-    public boolean exists(Path file) throws IOException {
-      return real.exists(file);
-    }
-
-    @Override
-    public void write(Path file, byte[] bytes) throws IOException {
-      real.write(file, bytes);
-    }
-
-    @Override
-    public void writeAt(Path file, long position, byte[] bytes) throws IOException {
-      real.writeAt(file, position, bytes);
-    }
-
-    @Override
-    public void fsync(Path file, boolean dataOnly) throws IOException {
-      real.fsync(file, dataOnly);
-    }
 
     @Override
     public void rename(Path from, Path to) throws IOException {
       if (failing && to.getFileName().toString().endsWith(".cbt")) {
         throw new IOException("state disk full (injected)");
       }
-      real.rename(from, to);
-    }
-
-    @Override
-    public void delete(Path file) throws IOException {
-      real.delete(file);
-    }
-
-    @Override
-    public void fsyncDirectory(Path dir) throws IOException {
-      real.fsyncDirectory(dir);
+      super.rename(from, to);
     }
   }
 }

@@ -10,6 +10,7 @@ import io.cbtfs.tracker.Cursor;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.Drain;
 import io.cbtfs.tracker.Fingerprint;
+import io.cbtfs.tracker.ForwardingStateIo;
 import io.cbtfs.tracker.StateIo;
 import io.cbtfs.tracker.StateRecovery;
 import io.cbtfs.tracker.TrackedImage;
@@ -207,7 +208,7 @@ class CrashSimulationTest {
             SMALL,
             1,
             io ->
-                new Forwarding(io) {
+                new ForwardingStateIo(io) {
                   @Override
                   public void fsync(Path file, boolean dataOnly) throws IOException {
                     if (!file.toString().endsWith(".alog")) {
@@ -229,7 +230,7 @@ class CrashSimulationTest {
             SMALL,
             1,
             io ->
-                new Forwarding(io) {
+                new ForwardingStateIo(io) {
                   @Override
                   public void write(Path file, byte[] bytes) throws IOException {
                     super.write(finalName(file), bytes); // straight over the live state file
@@ -651,7 +652,7 @@ class CrashSimulationTest {
    * The history mutants: every state file is rewritten on its way to disk with its history changed
    * by {@code mutation} (the tracker in memory stays right until it reads the file back).
    */
-  private static final class RewritingHistory extends Forwarding {
+  private static final class RewritingHistory extends ForwardingStateIo {
     private final UnaryOperator<ChangeHistory.Saved> mutation;
 
     RewritingHistory(StateIo inner, UnaryOperator<ChangeHistory.Saved> mutation) {
@@ -675,55 +676,6 @@ class CrashSimulationTest {
                 .encode();
       }
       super.write(file, bytes);
-    }
-  }
-
-  /** A {@link StateIo} that forwards everything; variants override what they break. */
-  private static class Forwarding implements StateIo {
-    private final StateIo inner;
-
-    Forwarding(StateIo inner) {
-      this.inner = inner;
-    }
-
-    @Override
-    public byte[] read(Path file) throws IOException {
-      return inner.read(file);
-    }
-
-    @Override
-    public boolean exists(Path file) throws IOException {
-      return inner.exists(file);
-    }
-
-    @Override
-    public void write(Path file, byte[] bytes) throws IOException {
-      inner.write(file, bytes);
-    }
-
-    @Override
-    public void writeAt(Path file, long position, byte[] bytes) throws IOException {
-      inner.writeAt(file, position, bytes);
-    }
-
-    @Override
-    public void fsync(Path file, boolean dataOnly) throws IOException {
-      inner.fsync(file, dataOnly);
-    }
-
-    @Override
-    public void rename(Path from, Path to) throws IOException {
-      inner.rename(from, to);
-    }
-
-    @Override
-    public void delete(Path file) throws IOException {
-      inner.delete(file);
-    }
-
-    @Override
-    public void fsyncDirectory(Path dir) throws IOException {
-      inner.fsyncDirectory(dir);
     }
   }
 }

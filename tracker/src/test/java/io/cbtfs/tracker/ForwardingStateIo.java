@@ -4,49 +4,58 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * The real state I/O ({@link FileStateIo}) as a class to extend: a test's {@link StateIo} that
- * hooks or fails one call overrides that one and inherits the rest.
+ * A {@link StateIo} that forwards every call, to the real files ({@link FileStateIo}) unless given
+ * another: a test's state I/O that hooks or fails one call overrides that one and inherits the
+ * rest.
  */
-public class RealStateIo implements StateIo {
-  private final StateIo real = FileStateIo.INSTANCE;
+public class ForwardingStateIo implements StateIo {
+  private final StateIo inner;
+
+  public ForwardingStateIo() {
+    this(FileStateIo.INSTANCE);
+  }
+
+  public ForwardingStateIo(StateIo inner) {
+    this.inner = inner;
+  }
 
   @Override
   public byte[] read(Path file) throws IOException {
-    return real.read(file);
+    return inner.read(file);
   }
 
   @Override
   public boolean exists(Path file) throws IOException {
-    return real.exists(file);
+    return inner.exists(file);
   }
 
   @Override
   public void write(Path file, byte[] bytes) throws IOException {
-    real.write(file, bytes);
+    inner.write(file, bytes);
   }
 
   @Override
   public void writeAt(Path file, long position, byte[] bytes) throws IOException {
-    real.writeAt(file, position, bytes);
+    inner.writeAt(file, position, bytes);
   }
 
   @Override
   public void fsync(Path file, boolean dataOnly) throws IOException {
-    real.fsync(file, dataOnly);
+    inner.fsync(file, dataOnly);
   }
 
   @Override
   public void rename(Path from, Path to) throws IOException {
-    real.rename(from, to);
+    inner.rename(from, to);
   }
 
   @Override
   public void delete(Path file) throws IOException {
-    real.delete(file);
+    inner.delete(file);
   }
 
   @Override
   public void fsyncDirectory(Path dir) throws IOException {
-    real.fsyncDirectory(dir);
+    inner.fsyncDirectory(dir);
   }
 }
