@@ -171,15 +171,11 @@ public final class TrackedImage {
     for (Cursor c : history.cursors()) {
       boolean holds = history.holdsHistory(c, now, cursorPolicy.maxAge());
       DirtySet set = lacks(c, live);
+      long issuedAfter = history.issuedAfter(c.generation());
       out.add(
           set == null
-              ? new TargetLag(c, -1, -1, holds, history.issuedAfter(c.generation()))
-              : new TargetLag(
-                  c,
-                  set.blockCount(),
-                  set.byteCount(knownSize),
-                  holds,
-                  history.issuedAfter(c.generation())));
+              ? new TargetLag(c, -1, -1, holds, issuedAfter)
+              : new TargetLag(c, set.blockCount(), set.byteCount(knownSize), holds, issuedAfter));
     }
     return out;
   }
