@@ -294,8 +294,16 @@ final class ControlServer implements AutoCloseable {
       return r.result.join();
     } catch (RuntimeException e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      return ControlProtocol.err(
-          cause instanceof IllegalArgumentException ? cause.getMessage() : Errors.describe(cause));
+      String why =
+          cause instanceof IllegalArgumentException ? cause.getMessage() : Errors.describe(cause);
+      if (r.request instanceof ControlRequest.Sync sync) { // the mount's log keeps the failures too
+        log.warn(
+            "sync of '{}' to {} failed: {}",
+            Printable.escaped(sync.imageName()),
+            sync.target(),
+            why);
+      }
+      return ControlProtocol.err(why);
     }
   }
 
