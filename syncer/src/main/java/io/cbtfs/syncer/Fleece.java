@@ -32,6 +32,7 @@ public final class Fleece implements BlockSaver, AutoCloseable {
   private final AtomicLong used = new AtomicLong();
   private final ConcurrentHashMap<Long, Long> offsets = new ConcurrentHashMap<>();
   private volatile long limitBytes;
+  private volatile long room = Long.MAX_VALUE; // what the fleece's disk can spare, at the drain
   private volatile long sizeAtDrain = -1;
 
   private Fleece(FileChannel image, FleeceStore store, BlockGeometry geometry, FleeceLimit limit) {
@@ -57,7 +58,13 @@ public final class Fleece implements BlockSaver, AutoCloseable {
 
   @Override
   public void protecting(long blockCount) {
-    limitBytes = limit.bytesFor(blockCount * geometry.blockSize());
+    long wanted = limit.bytesFor(blockCount * geometry.blockSize());
+    try {
+      room = store.room();
+    } catch (IOException e) {
+      room = Long.MAX_VALUE; // unknown: the disk's own ENOSPC is the bound
+    }
+    limitBytes = Math.min(wanted, room);
     try {
       sizeAtDrain = image.size(); // while the writes wait: a truncate after it is copied aside
     } catch (IOException e) {
@@ -82,7 +89,13 @@ public final class Fleece implements BlockSaver, AutoCloseable {
           "the fleece is full: "
               + BlockGeometry.formatBytes(limitBytes)
               + " of old blocks"
-              + (limit.percent() < 0 ? "" : ", " + limit + " of the blocks the sync protects"));
+              + (limitBytes == room
+                  ? ", all that "
+                      + store.where()
+                      + " can spare (it keeps "
+                      + BlockGeometry.formatBytes(FleeceStore.KEPT_FREE)
+                      + " free for the tracking state)"
+                  : limit.percent() < 0 ? "" : ", " + limit + " of the blocks the sync protects"));
     }
     ByteBuffer old = copyBuffer(size);
     ImageReads.readFully(image, geometry.byteOffset(blockIndex), old);

@@ -19,6 +19,26 @@ public interface FleeceStore extends AutoCloseable {
   /** Fills {@code into} (position to limit) from {@code byteOffset}. */
   void read(ByteBuffer into, long byteOffset) throws IOException;
 
+  /**
+   * The bytes the store's disk can still give a fleece, leaving {@link #KEPT_FREE} for the tracking
+   * state beside it; unbounded unless the store is on a disk.
+   */
+  default long room() throws IOException {
+    return Long.MAX_VALUE;
+  }
+
+  /**
+   * What a fleece leaves free on the disk it shares with the tracking state: a save of the state
+   * (the drain's, or one a write's bulk operation waits for) must never fail because the fleece
+   * took the space, or a guest write would fail with it.
+   */
+  long KEPT_FREE = 16L << 20;
+
+  /** Where the store is, for messages. */
+  default String where() {
+    return "the fleece";
+  }
+
   @Override
   void close() throws IOException;
 
@@ -45,14 +65,28 @@ public interface FleeceStore extends AutoCloseable {
         public void write(ByteBuffer from, long byteOffset) throws IOException {
           ByteBuffer b = from.duplicate();
           long at = byteOffset;
-          while (b.hasRemaining()) {
-            at += ch.write(b, at);
+          try {
+            while (b.hasRemaining()) {
+              at += ch.write(b, at);
+            }
+          } catch (IOException e) { // a bare "No space left on device" names no folder
+            throw new IOException("cannot write the fleece in " + dir + ": " + e.getMessage(), e);
           }
         }
 
         @Override
         public void read(ByteBuffer into, long byteOffset) throws IOException {
           ImageReads.readFully(ch, byteOffset, into);
+        }
+
+        @Override
+        public long room() throws IOException {
+          return Math.max(0, Files.getFileStore(dir).getUsableSpace() - KEPT_FREE);
+        }
+
+        @Override
+        public String where() {
+          return dir.toString();
         }
 
         @Override
