@@ -32,41 +32,59 @@ final class GenerationMount {
   private final boolean allowOther;
   private final boolean directIo;
   private final long cacheBytes;
+  private final Path overlayDir;
   private final AtomicBoolean reported = new AtomicBoolean();
 
+  /**
+   * @param overlayDir where the overlays of writable generations go ({@code --overlay}), or null:
+   *     read-only
+   */
   GenerationMount(
       String source,
       Path mountPoint,
       FuseTransport transport,
       boolean allowOther,
       boolean directIo,
-      long cacheBytes) {
+      long cacheBytes,
+      Path overlayDir) {
     this.source = source;
     this.mountPoint = mountPoint;
     this.transport = transport;
     this.allowOther = allowOther;
     this.directIo = directIo;
     this.cacheBytes = cacheBytes;
+    this.overlayDir = overlayDir;
   }
 
   /** Mounts, serves until unmounted or stopped (SIGTERM, Ctrl-C), and unmounts. */
   int run(PrintWriter out) throws Exception {
     PieceCache cache = new PieceCache(cacheBytes);
-    try (GenerationFiles files = new GenerationFiles(sources(), cache)) {
+    try (OverlayDirLock lock = overlayDir == null ? null : OverlayDirLock.take(overlayDir);
+        GenerationFiles files = new GenerationFiles(sources(), cache)) {
+      if (lock != null) {
+        files.overlayIn(lock.dir());
+      }
       ReadOnlyMount mount =
-          ReadOnlyMount.start(mountPoint, source, transport, allowOther, directIo, files);
+          ReadOnlyMount.start(
+              mountPoint, source, transport, allowOther, directIo, lock != null, files);
       Thread stop =
           new Thread(
               () -> {
                 closeQuietly(mount);
+                closeQuietly(files); // the overlays forced before the JVM goes
                 report(cache);
               },
               "cbtfs-shutdown");
       Runtime.getRuntime().addShutdownHook(stop);
       out.printf(
-          "cbtfs: serving %d generation file(s) of %s read-only on %s (FUSE transport: %s)%n"
+          "cbtfs: serving %d generation file(s) of %s %s on %s (FUSE transport: %s)%n"
               + "stop with Ctrl-C or: umount %s%n",
-          files.count(), source, mount.mountPoint(), mount.transport().label(), mount.mountPoint());
+          files.count(),
+          source,
+          lock == null ? "read-only" : "writable, with an overlay in " + lock.dir(),
+          mount.mountPoint(),
+          mount.transport().label(),
+          mount.mountPoint());
       out.flush();
       mount.awaitUnmounted();
       mount.close();
@@ -92,10 +110,10 @@ final class GenerationMount {
     }
   }
 
-  private static void closeQuietly(ReadOnlyMount mount) {
+  private static void closeQuietly(AutoCloseable closeable) {
     try {
-      mount.close();
-    } catch (IOException e) {
+      closeable.close();
+    } catch (Exception e) {
       System.err.println("cbtfs: " + Errors.describe(e));
     }
   }
