@@ -98,8 +98,8 @@ final class GenerationFiles implements ServedFiles, AutoCloseable {
       OverlayFile o =
           OverlayFile.over(
               g,
-              dir.resolve(name + ".img"),
-              dir.resolve(name + ".present"),
+              dir,
+              name,
               OVERLAY_BLOCK_BYTES,
               "image lineage " + lineage + " generation " + g.generation.generation());
       overlays.add(o);

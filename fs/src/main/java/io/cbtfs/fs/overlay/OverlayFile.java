@@ -16,10 +16,12 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A read-only {@link ServedFile} (a stored generation) made writable: writes go to a local sparse
- * file of the same size, block by block copy-on-write, and {@link PresentBlocks} says which blocks
- * that file holds. A block is read from the overlay once it holds it, else from the generation,
- * which never changes. The overlay's files are made at the first write (or opened at once when an
- * earlier mount made them); once every block is present, the overlay file is the whole image.
+ * file of the same size ({@code DIR/NAME.img}), block by block copy-on-write; {@link SavedBlocks}
+ * say which blocks that file holds ({@code NAME.present}) and which were written ({@code
+ * NAME.written}: what changed since the generation). A block is read from the overlay once it holds
+ * it, else from the generation, which never changes. The files are made at the first write (or
+ * opened at once when an earlier mount made them); {@link #hydrate} copies the blocks not held yet,
+ * and once every block is present the overlay file is the whole image.
  *
  * <p>Thread-safe. A write into blocks the overlay holds is one positional write; the first write
  * into a block takes a lock, copies the rest of the block from the generation, forces the overlay
@@ -28,41 +30,45 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class OverlayFile implements WritableFile, AutoCloseable {
   private final ServedFile generation;
   private final Path imageFile;
-  private final Path mapFile;
+  private final Path presentFile;
+  private final Path writtenFile;
   private final int blockSize;
   private final String base;
   private final ReentrantLock firstTouch = new ReentrantLock();
   private volatile Layer layer;
   private boolean closed;
 
-  /** The overlay's two files, open. */
-  private record Layer(FileChannel image, PresentBlocks present) {}
+  /** The overlay's files, open. */
+  private record Layer(FileChannel image, SavedBlocks present, SavedBlocks written) {}
 
-  private OverlayFile(
-      ServedFile generation, Path imageFile, Path mapFile, int blockSize, String base) {
+  private OverlayFile(ServedFile generation, Path dir, String name, int blockSize, String base) {
     this.generation = generation;
-    this.imageFile = imageFile;
-    this.mapFile = mapFile;
+    this.imageFile = dir.resolve(name + ".img");
+    this.presentFile = dir.resolve(name + ".present");
+    this.writtenFile = dir.resolve(name + ".written");
     this.blockSize = blockSize;
     this.base = base;
   }
 
   /**
-   * {@code generation} under an overlay kept in {@code imageFile} (the image's bytes, sparse) and
-   * {@code mapFile} (which blocks it holds), opened now if an earlier mount made them.
+   * {@code generation} under an overlay kept in {@code dir}: {@code NAME.img} (the image's bytes,
+   * sparse), {@code NAME.present} and {@code NAME.written}, opened now if an earlier mount made
+   * them.
    *
    * @param base names the generation (its image's lineage and number): an overlay made over another
    *     is refused
    * @throws CbtfsException when the files on disk are another overlay's, or one is missing
    */
   public static OverlayFile over(
-      ServedFile generation, Path imageFile, Path mapFile, int blockSize, String base)
-      throws IOException {
-    OverlayFile f = new OverlayFile(generation, imageFile, mapFile, blockSize, base);
-    if (PresentBlocks.exists(mapFile)) {
-      if (!Files.isRegularFile(imageFile)) {
+      ServedFile generation, Path dir, String name, int blockSize, String base) throws IOException {
+    OverlayFile f = new OverlayFile(generation, dir, name, blockSize, base);
+    if (SavedBlocks.exists(f.presentFile)) {
+      if (!Files.isRegularFile(f.imageFile)) {
         throw new CbtfsException(
-            mapFile + " says which blocks " + imageFile + " holds, but that file is missing");
+            f.presentFile
+                + " says which blocks "
+                + f.imageFile
+                + " holds, but that file is missing");
       }
       f.layer = f.openLayer();
     }
@@ -81,7 +87,13 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
   /** How many blocks the overlay holds (0 before the first write). */
   public long presentBlocks() {
     Layer l = layer;
-    return l == null ? 0 : l.present().presentCount();
+    return l == null ? 0 : l.present().count();
+  }
+
+  /** How many blocks were written (changed since the generation, as far as the overlay knows). */
+  public long writtenBlocks() {
+    Layer l = layer;
+    return l == null ? 0 : l.written().count();
   }
 
   /** The blocks of the image. */
@@ -99,7 +111,10 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     return generation.modifiedSeconds();
   }
 
-  /** The image file first (sparse, the image's size), then the map: the map's existence = both. */
+  /**
+   * The image file first (sparse, the image's size), then the written map, then the present map:
+   * the present map's existence says the overlay exists.
+   */
   private Layer openLayer() throws IOException {
     long size = byteSize();
     try (RandomAccessFile f = new RandomAccessFile(imageFile.toFile(), "rw")) {
@@ -113,11 +128,16 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     }
     FileChannel image =
         FileChannel.open(imageFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    SavedBlocks written = null;
     try {
       image.force(true);
-      return new Layer(image, PresentBlocks.open(mapFile, size, blockSize, base));
+      written = SavedBlocks.open(writtenFile, size, blockSize, base);
+      return new Layer(image, SavedBlocks.open(presentFile, size, blockSize, base), written);
     } catch (IOException | RuntimeException e) {
       image.close();
+      if (written != null) {
+        written.close();
+      }
       throw e;
     }
   }
@@ -155,15 +175,13 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     long end = byteOffset + byteLength;
     long firstBlock = byteOffset / blockSize;
     long lastBlock = (end - 1) / blockSize;
-    if (l.present().isPresent(firstBlock) && l.present().isPresent(lastBlock)) {
-      boolean all = true;
-      for (long b = firstBlock + 1; b < lastBlock && all; b++) {
-        all = l.present().isPresent(b);
-      }
-      if (all) {
-        PresentBlocks.writeFully(l.image(), ByteBuffer.wrap(from, 0, byteLength), byteOffset);
-        return;
-      }
+    if (!all(l.written(), firstBlock, lastBlock)) {
+      // saved before the bytes change: a crash after the write never hides that it changed
+      l.written().mark(firstBlock, lastBlock - firstBlock + 1);
+    }
+    if (all(l.present(), firstBlock, lastBlock)) {
+      SavedBlocks.writeFully(l.image(), ByteBuffer.wrap(from, 0, byteLength), byteOffset);
+      return;
     }
     firstTouch.lock();
     try {
@@ -172,12 +190,55 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       if (lastBlock != firstBlock) {
         copyFromGeneration(l, lastBlock, byteOffset, end);
       }
-      PresentBlocks.writeFully(l.image(), ByteBuffer.wrap(from, 0, byteLength), byteOffset);
+      SavedBlocks.writeFully(l.image(), ByteBuffer.wrap(from, 0, byteLength), byteOffset);
       l.image().force(false); // the bytes, before the bits that claim them
-      l.present().markPresent(firstBlock, lastBlock - firstBlock + 1);
+      l.present().mark(firstBlock, lastBlock - firstBlock + 1);
     } finally {
       firstTouch.unlock();
     }
+  }
+
+  private static boolean all(SavedBlocks set, long firstBlock, long lastBlock) {
+    for (long b = firstBlock; b <= lastBlock; b++) {
+      if (!set.contains(b)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Copies the blocks of {@code [firstBlock, firstBlock + blockCount)} that the overlay does not
+   * hold from the generation, and returns how many it copied. The generation is read outside the
+   * lock (it may be a slow fetch); a block written meanwhile is held by then and left alone.
+   */
+  public long hydrate(long firstBlock, int blockCount) throws IOException {
+    Layer l = layerForWrite();
+    long lastBlock = Math.min(firstBlock + blockCount, blockCount()) - 1;
+    if (lastBlock < firstBlock || all(l.present(), firstBlock, lastBlock)) {
+      return 0;
+    }
+    long start = firstBlock * blockSize;
+    int length = (int) (Math.min((lastBlock + 1) * blockSize, byteSize()) - start);
+    byte[] bytes = new byte[length];
+    generation.read(start, bytes, length);
+    long copied = 0;
+    firstTouch.lock();
+    try {
+      for (long b = firstBlock; b <= lastBlock; b++) {
+        if (!l.present().contains(b)) {
+          int at = (int) ((b - firstBlock) * blockSize);
+          int n = Math.min(blockSize, length - at);
+          SavedBlocks.writeFully(l.image(), ByteBuffer.wrap(bytes, at, n), b * blockSize);
+          copied++;
+        }
+      }
+      l.image().force(false); // as for a write: the bytes before the bits
+      l.present().mark(firstBlock, lastBlock - firstBlock + 1);
+    } finally {
+      firstTouch.unlock();
+    }
+    return copied;
   }
 
   /** Copies block {@code blockIndex} from the generation unless held or covered by the write. */
@@ -185,13 +246,13 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       throws IOException {
     long start = blockIndex * blockSize;
     long end = Math.min(start + blockSize, byteSize());
-    if (l.present().isPresent(blockIndex) || (writeStart <= start && writeEnd >= end)) {
+    if (l.present().contains(blockIndex) || (writeStart <= start && writeEnd >= end)) {
       return;
     }
     byte[] block = new byte[(int) (end - start)];
     generation.read(start, block, block.length);
     // the whole block: the write lands over it next, while the lock is still held
-    PresentBlocks.writeFully(l.image(), ByteBuffer.wrap(block), start);
+    SavedBlocks.writeFully(l.image(), ByteBuffer.wrap(block), start);
   }
 
   @Override
@@ -205,9 +266,9 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     long at = byteOffset;
     while (at < end) {
       long block = at / blockSize;
-      boolean present = l.present().isPresent(block);
+      boolean present = l.present().contains(block);
       long runEnd = (block + 1) * blockSize;
-      while (runEnd < end && l.present().isPresent(runEnd / blockSize) == present) {
+      while (runEnd < end && l.present().contains(runEnd / blockSize) == present) {
         runEnd += blockSize;
       }
       runEnd = Math.min(runEnd, end);
@@ -238,7 +299,7 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       // a block the overlay holds is data (its zeros too: never a hole where data may be)
       long data = Math.min(generation.next(byteOffset, false), size);
       for (long b = byteOffset / blockSize; b < blocks && b * blockSize < data; b++) {
-        if (l.present().isPresent(b)) {
+        if (l.present().contains(b)) {
           return Math.max(byteOffset, b * blockSize);
         }
       }
@@ -251,10 +312,10 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
         return size;
       }
       long b = h / blockSize;
-      if (!l.present().isPresent(b)) {
+      if (!l.present().contains(b)) {
         return h;
       }
-      while (b < blocks && l.present().isPresent(b)) {
+      while (b < blocks && l.present().contains(b)) {
         b++;
       }
       at = b * blockSize;
@@ -267,6 +328,7 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     Layer l = layer;
     if (l != null) {
       l.image().force(false);
+      l.written().force();
       l.present().force();
     }
   }
@@ -283,7 +345,8 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       Layer l = layer;
       if (l != null) {
         try (FileChannel image = l.image();
-            PresentBlocks present = l.present()) {
+            SavedBlocks written = l.written();
+            SavedBlocks present = l.present()) {
           image.force(false);
         }
       }

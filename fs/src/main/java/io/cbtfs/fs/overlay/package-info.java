@@ -3,7 +3,7 @@
  * granularity into a local sparse file.
  *
  * <p>Purpose: boot a VM from a stored generation at once. {@link io.cbtfs.fs.overlay.OverlayFile}
- * reads a block from the overlay once it holds it ({@link io.cbtfs.fs.overlay.PresentBlocks}, a
+ * reads a block from the overlay once it holds it ({@link io.cbtfs.fs.overlay.SavedBlocks}, a
  * bitmap saved word by word), else from the generation.
  *
  * <p>Critical path: a write into blocks the overlay holds is one positional write. The first write

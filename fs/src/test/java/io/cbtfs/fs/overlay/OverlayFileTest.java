@@ -32,8 +32,7 @@ class OverlayFileTest {
   }
 
   private OverlayFile open() throws IOException {
-    return OverlayFile.over(
-        generation, tmp.resolve("vm@3.img"), tmp.resolve("vm@3.present"), BLOCK, BASE);
+    return OverlayFile.over(generation, tmp, "vm@3", BLOCK, BASE);
   }
 
   private static byte[] read(OverlayFile f, long offset, int length) throws IOException {
@@ -67,6 +66,7 @@ class OverlayFileTest {
       System.arraycopy(across, 0, expected, 3 * BLOCK + 10, across.length);
       assertThat(read(f, 0, SIZE)).isEqualTo(expected);
       assertThat(f.presentBlocks()).isEqualTo(4);
+      assertThat(f.writtenBlocks()).isEqualTo(4);
     }
     // the overlay file alone holds the written blocks whole
     byte[] overlay = Files.readAllBytes(tmp.resolve("vm@3.img"));
@@ -114,6 +114,62 @@ class OverlayFileTest {
     assertThat(generation.bytes).isEqualTo(original);
   }
 
+  /**
+   * Hydration while a writer writes: every block ends up in the overlay file, the written ones with
+   * what was written last (hydration never copies the generation over a block held), and the
+   * written map has exactly the blocks written.
+   */
+  @Test
+  void hydrationDuringWritesMakesTheOverlayFileTheWholeImage() throws Exception {
+    byte[] expected = original.clone();
+    java.util.BitSet written = new java.util.BitSet();
+    Random rnd = new Random(11);
+    try (OverlayFile f = open()) {
+      for (int i = 0; i < 10; i++) { // some blocks held before hydration starts
+        int offset = rnd.nextInt(SIZE - 100);
+        byte[] data = new byte[1 + rnd.nextInt(100)];
+        rnd.nextBytes(data);
+        f.write(offset, data, data.length);
+        System.arraycopy(data, 0, expected, offset, data.length);
+        written.set(offset / BLOCK, (offset + data.length - 1) / BLOCK + 1);
+      }
+      Thread hydration =
+          new Thread(
+              () -> {
+                try {
+                  for (long b = 0; b < f.blockCount(); b += 3) {
+                    f.hydrate(b, 3);
+                  }
+                } catch (IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      hydration.start();
+      for (int i = 0; i < 200; i++) {
+        int length = 1 + rnd.nextInt(2 * BLOCK);
+        int offset = rnd.nextInt(SIZE - length + 1);
+        byte[] data = new byte[length];
+        rnd.nextBytes(data);
+        f.write(offset, data, length);
+        System.arraycopy(data, 0, expected, offset, length);
+        written.set(offset / BLOCK, (offset + length - 1) / BLOCK + 1);
+      }
+      hydration.join();
+      for (long b = 0; b < f.blockCount(); b++) { // what the racing hydration may have left
+        f.hydrate(b, 1);
+      }
+      assertThat(f.presentBlocks()).isEqualTo(f.blockCount());
+      assertThat(f.writtenBlocks()).isEqualTo(written.cardinality());
+      assertThat(f.hydrate(0, 64)).isZero();
+    }
+    assertThat(Files.readAllBytes(tmp.resolve("vm@3.img"))).isEqualTo(expected);
+    try (OverlayFile reopened = open()) {
+      assertThat(reopened.writtenBlocks()).isEqualTo(written.cardinality());
+      generation.damaged = true; // the whole image is in the overlay: no read reaches the store
+      assertThat(read(reopened, 0, SIZE)).isEqualTo(expected);
+    }
+  }
+
   /** Data and holes: a held block is data; a hole of the generation not written is still one. */
   @Test
   void seekFindsWrittenBlocksAsDataAndUnwrittenHolesAsHoles() throws IOException {
@@ -138,13 +194,7 @@ class OverlayFileTest {
       f.write(0, new byte[1], 1);
     }
     assertThatThrownBy(
-            () ->
-                OverlayFile.over(
-                    generation,
-                    tmp.resolve("vm@3.img"),
-                    tmp.resolve("vm@3.present"),
-                    BLOCK,
-                    "lineage 1234 generation 4"))
+            () -> OverlayFile.over(generation, tmp, "vm@3", BLOCK, "lineage 1234 generation 4"))
         .isInstanceOf(CbtfsException.class)
         .hasMessageContaining("not of lineage 1234 generation 4");
     Files.delete(tmp.resolve("vm@3.img"));

@@ -12,16 +12,17 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Which blocks of an overlaid image the overlay holds: one bit per block, in memory and in a file
- * ({@code NAME.present}, docs/FORMAT.md). A bit is only ever set, and {@link #markPresent} writes
- * the words it changed before it returns, so a bit set survives the process (and, after {@link
- * #force}, a power loss). The header names the image size, the block size and the generation the
- * overlay lies over: an overlay is never laid over another.
+ * A set of blocks of an overlaid image, saved: one bit per block, in memory and in a file (the
+ * overlay's {@code NAME.present}, the blocks it holds, and {@code NAME.written}, the blocks written
+ * through the mount; docs/FORMAT.md). A bit is only ever set, and {@link #mark} writes the words it
+ * changed before it returns, so a bit set survives the process (and, after {@link #force}, a power
+ * loss). The header names the image size, the block size and the generation the overlay lies over:
+ * an overlay is never laid over another.
  *
- * <p>Thread-safe: {@link #isPresent} reads one atomic word; marks are serialised, so a word is
- * never written older than the memory holds.
+ * <p>Thread-safe: {@link #contains} reads one atomic word; marks are serialised, so a word is never
+ * written older than the memory holds.
  */
-public final class PresentBlocks implements AutoCloseable {
+public final class SavedBlocks implements AutoCloseable {
   private static final byte[] MAGIC = "CBTFSOV1".getBytes(StandardCharsets.US_ASCII);
   static final int HEADER_BYTES = 4096;
   private static final int MAX_BASE_BYTES = HEADER_BYTES - 24;
@@ -33,7 +34,7 @@ public final class PresentBlocks implements AutoCloseable {
   private final AtomicLongArray words;
   private boolean closed;
 
-  private PresentBlocks(Path file, FileChannel channel, int blockSize, long blockCount) {
+  private SavedBlocks(Path file, FileChannel channel, int blockSize, long blockCount) {
     this.file = file;
     this.channel = channel;
     this.blockSize = blockSize;
@@ -53,7 +54,7 @@ public final class PresentBlocks implements AutoCloseable {
    * @param base names the generation the overlay lies over; a saved map over another is refused
    * @throws CbtfsException when the file is not a map of this image, block size and base
    */
-  public static PresentBlocks open(Path file, long imageSize, int blockSize, String base)
+  public static SavedBlocks open(Path file, long imageSize, int blockSize, String base)
       throws IOException {
     if (blockSize <= 0 || Integer.bitCount(blockSize) != 1) {
       throw new IllegalArgumentException("block size " + blockSize + " is not a power of two");
@@ -104,7 +105,7 @@ public final class PresentBlocks implements AutoCloseable {
                 + blockSize
                 + "): move it away to start a new overlay");
       }
-      PresentBlocks map = new PresentBlocks(file, ch, blockSize, blockCount);
+      SavedBlocks map = new SavedBlocks(file, ch, blockSize, blockCount);
       ByteBuffer bits = ByteBuffer.allocate(map.words.length() * 8);
       readFully(ch, bits, HEADER_BYTES);
       bits.flip();
@@ -151,12 +152,12 @@ public final class PresentBlocks implements AutoCloseable {
   }
 
   /** Whether the overlay holds block {@code blockIndex}. */
-  public boolean isPresent(long blockIndex) {
+  public boolean contains(long blockIndex) {
     return (words.get((int) (blockIndex >>> 6)) & (1L << blockIndex)) != 0;
   }
 
   /** How many blocks the overlay holds. */
-  public long presentCount() {
+  public long count() {
     long n = 0;
     for (int i = 0; i < words.length(); i++) {
       n += Long.bitCount(words.get(i));
@@ -168,7 +169,7 @@ public final class PresentBlocks implements AutoCloseable {
    * Sets the bits of blocks {@code [firstBlock, firstBlock + blockCount)} and writes the words that
    * changed to the file before it returns.
    */
-  public synchronized void markPresent(long firstBlock, long blockCount) throws IOException {
+  public synchronized void mark(long firstBlock, long blockCount) throws IOException {
     if (blockCount <= 0) {
       return;
     }
