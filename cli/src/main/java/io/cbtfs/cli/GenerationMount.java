@@ -2,6 +2,7 @@ package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.FuseTransport;
 import io.cbtfs.fs.mount.ReadOnlyMount;
+import io.cbtfs.fs.overlay.OverlayFile;
 import io.cbtfs.s3.S3Catalog;
 import io.cbtfs.syncer.PieceCache;
 import io.cbtfs.syncer.StoredImage;
@@ -33,11 +34,13 @@ final class GenerationMount {
   private final boolean directIo;
   private final long cacheBytes;
   private final Path overlayDir;
+  private final List<String> hydrate;
   private final AtomicBoolean reported = new AtomicBoolean();
 
   /**
    * @param overlayDir where the overlays of writable generations go ({@code --overlay}), or null:
    *     read-only
+   * @param hydrate the files whose overlays are filled in the background ({@code --hydrate})
    */
   GenerationMount(
       String source,
@@ -46,7 +49,8 @@ final class GenerationMount {
       boolean allowOther,
       boolean directIo,
       long cacheBytes,
-      Path overlayDir) {
+      Path overlayDir,
+      List<String> hydrate) {
     this.source = source;
     this.mountPoint = mountPoint;
     this.transport = transport;
@@ -54,6 +58,7 @@ final class GenerationMount {
     this.directIo = directIo;
     this.cacheBytes = cacheBytes;
     this.overlayDir = overlayDir;
+    this.hydrate = List.copyOf(hydrate);
   }
 
   /** Mounts, serves until unmounted or stopped (SIGTERM, Ctrl-C), and unmounts. */
@@ -61,15 +66,25 @@ final class GenerationMount {
     PieceCache cache = new PieceCache(cacheBytes);
     try (OverlayDirLock lock = overlayDir == null ? null : OverlayDirLock.take(overlayDir);
         GenerationFiles files = new GenerationFiles(sources(), cache)) {
+      List<OverlayFile> toHydrate = new ArrayList<>();
       if (lock != null) {
         files.overlayIn(lock.dir());
+        for (String name : hydrate) {
+          if (!(files.file(name) instanceof OverlayFile o)) {
+            throw new CbtfsException(
+                "--hydrate " + name + ": no such file; the mount serves " + files.names());
+          }
+          toHydrate.add(o);
+        }
       }
       ReadOnlyMount mount =
           ReadOnlyMount.start(
               mountPoint, source, transport, allowOther, directIo, lock != null, files);
+      List<Hydration> hydrations = new java.util.concurrent.CopyOnWriteArrayList<>();
       Thread stop =
           new Thread(
               () -> {
+                hydrations.forEach(Hydration::stop);
                 closeQuietly(mount);
                 closeQuietly(files); // the overlays forced before the JVM goes
                 report(cache);
@@ -86,7 +101,11 @@ final class GenerationMount {
           mount.transport().label(),
           mount.mountPoint());
       out.flush();
+      for (int i = 0; i < toHydrate.size(); i++) {
+        hydrations.add(new Hydration(hydrate.get(i), toHydrate.get(i), out).start());
+      }
       mount.awaitUnmounted();
+      hydrations.forEach(Hydration::stop);
       mount.close();
       report(cache);
       try {

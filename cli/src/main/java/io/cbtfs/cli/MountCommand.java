@@ -159,6 +159,15 @@ final class MountCommand implements Callable<Integer> {
   Path overlay;
 
   @Option(
+      names = "--hydrate",
+      paramLabel = "NAME",
+      description =
+          "With --overlay: copy the blocks of file NAME (NAME@N, or NAME for the newest) that its "
+              + "overlay does not hold, in the background while it is in use, until DIR/NAME@N.img "
+              + "is the whole image. Repeatable; progress on standard output.")
+  List<String> hydrate = new ArrayList<>();
+
+  @Option(
       names = "--cache-size",
       paramLabel = "SIZE",
       defaultValue = "16M",
@@ -200,7 +209,7 @@ final class MountCommand implements Callable<Integer> {
     if (readOnly) {
       return readOnlyMount();
     }
-    if (overlay != null) {
+    if (overlay != null || !hydrate.isEmpty()) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--overlay makes the generations of a --read-only mount writable");
     }
@@ -304,6 +313,10 @@ final class MountCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--nbd exports a tracking mount's images, not --read-only files");
     }
+    if (!hydrate.isEmpty() && overlay == null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--hydrate fills an overlay: give --overlay DIR too");
+    }
     long cache;
     try {
       cache = BlockGeometry.parseByteSize(cacheSize);
@@ -326,7 +339,7 @@ final class MountCommand implements Callable<Integer> {
     String source = spec.positionalParameters().get(0).originalStringValues().get(0);
     Logging.configure(verbose.on, null);
     return new GenerationMount(
-            s3.apply(source), mountPoint, chosen, allowOther, directIo, cache, overlay)
+            s3.apply(source), mountPoint, chosen, allowOther, directIo, cache, overlay, hydrate)
         .run(spec.commandLine().getOut());
   }
 

@@ -108,6 +108,10 @@ class GenerationMountTest {
         CliRun.of("mount", "--overlay", tmp.toString(), tmp.toString(), mnt.toString());
     assertThat(overlay.exitCode()).isEqualTo(2);
     assertThat(overlay.err()).contains("--overlay makes the generations of a --read-only mount");
+    CliRun hydrate =
+        CliRun.of("mount", "--read-only", "--hydrate", "x@1", "archive:" + tmp, mnt.toString());
+    assertThat(hydrate.exitCode()).isEqualTo(2);
+    assertThat(hydrate.err()).contains("--hydrate fills an overlay: give --overlay DIR too");
     CliRun daemon = CliRun.of("mount", "--read-only", "--daemon", "archive:" + tmp, mnt.toString());
     assertThat(daemon.exitCode()).isEqualTo(2);
     assertThat(daemon.err()).contains("--read-only runs in the foreground");

@@ -21,8 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code cbtfs mount --read-only --overlay DIR}: an ext4 generation of an archive made writable.
  * qemu-io writes through the overlay (a block in part, a block boundary), the mount is killed with
  * SIGKILL and mounted again, and the image then equals its restore with the same writes (qemu-img
- * compare) and checks clean (e2fsck); debugfs changes the filesystem through the overlay; the
- * generation in the archive restores as before.
+ * compare) and checks clean (e2fsck); debugfs changes the filesystem through the overlay while
+ * {@code --hydrate} copies the rest, after which the overlay file alone is the image (cmp, e2fsck);
+ * the generation in the archive restores as before.
  */
 class OverlayMountIT {
   private static final Pattern GENERATION = Pattern.compile("generation (\\d+)");
@@ -68,15 +69,31 @@ class OverlayMountIT {
     assertThat(out).doesNotContain("error").doesNotContain("failed");
   }
 
-  ReadOnlyMountProcess mount(String name, String archive, Path overlay) throws Exception {
-    return overlay == null
-        ? ReadOnlyMountProcess.start(tmp.resolve(name), Map.of(), archive)
-        : ReadOnlyMountProcess.start(
-            tmp.resolve(name), Map.of(), archive, "--overlay", overlay.toString());
+  ReadOnlyMountProcess mount(String name, String archive, Path overlay, String... more)
+      throws Exception {
+    List<String> options = new ArrayList<>();
+    if (overlay != null) {
+      options.addAll(List.of("--overlay", overlay.toString()));
+    }
+    options.addAll(List.of(more));
+    return ReadOnlyMountProcess.start(
+        tmp.resolve(name), Map.of(), archive, options.toArray(String[]::new));
+  }
+
+  /** Waits (at most 120 s) until the mount has printed {@code line}. */
+  static void awaitOutput(ReadOnlyMountProcess m, String line) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!m.output().contains(line)) {
+      assertThat(System.nanoTime())
+          .as("waiting for '%s' in:%n%s", line, m.output())
+          .isLessThan(deadline);
+      Thread.sleep(50); // polls the process's output, which has no other signal
+    }
   }
 
   @Test
-  void qemuIoWritesThroughTheOverlaySurviveAKillAndTheImageChecksClean() throws Exception {
+  void qemuIoWritesThroughTheOverlaySurviveAKillAndHydrationMakesTheOverlayFileTheImage()
+      throws Exception {
     for (String tool : List.of("mke2fs", "debugfs", "e2fsck", "qemu-io", "qemu-img", "cmp")) {
       Tools.require(tool);
     }
@@ -145,7 +162,17 @@ class OverlayMountIT {
       ProcessHandle.of(m.pid()).ifPresent(p -> p.onExit().orTimeout(60, TimeUnit.SECONDS).join());
     }
 
-    try (ReadOnlyMountProcess m = mount("overlaid", archive, overlay)) {
+    // the overlay file: the image's size, sparse: only the blocks written hold bytes
+    Path overlayImage = overlay.resolve(name + ".img");
+    assertThat(Files.size(overlayImage)).isEqualTo(64L << 20);
+    long allocated =
+        512
+            * Long.parseLong(
+                Tools.run("stat", "stat", "-c", "%b", overlayImage.toString()).strip());
+    assertThat(allocated).isLessThan(1L << 20);
+
+    Path snapshot = tmp.resolve("overlaid-copy.img");
+    try (ReadOnlyMountProcess m = mount("overlaid", archive, overlay, "--hydrate", name)) {
       Path image = m.mnt.resolve(name);
       Tools.run(
           "qemu-img compare: the overlaid image = the restore with the same writes",
@@ -172,7 +199,16 @@ class OverlayMountIT {
           .contains("written after the boot");
       assertThat(Tools.run("debugfs cat", "debugfs", "-R", "cat /hello.txt", image.toString()))
           .contains("hello from the backup");
+      // hydration ran meanwhile: the overlay file alone is the image now
+      awaitOutput(
+          m, "cbtfs: hydrated " + name + ": " + overlay.toRealPath().resolve(name + ".img"));
+      assertThat(m.output()).contains("cbtfs: hydrating " + name + ": 50% (32 of 64 MiB)");
+      Files.copy(image, snapshot);
     }
+    Tools.run("cmp the hydrated overlay file", "cmp", overlayImage.toString(), snapshot.toString());
+    Tools.run("e2fsck -fn of the overlay file alone", "e2fsck", "-fn", overlayImage.toString());
+    assertThat(Tools.run("debugfs cat", "debugfs", "-R", "cat /new.txt", overlayImage.toString()))
+        .contains("written after the boot");
 
     // the generation in the archive is what it was: restored again, and read without an overlay
     Path again = tmp.resolve("restored-again.img");
@@ -181,14 +217,5 @@ class OverlayMountIT {
     try (ReadOnlyMountProcess m = mount("read-only", archive, null)) {
       Tools.run("cmp without the overlay", "cmp", m.mnt.resolve(name).toString(), again.toString());
     }
-    // the overlay file: the image's size, sparse: only the blocks written hold bytes
-    Path overlayImage = overlay.resolve(name + ".img");
-    assertThat(Files.size(overlayImage)).isEqualTo(64L << 20);
-    long allocated =
-        512
-            * Long.parseLong(
-                Tools.run("stat", "stat", "-c", "%b", overlayImage.toString()).strip());
-    assertThat(allocated).isLessThan(8L << 20);
-    assertThat(overlay.resolve(name + ".present")).exists();
   }
 }
