@@ -53,7 +53,10 @@ final class Hydration implements Runnable {
     long blocks = overlay.blockCount();
     int step = Math.max(1, STEP_BYTES / overlay.blockSize());
     long totalBytes = overlay.byteSize();
-    say("hydrating %s: %d of %d blocks held, copying the rest from the backup", blocks);
+    print(
+        String.format(
+            "cbtfs: hydrating %s: %d of %d blocks held, copying the rest from the backup",
+            name, overlay.presentBlocks(), blocks));
     int tenths = -1;
     try {
       for (long b = 0; b < blocks && !stopped; b += step) {
@@ -85,10 +88,6 @@ final class Hydration implements Runnable {
         print("cbtfs: hydration of " + name + " stopped: " + Errors.describe(e));
       }
     }
-  }
-
-  private void say(String format, long blocks) {
-    print(String.format("cbtfs: " + format, name, overlay.presentBlocks(), blocks));
   }
 
   private void print(String line) {

@@ -208,13 +208,14 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
   }
 
   /**
-   * Copies the blocks of {@code [firstBlock, firstBlock + blockCount)} that the overlay does not
-   * hold from the generation, and returns how many it copied. The generation is read outside the
-   * lock (it may be a slow fetch); a block written meanwhile is held by then and left alone.
+   * Copies the blocks of {@code [firstBlock, firstBlock + count)} (cut at the end of the image)
+   * that the overlay does not hold from the generation, and returns how many it copied. The
+   * generation is read outside the lock (it may be a slow fetch); a block written meanwhile is held
+   * by then and left alone.
    */
-  public long hydrate(long firstBlock, int blockCount) throws IOException {
+  public long hydrate(long firstBlock, int count) throws IOException {
     Layer l = layerForWrite();
-    long lastBlock = Math.min(firstBlock + blockCount, blockCount()) - 1;
+    long lastBlock = Math.min(firstBlock + count, blockCount()) - 1;
     if (lastBlock < firstBlock || all(l.present(), firstBlock, lastBlock)) {
       return 0;
     }
