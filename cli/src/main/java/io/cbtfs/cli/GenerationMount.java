@@ -2,6 +2,7 @@ package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.FuseTransport;
 import io.cbtfs.fs.mount.ReadOnlyMount;
+import io.cbtfs.fs.overlay.OverlayFile;
 import io.cbtfs.s3.S3Catalog;
 import io.cbtfs.syncer.PieceCache;
 import io.cbtfs.syncer.StoredImage;
@@ -32,43 +33,79 @@ final class GenerationMount {
   private final boolean allowOther;
   private final boolean directIo;
   private final long cacheBytes;
+  private final Path overlayDir;
+  private final List<String> hydrate;
   private final AtomicBoolean reported = new AtomicBoolean();
 
+  /**
+   * @param overlayDir where the overlays of writable generations go ({@code --overlay}), or null:
+   *     read-only
+   * @param hydrate the files whose overlays are filled in the background ({@code --hydrate})
+   */
   GenerationMount(
       String source,
       Path mountPoint,
       FuseTransport transport,
       boolean allowOther,
       boolean directIo,
-      long cacheBytes) {
+      long cacheBytes,
+      Path overlayDir,
+      List<String> hydrate) {
     this.source = source;
     this.mountPoint = mountPoint;
     this.transport = transport;
     this.allowOther = allowOther;
     this.directIo = directIo;
     this.cacheBytes = cacheBytes;
+    this.overlayDir = overlayDir;
+    this.hydrate = List.copyOf(hydrate);
   }
 
   /** Mounts, serves until unmounted or stopped (SIGTERM, Ctrl-C), and unmounts. */
   int run(PrintWriter out) throws Exception {
     PieceCache cache = new PieceCache(cacheBytes);
-    try (GenerationFiles files = new GenerationFiles(sources(), cache)) {
+    try (OverlayDirLock lock = overlayDir == null ? null : OverlayDirLock.take(overlayDir);
+        GenerationFiles files = new GenerationFiles(sources(), cache)) {
+      List<OverlayFile> toHydrate = new ArrayList<>();
+      if (lock != null) {
+        files.overlayIn(lock.dir());
+        for (String name : hydrate) {
+          if (!(files.file(name) instanceof OverlayFile o)) {
+            throw new CbtfsException(
+                "--hydrate " + name + ": no such file; the mount serves " + files.names());
+          }
+          toHydrate.add(o);
+        }
+      }
       ReadOnlyMount mount =
-          ReadOnlyMount.start(mountPoint, source, transport, allowOther, directIo, files);
+          ReadOnlyMount.start(
+              mountPoint, source, transport, allowOther, directIo, lock != null, files);
+      List<Hydration> hydrations = new java.util.concurrent.CopyOnWriteArrayList<>();
       Thread stop =
           new Thread(
               () -> {
+                hydrations.forEach(Hydration::stop);
                 closeQuietly(mount);
+                closeQuietly(files); // the overlays forced before the JVM goes
                 report(cache);
               },
               "cbtfs-shutdown");
       Runtime.getRuntime().addShutdownHook(stop);
       out.printf(
-          "cbtfs: serving %d generation file(s) of %s read-only on %s (FUSE transport: %s)%n"
+          "cbtfs: serving %d generation file(s) of %s %s on %s (FUSE transport: %s)%n"
               + "stop with Ctrl-C or: umount %s%n",
-          files.count(), source, mount.mountPoint(), mount.transport().label(), mount.mountPoint());
+          files.count(),
+          source,
+          lock == null ? "read-only" : "writable, with an overlay in " + lock.dir(),
+          mount.mountPoint(),
+          mount.transport().label(),
+          mount.mountPoint());
       out.flush();
+      for (int i = 0; i < toHydrate.size(); i++) {
+        hydrations.add(new Hydration(hydrate.get(i), toHydrate.get(i), out).start());
+      }
       mount.awaitUnmounted();
+      hydrations.forEach(Hydration::stop);
       mount.close();
       report(cache);
       try {
@@ -92,10 +129,10 @@ final class GenerationMount {
     }
   }
 
-  private static void closeQuietly(ReadOnlyMount mount) {
+  private static void closeQuietly(AutoCloseable closeable) {
     try {
-      mount.close();
-    } catch (IOException e) {
+      closeable.close();
+    } catch (Exception e) {
       System.err.println("cbtfs: " + Errors.describe(e));
     }
   }

@@ -150,6 +150,24 @@ final class MountCommand implements Callable<Integer> {
   boolean readOnly;
 
   @Option(
+      names = "--overlay",
+      paramLabel = "DIR",
+      description =
+          "With --read-only: the generation files are writable, copy-on-write into DIR "
+              + "(NAME@N.img, sparse, and NAME@N.present; made 0700 if missing); the generations "
+              + "themselves never change. Boot a VM from a backup at once. See docs/OPERATIONS.md.")
+  Path overlay;
+
+  @Option(
+      names = "--hydrate",
+      paramLabel = "NAME",
+      description =
+          "With --overlay: copy the blocks of file NAME (NAME@N, or NAME for the newest) that its "
+              + "overlay does not hold, in the background while it is in use, until DIR/NAME@N.img "
+              + "is the whole image. Repeatable; progress on standard output.")
+  List<String> hydrate = new ArrayList<>();
+
+  @Option(
       names = "--cache-size",
       paramLabel = "SIZE",
       defaultValue = "16M",
@@ -190,6 +208,10 @@ final class MountCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (readOnly) {
       return readOnlyMount();
+    }
+    if (overlay != null || !hydrate.isEmpty()) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--overlay makes the generations of a --read-only mount writable");
     }
     if (daemon) {
       // everything is checked here, before a folder is made or a process started
@@ -291,6 +313,10 @@ final class MountCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--nbd exports a tracking mount's images, not --read-only files");
     }
+    if (!hydrate.isEmpty() && overlay == null) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--hydrate fills an overlay: give --overlay DIR too");
+    }
     long cache;
     try {
       cache = BlockGeometry.parseByteSize(cacheSize);
@@ -312,7 +338,8 @@ final class MountCommand implements Callable<Integer> {
     // the SOURCE as typed: as a Path, s3:// would lose a slash
     String source = spec.positionalParameters().get(0).originalStringValues().get(0);
     Logging.configure(verbose.on, null);
-    return new GenerationMount(s3.apply(source), mountPoint, chosen, allowOther, directIo, cache)
+    return new GenerationMount(
+            s3.apply(source), mountPoint, chosen, allowOther, directIo, cache, overlay, hydrate)
         .run(spec.commandLine().getOut());
   }
 

@@ -2,7 +2,9 @@ package io.cbtfs.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cbtfs.fs.WritableFile;
 import io.cbtfs.syncer.PieceCache;
+import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.local.Restorable;
 import java.io.IOException;
 import java.lang.reflect.Proxy;
@@ -10,11 +12,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code mount --read-only}: its names, and what it refuses before anything is mounted. */
 class GenerationMountTest {
+  private static final UUID LINEAGE = UUID.fromString("00000000-0000-0000-0000-00000000000a");
   @TempDir Path tmp;
 
   /** A store nobody reads: only the names are looked at. */
@@ -26,6 +30,9 @@ class GenerationMountTest {
             (proxy, method, args) -> {
               if (method.getName().equals("close")) {
                 return null;
+              }
+              if (method.getName().equals("state")) {
+                return new TargetState(true, LINEAGE, 7, 2000);
               }
               throw new UnsupportedOperationException(method.getName());
             });
@@ -69,9 +76,42 @@ class GenerationMountTest {
     }
   }
 
+  /** Every generation gets an overlay of its own, made at its first write; NAME shares NAME@N's. */
+  @Test
+  void anOverlaidGenerationIsWritableAndItsNewestNameSharesItsOverlay() throws IOException {
+    Restorable.Generation g3 = new Restorable.Generation(3, true, 1000, Instant.EPOCH, -1);
+    Restorable.Generation g7 = new Restorable.Generation(7, false, 2000, Instant.EPOCH, -1);
+    Path dir = Files.createDirectory(tmp.resolve("overlay"));
+    try (GenerationFiles files =
+        new GenerationFiles(
+            List.of(new GenerationFiles.Source("vm1", store(), List.of(g3, g7))),
+            new PieceCache(0))) {
+      files.overlayIn(dir);
+      assertThat(files.file("vm1")).isSameAs(files.file("vm1@7")).isInstanceOf(WritableFile.class);
+      assertThat(files.file("vm1@3")).isInstanceOf(WritableFile.class);
+      assertThat(dir).isEmptyDirectory();
+      byte[] whole = new byte[2000]; // the image's one block, whole: nothing copied from the store
+      whole[5] = 42;
+      ((WritableFile) files.file("vm1")).write(0, whole, whole.length);
+    }
+    byte[] expected = new byte[2000];
+    expected[5] = 42;
+    assertThat(Files.readAllBytes(dir.resolve("vm1@7.img"))).isEqualTo(expected);
+    assertThat(dir.resolve("vm1@7.present")).exists();
+    assertThat(dir.resolve("vm1@3.img")).doesNotExist();
+  }
+
   @Test
   void usageErrorsExitTwoAndAnEmptyArchiveExitsOne() throws IOException {
     Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    CliRun overlay =
+        CliRun.of("mount", "--overlay", tmp.toString(), tmp.toString(), mnt.toString());
+    assertThat(overlay.exitCode()).isEqualTo(2);
+    assertThat(overlay.err()).contains("--overlay makes the generations of a --read-only mount");
+    CliRun hydrate =
+        CliRun.of("mount", "--read-only", "--hydrate", "x@1", "archive:" + tmp, mnt.toString());
+    assertThat(hydrate.exitCode()).isEqualTo(2);
+    assertThat(hydrate.err()).contains("--hydrate fills an overlay: give --overlay DIR too");
     CliRun daemon = CliRun.of("mount", "--read-only", "--daemon", "archive:" + tmp, mnt.toString());
     assertThat(daemon.exitCode()).isEqualTo(2);
     assertThat(daemon.err()).contains("--read-only runs in the foreground");

@@ -56,6 +56,7 @@ public final class Posix {
   public static final int EDQUOT = 122;
   public static final int ENOTEMPTY = 39;
   public static final int EILSEQ = 84;
+  public static final int EOPNOTSUPP = 95;
 
   /** Size of {@code struct stat} on 64-bit Linux, rounded up. */
   public static final int STAT_BYTES = 256;

@@ -8,17 +8,23 @@ import jnr.ffi.Pointer;
 
 /**
  * A read-only mount of {@link ServedFiles}: a flat folder of files mode 0444, owned by the mount's
- * user. Every operation that would change something fails with EROFS. A read that fails because its
- * source is damaged or unreachable is EIO for that read alone, with its reason logged (by {@link
- * FuseGuard}, one line).
+ * user. Every operation that would change something fails with EROFS, except writes to a {@link
+ * WritableFile} (mode 0644: a generation under an overlay), whose size still never changes (EPERM).
+ * A read that fails because its source is damaged or unreachable is EIO for that read alone, with
+ * its reason logged (by {@link FuseGuard}, one line).
  */
 public final class ReadOnlyFileSystem implements FileSystemOperations {
   private static final int FILE_MODE = Posix.S_IFREG | 0444;
+  private static final int WRITABLE_MODE = Posix.S_IFREG | 0644;
   private static final int ROOT_MODE = Posix.S_IFDIR | 0555;
   private static final int STATVFS_BYTES = 112;
 
   /** One READ's bytes (at most a worker's 1 MiB), per thread: no allocation per read. */
   private static final ThreadLocal<byte[]> READ_BUFFER = ThreadLocal.withInitial(() -> new byte[0]);
+
+  /** One WRITE's bytes, per thread, for the same reason. */
+  private static final ThreadLocal<byte[]> WRITE_BUFFER =
+      ThreadLocal.withInitial(() -> new byte[0]);
 
   private record Handle(String name, ServedFile file) {}
 
@@ -68,7 +74,19 @@ public final class ReadOnlyFileSystem implements FileSystemOperations {
 
   private void stat(ServedFile f, Pointer stat) {
     long size = f.byteSize();
-    posix.fillStat(stat, FILE_MODE, 1, size, (size + 511) / 512, f.modifiedSeconds(), uid, gid);
+    int mode = f instanceof WritableFile ? WRITABLE_MODE : FILE_MODE;
+    posix.fillStat(stat, mode, 1, size, (size + 511) / 512, f.modifiedSeconds(), uid, gid);
+  }
+
+  private static ErrnoException sizeFixed(String name) {
+    return new ErrnoException(Posix.EPERM, name + " keeps the size of its generation");
+  }
+
+  private static WritableFile writable(Handle h) throws ErrnoException {
+    if (h.file() instanceof WritableFile w) {
+      return w;
+    }
+    throw readOnly("write to " + h.name());
   }
 
   @Override
@@ -95,11 +113,16 @@ public final class ReadOnlyFileSystem implements FileSystemOperations {
 
   @Override
   public long open(String fusePath, int flags) throws IOException {
-    if ((flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0) {
+    ServedFile f = file(fusePath);
+    boolean writes = (flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0;
+    if (writes && !(f instanceof WritableFile)) {
       throw readOnly("open for writing " + fusePath);
     }
+    if ((flags & Posix.O_TRUNC) != 0 && f.byteSize() != 0) {
+      throw sizeFixed(fusePath.substring(1));
+    }
     long fh = nextHandle.getAndIncrement();
-    open.put(fh, new Handle(fusePath.substring(1), file(fusePath)));
+    open.put(fh, new Handle(fusePath.substring(1), f));
     return fh;
   }
 
@@ -139,27 +162,59 @@ public final class ReadOnlyFileSystem implements FileSystemOperations {
 
   @Override
   public int write(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
-    throw readOnly("write");
+    Handle h = handle(fh);
+    WritableFile w = writable(h);
+    int n = (int) byteLength;
+    byte[] bytes = WRITE_BUFFER.get();
+    if (bytes.length < n) {
+      bytes = new byte[Math.max(n, 128 << 10)];
+      WRITE_BUFFER.set(bytes);
+    }
+    buf.get(0, bytes, 0, n);
+    try {
+      w.write(byteOffset, bytes, n);
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      // the overlay's disk, or the generation a first write copies from, failed
+      throw new ErrnoException(
+          Posix.EIO, h.name() + " write " + byteOffset + "+" + n + ": " + e.getMessage());
+    }
+    return n;
   }
 
   @Override
   public int writeBack(long fh, Pointer buf, long byteLength, long byteOffset) throws IOException {
-    throw readOnly("write");
+    return write(fh, buf, byteLength, byteOffset);
   }
 
   @Override
   public void truncate(String fusePath, long newSize) throws IOException {
-    throw readOnly("truncate " + fusePath);
+    resize(fusePath.substring(1), file(fusePath), newSize);
   }
 
   @Override
   public void ftruncate(long fh, long newSize) throws IOException {
-    throw readOnly("truncate");
+    Handle h = handle(fh);
+    resize(h.name(), h.file(), newSize);
+  }
+
+  /** A truncate to the size it has already is harmless (tools do it); any other is refused. */
+  private static void resize(String name, ServedFile f, long newSize) throws ErrnoException {
+    if (!(f instanceof WritableFile)) {
+      throw readOnly("truncate " + name);
+    }
+    if (newSize != f.byteSize()) {
+      throw sizeFixed(name);
+    }
   }
 
   @Override
   public void fallocate(long fh, int mode, long byteOffset, long byteLength) throws IOException {
-    throw readOnly("fallocate");
+    Handle h = handle(fh);
+    writable(h);
+    // callers (qemu's discard, write-zeroes) fall back to writing when it is not supported
+    throw new ErrnoException(Posix.EOPNOTSUPP, h.name() + ": fallocate on an overlay");
   }
 
   @Override
@@ -180,7 +235,9 @@ public final class ReadOnlyFileSystem implements FileSystemOperations {
 
   @Override
   public void fsync(long fh, boolean dataOnly) throws IOException {
-    handle(fh); // nothing to make durable
+    if (handle(fh).file() instanceof WritableFile w) {
+      w.force();
+    }
   }
 
   @Override

@@ -135,4 +135,87 @@ class ReadOnlyFileSystemTest {
     errno(Posix.EROFS, () -> fs.chown("/vm1", 0, 0));
     errno(Posix.EROFS, () -> fs.utimens("/vm1", null));
   }
+
+  /** A writable file (a generation under an overlay), in memory. */
+  private static final class Writable implements WritableFile {
+    final byte[] bytes = new byte[10_000];
+    int forced;
+
+    @Override
+    public long byteSize() {
+      return bytes.length;
+    }
+
+    @Override
+    public long modifiedSeconds() {
+      return 0;
+    }
+
+    @Override
+    public void read(long byteOffset, byte[] into, int byteLength) {
+      System.arraycopy(bytes, (int) byteOffset, into, 0, byteLength);
+    }
+
+    @Override
+    public long next(long byteOffset, boolean hole) {
+      return hole ? bytes.length : byteOffset;
+    }
+
+    @Override
+    public void write(long byteOffset, byte[] from, int byteLength) {
+      System.arraycopy(from, 0, bytes, (int) byteOffset, byteLength);
+    }
+
+    @Override
+    public void force() {
+      forced++;
+    }
+  }
+
+  @Test
+  void aWritableFileTakesWritesAndFsyncButKeepsItsSize() throws IOException {
+    Writable w = new Writable();
+    ReadOnlyFileSystem overlaid =
+        new ReadOnlyFileSystem(
+            new ServedFiles() {
+              @Override
+              public List<String> names() {
+                return List.of("vm1", "vm1@3");
+              }
+
+              @Override
+              public ServedFile file(String name) {
+                return name.equals("vm1") ? w : name.equals("vm1@3") ? file : null;
+              }
+            },
+            posix,
+            1234,
+            5678);
+    Pointer stat = posix.allocateStat();
+    overlaid.getattr("/vm1", stat);
+    assertThat(posix.mode(stat)).isEqualTo(0100644);
+    overlaid.getattr("/vm1@3", stat);
+    assertThat(posix.mode(stat)).isEqualTo(0100444);
+    long fh = overlaid.open("/vm1", 2); // O_RDWR
+    Pointer buf = Memory.allocateDirect(posix.runtime(), 300);
+    for (int i = 0; i < 300; i++) {
+      buf.putByte(i, (byte) (i + 1));
+    }
+    assertThat(overlaid.write(fh, buf, 300, 9000)).isEqualTo(300);
+    assertThat(w.bytes[9000]).isEqualTo((byte) 1);
+    assertThat(w.bytes[9299]).isEqualTo((byte) 44);
+    Pointer back = Memory.allocateDirect(posix.runtime(), 300);
+    assertThat(overlaid.read(fh, back, 300, 9000)).isEqualTo(300);
+    assertThat(back.getByte(299)).isEqualTo((byte) 44);
+    overlaid.fsync(fh, true);
+    assertThat(w.forced).isEqualTo(1);
+    overlaid.ftruncate(fh, 10_000); // its own size: harmless
+    errno(Posix.EPERM, () -> overlaid.ftruncate(fh, 0));
+    errno(Posix.EPERM, () -> overlaid.truncate("/vm1", 20_000));
+    errno(Posix.EPERM, () -> overlaid.open("/vm1", 2 | Posix.O_TRUNC));
+    errno(Posix.EOPNOTSUPP, () -> overlaid.fallocate(fh, 0, 0, 16));
+    errno(Posix.EROFS, () -> overlaid.create("/new", 0644, Posix.O_WRONLY));
+    errno(Posix.EROFS, () -> overlaid.unlink("/vm1"));
+    errno(Posix.EROFS, () -> overlaid.open("/vm1@3", Posix.O_WRONLY)); // no overlay there
+  }
 }

@@ -56,6 +56,23 @@ public final class ReadOnlyMount implements AutoCloseable {
       boolean directIo,
       ServedFiles files)
       throws IOException {
+    return start(mountPoint, source, transport, allowOther, directIo, false, files);
+  }
+
+  /**
+   * As {@link #start(Path, String, FuseTransport, boolean, boolean, ServedFiles)}; with {@code
+   * overlaid} the mount takes writes (to the {@link io.cbtfs.fs.WritableFile}s among {@code files}:
+   * libfuse 2 would otherwise mount it {@code ro}, refused by the kernel before we see it).
+   */
+  public static ReadOnlyMount start(
+      Path mountPoint,
+      String source,
+      FuseTransport transport,
+      boolean allowOther,
+      boolean directIo,
+      boolean overlaid,
+      ServedFiles files)
+      throws IOException {
     if (!Files.isDirectory(mountPoint)) {
       throw new CbtfsException("mount point " + mountPoint + " is not a directory");
     }
@@ -82,14 +99,26 @@ public final class ReadOnlyMount implements AutoCloseable {
         ServingLoop.open(
             transport,
             kernel,
-            MountOptions.fuseArgs("cbtfs", mp, fsName, List.of("ro"), allowOther, directIo),
+            MountOptions.fuseArgs(
+                "cbtfs",
+                mp,
+                fsName,
+                overlaid
+                    ? List.of("big_writes", "max_write=" + MountOptions.MAX_REQUEST_BYTES)
+                    : List.of("ro"),
+                allowOther,
+                directIo),
             false,
             fs,
             RequestObserver.NONE);
     ReadOnlyMount mount = new ReadOnlyMount(mp, fs, loop);
     mount.serving.startAndAwaitServing(mp.toString());
     log.info(
-        "mounted {} read-only on {} (FUSE transport: {})", source, mp, mount.transport().label());
+        "mounted {} {} on {} (FUSE transport: {})",
+        source,
+        overlaid ? "with an overlay" : "read-only",
+        mp,
+        mount.transport().label());
     return mount;
   }
 

@@ -1,0 +1,235 @@
+package io.cbtfs.fs.overlay;
+
+import io.cbtfs.tracker.CbtfsException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * A set of blocks of an overlaid image, saved: one bit per block, in memory and in a file (the
+ * overlay's {@code NAME.present}, the blocks it holds, and {@code NAME.written}, the blocks written
+ * through the mount; docs/FORMAT.md). A bit is only ever set, and {@link #mark} writes the words it
+ * changed before it returns, so a bit set survives the process (and, after {@link #force}, a power
+ * loss). The header names the image size, the block size and the generation the overlay lies over:
+ * an overlay is never laid over another.
+ *
+ * <p>Thread-safe: {@link #contains} reads one atomic word; marks are serialised, so a word is never
+ * written older than the memory holds.
+ */
+public final class SavedBlocks implements AutoCloseable {
+  private static final byte[] MAGIC = "CBTFSOV1".getBytes(StandardCharsets.US_ASCII);
+  static final int HEADER_BYTES = 4096;
+  private static final int MAX_BASE_BYTES = HEADER_BYTES - 24;
+
+  private final Path file;
+  private final FileChannel channel;
+  private final int blockSize;
+  private final long blockCount;
+  private final AtomicLongArray words;
+  private boolean closed;
+
+  private SavedBlocks(Path file, FileChannel channel, int blockSize, long blockCount) {
+    this.file = file;
+    this.channel = channel;
+    this.blockSize = blockSize;
+    this.blockCount = blockCount;
+    this.words = new AtomicLongArray(Math.toIntExact((blockCount + 63) / 64));
+  }
+
+  /** Whether {@code file} exists (an overlay was made). */
+  public static boolean exists(Path file) {
+    return Files.exists(file);
+  }
+
+  /**
+   * Opens the map in {@code file}, made with no block present if it is missing (written whole to a
+   * temporary file, forced, then moved into place).
+   *
+   * @param base names the generation the overlay lies over; a saved map over another is refused
+   * @throws CbtfsException when the file is not a map of this image, block size and base
+   */
+  public static SavedBlocks open(Path file, long imageSize, int blockSize, String base)
+      throws IOException {
+    if (blockSize <= 0 || Integer.bitCount(blockSize) != 1) {
+      throw new IllegalArgumentException("block size " + blockSize + " is not a power of two");
+    }
+    byte[] baseBytes = base.getBytes(StandardCharsets.UTF_8);
+    if (baseBytes.length > MAX_BASE_BYTES) {
+      throw new IllegalArgumentException("base name of " + baseBytes.length + " bytes");
+    }
+    long blockCount = (imageSize + blockSize - 1) / blockSize;
+    long fileBytes = HEADER_BYTES + (blockCount + 63) / 64 * 8;
+    if (!Files.exists(file)) {
+      create(file, imageSize, blockSize, baseBytes, fileBytes);
+    }
+    FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    try {
+      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+      readFully(ch, header, 0);
+      header.flip();
+      byte[] magic = new byte[MAGIC.length];
+      header.get(magic);
+      int savedBlockSize = header.getInt();
+      int savedBaseLength = header.getInt();
+      long savedImageSize = header.getLong();
+      if (!java.util.Arrays.equals(magic, MAGIC)
+          || savedBaseLength < 0
+          || savedBaseLength > MAX_BASE_BYTES
+          || ch.size() != fileBytes) {
+        throw new CbtfsException(file + " is not an overlay's block map (or is cut short)");
+      }
+      byte[] savedBase = new byte[savedBaseLength];
+      header.get(savedBase);
+      if (savedBlockSize != blockSize
+          || savedImageSize != imageSize
+          || !java.util.Arrays.equals(savedBase, baseBytes)) {
+        throw new CbtfsException(
+            file
+                + " is the overlay of "
+                + new String(savedBase, StandardCharsets.UTF_8)
+                + " ("
+                + savedImageSize
+                + " bytes, blocks of "
+                + savedBlockSize
+                + "), not of "
+                + base
+                + " ("
+                + imageSize
+                + " bytes, blocks of "
+                + blockSize
+                + "): move it away to start a new overlay");
+      }
+      SavedBlocks map = new SavedBlocks(file, ch, blockSize, blockCount);
+      ByteBuffer bits = ByteBuffer.allocate(map.words.length() * 8);
+      readFully(ch, bits, HEADER_BYTES);
+      bits.flip();
+      for (int i = 0; i < map.words.length(); i++) {
+        map.words.set(i, bits.getLong());
+      }
+      return map;
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  private static void create(Path file, long imageSize, int blockSize, byte[] base, long fileBytes)
+      throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try (FileChannel ch =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
+      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+      header.put(MAGIC).putInt(blockSize).putInt(base.length).putLong(imageSize).put(base);
+      header.clear();
+      writeFully(ch, header, 0);
+      if (ch.size() < fileBytes) { // the bits: a hole of zeros
+        writeFully(ch, ByteBuffer.allocate(1), fileBytes - 1);
+      }
+      ch.force(true);
+    }
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+    try (FileChannel dir = FileChannel.open(file.toAbsolutePath().getParent())) {
+      dir.force(true); // the rename itself
+    }
+  }
+
+  public int blockSize() {
+    return blockSize;
+  }
+
+  public long blockCount() {
+    return blockCount;
+  }
+
+  /** Whether the overlay holds block {@code blockIndex}. */
+  public boolean contains(long blockIndex) {
+    return (words.get((int) (blockIndex >>> 6)) & (1L << blockIndex)) != 0;
+  }
+
+  /** How many blocks the overlay holds. */
+  public long count() {
+    long n = 0;
+    for (int i = 0; i < words.length(); i++) {
+      n += Long.bitCount(words.get(i));
+    }
+    return n;
+  }
+
+  /**
+   * Sets the bits of blocks {@code [firstBlock, firstBlock + blockCount)} and writes the words that
+   * changed to the file before it returns.
+   */
+  public synchronized void mark(long firstBlock, long blockCount) throws IOException {
+    if (blockCount <= 0) {
+      return;
+    }
+    long end = firstBlock + blockCount;
+    int firstWord = (int) (firstBlock >>> 6);
+    int lastWord = (int) ((end - 1) >>> 6);
+    ByteBuffer out = ByteBuffer.allocate((lastWord - firstWord + 1) * 8);
+    boolean changed = false;
+    for (int w = firstWord; w <= lastWord; w++) {
+      long from = Math.max(firstBlock, (long) w << 6);
+      long to = Math.min(end, ((long) w + 1) << 6);
+      long mask = to - from == 64 ? -1L : ((1L << (to - from)) - 1) << from;
+      long old = words.get(w);
+      long now = old | mask;
+      if (now != old) {
+        words.set(w, now);
+        changed = true;
+      }
+      out.putLong(now);
+    }
+    if (changed) {
+      out.flip();
+      writeFully(channel, out, HEADER_BYTES + (long) firstWord * 8);
+    }
+  }
+
+  /** Makes every bit set so far durable. */
+  public void force() throws IOException {
+    channel.force(false);
+  }
+
+  @Override
+  public synchronized void close() throws IOException {
+    if (!closed) {
+      closed = true;
+      try {
+        channel.force(false);
+      } finally {
+        channel.close();
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return file.toString();
+  }
+
+  private static void readFully(FileChannel ch, ByteBuffer into, long at) throws IOException {
+    while (into.hasRemaining()) {
+      if (ch.read(into, at + into.position()) < 0) {
+        throw new CbtfsException("overlay block map cut short at byte " + into.position());
+      }
+    }
+  }
+
+  static void writeFully(FileChannel ch, ByteBuffer from, long at) throws IOException {
+    long start = at - from.position();
+    while (from.hasRemaining()) {
+      ch.write(from, start + from.position());
+    }
+  }
+}
