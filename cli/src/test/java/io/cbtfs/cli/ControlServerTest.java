@@ -85,6 +85,16 @@ class ControlServerTest {
     }
 
     @Override
+    public GroupReport syncGroup(
+        List<ControlRequest.GroupMember> members,
+        boolean full,
+        SnapshotOption snapshot,
+        SyncProgress progress)
+        throws IOException {
+      throw new UnsupportedOperationException("no group sync here");
+    }
+
+    @Override
     public void forget(String name, String target) throws IOException {
       throw new UnsupportedOperationException("no forget here");
     }
