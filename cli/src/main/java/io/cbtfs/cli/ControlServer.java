@@ -255,7 +255,9 @@ final class ControlServer implements AutoCloseable {
         drainedSent = true;
         continue;
       }
-      if (out == null && r.member != memberSent) { // a group's next image: before its progress
+      // a group's next image, before its progress and after DRAINED (set before any member, so
+      // read after it)
+      if (out == null && r.member != memberSent && (drainedSent || !r.drained)) {
         memberSent = r.member;
         out = ByteBuffer.wrap(ControlProtocol.member(memberSent));
         continue;

@@ -129,11 +129,15 @@ final class SyncClient {
         new ControlRequest.GroupSync(members, full, snapshot),
         progress,
         group ->
-            "the group sync had already finished: "
-                + group.committed().size()
-                + " of "
-                + members.size()
-                + " images synced");
+            group.failure().isEmpty()
+                ? "the group sync had already finished: every image synced"
+                : "the mount stopped the group sync: "
+                    + group.failure()
+                    + "; "
+                    + group.committed().size()
+                    + " of "
+                    + members.size()
+                    + " images synced, the others' targets are as they were");
   }
 
   /** Asks the mount to sync; Ctrl-C meanwhile cancels the mount's sync ({@link CancelOnExit}). */
