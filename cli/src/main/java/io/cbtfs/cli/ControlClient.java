@@ -134,6 +134,7 @@ final class ControlClient {
         }
         case ControlProtocol.ALIVE -> {}
         case ControlProtocol.DRAINED -> progress.drained();
+        case ControlProtocol.MEMBER -> progress.member(ControlProtocol.member(f));
         default ->
             throw new ControlProtocolException("protocol error: unknown reply type " + f.type());
       }

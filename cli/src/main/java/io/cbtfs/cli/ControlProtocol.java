@@ -52,6 +52,7 @@ final class ControlProtocol {
   static final int UNMOUNT = 4;
   static final int FORGET = 5;
   static final int CELLS = 6;
+  static final int GROUP_SYNC = 7;
 
   // replies: outside the printable range, so an older mount's text reply is told apart
   static final int OK = 0x10;
@@ -63,6 +64,12 @@ final class ControlProtocol {
   /** A SYNC took its dirty set (no payload): the client's --post-hook may run. */
   static final int DRAINED = 0x15;
 
+  /** A GROUP_SYNC moves on to its member (4 bytes, big-endian, 0 first): progress that follows. */
+  static final int MEMBER = 0x16;
+
+  /** The most images a consistency group holds (the disks of one VM). */
+  static final int MAX_GROUP_MEMBERS = 16;
+
   /** An image name is one path component: NAME_MAX bytes. */
   static final int MAX_NAME_BYTES = 255;
 
@@ -70,10 +77,11 @@ final class ControlProtocol {
   static final int MAX_TARGET_BYTES = 16 << 10;
 
   /**
-   * The longest request: a name, a target and 4 bytes (a CELLS' count) or a SYNC's flags and fleece
-   * limit (1 + 1 + 8).
+   * The longest request: a GROUP_SYNC's count (2 bytes), names and targets, and its flags and
+   * fleece limit (1 + 1 + 8); every other request is shorter.
    */
-  static final int MAX_REQUEST_PAYLOAD = 2 + MAX_NAME_BYTES + 2 + MAX_TARGET_BYTES + 10;
+  static final int MAX_REQUEST_PAYLOAD =
+      2 + MAX_GROUP_MEMBERS * (2 + MAX_NAME_BYTES + 2 + MAX_TARGET_BYTES) + 10;
 
   /** Replies carry fields and messages that may quote a target: a few of them fit. */
   static final int MAX_REPLY_PAYLOAD = 128 << 10;
@@ -165,22 +173,25 @@ final class ControlProtocol {
           case SYNC -> {
             String name = name(in);
             String target = target(in);
-            if (!in.hasRemaining()) {
-              throw new ControlProtocolException("bad request: SYNC without its flags");
-            }
-            int flags = in.get() & 0xff;
-            if ((flags & ~(FLAG_FULL | FLAG_NO_SNAPSHOT | FLAG_FLEECE_LIMIT)) != 0) {
-              throw new ControlProtocolException("bad request: unknown SYNC flags " + flags);
-            }
-            FleeceLimit limit = FleeceLimit.DEFAULT;
-            if ((flags & FLAG_FLEECE_LIMIT) != 0) {
-              limit = fleeceLimit(in);
-            }
+            int flags = syncFlags(in);
             yield new ControlRequest.Sync(
-                name,
-                new TargetAddress(target),
-                (flags & FLAG_FULL) != 0,
-                new SnapshotOption((flags & FLAG_NO_SNAPSHOT) == 0, limit));
+                name, new TargetAddress(target), (flags & FLAG_FULL) != 0, snapshot(in, flags));
+          }
+          case GROUP_SYNC -> {
+            if (in.remaining() < 2) {
+              throw new ControlProtocolException("bad request: GROUP_SYNC without its count");
+            }
+            int count = in.getShort() & 0xffff;
+            if (count < 2 || count > MAX_GROUP_MEMBERS) {
+              throw new ControlProtocolException("bad request: a group of " + count + " images");
+            }
+            List<ControlRequest.GroupMember> members = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+              members.add(new ControlRequest.GroupMember(name(in), new TargetAddress(target(in))));
+            }
+            int flags = syncFlags(in);
+            yield new ControlRequest.GroupSync(
+                members, (flags & FLAG_FULL) != 0, snapshot(in, flags));
           }
           default -> throw new ControlProtocolException("bad request: unknown type " + type);
         };
@@ -189,6 +200,27 @@ final class ControlProtocol {
           "bad request: " + in.remaining() + " bytes after the request's fields");
     }
     return r;
+  }
+
+  /** A SYNC's or GROUP_SYNC's flags byte. */
+  private static int syncFlags(ByteBuffer in) {
+    if (!in.hasRemaining()) {
+      throw new ControlProtocolException("bad request: SYNC without its flags");
+    }
+    int flags = in.get() & 0xff;
+    if ((flags & ~(FLAG_FULL | FLAG_NO_SNAPSHOT | FLAG_FLEECE_LIMIT)) != 0) {
+      throw new ControlProtocolException("bad request: unknown SYNC flags " + flags);
+    }
+    return flags;
+  }
+
+  /** The snapshot option of a SYNC's {@code flags}, and the fleece limit that may follow them. */
+  private static SnapshotOption snapshot(ByteBuffer in, int flags) {
+    FleeceLimit limit = FleeceLimit.DEFAULT;
+    if ((flags & FLAG_FLEECE_LIMIT) != 0) {
+      limit = fleeceLimit(in);
+    }
+    return new SnapshotOption((flags & FLAG_NO_SNAPSHOT) == 0, limit);
   }
 
   /** A request's frame, preamble first: what a client writes. */
@@ -202,19 +234,20 @@ final class ControlProtocol {
       type = SYNC;
       field(payload, "image name", s.imageName(), MAX_NAME_BYTES);
       field(payload, "target", s.target().uri(), MAX_TARGET_BYTES);
-      FleeceLimit limit = s.snapshot().fleeceLimit();
-      boolean ownLimit = !limit.equals(FleeceLimit.DEFAULT);
-      payload.write(
-          (s.full() ? FLAG_FULL : 0)
-              | (s.snapshot().on() ? 0 : FLAG_NO_SNAPSHOT)
-              | (ownLimit ? FLAG_FLEECE_LIMIT : 0));
-      if (ownLimit) {
-        payload.write(limit.percent() < 0 ? 0 : 1);
-        payload.writeBytes(
-            ByteBuffer.allocate(8)
-                .putLong(limit.percent() < 0 ? limit.byteCount() : limit.percent())
-                .array());
+      syncFlags(payload, s.full(), s.snapshot());
+    } else if (r instanceof ControlRequest.GroupSync g) {
+      type = GROUP_SYNC;
+      if (g.members().size() < 2 || g.members().size() > MAX_GROUP_MEMBERS) {
+        throw new IllegalArgumentException(
+            "a consistency group holds 2 to " + MAX_GROUP_MEMBERS + " images");
       }
+      payload.write(0);
+      payload.write(g.members().size());
+      for (ControlRequest.GroupMember m : g.members()) {
+        field(payload, "image name", m.imageName(), MAX_NAME_BYTES);
+        field(payload, "target", m.target().uri(), MAX_TARGET_BYTES);
+      }
+      syncFlags(payload, g.full(), g.snapshot());
     } else if (r instanceof ControlRequest.Forget f) {
       type = FORGET;
       field(payload, "image name", f.imageName(), MAX_NAME_BYTES);
@@ -235,6 +268,23 @@ final class ControlProtocol {
     out.writeBytes(PREAMBLE);
     out.writeBytes(frame(type, payload.toByteArray()));
     return out.toByteArray();
+  }
+
+  /** A sync's flags byte, and its fleece limit when it is not the default. */
+  private static void syncFlags(ByteArrayOutputStream payload, boolean full, SnapshotOption snap) {
+    FleeceLimit limit = snap.fleeceLimit();
+    boolean ownLimit = !limit.equals(FleeceLimit.DEFAULT);
+    payload.write(
+        (full ? FLAG_FULL : 0)
+            | (snap.on() ? 0 : FLAG_NO_SNAPSHOT)
+            | (ownLimit ? FLAG_FLEECE_LIMIT : 0));
+    if (ownLimit) {
+      payload.write(limit.percent() < 0 ? 0 : 1);
+      payload.writeBytes(
+          ByteBuffer.allocate(8)
+              .putLong(limit.percent() < 0 ? limit.byteCount() : limit.percent())
+              .array());
+    }
   }
 
   /**
@@ -418,34 +468,69 @@ final class ControlProtocol {
       new ReplyCodec<>(
           r -> {
             Map<String, String> m = new LinkedHashMap<>();
-            m.put("target", r.target());
-            m.put("generation", Long.toString(r.generation()));
-            m.put("full", Boolean.toString(r.full()));
-            m.put("blocks", Long.toString(r.blocks()));
-            m.put("dataBytes", Long.toString(r.dataBytes()));
-            m.put("wireBytes", Long.toString(r.wireBytes()));
-            m.put("records", Long.toString(r.records()));
-            m.put("zeroRecords", Long.toString(r.zeroRecords()));
-            m.put("seconds", String.format(Locale.ROOT, "%.3f", r.seconds()));
-            m.put("warning", r.warning());
-            m.put("base", Long.toString(r.base()));
-            m.put("why", r.why());
+            syncFields(m, "", r);
             return m;
           },
-          f ->
-              new SyncReport(
-                  f.text("target"),
-                  f.number("generation"),
-                  f.flag("full"),
-                  f.number("blocks"),
-                  f.number("dataBytes"),
-                  f.number("wireBytes"),
-                  f.number("records"),
-                  f.number("zeroRecords"),
-                  f.decimal("seconds"),
-                  f.map().getOrDefault("warning", ""),
-                  f.map().containsKey("base") ? f.number("base") : -1, // an older mount: unsaid
-                  f.map().getOrDefault("why", "")));
+          f -> syncReport(f, ""));
+
+  /**
+   * A group's reply: {@code images} = N, the report of each image that committed under {@code
+   * images.i.}, and {@code failure} (empty when all did).
+   */
+  static final ReplyCodec<GroupReport> GROUP_REPLY =
+      new ReplyCodec<>(
+          g -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("images", Integer.toString(g.committed().size()));
+            for (int i = 0; i < g.committed().size(); i++) {
+              syncFields(m, "images." + i + ".", g.committed().get(i));
+            }
+            m.put("failure", g.failure());
+            return m;
+          },
+          f -> {
+            long count = f.number("images");
+            if (count < 0 || count > MAX_GROUP_MEMBERS) {
+              throw new ControlProtocolException(
+                  "protocol error: the reply names " + count + " images");
+            }
+            List<SyncReport> committed = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+              committed.add(syncReport(f, "images." + i + "."));
+            }
+            return new GroupReport(committed, f.text("failure"));
+          });
+
+  private static void syncFields(Map<String, String> m, String prefix, SyncReport r) {
+    m.put(prefix + "target", r.target());
+    m.put(prefix + "generation", Long.toString(r.generation()));
+    m.put(prefix + "full", Boolean.toString(r.full()));
+    m.put(prefix + "blocks", Long.toString(r.blocks()));
+    m.put(prefix + "dataBytes", Long.toString(r.dataBytes()));
+    m.put(prefix + "wireBytes", Long.toString(r.wireBytes()));
+    m.put(prefix + "records", Long.toString(r.records()));
+    m.put(prefix + "zeroRecords", Long.toString(r.zeroRecords()));
+    m.put(prefix + "seconds", String.format(Locale.ROOT, "%.3f", r.seconds()));
+    m.put(prefix + "warning", r.warning());
+    m.put(prefix + "base", Long.toString(r.base()));
+    m.put(prefix + "why", r.why());
+  }
+
+  private static SyncReport syncReport(ReplyFields f, String prefix) {
+    return new SyncReport(
+        f.text(prefix + "target"),
+        f.number(prefix + "generation"),
+        f.flag(prefix + "full"),
+        f.number(prefix + "blocks"),
+        f.number(prefix + "dataBytes"),
+        f.number(prefix + "wireBytes"),
+        f.number(prefix + "records"),
+        f.number(prefix + "zeroRecords"),
+        f.decimal(prefix + "seconds"),
+        f.map().getOrDefault(prefix + "warning", ""),
+        f.map().containsKey(prefix + "base") ? f.number(prefix + "base") : -1, // older: unsaid
+        f.map().getOrDefault(prefix + "why", ""));
+  }
 
   /**
    * Reads one reply frame, as the client does.
@@ -474,6 +559,22 @@ final class ControlProtocol {
 
   static byte[] drained() {
     return frame(DRAINED, new byte[0]);
+  }
+
+  static byte[] member(int index) {
+    return frame(MEMBER, ByteBuffer.allocate(4).putInt(index).array());
+  }
+
+  /** A MEMBER frame's index. */
+  static int member(Frame f) {
+    if (f.payload().length != 4) {
+      throw new ControlProtocolException("protocol error: a member frame of the wrong size");
+    }
+    int index = ByteBuffer.wrap(f.payload()).getInt();
+    if (index < 0 || index >= MAX_GROUP_MEMBERS) {
+      throw new ControlProtocolException("protocol error: member " + index);
+    }
+    return index;
   }
 
   static byte[] alive() {

@@ -3,6 +3,7 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import java.io.IOException;
+import java.util.List;
 
 /**
  * One request of the control socket, typed by its reply {@code R}. {@link ControlProtocol} is the
@@ -71,6 +72,32 @@ sealed interface ControlRequest<R> {
     @Override
     public ControlProtocol.ReplyCodec<SyncReport> replyCodec() {
       return ControlProtocol.SYNC_REPLY;
+    }
+  }
+
+  /** One image of a consistency group and its target. */
+  record GroupMember(String imageName, TargetAddress target) {}
+
+  /**
+   * A consistency group's sync inside the mount: every image drained at one instant, then each
+   * shipped and committed in turn ({@link MountService#syncGroup}).
+   *
+   * @param members at least two, each image once
+   */
+  record GroupSync(List<GroupMember> members, boolean full, SnapshotOption snapshot)
+      implements ControlRequest<GroupReport> {
+    public GroupSync {
+      members = List.copyOf(members);
+    }
+
+    @Override
+    public GroupReport runOn(MountService mount, SyncProgress progress) throws IOException {
+      return mount.syncGroup(members, full, snapshot, progress);
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<GroupReport> replyCodec() {
+      return ControlProtocol.GROUP_REPLY;
     }
   }
 

@@ -243,6 +243,7 @@ final class ControlServer implements AutoCloseable {
     long lastSent = System.nanoTime();
     long[] progressSent = null;
     boolean drainedSent = false;
+    int memberSent = -1;
     while (!r.result.isDone()) {
       long now = System.nanoTime();
       if (out != null && c.writeSome(out)) {
@@ -254,9 +255,18 @@ final class ControlServer implements AutoCloseable {
         drainedSent = true;
         continue;
       }
+      // a group's next image, before its progress and after DRAINED (set before any member, so
+      // read after it)
+      if (out == null && r.member != memberSent && (drainedSent || !r.drained)) {
+        memberSent = r.member;
+        out = ByteBuffer.wrap(ControlProtocol.member(memberSent));
+        continue;
+      }
       if (out == null) {
         long[] p = r.progress.get();
-        if (p != progressSent) { // the latest only: a slow reader never stalls the sync
+        if (p != progressSent && p[4] != memberSent) {
+          progressSent = p; // an earlier image's: its member frame has gone by
+        } else if (p != progressSent) { // the latest only: a slow reader never stalls the sync
           out = ByteBuffer.wrap(ControlProtocol.progress(p[0], p[1], p[2], p[3]));
           progressSent = p;
           continue;
@@ -272,6 +282,8 @@ final class ControlServer implements AutoCloseable {
           log.info(
               "the client of the sync of '{}' went away: cancelling it",
               Printable.escaped(sync.imageName()));
+        } else if (r.request instanceof ControlRequest.GroupSync) {
+          log.info("the client of a group sync went away: cancelling it");
         }
         r.cancel();
       }
@@ -322,6 +334,9 @@ final class ControlServer implements AutoCloseable {
     volatile boolean cancelled;
     volatile boolean drained;
 
+    /** The image of a group whose records are shipping (-1: not a group). */
+    volatile int member = -1;
+
     Running(ControlRequest<?> request, ControlChannel channel) {
       this.request = request;
       this.channel = channel;
@@ -339,13 +354,18 @@ final class ControlServer implements AutoCloseable {
                         ? "sync cancelled: the mount is shutting down"
                         : "sync cancelled: the cbtfs sync that asked for it went away");
               }
-              progress.set(new long[] {doneBytes, totalBytes, doneBlocks, totalBlocks});
+              progress.set(new long[] {doneBytes, totalBytes, doneBlocks, totalBlocks, member});
             }
 
             @Override
             public void drained() {
               drained = true;
               channel.wakeup(); // the DRAINED frame goes now, not at the next tick
+            }
+
+            @Override
+            public void member(int index) {
+              member = index;
             }
           };
       try {

@@ -156,6 +156,11 @@ final class FreezeHooks {
         thaw();
         progress.drained();
       }
+
+      @Override
+      public void member(int index) {
+        progress.member(index);
+      }
     };
   }
 

@@ -3,6 +3,7 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import java.io.IOException;
+import java.util.List;
 
 /**
  * What a running mount offers its control socket: the {@link ControlServer} reaches the mount only
@@ -26,6 +27,19 @@ interface MountService {
   SyncReport sync(
       String imageName,
       TargetAddress target,
+      boolean full,
+      SnapshotOption snapshot,
+      SyncProgress progress)
+      throws IOException;
+
+  /**
+   * Syncs a consistency group inside the mount: every image drained at one instant, then each
+   * shipped and committed in turn.
+   *
+   * @return the reports of the images that committed, and what failed if one did
+   */
+  GroupReport syncGroup(
+      List<ControlRequest.GroupMember> members,
       boolean full,
       SnapshotOption snapshot,
       SyncProgress progress)

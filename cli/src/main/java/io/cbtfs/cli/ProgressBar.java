@@ -2,6 +2,7 @@ package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncProgress;
 import java.io.PrintStream;
+import java.util.List;
 
 /**
  * A one-line progress display for a terminal: percent, bytes, blocks, rate, ETA. Redraws at most
@@ -13,6 +14,19 @@ final class ProgressBar implements SyncProgress {
   private final long started = System.nanoTime();
   private long lastDraw;
   private boolean drawn;
+  private String label = "";
+  private List<String> members = List.of();
+
+  /** The images of a group sync: the line names the one shipping. */
+  void nameMembers(List<String> names) {
+    members = List.copyOf(names);
+  }
+
+  @Override
+  public void member(int index) {
+    label = index < members.size() ? members.get(index) + ": " : "";
+    lastDraw = 0; // the next update draws, whatever the rate
+  }
 
   ProgressBar(PrintStream err, boolean enabled) {
     this.err = err;
@@ -43,7 +57,8 @@ final class ProgressBar implements SyncProgress {
             : String.format(Json.NUMBERS, "  %d/%d blocks", doneBlocks, totalBlocks);
     err.printf(
         Json.NUMBERS,
-        "\r%3.0f%%  %s / %s%s  %s/s  ETA %s   ",
+        "\r%s%3.0f%%  %s / %s%s  %s/s  ETA %s   ",
+        label,
         totalBytes == 0 ? 100.0 : 100.0 * doneBytes / totalBytes,
         Json.humanBytes(doneBytes),
         Json.humanBytes(totalBytes),

@@ -5,6 +5,7 @@ import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.util.List;
 import java.util.concurrent.Semaphore;
 
 /** The {@link MountService} of the mount running in this process. */
@@ -72,6 +73,25 @@ final class RunningMount implements MountService {
     syncsAtOnce.acquireUninterruptibly();
     try {
       return syncs.sync(name, target, full, snapshot, progress);
+    } finally {
+      syncsAtOnce.release();
+    }
+  }
+
+  @Override
+  public GroupReport syncGroup(
+      List<ControlRequest.GroupMember> members,
+      boolean full,
+      SnapshotOption snapshot,
+      SyncProgress progress)
+      throws IOException {
+    for (ControlRequest.GroupMember m : members) {
+      mount.fileSystem().files().existingImage(m.imageName());
+      mount.flushKernelCache(m.imageName()); // acknowledged writes reach the tracker first
+    }
+    syncsAtOnce.acquireUninterruptibly(); // one: the images ship one after the other
+    try {
+      return syncs.syncGroup(members, full, snapshot, progress);
     } finally {
       syncsAtOnce.release();
     }

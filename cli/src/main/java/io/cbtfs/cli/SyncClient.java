@@ -6,7 +6,10 @@ import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The client half of a sync: asks the running mount to sync over its control socket when there is
@@ -80,6 +83,63 @@ final class SyncClient {
     return report;
   }
 
+  /**
+   * A consistency group's sync: every image must be served by one running mount, which drains them
+   * at one instant and ships each in turn.
+   *
+   * @throws IllegalArgumentException (a usage error) if an image is twice in the group, the images
+   *     are not in one mount, or no mount runs
+   */
+  static GroupReport runGroup(
+      List<Path> images,
+      List<TargetAddress> targets,
+      Path stateDirOption,
+      boolean full,
+      SnapshotOption snapshot,
+      SyncProgress progress)
+      throws IOException {
+    List<ControlRequest.GroupMember> members = new ArrayList<>();
+    ImageLocator first = ImageLocator.resolve(images.get(0), stateDirOption);
+    for (int i = 0; i < images.size(); i++) {
+      ImageLocator loc = ImageLocator.resolve(images.get(i), stateDirOption);
+      if (!loc.stateDir().equals(first.stateDir())) {
+        throw new IllegalArgumentException(
+            images.get(0)
+                + " and "
+                + images.get(i)
+                + " are not in one cbtfs mount: a consistency group is the images of one mount");
+      }
+      for (ControlRequest.GroupMember m : members) {
+        if (m.imageName().equals(loc.imageName())) {
+          throw new IllegalArgumentException(images.get(i) + " is twice in the group");
+        }
+      }
+      members.add(new ControlRequest.GroupMember(loc.imageName(), targets.get(i)));
+    }
+    Optional<ControlChannel> control = ControlClient.connect(first.stateDir());
+    if (control.isEmpty()) {
+      throw new IllegalArgumentException(
+          "no cbtfs mount serves "
+              + images.get(0)
+              + ": a consistency group syncs in a running mount (its images drain at one instant"
+              + " only while it tracks their writes)");
+    }
+    return inMount(
+        control.get(),
+        new ControlRequest.GroupSync(members, full, snapshot),
+        progress,
+        group ->
+            group.failure().isEmpty()
+                ? "the group sync had already finished: every image synced"
+                : "the mount stopped the group sync: "
+                    + group.failure()
+                    + "; "
+                    + group.committed().size()
+                    + " of "
+                    + members.size()
+                    + " images synced, the others' targets are as they were");
+  }
+
   /** Asks the mount to sync; Ctrl-C meanwhile cancels the mount's sync ({@link CancelOnExit}). */
   private static SyncReport inMount(
       ControlChannel control,
@@ -89,13 +149,30 @@ final class SyncClient {
       SnapshotOption snapshot,
       SyncProgress progress)
       throws IOException {
+    return inMount(
+        control,
+        new ControlRequest.Sync(name, target, full, snapshot),
+        progress,
+        report ->
+            "the sync had already finished: "
+                + report.target()
+                + " is at generation "
+                + report.generation());
+  }
+
+  private static <R> R inMount(
+      ControlChannel control,
+      ControlRequest<R> request,
+      SyncProgress progress,
+      Function<R, String> finished)
+      throws IOException {
     try (CancelOnExit cancel = CancelOnExit.install(control, System.err)) {
-      SyncReport report;
+      R report;
       try {
         report =
             ControlClient.call(
                 control,
-                new ControlRequest.Sync(name, target, full, snapshot),
+                request,
                 new SyncProgress() {
                   @Override
                   public void update(
@@ -110,6 +187,11 @@ final class SyncClient {
                   public void drained() {
                     progress.drained();
                   }
+
+                  @Override
+                  public void member(int index) {
+                    progress.member(index);
+                  }
                 });
       } catch (IOException | RuntimeException e) {
         if (cancel.handOver(
@@ -120,11 +202,7 @@ final class SyncClient {
         }
         throw e;
       }
-      if (cancel.handOver(
-          "the sync had already finished: "
-              + report.target()
-              + " is at generation "
-              + report.generation())) {
+      if (cancel.handOver(finished.apply(report))) {
         throw new CancelOnExit.Reported();
       }
       return report;

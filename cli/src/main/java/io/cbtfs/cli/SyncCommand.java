@@ -7,6 +7,8 @@ import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -38,7 +40,17 @@ import picocli.CommandLine.Parameters;
           + "at a generation it never issued, or the image changed in a way no dirty bit "
           + "records), the sync compares every block and sends what differs. The report says "
           + "why (--json: base, the generation the target held, -1 for a full sync, and why). "
-          + "'cbtfs status' lists the targets, 'cbtfs forget' drops one."
+          + "'cbtfs status' lists the targets, 'cbtfs forget' drops one.",
+      "",
+      "Consistency group: 'cbtfs sync IMAGE TARGET --with IMAGE2 TARGET2 [--with ...]' drains"
+          + " every image at one instant (the disks of one VM: their replicas are consistent with"
+          + " each other), then ships them one after the other, each to its own target. Each"
+          + " --with is one image and its target, as the first pair is: nothing to split, so"
+          + " paths and URIs may hold any character. All images must be served by one running"
+          + " mount; the hooks run once, around the group's drain. Each image commits its own"
+          + " target: if one fails, the ones before it hold the group's instant, it and the"
+          + " ones after keep their older generations and their blocks stay dirty (the line"
+          + " says which); the next group sync brings them all to a new instant."
     })
 final class SyncCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "IMAGE", description = "The image to sync.")
@@ -49,6 +61,16 @@ final class SyncCommand implements Callable<Integer> {
       paramLabel = "TARGET",
       description = "file:PATH, archive:DIR, cbtfs://HOST:PORT/NAME or s3://BUCKET/[STORE/]IMAGE.")
   String target;
+
+  @Option(
+      names = "--with",
+      arity = "2",
+      paramLabel = "IMAGE2 TARGET2",
+      hideParamSyntax = true,
+      description =
+          "Another image of a consistency group and its target (repeatable, up to 15): all images"
+              + " drain at one instant. In a running mount, point-in-time only.")
+  List<String> with = new ArrayList<>();
 
   @CommandLine.Mixin JsonOption json;
 
@@ -124,6 +146,38 @@ final class SyncCommand implements Callable<Integer> {
             : new SnapshotOption(
                 true, fleeceLimit == null ? FleeceLimit.DEFAULT : parseLimit(fleeceLimit));
     TargetAddress address = s3.address(target);
+    if (!with.isEmpty()) {
+      if (noSnapshot) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "--with makes a consistency group, which is point-in-time: not with --no-snapshot");
+      }
+      if (metricsTextfile != null) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "--with syncs in a running mount, which serves the metrics: not --metrics-textfile");
+      }
+      List<Path> images = new ArrayList<>(List.of(image));
+      List<TargetAddress> targets = new ArrayList<>(List.of(address));
+      for (int i = 0; i < with.size(); i += 2) {
+        images.add(Path.of(with.get(i)));
+        targets.add(s3.address(with.get(i + 1)));
+      }
+      if (images.size() > ControlProtocol.MAX_GROUP_MEMBERS) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "a consistency group holds at most " + ControlProtocol.MAX_GROUP_MEMBERS + " images");
+      }
+      return executeGroup(
+          images,
+          targets,
+          stateDir.stateDir,
+          full,
+          snapshot,
+          FreezeHooks.of(preHook, postHook, image.toString(), address.uri()),
+          json.on,
+          spec.commandLine().getOut());
+    }
     return execute(
         image,
         stateDir.stateDir,
@@ -215,6 +269,76 @@ final class SyncCommand implements Callable<Integer> {
     }
     if (!thawWarning.isEmpty()) {
       System.err.println("cbtfs: warning: synced, but " + thawWarning);
+    }
+    return CbtfsCommand.EXIT_OK;
+  }
+
+  /**
+   * A consistency group's sync in the running mount; prints a report per image that committed, then
+   * fails naming the image that did not, if one did not.
+   */
+  static int executeGroup(
+      List<Path> images,
+      List<TargetAddress> targets,
+      Path stateDir,
+      boolean full,
+      SnapshotOption snapshot,
+      FreezeHooks hooks,
+      boolean json,
+      PrintWriter out)
+      throws IOException {
+    ProgressBar bar = ProgressBar.forTerminal(json);
+    bar.nameMembers(images.stream().map(Path::toString).toList());
+    GroupReport g;
+    hooks.freeze();
+    try {
+      g = SyncClient.runGroup(images, targets, stateDir, full, snapshot, hooks.around(bar));
+    } catch (IOException | RuntimeException e) {
+      String thawed = hooks.thaw(); // the guest is never left frozen
+      if (!thawed.isEmpty()) {
+        System.err.println("cbtfs: warning: " + thawed);
+      }
+      throw e;
+    } finally {
+      bar.finish();
+    }
+    String thawWarning = hooks.thaw();
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < g.committed().size(); i++) {
+      SyncReport r = g.committed().get(i);
+      lines.add(
+          json
+              ? "{\"image\":" + Json.quote(images.get(i).toString()) + "," + toJson(r).substring(1)
+              : summary(images.get(i), r));
+    }
+    out.println(
+        json ? "[" + String.join(",", lines) + "]" : String.join(System.lineSeparator(), lines));
+    out.flush();
+    for (int i = 0; i < g.committed().size(); i++) {
+      if (!g.committed().get(i).warning().isEmpty()) {
+        System.err.println(
+            "cbtfs: warning: " + images.get(i) + " synced, but " + g.committed().get(i).warning());
+      }
+    }
+    if (!thawWarning.isEmpty()) {
+      System.err.println("cbtfs: warning: " + thawWarning);
+    }
+    if (!g.failure().isEmpty()) {
+      List<String> left =
+          images.subList(g.committed().size(), images.size()).stream().map(Path::toString).toList();
+      throw new CbtfsException(
+          g.failure()
+              + "; not synced: "
+              + String.join(", ", left)
+              + " (their targets keep their generations, their blocks stay dirty)"
+              + (g.committed().isEmpty()
+                  ? ""
+                  : "; synced at the group's instant: "
+                      + String.join(
+                          ", ",
+                          images.subList(0, g.committed().size()).stream()
+                              .map(Path::toString)
+                              .toList())));
     }
     return CbtfsCommand.EXIT_OK;
   }

@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
@@ -101,6 +102,76 @@ final class SyncHost {
         return report;
       } finally {
         observer.ended(image, t.describe(), report, System.nanoTime() - start);
+      }
+    }
+  }
+
+  /**
+   * Syncs a consistency group, point-in-time: every image drained at one instant, then each shipped
+   * and committed in turn ({@link Syncer#syncGroup}). Every image's sync counts for the observer
+   * once its target is open: the committed ones with their reports, the others as failed.
+   *
+   * @return the reports of the images that committed, and, if one failed, the line that says which
+   *     and why
+   */
+  GroupReport syncGroup(
+      List<ControlRequest.GroupMember> members,
+      boolean full,
+      SnapshotOption snapshot,
+      SyncProgress progress)
+      throws IOException {
+    if (!snapshot.on()) {
+      throw new IllegalArgumentException("a consistency group is point-in-time: not --no-snapshot");
+    }
+    PointInTime pointInTime =
+        new PointInTime(FleeceStore.scratchIn(stateDir), snapshot.fleeceLimit());
+    List<TrackedImage> images = new ArrayList<>();
+    List<Target> targets = new ArrayList<>();
+    long start = System.nanoTime();
+    List<SyncReport> committed = List.of();
+    try {
+      List<Syncer.Member> group = new ArrayList<>();
+      for (ControlRequest.GroupMember m : members) {
+        TrackedImage image = store.image(m.imageName(), () -> files.fingerprint(m.imageName()));
+        Target t = m.target().open();
+        images.add(image);
+        targets.add(t);
+        TargetPlacement.requireApart(
+            t, files.backingFile(m.imageName()), files.backingDir(), stateDir, mountPoint);
+        group.add(
+            new Syncer.Member(
+                new SyncSource(image, files.backingFile(m.imageName()), pointInTime), t));
+      }
+      try {
+        committed =
+            new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads).syncGroup(group, full, progress);
+        return new GroupReport(committed, "");
+      } catch (Syncer.GroupFailure e) {
+        committed = e.committed();
+        String cause = Errors.describe(e.getCause());
+        return new GroupReport(
+            committed,
+            e.failedIndex() < 0
+                ? cause
+                : Printable.escaped(members.get(e.failedIndex()).imageName()) + ": " + cause);
+      }
+    } finally {
+      long nanos = System.nanoTime() - start;
+      IOException closing = null;
+      for (int i = 0; i < targets.size(); i++) {
+        observer.ended(
+            images.get(i),
+            targets.get(i).describe(),
+            i < committed.size() ? committed.get(i) : null,
+            nanos);
+        try {
+          targets.get(i).close();
+        } catch (IOException e) {
+          closing = closing == null ? e : closing;
+        }
+      }
+      if (closing != null && committed.size() == targets.size()) {
+        throw closing;
       }
     }
   }

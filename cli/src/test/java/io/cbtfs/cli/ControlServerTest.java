@@ -85,6 +85,16 @@ class ControlServerTest {
     }
 
     @Override
+    public GroupReport syncGroup(
+        List<ControlRequest.GroupMember> members,
+        boolean full,
+        SnapshotOption snapshot,
+        SyncProgress progress)
+        throws IOException {
+      throw new UnsupportedOperationException("no group sync here");
+    }
+
+    @Override
     public void forget(String name, String target) throws IOException {
       throw new UnsupportedOperationException("no forget here");
     }
@@ -202,6 +212,80 @@ class ControlServerTest {
               sync(names.get(i), longTarget, true),
               new ControlRequest.Forget(names.get(i), longTarget));
     }
+  }
+
+  /**
+   * A group's request carries every image with its target, each a field; the client hears which
+   * image ships before that image's progress, and the reply carries a report per committed image.
+   */
+  @Test
+  void aGroupSyncRoundTripsItsImagesAndNamesTheImageShippingBeforeItsProgress() throws IOException {
+    List<ControlRequest.GroupMember> members =
+        List.of(
+            new ControlRequest.GroupMember("a\tb.img", new TargetAddress("file:/r/a")),
+            new ControlRequest.GroupMember("c.img", new TargetAddress("archive:/r/c")));
+    List<ControlRequest.GroupMember> asked = new CopyOnWriteArrayList<>();
+    List<CountDownLatch> heardProgress = List.of(new CountDownLatch(1), new CountDownLatch(1));
+    start(
+        new FakeMount() {
+          @Override
+          public GroupReport syncGroup(
+              List<ControlRequest.GroupMember> group,
+              boolean full,
+              SnapshotOption snapshot,
+              SyncProgress progress)
+              throws IOException {
+            asked.addAll(group);
+            progress.drained();
+            List<SyncReport> done = new ArrayList<>();
+            for (int i = 0; i < group.size(); i++) {
+              progress.member(i);
+              progress.update(i + 1, 10, i + 1, 10);
+              try { // the frames go while the request runs: the client hears this one first
+                assertThat(heardProgress.get(i).await(10, TimeUnit.SECONDS)).isTrue();
+              } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+              }
+              done.add(
+                  new SyncReport(
+                      group.get(i).target().uri(), 5 + i, full, 1, 1, 1, 1, 0, 0, "", -1, "w"));
+            }
+            return new GroupReport(done, "");
+          }
+        });
+    List<String> heard = new CopyOnWriteArrayList<>();
+    GroupReport report =
+        assertTimeoutPreemptively(
+            TEST_TIMEOUT,
+            () ->
+                call(
+                    new ControlRequest.GroupSync(members, true, SnapshotOption.DEFAULT),
+                    new SyncProgress() {
+                      @Override
+                      public void update(long doneBytes, long total, long blocks, long all) {
+                        heard.add("progress " + doneBytes);
+                        heardProgress.get((int) doneBytes - 1).countDown();
+                      }
+
+                      @Override
+                      public void drained() {
+                        heard.add("drained");
+                      }
+
+                      @Override
+                      public void member(int index) {
+                        heard.add("member " + index);
+                      }
+                    }));
+    assertThat(asked).isEqualTo(members);
+    assertThat(report.failure()).isEmpty();
+    assertThat(report.committed())
+        .extracting(SyncReport::target, SyncReport::generation)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("file:/r/a", 5L),
+            org.assertj.core.groups.Tuple.tuple("archive:/r/c", 6L));
+    assertThat(heard)
+        .containsExactly("drained", "member 0", "progress 1", "member 1", "progress 2");
   }
 
   @Test

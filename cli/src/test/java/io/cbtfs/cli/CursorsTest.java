@@ -151,6 +151,16 @@ class CursorsTest {
               }
 
               @Override
+              public GroupReport syncGroup(
+                  java.util.List<ControlRequest.GroupMember> members,
+                  boolean full,
+                  SnapshotOption snapshot,
+                  SyncProgress progress)
+                  throws IOException {
+                return host.syncGroup(members, full, snapshot, progress);
+              }
+
+              @Override
               public void forget(String name, String target) throws IOException {
                 host.forget(name, target);
               }

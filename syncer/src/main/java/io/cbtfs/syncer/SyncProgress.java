@@ -22,4 +22,10 @@ public interface SyncProgress {
    * before the first record; a guest frozen for the sync ({@code --pre-hook}) may thaw now.
    */
   default void drained() {}
+
+  /**
+   * A consistency group's sync moves on to its member {@code index} (0 first): the records that
+   * follow are that image's. Never called for a single image.
+   */
+  default void member(int index) {}
 }

@@ -4,6 +4,7 @@ import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.CopyBeforeWrite;
 import io.cbtfs.tracker.Drain;
+import io.cbtfs.tracker.GroupDrain;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -66,12 +67,158 @@ public final class Syncer {
   public SyncReport sync(SyncSource source, Target target, boolean forceFull, SyncProgress progress)
       throws IOException {
     long started = System.nanoTime();
+    Prepared p = prepare(source, target, forceFull);
+    Drain drain;
+    try {
+      drain = source.image().beginSync(target.describe(), p.held(), p.copyBeforeWrite());
+    } catch (IOException | RuntimeException e) {
+      closeAfterFailure(p, null, e);
+      throw e;
+    }
+    progress.drained(); // a freeze of the guest may end: the instant is taken
+    return ship(p, drain, started, progress);
+  }
+
+  /** One image of a consistency group, and its target. */
+  public record Member(SyncSource source, Target target) {}
+
+  /**
+   * A group sync that failed: the images before {@link #failedIndex} committed (their targets hold
+   * the group's instant), that one and the later ones did not (their targets keep their
+   * generations, their blocks stay dirty).
+   */
+  public static final class GroupFailure extends IOException {
+    private static final long serialVersionUID = 1L;
+    private final int failedIndex;
+    private final transient List<SyncReport> committed;
+
+    GroupFailure(int failedIndex, List<SyncReport> committed, Exception cause) {
+      super(cause.getMessage(), cause);
+      this.failedIndex = failedIndex;
+      this.committed = List.copyOf(committed);
+    }
+
+    /** The member that failed; -1 when the group's drain failed (no image was synced). */
+    public int failedIndex() {
+      return failedIndex;
+    }
+
+    /** The reports of the members that committed, in order. */
+    public List<SyncReport> committed() {
+      return committed;
+    }
+  }
+
+  /**
+   * Syncs a consistency group: every member's target is asked what it holds, then all images drain
+   * at one instant ({@link GroupDrain}), then each ships and commits in turn, {@code progress} told
+   * {@link SyncProgress#member} first. Each target has its own commit point: there is no commit of
+   * them all at once.
+   *
+   * @throws GroupFailure at the first member that fails (its cause says why): the members before it
+   *     committed, the rest did not start shipping
+   */
+  public List<SyncReport> syncGroup(List<Member> members, boolean forceFull, SyncProgress progress)
+      throws GroupFailure {
+    long started = System.nanoTime();
+    List<Prepared> prepared = new ArrayList<>();
+    List<Drain> drains;
+    try {
+      for (Member m : members) {
+        if (!m.source().pointInTime().on()) {
+          throw new IllegalArgumentException("a consistency group is point-in-time");
+        }
+        try {
+          prepared.add(prepare(m.source(), m.target(), forceFull));
+        } catch (IOException | RuntimeException e) {
+          throw new GroupFailure(prepared.size(), List.of(), e);
+        }
+      }
+      List<GroupDrain.Member> group = new ArrayList<>();
+      for (Prepared p : prepared) {
+        group.add(
+            new GroupDrain.Member(
+                p.source().image(), p.target().describe(), p.held(), p.copyBeforeWrite()));
+      }
+      try {
+        drains = GroupDrain.begin(group);
+      } catch (IOException | RuntimeException e) {
+        throw new GroupFailure(-1, List.of(), e);
+      }
+      progress.drained(); // once, for the group: a freeze of the guest may end
+    } catch (GroupFailure | RuntimeException e) {
+      for (Prepared p : prepared) {
+        closeAfterFailure(p, null, e);
+      }
+      throw e;
+    }
+    List<SyncReport> reports = new ArrayList<>();
+    for (int i = 0; i < prepared.size(); i++) {
+      try {
+        progress.member(i);
+        reports.add(ship(prepared.get(i), drains.get(i), started, progress));
+      } catch (IOException | RuntimeException e) {
+        GroupFailure failure = new GroupFailure(i, reports, e);
+        for (int j = i + 1; j < prepared.size(); j++) {
+          closeAfterFailure(prepared.get(j), drains.get(j), failure);
+        }
+        throw failure;
+      }
+    }
+    return reports;
+  }
+
+  /** A sync asked its target what it holds, and opened its fleece: what its drain needs. */
+  private record Prepared(
+      SyncSource source, Target target, boolean forceFull, long held, Fleece fleece) {
+    CopyBeforeWrite copyBeforeWrite() {
+      BlockGeometry geometry = source.image().tracker().geometry();
+      return fleece == null
+          ? null
+          : new CopyBeforeWrite(
+              fleece, (int) Math.max(1, target.granuleBytes() / geometry.blockSize()));
+    }
+  }
+
+  private static Prepared prepare(SyncSource source, Target target, boolean forceFull)
+      throws IOException {
     TrackedImage image = source.image();
     TargetState state = target.state();
     if (!forceFull) {
       state.requireLineage(image.lineage(), target.describe(), target.otherImageAdvice());
     }
     long held = forceFull || !state.exists() ? -1 : state.generation();
+    Fleece fleece =
+        source.pointInTime().on()
+            ? Fleece.open(
+                source.backingFile(),
+                image.name(),
+                image.tracker().geometry(),
+                source.pointInTime())
+            : null;
+    return new Prepared(source, target, forceFull, held, fleece);
+  }
+
+  /** Closes what a sync that will not ship holds; a failure to close is added to {@code e}. */
+  private static void closeAfterFailure(Prepared p, Drain drain, Exception e) {
+    if (drain != null) {
+      drain.close();
+    }
+    if (p.fleece() != null) {
+      try {
+        p.fleece().close();
+      } catch (IOException | RuntimeException again) {
+        e.addSuppressed(again);
+      }
+    }
+  }
+
+  /** Plans, ships and commits a drain taken for {@code p}; closes the drain and the fleece. */
+  private SyncReport ship(Prepared p, Drain taken, long started, SyncProgress progress)
+      throws IOException {
+    SyncSource source = p.source();
+    Target target = p.target();
+    TrackedImage image = source.image();
     List<String> warnings = new ArrayList<>();
     SyncPlan plan = null;
     Shipped shipped = null;
@@ -79,27 +226,16 @@ public final class Syncer {
     // The drain first: the pipeline reads the image's size, which must cover every block drained
     // (a write that grew the image marked its blocks after its pwrite)
     BlockGeometry geometry = image.tracker().geometry();
-    try (Fleece fleece =
-            source.pointInTime().on()
-                ? Fleece.open(source.backingFile(), image.name(), geometry, source.pointInTime())
-                : null;
-        Drain drain =
-            image.beginSync(
-                target.describe(),
-                held,
-                fleece == null
-                    ? null
-                    : new CopyBeforeWrite(
-                        fleece, (int) Math.max(1, target.granuleBytes() / geometry.blockSize())));
+    try (Fleece fleece = p.fleece();
+        Drain drain = taken;
         RecordPipeline reads =
             RecordPipeline.open(
                 source.backingFile(), geometry, maxRecordBytes, threads, drain.toRead(), fleece)) {
-      progress.drained(); // a freeze of the guest may end: the instant is taken
       plan = SyncPlan.of(image, drain, reads, target);
       io.cbtfs.syncer.crypto.EncryptionKey key = target.recordKey();
       DeltaHeader header =
           key == null ? plan.header() : plan.header().sealedWith(key.fingerprint());
-      try (Delivery delivery = target.begin(header, forceFull)) {
+      try (Delivery delivery = target.begin(header, p.forceFull())) {
         DeltaWriter writer =
             new DeltaWriter(
                 delivery.stream(), header, key == null ? null : new RecordSeal(key.seal(), header));

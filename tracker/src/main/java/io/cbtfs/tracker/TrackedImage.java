@@ -249,6 +249,22 @@ public final class TrackedImage {
    */
   public synchronized Drain beginSync(
       String target, long targetGeneration, CopyBeforeWrite copyBeforeWrite) throws IOException {
+    Drain.Basis basis = admit(target, targetGeneration);
+    DrainGate gate = copyBeforeWrite == null ? null : closeGate();
+    Drain drain;
+    try {
+      drain = take(target, targetGeneration, basis, copyBeforeWrite, gate);
+    } finally {
+      reopen(gate);
+    }
+    return started(drain);
+  }
+
+  /**
+   * The first step of a sync's start, under this: refuses a second sync of the image and a target
+   * generation no tracker issues, and says how the tracker knows what the target lacks.
+   */
+  Drain.Basis admit(String target, long targetGeneration) {
     if (running != null) {
       throw new CbtfsException("a sync of this image is already running");
     }
@@ -281,29 +297,41 @@ public final class TrackedImage {
         history.requireVerify();
       }
     }
-    DrainGate gate = null;
-    if (copyBeforeWrite != null) {
-      gate = new DrainGate();
-      barrier = gate; // the drain's instant: writes from now on wait for the set, then pass it
-    }
-    try {
-      return drain(target, targetGeneration, basis, copyBeforeWrite, gate);
-    } finally {
-      if (gate != null && barrier == gate) { // failed before the set was published: no sync
-        barrier = null;
-        gate.open(null);
-      }
+    return basis;
+  }
+
+  /**
+   * The drain's instant, under this: a write that starts from now on waits at the returned gate
+   * until {@link #take} publishes the set it passes (or {@link #reopen} lets it go).
+   */
+  DrainGate closeGate() {
+    DrainGate gate = new DrainGate();
+    barrier = gate;
+    return gate;
+  }
+
+  /**
+   * Lets the writes held at {@code gate} go if {@link #take} did not publish a set: the sync did
+   * not start. Nothing for a null gate or one already open.
+   */
+  void reopen(DrainGate gate) {
+    if (gate != null && barrier == gate) {
+      barrier = null;
+      gate.open(null);
     }
   }
 
-  /** The rest of {@link #beginSync}: the take, the set published, the state saved. */
-  private Drain drain(
+  /**
+   * The take, under this: the live set sealed as the next generation, what the target lacks worked
+   * out, and for a point-in-time sync its {@link ToReadSet} published through {@code gate} (the
+   * held writes go on through it). No I/O but the fleece's size of the image: the writes wait.
+   */
+  Drain take(
       String target,
       long targetGeneration,
       Drain.Basis basis,
       CopyBeforeWrite copyBeforeWrite,
-      DrainGate gate)
-      throws IOException {
+      DrainGate gate) {
     long generation = history.seal(tracker.take());
     long from =
         basis == Drain.Basis.HISTORY || basis == Drain.Basis.VERIFY
@@ -324,14 +352,32 @@ public final class TrackedImage {
       barrier = drain.toRead();
       gate.open(barrier); // before the save: the writes wait for no I/O
     }
+    return drain;
+  }
+
+  /**
+   * The last step, under this: the state saved with the generation the drain issued, and the sync
+   * running. If the save fails the sync does not start (its taken blocks stay in the history).
+   */
+  Drain started(Drain drain) throws IOException {
     try {
       save();
     } catch (IOException | RuntimeException e) {
-      barrier = null; // no sync: writes need no copy
+      abandon(drain);
       throw e;
     }
     running = drain;
     return drain;
+  }
+
+  /** A drain taken that will not run (a save failed, or another of its group's did). */
+  void abandon(Drain drain) {
+    if (running == drain) {
+      running = null;
+    }
+    if (barrier == drain.toRead()) {
+      barrier = null; // no sync: writes need no copy
+    }
   }
 
   /**

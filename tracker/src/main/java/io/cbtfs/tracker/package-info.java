@@ -22,7 +22,9 @@
  * <p>Lock order, outermost first: the {@code TrackerStore} (load, rename, remove, close), an
  * image's {@code ActivityLog} lock (a slot write, an eviction's save), the {@code TrackedImage} (a
  * save; detaching), the {@code DirtyTracker}'s drain lock (a snapshot, a drain's start and end).
- * Nothing takes an outer one while holding an inner one; the write path's fast path takes none.
+ * Nothing takes an outer one while holding an inner one; the write path's fast path takes none. A
+ * consistency group ({@link io.cbtfs.tracker.GroupDrain}) holds several images' monitors at once:
+ * only under its one lock of all groups, taken in the group's order, none awaited with a gate shut.
  *
  * <p>Point-in-time syncs: while one runs, a write first passes its {@link
  * io.cbtfs.tracker.ToReadSet} (one volatile read when none runs), which copies a pending block's
