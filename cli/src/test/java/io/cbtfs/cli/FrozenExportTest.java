@@ -175,6 +175,7 @@ class FrozenExportTest {
         FrozenExport export = new FrozenExport(live(), backup, "nightly")) {
       write(5L * BLOCK - 10, random(100, 2)); // over data
       write(20L * BLOCK, random(BLOCK, 3)); // into a hole
+      write(5L * BLOCK, new byte[BLOCK]); // a hole now (as a punch would make it)
       assertThat(Files.readAllBytes(image)).isNotEqualTo(atDrain);
 
       assertThat(read(export, 0, (int) SIZE)).isEqualTo(atDrain);
@@ -182,9 +183,10 @@ class FrozenExportTest {
       assertThat(export.writable()).isFalse();
       assertThat(export.pointInTime().orElseThrow().name()).isEqualTo("nightly");
       assertThat(export.pointInTime().orElseThrow().dirty().blockCount()).isEqualTo(32);
-      // holes: the drain's, and a block written since is data (its old bytes were copied)
+      // holes: the drain's; a block written since is data (its old bytes were copied)
       assertThat(export.nextData(0)).isEqualTo(4L * BLOCK);
       assertThat(export.nextHole(4L * BLOCK)).isEqualTo(6L * BLOCK);
+      assertThat(export.nextData(5L * BLOCK)).isEqualTo(5L * BLOCK);
       assertThat(export.nextData(6L * BLOCK)).isEqualTo(20L * BLOCK);
       assertThat(export.nextHole(20L * BLOCK)).isEqualTo(21L * BLOCK);
       assertThat(export.nextData(21L * BLOCK)).isEqualTo(-1);
