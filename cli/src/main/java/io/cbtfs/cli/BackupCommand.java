@@ -61,6 +61,15 @@ final class BackupCommand implements Runnable {
     @CommandLine.Mixin StateDirOption stateDir;
 
     @CommandLine.Mixin JsonOption json;
+
+    /** The backup's name, checked: a bad one is a usage error. */
+    String name(CommandLine.Model.CommandSpec spec) {
+      try {
+        return PullBackups.requireName(name);
+      } catch (CbtfsException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
+    }
   }
 
   @Command(
@@ -95,10 +104,10 @@ final class BackupCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      PullBackups.requireName(common.name);
+      String name = common.name(spec);
       FleeceLimit limit = limit();
       BackupReport r =
-          ask(common, loc -> new ControlRequest.BackupBegin(loc.imageName(), common.name, limit));
+          ask(common, loc -> new ControlRequest.BackupBegin(loc.imageName(), name, limit));
       PrintWriter out = spec.commandLine().getOut();
       if (common.json.on) {
         out.println(r.json());
@@ -119,7 +128,7 @@ final class BackupCommand implements Runnable {
                 + "; end it with: cbtfs backup end "
                 + common.image
                 + " --name "
-                + common.name);
+                + name);
         err.flush();
       }
       out.flush();
@@ -144,8 +153,9 @@ final class BackupCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
+      String name = common.name(spec);
       BackupReport r =
-          ask(common, loc -> new ControlRequest.BackupEnd(loc.imageName(), common.name, abort));
+          ask(common, loc -> new ControlRequest.BackupEnd(loc.imageName(), name, abort));
       PrintWriter out = spec.commandLine().getOut();
       out.println(
           common.json.on
