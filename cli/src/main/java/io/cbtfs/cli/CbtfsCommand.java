@@ -53,6 +53,7 @@ public final class CbtfsCommand implements Runnable {
     SUBCOMMANDS.put("status", StatusCommand::new);
     SUBCOMMANDS.put("sync", SyncCommand::new);
     SUBCOMMANDS.put("forget", ForgetCommand::new);
+    SUBCOMMANDS.put("backup", BackupCommand::new);
     SUBCOMMANDS.put("verify", VerifyCommand::new);
     SUBCOMMANDS.put("restore", RestoreCommand::new);
     SUBCOMMANDS.put("ls", LsCommand::new);

@@ -53,6 +53,14 @@ final class ControlProtocol {
   static final int FORGET = 5;
   static final int CELLS = 6;
   static final int GROUP_SYNC = 7;
+  static final int BACKUP_BEGIN = 8;
+  static final int BACKUP_END = 9;
+
+  /** Bit 0 of a BACKUP_BEGIN's flags: a fleece limit follows, as a SYNC's. */
+  static final int FLAG_BACKUP_FLEECE_LIMIT = 1;
+
+  /** Bit 0 of a BACKUP_END's flags: abort (the cursor stays). */
+  static final int FLAG_ABORT = 1;
 
   // replies: outside the printable range, so an older mount's text reply is told apart
   static final int OK = 0x10;
@@ -193,6 +201,21 @@ final class ControlProtocol {
             yield new ControlRequest.GroupSync(
                 members, (flags & FLAG_FULL) != 0, snapshot(in, flags));
           }
+          case BACKUP_BEGIN -> {
+            String name = name(in);
+            String backup = backupName(in);
+            int flags = flags(in, FLAG_BACKUP_FLEECE_LIMIT, "BACKUP_BEGIN");
+            yield new ControlRequest.BackupBegin(
+                name,
+                backup,
+                (flags & FLAG_BACKUP_FLEECE_LIMIT) != 0 ? fleeceLimit(in) : FleeceLimit.DEFAULT);
+          }
+          case BACKUP_END -> {
+            String name = name(in);
+            String backup = backupName(in);
+            int flags = flags(in, FLAG_ABORT, "BACKUP_END");
+            yield new ControlRequest.BackupEnd(name, backup, (flags & FLAG_ABORT) != 0);
+          }
           default -> throw new ControlProtocolException("bad request: unknown type " + type);
         };
     if (in.hasRemaining()) {
@@ -257,6 +280,20 @@ final class ControlProtocol {
       field(payload, "image name", c.imageName(), MAX_NAME_BYTES);
       field(payload, "target", c.target(), MAX_TARGET_BYTES);
       payload.writeBytes(ByteBuffer.allocate(4).putInt(c.maxCells()).array());
+    } else if (r instanceof ControlRequest.BackupBegin b) {
+      type = BACKUP_BEGIN;
+      field(payload, "image name", b.imageName(), MAX_NAME_BYTES);
+      field(payload, "backup name", b.backup(), MAX_NAME_BYTES);
+      boolean ownLimit = !b.limit().equals(FleeceLimit.DEFAULT);
+      payload.write(ownLimit ? FLAG_BACKUP_FLEECE_LIMIT : 0);
+      if (ownLimit) {
+        writeFleeceLimit(payload, b.limit());
+      }
+    } else if (r instanceof ControlRequest.BackupEnd b) {
+      type = BACKUP_END;
+      field(payload, "image name", b.imageName(), MAX_NAME_BYTES);
+      field(payload, "backup name", b.backup(), MAX_NAME_BYTES);
+      payload.write(b.abort() ? FLAG_ABORT : 0);
     } else if (r instanceof ControlRequest.Ping) {
       type = PING;
     } else if (r instanceof ControlRequest.Unmount) {
@@ -532,6 +569,51 @@ final class ControlProtocol {
         f.map().getOrDefault(prefix + "why", ""));
   }
 
+  /** A pull backup's export, its URIs (a count, then each) and what its bitmap holds. */
+  static final ReplyCodec<BackupReport> BACKUP_REPLY =
+      new ReplyCodec<>(
+          b -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("export", b.export());
+            m.put("uris", Integer.toString(b.uris().size()));
+            for (int i = 0; i < b.uris().size(); i++) {
+              m.put("uris." + i, b.uris().get(i));
+            }
+            m.put("cursor", b.cursor());
+            m.put("generation", Long.toString(b.generation()));
+            m.put("base", Long.toString(b.base()));
+            m.put("imageSize", Long.toString(b.imageSize()));
+            m.put("blockSize", Integer.toString(b.blockSize()));
+            m.put("dirtyBlocks", Long.toString(b.dirtyBlocks()));
+            m.put("dirtyBytes", Long.toString(b.dirtyBytes()));
+            m.put("why", b.why());
+            m.put("state", b.state());
+            return m;
+          },
+          f -> {
+            long count = f.number("uris");
+            if (count < 0 || count > f.map().size()) {
+              throw new ControlProtocolException(
+                  "protocol error: the reply names " + count + " URIs");
+            }
+            List<String> uris = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+              uris.add(f.text("uris." + i));
+            }
+            return new BackupReport(
+                f.text("export"),
+                uris,
+                f.text("cursor"),
+                f.number("generation"),
+                f.number("base"),
+                f.number("imageSize"),
+                Math.toIntExact(f.number("blockSize")),
+                f.number("dirtyBlocks"),
+                f.number("dirtyBytes"),
+                f.text("why"),
+                f.text("state"));
+          });
+
   /**
    * Reads one reply frame, as the client does.
    *
@@ -665,6 +747,35 @@ final class ControlProtocol {
     } catch (EOFException e) {
       throw new ControlProtocolException("truncated " + what + ": the connection ended");
     }
+  }
+
+  private static void writeFleeceLimit(ByteArrayOutputStream payload, FleeceLimit limit) {
+    payload.write(limit.percent() < 0 ? 0 : 1);
+    payload.writeBytes(
+        ByteBuffer.allocate(8)
+            .putLong(limit.percent() < 0 ? limit.byteCount() : limit.percent())
+            .array());
+  }
+
+  /** A request's flags byte: only the {@code known} bits may be set. */
+  private static int flags(ByteBuffer in, int known, String request) {
+    if (!in.hasRemaining()) {
+      throw new ControlProtocolException("bad request: " + request + " without its flags");
+    }
+    int flags = in.get() & 0xff;
+    if ((flags & ~known) != 0) {
+      throw new ControlProtocolException("bad request: unknown " + request + " flags " + flags);
+    }
+    return flags;
+  }
+
+  /** A backup's name: checked where the backup begins; here only a field without NUL. */
+  private static String backupName(ByteBuffer in) {
+    String name = field(in, "backup name", MAX_NAME_BYTES);
+    if (name.isEmpty() || name.indexOf('\0') >= 0) {
+      throw new ControlProtocolException("bad request: the backup name is empty or holds NUL");
+    }
+    return name;
   }
 
   /** A SYNC's fleece limit: its kind (0 bytes, 1 percent) and value. */

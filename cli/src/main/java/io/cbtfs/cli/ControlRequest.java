@@ -139,6 +139,38 @@ sealed interface ControlRequest<R> {
     }
   }
 
+  /**
+   * Opens a pull backup ({@link MountService#beginBackup}).
+   *
+   * @param backup its name: the export is IMAGE@NAME, the cursor nbd:NAME
+   */
+  record BackupBegin(String imageName, String backup, io.cbtfs.syncer.FleeceLimit limit)
+      implements ControlRequest<BackupReport> {
+    @Override
+    public BackupReport runOn(MountService mount, SyncProgress progress) throws IOException {
+      return mount.beginBackup(imageName, backup, limit);
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<BackupReport> replyCodec() {
+      return ControlProtocol.BACKUP_REPLY;
+    }
+  }
+
+  /** Ends a pull backup ({@link MountService#endBackup}). */
+  record BackupEnd(String imageName, String backup, boolean abort)
+      implements ControlRequest<BackupReport> {
+    @Override
+    public BackupReport runOn(MountService mount, SyncProgress progress) throws IOException {
+      return mount.endBackup(imageName, backup, abort);
+    }
+
+    @Override
+    public ControlProtocol.ReplyCodec<BackupReport> replyCodec() {
+      return ControlProtocol.BACKUP_REPLY;
+    }
+  }
+
   /** Unmount, with the tracking saved; fails while an image is open. */
   record Unmount() implements ControlRequest<Done> {
     @Override

@@ -55,9 +55,11 @@ final class ForgetCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     TrackingOptions.Cursors cursors = cursorAge.policy(spec.commandLine());
     String cursor =
-        target.startsWith("cbtfs://") // a retired receiver: no pin or token needed to name it
-            ? io.cbtfs.syncer.remote.RemoteTarget.cursorName(target)
-            : s3.address(target).cursorName();
+        target.startsWith(PullBackups.CURSOR_PREFIX) // a pull backup's cursor: named as it is
+            ? target
+            : target.startsWith("cbtfs://") // a retired receiver: no pin or token needed to name it
+                ? io.cbtfs.syncer.remote.RemoteTarget.cursorName(target)
+                : s3.address(target).cursorName();
     String warning = forget(image, stateDir.stateDir, cursor, cursors);
     spec.commandLine()
         .getOut()

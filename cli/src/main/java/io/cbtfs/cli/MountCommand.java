@@ -250,15 +250,17 @@ final class MountCommand implements Callable<Integer> {
       if (served != null) {
         served.serveImages(mount.fileSystem().trackers());
       }
+      RunningMount running =
+          new RunningMount(mount, served == null ? SyncObserver.NONE : served.syncs());
       if (nbdServer != null) {
-        // the mount closes it when it stops, before it saves the tracking (Mount.closeWith)
+        // the mount closes them when it stops, before it saves the tracking (Mount.closeWith):
+        // the server's sessions first, then the pull backups still open (none commits)
         mount.closeWith(nbdServer);
-        nbdServer.serve(new MountExports(mount.fileSystem()));
+        mount.closeWith(running.backups());
+        running.backups().servedOn(nbdServer.addresses());
+        nbdServer.serve(new MountExports(mount.fileSystem(), running.backups()));
       }
-      control =
-          ControlServer.start(
-              mount.options().stateDir(),
-              new RunningMount(mount, served == null ? SyncObserver.NONE : served.syncs()));
+      control = ControlServer.start(mount.options().stateDir(), running);
       stop.started(mount, control);
     } catch (Exception | Error e) {
       stop.startFailed();

@@ -6,6 +6,7 @@ import io.cbtfs.fs.Posix;
 import io.cbtfs.nbd.ExportCatalog;
 import io.cbtfs.nbd.ExportIoException;
 import io.cbtfs.nbd.ExportedImage;
+import io.cbtfs.nbd.PointInTimeBitmap;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -22,18 +23,41 @@ import jnr.ffi.Runtime;
  */
 final class MountExports implements ExportCatalog {
   private final ImageFileSystem fs;
+  private final PullBackups backups;
 
-  MountExports(ImageFileSystem fs) {
+  /**
+   * @param backups the pull backups open, each an export {@code IMAGE@NAME} besides the images
+   */
+  MountExports(ImageFileSystem fs, PullBackups backups) {
     this.fs = fs;
+    this.backups = backups;
   }
 
   @Override
   public List<String> names() throws IOException {
-    return fs.files().list();
+    List<String> names = new java.util.ArrayList<>(fs.files().list());
+    names.addAll(backups.exportNames());
+    return names;
   }
 
+  /**
+   * The image of that name, or the pull backup of that export name (a backup is looked up first: an
+   * image may be named IMAGE@NAME too, and the operator asked for the backup by that name).
+   */
   @Override
   public Optional<ExportedImage> open(String name, boolean writable) throws IOException {
+    Optional<PullBackups.Open> backup = backups.open(name);
+    if (backup.isPresent()) {
+      Optional<ExportedImage> live = openImage(backup.get().image(), false);
+      if (live.isEmpty()) {
+        return Optional.empty();
+      }
+      return Optional.of(new FrozenExport(live.get(), backup.get().backup(), backup.get().name()));
+    }
+    return openImage(name, writable);
+  }
+
+  private Optional<ExportedImage> openImage(String name, boolean writable) throws IOException {
     if (name.indexOf('\0') >= 0) {
       return Optional.empty(); // a C string would end there and name another file
     }
@@ -46,7 +70,7 @@ final class MountExports implements ExportCatalog {
       }
       throw mapped(e);
     }
-    return Optional.of(new Handle(fh, fs.tracking(fh)));
+    return Optional.of(new Handle(fh, fs.tracking(fh), writable));
   }
 
   /** An NBD error for a failed file system call: refused changes are EPERM, a full disk ENOSPC. */
@@ -67,11 +91,13 @@ final class MountExports implements ExportCatalog {
   private final class Handle implements ExportedImage {
     private final long fh;
     private final TrackedImage tracking;
+    private final boolean writable;
     private boolean closed;
 
-    Handle(long fh, TrackedImage tracking) {
+    Handle(long fh, TrackedImage tracking, boolean writable) {
       this.fh = fh;
       this.tracking = tracking;
+      this.writable = writable;
     }
 
     @Override
@@ -145,6 +171,16 @@ final class MountExports implements ExportCatalog {
     @Override
     public TrackedImage tracking() {
       return tracking;
+    }
+
+    @Override
+    public boolean writable() {
+      return writable;
+    }
+
+    @Override
+    public Optional<PointInTimeBitmap> pointInTime() {
+      return Optional.empty();
     }
 
     @Override

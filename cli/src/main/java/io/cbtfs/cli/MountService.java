@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import java.io.IOException;
@@ -61,6 +62,23 @@ interface MountService {
    *     compares every block
    */
   DirtyCells cells(String imageName, String target, int maxCells) throws IOException;
+
+  /**
+   * Opens a pull backup of an image: a point-in-time drain for the cursor {@code nbd:BACKUP},
+   * exported read-only over NBD as {@code IMAGE@BACKUP} until {@link #endBackup}.
+   *
+   * @throws io.cbtfs.tracker.CbtfsException if the mount has no NBD export, or a sync or another
+   *     backup of the image runs
+   */
+  BackupReport beginBackup(String imageName, String backup, FleeceLimit limit) throws IOException;
+
+  /**
+   * Withdraws a pull backup's export and commits its cursor, or with {@code abort} leaves it.
+   *
+   * @throws io.cbtfs.tracker.CbtfsException if no such backup is open, or its view broke (nothing
+   *     is committed then)
+   */
+  BackupReport endBackup(String imageName, String backup, boolean abort) throws IOException;
 
   /**
    * Unmounts and saves the tracking.

@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.mount.Mount;
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import java.io.IOException;
@@ -18,6 +19,8 @@ final class RunningMount implements MountService {
    * of failing when the direct buffers the budget allows are all taken (docs/OPERATIONS.md).
    */
   private final Semaphore syncsAtOnce;
+
+  private final PullBackups backups;
 
   RunningMount(Mount mount) {
     this(mount, SyncObserver.NONE);
@@ -42,6 +45,27 @@ final class RunningMount implements MountService {
             mount.options().tracking().cursors(),
             observer);
     this.syncsAtOnce = new Semaphore(MemoryBudget.syncsAtOnce(direct, threads), true);
+    this.backups =
+        new PullBackups(
+            mount.fileSystem().trackers(), mount.fileSystem().files(), mount.options().stateDir());
+  }
+
+  /** The pull backups open in this mount: its NBD exports serve them, and it ends them. */
+  PullBackups backups() {
+    return backups;
+  }
+
+  @Override
+  public BackupReport beginBackup(String name, String backup, FleeceLimit limit)
+      throws IOException {
+    mount.fileSystem().files().existingImage(name);
+    mount.flushKernelCache(name); // --writeback-cache: acknowledged writes are in the drain
+    return backups.begin(name, backup, limit);
+  }
+
+  @Override
+  public BackupReport endBackup(String name, String backup, boolean abort) throws IOException {
+    return backups.end(name, backup, abort);
   }
 
   @Override

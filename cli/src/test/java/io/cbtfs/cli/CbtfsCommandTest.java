@@ -41,6 +41,23 @@ class CbtfsCommandTest {
   }
 
   @Test
+  void aBackupsNameIsUsageAndABackupNeedsARunningMount() throws IOException {
+    CliRun bad = CliRun.of("backup", "begin", "a.img", "--name", "no/slash");
+    assertThat(bad.exitCode()).isEqualTo(2);
+    assertThat(bad.err()).contains("bad backup name 'no/slash'");
+    assertThat(CliRun.of("backup", "end", "a.img").exitCode())
+        .as("--name is required")
+        .isEqualTo(2);
+    assertThat(CliRun.of("backup").exitCode()).isEqualTo(2);
+    Path image = Files.createFile(tmp.resolve("a.img"));
+    CliRun none = CliRun.of("backup", "begin", image.toString(), "--name", "nightly");
+    assertThat(none.exitCode()).isEqualTo(1);
+    assertThat(none.err().strip())
+        .doesNotContain("\n")
+        .contains("a pull backup needs a running mount with --nbd");
+  }
+
+  @Test
   void helpAndVersionOnEveryCommand() {
     for (String cmd :
         new String[] {

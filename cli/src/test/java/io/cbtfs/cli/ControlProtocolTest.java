@@ -185,6 +185,44 @@ class ControlProtocolTest {
   }
 
   @Test
+  void backupRequestsComeBackAsTheyWereSentAndUnknownFlagsAreRefused() throws IOException {
+    for (ControlRequest<?> sent :
+        List.<ControlRequest<?>>of(
+            new ControlRequest.BackupBegin("vm.raw", "nightly", FleeceLimit.DEFAULT),
+            new ControlRequest.BackupBegin(ODD, "n", new FleeceLimit(512L << 20, -1)),
+            new ControlRequest.BackupEnd("vm.raw", "nightly", true),
+            new ControlRequest.BackupEnd(ODD, "n", false))) {
+      assertThat(
+              ControlProtocol.readRequest(new ByteArrayInputStream(ControlProtocol.encode(sent))))
+          .isEqualTo(sent);
+    }
+    byte[] frame = ControlProtocol.encode(new ControlRequest.BackupEnd("vm.raw", "nightly", false));
+    frame[frame.length - 1] = 2; // a flag no one defined
+    assertThatThrownBy(() -> ControlProtocol.readRequest(new ByteArrayInputStream(frame)))
+        .isInstanceOf(ControlProtocolException.class)
+        .hasMessageContaining("unknown BACKUP_END flags 2");
+  }
+
+  @Test
+  void aBackupReplyComesBackAsItWasSent() throws IOException {
+    BackupReport sent =
+        new BackupReport(
+            "vm.raw@nightly",
+            List.of("nbd+unix:///vm.raw@nightly?socket=/run/n.sock", "nbd://127.0.0.1:10809/x"),
+            "nbd:nightly",
+            12,
+            -1,
+            1L << 30,
+            65536,
+            16384,
+            1L << 30,
+            ODD,
+            BackupReport.OPEN);
+    ControlProtocol.ReplyCodec<BackupReport> codec = ControlProtocol.BACKUP_REPLY;
+    assertThat(codec.decode(read(codec.answer(sent)))).isEqualTo(sent);
+  }
+
+  @Test
   void aSyncReplyComesBackAsItWasSent() throws IOException {
     SyncReport sent = new SyncReport(ODD, 7, true, 10, 655360, 1234, 3, 1, 0.125, ODD);
     ControlProtocol.ReplyCodec<SyncReport> codec =

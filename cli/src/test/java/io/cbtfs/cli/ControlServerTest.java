@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.CbtfsException;
@@ -102,6 +103,17 @@ class ControlServerTest {
     @Override
     public DirtyCells cells(String name, String target, int maxCells) throws IOException {
       throw new UnsupportedOperationException("no map here");
+    }
+
+    @Override
+    public BackupReport beginBackup(String name, String backup, FleeceLimit limit)
+        throws IOException {
+      throw new UnsupportedOperationException("no backup here");
+    }
+
+    @Override
+    public BackupReport endBackup(String name, String backup, boolean abort) throws IOException {
+      throw new UnsupportedOperationException("no backup here");
     }
 
     @Override

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.s3.S3Location;
 import io.cbtfs.s3.S3Target;
+import io.cbtfs.syncer.FleeceLimit;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.BlockGeometry;
@@ -168,6 +169,16 @@ class CursorsTest {
               @Override
               public DirtyCells cells(String name, String target, int maxCells) throws IOException {
                 return host.cells(name, target, maxCells);
+              }
+
+              @Override
+              public BackupReport beginBackup(String name, String backup, FleeceLimit limit) {
+                throw new UnsupportedOperationException();
+              }
+
+              @Override
+              public BackupReport endBackup(String name, String backup, boolean abort) {
+                throw new UnsupportedOperationException();
               }
 
               @Override

@@ -12,6 +12,9 @@ public final class ExportIoException extends IOException {
   /** {@code NBD_ENOSPC}: the backing file system is full. */
   public static final int ENOSPC = Nbd.ENOSPC;
 
+  /** {@code NBD_ESHUTDOWN}: the export was withdrawn (a pull backup ended). */
+  public static final int ESHUTDOWN = Nbd.ESHUTDOWN;
+
   private final int nbdError;
 
   public ExportIoException(int nbdError, String message, Throwable cause) {

@@ -4,6 +4,7 @@ import io.cbtfs.tracker.TrackedImage;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Optional;
 
 /**
  * One image opened for one NBD session. Writes, trims and flushes go through the same path as the
@@ -40,4 +41,15 @@ public interface ExportedImage extends Closeable {
 
   /** The image's tracking: its dirty set and its targets' cursors. */
   TrackedImage tracking();
+
+  /** Whether this open takes writes, trims and flushes (never a point-in-time export's). */
+  boolean writable();
+
+  /**
+   * A point-in-time export's dirty bitmap, fixed at its drain (its extents and reads are the
+   * image's at that instant too); empty for a live export, whose contexts follow the tracking.
+   *
+   * @throws IOException (ESHUTDOWN) once a point-in-time export is withdrawn
+   */
+  Optional<PointInTimeBitmap> pointInTime() throws IOException;
 }

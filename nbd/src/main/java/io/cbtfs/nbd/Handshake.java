@@ -137,9 +137,9 @@ final class Handshake {
     return image;
   }
 
-  private int transmissionFlags() {
+  private static int transmissionFlags(ExportedImage export) {
     int flags = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_CAN_MULTI_CONN;
-    return writable
+    return export.writable()
         ? flags | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_SEND_TRIM
         : flags | Nbd.FLAG_READ_ONLY;
   }
@@ -155,7 +155,7 @@ final class Handshake {
     ExportedImage export = image.get();
     try {
       long size = export.size();
-      out.exportNameReply(size, transmissionFlags(), noZeroes);
+      out.exportNameReply(size, transmissionFlags(export), noZeroes);
       return new Negotiated(export, size, structured, List.of()); // contexts need GO
     } catch (IOException | RuntimeException e) {
       export.close();
@@ -179,7 +179,7 @@ final class Handshake {
           ByteBuffer.allocate(12)
               .putShort((short) Nbd.INFO_EXPORT)
               .putLong(size)
-              .putShort((short) transmissionFlags())
+              .putShort((short) transmissionFlags(export))
               .array());
       String resolved = resolve(query.name());
       if (query.infoRequests().contains(Nbd.INFO_NAME)) {
@@ -230,8 +230,7 @@ final class Handshake {
     }
     List<String> names;
     try (ExportedImage opened = image.get()) {
-      names =
-          MetaContexts.matching(MetaContexts.available(opened.tracking()), query.queries(), !set);
+      names = MetaContexts.matching(MetaContexts.available(opened), query.queries(), !set);
     }
     if (set && names.size() > Nbd.MAX_QUERIES) {
       throw new InvalidOptionException(Nbd.REP_ERR_TOO_BIG, "too many contexts");

@@ -2,6 +2,7 @@ package io.cbtfs.nbd;
 
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -21,7 +22,10 @@ import java.util.function.LongPredicate;
  *       sync compares every block, or its cursor is gone.
  * </ul>
  *
- * Each is read at each request: a pull sees the tracking as it is then, and clears nothing.
+ * Each is read at each request: a pull sees the tracking as it is then, and clears nothing. A
+ * point-in-time export ({@link ExportedImage#pointInTime}, a pull backup) offers {@code
+ * base:allocation} of its frozen view, and its fixed bitmap as {@code qemu:dirty-bitmap:cbtfs} and
+ * {@code qemu:dirty-bitmap:NAME} (the name its consumer gave).
  */
 final class MetaContexts {
   static final String BASE_ALLOCATION = "base:allocation";
@@ -30,20 +34,28 @@ final class MetaContexts {
 
   private MetaContexts() {}
 
-  /** The contexts {@code tracking}'s image offers now. */
-  static List<String> available(TrackedImage tracking) {
+  /** The contexts {@code image} offers now. */
+  static List<String> available(ExportedImage image) throws IOException {
     List<String> names = new ArrayList<>();
     names.add(BASE_ALLOCATION);
     names.add(LIVE);
-    for (TrackedImage.TargetLag target : tracking.targets()) {
-      String name = DIRTY_BITMAP + target.cursor().target();
-      if (!names.contains(name)
-          && name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
-              <= Nbd.MAX_STRING_BYTES) {
-        names.add(name);
-      }
+    Optional<PointInTimeBitmap> frozen = image.pointInTime();
+    if (frozen.isPresent()) {
+      addBitmap(names, frozen.get().name());
+      return names;
+    }
+    for (TrackedImage.TargetLag target : image.tracking().targets()) {
+      addBitmap(names, target.cursor().target());
     }
     return names;
+  }
+
+  private static void addBitmap(List<String> names, String bitmap) {
+    String name = DIRTY_BITMAP + bitmap;
+    if (!names.contains(name)
+        && name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= Nbd.MAX_STRING_BYTES) {
+      names.add(name);
+    }
   }
 
   /**
@@ -73,10 +85,17 @@ final class MetaContexts {
   }
 
   /** What context {@code name} reports for {@code image}. */
-  static ExtentSource source(String name, ExportedImage image) {
+  static ExtentSource source(String name, ExportedImage image) throws IOException {
     TrackedImage tracking = image.tracking();
     if (name.equals(BASE_ALLOCATION)) {
       return new AllocationExtents(image);
+    }
+    if (image.pointInTime().isPresent()) { // every bitmap it offers is its one fixed set
+      return (byteOffset, byteLength, maxExtents) -> {
+        DirtySet dirty = image.pointInTime().orElseThrow().dirty(); // fails once withdrawn
+        return new DirtyExtents(dirty.geometry(), dirty::contains)
+            .extents(byteOffset, byteLength, maxExtents);
+      };
     }
     if (name.equals(LIVE)) {
       return new DirtyExtents(tracking.tracker().geometry(), tracking.tracker()::isDirty);

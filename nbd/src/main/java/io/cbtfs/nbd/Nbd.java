@@ -78,6 +78,7 @@ final class Nbd {
   static final int EIO = 5;
   static final int EINVAL = 22;
   static final int ENOSPC = 28;
+  static final int ESHUTDOWN = 108;
 
   // base:allocation flags
   static final int STATE_HOLE = 1;

@@ -41,7 +41,7 @@ final class NbdSession {
       if (negotiated.isPresent()) {
         export = negotiated.get().export();
         handshakeDone.run();
-        new Transmission(in, out, channel, negotiated.get(), writable).run();
+        new Transmission(in, out, channel, negotiated.get()).run();
       }
     } catch (NbdProtocolException e) {
       log.info("NBD client dropped: {}", e.getMessage());

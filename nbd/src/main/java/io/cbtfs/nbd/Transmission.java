@@ -31,19 +31,16 @@ final class Transmission {
   private final List<ExtentSource> sources = new ArrayList<>();
   private ByteBuffer piece;
 
-  Transmission(
-      WireInput in,
-      ReplyWriter out,
-      WritableByteChannel channel,
-      Negotiated negotiated,
-      boolean writable) {
+  Transmission(WireInput in, ReplyWriter out, WritableByteChannel channel, Negotiated negotiated)
+      throws IOException {
     this.in = in;
     this.out = out;
     this.channel = channel;
     this.export = negotiated.export();
     this.structured = negotiated.structured();
     this.check =
-        new RequestCheck(negotiated.size(), writable, structured, negotiated.contexts().size());
+        new RequestCheck(
+            negotiated.size(), negotiated.writable(), structured, negotiated.contexts().size());
     this.holes = new AllocationExtents(export);
     for (String name : negotiated.contexts()) {
       sources.add(MetaContexts.source(name, export));
@@ -89,6 +86,7 @@ final class Transmission {
   private static String describe(int error, Request request) {
     return switch (error) {
       case Nbd.EPERM -> "the export is read-only";
+      case Nbd.ESHUTDOWN -> "the export was withdrawn";
       case Nbd.ENOSPC -> "write past the end of the export";
       default ->
           "invalid request: type "

@@ -4,7 +4,9 @@
  * base:allocation} and the tracking's dirty sets as {@code qemu:dirty-bitmap:*} contexts ({@link
  * io.cbtfs.nbd.MetaContexts}). The images come through the {@link io.cbtfs.nbd.ExportCatalog} port,
  * which the mount implements with its own file system, so a write over NBD is tracked exactly as a
- * write through FUSE.
+ * write through FUSE. An export may be point-in-time ({@link
+ * io.cbtfs.nbd.ExportedImage#pointInTime}, a pull backup's): read-only, with one fixed dirty
+ * bitmap.
  *
  * <p>Bad clients are refused at the parsers ({@link io.cbtfs.nbd.ClientOption}, {@link
  * io.cbtfs.nbd.OptionPayload}, {@link io.cbtfs.nbd.Request}, {@link io.cbtfs.nbd.RequestCheck}):

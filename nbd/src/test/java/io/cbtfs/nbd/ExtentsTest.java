@@ -115,6 +115,16 @@ class ExtentsTest {
     }
 
     @Override
+    public boolean writable() {
+      return false;
+    }
+
+    @Override
+    public java.util.Optional<PointInTimeBitmap> pointInTime() {
+      return java.util.Optional.empty();
+    }
+
+    @Override
     public void close() {}
   }
 }

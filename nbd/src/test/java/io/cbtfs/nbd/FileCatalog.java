@@ -115,6 +115,16 @@ final class FileCatalog implements ExportCatalog, AutoCloseable {
           }
 
           @Override
+          public boolean writable() {
+            return writable;
+          }
+
+          @Override
+          public Optional<PointInTimeBitmap> pointInTime() {
+            return Optional.empty();
+          }
+
+          @Override
           public void close() throws IOException {
             open.decrementAndGet();
             channel.close();

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongPredicate;
 
 /**
  * A point-in-time sync's fleece: the old bytes of the blocks written after its drain and before it
@@ -122,9 +123,14 @@ public final class Fleece implements BlockSaver, AutoCloseable {
    * was copied over the bytes read from the image in {@code data} (position 0 to limit).
    */
   void overlay(ToReadSet.Reading reading, long byteOffset, ByteBuffer data) throws IOException {
+    overlay(reading::copied, byteOffset, data);
+  }
+
+  /** {@link #overlay(ToReadSet.Reading, long, ByteBuffer)}, the copied blocks as {@code copied}. */
+  void overlay(LongPredicate copied, long byteOffset, ByteBuffer data) throws IOException {
     long end = byteOffset + data.limit();
     for (long b = geometry.blockIndex(byteOffset); geometry.byteOffset(b) < end; b++) {
-      if (reading.copied(b)) {
+      if (copied.test(b)) {
         long from = Math.max(byteOffset, geometry.byteOffset(b));
         long to = Math.min(end, geometry.byteOffset(b + 1));
         ByteBuffer part =

@@ -37,6 +37,7 @@ public final class Drain implements AutoCloseable {
   private final long horizon;
   private final DirtySet blocks;
   private final ToReadSet toRead;
+  private final boolean backup;
   private State state = State.OPEN;
 
   /** Its target's cursor was forgotten while it ran (guarded by the image). */
@@ -50,7 +51,8 @@ public final class Drain implements AutoCloseable {
       Basis basis,
       long horizon,
       DirtySet blocks,
-      ToReadSet toRead) {
+      ToReadSet toRead,
+      boolean backup) {
     this.image = image;
     this.target = target;
     this.generation = generation;
@@ -59,6 +61,23 @@ public final class Drain implements AutoCloseable {
     this.horizon = horizon;
     this.blocks = blocks;
     this.toRead = toRead;
+    this.backup = backup;
+  }
+
+  /** Whether this is a pull backup's drain ({@link TrackedImage#beginBackup}), not a sync's. */
+  public boolean isBackup() {
+    return backup;
+  }
+
+  /**
+   * What a consumer that cannot compare lacks: {@link #blocks} when the history vouches for its
+   * generation, else every block of the image (of {@code imageByteSize} bytes at the drain). A pull
+   * backup's dirty bitmap.
+   */
+  public DirtySet lacking(long imageByteSize) {
+    return basis == Basis.HISTORY
+        ? blocks.within(imageByteSize)
+        : DirtySet.allOf(blocks.geometry(), imageByteSize);
   }
 
   /**

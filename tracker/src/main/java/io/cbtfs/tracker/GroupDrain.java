@@ -94,7 +94,8 @@ public final class GroupDrain {
                     m.targetGeneration(),
                     bases.get(i),
                     m.copyBeforeWrite(),
-                    gates.get(i)));
+                    gates.get(i),
+                    false));
       }
       for (int i = 0; i < members.size(); i++) {
         members.get(i).image().started(drains.get(i));

@@ -161,6 +161,15 @@ public final class ToReadSet implements WriteBarrier {
     }
   }
 
+  /**
+   * Whether the old bytes of {@code block} are in the fleece, without a lock: a reader that keeps
+   * every block pending (a pull backup's) reads the image first and asks this after, since a write
+   * sets the bit before its bytes land (docs/ARCHITECTURE.md, "Pull backups").
+   */
+  public boolean copied(long block) {
+    return block < blockCount && isSet(copied, block);
+  }
+
   /** The blocks whose old bytes were copied aside so far (written since the drain). */
   public RoaringBitmap copiedBlocks() {
     RoaringBitmap out = new RoaringBitmap();

@@ -249,11 +249,37 @@ public final class TrackedImage {
    */
   public synchronized Drain beginSync(
       String target, long targetGeneration, CopyBeforeWrite copyBeforeWrite) throws IOException {
+    return begin(target, targetGeneration, copyBeforeWrite, false);
+  }
+
+  /**
+   * Starts a pull backup for the cursor {@code cursor}: a point-in-time drain whose consumer holds
+   * the cursor's generation (nothing, for a cursor this image does not have: it lacks every block).
+   * Unlike a sync's, every block of the image is protected until the drain ends, since the consumer
+   * may read any block, and more than once ({@link Drain#lacking} is what it is told it lacks).
+   * {@link #commit} moves the cursor; closing the drain without one leaves it where it was.
+   *
+   * @throws CbtfsException if a sync or another backup of this image runs (one drain at a time)
+   */
+  public synchronized Drain beginBackup(String cursor, CopyBeforeWrite copyBeforeWrite)
+      throws IOException {
+    long held = -1;
+    for (Cursor c : history.cursors()) {
+      if (c.target().equals(cursor)) {
+        held = c.generation();
+      }
+    }
+    return begin(cursor, held, copyBeforeWrite, true);
+  }
+
+  private Drain begin(
+      String target, long targetGeneration, CopyBeforeWrite copyBeforeWrite, boolean backup)
+      throws IOException {
     Drain.Basis basis = admit(target, targetGeneration);
     DrainGate gate = copyBeforeWrite == null ? null : closeGate();
     Drain drain;
     try {
-      drain = take(target, targetGeneration, basis, copyBeforeWrite, gate);
+      drain = take(target, targetGeneration, basis, copyBeforeWrite, gate, backup);
     } finally {
       reopen(gate);
     }
@@ -266,7 +292,12 @@ public final class TrackedImage {
    */
   Drain.Basis admit(String target, long targetGeneration) {
     if (running != null) {
-      throw new CbtfsException("a sync of this image is already running");
+      throw new CbtfsException(
+          running.isBackup()
+              ? "a pull backup of this image is open (cursor "
+                  + running.target()
+                  + "): one drain at a time, end it first"
+              : "a sync of this image is already running");
     }
     new Cursor(target, 0, java.time.Instant.EPOCH); // a name its commit can record, checked now
     Drain.Basis basis;
@@ -331,7 +362,8 @@ public final class TrackedImage {
       long targetGeneration,
       Drain.Basis basis,
       CopyBeforeWrite copyBeforeWrite,
-      DrainGate gate) {
+      DrainGate gate,
+      boolean backup) {
     long generation = history.seal(tracker.take());
     long from =
         basis == Drain.Basis.HISTORY || basis == Drain.Basis.VERIFY
@@ -347,7 +379,10 @@ public final class TrackedImage {
             basis,
             history.horizon(),
             blocks,
-            copyBeforeWrite == null ? null : protect(basis, blocks, copyBeforeWrite));
+            copyBeforeWrite == null
+                ? null
+                : protect(backup ? null : basis, blocks, copyBeforeWrite),
+            backup);
     if (gate != null) {
       barrier = drain.toRead();
       gate.open(barrier); // before the save: the writes wait for no I/O
@@ -382,12 +417,13 @@ public final class TrackedImage {
 
   /**
    * The blocks a point-in-time sync on this {@code basis} may read: the drain's {@code blocks}, or
-   * every block of the image too when it sends or compares them all. Built while the writes wait at
-   * the gate: from the drain's set, not from the history again.
+   * every block of the image too when it sends or compares them all (or a backup's consumer may
+   * read them all: {@code basis} null). Built while the writes wait at the gate: from the drain's
+   * set, not from the history again.
    */
   private ToReadSet protect(Drain.Basis basis, DirtySet blocks, CopyBeforeWrite cbw) {
     DirtySet read =
-        basis == Drain.Basis.HISTORY
+        basis == Drain.Basis.HISTORY // null: a backup, whose consumer may read any block
             ? blocks
             : DirtySet.allOf(tracker.geometry(), knownSize).union(blocks);
     return ToReadSet.of(
