@@ -5,6 +5,7 @@ import io.cbtfs.tracker.CbtfsException;
 import java.io.File;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -17,7 +18,8 @@ import java.util.Map;
  * CBTFS_TARGET}.
  *
  * <p>Ctrl-C or SIGTERM while frozen (during the pre-hook, or before the drain) exits the JVM
- * without unwinding the sync's thread: a shutdown hook runs the post-hook then.
+ * without unwinding the sync's thread: a shutdown hook runs the post-hook then, after ending a
+ * pre-hook still running (and what it started).
  */
 final class FreezeHooks {
   static final FreezeHooks NONE = new FreezeHooks(null, null, Map.of(), ExitHooks.RUNTIME);
@@ -53,6 +55,8 @@ final class FreezeHooks {
   private final Thread thawAtExit = new Thread(this::thawAtExit, "cbtfs-thaw");
   private boolean frozen;
   private String thawWarning = "";
+  private volatile Process preHook; // while it runs: an exit ends it instead of waiting for it
+  private volatile boolean preHookEnded; // by the exit: whatever it exited with, no sync starts
 
   private FreezeHooks(String pre, String post, Map<String, String> env, ExitHooks exitHooks) {
     this.pre = pre;
@@ -91,12 +95,20 @@ final class FreezeHooks {
     if (pre == null) {
       return;
     }
-    int exit = run(pre);
-    if (exit != 0) {
+    Process p = start(pre);
+    preHook = p;
+    int exit;
+    try {
+      exit = waitFor(p, pre);
+    } finally {
+      preHook = null;
+    }
+    if (exit != 0 || preHookEnded) {
       String thawed = thaw();
       throw new CbtfsException(
-          "the --pre-hook exited with "
-              + exit
+          (preHookEnded
+                  ? "the --pre-hook was ended by the exit"
+                  : "the --pre-hook exited with " + exit)
               + ": the sync did not start"
               + (thawed.isEmpty() ? "" : "; " + thawed));
     }
@@ -130,11 +142,20 @@ final class FreezeHooks {
     return thawWarning;
   }
 
-  private synchronized void thawAtExit() {
-    if (frozen) {
-      String warning = thaw();
-      if (!warning.isEmpty()) {
-        System.err.println("cbtfs: warning: " + warning);
+  private void thawAtExit() {
+    Process hanging = preHook;
+    if (hanging != null) { // a freeze that never ends (a stuck guest agent) would hold the exit
+      preHookEnded = true;
+      List<ProcessHandle> started = hanging.descendants().toList(); // before the shell's end
+      hanging.destroy();
+      started.forEach(ProcessHandle::destroy);
+    }
+    synchronized (this) {
+      if (frozen) {
+        String warning = thaw();
+        if (!warning.isEmpty()) {
+          System.err.println("cbtfs: warning: " + warning);
+        }
       }
     }
   }
@@ -165,13 +186,20 @@ final class FreezeHooks {
   }
 
   private int run(String command) throws IOException {
+    return waitFor(start(command), command);
+  }
+
+  private Process start(String command) throws IOException {
     ProcessBuilder pb =
         new ProcessBuilder("sh", "-c", command)
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
             .redirectOutput(ProcessBuilder.Redirect.appendTo(new File("/dev/stderr")))
             .redirectError(ProcessBuilder.Redirect.INHERIT);
     pb.environment().putAll(env);
-    Process p = pb.start();
+    return pb.start();
+  }
+
+  private static int waitFor(Process p, String command) throws IOException {
     try {
       return p.waitFor();
     } catch (InterruptedException e) {

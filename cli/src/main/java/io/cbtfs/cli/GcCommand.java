@@ -75,13 +75,16 @@ final class GcCommand implements Callable<Integer> {
     return CbtfsCommand.EXIT_OK;
   }
 
-  /** "90s", "30m", "6h", "2d" or "0". */
+  /** "90s", "30m", "6h", "2d" or "0"; never negative. */
   static Duration duration(String s, String option) {
     if (s.equals("0")) {
       return Duration.ZERO;
     }
     try {
       long n = Long.parseLong(s.substring(0, s.length() - 1));
+      if (n < 0) { // a negative grace would silently mean none
+        throw new NumberFormatException();
+      }
       return switch (s.charAt(s.length() - 1)) {
         case 's' -> Duration.ofSeconds(n);
         case 'm' -> Duration.ofMinutes(n);

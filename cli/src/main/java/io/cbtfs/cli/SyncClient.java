@@ -78,7 +78,7 @@ final class SyncClient {
       textfile.write();
     } catch (IOException | RuntimeException e) { // the data is synced: a warning
       return report.withWarning(
-          "the metrics textfile " + textfile.file() + " was not written: " + e.getMessage());
+          "the metrics textfile " + textfile.file() + " was not written: " + Errors.describe(e));
     }
     return report;
   }

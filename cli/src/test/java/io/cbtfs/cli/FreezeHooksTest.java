@@ -93,6 +93,51 @@ class FreezeHooksTest {
     assertThat(log()).as("once").isEqualTo("freeze a b\nthaw a b\n");
   }
 
+  /**
+   * A freeze that never ends (a guest agent that hangs): an exit during it ends the pre-hook and
+   * what it started, then thaws once; it waited for the pre-hook, so SIGTERM never stopped the sync
+   * and the guest stayed frozen.
+   */
+  @Test
+  void anExitDuringAHangingPreHookEndsItAndThawsOnce() throws Exception {
+    FakeExit exit = new FakeExit();
+    Path pid = dir.resolve("pid");
+    FreezeHooks hooks =
+        FreezeHooks.of(
+            append("freeze") + "; sleep 300 & echo $! > " + pid + "; wait",
+            append("thaw"),
+            "a",
+            "b",
+            exit);
+    java.util.concurrent.CompletableFuture<Throwable> freezing =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                hooks.freeze();
+                return null;
+              } catch (IOException | RuntimeException e) {
+                return e;
+              }
+            });
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (!Files.exists(pid) || Files.readString(pid).isBlank()) { // the hook is in its sleep
+      assertThat(System.nanoTime()).as("the pre-hook started").isLessThan(deadline);
+      Thread.onSpinWait();
+    }
+    ProcessHandle sleeper = ProcessHandle.of(Long.parseLong(Files.readString(pid).trim())).get();
+
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(30), exit::exit);
+
+    assertThat(freezing.get(30, java.util.concurrent.TimeUnit.SECONDS))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessage("the --pre-hook was ended by the exit: the sync did not start");
+    assertThat(log()).isEqualTo("freeze a b\nthaw a b\n");
+    assertThat(sleeper.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS).isAlive())
+        .as("what the pre-hook started ends with it")
+        .isFalse();
+  }
+
   @Test
   void aThawedSyncLeavesNoHookBehind() throws IOException {
     FakeExit exit = new FakeExit();

@@ -90,4 +90,20 @@ class MetricsTextfileTest {
         .as("where the target stands: still at its last success")
         .isEqualTo(1);
   }
+
+  /** A textfile that cannot be written is a warning that says why, the sync's result stands. */
+  @Test
+  void aTextfileInAMissingFolderIsAWarningThatSaysWhy() throws IOException {
+    textfile = tmp.resolve("no-such-folder").resolve("cbtfs-disk.prom");
+    Files.createDirectories(tmp.resolve("a"));
+    CliRun run = sync("file:" + tmp.resolve("a/disk.img"));
+    assertThat(run.exitCode()).as(run.err()).isZero();
+    assertThat(run.out()) // --json: the report's warning
+        .contains(
+            "the metrics textfile "
+                + textfile
+                + " was not written: no such file: "
+                + textfile
+                + ".tmp");
+  }
 }

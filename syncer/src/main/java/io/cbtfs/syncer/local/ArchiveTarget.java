@@ -85,6 +85,23 @@ public final class ArchiveTarget implements Restorable {
     return String.format(Locale.ROOT, "gen-%08d.cbtd", generation);
   }
 
+  /**
+   * The generation a file of the archive holds, by its name as {@link #fileName} spells it, or -1.
+   * At least eight digits, more from 10^8 on: each mount skips the numbers ahead by about a
+   * million, so a host remounted daily gets there within months.
+   */
+  static long generationOf(String name) {
+    if (!name.matches("gen-\\d{8,19}\\.cbtd")) {
+      return -1;
+    }
+    try {
+      long generation = Long.parseLong(name.substring(4, name.length() - 5));
+      return fileName(generation).equals(name) ? generation : -1;
+    } catch (NumberFormatException beyondLong) {
+      return -1;
+    }
+  }
+
   @Override
   public TargetState state() throws IOException {
     if (!Files.isDirectory(dir)) {
@@ -214,10 +231,8 @@ public final class ArchiveTarget implements Restorable {
     TargetState recorded = SidecarMeta.read(dir.resolve(META));
     try (var files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
-        String n = f.getFileName().toString();
-        if (n.matches("gen-\\d{8}\\.cbtd")
-            && (!recorded.exists()
-                || Long.parseLong(n.substring(4, 12)) <= recorded.generation())) {
+        long named = generationOf(f.getFileName().toString());
+        if (named >= 0 && (!recorded.exists() || named <= recorded.generation())) {
           // a file numbered beyond the record is no generation of it: not even read
           try (InputStream in = Files.newInputStream(f)) {
             DeltaHeader h = DeltaReader.readHeader(in, f.toString());

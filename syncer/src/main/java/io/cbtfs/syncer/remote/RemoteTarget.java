@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
@@ -28,7 +29,7 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLSocket;
 import org.roaringbitmap.RoaringBitmap;
 
@@ -55,9 +56,10 @@ public final class RemoteTarget implements Target {
   private final byte[] token;
   private final String pin;
   private final EncryptionKey key; // seals the records sent to an archive; null: clear
+  private final int readTimeoutMillis;
 
   RemoteTarget(String host, int port, String name, boolean archive, byte[] token, String pin) {
-    this(host, port, name, archive, token, pin, null);
+    this(host, port, name, archive, token, pin, null, READ_TIMEOUT_MILLIS);
   }
 
   RemoteTarget(
@@ -67,8 +69,10 @@ public final class RemoteTarget implements Target {
       boolean archive,
       byte[] token,
       String pin,
-      EncryptionKey key) {
+      EncryptionKey key,
+      int readTimeoutMillis) {
     this.key = key;
+    this.readTimeoutMillis = readTimeoutMillis;
     this.host = host;
     this.port = port;
     this.name = name;
@@ -84,6 +88,11 @@ public final class RemoteTarget implements Target {
    *     or a missing token
    */
   public static RemoteTarget parse(String uri) throws IOException {
+    return parse(uri, READ_TIMEOUT_MILLIS);
+  }
+
+  /** {@link #parse(String)}, waiting at most {@code readTimeoutMillis} for each answer. */
+  static RemoteTarget parse(String uri, int readTimeoutMillis) throws IOException {
     Address a = Address.parse(uri);
     Map<String, String> q = a.query();
     boolean insecure = q.containsKey("insecure");
@@ -110,7 +119,8 @@ public final class RemoteTarget implements Target {
         q.containsKey("archive"),
         Tokens.load(Path.of(tokenFile)),
         insecure ? null : pin,
-        keyFile == null || keyFile.isEmpty() ? null : KeyFile.load(Path.of(keyFile)));
+        keyFile == null || keyFile.isEmpty() ? null : KeyFile.load(Path.of(keyFile)),
+        readTimeoutMillis);
   }
 
   /** An encrypted archive's records travel and rest sealed: the receiver never sees them. */
@@ -163,6 +173,11 @@ public final class RemoteTarget implements Target {
     return describe(host, port, name, archive);
   }
 
+  private static String seconds(int millis) {
+    return (millis % 1000 == 0 ? String.valueOf(millis / 1000) : String.valueOf(millis / 1000.0))
+        + " s";
+  }
+
   private static String describe(String host, int port, String name, boolean archive) {
     return "cbtfs://" + host + ":" + port + "/" + name + (archive ? "?archive" : "");
   }
@@ -183,7 +198,7 @@ public final class RemoteTarget implements Target {
           throw new IOException(
               "cannot connect to the receiver " + host + ":" + port + ": " + e.getMessage(), e);
         }
-        s.setSoTimeout(READ_TIMEOUT_MILLIS);
+        s.setSoTimeout(readTimeoutMillis);
         if (s instanceof SSLSocket tls) {
           tls.setEnabledProtocols(new String[] {Tls.PROTOCOL});
           tls.setEnabledCipherSuites(Tls.CIPHER_SUITES);
@@ -206,13 +221,17 @@ public final class RemoteTarget implements Target {
                 .encode());
         state = RemoteMessages.decode(Frames.expect(in, Frames.OK, describe()).payload());
         socket = s;
-      } catch (SSLHandshakeException e) {
+      } catch (SSLException e) { // a wrong certificate, or no TLS server at all: neither says who
         s.close();
         throw new CbtfsException(
             describe()
                 + ": TLS handshake failed ("
                 + (e.getMessage() == null ? "no reason" : e.getMessage())
                 + ")");
+      } catch (SocketTimeoutException e) { // "Read timed out" alone does not say which receiver
+        s.close();
+        throw new IOException(
+            describe() + ": the receiver did not answer within " + seconds(readTimeoutMillis), e);
       } catch (IOException | RuntimeException e) {
         s.close();
         throw e;

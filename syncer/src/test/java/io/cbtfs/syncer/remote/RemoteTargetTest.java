@@ -238,6 +238,53 @@ class RemoteTargetTest {
     }
   }
 
+  /** A server at the address that answers the TLS hello with bytes that are not TLS. */
+  @Test
+  void aServerAnsweringGarbageIsNamed() throws IOException {
+    try (ServerSocket garbage = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      Thread server =
+          new Thread(
+              () -> {
+                try (Socket c = garbage.accept()) {
+                  byte[] noise = new byte[4096];
+                  new Random(9).nextBytes(noise);
+                  c.getOutputStream().write(noise);
+                } catch (IOException e) {
+                  // the client hung up first
+                }
+              });
+      server.start();
+      String uri =
+          uri("vm1", "")
+              .replace(
+                  ":" + receiver.address().getPort() + "/", ":" + garbage.getLocalPort() + "/");
+      try (var t = RemoteTarget.parse(uri)) {
+        assertThatThrownBy(t::state)
+            .isInstanceOf(CbtfsException.class)
+            .hasMessageStartingWith("cbtfs://127.0.0.1:" + garbage.getLocalPort() + "/vm1: ")
+            .hasMessageContaining("TLS handshake failed");
+      }
+    }
+  }
+
+  /** A server that accepts and never answers: the error says who, and how long it waited. */
+  @Test
+  void aReceiverThatNeverAnswersIsNamed() throws IOException {
+    try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      String uri =
+          uri("vm1", "")
+              .replace(":" + receiver.address().getPort() + "/", ":" + silent.getLocalPort() + "/");
+      try (var t = RemoteTarget.parse(uri, 300)) {
+        assertThatThrownBy(t::state)
+            .isInstanceOf(IOException.class)
+            .hasMessage(
+                "cbtfs://127.0.0.1:"
+                    + silent.getLocalPort()
+                    + "/vm1: the receiver did not answer within 0.3 s");
+      }
+    }
+  }
+
   @Test
   void namesLeadingOutOfTheRootAreRefused() throws IOException {
     assertThatThrownBy(() -> RemoteTarget.parse(uri("..", "")))

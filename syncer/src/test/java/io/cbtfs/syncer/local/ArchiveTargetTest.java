@@ -1,0 +1,84 @@
+package io.cbtfs.syncer.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cbtfs.syncer.SyncFixture;
+import io.cbtfs.syncer.SyncProgress;
+import io.cbtfs.syncer.SyncReport;
+import io.cbtfs.syncer.Syncer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** An archive's generation files, whatever numbers the tracker issues. */
+class ArchiveTargetTest {
+  @TempDir Path tmp;
+  SyncFixture fx;
+  final Syncer syncer = new Syncer(256 << 10, 2);
+  ArchiveTarget archive;
+
+  @BeforeEach
+  void setUp() throws IOException {
+    fx = new SyncFixture(Files.createDirectory(tmp.resolve("src")), 1 << 20, 7);
+    archive = new ArchiveTarget(tmp.resolve("archive"));
+  }
+
+  @AfterEach
+  void tearDown() throws IOException {
+    fx.close();
+  }
+
+  /**
+   * Each mount skips the issued generation ahead by 2^20 to 2^21, so a host that remounts daily
+   * passes 10^8 within three months: the generation then takes nine digits in its file name, and
+   * the archive must still list, chain and restore it (it named the file but never found it again:
+   * the newest backups were unrestorable while every sync succeeded).
+   */
+  @Test
+  void generationsPastEightDigitsRestore() throws IOException {
+    Random rnd = new Random(11);
+    long generation = 0;
+    byte[] eightDigits = null;
+    long lastEightDigits = 0;
+    while (generation < 100_000_000L) {
+      fx.crashAndRecover(); // as a remount: the next sync skips ahead
+      byte[] block = new byte[4096];
+      rnd.nextBytes(block);
+      fx.write(rnd.nextInt((1 << 20) - 4096), block);
+      SyncReport report = syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+      assertThat(report.generation()).isGreaterThan(generation);
+      if (report.generation() < 100_000_000L) {
+        eightDigits = Files.readAllBytes(fx.image);
+        lastEightDigits = report.generation();
+      }
+      generation = report.generation();
+    }
+    fx.write(0, new byte[] {1, 2, 3});
+    long next = syncer.sync(fx.source(), archive, false, SyncProgress.NONE).generation();
+
+    assertThat(archive.generations().stream().map(Restorable.Generation::generation))
+        .contains(lastEightDigits, generation, next);
+    Path out = tmp.resolve("restored");
+    archive.restore(next, out, Restorable.RestoreProgress.NONE);
+    assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(fx.image));
+    Files.delete(out);
+    archive.restore(lastEightDigits, out, Restorable.RestoreProgress.NONE);
+    assertThat(Files.readAllBytes(out)).isEqualTo(eightDigits);
+  }
+
+  @Test
+  void aFileIsAGenerationOnlyAsFileNameSpellsIt() {
+    assertThat(ArchiveTarget.generationOf("gen-00000007.cbtd")).isEqualTo(7);
+    assertThat(ArchiveTarget.generationOf("gen-100000000.cbtd")).isEqualTo(100_000_000L);
+    assertThat(ArchiveTarget.generationOf("gen-4611686018427387904.cbtd")).isEqualTo(1L << 62);
+    assertThat(ArchiveTarget.generationOf("gen-0000007.cbtd")).isEqualTo(-1);
+    assertThat(ArchiveTarget.generationOf("gen-0100000000.cbtd")).isEqualTo(-1);
+    assertThat(ArchiveTarget.generationOf("gen-9999999999999999999.cbtd")).isEqualTo(-1);
+    assertThat(ArchiveTarget.generationOf(".staging.cbtd")).isEqualTo(-1);
+  }
+}
