@@ -39,7 +39,7 @@ echo "| cut at | killed | kept by the receiver | resumed sync sent | remainder +
 echo "|---|---|---|---|---|---|---|"
 for who in receiver sender; do
   for pct in 25 50 90; do
-    rm -rf "$work/state" "$work/recv/vm.img" "$part" "$kept"
+    rm -rf "$work/state" "$work/recv/vm.img" "$work/recv"/.vm.img.cbtfs-* # a new image each time
     start_receiver
     "$cbtfs" sync --json --state-dir "$work/state" "$work/disk.img" "$uri" > /dev/null 2>&1 &
     sender=$!

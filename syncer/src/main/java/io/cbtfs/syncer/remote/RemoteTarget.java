@@ -317,8 +317,12 @@ public final class RemoteTarget implements Target {
               ((allowNewLineage ? RemoteMessages.BEGIN_ALLOW_NEW_LINEAGE : 0)
                   | (resumable ? RemoteMessages.BEGIN_RESUMABLE : 0));
       Frames.write(c.out, Frames.BEGIN, begin);
+      if (resumable) { // the receiver verifies what it kept before it answers: as long as a commit
+        c.socket.setSoTimeout(COMMIT_TIMEOUT_MILLIS);
+      }
       byte[] ok = Frames.expect(c.in, Frames.OK, describe()).payload();
       kept = resumable && ok.length > 0 ? readKept(c, ok) : null;
+      c.socket.setSoTimeout(READ_TIMEOUT_MILLIS);
     } catch (IOException | RuntimeException e) {
       c.close();
       throw e;
