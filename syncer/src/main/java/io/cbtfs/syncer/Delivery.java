@@ -36,6 +36,14 @@ public interface Delivery extends AutoCloseable {
     return "";
   }
 
+  /**
+   * What the target kept of an earlier attempt that it may reuse in this delta, when the delivery
+   * was begun with {@link Target#beginResuming}; null when nothing is kept (or asked).
+   */
+  default KeptAttempt kept() {
+    return null;
+  }
+
   /** Discards an uncommitted delivery. Idempotent. */
   @Override
   void close() throws IOException;

@@ -24,6 +24,7 @@ public final class DeltaWriter {
   private long dataBytes;
   private long wireBytes;
   private long nextOffset;
+  private long reusedBytes;
   private final RecordSeal seal; // null: records in clear
 
   public DeltaWriter(OutputStream out, DeltaHeader header) throws IOException {
@@ -101,6 +102,33 @@ public final class DeltaWriter {
         whenWritten.run();
       }
     }
+  }
+
+  /**
+   * Appends a record the target kept from an earlier attempt ({@link KeptAttempt}): its bytes do
+   * not travel; {@code kept.reuse(index)} has the target copy it here. The trailer counts and
+   * chains it as if it had been written.
+   */
+  public void reuse(KeptAttempt kept, int index) throws IOException {
+    if (seal != null) {
+      throw new IllegalStateException("a sealed delta cannot reuse kept records");
+    }
+    KeptAttempt.KeptRecord r = kept.records().get(index);
+    if (r.byteOffset() < nextOffset) {
+      throw new IllegalArgumentException("records out of order at " + r.byteOffset());
+    }
+    out.flush(); // every byte before it, then the reference
+    kept.reuse(index);
+    chain.update(r.header());
+    recordCount++;
+    dataBytes += r.byteLength();
+    reusedBytes += r.byteLength();
+    nextOffset = r.end();
+  }
+
+  /** The image bytes of the records the target copied from what it kept, not sent. */
+  public long reusedBytes() {
+    return reusedBytes;
   }
 
   private void copyOut(ByteBuffer payload) throws IOException {

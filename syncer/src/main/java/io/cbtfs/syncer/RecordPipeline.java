@@ -130,6 +130,20 @@ final class RecordPipeline implements AutoCloseable {
    */
   long ship(DirtySet blocks, boolean direct, DeltaWriter writer, SyncProgress progress)
       throws IOException {
+    return ship(blocks, direct, writer, progress, null);
+  }
+
+  /**
+   * {@link #ship(DirtySet, boolean, DeltaWriter, SyncProgress)}, sending each record of {@code
+   * reuse} (null: none) as a reference to what the target kept instead of reading it.
+   */
+  long ship(
+      DirtySet blocks,
+      boolean direct,
+      DeltaWriter writer,
+      SyncProgress progress,
+      ReusableRecords reuse)
+      throws IOException {
     int maxRecordBlocks = maxRecordBytes / geometry.blockSize();
     try (DirectReads reads = direct ? DirectReads.open(file, image) : null) {
       ExecutorService pool =
@@ -142,11 +156,13 @@ final class RecordPipeline implements AutoCloseable {
               blocks.byteCount(imageSize),
               blocks.blockCount(),
               2 * threads,
-              reads != null ? reads::newBuffer : ByteBuffer::allocateDirect);
+              reads != null ? reads::newBuffer : ByteBuffer::allocateDirect,
+              reuse == null ? null : reuse.kept());
       Semaphore ahead = new Semaphore(READ_AHEAD_KIB); // KiB advised, not yet shipped
       try {
         if (reads == null) {
-          pool.submit(() -> readAhead(blocks.runs(maxRecordBlocks), ahead));
+          DirtySet toAdvise = reuse == null ? blocks : reuse.notReused(blocks); // no read there
+          pool.submit(() -> readAhead(toAdvise.runs(maxRecordBlocks), ahead));
         }
         DirtySet.RunIterator records = blocks.runs(maxRecordBlocks);
         while (records.next()) {
@@ -158,12 +174,23 @@ final class RecordPipeline implements AutoCloseable {
           if (reads == null) {
             ahead.release(kib(length)); // the sync's thread has taken it: the advice may go further
           }
-          if (toRead == null && hints.isHole(offset, length)) { // sparse: a zero record, no read
-            out.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
-          } else {
-            // read and encode on the pool: several reads in flight keep the disk's queue busy
-            Buffers buf = out.takeBuffers(length);
-            out.add(pool.submit(() -> encode(reads, offset, length, buf)), buf);
+          if (reuse == null) {
+            submit(reads, pool, out, offset, length);
+            continue;
+          }
+          // a record the target kept, and that did not change since, goes as a reference: the
+          // run is cut at its ends
+          long end = offset + length;
+          for (long at = offset; at < end; ) {
+            KeptAttempt.KeptRecord kept = reuse.next(at, end);
+            if (kept != null && kept.byteOffset() == at) {
+              out.addReused(reuse.indexOf(kept), kept.byteLength());
+              at = kept.end();
+            } else {
+              long to = kept == null ? end : kept.byteOffset();
+              submit(reads, pool, out, at, (int) (to - at));
+              at = to;
+            }
           }
         }
         out.finish();
@@ -173,6 +200,18 @@ final class RecordPipeline implements AutoCloseable {
         Threads.uninterruptibly(() -> pool.awaitTermination(1, TimeUnit.DAYS));
       }
       return out.zeroRecords;
+    }
+  }
+
+  /** Queues the record {@code [offset, offset + length)}: a zero record for a hole, else a read. */
+  private void submit(DirectReads reads, ExecutorService pool, Ordered out, long offset, int length)
+      throws IOException {
+    if (toRead == null && hints.isHole(offset, length)) { // sparse: a zero record, no read
+      out.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
+    } else {
+      // read and encode on the pool: several reads in flight keep the disk's queue busy
+      Buffers buf = out.takeBuffers(length);
+      out.add(pool.submit(() -> encode(reads, offset, length, buf)), buf);
     }
   }
 
@@ -271,7 +310,8 @@ final class RecordPipeline implements AutoCloseable {
    * inFlight} records are pending; a borrowing stream holds a bounded few more.
    */
   private final class Ordered {
-    private record InFlight(Future<EncodedRecord> record, Buffers buffers) {}
+    /** A record on its way; with {@code record} null, kept record {@code reused} instead. */
+    private record InFlight(Future<EncodedRecord> record, Buffers buffers, int reused, int bytes) {}
 
     private final DeltaWriter writer;
     private final SyncProgress progress;
@@ -279,6 +319,7 @@ final class RecordPipeline implements AutoCloseable {
     private final long totalBlocks;
     private final int inFlight;
     private final IntFunction<ByteBuffer> newReadBuffer;
+    private final KeptAttempt kept;
     private final Queue<Buffers> buffers = new ConcurrentLinkedQueue<>(); // given back by streams
     private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
     private long doneBytes;
@@ -291,7 +332,9 @@ final class RecordPipeline implements AutoCloseable {
         long totalBytes,
         long totalBlocks,
         int inFlight,
-        IntFunction<ByteBuffer> newReadBuffer) {
+        IntFunction<ByteBuffer> newReadBuffer,
+        KeptAttempt kept) {
+      this.kept = kept;
       this.writer = writer;
       this.progress = progress;
       this.totalBytes = totalBytes;
@@ -318,7 +361,15 @@ final class RecordPipeline implements AutoCloseable {
     }
 
     void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {
-      pending.add(new InFlight(record, buffers));
+      pending.add(new InFlight(record, buffers, -1, 0));
+      while (pending.size() >= inFlight) {
+        writeNext();
+      }
+    }
+
+    /** Queues kept record {@code index} ({@code bytes} of the image), in its place. */
+    void addReused(int index, int bytes) throws IOException {
+      pending.add(new InFlight(null, null, index, bytes));
       while (pending.size() >= inFlight) {
         writeNext();
       }
@@ -332,6 +383,13 @@ final class RecordPipeline implements AutoCloseable {
 
     private void writeNext() throws IOException {
       InFlight next = pending.removeFirst();
+      if (next.record() == null) {
+        writer.reuse(kept, next.reused());
+        doneBytes += next.bytes();
+        doneBlocks += geometry.blockCount(next.bytes());
+        progress.update(doneBytes, totalBytes, doneBlocks, totalBlocks);
+        return;
+      }
       EncodedRecord r;
       try {
         r = Futures.await(next.record(), "syncing");

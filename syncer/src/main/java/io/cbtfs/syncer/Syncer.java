@@ -235,11 +235,21 @@ public final class Syncer {
       io.cbtfs.syncer.crypto.EncryptionKey key = target.recordKey();
       DeltaHeader header =
           key == null ? plan.header() : plan.header().sealedWith(key.fingerprint());
-      try (Delivery delivery = target.begin(header, p.forceFull())) {
+      boolean resuming = !p.forceFull() && key == null && target.keepsAttempts();
+      try (Delivery delivery =
+          resuming ? target.beginResuming(header) : target.begin(header, p.forceFull())) {
+        ReusableRecords reuse = resuming ? resume(image, drain, delivery, plan) : null;
         DeltaWriter writer =
             new DeltaWriter(
                 delivery.stream(), header, key == null ? null : new RecordSeal(key.seal(), header));
-        long zeros = reads.ship(plan.blocks(), plan.header().full(), writer, progress);
+        long zeros = reads.ship(plan.blocks(), plan.header().full(), writer, progress, reuse);
+        if (reuse != null) {
+          log.info(
+              "{}: {} bytes of the image reused from what it kept of attempt {}",
+              target.describe(),
+              writer.reusedBytes(),
+              reuse.kept().generation());
+        }
         shipped = new Shipped(writer.recordCount(), zeros, writer.finish());
         delivery.commit(); // the target's commit point
         committed = true;
@@ -278,6 +288,28 @@ public final class Syncer {
         report.blocks(),
         report.wireBytes());
     return report;
+  }
+
+  /**
+   * After the target took the start of a resumable delivery: records the attempt (if this sync
+   * fails, the target may keep a part of it), and works out which records the target kept of the
+   * earlier attempt this one may reuse; their blocks need no protection from writes, they are not
+   * read.
+   */
+  private static ReusableRecords resume(
+      TrackedImage image, Drain drain, Delivery delivery, SyncPlan plan) {
+    try {
+      image.attempted(drain);
+    } catch (IOException e) { // the attempt is recorded in memory; the next save keeps it
+      log.warn("could not save the tracking state: {}", e.getMessage());
+    }
+    ReusableRecords reuse =
+        ReusableRecords.of(
+            delivery.kept(), drain.attempt(), plan.blocks(), plan.header().imageSize());
+    if (reuse != null && drain.toRead() != null) {
+      drain.toRead().retainOnly(reuse.notReused(plan.blocks()));
+    }
+    return reuse;
   }
 
   /** What went to the target: records, zero records among them, bytes on its wire. */

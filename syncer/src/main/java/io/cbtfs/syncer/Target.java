@@ -26,6 +26,23 @@ public interface Target extends AutoCloseable {
   Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException;
 
   /**
+   * Whether a failed delivery to this target may leave a verified part of it for the next one to
+   * reuse ({@link #beginResuming}); a remote receiver's, in clear.
+   */
+  default boolean keepsAttempts() {
+    return false;
+  }
+
+  /**
+   * {@link #begin} of a delta that may reuse what the target kept of an earlier failed attempt of
+   * the same lineage and base ({@link Delivery#kept}); the target keeps what it verifies of this
+   * one if it fails too. Never overwrites another image.
+   */
+  default Delivery beginResuming(DeltaHeader header) throws IOException {
+    return begin(header, false);
+  }
+
+  /**
    * The unit the target stores, in bytes: a sync sends every block of each unit it touches, so that
    * a unit's chunk depends only on its bytes (0: any block on its own).
    */

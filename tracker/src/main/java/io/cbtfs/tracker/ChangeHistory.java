@@ -46,6 +46,21 @@ public final class ChangeHistory {
   private final Map<String, Cursor> cursors = new LinkedHashMap<>();
 
   /**
+   * Per target, the generation of its newest sync that failed after the target took its delta's
+   * start: kept apart (its set is not merged upward, nor pruned) so that the next sync to that
+   * target can tell the blocks unchanged since that attempt ({@link #changedSince}), which the
+   * target may have kept. Dropped when a sync to the target commits, or when it is forgotten.
+   */
+  private final Map<String, Cursor> attempts = new LinkedHashMap<>();
+
+  /**
+   * How an attempt is saved: as a cursor whose name is this prefix and its target's (no target's
+   * canonical URI starts so), so the state file keeps its format and an older cbtfs reads it as one
+   * more cursor, which holds the same history.
+   */
+  public static final String ATTEMPT_PREFIX = "resume-attempt ";
+
+  /**
    * The numbers this history issued after the horizon, as ranges (first to last, inclusive): one
    * range per mount, since each load skips ahead ({@link #skipAhead}). A target at a number in
    * between was served by a history that is not this one (a state directory put back from a copy, a
@@ -71,6 +86,11 @@ public final class ChangeHistory {
       NavigableMap<Long, DirtySet> changedIn,
       List<Cursor> cursors,
       NavigableMap<Long, Long> issuedRanges) {
+    /** The cursors of targets, without the saved attempts ({@link #ATTEMPT_PREFIX}). */
+    public List<Cursor> targetCursors() {
+      return cursors.stream().filter(c -> !isAttempt(c)).toList();
+    }
+
     public Saved {
       changedIn = new TreeMap<>(changedIn);
       cursors = List.copyOf(cursors);
@@ -129,7 +149,14 @@ public final class ChangeHistory {
     this.horizon = saved.horizon();
     this.verifyBelow = saved.verifyBelow();
     saved.changedIn().forEach((g, set) -> changedIn.put(g, set.toBitmap()));
-    saved.cursors().forEach(c -> cursors.put(c.target(), c));
+    for (Cursor c : saved.cursors()) {
+      if (isAttempt(c)) {
+        String target = c.target().substring(ATTEMPT_PREFIX.length());
+        attempts.put(target, new Cursor(target, c.generation(), c.syncedAt()));
+      } else {
+        cursors.put(c.target(), c);
+      }
+    }
     issuedRanges.putAll(saved.issuedRanges());
   }
 
@@ -137,8 +164,51 @@ public final class ChangeHistory {
   public Saved save() {
     TreeMap<Long, DirtySet> sets = new TreeMap<>();
     changedIn.forEach((g, set) -> sets.put(g, DirtySet.of(geometry, set.clone())));
-    return new Saved(
-        issued, horizon, verifyBelow, sets, new ArrayList<>(cursors.values()), issuedRanges);
+    List<Cursor> saved = new ArrayList<>(cursors.values());
+    for (Cursor a : attempts.values()) {
+      saved.add(new Cursor(ATTEMPT_PREFIX + a.target(), a.generation(), a.syncedAt()));
+    }
+    return new Saved(issued, horizon, verifyBelow, sets, saved, issuedRanges);
+  }
+
+  private static boolean isAttempt(Cursor c) {
+    return c.target().startsWith(ATTEMPT_PREFIX);
+  }
+
+  /**
+   * Records that a sync to {@code target} issued {@code generation} and failed after the target
+   * took its start: the target may keep what it verified of it. Replaces the target's earlier
+   * attempt. Nothing for a name too long to save with the prefix.
+   */
+  public void attempted(String target, long generation, Instant now) {
+    if (generation < 1 || generation > issued) {
+      throw new IllegalArgumentException("generation " + generation + " was never issued");
+    }
+    if ((ATTEMPT_PREFIX + target).getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+        > TrackerState.MAX_TARGET_BYTES) {
+      return;
+    }
+    attempts.put(target, new Cursor(target, generation, now));
+    compact();
+  }
+
+  /** The generation of {@code target}'s failed attempt, if one is kept (-1: none). */
+  public long attempt(String target) {
+    Cursor a = attempts.get(target);
+    return a == null ? -1 : a.generation();
+  }
+
+  /**
+   * Every block that may have changed after generation {@code generation} was drained (the sets of
+   * the later generations; the live set is the caller's), or null when the history cannot say: the
+   * generation is behind the horizon or was never issued, or a change no dirty bit records happened
+   * since.
+   */
+  public RoaringBitmap changedSince(long generation) {
+    if (needsVerify(generation)) {
+      return null;
+    }
+    return since(generation);
   }
 
   public long issued() {
@@ -290,6 +360,7 @@ public final class ChangeHistory {
       throw new IllegalArgumentException("generation " + generation + " was never issued");
     }
     cursors.put(target, new Cursor(target, generation, now));
+    attempts.remove(target); // the target holds a whole generation now: nothing kept to resume
     prune(now, maxAge);
   }
 
@@ -300,6 +371,7 @@ public final class ChangeHistory {
    */
   public boolean forget(String target, Instant now, Duration maxAge) {
     boolean had = cursors.remove(target) != null;
+    attempts.remove(target);
     prune(now, maxAge);
     return had;
   }
@@ -322,6 +394,11 @@ public final class ChangeHistory {
         oldest = Math.min(oldest, c.generation());
       }
     }
+    for (Cursor a : attempts.values()) { // an attempt holds its own set, within the same age
+      if (holdsHistory(a, now, maxAge)) {
+        oldest = Math.min(oldest, a.generation());
+      }
+    }
     horizon = Math.max(horizon, oldest);
     changedIn.headMap(horizon, true).clear();
     Map.Entry<Long, Long> straddling = issuedRanges.floorEntry(horizon);
@@ -340,6 +417,7 @@ public final class ChangeHistory {
   private void compact() {
     TreeSet<Long> held = new TreeSet<>();
     cursors.values().forEach(c -> held.add(c.generation()));
+    attempts.values().forEach(a -> held.add(a.generation()));
     Long k = changedIn.isEmpty() ? null : changedIn.firstKey();
     while (k != null) {
       Long next = changedIn.higherKey(k);

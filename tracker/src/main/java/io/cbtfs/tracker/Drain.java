@@ -38,7 +38,18 @@ public final class Drain implements AutoCloseable {
   private final DirtySet blocks;
   private final ToReadSet toRead;
   private final boolean backup;
+  private final Attempt attempt;
   private State state = State.OPEN;
+
+  /**
+   * The target's earlier sync that failed after the target took its start ({@link
+   * TrackedImage#attempted}).
+   *
+   * @param generation the generation that attempt issued
+   * @param changedSince every block that may have changed after that attempt's drain, up to this
+   *     drain: the others hold what that attempt read
+   */
+  public record Attempt(long generation, DirtySet changedSince) {}
 
   /** Its target's cursor was forgotten while it ran (guarded by the image). */
   private boolean forgotten;
@@ -52,7 +63,9 @@ public final class Drain implements AutoCloseable {
       long horizon,
       DirtySet blocks,
       ToReadSet toRead,
-      boolean backup) {
+      boolean backup,
+      Attempt attempt) {
+    this.attempt = attempt;
     this.image = image;
     this.target = target;
     this.generation = generation;
@@ -86,6 +99,14 @@ public final class Drain implements AutoCloseable {
    */
   public ToReadSet toRead() {
     return toRead;
+  }
+
+  /**
+   * The target's earlier failed attempt, whose verified part it may have kept, and what changed
+   * since; null when there is none or the history cannot say what changed since.
+   */
+  public Attempt attempt() {
+    return attempt;
   }
 
   /** The target's name (its cursor). */

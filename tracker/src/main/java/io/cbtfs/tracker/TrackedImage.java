@@ -382,7 +382,8 @@ public final class TrackedImage {
             copyBeforeWrite == null
                 ? null
                 : protect(backup ? null : basis, blocks, copyBeforeWrite),
-            backup);
+            backup,
+            attemptBefore(target));
     if (gate != null) {
       barrier = drain.toRead();
       gate.open(barrier); // before the save: the writes wait for no I/O
@@ -413,6 +414,33 @@ public final class TrackedImage {
     if (barrier == drain.toRead()) {
       barrier = null; // no sync: writes need no copy
     }
+  }
+
+  /**
+   * The target's earlier failed attempt and the blocks changed since its drain, as of this drain
+   * (whose blocks are sealed already: the live set is empty); null when there is none or the
+   * history cannot say.
+   */
+  private Drain.Attempt attemptBefore(String target) {
+    long attempt = history.attempt(target);
+    RoaringBitmap changed = attempt < 0 ? null : history.changedSince(attempt);
+    return changed == null
+        ? null
+        : new Drain.Attempt(attempt, new DirtySet(tracker.geometry(), changed));
+  }
+
+  /**
+   * Records that the target of {@code drain}, still open, took its delta's start: if the sync fails
+   * from here on, the target may keep a verified part of it, and the next sync to it needs to know
+   * which blocks did not change since this drain ({@link Drain#attempt}). Saves the state, so that
+   * a sender killed meanwhile still knows it.
+   */
+  public synchronized void attempted(Drain drain) throws IOException {
+    if (!drain.isOpen() || drain.forgotten()) {
+      return;
+    }
+    history.attempted(drain.target(), drain.generation(), cursorPolicy.clock().instant());
+    save();
   }
 
   /**

@@ -72,15 +72,18 @@ public record TrackerState(
 
   /** The newest generation a target acknowledged, or the horizon when none is recorded. */
   public long committedGeneration() {
-    return history.cursors().stream().mapToLong(Cursor::generation).max().orElse(history.horizon());
+    return history.targetCursors().stream()
+        .mapToLong(Cursor::generation)
+        .max()
+        .orElse(history.horizon());
   }
 
   /** Whether some target's next sync must compare every block. */
   public boolean verifyNextSync() {
     long below = history.verifyBelow();
     return below > history.horizon()
-        && (history.cursors().isEmpty()
-            || history.cursors().stream().anyMatch(c -> c.generation() < below));
+        && (history.targetCursors().isEmpty()
+            || history.targetCursors().stream().anyMatch(c -> c.generation() < below));
   }
 
   /** The whole file, in the current format. */

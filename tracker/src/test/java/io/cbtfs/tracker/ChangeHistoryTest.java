@@ -182,4 +182,90 @@ class ChangeHistoryTest {
     }
     assertThat(back.cursors()).isEqualTo(h.cursors());
   }
+
+  /**
+   * A failed attempt's set is kept apart: the next sync to its target can tell the blocks changed
+   * since that attempt's drain (sent again) from those it did not change (reusable), whatever other
+   * targets commit meanwhile; a commit to the target drops it.
+   */
+  @Test
+  void aFailedAttemptKeepsItsSetApartUntilItsTargetCommits() {
+    ChangeHistory h = empty();
+    Instant now = Instant.EPOCH;
+    long a = h.seal(RoaringBitmap.bitmapOf(1, 2, 3));
+    h.attempted("cbtfs://r:1/vm", a, now);
+    long b = h.seal(RoaringBitmap.bitmapOf(2, 9)); // block 2 written again after the attempt
+    h.commit("file:/other", b, now, AGE); // another target: the horizon would pass the attempt
+    long c = h.seal(RoaringBitmap.bitmapOf(7));
+    assertThat(h.attempt("cbtfs://r:1/vm")).isEqualTo(a);
+    assertThat(h.changedSince(a)).isEqualTo(RoaringBitmap.bitmapOf(2, 7, 9));
+    assertThat(h.cursors()).extracting(Cursor::target).containsExactly("file:/other");
+    ChangeHistory back =
+        new ChangeHistory(
+            G, TrackerState.decode(state(h).encode(), "test").history()); // saved and read back
+    assertThat(back.attempt("cbtfs://r:1/vm")).isEqualTo(a);
+    assertThat(back.changedSince(a)).isEqualTo(RoaringBitmap.bitmapOf(2, 7, 9));
+    assertThat(back.cursors()).extracting(Cursor::target).containsExactly("file:/other");
+    h.commit("cbtfs://r:1/vm", c, now, AGE);
+    assertThat(h.attempt("cbtfs://r:1/vm")).isEqualTo(-1);
+  }
+
+  /** What changed since an attempt is never narrower than the blocks stamped after it. */
+  @ParameterizedTest
+  @ValueSource(longs = {1, 2, 3, 4})
+  void whatChangedSinceAnAttemptCoversEveryLaterChange(long seed) {
+    Random rnd = new Random(seed);
+    ChangeHistory h = empty();
+    long[] stamp = new long[BLOCKS];
+    List<String> names = List.of("file:/a", "cbtfs://f:1/g", "cbtfs://f:1/h");
+    Instant now = Instant.EPOCH;
+    for (int op = 0; op < 2000; op++) {
+      RoaringBitmap live = new RoaringBitmap();
+      int first = rnd.nextInt(BLOCKS);
+      live.add((long) first, (long) Math.min(BLOCKS, first + 1 + rnd.nextInt(50)));
+      long n = h.seal(live.clone());
+      live.forEach((int b) -> stamp[b] = n);
+      String target = names.get(rnd.nextInt(names.size()));
+      int r = rnd.nextInt(3);
+      if (r == 0) {
+        h.commit(target, n, now, AGE);
+      } else if (r == 1) {
+        h.attempted(target, n, now);
+      }
+      for (String t : names) {
+        long a = h.attempt(t);
+        RoaringBitmap changed = a < 0 ? null : h.changedSince(a);
+        if (a >= 0) {
+          assertThat(changed).as("an attempt the history still answers for").isNotNull();
+          for (int b = 0; b < BLOCKS; b++) {
+            if (stamp[b] > a) {
+              assertThat(changed.contains(b)).as("block %d changed after %d", b, a).isTrue();
+            }
+          }
+          assertThat(changed.getCardinality())
+              .as("kept apart, not merged upward")
+              .isEqualTo(countAfter(stamp, a));
+        }
+      }
+    }
+  }
+
+  private static long countAfter(long[] stamp, long generation) {
+    long count = 0;
+    for (long s : stamp) {
+      count += s > generation ? 1 : 0;
+    }
+    return count;
+  }
+
+  private static TrackerState state(ChangeHistory h) {
+    return new TrackerState(
+        java.util.UUID.randomUUID(),
+        G,
+        1 << 20,
+        false,
+        Fingerprint.UNKNOWN,
+        DirtySet.empty(G),
+        h.save());
+  }
 }

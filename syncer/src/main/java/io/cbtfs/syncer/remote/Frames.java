@@ -27,6 +27,9 @@ final class Frames {
   static final int ACK = 8;
   static final int HASHES = 9;
 
+  /** Inside a resumed delta: copy kept record number (4 bytes) here instead of its bytes. */
+  static final int REUSE = 10;
+
   private Frames() {}
 
   /** A peer's text as one short printable line: it may end up in a log or a terminal. */
@@ -72,7 +75,7 @@ final class Frames {
     if (type < 0) {
       throw new EOFException("connection closed");
     }
-    if (type < CHALLENGE || type > HASHES) {
+    if (type < CHALLENGE || type > REUSE) {
       throw new CbtfsException("protocol error: unknown frame type " + type);
     }
     int len = in.readInt();

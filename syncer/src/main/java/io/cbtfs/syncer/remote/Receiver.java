@@ -4,6 +4,7 @@ import io.cbtfs.syncer.BlockHashes;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.KeptAttempt;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.Threads;
 import io.cbtfs.syncer.local.ArchiveTarget;
@@ -25,6 +26,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -45,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * proof of the token, then a state query or one delta, which lands in the local target as a local
  * sync's does (its {@code begin}: staged and verified as it streams); only a delta that verified
  * completely is applied and acknowledged. Anything else ends the connection with an ERR frame and
- * changes nothing.
+ * changes nothing. What the receiver verified of a resumable delta whose sender went away is kept
+ * for the next one to reuse ({@link KeptTransfer}).
  */
 public final class Receiver implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Receiver.class);
@@ -120,6 +123,16 @@ public final class Receiver implements AutoCloseable {
         options.root(),
         options.tls() != null ? "TLS 1.3" : "INSECURE plain TCP");
     return r;
+  }
+
+  /**
+   * Waits until no connection is being served (each has finished with its target: a failed
+   * transfer's kept attempt is in place).
+   */
+  void awaitIdle() throws InterruptedException {
+    int all = options.maxConnections();
+    slots.acquire(all);
+    slots.release(all);
   }
 
   public InetSocketAddress address() {
@@ -310,22 +323,92 @@ public final class Receiver implements AutoCloseable {
     DeltaHeader header =
         DeltaReader.readHeader(
             new ByteArrayInputStream(b, 0, DeltaHeader.BYTES), "BEGIN from " + peer);
-    try (Delivery delivery = target.begin(header, b[DeltaHeader.BYTES] == 1)) {
-      Frames.write(out, Frames.OK, new byte[0]);
-      while (true) {
-        Frames.Frame f = Frames.read(in);
-        if (f.type() == Frames.DATA) {
-          delivery.stream().write(f.payload());
-        } else if (f.type() == Frames.END) {
-          long generation = delivery.commit();
-          Frames.write(out, Frames.ACK, ByteBuffer.allocate(8).putLong(generation).array());
-          log.info("{}: {} now at generation {}", peer, target.describe(), generation);
-          return;
+    int flags = b[DeltaHeader.BYTES];
+    boolean allowNewLineage = (flags & RemoteMessages.BEGIN_ALLOW_NEW_LINEAGE) != 0;
+    boolean resumable = (flags & RemoteMessages.BEGIN_RESUMABLE) != 0 && !header.sealed();
+    try (KeptTransfer kept = new KeptTransfer(target.localPath().orElseThrow(), peer);
+        Delivery delivery = target.begin(header, allowNewLineage)) {
+      long keptGeneration = resumable ? kept.open(header) : -1;
+      if (resumable) {
+        kept.startKeeping();
+      }
+      boolean senderGone = false; // the sender hung up or fell silent: worth keeping
+      try {
+        if (keptGeneration < 0) {
+          Frames.write(out, Frames.OK, new byte[0]);
         } else {
-          throw new CbtfsException("protocol error: frame " + f.type() + " inside a delta");
+          sendKept(out, keptGeneration, kept.records());
+        }
+        int nextReuse = 0;
+        while (true) {
+          Frames.Frame f;
+          try {
+            f = Frames.read(in);
+          } catch (IOException e) {
+            senderGone = true;
+            throw e;
+          }
+          if (f.type() == Frames.DATA) {
+            kept.keep(f.payload());
+            delivery.stream().write(f.payload());
+          } else if (f.type() == Frames.REUSE) {
+            int index = reuseIndex(f.payload(), nextReuse);
+            byte[] record = kept.read(index);
+            kept.keep(record);
+            delivery.stream().write(record);
+            nextReuse = index + 1;
+          } else if (f.type() == Frames.END) {
+            long generation = delivery.commit();
+            kept.discard();
+            Frames.write(out, Frames.ACK, ByteBuffer.allocate(8).putLong(generation).array());
+            log.info("{}: {} now at generation {}", peer, target.describe(), generation);
+            return;
+          } else {
+            throw new CbtfsException("protocol error: frame " + f.type() + " inside a delta");
+          }
+        }
+      } finally {
+        // kept for a resume only when the sender went away; not when the delta or the target
+        // failed here (a corrupt delta, a full disk: what arrived is worth nothing, or takes room)
+        if (senderGone && resumable) {
+          kept.senderGone();
+        } else {
+          kept.discard();
         }
       }
     }
+  }
+
+  /**
+   * Answers a resumable BEGIN with what is kept: OK with the kept attempt's generation (8) and its
+   * record count (4), then DATA frames of the records' 21-byte headers.
+   */
+  private static void sendKept(
+      DataOutputStream out, long generation, List<KeptAttempt.KeptRecord> records)
+      throws IOException {
+    Frames.write(
+        out, Frames.OK, ByteBuffer.allocate(12).putLong(generation).putInt(records.size()).array());
+    int perFrame = (Frames.MAX_PAYLOAD - 1024) / RemoteMessages.KEPT_HEADER_BYTES;
+    for (int from = 0; from < records.size(); from += perFrame) {
+      int n = Math.min(perFrame, records.size() - from);
+      ByteBuffer frame = ByteBuffer.allocate(n * RemoteMessages.KEPT_HEADER_BYTES);
+      for (int i = from; i < from + n; i++) {
+        frame.put(records.get(i).header());
+      }
+      Frames.write(out, Frames.DATA, frame.array());
+    }
+  }
+
+  /** A REUSE frame's record number: one the kept attempt has, after the previous one reused. */
+  private static int reuseIndex(byte[] payload, int next) {
+    if (payload.length != 4) {
+      throw new CbtfsException("protocol error: REUSE of " + payload.length + " bytes");
+    }
+    int index = ByteBuffer.wrap(payload).getInt();
+    if (index < next) {
+      throw new CbtfsException("protocol error: kept record " + index + " reused out of order");
+    }
+    return index;
   }
 
   /**

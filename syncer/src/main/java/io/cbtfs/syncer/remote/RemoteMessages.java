@@ -19,6 +19,19 @@ final class RemoteMessages {
 
   static final int FLAG_ARCHIVE = 1;
 
+  /** BEGIN's last byte: a full delta from another image may overwrite the target. */
+  static final int BEGIN_ALLOW_NEW_LINEAGE = 1;
+
+  /**
+   * BEGIN's last byte: the sender can resume. The receiver answers with what it kept of an earlier
+   * attempt of the same lineage and base, and keeps what it verifies of this one if it fails. A
+   * receiver without resume reads the byte as "no new lineage" and answers an empty OK.
+   */
+  static final int BEGIN_RESUMABLE = 2;
+
+  /** A kept record as the answer to a resumable BEGIN lists it: its header in the delta. */
+  static final int KEPT_HEADER_BYTES = 21;
+
   /** Largest HELLO: flags, length, a 64-character name in UTF-8 (4 bytes a char), proof. */
   static final int MAX_HELLO = 1 + 2 + 64 * 4 + 32;
 

@@ -4,6 +4,7 @@ import io.cbtfs.syncer.BlockHashes;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
+import io.cbtfs.syncer.KeptAttempt;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.crypto.EncryptionKey;
@@ -26,8 +27,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLSocket;
@@ -304,21 +307,51 @@ public final class RemoteTarget implements Target {
     }
   }
 
+  /** A receiver keeps what it verified of a failed delta in clear (never a sealed one). */
+  @Override
+  public boolean keepsAttempts() {
+    return key == null;
+  }
+
   @Override
   public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
+    return begin(header, allowNewLineage, false);
+  }
+
+  @Override
+  public Delivery beginResuming(DeltaHeader header) throws IOException {
+    return begin(header, false, !header.sealed());
+  }
+
+  private Delivery begin(DeltaHeader header, boolean allowNewLineage, boolean resumable)
+      throws IOException {
     Connection c = connection();
+    KeptAttempt kept;
     try {
       c.state.check(header, describe(), allowNewLineage); // refuse early, as a local target does
       byte[] h = header.encode();
       byte[] begin = Arrays.copyOf(h, h.length + 1);
-      begin[h.length] = (byte) (allowNewLineage ? 1 : 0);
+      begin[h.length] =
+          (byte)
+              ((allowNewLineage ? RemoteMessages.BEGIN_ALLOW_NEW_LINEAGE : 0)
+                  | (resumable ? RemoteMessages.BEGIN_RESUMABLE : 0));
       Frames.write(c.out, Frames.BEGIN, begin);
-      Frames.expect(c.in, Frames.OK, describe());
+      if (resumable) { // the receiver verifies what it kept before it answers: as long as a commit
+        c.socket.setSoTimeout(COMMIT_TIMEOUT_MILLIS);
+      }
+      byte[] ok = Frames.expect(c.in, Frames.OK, describe()).payload();
+      kept = resumable && ok.length > 0 ? readKept(c, ok) : null;
+      c.socket.setSoTimeout(READ_TIMEOUT_MILLIS);
     } catch (IOException | RuntimeException e) {
       c.close();
       throw e;
     }
     return new Delivery() {
+      @Override
+      public KeptAttempt kept() {
+        return kept;
+      }
+
       private final OutputStream frames =
           new OutputStream() {
             @Override
@@ -374,6 +407,61 @@ public final class RemoteTarget implements Target {
       @Override
       public void close() throws IOException {
         c.close(); // without END the receiver discards what it staged
+      }
+    };
+  }
+
+  /**
+   * The receiver's answer to a resumable BEGIN when it kept an attempt: its generation and record
+   * count ({@code ok}), then DATA frames of the records' 21-byte headers, ascending and apart.
+   */
+  private KeptAttempt readKept(Connection c, byte[] ok) throws IOException {
+    if (ok.length != 12) {
+      throw new CbtfsException("protocol error: BEGIN answer of " + ok.length + " bytes");
+    }
+    ByteBuffer b = ByteBuffer.wrap(ok);
+    long generation = b.getLong();
+    int count = b.getInt();
+    if (count < 0) {
+      throw new CbtfsException("protocol error: " + count + " kept records");
+    }
+    List<KeptAttempt.KeptRecord> records = new ArrayList<>();
+    long end = 0;
+    while (records.size() < count) {
+      byte[] p = Frames.expect(c.in, Frames.DATA, describe()).payload();
+      if (p.length == 0 || p.length % RemoteMessages.KEPT_HEADER_BYTES != 0) {
+        throw new CbtfsException("protocol error: kept records of " + p.length + " bytes");
+      }
+      for (int at = 0; at < p.length; at += RemoteMessages.KEPT_HEADER_BYTES) {
+        KeptAttempt.KeptRecord r =
+            KeptAttempt.KeptRecord.of(
+                Arrays.copyOfRange(p, at, at + RemoteMessages.KEPT_HEADER_BYTES));
+        if (r.byteOffset() < end || r.byteLength() <= 0 || records.size() == count) {
+          throw new CbtfsException("protocol error: kept records out of order");
+        }
+        end = r.end();
+        records.add(r);
+      }
+    }
+    List<KeptAttempt.KeptRecord> kept = List.copyOf(records);
+    return new KeptAttempt() {
+      @Override
+      public long generation() {
+        return generation;
+      }
+
+      @Override
+      public List<KeptAttempt.KeptRecord> records() {
+        return kept;
+      }
+
+      @Override
+      public void reuse(int index) throws IOException {
+        try {
+          Frames.write(c.out, Frames.REUSE, ByteBuffer.allocate(4).putInt(index).array());
+        } catch (IOException e) {
+          throw c.peerError(e);
+        }
       }
     };
   }
