@@ -26,9 +26,10 @@ import org.slf4j.LoggerFactory;
  *   <li>Read, encode and write the records in order ({@link RecordPipeline}) to the target's {@link
  *       Delivery}.
  *   <li>{@link Delivery#commit}: the target verifies, makes durable, applies, acknowledges. Only
- *       then {@link TrackedImage#commit}: the blocks are clean and the generation saved. Any
- *       failure before the target's commit merges the drained blocks back (the drain's
- *       try-with-resources); any failure after it is a warning in the report.
+ *       then {@link TrackedImage#commit}: the target's cursor moves to the drain's generation. Any
+ *       failure before the target's commit leaves the cursor where it was (the drain's
+ *       try-with-resources; the drained blocks stay in the history, so the next sync to that target
+ *       sends them again); any failure after it is a warning in the report.
  * </ol>
  *
  * <p>Thread safety: one sync per image at a time (the tracker refuses a second drain).
