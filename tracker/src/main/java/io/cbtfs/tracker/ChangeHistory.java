@@ -365,13 +365,13 @@ public final class ChangeHistory {
   }
 
   /**
-   * Drops the cursor of {@code target}.
+   * Drops the cursor of {@code target}, and its failed attempt if it has one.
    *
-   * @return whether there was one
+   * @return whether there was either
    */
   public boolean forget(String target, Instant now, Duration maxAge) {
     boolean had = cursors.remove(target) != null;
-    attempts.remove(target);
+    had |= attempts.remove(target) != null; // a target whose first sync was cut has only this
     prune(now, maxAge);
     return had;
   }

@@ -210,6 +210,17 @@ class ChangeHistoryTest {
     assertThat(h.attempt("cbtfs://r:1/vm")).isEqualTo(-1);
   }
 
+  /** Forgetting a target whose only trace is a failed attempt says it had one, and drops it. */
+  @Test
+  void forgettingATargetKnownOnlyByItsAttemptDropsItAndSaysSo() {
+    ChangeHistory h = empty();
+    long a = h.seal(RoaringBitmap.bitmapOf(1));
+    h.attempted("cbtfs://r:1/vm", a, Instant.EPOCH);
+    assertThat(h.forget("cbtfs://r:1/vm", Instant.EPOCH, AGE)).isTrue();
+    assertThat(h.attempt("cbtfs://r:1/vm")).isEqualTo(-1);
+    assertThat(h.forget("cbtfs://r:1/vm", Instant.EPOCH, AGE)).isFalse();
+  }
+
   /** What changed since an attempt is never narrower than the blocks stamped after it. */
   @ParameterizedTest
   @ValueSource(longs = {1, 2, 3, 4})
