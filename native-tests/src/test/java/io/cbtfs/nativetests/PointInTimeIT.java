@@ -145,7 +145,8 @@ class PointInTimeIT {
     writer.stop();
     assertThat(writer.failure.get()).isNull();
     assertThat(during).as("writes acknowledged while syncs ran").isPositive();
-    assertThat(Cbtfs.run("sync", image.toString(), target).exitCode()).isZero();
+    Tools.Result last = Cbtfs.run("sync", image.toString(), target);
+    assertThat(last.exitCode()).as(last.output()).isZero();
     assertThat(Files.mismatch(mount.backingFile("disk.img"), replica)).isEqualTo(-1L);
   }
 
