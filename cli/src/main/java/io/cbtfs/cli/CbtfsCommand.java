@@ -56,6 +56,7 @@ public final class CbtfsCommand implements Runnable {
     SUBCOMMANDS.put("backup", BackupCommand::new);
     SUBCOMMANDS.put("verify", VerifyCommand::new);
     SUBCOMMANDS.put("restore", RestoreCommand::new);
+    SUBCOMMANDS.put("adopt", AdoptCommand::new);
     SUBCOMMANDS.put("ls", LsCommand::new);
     SUBCOMMANDS.put("gc", GcCommand::new);
     SUBCOMMANDS.put("key", KeyCommand::new);

@@ -13,6 +13,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,11 +88,11 @@ final class GenerationFiles implements ServedFiles, AutoCloseable {
    */
   void overlayIn(Path dir) throws IOException {
     Map<ServedFile, OverlayFile> made = new IdentityHashMap<>();
-    Map<Source, String> lineages = new IdentityHashMap<>();
+    Map<Source, UUID> lineages = new IdentityHashMap<>();
     for (Generation g : generations) {
-      String lineage = lineages.get(g.source);
+      UUID lineage = lineages.get(g.source);
       if (lineage == null) {
-        lineage = String.valueOf(g.source.store().state().lineage());
+        lineage = g.source.store().state().lineage();
         lineages.put(g.source, lineage);
       }
       String name = g.source.name() + "@" + g.generation.generation();
@@ -101,7 +102,7 @@ final class GenerationFiles implements ServedFiles, AutoCloseable {
               dir,
               name,
               OVERLAY_BLOCK_BYTES,
-              "image lineage " + lineage + " generation " + g.generation.generation());
+              new OverlayBase(lineage, g.generation.generation()).toString());
       overlays.add(o);
       made.put(g, o);
     }

@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -266,6 +267,41 @@ public final class TrackerStore implements AutoCloseable {
     if (image.log() != null) {
       image.log().close();
     }
+  }
+
+  /**
+   * Starts the tracking of an image that holds {@code target}'s generation {@code generation} of
+   * image lineage {@code lineage} with the blocks of {@code changed} written over it (a hydrated
+   * overlay moved into the folder): the saved state carries that lineage, a cursor of the target at
+   * that generation and {@code changed} as dirty, so the first sync back to the target is
+   * incremental. The image must not be loaded; its state is saved clean with {@code current}.
+   *
+   * @throws CbtfsException if the image is tracked here already
+   */
+  public synchronized void adopt(
+      String imageName,
+      UUID lineage,
+      long generation,
+      String target,
+      DirtySet changed,
+      Fingerprint current)
+      throws IOException {
+    ensureOpen();
+    if (images.containsKey(imageName) || files.read(imageName).isPresent()) {
+      throw new CbtfsException(
+          "'" + imageName + "' is tracked in " + files.dir() + " already: choose another name");
+    }
+    ChangeHistory.Saved history =
+        new ChangeHistory.Saved(
+            generation,
+            generation,
+            0,
+            new TreeMap<>(),
+            List.of(new Cursor(target, generation, options.cursors().clock().instant())));
+    files.write(
+        imageName,
+        new TrackerState(
+            lineage, changed.geometry(), current.size(), true, current, changed, history));
   }
 
   /** Forgets an image that was deleted. */

@@ -57,6 +57,33 @@ class TrackerStoreTest {
   }
 
   /**
+   * An adopted image (a hydrated overlay of generation 12 with blocks 3 and 9 written) loads with
+   * the backup's lineage, a cursor of the backup at 12 that lacks exactly those blocks, and nothing
+   * that would make its first sync compare; adopting a name tracked already is refused.
+   */
+  @Test
+  void anAdoptedImageLacksOnlyWhatWasWrittenOverItsGeneration() throws IOException {
+    long size = 1 << 20;
+    UUID lineage = UUID.randomUUID();
+    DirtySet written = DirtySet.of(G, RoaringBitmap.bitmapOf(3, 9));
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      store.adopt("a.img", lineage, 12, "archive:/backup", written, fp(size));
+      assertThatThrownBy(() -> store.adopt("a.img", lineage, 12, "archive:/b", written, fp(size)))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("tracked in");
+    }
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage img = store.image("a.img", fp(size));
+      assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CLEAN);
+      assertThat(img.lineage()).isEqualTo(lineage);
+      assertThat(img.verifyNextSync()).isFalse();
+      assertThat(img.lacks("archive:/backup").orElseThrow().toBitmap())
+          .isEqualTo(RoaringBitmap.bitmapOf(3, 9));
+      assertThat(img.targets()).extracting(t -> t.cursor().generation()).containsExactly(12L);
+    }
+  }
+
+  /**
    * A state directory of a version-2 mount: its one dirty set is what every target at a generation
    * from the committed to the issued one lacks (version 2 merged a failed sync's blocks back).
    * Loaded, it is saved as version 3 at once (before the image is served); a target at the

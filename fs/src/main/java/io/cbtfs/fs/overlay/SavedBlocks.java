@@ -70,33 +70,18 @@ public final class SavedBlocks implements AutoCloseable {
     }
     FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
     try {
-      ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
-      readFully(ch, header, 0);
-      header.flip();
-      byte[] magic = new byte[MAGIC.length];
-      header.get(magic);
-      int savedBlockSize = header.getInt();
-      int savedBaseLength = header.getInt();
-      long savedImageSize = header.getLong();
-      if (!java.util.Arrays.equals(magic, MAGIC)
-          || savedBaseLength < 0
-          || savedBaseLength > MAX_BASE_BYTES
-          || ch.size() != fileBytes) {
-        throw new CbtfsException(file + " is not an overlay's block map (or is cut short)");
-      }
-      byte[] savedBase = new byte[savedBaseLength];
-      header.get(savedBase);
-      if (savedBlockSize != blockSize
-          || savedImageSize != imageSize
-          || !java.util.Arrays.equals(savedBase, baseBytes)) {
+      Header saved = readHeader(file, ch);
+      if (saved.blockSize() != blockSize
+          || saved.imageSize() != imageSize
+          || !saved.base().equals(base)) {
         throw new CbtfsException(
             file
                 + " is the overlay of "
-                + new String(savedBase, StandardCharsets.UTF_8)
+                + saved.base()
                 + " ("
-                + savedImageSize
+                + saved.imageSize()
                 + " bytes, blocks of "
-                + savedBlockSize
+                + saved.blockSize()
                 + "), not of "
                 + base
                 + " ("
@@ -117,6 +102,46 @@ public final class SavedBlocks implements AutoCloseable {
       ch.close();
       throw e;
     }
+  }
+
+  /**
+   * What a saved map says it maps.
+   *
+   * @param base the generation the overlay lies over, as {@link #open} was given it
+   */
+  public record Header(String base, long imageSize, int blockSize) {}
+
+  /**
+   * The header of the saved map in {@code file}.
+   *
+   * @throws CbtfsException when the file is not a map
+   */
+  public static Header header(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      return readHeader(file, ch);
+    }
+  }
+
+  private static Header readHeader(Path file, FileChannel ch) throws IOException {
+    ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+    readFully(ch, header, 0);
+    header.flip();
+    byte[] magic = new byte[MAGIC.length];
+    header.get(magic);
+    int blockSize = header.getInt();
+    int baseLength = header.getInt();
+    long imageSize = header.getLong();
+    if (!java.util.Arrays.equals(magic, MAGIC)
+        || baseLength < 0
+        || baseLength > MAX_BASE_BYTES
+        || blockSize <= 0
+        || imageSize < 0
+        || ch.size() != HEADER_BYTES + ((imageSize + blockSize - 1) / blockSize + 63) / 64 * 8) {
+      throw new CbtfsException(file + " is not an overlay's block map (or is cut short)");
+    }
+    byte[] base = new byte[baseLength];
+    header.get(base);
+    return new Header(new String(base, StandardCharsets.UTF_8), imageSize, blockSize);
   }
 
   private static void create(Path file, long imageSize, int blockSize, byte[] base, long fileBytes)

@@ -64,4 +64,24 @@ class SavedBlocksTest {
         .hasMessageContaining("is not an overlay's block map");
     assertThat(tmp.resolve("vm@3.present.tmp")).doesNotExist();
   }
+
+  /** The header names what the map was made over; a map cut short is no map. */
+  @Test
+  void theHeaderSaysWhatTheMapWasMadeOverAndACutMapIsRefused() throws IOException {
+    Path file = tmp.resolve("vm@3.written");
+    long imageSize = 130L * BLOCK + 1;
+    try (SavedBlocks map =
+        SavedBlocks.open(file, imageSize, BLOCK, "image lineage x generation 3")) {
+      map.mark(0, 1);
+    }
+    assertThat(SavedBlocks.header(file))
+        .isEqualTo(new SavedBlocks.Header("image lineage x generation 3", imageSize, BLOCK));
+    try (var ch =
+        java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.truncate(ch.size() - 8);
+    }
+    assertThatThrownBy(() -> SavedBlocks.header(file))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("is not an overlay's block map");
+  }
 }
