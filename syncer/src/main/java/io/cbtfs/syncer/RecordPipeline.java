@@ -161,7 +161,7 @@ final class RecordPipeline implements AutoCloseable {
       Semaphore ahead = new Semaphore(READ_AHEAD_KIB); // KiB advised, not yet shipped
       try {
         if (reads == null) {
-          DirtySet toAdvise = reuse == null ? blocks : reuse.notReused(blocks); // no read there
+          DirtySet toAdvise = reuse == null ? blocks : reuse.notReused(); // no read there
           pool.submit(() -> readAhead(toAdvise.runs(maxRecordBlocks), ahead));
         }
         DirtySet.RunIterator records = blocks.runs(maxRecordBlocks);
@@ -182,9 +182,10 @@ final class RecordPipeline implements AutoCloseable {
           // run is cut at its ends
           long end = offset + length;
           for (long at = offset; at < end; ) {
-            KeptAttempt.KeptRecord kept = reuse.next(at, end);
+            int index = reuse.next(at, end);
+            KeptAttempt.KeptRecord kept = index < 0 ? null : reuse.kept().records().get(index);
             if (kept != null && kept.byteOffset() == at) {
-              out.addReused(reuse.indexOf(kept), kept.byteLength());
+              out.addReused(index, kept.byteLength());
               at = kept.end();
             } else {
               long to = kept == null ? end : kept.byteOffset();
