@@ -384,15 +384,16 @@ final class RecordPipeline implements AutoCloseable {
     }
 
     void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {
-      pending.add(new InFlight(record, buffers, -1, 0));
-      while (pending.size() >= inFlight) {
-        writeNext();
-      }
+      queue(new InFlight(record, buffers, -1, 0));
     }
 
     /** Queues kept record {@code index} ({@code bytes} of the image), in its place. */
     void addReused(int index, int bytes) throws IOException {
-      pending.add(new InFlight(null, null, index, bytes));
+      queue(new InFlight(null, null, index, bytes));
+    }
+
+    private void queue(InFlight next) throws IOException {
+      pending.add(next);
       while (pending.size() >= inFlight) {
         writeNext();
       }
