@@ -188,21 +188,18 @@ public final class TrackedImage {
    *     not known)
    */
   public synchronized Optional<DirtySet> lacks(String target) {
-    RoaringBitmap live = tracker.snapshot().toBitmap();
-    for (Cursor c : history.cursors()) {
-      if (c.target().equals(target)) {
-        return Optional.ofNullable(lacks(c, live));
-      }
-    }
-    return Optional.empty();
+    Cursor c = history.cursor(target);
+    return c == null
+        ? Optional.empty()
+        : Optional.ofNullable(lacks(c, tracker.snapshot().toBitmap()));
   }
 
   /** What {@code cursor} lacks beside the {@code live} set; null if its next sync compares all. */
   private DirtySet lacks(Cursor cursor, RoaringBitmap live) {
-    if (history.needsVerify(cursor.generation())) {
+    RoaringBitmap lacks = history.changedSince(cursor.generation());
+    if (lacks == null) {
       return null;
     }
-    RoaringBitmap lacks = history.since(cursor.generation());
     lacks.or(live);
     return new DirtySet(tracker.geometry(), lacks);
   }
@@ -263,13 +260,8 @@ public final class TrackedImage {
    */
   public synchronized Drain beginBackup(String cursor, CopyBeforeWrite copyBeforeWrite)
       throws IOException {
-    long held = -1;
-    for (Cursor c : history.cursors()) {
-      if (c.target().equals(cursor)) {
-        held = c.generation();
-      }
-    }
-    return begin(cursor, held, copyBeforeWrite, true);
+    Cursor held = history.cursor(cursor);
+    return begin(cursor, held == null ? -1 : held.generation(), copyBeforeWrite, true);
   }
 
   private Drain begin(
