@@ -373,7 +373,7 @@ public final class TrackedImage {
             blocks,
             copyBeforeWrite == null
                 ? null
-                : protect(backup ? null : basis, blocks, copyBeforeWrite),
+                : protect(backup || basis != Drain.Basis.HISTORY, blocks, copyBeforeWrite),
             backup,
             attemptBefore(target));
     if (gate != null) {
@@ -436,16 +436,14 @@ public final class TrackedImage {
   }
 
   /**
-   * The blocks a point-in-time sync on this {@code basis} may read: the drain's {@code blocks}, or
-   * every block of the image too when it sends or compares them all (or a backup's consumer may
-   * read them all: {@code basis} null). Built while the writes wait at the gate: from the drain's
-   * set, not from the history again.
+   * The blocks a point-in-time drain's consumer may read: the drain's {@code blocks}, and with
+   * {@code everyBlock} every block of the image too (a sync that sends or compares them all, or a
+   * pull backup, whose consumer may read any block). Built while the writes wait at the gate: from
+   * the drain's set, not from the history again.
    */
-  private ToReadSet protect(Drain.Basis basis, DirtySet blocks, CopyBeforeWrite cbw) {
+  private ToReadSet protect(boolean everyBlock, DirtySet blocks, CopyBeforeWrite cbw) {
     DirtySet read =
-        basis == Drain.Basis.HISTORY // null: a backup, whose consumer may read any block
-            ? blocks
-            : DirtySet.allOf(tracker.geometry(), knownSize).union(blocks);
+        everyBlock ? DirtySet.allOf(tracker.geometry(), knownSize).union(blocks) : blocks;
     return ToReadSet.of(
         tracker.geometry(), read.alignedTo(cbw.granuleBlocks()).toBitmap(), cbw.saver());
   }
