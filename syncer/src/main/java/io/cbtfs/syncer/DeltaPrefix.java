@@ -75,19 +75,10 @@ public final class DeltaPrefix {
         if (!readFully(in, payload, 0, p)) {
           return new Prefix(header, records);
         }
-        byte[] decoded = null;
-        if (kind == RecordKind.DATA_RAW) {
-          decoded = payload;
-        } else if (kind == RecordKind.DATA_LZ4) {
-          if (bytes.length < h.length()) {
-            bytes = new byte[h.length()];
-          }
-          codec.decompress(payload, p, bytes, h.length(), source + " " + where);
-          decoded = bytes;
+        if (kind == RecordKind.DATA_LZ4 && bytes.length < h.length()) {
+          bytes = new byte[h.length()];
         }
-        if (RecordCodec.checksum(kind, h.offset(), decoded, h.length()) != h.checksum()) {
-          throw new CorruptDeltaException(source, where + ": checksum mismatch");
-        }
+        DeltaReader.decoded(kind, h, payload, bytes, codec, source, where); // checked, or throws
         records.add(
             new Record(at, RecordHeader.BYTES + p, KeptAttempt.KeptRecord.of(head.clone())));
         at += RecordHeader.BYTES + p;

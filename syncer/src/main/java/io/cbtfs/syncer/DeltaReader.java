@@ -192,7 +192,6 @@ public final class DeltaReader {
       long offset = h.offset();
       int length = h.length();
       int payloadLength = h.payloadLength();
-      int checksum = h.checksum();
       String where = "record " + count + " at offset " + offset;
       int expectedMax = checkRecord(kind, h, header, nextOffset, codec, source, where);
       if (inner != null && inner.length != RecordHeader.BYTES + payloadLength) {
@@ -206,19 +205,10 @@ public final class DeltaReader {
         }
         readFully(data, payload, 0, payloadLength, source, where);
       }
-      byte[] decoded = null; // a zero record's bytes are implied
-      if (kind == RecordKind.DATA_RAW) {
-        decoded = payload; // already the bytes: no copy
-      } else if (kind == RecordKind.DATA_LZ4) {
-        if (bytes.length < length) {
-          bytes = new byte[length];
-        }
-        codec.decompress(payload, payloadLength, bytes, length, source + " " + where);
-        decoded = bytes;
+      if (kind == RecordKind.DATA_LZ4 && bytes.length < length) {
+        bytes = new byte[length];
       }
-      if (RecordCodec.checksum(kind, offset, decoded, length) != checksum) {
-        throw new CorruptDeltaException(source, where + ": checksum mismatch");
-      }
+      byte[] decoded = decoded(kind, h, payload, bytes, codec, source, where);
       if (!wasSealed) {
         chain.update(head); // a sealed record's outer header is in the chain already
       }
@@ -266,6 +256,36 @@ public final class DeltaReader {
       throw new CorruptDeltaException(source, where + ": bad payload length " + payloadLength);
     }
     return max;
+  }
+
+  /**
+   * The bytes of a record whose header {@code h} passed {@link #checkRecord}, from its payload
+   * {@code payload[0, h.payloadLength())}, checked against the header's checksum: the payload
+   * itself for a raw record, {@code into} (at least {@code h.length()} long) for an LZ4 one, null
+   * for a zero record (its bytes are implied).
+   *
+   * @throws CorruptDeltaException if the payload does not decode or the checksum differs
+   */
+  static byte[] decoded(
+      RecordKind kind,
+      RecordHeader h,
+      byte[] payload,
+      byte[] into,
+      RecordCodec codec,
+      String source,
+      String where)
+      throws CorruptDeltaException {
+    byte[] decoded = null;
+    if (kind == RecordKind.DATA_RAW) {
+      decoded = payload; // already the bytes: no copy
+    } else if (kind == RecordKind.DATA_LZ4) {
+      codec.decompress(payload, h.payloadLength(), into, h.length(), source + " " + where);
+      decoded = into;
+    }
+    if (RecordCodec.checksum(kind, h.offset(), decoded, h.length()) != h.checksum()) {
+      throw new CorruptDeltaException(source, where + ": checksum mismatch");
+    }
+    return decoded;
   }
 
   static void readTrailer(

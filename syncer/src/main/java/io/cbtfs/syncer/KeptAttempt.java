@@ -29,6 +29,9 @@ public interface KeptAttempt {
    * @param header its 21-byte header as it stands in the delta (the trailer's chain covers it)
    */
   record KeptRecord(long byteOffset, int byteLength, byte[] header) {
+    /** The length of a record's header, as a kept attempt lists it. */
+    public static final int HEADER_BYTES = RecordHeader.BYTES;
+
     /** The record whose header is {@code header} (21 bytes; offset and length unchecked). */
     public static KeptRecord of(byte[] header) {
       RecordHeader h = RecordHeader.decode(header);

@@ -18,6 +18,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
+import java.util.function.Supplier;
 
 /**
  * Reads and encodes the records of a sync, from the image's backing file to a {@link DeltaWriter}:
@@ -47,6 +48,7 @@ final class RecordPipeline implements AutoCloseable {
   private final RecordCodec codec = new RecordCodec();
   private final ToReadSet toRead;
   private final Fleece fleece;
+  private final Supplier<Semaphore> readAheadWindow;
 
   private RecordPipeline(
       Path file,
@@ -56,8 +58,10 @@ final class RecordPipeline implements AutoCloseable {
       int maxRecordBytes,
       int threads,
       ToReadSet toRead,
-      Fleece fleece)
+      Fleece fleece,
+      Supplier<Semaphore> readAheadWindow)
       throws IOException {
+    this.readAheadWindow = readAheadWindow;
     this.toRead = toRead;
     this.fleece = fleece;
     this.file = file;
@@ -71,21 +75,13 @@ final class RecordPipeline implements AutoCloseable {
   }
 
   /**
-   * Opens {@code file} for reading.
+   * Opens {@code file} for reading. For a point-in-time sync each record is read under the {@code
+   * toRead} set's lock of its blocks, with the blocks copied aside read from the {@code fleece}
+   * (both null for a sync that reads the image as it is).
    *
    * @param maxRecordBytes the most bytes a record spans, rounded down to whole blocks (one at
    *     least)
    * @param threads readers and encoders
-   */
-  static RecordPipeline open(Path file, BlockGeometry geometry, int maxRecordBytes, int threads)
-      throws IOException {
-    return open(file, geometry, maxRecordBytes, threads, null, null);
-  }
-
-  /**
-   * {@link #open(Path, BlockGeometry, int, int)} for a point-in-time sync: each record is read
-   * under the {@code toRead} set's lock of its blocks, with the blocks copied aside read from the
-   * {@code fleece} (both null for a sync that reads the image as it is).
    */
   static RecordPipeline open(
       Path file,
@@ -95,12 +91,36 @@ final class RecordPipeline implements AutoCloseable {
       ToReadSet toRead,
       Fleece fleece)
       throws IOException {
+    return open(
+        file,
+        geometry,
+        maxRecordBytes,
+        threads,
+        toRead,
+        fleece,
+        () -> new Semaphore(READ_AHEAD_KIB));
+  }
+
+  /**
+   * {@link #open(Path, BlockGeometry, int, int, ToReadSet, Fleece)}, each {@link #ship}'s
+   * read-ahead window (KiB advised and not yet taken by the sync's thread) made by {@code
+   * readAheadWindow}.
+   */
+  static RecordPipeline open(
+      Path file,
+      BlockGeometry geometry,
+      int maxRecordBytes,
+      int threads,
+      ToReadSet toRead,
+      Fleece fleece,
+      Supplier<Semaphore> readAheadWindow)
+      throws IOException {
     FileChannel image = FileChannel.open(file, StandardOpenOption.READ);
     try {
       NativeFile hints = NativeFile.open(file);
       try {
         return new RecordPipeline(
-            file, image, hints, geometry, maxRecordBytes, threads, toRead, fleece);
+            file, image, hints, geometry, maxRecordBytes, threads, toRead, fleece, readAheadWindow);
       } catch (IOException | RuntimeException e) {
         hints.close();
         throw e;
@@ -123,19 +143,11 @@ final class RecordPipeline implements AutoCloseable {
 
   /**
    * Reads, encodes and writes every block of {@code blocks} to {@code writer}, in order, telling
-   * {@code progress} after each record.
+   * {@code progress} after each record; each record of {@code reuse} (null: none) goes as a
+   * reference to what the target kept instead of being read.
    *
    * @param direct read past the page cache (a full sync), where the file system allows it
    * @return how many records were zero records
-   */
-  long ship(DirtySet blocks, boolean direct, DeltaWriter writer, SyncProgress progress)
-      throws IOException {
-    return ship(blocks, direct, writer, progress, null);
-  }
-
-  /**
-   * {@link #ship(DirtySet, boolean, DeltaWriter, SyncProgress)}, sending each record of {@code
-   * reuse} (null: none) as a reference to what the target kept instead of reading it.
    */
   long ship(
       DirtySet blocks,
@@ -158,10 +170,10 @@ final class RecordPipeline implements AutoCloseable {
               2 * threads,
               reads != null ? reads::newBuffer : ByteBuffer::allocateDirect,
               reuse == null ? null : reuse.kept());
-      Semaphore ahead = new Semaphore(READ_AHEAD_KIB); // KiB advised, not yet shipped
+      Semaphore ahead = reads == null ? readAheadWindow.get() : null; // KiB advised, not taken
       try {
         if (reads == null) {
-          DirtySet toAdvise = reuse == null ? blocks : reuse.notReused(blocks); // no read there
+          DirtySet toAdvise = reuse == null ? blocks : reuse.notReused(); // no read there
           pool.submit(() -> readAhead(toAdvise.runs(maxRecordBlocks), ahead));
         }
         DirtySet.RunIterator records = blocks.runs(maxRecordBlocks);
@@ -171,24 +183,22 @@ final class RecordPipeline implements AutoCloseable {
           if (length == 0) {
             continue;
           }
-          if (reads == null) {
-            ahead.release(kib(length)); // the sync's thread has taken it: the advice may go further
-          }
           if (reuse == null) {
-            submit(reads, pool, out, offset, length);
+            submit(reads, pool, out, ahead, offset, length);
             continue;
           }
           // a record the target kept, and that did not change since, goes as a reference: the
           // run is cut at its ends
           long end = offset + length;
           for (long at = offset; at < end; ) {
-            KeptAttempt.KeptRecord kept = reuse.next(at, end);
+            int index = reuse.next(at, end);
+            KeptAttempt.KeptRecord kept = index < 0 ? null : reuse.kept().records().get(index);
             if (kept != null && kept.byteOffset() == at) {
-              out.addReused(reuse.indexOf(kept), kept.byteLength());
+              out.addReused(index, kept.byteLength());
               at = kept.end();
             } else {
               long to = kept == null ? end : kept.byteOffset();
-              submit(reads, pool, out, at, (int) (to - at));
+              submit(reads, pool, out, ahead, at, (int) (to - at));
               at = to;
             }
           }
@@ -203,9 +213,22 @@ final class RecordPipeline implements AutoCloseable {
     }
   }
 
-  /** Queues the record {@code [offset, offset + length)}: a zero record for a hole, else a read. */
-  private void submit(DirectReads reads, ExecutorService pool, Ordered out, long offset, int length)
+  /**
+   * Queues the record {@code [offset, offset + length)}: a zero record for a hole, else a read. The
+   * sync's thread has taken it: its share of the read-ahead window goes back to the advice ({@code
+   * ahead}, null when none runs), which walked the same records (none a kept one reused).
+   */
+  private void submit(
+      DirectReads reads,
+      ExecutorService pool,
+      Ordered out,
+      Semaphore ahead,
+      long offset,
+      int length)
       throws IOException {
+    if (ahead != null) {
+      ahead.release(kib(length));
+    }
     if (toRead == null && hints.isHole(offset, length)) { // sparse: a zero record, no read
       out.add(CompletableFuture.completedFuture(codec.zero(offset, length)), null);
     } else {
@@ -361,15 +384,16 @@ final class RecordPipeline implements AutoCloseable {
     }
 
     void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {
-      pending.add(new InFlight(record, buffers, -1, 0));
-      while (pending.size() >= inFlight) {
-        writeNext();
-      }
+      queue(new InFlight(record, buffers, -1, 0));
     }
 
     /** Queues kept record {@code index} ({@code bytes} of the image), in its place. */
     void addReused(int index, int bytes) throws IOException {
-      pending.add(new InFlight(null, null, index, bytes));
+      queue(new InFlight(null, null, index, bytes));
+    }
+
+    private void queue(InFlight next) throws IOException {
+      pending.add(next);
       while (pending.size() >= inFlight) {
         writeNext();
       }

@@ -3,7 +3,6 @@ package io.cbtfs.syncer;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.Drain;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -17,19 +16,16 @@ import org.roaringbitmap.RoaringBitmap;
  */
 final class ReusableRecords {
   private final KeptAttempt kept;
-  private final TreeMap<Long, KeptAttempt.KeptRecord> byOffset;
-  private final Map<KeptAttempt.KeptRecord, Integer> index;
-  private final DirtySet blocks;
 
-  private ReusableRecords(
-      KeptAttempt kept,
-      TreeMap<Long, KeptAttempt.KeptRecord> byOffset,
-      Map<KeptAttempt.KeptRecord, Integer> index,
-      DirtySet blocks) {
+  /** The reusable records: each one's byte offset, and its index in {@code kept.records()}. */
+  private final TreeMap<Long, Integer> byOffset;
+
+  private final DirtySet notReused;
+
+  private ReusableRecords(KeptAttempt kept, TreeMap<Long, Integer> byOffset, DirtySet notReused) {
     this.kept = kept;
     this.byOffset = byOffset;
-    this.index = index;
-    this.blocks = blocks;
+    this.notReused = notReused;
   }
 
   /**
@@ -47,8 +43,7 @@ final class ReusableRecords {
     }
     DirtySet changed = attempt.changedSince();
     BlockGeometry geometry = sent.geometry();
-    TreeMap<Long, KeptAttempt.KeptRecord> byOffset = new TreeMap<>();
-    Map<KeptAttempt.KeptRecord, Integer> index = new IdentityHashMap<>();
+    TreeMap<Long, Integer> byOffset = new TreeMap<>();
     RoaringBitmap reused = new RoaringBitmap();
     List<KeptAttempt.KeptRecord> records = kept.records();
     for (int i = 0; i < records.size(); i++) {
@@ -63,37 +58,31 @@ final class ReusableRecords {
         unchanged = sent.contains(b) && !changed.contains(b);
       }
       if (unchanged) {
-        byOffset.put(k.byteOffset(), k);
-        index.put(k, i);
+        byOffset.put(k.byteOffset(), i);
         reused.add(first, end);
       }
     }
     return byOffset.isEmpty()
         ? null
-        : new ReusableRecords(kept, byOffset, index, DirtySet.of(geometry, reused));
+        : new ReusableRecords(
+            kept, byOffset, DirtySet.of(geometry, RoaringBitmap.andNot(sent.toBitmap(), reused)));
   }
 
   KeptAttempt kept() {
     return kept;
   }
 
-  /** The blocks the reused records cover: this sync does not read them. */
-  DirtySet blocks() {
-    return blocks;
+  /** The blocks this sync sends that the reused records do not cover: those it reads. */
+  DirtySet notReused() {
+    return notReused;
   }
 
-  /** The blocks of {@code sent} that the reused records do not cover: those this sync reads. */
-  DirtySet notReused(DirtySet sent) {
-    return DirtySet.of(sent.geometry(), RoaringBitmap.andNot(sent.toBitmap(), blocks.toBitmap()));
-  }
-
-  /** The first reusable record at or after {@code from} that ends by {@code to}; null if none. */
-  KeptAttempt.KeptRecord next(long from, long to) {
-    var e = byOffset.ceilingEntry(from);
-    return e == null || e.getValue().end() > to ? null : e.getValue();
-  }
-
-  int indexOf(KeptAttempt.KeptRecord record) {
-    return index.get(record);
+  /**
+   * The index in {@code kept().records()} of the first reusable record at or after {@code from}
+   * that ends by {@code to}; -1 if none.
+   */
+  int next(long from, long to) {
+    Map.Entry<Long, Integer> e = byOffset.ceilingEntry(from);
+    return e == null || kept.records().get(e.getValue()).end() > to ? -1 : e.getValue();
   }
 }

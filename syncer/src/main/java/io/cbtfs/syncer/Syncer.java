@@ -308,7 +308,7 @@ public final class Syncer {
         ReusableRecords.of(
             delivery.kept(), drain.attempt(), plan.blocks(), plan.header().imageSize());
     if (reuse != null && drain.toRead() != null) {
-      drain.toRead().retainOnly(reuse.notReused(plan.blocks()));
+      drain.toRead().retainOnly(reuse.notReused());
     }
     return reuse;
   }

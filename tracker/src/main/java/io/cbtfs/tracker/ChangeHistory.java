@@ -352,6 +352,11 @@ public final class ChangeHistory {
     return List.copyOf(cursors.values());
   }
 
+  /** The cursor of {@code target}, or null if it has none. */
+  public Cursor cursor(String target) {
+    return cursors.get(target);
+  }
+
   /**
    * Records that {@code target} holds {@code generation}, then lets go of history no target needs.
    */

@@ -188,21 +188,18 @@ public final class TrackedImage {
    *     not known)
    */
   public synchronized Optional<DirtySet> lacks(String target) {
-    RoaringBitmap live = tracker.snapshot().toBitmap();
-    for (Cursor c : history.cursors()) {
-      if (c.target().equals(target)) {
-        return Optional.ofNullable(lacks(c, live));
-      }
-    }
-    return Optional.empty();
+    Cursor c = history.cursor(target);
+    return c == null
+        ? Optional.empty()
+        : Optional.ofNullable(lacks(c, tracker.snapshot().toBitmap()));
   }
 
   /** What {@code cursor} lacks beside the {@code live} set; null if its next sync compares all. */
   private DirtySet lacks(Cursor cursor, RoaringBitmap live) {
-    if (history.needsVerify(cursor.generation())) {
+    RoaringBitmap lacks = history.changedSince(cursor.generation());
+    if (lacks == null) {
       return null;
     }
-    RoaringBitmap lacks = history.since(cursor.generation());
     lacks.or(live);
     return new DirtySet(tracker.geometry(), lacks);
   }
@@ -263,13 +260,8 @@ public final class TrackedImage {
    */
   public synchronized Drain beginBackup(String cursor, CopyBeforeWrite copyBeforeWrite)
       throws IOException {
-    long held = -1;
-    for (Cursor c : history.cursors()) {
-      if (c.target().equals(cursor)) {
-        held = c.generation();
-      }
-    }
-    return begin(cursor, held, copyBeforeWrite, true);
+    Cursor held = history.cursor(cursor);
+    return begin(cursor, held == null ? -1 : held.generation(), copyBeforeWrite, true);
   }
 
   private Drain begin(
@@ -381,7 +373,7 @@ public final class TrackedImage {
             blocks,
             copyBeforeWrite == null
                 ? null
-                : protect(backup ? null : basis, blocks, copyBeforeWrite),
+                : protect(backup || basis != Drain.Basis.HISTORY, blocks, copyBeforeWrite),
             backup,
             attemptBefore(target));
     if (gate != null) {
@@ -444,16 +436,14 @@ public final class TrackedImage {
   }
 
   /**
-   * The blocks a point-in-time sync on this {@code basis} may read: the drain's {@code blocks}, or
-   * every block of the image too when it sends or compares them all (or a backup's consumer may
-   * read them all: {@code basis} null). Built while the writes wait at the gate: from the drain's
-   * set, not from the history again.
+   * The blocks a point-in-time drain's consumer may read: the drain's {@code blocks}, and with
+   * {@code everyBlock} every block of the image too (a sync that sends or compares them all, or a
+   * pull backup, whose consumer may read any block). Built while the writes wait at the gate: from
+   * the drain's set, not from the history again.
    */
-  private ToReadSet protect(Drain.Basis basis, DirtySet blocks, CopyBeforeWrite cbw) {
+  private ToReadSet protect(boolean everyBlock, DirtySet blocks, CopyBeforeWrite cbw) {
     DirtySet read =
-        basis == Drain.Basis.HISTORY // null: a backup, whose consumer may read any block
-            ? blocks
-            : DirtySet.allOf(tracker.geometry(), knownSize).union(blocks);
+        everyBlock ? DirtySet.allOf(tracker.geometry(), knownSize).union(blocks) : blocks;
     return ToReadSet.of(
         tracker.geometry(), read.alignedTo(cbw.granuleBlocks()).toBitmap(), cbw.saver());
   }

@@ -35,6 +35,12 @@ public record MountOptions(
   /** libfuse 2.9's largest request: bigger writes are split by the kernel anyway. */
   static final int MAX_REQUEST_BYTES = 128 << 10;
 
+  /** The mode options of a mount that takes writes: big writes, up to the largest request. */
+  static final List<String> WRITABLE = List.of("big_writes", "max_write=" + MAX_REQUEST_BYTES);
+
+  /** The mode options of a read-only mount. */
+  static final List<String> READ_ONLY = List.of("ro");
+
   public MountOptions {
     transport = transport == null ? FuseTransport.AUTO : transport;
     backingDir = backingDir.toAbsolutePath().normalize();
@@ -71,13 +77,7 @@ public record MountOptions(
    * modes: without it every user allowed in would get the daemon's (often root's) rights.
    */
   List<String> fuseArgs(String programName) {
-    return fuseArgs(
-        programName,
-        mountPoint,
-        stateDir.toString(),
-        List.of("big_writes", "max_write=" + MAX_REQUEST_BYTES),
-        allowOther,
-        directIo);
+    return fuseArgs(programName, mountPoint, stateDir.toString(), WRITABLE, allowOther, directIo);
   }
 
   /**

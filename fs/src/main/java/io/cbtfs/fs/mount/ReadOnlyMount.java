@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -43,26 +42,12 @@ public final class ReadOnlyMount implements AutoCloseable {
   }
 
   /**
-   * Mounts {@code files} read-only on {@code mountPoint} (an empty folder) and returns once the
-   * mount serves. {@code source} names what is served, in /proc/mounts.
+   * Mounts {@code files} on {@code mountPoint} (an empty folder) and returns once the mount serves.
+   * {@code source} names what is served, in /proc/mounts. Read-only, unless {@code overlaid}: then
+   * the mount takes writes (to the {@link io.cbtfs.fs.WritableFile}s among {@code files}; libfuse 2
+   * would otherwise mount it {@code ro}, refused by the kernel before we see it).
    *
    * @throws CbtfsException with a one-line reason when the mount cannot be made
-   */
-  public static ReadOnlyMount start(
-      Path mountPoint,
-      String source,
-      FuseTransport transport,
-      boolean allowOther,
-      boolean directIo,
-      ServedFiles files)
-      throws IOException {
-    return start(mountPoint, source, transport, allowOther, directIo, false, files);
-  }
-
-  /**
-   * As {@link #start(Path, String, FuseTransport, boolean, boolean, ServedFiles)}; with {@code
-   * overlaid} the mount takes writes (to the {@link io.cbtfs.fs.WritableFile}s among {@code files}:
-   * libfuse 2 would otherwise mount it {@code ro}, refused by the kernel before we see it).
    */
   public static ReadOnlyMount start(
       Path mountPoint,
@@ -103,9 +88,7 @@ public final class ReadOnlyMount implements AutoCloseable {
                 "cbtfs",
                 mp,
                 fsName,
-                overlaid
-                    ? List.of("big_writes", "max_write=" + MountOptions.MAX_REQUEST_BYTES)
-                    : List.of("ro"),
+                overlaid ? MountOptions.WRITABLE : MountOptions.READ_ONLY,
                 allowOther,
                 directIo),
             false,

@@ -388,10 +388,10 @@ public final class Receiver implements AutoCloseable {
       throws IOException {
     Frames.write(
         out, Frames.OK, ByteBuffer.allocate(12).putLong(generation).putInt(records.size()).array());
-    int perFrame = (Frames.MAX_PAYLOAD - 1024) / RemoteMessages.KEPT_HEADER_BYTES;
+    int perFrame = (Frames.MAX_PAYLOAD - 1024) / KeptAttempt.KeptRecord.HEADER_BYTES;
     for (int from = 0; from < records.size(); from += perFrame) {
       int n = Math.min(perFrame, records.size() - from);
-      ByteBuffer frame = ByteBuffer.allocate(n * RemoteMessages.KEPT_HEADER_BYTES);
+      ByteBuffer frame = ByteBuffer.allocate(n * KeptAttempt.KeptRecord.HEADER_BYTES);
       for (int i = from; i < from + n; i++) {
         frame.put(records.get(i).header());
       }

@@ -29,9 +29,6 @@ final class RemoteMessages {
    */
   static final int BEGIN_RESUMABLE = 2;
 
-  /** A kept record as the answer to a resumable BEGIN lists it: its header in the delta. */
-  static final int KEPT_HEADER_BYTES = 21;
-
   /** Largest HELLO: flags, length, a 64-character name in UTF-8 (4 bytes a char), proof. */
   static final int MAX_HELLO = 1 + 2 + 64 * 4 + 32;
 

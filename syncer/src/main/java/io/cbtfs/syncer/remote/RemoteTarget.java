@@ -341,7 +341,7 @@ public final class RemoteTarget implements Target {
       }
       byte[] ok = Frames.expect(c.in, Frames.OK, describe()).payload();
       kept = resumable && ok.length > 0 ? readKept(c, ok) : null;
-      c.socket.setSoTimeout(READ_TIMEOUT_MILLIS);
+      c.socket.setSoTimeout(readTimeoutMillis);
     } catch (IOException | RuntimeException e) {
       c.close();
       throw e;
@@ -429,13 +429,13 @@ public final class RemoteTarget implements Target {
     long end = 0;
     while (records.size() < count) {
       byte[] p = Frames.expect(c.in, Frames.DATA, describe()).payload();
-      if (p.length == 0 || p.length % RemoteMessages.KEPT_HEADER_BYTES != 0) {
+      if (p.length == 0 || p.length % KeptAttempt.KeptRecord.HEADER_BYTES != 0) {
         throw new CbtfsException("protocol error: kept records of " + p.length + " bytes");
       }
-      for (int at = 0; at < p.length; at += RemoteMessages.KEPT_HEADER_BYTES) {
+      for (int at = 0; at < p.length; at += KeptAttempt.KeptRecord.HEADER_BYTES) {
         KeptAttempt.KeptRecord r =
             KeptAttempt.KeptRecord.of(
-                Arrays.copyOfRange(p, at, at + RemoteMessages.KEPT_HEADER_BYTES));
+                Arrays.copyOfRange(p, at, at + KeptAttempt.KeptRecord.HEADER_BYTES));
         if (r.byteOffset() < end || r.byteLength() <= 0 || records.size() == count) {
           throw new CbtfsException("protocol error: kept records out of order");
         }
