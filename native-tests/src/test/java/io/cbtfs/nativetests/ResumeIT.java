@@ -3,10 +3,8 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.fs.mount.ProcMounts;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -15,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
@@ -41,24 +38,15 @@ class ResumeIT {
   @TempDir Path tmp;
   DaemonMount folder;
   Path root;
-  Process receiver;
-  String pin;
-  int port;
+  ReceiverProcess receiver;
   Throttle throttle;
 
   @BeforeEach
   void setUp() throws Exception {
     folder = DaemonMount.prepare(tmp);
     root = Files.createDirectory(tmp.resolve("receiver"));
-    Tools.Result init = Cbtfs.run("receive", "--init", "--root", root.toString());
-    assertThat(init.exitCode()).as(init.output()).isZero();
-    Matcher m = Pattern.compile("fingerprint \\(pin\\): ([0-9a-f]{64})").matcher(init.output());
-    assertThat(m.find()).as(init.output()).isTrue();
-    pin = m.group(1);
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    throttle = new Throttle(port, 48L << 20);
+    receiver = ReceiverProcess.init(root);
+    throttle = new Throttle(receiver.port, 48L << 20);
     Tools.run(
         "an image of random bytes",
         "dd",
@@ -72,50 +60,12 @@ class ResumeIT {
   @AfterEach
   void tearDown() throws IOException, InterruptedException {
     throttle.close();
-    if (receiver != null) {
-      receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    }
+    receiver.close();
     folder.close();
   }
 
-  private void startReceiver() throws Exception {
-    receiver =
-        new ProcessBuilder(
-                Cbtfs.command(
-                    "receive", "--root", root.toString(), "--listen", "127.0.0.1:" + port))
-            .redirectErrorStream(true)
-            .start();
-    CompletableFuture<Void> up = new CompletableFuture<>();
-    Process p = receiver;
-    Thread t =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                  if (line.startsWith("cbtfs: receiving on")) {
-                    up.complete(null);
-                  }
-                }
-              } catch (IOException e) {
-                // ended
-              }
-              up.completeExceptionally(new AssertionError("cbtfs receive ended"));
-            });
-    t.setDaemon(true);
-    t.start();
-    up.get(60, TimeUnit.SECONDS);
-  }
-
   private String uri() {
-    return "cbtfs://127.0.0.1:"
-        + throttle.port()
-        + "/vm1?pin="
-        + pin
-        + "&token-file="
-        + root.resolve(".cbtfs-receiver/token");
+    return receiver.uri(throttle.port(), "vm1");
   }
 
   private Path part() {
@@ -176,15 +126,15 @@ class ResumeIT {
   @Test
   void aReceiverKilledMidTransferIsResumed() throws Exception {
     folder.mount();
-    startReceiver();
+    receiver.start();
     Process sync = syncUntilAThirdIsKept();
-    receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    receiver.kill();
     String out = output(sync);
     assertThat(sync.exitValue()).as(out).isEqualTo(1);
     long keptBytes = Files.size(part()); // what the killed receiver left
     writeThroughTheMount(1 << 20); // inside what it kept: must travel again
     writeThroughTheMount(IMAGE_BYTES - (1 << 20)); // past it
-    startReceiver();
+    receiver.start();
     long sent = resumedSync();
     System.out.printf(
         "resume after a kill -9 of the receiver: %d of %d bytes kept, the resumed sync sent %d%n",
@@ -201,7 +151,7 @@ class ResumeIT {
   @Test
   void aSenderKilledMidTransferIsResumed() throws Exception {
     ProcessHandle mount = folder.mount();
-    startReceiver();
+    receiver.start();
     Process sync = syncUntilAThirdIsKept();
     mount.destroyForcibly();
     mount.onExit().get(30, TimeUnit.SECONDS);
