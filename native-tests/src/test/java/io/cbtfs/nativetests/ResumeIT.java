@@ -109,16 +109,25 @@ class ResumeIT {
         "status=none");
   }
 
-  /** The resumed sync: exit 0, what it sent, and the replica equal to the image. */
-  private long resumedSync() {
+  /**
+   * After the kill of the {@code killed}, which left {@code keptBytes} kept: a block written inside
+   * what was kept (it must travel again) and one past it, then the resumed sync, which exits 0,
+   * sends the remainder only (plus one window) and leaves the replica equal to the image.
+   */
+  private void writeAndResume(String killed, long keptBytes) throws IOException {
+    writeThroughTheMount(1 << 20);
+    writeThroughTheMount(IMAGE_BYTES - (1 << 20));
     Tools.Result again = Cbtfs.run("sync", "--json", folder.image("vm.raw").toString(), uri());
     assertThat(again.exitCode()).as(again.output()).isZero();
     Matcher wire = Pattern.compile("\"wireBytes\":(\\d+)").matcher(again.output());
     assertThat(wire.find()).as(again.output()).isTrue();
-    return Long.parseLong(wire.group(1));
-  }
-
-  private void assertTheReplicaIsTheImage() throws IOException {
+    long sent = Long.parseLong(wire.group(1));
+    System.out.printf(
+        "resume after a kill -9 of the %s: %d of %d bytes kept, the resumed sync sent %d%n",
+        killed, keptBytes, IMAGE_BYTES, sent);
+    assertThat(sent)
+        .as("resumed after %d of %d bytes kept", keptBytes, IMAGE_BYTES)
+        .isLessThan(IMAGE_BYTES - keptBytes + WINDOW);
     assertThat(Files.mismatch(folder.backingFile("vm.raw"), root.resolve("vm1.img")))
         .isEqualTo(-1L);
   }
@@ -132,17 +141,8 @@ class ResumeIT {
     String out = output(sync);
     assertThat(sync.exitValue()).as(out).isEqualTo(1);
     long keptBytes = Files.size(part()); // what the killed receiver left
-    writeThroughTheMount(1 << 20); // inside what it kept: must travel again
-    writeThroughTheMount(IMAGE_BYTES - (1 << 20)); // past it
     receiver.start();
-    long sent = resumedSync();
-    System.out.printf(
-        "resume after a kill -9 of the receiver: %d of %d bytes kept, the resumed sync sent %d%n",
-        keptBytes, IMAGE_BYTES, sent);
-    assertThat(sent)
-        .as("resumed after %d of %d bytes kept", keptBytes, IMAGE_BYTES)
-        .isLessThan(IMAGE_BYTES - keptBytes + WINDOW);
-    assertTheReplicaIsTheImage();
+    writeAndResume("receiver", keptBytes);
     assertThat(part()).doesNotExist();
     assertThat(kept()).doesNotExist();
     assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
@@ -165,16 +165,7 @@ class ResumeIT {
       Tools.exec(List.of("fusermount", "-u", "-z", folder.mnt.toString()), 30);
     }
     folder.mount(); // recovers the tracking as after a crash
-    writeThroughTheMount(1 << 20);
-    writeThroughTheMount(IMAGE_BYTES - (1 << 20));
-    long sent = resumedSync();
-    System.out.printf(
-        "resume after a kill -9 of the sender: %d of %d bytes kept, the resumed sync sent %d%n",
-        keptBytes, IMAGE_BYTES, sent);
-    assertThat(sent)
-        .as("resumed after %d of %d bytes kept", keptBytes, IMAGE_BYTES)
-        .isLessThan(IMAGE_BYTES - keptBytes + WINDOW);
-    assertTheReplicaIsTheImage();
+    writeAndResume("sender", keptBytes);
     assertThat(kept()).doesNotExist();
     assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
   }
