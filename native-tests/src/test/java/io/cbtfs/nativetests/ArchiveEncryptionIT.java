@@ -4,7 +4,7 @@ import static io.cbtfs.nativetests.EncryptionFixture.contains;
 import static io.cbtfs.nativetests.EncryptionFixture.createKey;
 import static io.cbtfs.nativetests.EncryptionFixture.files;
 import static io.cbtfs.nativetests.EncryptionFixture.generation;
-import static io.cbtfs.nativetests.EncryptionFixture.random;
+import static io.cbtfs.nativetests.Tools.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
