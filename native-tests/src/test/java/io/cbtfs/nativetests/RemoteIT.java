@@ -119,15 +119,7 @@ class RemoteIT {
   @Test
   void aFullDiskOnTheReceiverFailsCleanlyAndTheNextSyncSucceeds() throws Exception {
     Tools.require("mount");
-    Tools.run(
-        "mount a 2 MiB tmpfs as the receiver's disk",
-        "mount",
-        "-t",
-        "tmpfs",
-        "-o",
-        "size=2m",
-        "tmpfs",
-        root.toString());
+    Tools.tmpfs(root, "size=2m"); // the receiver's disk
     receiver.init(); // a new identity on the small disk (the mount hides the first one)
     Files.write(folder.backingFile("big.raw"), new byte[0]);
     Tools.run(

@@ -82,6 +82,19 @@ final class Tools {
     }
   }
 
+  /**
+   * Mounts a tmpfs with {@code options} ({@code size=8m}, say) on {@code dir}, made if missing: a
+   * small disk that fills. Unmount it with {@code umount}.
+   */
+  static Path tmpfs(Path dir, String options) throws IOException {
+    Files.createDirectories(dir);
+    Result mounted = exec(list("mount", "-t", "tmpfs", "-o", options, "tmpfs", dir.toString()), 30);
+    if (mounted.exitCode() != 0) {
+      fail("cannot mount a tmpfs (this test runs as root): " + mounted.output());
+    }
+    return dir;
+  }
+
   /** {@code n} bytes from the generator seeded with {@code seed}: the same bytes every run. */
   static byte[] random(int n, long seed) {
     byte[] b = new byte[n];
