@@ -6,9 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.s3.S3Location;
 import io.cbtfs.s3.S3Target;
-import io.cbtfs.syncer.FleeceLimit;
-import io.cbtfs.syncer.SyncProgress;
-import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.Drain;
 import io.cbtfs.tracker.TrackedImage;
@@ -131,64 +128,7 @@ class CursorsTest {
   /** Serves the store through the control socket, as a mount does (no FUSE: its host only). */
   private void mount() throws IOException {
     SyncHost host = new SyncHost(store, files, stateDir, null, 1, policy, SyncObserver.NONE);
-    server =
-        ControlServer.start(
-            ControlProtocol.socketPath(stateDir),
-            new MountService() {
-              @Override
-              public ImageStatus status(String name) throws IOException {
-                return host.status(name, "kernel");
-              }
-
-              @Override
-              public SyncReport sync(
-                  String name,
-                  TargetAddress target,
-                  boolean full,
-                  SnapshotOption snapshot,
-                  SyncProgress progress)
-                  throws IOException {
-                return host.sync(name, target, full, snapshot, progress);
-              }
-
-              @Override
-              public GroupReport syncGroup(
-                  java.util.List<ControlRequest.GroupMember> members,
-                  boolean full,
-                  SnapshotOption snapshot,
-                  SyncProgress progress)
-                  throws IOException {
-                return host.syncGroup(members, full, snapshot, progress);
-              }
-
-              @Override
-              public void forget(String name, String target) throws IOException {
-                host.forget(name, target);
-              }
-
-              @Override
-              public DirtyCells cells(String name, String target, int maxCells) throws IOException {
-                return host.cells(name, target, maxCells);
-              }
-
-              @Override
-              public BackupReport beginBackup(String name, String backup, FleeceLimit limit) {
-                throw new UnsupportedOperationException();
-              }
-
-              @Override
-              public BackupReport endBackup(String name, String backup, boolean abort) {
-                throw new UnsupportedOperationException();
-              }
-
-              @Override
-              public void stop() {
-                throw new UnsupportedOperationException();
-              }
-            },
-            "someone",
-            user -> true,
-            ControlServer.Limits.DEFAULT);
+    server = HostMount.serve(stateDir, new HostMount(host));
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import static io.cbtfs.syncer.SyncFixture.random;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -24,7 +25,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Optional;
-import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,12 +58,6 @@ class FrozenExportTest {
   @AfterEach
   void tearDown() throws IOException {
     store.close();
-  }
-
-  private static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
   }
 
   /** Writes through the tracking, as the mount's write path does. */

@@ -69,23 +69,7 @@ class GroupSyncTest {
     SyncHost host =
         new SyncHost(
             store, files, stateDir, null, 1, TrackingOptions.Cursors.DEFAULT, SyncObserver.NONE);
-    server =
-        ControlServer.start(
-            ControlProtocol.socketPath(stateDir),
-            new ControlServerTest.FakeMount() {
-              @Override
-              public GroupReport syncGroup(
-                  List<ControlRequest.GroupMember> members,
-                  boolean full,
-                  SnapshotOption snapshot,
-                  SyncProgress progress)
-                  throws IOException {
-                return host.syncGroup(members, full, snapshot, progress);
-              }
-            },
-            "someone",
-            user -> true,
-            ControlServer.Limits.DEFAULT);
+    server = HostMount.serve(stateDir, new HostMount(host));
   }
 
   /** A write as the mount makes it: tracked around the backing write. */
@@ -217,8 +201,8 @@ class GroupSyncTest {
         new SyncReport("file:/r/a.img", 7, false, 1, BLOCK, 100, 1, 0, 0.1, "", 6, "why");
     store = TrackerStore.open(stateDir, TrackingOptions.defaults(BlockGeometry.of(BLOCK)));
     server =
-        ControlServer.start(
-            ControlProtocol.socketPath(stateDir),
+        HostMount.serve(
+            stateDir,
             new ControlServerTest.FakeMount() {
               @Override
               public GroupReport syncGroup(
@@ -231,10 +215,7 @@ class GroupSyncTest {
                     .containsExactly("a.img", "b.img");
                 return new GroupReport(List.of(committed), "b.img: the target's disk is full");
               }
-            },
-            "someone",
-            user -> true,
-            ControlServer.Limits.DEFAULT);
+            });
 
     CliRun run =
         CliRun.of("sync", a.toString(), "file:/r/a.img", "--with", b.toString(), "file:/r/b.img");

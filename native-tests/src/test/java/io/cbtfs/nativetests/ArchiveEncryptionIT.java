@@ -4,23 +4,14 @@ import static io.cbtfs.nativetests.EncryptionFixture.contains;
 import static io.cbtfs.nativetests.EncryptionFixture.createKey;
 import static io.cbtfs.nativetests.EncryptionFixture.files;
 import static io.cbtfs.nativetests.EncryptionFixture.generation;
-import static io.cbtfs.nativetests.EncryptionFixture.random;
+import static io.cbtfs.nativetests.Tools.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,9 +27,7 @@ class ArchiveEncryptionIT {
   @TempDir Path tmp;
   DaemonMount folder;
   Path root;
-  Process receiver;
-  String pin;
-  int port;
+  ReceiverProcess receiver;
   final byte[] pattern = new byte[4096];
 
   @BeforeEach
@@ -51,58 +40,18 @@ class ArchiveEncryptionIT {
     Files.write(folder.backingFile("vm1.raw"), image);
     folder.mount();
     root = Files.createDirectory(tmp.resolve("receiver"));
-    Tools.Result init = Cbtfs.run("receive", "--init", "--root", root.toString());
-    assertThat(init.exitCode()).as(init.output()).isZero();
-    Matcher m = Pattern.compile("fingerprint \\(pin\\): ([0-9a-f]{64})").matcher(init.output());
-    assertThat(m.find()).as(init.output()).isTrue();
-    pin = m.group(1);
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    receiver =
-        new ProcessBuilder(
-                Cbtfs.command(
-                    "receive", "--root", root.toString(), "--listen", "127.0.0.1:" + port))
-            .redirectErrorStream(true)
-            .start();
-    CompletableFuture<Void> up = new CompletableFuture<>();
-    Thread t =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(receiver.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                  if (line.startsWith("cbtfs: receiving on")) {
-                    up.complete(null);
-                  }
-                }
-              } catch (IOException e) {
-                // ended
-              }
-              up.completeExceptionally(new AssertionError("cbtfs receive ended"));
-            });
-    t.setDaemon(true);
-    t.start();
-    up.get(60, TimeUnit.SECONDS);
+    receiver = ReceiverProcess.init(root);
+    receiver.start();
   }
 
   @AfterEach
   void tearDown() throws Exception {
-    receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    receiver.close();
     folder.close();
   }
 
   String remote(String name) {
-    return "cbtfs://127.0.0.1:"
-        + port
-        + "/"
-        + name
-        + "?archive&pin="
-        + pin
-        + "&token-file="
-        + root.resolve(".cbtfs-receiver/token");
+    return receiver.uri(name) + "&archive";
   }
 
   Tools.Result ok(String... args) {

@@ -1,5 +1,6 @@
 package io.cbtfs.nativetests;
 
+import static io.cbtfs.nativetests.Tools.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.cli.CbtfsCommand;
@@ -57,12 +58,6 @@ class ControlSocketIT {
     cli.setErr(new PrintWriter(out));
     int code = cli.execute(args);
     return new Tools.Result(code, out.toString());
-  }
-
-  private static byte[] random(int bytes, long seed) {
-    byte[] b = new byte[bytes];
-    new Random(seed).nextBytes(b);
-    return b;
   }
 
   /**

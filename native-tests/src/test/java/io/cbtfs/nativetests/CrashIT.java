@@ -9,12 +9,9 @@ import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackingOptions;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -22,7 +19,6 @@ import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -219,44 +215,14 @@ class CrashIT {
   }
 
   private static Process startMountProcess(Path backing, Path mnt) throws Exception {
-    Process p =
-        new ProcessBuilder(
-                Cbtfs.command(
-                    "mount",
-                    "--block-size=64K",
-                    "--al-extent-size=256K",
-                    "--al-extents=16",
-                    backing.toString(),
-                    mnt.toString()))
-            .redirectErrorStream(true)
-            .start();
-    CompletableFuture<Void> serving = new CompletableFuture<>();
-    StringBuilder output = new StringBuilder();
-    Thread reader =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                  synchronized (output) {
-                    output.append(line).append('\n');
-                  }
-                  if (line.startsWith("cbtfs: serving")) {
-                    serving.complete(null);
-                  }
-                }
-              } catch (IOException e) {
-                // the process died; the future below reports it
-              }
-              serving.completeExceptionally(new AssertionError("mount process ended: " + output));
-            },
-            "mount-output");
-    reader.setDaemon(true);
-    reader.start();
-    serving.get(60, TimeUnit.SECONDS);
-    return p;
+    return Cbtfs.startAwaiting(
+        "cbtfs: serving",
+        "mount",
+        "--block-size=64K",
+        "--al-extent-size=256K",
+        "--al-extents=16",
+        backing.toString(),
+        mnt.toString());
   }
 
   /** Writes random ranges until the mount dies; records each block of every acknowledged write. */

@@ -6,14 +6,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * What the encryption ITs share: keys made with {@code cbtfs key create}, seeded bytes, the
- * generation a sync reports, and the search of the bytes at rest for a known plaintext block.
+ * What the encryption ITs share: keys made with {@code cbtfs key create}, the generation a sync
+ * reports, and the search of the bytes at rest for a known plaintext block.
  */
 final class EncryptionFixture {
   private EncryptionFixture() {}
@@ -24,12 +23,6 @@ final class EncryptionFixture {
     Tools.Result r = Cbtfs.run("key", "create", file.toString());
     assertThat(r.exitCode()).as(r.output()).isZero();
     return file;
-  }
-
-  static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
   }
 
   /** The generation a successful {@code cbtfs sync} says it made. */

@@ -1,7 +1,6 @@
 package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -116,15 +115,7 @@ class FleeceIT {
   @Test
   void aFleeceOnASmallDiskFailsTheSyncNotTheWriterNorTheStateAndLosesNothing() throws Exception {
     Path image = prepareImage();
-    small = Files.createDirectory(tmp.resolve("state"));
-    Tools.Result mounted =
-        Tools.exec(
-            Tools.list(
-                "mount", "-t", "tmpfs", "-o", "size=17m,mode=0700", "tmpfs", small.toString()),
-            30);
-    if (mounted.exitCode() != 0) {
-      fail("cannot mount a tmpfs (this test runs as root): " + mounted.output());
-    }
+    small = Tools.tmpfs(tmp.resolve("state"), "size=17m,mode=0700");
     daemon = mount.mount("--state-dir", small.toString());
     Path replica = tmp.resolve("replica.img");
     String target = "file:" + replica;

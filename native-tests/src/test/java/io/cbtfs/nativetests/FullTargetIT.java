@@ -2,7 +2,6 @@ package io.cbtfs.nativetests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Target;
@@ -46,13 +45,7 @@ class FullTargetIT {
   @Test
   void aReplicaThatFillsItsDiskWhileApplyingIsNeverLeftSilentlyWrong() throws Exception {
     Fuse.require();
-    small = Files.createDirectory(tmp.resolve("small"));
-    Tools.Result mounted =
-        Tools.exec(
-            Tools.list("mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", small.toString()), 30);
-    if (mounted.exitCode() != 0) {
-      fail("cannot mount a tmpfs (this test runs as root): " + mounted.output());
-    }
+    small = Tools.tmpfs(tmp.resolve("small"), "size=40m");
     folder = MountedFolder.prepare(tmp, G);
     byte[] data = new byte[32 * MIB];
     new Random(1).nextBytes(data);
@@ -94,13 +87,7 @@ class FullTargetIT {
   @Test
   void aFirstSyncIntoANewReplicaOnAFullDiskNamesTheFileItCouldNotWrite() throws Exception {
     Fuse.require();
-    small = Files.createDirectory(tmp.resolve("small"));
-    Tools.Result mounted =
-        Tools.exec(
-            Tools.list("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", small.toString()), 30);
-    if (mounted.exitCode() != 0) {
-      fail("cannot mount a tmpfs (this test runs as root): " + mounted.output());
-    }
+    small = Tools.tmpfs(tmp.resolve("small"), "size=8m");
     folder = MountedFolder.prepare(tmp, G);
     byte[] data = new byte[16 * MIB];
     new Random(5).nextBytes(data);

@@ -1,5 +1,6 @@
 package io.cbtfs.nativetests;
 
+import static io.cbtfs.nativetests.Tools.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -12,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -47,9 +47,7 @@ class NbdIT {
     folder = DaemonMount.prepare(tmp);
     socket = tmp.resolve("nbd.sock");
     Path image = folder.backingFile(IMAGE);
-    try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
-      f.setLength(IMAGE_BYTES); // sparse
-    }
+    Tools.sparse(image, IMAGE_BYTES);
     Tools.pwrite(image, 200L * BLOCK, random(4 * BLOCK, 1)); // data before the mount: not dirty
   }
 
@@ -58,12 +56,6 @@ class NbdIT {
     if (folder != null) {
       folder.close();
     }
-  }
-
-  private static byte[] random(int length, long seed) {
-    byte[] b = new byte[length];
-    new Random(seed).nextBytes(b);
-    return b;
   }
 
   private String uri() {

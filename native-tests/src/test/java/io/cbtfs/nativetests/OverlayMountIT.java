@@ -80,17 +80,6 @@ class OverlayMountIT {
         tmp.resolve(name), Map.of(), archive, options.toArray(String[]::new));
   }
 
-  /** Waits (at most 120 s) until the mount has printed {@code line}. */
-  static void awaitOutput(ReadOnlyMountProcess m, String line) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!m.output().contains(line)) {
-      assertThat(System.nanoTime())
-          .as("waiting for '%s' in:%n%s", line, m.output())
-          .isLessThan(deadline);
-      Thread.sleep(50); // polls the process's output, which has no other signal
-    }
-  }
-
   @Test
   void qemuIoWritesThroughTheOverlaySurviveAKillAndHydrationMakesTheOverlayFileTheImage()
       throws Exception {
@@ -200,8 +189,7 @@ class OverlayMountIT {
       assertThat(Tools.run("debugfs cat", "debugfs", "-R", "cat /hello.txt", image.toString()))
           .contains("hello from the backup");
       // hydration ran meanwhile: the overlay file alone is the image now
-      awaitOutput(
-          m, "cbtfs: hydrated " + name + ": " + overlay.toRealPath().resolve(name + ".img"));
+      m.awaitOutput("cbtfs: hydrated " + name + ": " + overlay.toRealPath().resolve(name + ".img"));
       assertThat(m.output()).contains("cbtfs: hydrating " + name + ": 50% (32 of 64 MiB)");
       Files.copy(image, snapshot);
     }

@@ -1,5 +1,6 @@
 package io.cbtfs.nativetests;
 
+import static io.cbtfs.nativetests.Tools.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -7,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -41,9 +41,7 @@ class PullBackupIT {
     }
     folder = DaemonMount.prepare(tmp);
     socket = tmp.resolve("nbd.sock");
-    try (var f = new java.io.RandomAccessFile(folder.backingFile(IMAGE).toFile(), "rw")) {
-      f.setLength(IMAGE_BYTES); // sparse
-    }
+    Tools.sparse(folder.backingFile(IMAGE), IMAGE_BYTES);
   }
 
   @AfterEach
@@ -51,12 +49,6 @@ class PullBackupIT {
     if (folder != null) {
       folder.close();
     }
-  }
-
-  private static byte[] random(int length, long seed) {
-    byte[] b = new byte[length];
-    new Random(seed).nextBytes(b);
-    return b;
   }
 
   private String uri(String export) {

@@ -38,7 +38,10 @@ final class ReadOnlyMountProcess implements AutoCloseable {
                       new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
-                  output.add(line);
+                  synchronized (output) {
+                    output.add(line);
+                    output.notifyAll(); // awaitOutput
+                  }
                   if (line.startsWith("cbtfs: serving")) {
                     serving.countDown();
                   }
@@ -91,6 +94,18 @@ final class ReadOnlyMountProcess implements AutoCloseable {
   String output() {
     synchronized (output) {
       return String.join("\n", output);
+    }
+  }
+
+  /** Waits (at most 120 s) until the process has printed {@code text}. */
+  void awaitOutput(String text) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    synchronized (output) {
+      while (!output().contains(text)) {
+        long left = deadline - System.nanoTime();
+        assertThat(left).as("waiting for '%s' in:%n%s", text, output()).isPositive();
+        TimeUnit.NANOSECONDS.timedWait(output, left);
+      }
     }
   }
 

@@ -3,20 +3,14 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.fs.mount.ProcMounts;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,32 +25,19 @@ class RemoteIT {
   @TempDir Path tmp;
   DaemonMount folder;
   Path root;
-  Process receiver;
-  String pin;
-  int port;
+  ReceiverProcess receiver;
 
   @BeforeEach
   void setUp() throws Exception {
     folder = DaemonMount.prepare(tmp);
     root = Files.createDirectory(tmp.resolve("receiver"));
-    initReceiver();
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-  }
-
-  private void initReceiver() {
-    Tools.Result init = Cbtfs.run("receive", "--init", "--root", root.toString());
-    assertThat(init.exitCode()).as(init.output()).isZero();
-    Matcher m = Pattern.compile("fingerprint \\(pin\\): ([0-9a-f]{64})").matcher(init.output());
-    assertThat(m.find()).as(init.output()).isTrue();
-    pin = m.group(1);
+    receiver = ReceiverProcess.init(root);
   }
 
   @AfterEach
   void tearDown() throws IOException, InterruptedException {
     if (receiver != null) {
-      receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+      receiver.close();
     }
     folder.close();
     if (ProcMounts.isMounted(root)) {
@@ -64,52 +45,11 @@ class RemoteIT {
     }
   }
 
-  private void startReceiver() throws Exception {
-    receiver =
-        new ProcessBuilder(
-                Cbtfs.command(
-                    "receive", "--root", root.toString(), "--listen", "127.0.0.1:" + port))
-            .redirectErrorStream(true)
-            .start();
-    CompletableFuture<Void> up = new CompletableFuture<>();
-    Thread t =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(receiver.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                  if (line.startsWith("cbtfs: receiving on")) {
-                    up.complete(null);
-                  }
-                }
-              } catch (IOException e) {
-                // ended
-              }
-              up.completeExceptionally(new AssertionError("cbtfs receive ended"));
-            });
-    t.setDaemon(true);
-    t.start();
-    up.get(60, TimeUnit.SECONDS);
-  }
-
-  private String uri(String name) {
-    return "cbtfs://127.0.0.1:"
-        + port
-        + "/"
-        + name
-        + "?pin="
-        + pin
-        + "&token-file="
-        + root.resolve(".cbtfs-receiver/token");
-  }
-
   @Test
   void syncsThroughARealMountToAReceiverAndSurvivesItsDeath() throws Exception {
     Files.write(folder.backingFile("vm.raw"), new byte[8 << 20]);
     folder.mount();
-    startReceiver();
+    receiver.start();
     Path image = folder.image("vm.raw");
     Tools.run(
         "dd through the mount",
@@ -121,19 +61,19 @@ class RemoteIT {
         "seek=2",
         "conv=notrunc",
         "status=none");
-    Tools.Result first = Cbtfs.run("sync", image.toString(), uri("vm1"));
+    Tools.Result first = Cbtfs.run("sync", image.toString(), receiver.uri("vm1"));
     assertThat(first.exitCode()).as(first.output()).isZero();
     assertThat(Files.mismatch(folder.backingFile("vm.raw"), root.resolve("vm1.img")))
         .isEqualTo(-1L);
 
     // verify compares over the network by block hashes, and names a block damaged on the receiver
-    Tools.Result same = Cbtfs.run("verify", image.toString(), uri("vm1"));
+    Tools.Result same = Cbtfs.run("verify", image.toString(), receiver.uri("vm1"));
     assertThat(same.exitCode()).as(same.output()).isZero();
     assertThat(same.output()).contains("are identical");
     byte[] replica = Files.readAllBytes(root.resolve("vm1.img"));
     replica[5 * 65536 + 3] ^= 1;
     Files.write(root.resolve("vm1.img"), replica);
-    Tools.Result damaged = Cbtfs.run("verify", image.toString(), uri("vm1"));
+    Tools.Result damaged = Cbtfs.run("verify", image.toString(), receiver.uri("vm1"));
     assertThat(damaged.exitCode()).isEqualTo(1);
     assertThat(damaged.output()).contains("first differing blocks of 64K: 5 (offset 327680)");
     replica[5 * 65536 + 3] ^= 1;
@@ -153,21 +93,21 @@ class RemoteIT {
         "status=none");
     byte[] before = Files.readAllBytes(root.resolve("vm1.img"));
     Process sync =
-        new ProcessBuilder(Cbtfs.command("sync", image.toString(), uri("vm1")))
+        new ProcessBuilder(Cbtfs.command("sync", image.toString(), receiver.uri("vm1")))
             .redirectErrorStream(true)
             .start();
     Path staging = root.resolve(".vm1.img.cbtfs-staging");
     while (!Files.exists(staging) && sync.isAlive()) {
       LockSupport.parkNanos(1_000_000); // poll: until the receiver has begun to stage the delta
     }
-    receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    receiver.kill();
     String out = new String(sync.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(sync.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(sync.exitValue()).as(out).isEqualTo(1);
     assertThat(out).contains("cbtfs sync:").doesNotContain("Exception");
     assertThat(Files.readAllBytes(root.resolve("vm1.img"))).isEqualTo(before);
-    startReceiver();
-    Tools.Result again = Cbtfs.run("sync", "--json", image.toString(), uri("vm1"));
+    receiver.start();
+    Tools.Result again = Cbtfs.run("sync", "--json", image.toString(), receiver.uri("vm1"));
     assertThat(again.exitCode()).as(again.output()).isZero();
     assertThat(again.output()).contains("\"blocks\":96", "\"full\":false");
     assertThat(Files.exists(staging)).as("the dead receiver's staging file is gone").isFalse();
@@ -179,16 +119,8 @@ class RemoteIT {
   @Test
   void aFullDiskOnTheReceiverFailsCleanlyAndTheNextSyncSucceeds() throws Exception {
     Tools.require("mount");
-    Tools.run(
-        "mount a 2 MiB tmpfs as the receiver's disk",
-        "mount",
-        "-t",
-        "tmpfs",
-        "-o",
-        "size=2m",
-        "tmpfs",
-        root.toString());
-    initReceiver(); // a new identity on the small disk (the mount hides the first one)
+    Tools.tmpfs(root, "size=2m"); // the receiver's disk
+    receiver.init(); // a new identity on the small disk (the mount hides the first one)
     Files.write(folder.backingFile("big.raw"), new byte[0]);
     Tools.run(
         "fill the image",
@@ -198,8 +130,9 @@ class RemoteIT {
         "bs=1M",
         "count=4",
         "status=none");
-    startReceiver();
-    Tools.Result full = Cbtfs.run("sync", folder.backingFile("big.raw").toString(), uri("big"));
+    receiver.start();
+    Tools.Result full =
+        Cbtfs.run("sync", folder.backingFile("big.raw").toString(), receiver.uri("big"));
     assertThat(full.exitCode()).as(full.output()).isEqualTo(1);
     assertThat(full.output()).containsIgnoringCase("space");
     try (var files = Files.list(root)) { // nothing half-written: the receiver's identity and an
@@ -209,7 +142,8 @@ class RemoteIT {
     }
     assertThat(Files.size(root.resolve(".big.img.cbtfs-sync"))).isZero();
     Tools.run("grow the receiver's disk", "mount", "-o", "remount,size=32m", root.toString());
-    Tools.Result ok = Cbtfs.run("sync", folder.backingFile("big.raw").toString(), uri("big"));
+    Tools.Result ok =
+        Cbtfs.run("sync", folder.backingFile("big.raw").toString(), receiver.uri("big"));
     assertThat(ok.exitCode()).as(ok.output()).isZero();
     assertThat(Files.mismatch(folder.backingFile("big.raw"), root.resolve("big.img")))
         .isEqualTo(-1L);
@@ -225,10 +159,10 @@ class RemoteIT {
     Tools.require("runuser");
     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
     root = tmp.resolve("backup"); // not there yet: cbtfs makes it
-    initReceiver();
+    receiver = ReceiverProcess.init(root);
     Files.write(folder.backingFile("vm.raw"), new byte[1 << 20]);
-    startReceiver();
-    for (String target : List.of(uri("vm1"), uri("vm2") + "&archive")) {
+    receiver.start();
+    for (String target : List.of(receiver.uri("vm1"), receiver.uri("vm2") + "&archive")) {
       Tools.Result sync = Cbtfs.run("sync", folder.backingFile("vm.raw").toString(), target);
       assertThat(sync.exitCode()).as(sync.output()).isZero();
     }

@@ -3,10 +3,8 @@ package io.cbtfs.nativetests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.fs.mount.ProcMounts;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -15,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
@@ -41,24 +38,15 @@ class ResumeIT {
   @TempDir Path tmp;
   DaemonMount folder;
   Path root;
-  Process receiver;
-  String pin;
-  int port;
+  ReceiverProcess receiver;
   Throttle throttle;
 
   @BeforeEach
   void setUp() throws Exception {
     folder = DaemonMount.prepare(tmp);
     root = Files.createDirectory(tmp.resolve("receiver"));
-    Tools.Result init = Cbtfs.run("receive", "--init", "--root", root.toString());
-    assertThat(init.exitCode()).as(init.output()).isZero();
-    Matcher m = Pattern.compile("fingerprint \\(pin\\): ([0-9a-f]{64})").matcher(init.output());
-    assertThat(m.find()).as(init.output()).isTrue();
-    pin = m.group(1);
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    throttle = new Throttle(port, 48L << 20);
+    receiver = ReceiverProcess.init(root);
+    throttle = new Throttle(receiver.port, 48L << 20);
     Tools.run(
         "an image of random bytes",
         "dd",
@@ -72,50 +60,12 @@ class ResumeIT {
   @AfterEach
   void tearDown() throws IOException, InterruptedException {
     throttle.close();
-    if (receiver != null) {
-      receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    }
+    receiver.close();
     folder.close();
   }
 
-  private void startReceiver() throws Exception {
-    receiver =
-        new ProcessBuilder(
-                Cbtfs.command(
-                    "receive", "--root", root.toString(), "--listen", "127.0.0.1:" + port))
-            .redirectErrorStream(true)
-            .start();
-    CompletableFuture<Void> up = new CompletableFuture<>();
-    Process p = receiver;
-    Thread t =
-        new Thread(
-            () -> {
-              try (BufferedReader in =
-                  new BufferedReader(
-                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                  if (line.startsWith("cbtfs: receiving on")) {
-                    up.complete(null);
-                  }
-                }
-              } catch (IOException e) {
-                // ended
-              }
-              up.completeExceptionally(new AssertionError("cbtfs receive ended"));
-            });
-    t.setDaemon(true);
-    t.start();
-    up.get(60, TimeUnit.SECONDS);
-  }
-
   private String uri() {
-    return "cbtfs://127.0.0.1:"
-        + throttle.port()
-        + "/vm1?pin="
-        + pin
-        + "&token-file="
-        + root.resolve(".cbtfs-receiver/token");
+    return receiver.uri(throttle.port(), "vm1");
   }
 
   private Path part() {
@@ -159,16 +109,25 @@ class ResumeIT {
         "status=none");
   }
 
-  /** The resumed sync: exit 0, what it sent, and the replica equal to the image. */
-  private long resumedSync() {
+  /**
+   * After the kill of the {@code killed}, which left {@code keptBytes} kept: a block written inside
+   * what was kept (it must travel again) and one past it, then the resumed sync, which exits 0,
+   * sends the remainder only (plus one window) and leaves the replica equal to the image.
+   */
+  private void writeAndResume(String killed, long keptBytes) throws IOException {
+    writeThroughTheMount(1 << 20);
+    writeThroughTheMount(IMAGE_BYTES - (1 << 20));
     Tools.Result again = Cbtfs.run("sync", "--json", folder.image("vm.raw").toString(), uri());
     assertThat(again.exitCode()).as(again.output()).isZero();
     Matcher wire = Pattern.compile("\"wireBytes\":(\\d+)").matcher(again.output());
     assertThat(wire.find()).as(again.output()).isTrue();
-    return Long.parseLong(wire.group(1));
-  }
-
-  private void assertTheReplicaIsTheImage() throws IOException {
+    long sent = Long.parseLong(wire.group(1));
+    System.out.printf(
+        "resume after a kill -9 of the %s: %d of %d bytes kept, the resumed sync sent %d%n",
+        killed, keptBytes, IMAGE_BYTES, sent);
+    assertThat(sent)
+        .as("resumed after %d of %d bytes kept", keptBytes, IMAGE_BYTES)
+        .isLessThan(IMAGE_BYTES - keptBytes + WINDOW);
     assertThat(Files.mismatch(folder.backingFile("vm.raw"), root.resolve("vm1.img")))
         .isEqualTo(-1L);
   }
@@ -176,23 +135,14 @@ class ResumeIT {
   @Test
   void aReceiverKilledMidTransferIsResumed() throws Exception {
     folder.mount();
-    startReceiver();
+    receiver.start();
     Process sync = syncUntilAThirdIsKept();
-    receiver.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    receiver.kill();
     String out = output(sync);
     assertThat(sync.exitValue()).as(out).isEqualTo(1);
     long keptBytes = Files.size(part()); // what the killed receiver left
-    writeThroughTheMount(1 << 20); // inside what it kept: must travel again
-    writeThroughTheMount(IMAGE_BYTES - (1 << 20)); // past it
-    startReceiver();
-    long sent = resumedSync();
-    System.out.printf(
-        "resume after a kill -9 of the receiver: %d of %d bytes kept, the resumed sync sent %d%n",
-        keptBytes, IMAGE_BYTES, sent);
-    assertThat(sent)
-        .as("resumed after %d of %d bytes kept", keptBytes, IMAGE_BYTES)
-        .isLessThan(IMAGE_BYTES - keptBytes + WINDOW);
-    assertTheReplicaIsTheImage();
+    receiver.start();
+    writeAndResume("receiver", keptBytes);
     assertThat(part()).doesNotExist();
     assertThat(kept()).doesNotExist();
     assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
@@ -201,7 +151,7 @@ class ResumeIT {
   @Test
   void aSenderKilledMidTransferIsResumed() throws Exception {
     ProcessHandle mount = folder.mount();
-    startReceiver();
+    receiver.start();
     Process sync = syncUntilAThirdIsKept();
     mount.destroyForcibly();
     mount.onExit().get(30, TimeUnit.SECONDS);
@@ -215,16 +165,7 @@ class ResumeIT {
       Tools.exec(List.of("fusermount", "-u", "-z", folder.mnt.toString()), 30);
     }
     folder.mount(); // recovers the tracking as after a crash
-    writeThroughTheMount(1 << 20);
-    writeThroughTheMount(IMAGE_BYTES - (1 << 20));
-    long sent = resumedSync();
-    System.out.printf(
-        "resume after a kill -9 of the sender: %d of %d bytes kept, the resumed sync sent %d%n",
-        keptBytes, IMAGE_BYTES, sent);
-    assertThat(sent)
-        .as("resumed after %d of %d bytes kept", keptBytes, IMAGE_BYTES)
-        .isLessThan(IMAGE_BYTES - keptBytes + WINDOW);
-    assertTheReplicaIsTheImage();
+    writeAndResume("sender", keptBytes);
     assertThat(kept()).doesNotExist();
     assertThat(Cbtfs.run("unmount", folder.mnt.toString()).exitCode()).isZero();
   }

@@ -3,7 +3,7 @@ package io.cbtfs.nativetests;
 import static io.cbtfs.nativetests.EncryptionFixture.contains;
 import static io.cbtfs.nativetests.EncryptionFixture.createKey;
 import static io.cbtfs.nativetests.EncryptionFixture.generation;
-import static io.cbtfs.nativetests.EncryptionFixture.random;
+import static io.cbtfs.nativetests.Tools.random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cbtfs.s3.S3ProxyServer;

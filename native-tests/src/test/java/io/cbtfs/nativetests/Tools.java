@@ -3,6 +3,7 @@ package io.cbtfs.nativetests;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
@@ -77,6 +79,33 @@ final class Tools {
       while (buf.hasRemaining()) {
         ch.write(buf, offset + buf.position());
       }
+    }
+  }
+
+  /**
+   * Mounts a tmpfs with {@code options} ({@code size=8m}, say) on {@code dir}, made if missing: a
+   * small disk that fills. Unmount it with {@code umount}.
+   */
+  static Path tmpfs(Path dir, String options) throws IOException {
+    Files.createDirectories(dir);
+    Result mounted = exec(list("mount", "-t", "tmpfs", "-o", options, "tmpfs", dir.toString()), 30);
+    if (mounted.exitCode() != 0) {
+      fail("cannot mount a tmpfs (this test runs as root): " + mounted.output());
+    }
+    return dir;
+  }
+
+  /** {@code n} bytes from the generator seeded with {@code seed}: the same bytes every run. */
+  static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  /** Makes {@code file} {@code bytes} long, sparse: a hole where nothing was written. */
+  static void sparse(Path file, long bytes) throws IOException {
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+      f.setLength(bytes);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.cbtfs.syncer;
 
+import static io.cbtfs.syncer.SyncFixture.random;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,7 +16,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -51,12 +51,6 @@ class PointInTimeSyncTest {
 
   private SyncSource pointInTime(FleeceLimit limit) {
     return new SyncSource(fx.tracked, fx.image, new PointInTime(FleeceStore.scratchIn(tmp), limit));
-  }
-
-  private static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
   }
 
   @Test

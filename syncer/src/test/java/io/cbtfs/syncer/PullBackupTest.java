@@ -1,5 +1,6 @@
 package io.cbtfs.syncer;
 
+import static io.cbtfs.syncer.SyncFixture.random;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,7 +13,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterEach;
@@ -45,12 +45,6 @@ class PullBackupTest {
   private PullBackup begin(String cursor, FleeceLimit limit) throws IOException {
     return PullBackup.begin(
         fx.tracked, fx.image, cursor, new PointInTime(FleeceStore.scratchIn(tmp), limit));
-  }
-
-  private static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
   }
 
   /** What a consumer reads at {@code offset}: the image, then the view's overlay. */

@@ -33,6 +33,13 @@ public final class SyncFixture implements AutoCloseable {
     tracked = store.image("disk.img", Fingerprint.sizeOnly(imageBytes));
   }
 
+  /** {@code n} bytes from the generator seeded with {@code seed}: the same bytes every run. */
+  public static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
   /**
    * The tracking as a new process finds it after this one died: nothing saved beyond what is on
    * disk, the state and activity log recovered.

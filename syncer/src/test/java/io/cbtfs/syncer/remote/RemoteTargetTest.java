@@ -18,8 +18,6 @@ import io.cbtfs.tracker.TrackingOptions;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -30,7 +28,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -63,21 +60,25 @@ class RemoteTargetTest {
   void start() throws IOException {
     root = Files.createDirectory(tmp.resolve("root"));
     tokenFile = Tls.tokenFile(identity);
-    receiver =
-        Receiver.start(
-            new Receiver.Options(
-                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                root,
-                Tokens.load(tokenFile),
-                Tls.server(identity),
-                4,
-                10_000));
+    receiver = startReceiver(root, tokenFile, identity);
     image = tmp.resolve("disk.img");
     byte[] data = new byte[3 << 20];
     new Random(1).nextBytes(data);
     Files.write(image, data);
     store = TrackerStore.open(tmp.resolve(".cbtfs"), TrackingOptions.defaults(G));
     tracked = store.image("disk.img", new Fingerprint(3 << 20, 1, 1, 1));
+  }
+
+  /** A receiver on a free loopback port, keeping its files in {@code root}. */
+  static Receiver startReceiver(Path root, Path tokenFile, Path identity) throws IOException {
+    return Receiver.start(
+        new Receiver.Options(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+            root,
+            Tokens.load(tokenFile),
+            Tls.server(identity),
+            4,
+            10_000));
   }
 
   @AfterEach
@@ -349,7 +350,8 @@ class RemoteTargetTest {
     byte[] before = Files.readAllBytes(root.resolve("vm1.img"));
     write(0, 1 << 20, 4);
     for (long cutAfter : new long[] {200, 5_000, 300_000, 900_000}) {
-      try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort(), cutAfter)) {
+      try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort())) {
+        proxy.cutAfter(cutAfter);
         RemoteTarget viaProxy =
             RemoteTarget.parse(
                 uri("vm1", "")
@@ -537,68 +539,6 @@ class RemoteTargetTest {
     @Override
     public void close() throws IOException {
       socket.close();
-    }
-  }
-
-  /**
-   * Forwards connections to the receiver and cuts the one that carries upstream byte number {@code
-   * limit}, counting over all connections (a sync opens one for the state, one for the delta).
-   */
-  static final class CuttingProxy implements AutoCloseable {
-    private final ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
-    private final AtomicLong upstream = new AtomicLong();
-
-    CuttingProxy(int target, long limit) throws IOException {
-      Thread acceptor =
-          new Thread(
-              () -> {
-                while (!server.isClosed()) {
-                  try {
-                    Socket client = server.accept();
-                    Socket up = new Socket(InetAddress.getLoopbackAddress(), target);
-                    start(() -> pump(up, client, new AtomicLong(), Long.MAX_VALUE));
-                    start(() -> pump(client, up, upstream, limit));
-                  } catch (IOException e) {
-                    return;
-                  }
-                }
-              });
-      acceptor.setDaemon(true);
-      acceptor.start();
-    }
-
-    private static void start(Runnable r) {
-      Thread t = new Thread(r);
-      t.setDaemon(true);
-      t.start();
-    }
-
-    int port() {
-      return server.getLocalPort();
-    }
-
-    private static void pump(Socket from, Socket to, AtomicLong counter, long limit) {
-      byte[] buf = new byte[8192];
-      try (InputStream in = from.getInputStream();
-          OutputStream out = to.getOutputStream()) {
-        int r;
-        while ((r = in.read(buf)) > 0) {
-          int take = (int) Math.max(0, Math.min(r, limit - counter.get()));
-          out.write(buf, 0, take);
-          if (counter.addAndGet(take) >= limit) {
-            from.close();
-            to.close();
-            return;
-          }
-        }
-      } catch (IOException e) {
-        // closed
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      server.close();
     }
   }
 }

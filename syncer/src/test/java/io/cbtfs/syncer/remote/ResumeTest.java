@@ -14,19 +14,12 @@ import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -57,7 +50,7 @@ class ResumeTest {
   @TempDir Path tmp;
   Path root;
   Receiver receiver;
-  Proxy proxy;
+  CuttingProxy proxy;
   Path tokenFile;
   Path image;
   TrackerStore store;
@@ -74,25 +67,14 @@ class ResumeTest {
   void start() throws IOException {
     root = Files.createDirectory(tmp.resolve("root"));
     tokenFile = Tls.tokenFile(identity);
-    receiver = startReceiver();
-    proxy = new Proxy(receiver.address().getPort());
+    receiver = RemoteTargetTest.startReceiver(root, tokenFile, identity);
+    proxy = new CuttingProxy(receiver.address().getPort());
     image = tmp.resolve("disk.img");
     byte[] data = new byte[IMAGE_BYTES];
     new Random(1).nextBytes(data); // incompressible: the bytes on the wire are the image's
     Files.write(image, data);
     store = TrackerStore.open(tmp.resolve(".cbtfs"), TrackingOptions.defaults(G));
     tracked = store.image("disk.img", new Fingerprint(IMAGE_BYTES, 1, 1, 1));
-  }
-
-  private Receiver startReceiver() throws IOException {
-    return Receiver.start(
-        new Receiver.Options(
-            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-            root,
-            Tokens.load(tokenFile),
-            Tls.server(identity),
-            4,
-            10_000));
   }
 
   @AfterEach
@@ -147,7 +129,7 @@ class ResumeTest {
   private long countedSync(String name) throws IOException {
     long before = proxy.cutAfter(Long.MAX_VALUE / 2);
     syncer.sync(source(), via(proxy.port(), name), false, SyncProgress.NONE);
-    return proxy.upstream.get() - before;
+    return proxy.upstream() - before;
   }
 
   private Path kept(String name) {
@@ -204,8 +186,8 @@ class ResumeTest {
     receiver.close();
     // a receiver killed mid-transfer leaves the part it was writing, not the kept file
     Files.move(kept("vm1"), root.resolve(".vm1.img.cbtfs-resume.part"));
-    receiver = startReceiver();
-    proxy.target = receiver.address().getPort();
+    receiver = RemoteTargetTest.startReceiver(root, tokenFile, identity);
+    proxy.retarget(receiver.address().getPort());
     long resumed = countedSync("vm1");
     assertThat(resumed).isLessThan(whole / 2 + WINDOW);
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
@@ -238,78 +220,5 @@ class ResumeTest {
     assertThat(incremental).isLessThan((1 << 20) + WINDOW);
     assertThat(kept("vm1")).doesNotExist();
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
-  }
-
-  /**
-   * Forwards connections to the receiver, counting upstream bytes over all of them, and cuts the
-   * connection that carries the upstream byte {@link #cutAfter} names.
-   */
-  static final class Proxy implements AutoCloseable {
-    private final ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
-    final AtomicLong upstream = new AtomicLong();
-    private volatile long limit = Long.MAX_VALUE;
-    volatile int target;
-
-    Proxy(int target) throws IOException {
-      this.target = target;
-      Thread acceptor =
-          new Thread(
-              () -> {
-                while (!server.isClosed()) {
-                  try {
-                    Socket client = server.accept();
-                    Socket up = new Socket(InetAddress.getLoopbackAddress(), this.target);
-                    start(() -> pump(up, client, new AtomicLong(), () -> Long.MAX_VALUE));
-                    start(() -> pump(client, up, upstream, () -> limit));
-                  } catch (IOException e) {
-                    return;
-                  }
-                }
-              });
-      acceptor.setDaemon(true);
-      acceptor.start();
-    }
-
-    /** Cuts after {@code bytes} more upstream; returns the count so far. */
-    long cutAfter(long bytes) {
-      long now = upstream.get();
-      limit = now + bytes;
-      return now;
-    }
-
-    private static void start(Runnable r) {
-      Thread t = new Thread(r);
-      t.setDaemon(true);
-      t.start();
-    }
-
-    int port() {
-      return server.getLocalPort();
-    }
-
-    private static void pump(
-        Socket from, Socket to, AtomicLong counter, java.util.function.LongSupplier limit) {
-      byte[] buf = new byte[8192];
-      try (InputStream in = from.getInputStream();
-          OutputStream out = to.getOutputStream()) {
-        int r;
-        while ((r = in.read(buf)) > 0) {
-          int take = (int) Math.max(0, Math.min(r, limit.getAsLong() - counter.get()));
-          out.write(buf, 0, take);
-          if (counter.addAndGet(take) >= limit.getAsLong()) {
-            from.close();
-            to.close();
-            return;
-          }
-        }
-      } catch (IOException e) {
-        // closed
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      server.close();
-    }
   }
 }
