@@ -1,6 +1,5 @@
 package io.cbtfs.nativetests;
 
-import static io.cbtfs.nativetests.OverlayMountIT.awaitOutput;
 import static io.cbtfs.nativetests.OverlayMountIT.ok;
 import static io.cbtfs.nativetests.OverlayMountIT.qemuIo;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -77,7 +76,7 @@ class AdoptIT {
               overlay.toString(),
               "--hydrate",
               name)) {
-        awaitOutput(m, "cbtfs: hydrated " + name);
+        m.awaitOutput("cbtfs: hydrated " + name);
       }
       Tools.Result wrong =
           Cbtfs.run(
