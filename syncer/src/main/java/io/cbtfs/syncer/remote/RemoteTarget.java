@@ -273,12 +273,21 @@ public final class RemoteTarget implements Target {
         socket.setSoTimeout(2_000);
         f = Frames.read(in);
       } catch (IOException | RuntimeException e) {
-        return writeFailure;
+        return broken(writeFailure);
       }
       if (f.type() == Frames.ERR) {
         throw new CbtfsException(describe() + ": " + f.text());
       }
-      return writeFailure;
+      return broken(writeFailure);
+    }
+
+    /** A failure of the connection, naming the receiver ("Broken pipe" alone does not). */
+    IOException broken(IOException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith(describe())) {
+        return e; // named already (a stalled write)
+      }
+      return new IOException(
+          describe() + ": the connection to the receiver broke (" + e.getMessage() + ")", e);
     }
 
     @Override
@@ -419,7 +428,14 @@ public final class RemoteTarget implements Target {
           throw c.peerError(e);
         }
         c.socket.setSoTimeout(COMMIT_TIMEOUT_MILLIS);
-        byte[] ack = Frames.expect(c.in, Frames.ACK, describe()).payload();
+        byte[] ack;
+        try {
+          ack = Frames.expect(c.in, Frames.ACK, describe()).payload();
+        } catch (SocketTimeoutException e) {
+          throw e;
+        } catch (IOException e) {
+          throw c.broken(e);
+        }
         if (ack.length != 8) {
           throw new CbtfsException("protocol error: ACK of " + ack.length + " bytes");
         }

@@ -404,6 +404,21 @@ class RemoteTargetTest {
     assertThat(Files.mismatch(big, root.resolve("big.img"))).isEqualTo(-1L);
   }
 
+  /** A connection cut mid-delta names the receiver: "Connection reset by peer" alone did not. */
+  @Test
+  void aConnectionCutMidDeltaNamesTheReceiver() throws Exception {
+    try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort(), 900_000)) {
+      RemoteTarget viaProxy =
+          RemoteTarget.parse(
+              uri("vm1", "")
+                  .replace(":" + receiver.address().getPort() + "/", ":" + proxy.port() + "/"));
+      assertThatThrownBy(() -> syncer.sync(source(), viaProxy, false, SyncProgress.NONE))
+          .isInstanceOf(IOException.class)
+          .hasMessageStartingWith(
+              "cbtfs://127.0.0.1:" + proxy.port() + "/vm1: the connection to the receiver broke");
+    }
+  }
+
   @Test
   void idleConnectionsThatNeverLogInAreClosedAndFreeTheirSlots() throws IOException {
     java.util.List<Socket> idle = new java.util.ArrayList<>();
