@@ -287,7 +287,11 @@ public final class RemoteTarget implements Target {
         return e; // named already (a stalled write)
       }
       return new IOException(
-          describe() + ": the connection to the receiver broke (" + e.getMessage() + ")", e);
+          describe()
+              + ": the connection to the receiver broke ("
+              + (e.getMessage() == null ? "no reason given" : e.getMessage())
+              + ")",
+          e);
     }
 
     @Override
