@@ -8,6 +8,8 @@ import io.cbtfs.nbd.NbdServer;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackingOptions;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -319,6 +321,16 @@ final class MountCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--hydrate fills an overlay: give --overlay DIR too");
     }
+    if (overlay != null && resolved(overlay).startsWith(resolved(mountPoint))) {
+      // checked before the folder and its lock are made: they would make the mount point non-empty
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--overlay "
+              + overlay
+              + " is inside the mount point "
+              + mountPoint
+              + ": the mount would hide it; put it elsewhere");
+    }
     long cache;
     try {
       cache = BlockGeometry.parseByteSize(cacheSize);
@@ -343,6 +355,21 @@ final class MountCommand implements Callable<Integer> {
     return new GenerationMount(
             s3.apply(source), mountPoint, chosen, allowOther, directIo, cache, overlay, hydrate)
         .run(spec.commandLine().getOut());
+  }
+
+  /** {@code path} as the kernel will find it: its longest existing part with links resolved. */
+  private static Path resolved(Path path) {
+    Path absolute = path.toAbsolutePath().normalize();
+    for (Path existing = absolute; existing != null; existing = existing.getParent()) {
+      if (Files.exists(existing)) {
+        try {
+          return existing.toRealPath().resolve(existing.relativize(absolute));
+        } catch (IOException e) {
+          return absolute;
+        }
+      }
+    }
+    return absolute;
   }
 
   /** The --transport asked for, else $CBTFS_TRANSPORT's, else {@link FuseTransport#AUTO}. */

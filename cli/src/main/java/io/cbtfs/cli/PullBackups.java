@@ -173,7 +173,7 @@ final class PullBackups implements AutoCloseable {
             "the backup "
                 + Printable.escaped(export)
                 + " broke, nothing committed: "
-                + e.getMessage()
+                + e.reason() // not the sync's advice (--no-snapshot): no sync ran
                 + " (the next backup for this cursor lists these blocks again)",
             e);
       }

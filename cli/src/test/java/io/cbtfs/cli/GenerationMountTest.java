@@ -129,6 +129,29 @@ class GenerationMountTest {
     assertThat(empty.err().strip()).contains("holds no generation").doesNotContain("\n");
   }
 
+  /**
+   * An overlay folder at or under the mount point would be hidden by the mount, and its lock file
+   * made the mount point non-empty ("mount point is not empty", the lock left behind for every
+   * later mount): a usage error, before anything is made.
+   */
+  @Test
+  void anOverlayInsideTheMountPointIsAUsageErrorThatMakesNothing() throws IOException {
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    for (Path overlay : List.of(mnt, mnt.resolve("overlay"), tmp.resolve("x/../mnt/o"))) {
+      CliRun r =
+          CliRun.of(
+              "mount",
+              "--read-only",
+              "--overlay",
+              overlay.toString(),
+              "archive:" + tmp.resolve("none.archive"),
+              mnt.toString());
+      assertThat(r.exitCode()).as(r.err()).isEqualTo(2);
+      assertThat(r.err()).contains("--overlay " + overlay + " is inside the mount point " + mnt);
+      assertThat(mnt).isEmptyDirectory();
+    }
+  }
+
   @Test
   void aStoredImageIsNeverOpenedJustToListIt() throws IOException {
     // the sizes come from the listing: StoredImage.open is not called (the proxy would throw)

@@ -8,6 +8,8 @@ import java.io.IOException;
  * on; the sync fails and its blocks stay dirty.
  */
 public final class SnapshotBrokenException extends IOException {
+  private final String reason;
+
   public SnapshotBrokenException(String reason, Throwable cause) {
     super(
         "the point-in-time snapshot broke ("
@@ -15,5 +17,11 @@ public final class SnapshotBrokenException extends IOException {
             + "): the sync is abandoned and its blocks stay dirty for the next one (retry, raise"
             + " --fleece-limit, or sync with --no-snapshot)",
         cause);
+    this.reason = reason;
+  }
+
+  /** Why it broke ("the fleece is full: ..."), without the advice for a sync. */
+  public String reason() {
+    return reason;
   }
 }

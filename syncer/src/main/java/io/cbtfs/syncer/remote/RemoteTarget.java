@@ -193,22 +193,36 @@ public final class RemoteTarget implements Target {
     final TargetState state;
 
     Connection() throws IOException {
-      Socket s = pin == null ? new Socket() : Tls.pinned(pin).getSocketFactory().createSocket();
+      Socket plain = new Socket();
+      Socket s = plain;
       try {
         try {
-          s.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MILLIS);
+          plain.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MILLIS);
         } catch (IOException e) { // "Connection refused" alone does not say which receiver
           throw new IOException(
               "cannot connect to the receiver " + host + ":" + port + ": " + e.getMessage(), e);
         }
-        s.setSoTimeout(readTimeoutMillis);
-        if (s instanceof SSLSocket tls) {
+        plain.setSoTimeout(readTimeoutMillis);
+        if (pin != null) { // TLS over the plain socket, which a stalled write's deadline closes
+          SSLSocket tls =
+              (SSLSocket) Tls.pinned(pin).getSocketFactory().createSocket(plain, host, port, true);
+          s = tls;
           tls.setEnabledProtocols(new String[] {Tls.PROTOCOL});
           tls.setEnabledCipherSuites(Tls.CIPHER_SUITES);
           tls.startHandshake();
         }
         in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 16));
-        out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 1 << 20));
+        out =
+            new DataOutputStream(
+                new BufferedOutputStream(
+                    new WriteDeadline(
+                        s.getOutputStream(),
+                        plain,
+                        readTimeoutMillis,
+                        describe()
+                            + ": the receiver took no data for "
+                            + seconds(readTimeoutMillis)),
+                    1 << 20));
         byte[] challenge = Frames.expect(in, Frames.CHALLENGE, describe()).payload();
         if (challenge.length != Frames.MAGIC.length + Frames.NONCE_BYTES
             || !Arrays.equals(
@@ -225,19 +239,27 @@ public final class RemoteTarget implements Target {
         state = RemoteMessages.decode(Frames.expect(in, Frames.OK, describe()).payload());
         socket = s;
       } catch (SSLException e) { // a wrong certificate, or no TLS server at all: neither says who
-        s.close();
+        closeBoth(s, plain);
         throw new CbtfsException(
             describe()
                 + ": TLS handshake failed ("
                 + (e.getMessage() == null ? "no reason" : e.getMessage())
                 + ")");
       } catch (SocketTimeoutException e) { // "Read timed out" alone does not say which receiver
-        s.close();
+        closeBoth(s, plain);
         throw new IOException(
             describe() + ": the receiver did not answer within " + seconds(readTimeoutMillis), e);
       } catch (IOException | RuntimeException e) {
-        s.close();
+        closeBoth(s, plain);
         throw e;
+      }
+    }
+
+    private static void closeBoth(Socket s, Socket plain) throws IOException {
+      try {
+        s.close();
+      } finally {
+        plain.close(); // a TLS socket made but not yet set up may not close what it wraps
       }
     }
 
@@ -251,12 +273,25 @@ public final class RemoteTarget implements Target {
         socket.setSoTimeout(2_000);
         f = Frames.read(in);
       } catch (IOException | RuntimeException e) {
-        return writeFailure;
+        return broken(writeFailure);
       }
       if (f.type() == Frames.ERR) {
         throw new CbtfsException(describe() + ": " + f.text());
       }
-      return writeFailure;
+      return broken(writeFailure);
+    }
+
+    /** A failure of the connection, naming the receiver ("Broken pipe" alone does not). */
+    IOException broken(IOException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith(describe())) {
+        return e; // named already (a stalled write)
+      }
+      return new IOException(
+          describe()
+              + ": the connection to the receiver broke ("
+              + (e.getMessage() == null ? "no reason given" : e.getMessage())
+              + ")",
+          e);
     }
 
     @Override
@@ -397,7 +432,14 @@ public final class RemoteTarget implements Target {
           throw c.peerError(e);
         }
         c.socket.setSoTimeout(COMMIT_TIMEOUT_MILLIS);
-        byte[] ack = Frames.expect(c.in, Frames.ACK, describe()).payload();
+        byte[] ack;
+        try {
+          ack = Frames.expect(c.in, Frames.ACK, describe()).payload();
+        } catch (SocketTimeoutException e) {
+          throw e;
+        } catch (IOException e) {
+          throw c.broken(e);
+        }
         if (ack.length != 8) {
           throw new CbtfsException("protocol error: ACK of " + ack.length + " bytes");
         }

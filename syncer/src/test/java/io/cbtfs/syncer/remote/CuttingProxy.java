@@ -61,7 +61,8 @@ final class CuttingProxy implements AutoCloseable {
     return server.getLocalPort();
   }
 
-  private static void start(Runnable r) {
+  /** Runs {@code r} on a daemon thread (a proxy's pump). */
+  static void start(Runnable r) {
     Thread t = new Thread(r);
     t.setDaemon(true);
     t.start();

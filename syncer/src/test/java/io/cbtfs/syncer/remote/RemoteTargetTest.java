@@ -18,6 +18,8 @@ import io.cbtfs.tracker.TrackingOptions;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -28,10 +30,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Remote replication on loopback: a real Receiver, TLS 1.3 with a pinned certificate. */
@@ -367,6 +371,60 @@ class RemoteTargetTest {
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
   }
 
+  /**
+   * A receiver that stops taking data mid-delta (a stopped process, a suspended host, a black hole
+   * with the window shut) fails the sync after the timeout, naming it: a write that blocks forever
+   * held the sync, and the group after it, until the receiver came back (Ctrl-C could not stop it).
+   */
+  @Test
+  @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a hang fails it
+  void aReceiverThatStopsTakingDataFailsTheSyncAfterTheTimeout() throws Exception {
+    Path big = tmp.resolve("big.img");
+    byte[] data = new byte[32 << 20]; // more than loopback's socket buffers can swallow
+    new Random(5).nextBytes(data);
+    Files.write(big, data);
+    TrackedImage bigTracked = store.image("big.img", new Fingerprint(32 << 20, 1, 1, 2));
+    try (StallingProxy proxy = new StallingProxy(receiver.address().getPort(), 4 << 20)) {
+      String viaProxy =
+          uri("big", "")
+              .replace(":" + receiver.address().getPort() + "/", ":" + proxy.port() + "/");
+      try (RemoteTarget t = RemoteTarget.parse(viaProxy, 500)) {
+        assertThatThrownBy(
+                () ->
+                    syncer.sync(
+                        new io.cbtfs.syncer.SyncSource(bigTracked, big),
+                        t,
+                        false,
+                        SyncProgress.NONE))
+            .isInstanceOf(IOException.class)
+            .hasMessage(
+                "cbtfs://127.0.0.1:" + proxy.port() + "/big: the receiver took no data for 0.5 s");
+      }
+    }
+    syncer.sync(
+        new io.cbtfs.syncer.SyncSource(bigTracked, big),
+        RemoteTarget.parse(uri("big", "")),
+        false,
+        SyncProgress.NONE);
+    assertThat(Files.mismatch(big, root.resolve("big.img"))).isEqualTo(-1L);
+  }
+
+  /** A connection cut mid-delta names the receiver: "Connection reset by peer" alone did not. */
+  @Test
+  void aConnectionCutMidDeltaNamesTheReceiver() throws Exception {
+    try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort())) {
+      proxy.cutAfter(900_000);
+      RemoteTarget viaProxy =
+          RemoteTarget.parse(
+              uri("vm1", "")
+                  .replace(":" + receiver.address().getPort() + "/", ":" + proxy.port() + "/"));
+      assertThatThrownBy(() -> syncer.sync(source(), viaProxy, false, SyncProgress.NONE))
+          .isInstanceOf(IOException.class)
+          .hasMessageStartingWith(
+              "cbtfs://127.0.0.1:" + proxy.port() + "/vm1: the connection to the receiver broke");
+    }
+  }
+
   @Test
   void idleConnectionsThatNeverLogInAreClosedAndFreeTheirSlots() throws IOException {
     java.util.List<Socket> idle = new java.util.ArrayList<>();
@@ -539,6 +597,76 @@ class RemoteTargetTest {
     @Override
     public void close() throws IOException {
       socket.close();
+    }
+  }
+
+  /**
+   * Forwards connections to the receiver until upstream byte number {@code limit} (over all
+   * connections), then stops reading from the sender without closing anything: the sender's writes
+   * block once the socket buffers are full, as with a stopped receiver.
+   */
+  static final class StallingProxy implements AutoCloseable {
+    private final ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
+    private final AtomicLong upstream = new AtomicLong();
+    private final java.util.concurrent.CountDownLatch closed =
+        new java.util.concurrent.CountDownLatch(1);
+    private final java.util.List<Socket> sockets =
+        java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+
+    StallingProxy(int target, long limit) throws IOException {
+      server.setReceiveBufferSize(16 << 10);
+      Thread acceptor =
+          new Thread(
+              () -> {
+                while (!server.isClosed()) {
+                  try {
+                    Socket client = server.accept();
+                    Socket up = new Socket(InetAddress.getLoopbackAddress(), target);
+                    sockets.add(client);
+                    sockets.add(up);
+                    CuttingProxy.start(() -> forward(up, client, new AtomicLong(), Long.MAX_VALUE));
+                    CuttingProxy.start(() -> forward(client, up, upstream, limit));
+                  } catch (IOException e) {
+                    return;
+                  }
+                }
+              });
+      acceptor.setDaemon(true);
+      acceptor.start();
+    }
+
+    int port() {
+      return server.getLocalPort();
+    }
+
+    /** Copies until {@code limit}, then holds both sockets open, unread, until closed. */
+    private void forward(Socket from, Socket to, AtomicLong counter, long limit) {
+      byte[] buf = new byte[8192];
+      try {
+        InputStream in = from.getInputStream();
+        OutputStream out = to.getOutputStream();
+        int r;
+        while (counter.get() < limit && (r = in.read(buf)) > 0) {
+          out.write(buf, 0, r);
+          counter.addAndGet(r);
+        }
+        closed.await(); // stalled: neither read nor closed, as a stopped receiver
+      } catch (IOException e) {
+        // closed
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      closed.countDown();
+      server.close();
+      synchronized (sockets) {
+        for (Socket s : sockets) {
+          s.close();
+        }
+      }
     }
   }
 }
