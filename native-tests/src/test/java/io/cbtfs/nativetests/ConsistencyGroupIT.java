@@ -62,10 +62,16 @@ class ConsistencyGroupIT {
                     put(ca, other, k);
                     put(cb, 0, k); // only once A's k was acknowledged
                     put(cb, other, k);
-                    written.set(k);
+                    synchronized (written) {
+                      written.set(k);
+                      written.notifyAll(); // awaitPast
+                    }
                   }
                 } catch (Throwable e) {
                   failure.set(e);
+                  synchronized (written) {
+                    written.notifyAll();
+                  }
                 }
               },
               "group-writer");
@@ -83,12 +89,16 @@ class ConsistencyGroupIT {
       }
     }
 
-    void awaitPast(long count) {
+    /** Waits, woken by each round the writer completes, until {@code count} more are done. */
+    void awaitPast(long count) throws InterruptedException {
       long target = written.get() + count;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (written.get() < target && failure.get() == null) {
-        assertThat(System.nanoTime()).as("%d writes within 60 s", count).isLessThan(deadline);
-        Thread.onSpinWait();
+      synchronized (written) {
+        while (written.get() < target && failure.get() == null) {
+          long left = deadline - System.nanoTime();
+          assertThat(left).as("%d writes within 60 s", count).isPositive();
+          TimeUnit.NANOSECONDS.timedWait(written, left);
+        }
       }
       assertThat(failure.get()).isNull();
     }
