@@ -9,9 +9,13 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -28,6 +32,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * file and only then marks the block present: a bit is never saved before the bytes it claims.
  */
 public final class OverlayFile implements WritableFile, AutoCloseable {
+  private static final Set<PosixFilePermission> OWNER_ONLY =
+      PosixFilePermissions.fromString("rw-------");
+
   private final ServedFile generation;
   private final Path imageFile;
   private final Path presentFile;
@@ -117,6 +124,12 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
    */
   private Layer openLayer() throws IOException {
     long size = byteSize();
+    try {
+      // a VM's disk: only its owner reads it, whatever the umask and the folder's mode
+      Files.createFile(imageFile, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+    } catch (FileAlreadyExistsException e) {
+      // made by an earlier mount: its blocks are what the maps say
+    }
     try (RandomAccessFile f = new RandomAccessFile(imageFile.toFile(), "rw")) {
       if (f.length() > size) {
         throw new CbtfsException(

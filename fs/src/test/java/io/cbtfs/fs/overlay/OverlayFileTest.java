@@ -9,6 +9,7 @@ import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -68,7 +69,10 @@ class OverlayFileTest {
       assertThat(f.presentBlocks()).isEqualTo(4);
       assertThat(f.writtenBlocks()).isEqualTo(4);
     }
-    // the overlay file alone holds the written blocks whole
+    // the overlay file alone holds the written blocks whole, and only its owner reads it
+    assertThat(
+            PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("vm@3.img"))))
+        .isEqualTo("rw-------");
     byte[] overlay = Files.readAllBytes(tmp.resolve("vm@3.img"));
     assertThat(overlay).hasSize(SIZE);
     assertThat(Arrays.copyOfRange(overlay, BLOCK, 2 * BLOCK))
