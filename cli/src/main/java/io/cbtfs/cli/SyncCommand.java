@@ -279,8 +279,9 @@ final class SyncCommand implements Callable<Integer> {
       boolean json,
       PrintWriter out)
       throws IOException {
+    List<String> names = images.stream().map(Path::toString).toList();
     ProgressBar bar = ProgressBar.forTerminal(json);
-    bar.nameMembers(images.stream().map(Path::toString).toList());
+    bar.nameMembers(names);
     GroupReport g =
         betweenHooks(
             hooks,
@@ -292,7 +293,7 @@ final class SyncCommand implements Callable<Integer> {
       SyncReport r = g.committed().get(i);
       lines.add(
           json
-              ? "{\"image\":" + Json.quote(images.get(i).toString()) + "," + toJson(r).substring(1)
+              ? "{\"image\":" + Json.quote(names.get(i)) + "," + toJson(r).substring(1)
               : summary(images.get(i), r));
     }
     out.println(
@@ -308,21 +309,16 @@ final class SyncCommand implements Callable<Integer> {
       System.err.println("cbtfs: warning: " + thawWarning);
     }
     if (!g.failure().isEmpty()) {
-      List<String> left =
-          images.subList(g.committed().size(), images.size()).stream().map(Path::toString).toList();
+      int synced = g.committed().size();
       throw new CbtfsException(
           g.failure()
               + "; not synced: "
-              + String.join(", ", left)
+              + String.join(", ", names.subList(synced, names.size()))
               + " (their targets keep their generations, their blocks stay dirty)"
-              + (g.committed().isEmpty()
+              + (synced == 0
                   ? ""
                   : "; synced at the group's instant: "
-                      + String.join(
-                          ", ",
-                          images.subList(0, g.committed().size()).stream()
-                              .map(Path::toString)
-                              .toList())));
+                      + String.join(", ", names.subList(0, synced))));
     }
     return CbtfsCommand.EXIT_OK;
   }
