@@ -177,12 +177,10 @@ final class BackupCommand implements Runnable {
     ImageLocator loc = ImageLocator.resolve(common.image, common.stateDir.stateDir);
     Optional<ControlChannel> control = ControlClient.connect(loc.stateDir());
     if (control.isEmpty()) {
-      throw new CbtfsException(
-          loc.mountPoint().isPresent()
-              ? "the cbtfs mount on "
-                  + loc.mountPoint().get()
-                  + " does not answer on its control socket (is its process gone?)"
-              : "no cbtfs mount serves "
+      throw loc.mountPoint().isPresent()
+          ? ControlClient.notAnswering(loc.mountPoint().get())
+          : new CbtfsException(
+              "no cbtfs mount serves "
                   + common.image
                   + ": a pull backup needs a running mount with --nbd");
     }

@@ -31,14 +31,11 @@ record BackupReport(
   static final String ABORTED = "aborted";
 
   String json() {
-    StringBuilder uriList = new StringBuilder("[");
-    for (int i = 0; i < uris.size(); i++) {
-      uriList.append(i == 0 ? "" : ",").append(Json.quote(uris.get(i)));
-    }
     return "{\"export\":"
         + Json.quote(export)
-        + ",\"uris\":"
-        + uriList.append(']')
+        + ",\"uris\":["
+        + String.join(",", uris.stream().map(Json::quote).toList())
+        + "]"
         + ",\"cursor\":"
         + Json.quote(cursor)
         + ",\"generation\":"

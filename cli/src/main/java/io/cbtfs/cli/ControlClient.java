@@ -68,6 +68,14 @@ final class ControlClient {
     }
   }
 
+  /** A cbtfs mount is on {@code mountPoint}, but nothing answers on its control socket. */
+  static CbtfsException notAnswering(Path mountPoint) {
+    return new CbtfsException(
+        "the cbtfs mount on "
+            + mountPoint
+            + " does not answer on its control socket (is its process gone?)");
+  }
+
   static CbtfsException permissionDenied(Path socket) {
     return new CbtfsException(
         "permission denied: cannot use the mount's control socket "

@@ -227,14 +227,7 @@ final class ControlProtocol {
 
   /** A SYNC's or GROUP_SYNC's flags byte. */
   private static int syncFlags(ByteBuffer in) {
-    if (!in.hasRemaining()) {
-      throw new ControlProtocolException("bad request: SYNC without its flags");
-    }
-    int flags = in.get() & 0xff;
-    if ((flags & ~(FLAG_FULL | FLAG_NO_SNAPSHOT | FLAG_FLEECE_LIMIT)) != 0) {
-      throw new ControlProtocolException("bad request: unknown SYNC flags " + flags);
-    }
-    return flags;
+    return flags(in, FLAG_FULL | FLAG_NO_SNAPSHOT | FLAG_FLEECE_LIMIT, "SYNC");
   }
 
   /** The snapshot option of a SYNC's {@code flags}, and the fleece limit that may follow them. */
@@ -316,11 +309,7 @@ final class ControlProtocol {
             | (snap.on() ? 0 : FLAG_NO_SNAPSHOT)
             | (ownLimit ? FLAG_FLEECE_LIMIT : 0));
     if (ownLimit) {
-      payload.write(limit.percent() < 0 ? 0 : 1);
-      payload.writeBytes(
-          ByteBuffer.allocate(8)
-              .putLong(limit.percent() < 0 ? limit.byteCount() : limit.percent())
-              .array());
+      writeFleeceLimit(payload, limit);
     }
   }
 

@@ -91,10 +91,7 @@ final class ForgetCommand implements Callable<Integer> {
       return "";
     }
     if (loc.mountPoint().isPresent()) {
-      throw new CbtfsException(
-          "the cbtfs mount on "
-              + loc.mountPoint().get()
-              + " does not answer on its control socket (is its process gone?)");
+      throw ControlClient.notAnswering(loc.mountPoint().get());
     }
     return SyncHost.forgetOffline(image.toAbsolutePath().normalize(), loc, cursor, cursors);
   }

@@ -22,7 +22,6 @@ final class Hydration implements Runnable {
   private final OverlayFile overlay;
   private final PrintWriter out;
   private volatile boolean stopped;
-  private volatile boolean complete;
 
   Hydration(String name, OverlayFile overlay, PrintWriter out) {
     this.name = name;
@@ -41,11 +40,6 @@ final class Hydration implements Runnable {
   /** Stops before the next step. */
   void stop() {
     stopped = true;
-  }
-
-  /** Whether every block is in the overlay file. */
-  boolean complete() {
-    return complete;
   }
 
   @Override
@@ -73,7 +67,6 @@ final class Hydration implements Runnable {
       }
       if (!stopped) {
         overlay.force();
-        complete = true;
         Path file = overlay.imageFile();
         print(
             "cbtfs: hydrated "

@@ -2,7 +2,6 @@ package io.cbtfs.cli;
 
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
-import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -44,10 +43,7 @@ final class SyncClient {
                   + "mount serves these metrics on its --metrics address");
     }
     if (loc.mountPoint().isPresent()) {
-      throw new CbtfsException(
-          "the cbtfs mount on "
-              + loc.mountPoint().get()
-              + " does not answer on its control socket (is its process gone?)");
+      throw ControlClient.notAnswering(loc.mountPoint().get());
     }
     if (textfile == null) {
       return SyncHost.offline(

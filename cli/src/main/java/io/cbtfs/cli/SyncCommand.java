@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.syncer.FleeceLimit;
+import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.TrackingOptions;
@@ -243,24 +244,15 @@ final class SyncCommand implements Callable<Integer> {
       Path metricsTextfile,
       PrintWriter out)
       throws IOException {
-    ProgressBar bar = ProgressBar.forTerminal(json);
-    SyncReport r;
     MetricsTextfile textfile =
         metricsTextfile == null ? null : new MetricsTextfile(metricsTextfile, cursors.clock());
-    hooks.freeze();
-    try {
-      r =
-          SyncClient.run(
-              image, stateDir, target, full, snapshot, cursors, hooks.around(bar), textfile);
-    } catch (IOException | RuntimeException e) {
-      String thawed = hooks.thaw(); // the guest is never left frozen
-      if (!thawed.isEmpty()) {
-        System.err.println("cbtfs: warning: " + thawed);
-      }
-      throw e;
-    } finally {
-      bar.finish();
-    }
+    SyncReport r =
+        betweenHooks(
+            hooks,
+            ProgressBar.forTerminal(json),
+            progress ->
+                SyncClient.run(
+                    image, stateDir, target, full, snapshot, cursors, progress, textfile));
     String thawWarning = hooks.thaw();
     out.println(json ? toJson(r) : summary(image, r));
     out.flush();
@@ -287,28 +279,21 @@ final class SyncCommand implements Callable<Integer> {
       boolean json,
       PrintWriter out)
       throws IOException {
+    List<String> names = images.stream().map(Path::toString).toList();
     ProgressBar bar = ProgressBar.forTerminal(json);
-    bar.nameMembers(images.stream().map(Path::toString).toList());
-    GroupReport g;
-    hooks.freeze();
-    try {
-      g = SyncClient.runGroup(images, targets, stateDir, full, snapshot, hooks.around(bar));
-    } catch (IOException | RuntimeException e) {
-      String thawed = hooks.thaw(); // the guest is never left frozen
-      if (!thawed.isEmpty()) {
-        System.err.println("cbtfs: warning: " + thawed);
-      }
-      throw e;
-    } finally {
-      bar.finish();
-    }
+    bar.nameMembers(names);
+    GroupReport g =
+        betweenHooks(
+            hooks,
+            bar,
+            progress -> SyncClient.runGroup(images, targets, stateDir, full, snapshot, progress));
     String thawWarning = hooks.thaw();
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < g.committed().size(); i++) {
       SyncReport r = g.committed().get(i);
       lines.add(
           json
-              ? "{\"image\":" + Json.quote(images.get(i).toString()) + "," + toJson(r).substring(1)
+              ? "{\"image\":" + Json.quote(names.get(i)) + "," + toJson(r).substring(1)
               : summary(images.get(i), r));
     }
     out.println(
@@ -324,23 +309,45 @@ final class SyncCommand implements Callable<Integer> {
       System.err.println("cbtfs: warning: " + thawWarning);
     }
     if (!g.failure().isEmpty()) {
-      List<String> left =
-          images.subList(g.committed().size(), images.size()).stream().map(Path::toString).toList();
+      int synced = g.committed().size();
       throw new CbtfsException(
           g.failure()
               + "; not synced: "
-              + String.join(", ", left)
+              + String.join(", ", names.subList(synced, names.size()))
               + " (their targets keep their generations, their blocks stay dirty)"
-              + (g.committed().isEmpty()
+              + (synced == 0
                   ? ""
                   : "; synced at the group's instant: "
-                      + String.join(
-                          ", ",
-                          images.subList(0, g.committed().size()).stream()
-                              .map(Path::toString)
-                              .toList())));
+                      + String.join(", ", names.subList(0, synced))));
     }
     return CbtfsCommand.EXIT_OK;
+  }
+
+  /** A sync that reports its progress to what it is given. */
+  private interface SyncCall<R> {
+    R run(SyncProgress progress) throws IOException;
+  }
+
+  /**
+   * Runs the pre-hook, then {@code sync} behind {@code bar}, the post-hook running at its drain; if
+   * the sync fails, the post-hook runs here (the guest is never left frozen) and the failure goes
+   * on. After a success the caller thaws ({@link FreezeHooks#thaw}: the post-hook runs there only
+   * if no drain ran it) and words the post-hook's warning its own way.
+   */
+  private static <R> R betweenHooks(FreezeHooks hooks, ProgressBar bar, SyncCall<R> sync)
+      throws IOException {
+    hooks.freeze();
+    try {
+      return sync.run(hooks.around(bar));
+    } catch (IOException | RuntimeException e) {
+      String thawed = hooks.thaw();
+      if (!thawed.isEmpty()) {
+        System.err.println("cbtfs: warning: " + thawed);
+      }
+      throw e;
+    } finally {
+      bar.finish();
+    }
   }
 
   /** The report for a human: what was sent, then why that much (when the syncer said). */

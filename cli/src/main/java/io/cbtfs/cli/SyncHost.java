@@ -93,12 +93,7 @@ final class SyncHost {
       long start = System.nanoTime();
       SyncReport report = null;
       try {
-        TargetPlacement.requireApart(
-            t, files.backingFile(name), files.backingDir(), stateDir, mountPoint);
-        report =
-            new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads)
-                .sync(
-                    new SyncSource(image, files.backingFile(name), pointInTime), t, full, progress);
+        report = syncer().sync(source(name, image, t, pointInTime), t, full, progress);
         return report;
       } finally {
         observer.ended(image, t.describe(), report, System.nanoTime() - start);
@@ -136,15 +131,10 @@ final class SyncHost {
         Target t = m.target().open();
         images.add(image);
         targets.add(t);
-        TargetPlacement.requireApart(
-            t, files.backingFile(m.imageName()), files.backingDir(), stateDir, mountPoint);
-        group.add(
-            new Syncer.Member(
-                new SyncSource(image, files.backingFile(m.imageName()), pointInTime), t));
+        group.add(new Syncer.Member(source(m.imageName(), image, t, pointInTime), t));
       }
       try {
-        committed =
-            new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads).syncGroup(group, full, progress);
+        committed = syncer().syncGroup(group, full, progress);
         return new GroupReport(committed, "");
       } catch (Syncer.GroupFailure e) {
         committed = e.committed();
@@ -174,6 +164,21 @@ final class SyncHost {
         throw closing;
       }
     }
+  }
+
+  private Syncer syncer() {
+    return new Syncer(Syncer.DEFAULT_RECORD_BYTES, syncThreads);
+  }
+
+  /**
+   * What a sync of the image {@code name} to {@code target} reads: its backing file, once the
+   * target is known to lie apart from what the mount serves and keeps.
+   */
+  private SyncSource source(String name, TrackedImage image, Target target, PointInTime pointInTime)
+      throws IOException {
+    Path backing = files.backingFile(name);
+    TargetPlacement.requireApart(target, backing, files.backingDir(), stateDir, mountPoint);
+    return new SyncSource(image, backing, pointInTime);
   }
 
   /**
