@@ -80,11 +80,9 @@ final class FrozenExport implements ExportedImage {
     long data = live.nextData(byteOffset);
     long limit = data < 0 ? backup.size() : Math.min(data, backup.size());
     BlockGeometry g = backup.geometry();
-    for (long b = g.blockIndex(byteOffset); g.byteOffset(b) < limit; b++) {
-      if (backup.copied(b)) {
-        data = Math.max(byteOffset, g.byteOffset(b));
-        break;
-      }
+    long copied = backup.nextCopied(g.blockIndex(byteOffset), g.blockCount(limit));
+    if (copied >= 0) {
+      data = Math.max(byteOffset, g.byteOffset(copied));
     }
     readable();
     return data;

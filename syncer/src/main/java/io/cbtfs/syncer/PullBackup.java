@@ -122,6 +122,14 @@ public final class PullBackup implements AutoCloseable {
   }
 
   /**
+   * The first block of {@code [from, to)} copied aside, or -1 ({@link
+   * io.cbtfs.tracker.ToReadSet#nextCopied}).
+   */
+  public long nextCopied(long from, long to) {
+    return drain.toRead().nextCopied(from, to);
+  }
+
+  /**
    * Puts the drain's bytes over {@code data} (position 0 to its limit), which the caller has just
    * read from the image at {@code byteOffset}: the blocks written since come from the fleece.
    *

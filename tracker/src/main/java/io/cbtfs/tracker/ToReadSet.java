@@ -170,6 +170,21 @@ public final class ToReadSet implements WriteBarrier {
     return block < blockCount && isSet(copied, block);
   }
 
+  /**
+   * The first block of {@code [from, to)} whose old bytes are in the fleece, or -1: one read per
+   * word, so a pull backup's export finds its next data across a large hole quickly.
+   */
+  public long nextCopied(long from, long to) {
+    long end = Math.min(to, blockCount);
+    for (long b = Math.max(0, from); b < end; b = (b | 63) + 1) {
+      long hits = copied.get((int) (b >>> 6)) & wordMask(b, end);
+      if (hits != 0) {
+        return (b & ~63L) + Long.numberOfTrailingZeros(hits);
+      }
+    }
+    return -1;
+  }
+
   /** The blocks whose old bytes were copied aside so far (written since the drain). */
   public RoaringBitmap copiedBlocks() {
     RoaringBitmap out = new RoaringBitmap();

@@ -140,6 +140,12 @@ class ToReadSetTest {
           }
           pending.clear(first, first + count);
         }
+        int from = random.nextInt(blocks + 2);
+        int to = from + random.nextInt(blocks + 2);
+        int next = copied.nextSetBit(from);
+        assertThat(set.nextCopied(from, to))
+            .as("seed %d: next copied in [%d, %d)", seed, from, to)
+            .isEqualTo(next >= 0 && next < to ? next : -1);
       }
       set.beforeWrite(0, (blocks + 1) * 4096L); // copies what is still pending, once
       pending.andNot(copied);
