@@ -108,6 +108,12 @@ final class AdoptCommand implements Callable<Integer> {
     if (!Files.isDirectory(backingDir)) {
       throw new CbtfsException("FOLDER " + backingDir + " is not a folder");
     }
+    if (MountTable.stateDirOf(backingDir).isPresent() || MountTable.isReadOnlyMount(backingDir)) {
+      throw new CbtfsException(
+          backingDir
+              + " is a cbtfs mount point: give the backing folder of the tracking mount, with"
+              + " the mount stopped");
+    }
     try (OverlayDirLock held = OverlayDirLock.take(dir)) {
       Adopted a = adopt(dir, stem, backingDir, states, imageName, target);
       spec.commandLine()

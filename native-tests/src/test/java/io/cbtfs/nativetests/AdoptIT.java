@@ -92,6 +92,24 @@ class AdoptIT {
         assertThat(left.filter(p -> !p.getFileName().toString().startsWith("."))).isEmpty();
       }
 
+      // the mount point of a running mount, then its backing folder: refused, nothing moved
+      adopted.mount();
+      Tools.Result intoMount =
+          Cbtfs.run("adopt", overlayImage.toString(), adopted.mnt.toString(), "--from", archive);
+      assertThat(intoMount.exitCode()).as(intoMount.output()).isEqualTo(1);
+      assertThat(intoMount.output().strip())
+          .contains("is a cbtfs mount point")
+          .doesNotContain("\n");
+      Tools.Result underMount =
+          Cbtfs.run(
+              "adopt", overlayImage.toString(), adopted.backing.toString(), "--from", archive);
+      assertThat(underMount.exitCode()).as(underMount.output()).isEqualTo(1);
+      assertThat(underMount.output().strip())
+          .contains("in use by another cbtfs mount")
+          .doesNotContain("\n");
+      assertThat(overlayImage).exists();
+      adopted.close();
+
       assertThat(
               ok("adopt", overlayImage.toString(), adopted.backing.toString(), "--from", archive)
                   .output())
