@@ -172,37 +172,24 @@ final class RecordPipeline implements AutoCloseable {
               reuse == null ? null : reuse.kept());
       Semaphore ahead = reads == null ? readAheadWindow.get() : null; // KiB advised, not taken
       try {
+        // A resumed sync reads exactly what it does not reuse, and reuses every reusable record in
+        // its place: the blocks it stops protecting from writes are exactly those it never reads
+        DirtySet read = reuse == null ? blocks : reuse.notReused();
+        int[] reused = reuse == null ? new int[0] : reuse.indexes();
         if (reads == null) {
-          DirtySet toAdvise = reuse == null ? blocks : reuse.notReused(); // no read there
-          pool.submit(() -> readAhead(toAdvise.runs(maxRecordBlocks), ahead));
+          pool.submit(() -> readAhead(read.runs(maxRecordBlocks), ahead));
         }
-        DirtySet.RunIterator records = blocks.runs(maxRecordBlocks);
+        int nextReused = 0;
+        DirtySet.RunIterator records = read.runs(maxRecordBlocks);
         while (records.next()) {
           long offset = geometry.byteOffset(records.firstBlock());
           int length = recordLength(records);
-          if (length == 0) {
-            continue;
-          }
-          if (reuse == null) {
+          if (length > 0) {
+            nextReused = addReused(out, reuse, reused, nextReused, offset);
             submit(reads, pool, out, ahead, offset, length);
-            continue;
-          }
-          // a record the target kept, and that did not change since, goes as a reference: the
-          // run is cut at its ends
-          long end = offset + length;
-          for (long at = offset; at < end; ) {
-            int index = reuse.next(at, end);
-            KeptAttempt.KeptRecord kept = index < 0 ? null : reuse.kept().records().get(index);
-            if (kept != null && kept.byteOffset() == at) {
-              out.addReused(index, kept.byteLength());
-              at = kept.end();
-            } else {
-              long to = kept == null ? end : kept.byteOffset();
-              submit(reads, pool, out, ahead, at, (int) (to - at));
-              at = to;
-            }
           }
         }
+        addReused(out, reuse, reused, nextReused, Long.MAX_VALUE);
         out.finish();
       } finally {
         // the image's descriptors are closed after this: nothing may still use them
@@ -211,6 +198,23 @@ final class RecordPipeline implements AutoCloseable {
       }
       return out.zeroRecords;
     }
+  }
+
+  /**
+   * Queues the reused records {@code reused[from..]} that start before {@code before}, in order;
+   * returns the index of the first left.
+   */
+  private static int addReused(
+      Ordered out, ReusableRecords reuse, int[] reused, int from, long before) throws IOException {
+    int i = from;
+    for (; i < reused.length; i++) {
+      KeptAttempt.KeptRecord kept = reuse.kept().records().get(reused[i]);
+      if (kept.byteOffset() >= before) {
+        break;
+      }
+      out.addReused(reused[i], kept.byteLength());
+    }
+    return i;
   }
 
   /**

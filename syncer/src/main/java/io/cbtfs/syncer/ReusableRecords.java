@@ -3,9 +3,8 @@ package io.cbtfs.syncer;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.Drain;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import org.roaringbitmap.RoaringBitmap;
 
 /**
@@ -17,14 +16,14 @@ import org.roaringbitmap.RoaringBitmap;
 final class ReusableRecords {
   private final KeptAttempt kept;
 
-  /** The reusable records: each one's byte offset, and its index in {@code kept.records()}. */
-  private final TreeMap<Long, Integer> byOffset;
+  /** The indexes in {@code kept.records()} of the reusable records, ascending and apart. */
+  private final int[] reusable;
 
   private final DirtySet notReused;
 
-  private ReusableRecords(KeptAttempt kept, TreeMap<Long, Integer> byOffset, DirtySet notReused) {
+  private ReusableRecords(KeptAttempt kept, int[] reusable, DirtySet notReused) {
     this.kept = kept;
-    this.byOffset = byOffset;
+    this.reusable = reusable;
     this.notReused = notReused;
   }
 
@@ -43,12 +42,15 @@ final class ReusableRecords {
     }
     DirtySet changed = attempt.changedSince();
     BlockGeometry geometry = sent.geometry();
-    TreeMap<Long, Integer> byOffset = new TreeMap<>();
+    List<Integer> reusable = new ArrayList<>();
     RoaringBitmap reused = new RoaringBitmap();
+    long reusedEnd = 0; // a record overlapping one taken (a hostile list) is not
     List<KeptAttempt.KeptRecord> records = kept.records();
     for (int i = 0; i < records.size(); i++) {
       KeptAttempt.KeptRecord k = records.get(i);
-      if (k.byteOffset() % geometry.blockSize() != 0 || k.end() > imageSize) {
+      if (k.byteOffset() % geometry.blockSize() != 0
+          || k.end() > imageSize
+          || k.byteOffset() < reusedEnd) {
         continue;
       }
       long first = geometry.blockIndex(k.byteOffset());
@@ -58,31 +60,34 @@ final class ReusableRecords {
         unchanged = sent.contains(b) && !changed.contains(b);
       }
       if (unchanged) {
-        byOffset.put(k.byteOffset(), i);
+        reusable.add(i);
         reused.add(first, end);
+        reusedEnd = k.end();
       }
     }
-    return byOffset.isEmpty()
+    return reusable.isEmpty()
         ? null
         : new ReusableRecords(
-            kept, byOffset, DirtySet.of(geometry, RoaringBitmap.andNot(sent.toBitmap(), reused)));
+            kept,
+            reusable.stream().mapToInt(Integer::intValue).toArray(),
+            DirtySet.of(geometry, RoaringBitmap.andNot(sent.toBitmap(), reused)));
   }
 
   KeptAttempt kept() {
     return kept;
   }
 
-  /** The blocks this sync sends that the reused records do not cover: those it reads. */
+  /**
+   * The blocks this sync sends that the reused records do not cover: those it reads, and the only
+   * ones a point-in-time sync still protects from writes ({@link RecordPipeline#ship} reuses every
+   * record of {@link #indexes}, whatever the runs around it).
+   */
   DirtySet notReused() {
     return notReused;
   }
 
-  /**
-   * The index in {@code kept().records()} of the first reusable record at or after {@code from}
-   * that ends by {@code to}; -1 if none.
-   */
-  int next(long from, long to) {
-    Map.Entry<Long, Integer> e = byOffset.ceilingEntry(from);
-    return e == null || kept.records().get(e.getValue()).end() > to ? -1 : e.getValue();
+  /** The indexes in {@code kept().records()} of the records this sync reuses, ascending. */
+  int[] indexes() {
+    return reusable.clone();
   }
 }

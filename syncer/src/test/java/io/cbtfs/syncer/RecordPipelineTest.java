@@ -52,27 +52,7 @@ class RecordPipelineTest {
     new Random(7).nextBytes(bytes);
     Files.write(image, bytes);
     DirtySet all = DirtySet.allOf(G, bytes.length);
-    List<KeptAttempt.KeptRecord> records = new ArrayList<>();
-    for (int b = 0; b < 24; b += 2) { // 12 kept records of 2 blocks, in the first 24 blocks
-      records.add(
-          new KeptAttempt.KeptRecord(
-              G.byteOffset(b), 2 * G.blockSize(), new byte[KeptAttempt.KeptRecord.HEADER_BYTES]));
-    }
-    KeptAttempt kept =
-        new KeptAttempt() {
-          @Override
-          public long generation() {
-            return 5;
-          }
-
-          @Override
-          public List<KeptRecord> records() {
-            return records;
-          }
-
-          @Override
-          public void reuse(int index) {}
-        };
+    KeptAttempt kept = keptRecords(0, 24, 2); // 12 kept records of 2 blocks, in the first 24
     ReusableRecords reuse =
         ReusableRecords.of(kept, new Drain.Attempt(5, DirtySet.empty(G)), all, bytes.length);
     CountingWindow window = new CountingWindow();
@@ -88,5 +68,62 @@ class RecordPipelineTest {
     assertThat(window.releasedKib.get())
         .as("KiB given back to the read-ahead: the 40 blocks read")
         .isEqualTo(40L * G.blockSize() / 1024);
+  }
+
+  /**
+   * Every record a resumed sync may reuse, it reuses, wherever the runs of what it sends now start:
+   * a block newly dirty just before a kept record shifts the runs (here by one block), and a kept
+   * record the walk did not reuse would be read from the live image although a point-in-time sync
+   * no longer protects its blocks (mutant: cut the runs of every sent block, reusing a kept record
+   * only where one starts a run: 0 bytes reused).
+   */
+  @Test
+  void aKeptRecordIsReusedWhereverTheRunsAroundItStart() throws IOException {
+    Path image = tmp.resolve("disk.img");
+    byte[] bytes = new byte[BLOCKS * G.blockSize()];
+    new Random(8).nextBytes(bytes);
+    Files.write(image, bytes);
+    DirtySet all = DirtySet.allOf(G, bytes.length); // block 0 too: dirty since the attempt
+    KeptAttempt kept = keptRecords(1, 25, 4); // 6 kept records of 4 blocks, from block 1
+    ReusableRecords reuse =
+        ReusableRecords.of(kept, new Drain.Attempt(5, DirtySet.empty(G)), all, bytes.length);
+    assertThat(reuse.notReused().blockCount()).isEqualTo(BLOCKS - 24);
+    ByteArrayOutputStream delta = new ByteArrayOutputStream();
+    DeltaWriter writer =
+        new DeltaWriter(
+            delta, new DeltaHeader(UUID.randomUUID(), bytes.length, G.blockSize(), 5, 6, false));
+    try (RecordPipeline pipeline =
+        RecordPipeline.open(image, G, 4 * G.blockSize(), 2, null, null)) {
+      pipeline.ship(all, false, writer, SyncProgress.NONE, reuse);
+    }
+    assertThat(writer.reusedBytes())
+        .as("every kept record reused, none read from the image")
+        .isEqualTo(24L * G.blockSize());
+  }
+
+  /** A kept attempt of generation 5 whose records span {@code size} blocks each in [from, to). */
+  private static KeptAttempt keptRecords(int from, int to, int size) {
+    List<KeptAttempt.KeptRecord> records = new ArrayList<>();
+    for (int b = from; b + size <= to; b += size) {
+      records.add(
+          new KeptAttempt.KeptRecord(
+              G.byteOffset(b),
+              size * G.blockSize(),
+              new byte[KeptAttempt.KeptRecord.HEADER_BYTES]));
+    }
+    return new KeptAttempt() {
+      @Override
+      public long generation() {
+        return 5;
+      }
+
+      @Override
+      public List<KeptRecord> records() {
+        return records;
+      }
+
+      @Override
+      public void reuse(int index) {}
+    };
   }
 }
