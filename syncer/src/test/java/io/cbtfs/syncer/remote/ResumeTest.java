@@ -164,6 +164,27 @@ class ResumeTest {
   }
 
   /**
+   * A block written after the cut attempt just before what the receiver kept shifts the runs of
+   * what the resumed sync sends by one block: every kept record is still reused (mutant: a walk
+   * that reuses a kept record only where one of its runs starts reuses none and sends it all again,
+   * read from the live image although a point-in-time sync no longer protects those blocks).
+   */
+  @Test
+  void aBlockWrittenJustBeforeTheKeptRecordsShiftsNoReuse() throws IOException {
+    countedSync("vm1"); // full
+    int first = 5; // an incremental of 128 blocks from block 5: records [5, 9), [9, 13), ...
+    write(G.byteOffset(first), 128 * G.blockSize(), 9);
+    long incremental = 128L * G.blockSize();
+    cutSync("vm1", incremental * 9 / 10);
+    write(G.byteOffset(first - 1), 100, 10); // block 4: the runs now start one block earlier
+    long resumed = countedSync("vm1");
+    assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
+    assertThat(resumed)
+        .as("resumed after %d of %d bytes", incremental * 9 / 10, incremental)
+        .isLessThan(incremental / 10 + G.blockSize() + WINDOW);
+  }
+
+  /**
    * A block written after the cut attempt, inside what the receiver kept, is sent again: the kept
    * record holds its old bytes. The replica equals the image as it is at the resumed drain.
    */
