@@ -225,12 +225,12 @@ class GenerationMountIT {
   }
 
   /**
-   * An encrypted archive and an encrypted store: with their key every generation reads as its
-   * restore; without it, or with another key, the mount is refused in one line before it mounts.
+   * An encrypted archive and an encrypted store: with their key every generation reads as the image
+   * was at its sync; without it, or with another key, the mount is refused in one line before it
+   * mounts.
    */
   @Test
   void encryptedGenerationsMountWithTheirKeyAndAreRefusedWithoutIt() throws Exception {
-    Tools.require("cmp");
     Path key = tmp.resolve("vm1.key");
     Path other = tmp.resolve("other.key");
     ok("key", "create", key.toString());
@@ -301,29 +301,9 @@ class GenerationMountIT {
         long sg = generations.get(step)[1];
         Path fromArchive = a.mnt.resolve("vm1-sealed@" + ag);
         Path fromStore = s.mnt.resolve("vm1@" + sg);
-        Path restoredArchive = tmp.resolve("sealed-restored-archive-" + ag);
-        Path restoredStore = tmp.resolve("sealed-restored-s3-" + sg);
-        ok(
-            "restore",
-            sealedArchive,
-            "--generation",
-            Long.toString(ag),
-            restoredArchive.toString(),
-            "--encrypt-key",
-            key.toString());
-        ok(
-            "restore",
-            sealedStore,
-            "--generation",
-            Long.toString(sg),
-            restoredStore.toString(),
-            "--s3-endpoint",
-            endpoint,
-            "--encrypt-key",
-            key.toString());
-        Tools.run("cmp sealed archive", "cmp", fromArchive.toString(), restoredArchive.toString());
-        Tools.run("cmp sealed s3", "cmp", fromStore.toString(), restoredStore.toString());
+        // (the plain generations are compared with their restores above; these with the image)
         assertThat(Files.mismatch(fromArchive, copies.get(step))).isEqualTo(-1L);
+        assertThat(Files.mismatch(fromStore, copies.get(step))).isEqualTo(-1L);
       }
     }
   }
@@ -581,14 +561,14 @@ class GenerationMountIT {
   }
 
   /**
-   * A large generation (512 MiB; -Dcbtfs.it.largeGenerationMiB=2048 for the issue's size) read
-   * whole through a mount held to the default --max-memory's heap (64 MiB) with a 16 MiB cache: the
-   * bytes are right, the cache never held more than its limit, and the resident memory stays
-   * bounded (printed, for docs/BENCHMARKS.md).
+   * A large generation (256 MiB, 16 times the cache; -Dcbtfs.it.largeGenerationMiB=2048 for the
+   * issue's size) read whole through a mount held to the default --max-memory's heap (64 MiB) with
+   * a 16 MiB cache: the bytes are right, the cache never held more than its limit, and the resident
+   * memory stays bounded (printed, for docs/BENCHMARKS.md).
    */
   @Test
   void theCacheLimitHoldsWhileALargeGenerationIsRead() throws Exception {
-    long size = Long.getLong("cbtfs.it.largeGenerationMiB", 512) << 20;
+    long size = Long.getLong("cbtfs.it.largeGenerationMiB", 256) << 20;
     Path big = folder.backingFile("big.raw");
     try (FileChannel ch =
         FileChannel.open(big, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {

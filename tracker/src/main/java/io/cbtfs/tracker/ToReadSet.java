@@ -175,14 +175,7 @@ public final class ToReadSet implements WriteBarrier {
    * word, so a pull backup's export finds its next data across a large hole quickly.
    */
   public long nextCopied(long from, long to) {
-    long end = Math.min(to, blockCount);
-    for (long b = Math.max(0, from); b < end; b = (b | 63) + 1) {
-      long hits = copied.get((int) (b >>> 6)) & wordMask(b, end);
-      if (hits != 0) {
-        return (b & ~63L) + Long.numberOfTrailingZeros(hits);
-      }
-    }
-    return -1;
+    return firstSet(copied, Math.max(0, from), Math.min(to, blockCount));
   }
 
   /** The blocks whose old bytes were copied aside so far (written since the drain). */
@@ -218,12 +211,18 @@ public final class ToReadSet implements WriteBarrier {
 
   /** Whether a bit of the blocks {@code [from, to)} is set: one read per word. */
   private static boolean anySet(AtomicLongArray bits, long from, long to) {
+    return firstSet(bits, from, to) >= 0;
+  }
+
+  /** The first block of {@code [from, to)} whose bit is set, or -1: one read per word. */
+  private static long firstSet(AtomicLongArray bits, long from, long to) {
     for (long b = from; b < to; b = (b | 63) + 1) {
-      if ((bits.get((int) (b >>> 6)) & wordMask(b, to)) != 0) {
-        return true;
+      long hits = bits.get((int) (b >>> 6)) & wordMask(b, to);
+      if (hits != 0) {
+        return (b & ~63L) + Long.numberOfTrailingZeros(hits);
       }
     }
-    return false;
+    return -1;
   }
 
   /** The bits of block {@code from}'s word for the blocks {@code [from, to)}. */
