@@ -2,7 +2,6 @@ package io.cbtfs.tracker;
 
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.ReentrantLock;
 import org.roaringbitmap.RoaringBitmap;
 
 /**
@@ -38,7 +37,7 @@ public final class ToReadSet implements WriteBarrier {
   /** A bit per block: its old bytes are in the fleece (set under the block's stripe). */
   private final AtomicLongArray copied;
 
-  private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
+  private final BlockStripes stripes = new BlockStripes(STRIPES);
   private final long protectedBlocks;
 
   /** Why the snapshot broke, or null while it holds. */
@@ -61,9 +60,6 @@ public final class ToReadSet implements WriteBarrier {
     }
     this.pending = new AtomicLongArray(bits);
     this.copied = new AtomicLongArray(words);
-    for (int i = 0; i < STRIPES; i++) {
-      stripes[i] = new ReentrantLock();
-    }
   }
 
   /** Protects {@code blocks} (each block index must be below {@link Integer#MAX_VALUE}). */
@@ -99,17 +95,13 @@ public final class ToReadSet implements WriteBarrier {
   private void protect(long block) {
     // Even once broken, the stripe: a read of the block that began before the break goes on, and
     // the write must land after it (the record is shipped; a break only fails the later reads)
-    ReentrantLock lock = stripe(block);
-    lock.lock();
-    try {
+    try (BlockStripes.Held held = stripes.lock(block, 1)) {
       if (broken == null && isSet(pending, block) && !isSet(copied, block)) {
         saver.save(block);
         set(copied, block);
       }
     } catch (IOException | RuntimeException e) {
       breakSnapshot(e);
-    } finally {
-      lock.unlock();
     }
   }
 
@@ -189,10 +181,6 @@ public final class ToReadSet implements WriteBarrier {
     return out;
   }
 
-  private ReentrantLock stripe(long block) {
-    return stripes[(int) (block & (STRIPES - 1))];
-  }
-
   private static boolean isSet(AtomicLongArray bits, long block) {
     return (bits.get((int) (block >>> 6)) & (1L << block)) != 0;
   }
@@ -238,16 +226,13 @@ public final class ToReadSet implements WriteBarrier {
   public final class Reading implements AutoCloseable {
     private final long firstBlock;
     private final int count;
-    private final int lowStripe;
-    private final int stripeCount;
+    private final BlockStripes.Held held;
     private boolean open = true;
 
     private Reading(long firstBlock, int count) {
       this.firstBlock = firstBlock;
       this.count = count;
-      this.stripeCount = Math.min(count, STRIPES);
-      this.lowStripe = stripeCount == STRIPES ? 0 : (int) (firstBlock & (STRIPES - 1));
-      forEachStripe(true);
+      this.held = stripes.lock(firstBlock, count);
     }
 
     /** Whether the old bytes of {@code block} (of this record) are in the fleece. */
@@ -277,25 +262,7 @@ public final class ToReadSet implements WriteBarrier {
 
     private void unlock() {
       open = false;
-      forEachStripe(false);
-    }
-
-    private void forEachStripe(boolean lock) {
-      int end = lowStripe + stripeCount; // past STRIPES when the record wraps
-      for (int s = 0; s < end - STRIPES; s++) {
-        act(s, lock); // the wrapped, low stripes: taken first, in ascending order
-      }
-      for (int s = lowStripe; s < Math.min(end, STRIPES); s++) {
-        act(s, lock);
-      }
-    }
-
-    private void act(int stripe, boolean lock) {
-      if (lock) {
-        stripes[stripe].lock();
-      } else {
-        stripes[stripe].unlock();
-      }
+      held.close();
     }
   }
 }

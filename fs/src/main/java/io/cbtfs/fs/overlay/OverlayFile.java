@@ -4,6 +4,7 @@ import io.cbtfs.fs.ErrnoException;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.ServedFile;
 import io.cbtfs.fs.WritableFile;
+import io.cbtfs.tracker.BlockStripes;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -28,8 +29,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * and once every block is present the overlay file is the whole image.
  *
  * <p>Thread-safe. A write into blocks the overlay holds is one positional write; the first write
- * into a block takes a lock, copies the rest of the block from the generation, forces the overlay
- * file and only then marks the block present: a bit is never saved before the bytes it claims.
+ * into a block takes the block's stripe lock, copies the rest of the block from the generation,
+ * forces the overlay file and only then marks the block present: a bit is never saved before the
+ * bytes it claims. First writes to blocks of other stripes run at once and share their forces
+ * ({@link GroupForce}), so a guest's queue of first writes costs a few fsyncs, not one each.
  */
 public final class OverlayFile implements WritableFile, AutoCloseable {
   private static final Set<PosixFilePermission> OWNER_ONLY =
@@ -41,12 +44,24 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
   private final Path writtenFile;
   private final int blockSize;
   private final String base;
+  private static final int STRIPES = 256;
+
+  /** Held while the layer is made and closed. */
   private final ReentrantLock firstTouch = new ReentrantLock();
+
+  /** A block's stripe is held from a first write's copy until the block is marked present. */
+  private final BlockStripes stripes = new BlockStripes(STRIPES);
+
   private volatile Layer layer;
   private boolean closed;
 
-  /** The overlay's files, open. */
-  private record Layer(FileChannel image, SavedBlocks present, SavedBlocks written) {}
+  /** The overlay's files, open; {@code forces} forces {@code image} for the first writes. */
+  private record Layer(
+      FileChannel image, SavedBlocks present, SavedBlocks written, GroupForce forces) {
+    Layer(FileChannel image, SavedBlocks present, SavedBlocks written) {
+      this(image, present, written, new GroupForce(image));
+    }
+  }
 
   private OverlayFile(ServedFile generation, Path dir, String name, int blockSize, String base) {
     this.generation = generation;
@@ -196,18 +211,15 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       SavedBlocks.writeFully(l.image(), ByteBuffer.wrap(from, 0, byteLength), byteOffset);
       return;
     }
-    firstTouch.lock();
-    try {
+    try (BlockStripes.Held held = stripes.lock(firstBlock, lastBlock - firstBlock + 1)) {
       // blocks the write covers whole need no copy; only its first and last may be partial
       copyFromGeneration(l, firstBlock, byteOffset, end);
       if (lastBlock != firstBlock) {
         copyFromGeneration(l, lastBlock, byteOffset, end);
       }
       SavedBlocks.writeFully(l.image(), ByteBuffer.wrap(from, 0, byteLength), byteOffset);
-      l.image().force(false); // the bytes, before the bits that claim them
+      l.forces().force(); // the bytes, before the bits that claim them
       l.present().mark(firstBlock, lastBlock - firstBlock + 1);
-    } finally {
-      firstTouch.unlock();
     }
   }
 
@@ -237,8 +249,7 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     byte[] bytes = new byte[length];
     generation.read(start, bytes, length);
     long copied = 0;
-    firstTouch.lock();
-    try {
+    try (BlockStripes.Held held = stripes.lock(firstBlock, lastBlock - firstBlock + 1)) {
       for (long b = firstBlock; b <= lastBlock; b++) {
         if (!l.present().contains(b)) {
           int at = (int) ((b - firstBlock) * blockSize);
@@ -247,10 +258,8 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
           copied++;
         }
       }
-      l.image().force(false); // as for a write: the bytes before the bits
+      l.forces().force(); // as for a write: the bytes before the bits
       l.present().mark(firstBlock, lastBlock - firstBlock + 1);
-    } finally {
-      firstTouch.unlock();
     }
     return copied;
   }
@@ -347,11 +356,11 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     }
   }
 
-  /** Forces and closes the overlay's files. Idempotent. */
+  /** Forces and closes the overlay's files, once no first write is under way. Idempotent. */
   @Override
   public void close() throws IOException {
     firstTouch.lock();
-    try {
+    try (BlockStripes.Held all = stripes.lock(0, STRIPES)) {
       if (closed) {
         return;
       }
