@@ -48,7 +48,13 @@ final class ReusableRecords {
     List<KeptAttempt.KeptRecord> records = kept.records();
     for (int i = 0; i < records.size(); i++) {
       KeptAttempt.KeptRecord k = records.get(i);
+      // a record of part of a block is the image's short last block, at this sync's end of the
+      // image, or it would leave the rest of its block unsent (cut at an older, smaller end)
+      boolean wholeBlocks =
+          k.byteLength() > 0
+              && (k.byteLength() % geometry.blockSize() == 0 || k.end() == imageSize);
       if (k.byteOffset() % geometry.blockSize() != 0
+          || !wholeBlocks
           || k.end() > imageSize
           || k.byteOffset() < reusedEnd) {
         continue;

@@ -105,25 +105,8 @@ class RecordPipelineTest {
   private static KeptAttempt keptRecords(int from, int to, int size) {
     List<KeptAttempt.KeptRecord> records = new ArrayList<>();
     for (int b = from; b + size <= to; b += size) {
-      records.add(
-          new KeptAttempt.KeptRecord(
-              G.byteOffset(b),
-              size * G.blockSize(),
-              new byte[KeptAttempt.KeptRecord.HEADER_BYTES]));
+      records.add(KeptAttempts.record(G.byteOffset(b), size * G.blockSize()));
     }
-    return new KeptAttempt() {
-      @Override
-      public long generation() {
-        return 5;
-      }
-
-      @Override
-      public List<KeptRecord> records() {
-        return records;
-      }
-
-      @Override
-      public void reuse(int index) {}
-    };
+    return KeptAttempts.of(5, records);
   }
 }
