@@ -58,7 +58,7 @@ public final class Fleece implements BlockSaver, AutoCloseable {
   }
 
   @Override
-  public void protecting(long blockCount) {
+  public void protecting(long blockCount, long imageBytes) {
     long wanted = limit.bytesFor(blockCount * geometry.blockSize());
     try {
       room = store.room();
@@ -67,7 +67,9 @@ public final class Fleece implements BlockSaver, AutoCloseable {
     }
     limitBytes = Math.min(wanted, room);
     try {
-      sizeAtDrain = image.size(); // while the writes wait: a truncate after it is copied aside
+      // while the writes wait: a truncate after it is copied aside; a growing write in flight
+      // counts as not done (its new blocks are not protected)
+      sizeAtDrain = Math.min(image.size(), imageBytes);
     } catch (IOException e) {
       sizeAtDrain = -1; // the pipeline takes the size itself, as a sync with no snapshot does
     }

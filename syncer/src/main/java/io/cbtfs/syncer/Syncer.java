@@ -5,6 +5,8 @@ import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.CopyBeforeWrite;
 import io.cbtfs.tracker.Drain;
 import io.cbtfs.tracker.GroupDrain;
+import io.cbtfs.tracker.SnapshotBrokenException;
+import io.cbtfs.tracker.ToReadSet;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -252,6 +254,7 @@ public final class Syncer {
               reuse.kept().generation());
         }
         shipped = new Shipped(writer.recordCount(), zeros, writer.finish());
+        requireSnapshot(drain);
         delivery.commit(); // the target's commit point
         committed = true;
         image.commit(drain, plan.header().imageSize()); // only now the target's cursor moves
@@ -311,6 +314,18 @@ public final class Syncer {
       drain.toRead().retainOnly(reuse.notReused());
     }
     return reuse;
+  }
+
+  /**
+   * Fails a point-in-time sync whose snapshot broke, even with nothing left to read: a copy that
+   * failed while a verified sync compared the image may have hidden a block that differed at the
+   * drain (the write made it equal to the target again, so it is not sent).
+   */
+  private static void requireSnapshot(Drain drain) throws SnapshotBrokenException {
+    ToReadSet toRead = drain.toRead();
+    if (toRead != null && toRead.broken() != null) {
+      throw toRead.broken();
+    }
   }
 
   /** What went to the target: records, zero records among them, bytes on its wire. */

@@ -7,7 +7,8 @@ import java.nio.channels.FileChannel;
 
 /**
  * A target like {@code inner} that runs a hook when a sync begins its delivery: after the drain and
- * the plan, before the records are read (tests act on the image at that instant).
+ * the plan, before the records are read (tests act on the image at that instant); or, made by
+ * {@link #atCompare}, when a verified sync compares the image with it, before the comparison.
  */
 final class BeginHookTarget implements Target {
   interface Hook {
@@ -16,10 +17,21 @@ final class BeginHookTarget implements Target {
 
   private final Target inner;
   private final Hook hook;
+  private final Hook atCompare;
 
   BeginHookTarget(Target inner, Hook hook) {
+    this(inner, hook, () -> {});
+  }
+
+  private BeginHookTarget(Target inner, Hook hook, Hook atCompare) {
     this.inner = inner;
     this.hook = hook;
+    this.atCompare = atCompare;
+  }
+
+  /** A target like {@code inner} that runs {@code hook} before each comparison with it. */
+  static BeginHookTarget atCompare(Target inner, Hook hook) {
+    return new BeginHookTarget(inner, () -> {}, hook);
   }
 
   @Override
@@ -46,6 +58,7 @@ final class BeginHookTarget implements Target {
   @Override
   public DirtySet differing(FileChannel image, long size, BlockGeometry g, long limit)
       throws IOException {
+    atCompare.run();
     return inner.differing(image, size, g, limit);
   }
 

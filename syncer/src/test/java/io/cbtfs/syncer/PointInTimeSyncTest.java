@@ -203,6 +203,68 @@ class PointInTimeSyncTest {
     assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
   }
 
+  /**
+   * A write that grows the image, in flight at the drain (its bytes landed, its tracking not yet
+   * done), adds a block the drain did not protect; a write begun after the drain to that block must
+   * not reach the sync, which sends the image as it was with that write in or out (mutant: the size
+   * the sync sends taken from the file alone: the replica's last block is the later write's).
+   */
+  @Test
+  void aBlockAGrowingWriteInFlightAddedIsNotSentWithALaterWrite() throws IOException {
+    long size = 4L << 20;
+    fx.tracked.beforeWrite(size, BLOCK); // W: past its pwrite at the drain, before its afterWrite
+    try (RandomAccessFile f = new RandomAccessFile(fx.image.toFile(), "rw")) {
+      f.seek(size);
+      f.write(random(BLOCK, 31));
+    }
+    byte[] atDrain = Files.readAllBytes(fx.image);
+    Target t =
+        new BeginHookTarget(
+            replica,
+            () -> { // after the drain: W ends, then W2 overwrites the block W added
+              fx.tracked.afterWrite(size, BLOCK);
+              fx.write(size, random(BLOCK, 32));
+            });
+
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), t, true, SyncProgress.NONE);
+
+    byte[] got = Files.readAllBytes(replicaFile);
+    assertThat(got.length).isIn((int) size, (int) size + BLOCK);
+    assertThat(got)
+        .as("the image at the drain, W in or out")
+        .isEqualTo(Arrays.copyOf(atDrain, got.length));
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE); // W2 is in the next
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  /**
+   * A verified sync compares the image after its drain: a write then whose copy fails (the fleece
+   * holds nothing) may make a block that differed at the drain equal to the target again, so it is
+   * not sent and nothing is left to read that would fail. The sync fails at its commit point and
+   * the target stays as it was (mutant: commit without asking whether the snapshot broke: the
+   * target takes a generation that claims the drain's instant without the drain's block 5).
+   */
+  @Test
+  void aSnapshotBrokenWhileAVerifiedSyncComparesFailsItAtTheCommitPoint() throws IOException {
+    long x = 5L * BLOCK;
+    byte[] before = Files.readAllBytes(replicaFile);
+    byte[] old = Arrays.copyOfRange(before, (int) x, (int) x + BLOCK);
+    try (RandomAccessFile f = new RandomAccessFile(fx.image.toFile(), "rw")) {
+      f.seek(x); // a change beside the mount, which no dirty bit records
+      f.write(random(BLOCK, 41));
+    }
+    fx.tracked.requireVerifiedSync();
+    Target t = BeginHookTarget.atCompare(replica, () -> fx.write(x, old)); // its copy fails
+
+    assertThatThrownBy(
+            () -> syncer.sync(pointInTime(new FleeceLimit(0, -1)), t, false, SyncProgress.NONE))
+        .isInstanceOf(SnapshotBrokenException.class);
+
+    assertThat(Files.readAllBytes(replicaFile)).isEqualTo(before);
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
   @Test
   void aFullFleeceFailsTheSyncNotTheWritesAndNothingIsLost() throws IOException {
     for (int b = 0; b < 8; b++) {

@@ -121,6 +121,28 @@ class PullBackupTest {
     }
   }
 
+  /**
+   * A growing write in flight at the drain: its new block is not protected, so the view ends before
+   * it, never showing a write begun after the drain there (mutant: the view's size taken from the
+   * file alone: its last block reads as the later write).
+   */
+  @Test
+  void theViewEndsBeforeABlockAGrowingWriteInFlightAdded() throws IOException {
+    byte[] w = random(BLOCK, 1);
+    fx.tracked.beforeWrite(IMAGE_BYTES, BLOCK); // W: in flight at the drain, its pwrite done
+    try (FileChannel ch = FileChannel.open(fx.image, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(w), IMAGE_BYTES);
+    }
+    try (PullBackup backup = begin("nightly", FleeceLimit.DEFAULT)) {
+      fx.tracked.afterWrite(IMAGE_BYTES, BLOCK);
+      fx.write(IMAGE_BYTES, random(BLOCK, 2)); // W2: begun after the drain
+      if (backup.size() > IMAGE_BYTES) {
+        assertThat(read(backup, IMAGE_BYTES, BLOCK)).as("W's bytes, never W2's").isEqualTo(w);
+      }
+      assertThat(backup.size()).isEqualTo(IMAGE_BYTES);
+    }
+  }
+
   @Test
   void aSyncOrAnotherBackupIsRefusedWhileOneIsOpen() throws IOException {
     try (PullBackup backup = begin("nbd:a", FleeceLimit.DEFAULT)) {

@@ -12,8 +12,12 @@ public interface BlockSaver {
   /**
    * The sync protects {@code blockCount} blocks: what a limit in percent is a share of. Called at
    * the drain's instant, while the writes wait at its gate (no I/O of image data here).
+   *
+   * @param imageBytes the image's size as the tracker knows it at the drain: every write that grew
+   *     the image and returned is in it, one still in flight may not be (its blocks past this size
+   *     are not protected, so what the sync sends must end here at most)
    */
-  void protecting(long blockCount);
+  void protecting(long blockCount, long imageBytes);
 
   /**
    * Copies the current bytes of block {@code blockIndex} aside, before a write changes them.

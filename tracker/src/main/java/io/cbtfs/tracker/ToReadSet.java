@@ -63,9 +63,10 @@ public final class ToReadSet implements WriteBarrier {
   }
 
   /** Protects {@code blocks} (each block index must be below {@link Integer#MAX_VALUE}). */
-  static ToReadSet of(BlockGeometry geometry, RoaringBitmap blocks, BlockSaver saver) {
+  static ToReadSet of(
+      BlockGeometry geometry, RoaringBitmap blocks, BlockSaver saver, long imageBytes) {
     ToReadSet set = new ToReadSet(geometry, blocks, saver);
-    saver.protecting(set.protectedBlocks);
+    saver.protecting(set.protectedBlocks, imageBytes);
     return set;
   }
 

@@ -445,7 +445,7 @@ public final class TrackedImage {
     DirtySet read =
         everyBlock ? DirtySet.allOf(tracker.geometry(), knownSize).union(blocks) : blocks;
     return ToReadSet.of(
-        tracker.geometry(), read.alignedTo(cbw.granuleBlocks()).toBitmap(), cbw.saver());
+        tracker.geometry(), read.alignedTo(cbw.granuleBlocks()).toBitmap(), cbw.saver(), knownSize);
   }
 
   /**

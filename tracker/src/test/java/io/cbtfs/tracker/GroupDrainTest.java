@@ -40,7 +40,7 @@ class GroupDrainTest {
     final Map<Long, Long> fleece = new ConcurrentHashMap<>();
 
     @Override
-    public void protecting(long blockCount) {
+    public void protecting(long blockCount, long imageBytes) {
       fleece.clear();
     }
 

@@ -34,7 +34,7 @@ class ToReadSetTest {
     volatile Runnable onProtecting = () -> {};
 
     @Override
-    public void protecting(long blockCount) {
+    public void protecting(long blockCount, long imageBytes) {
       onProtecting.run();
     }
 
@@ -54,7 +54,7 @@ class ToReadSetTest {
   }
 
   private static ToReadSet setOf(RecordingSaver saver, int... blocks) {
-    return ToReadSet.of(G, RoaringBitmap.bitmapOf(blocks), saver);
+    return ToReadSet.of(G, RoaringBitmap.bitmapOf(blocks), saver, Long.MAX_VALUE);
   }
 
   /** Waits until {@code t} blocks (or ended); a bounded wait on a state, not a sleep. */
@@ -118,7 +118,7 @@ class ToReadSetTest {
         }
       }
       RecordingSaver saver = new RecordingSaver();
-      ToReadSet set = ToReadSet.of(G, drained, saver);
+      ToReadSet set = ToReadSet.of(G, drained, saver, Long.MAX_VALUE);
       RoaringBitmap sentBlocks = new RoaringBitmap();
       sent.stream().forEach(sentBlocks::add);
       set.retainOnly(new DirtySet(G, sentBlocks));
@@ -162,7 +162,7 @@ class ToReadSetTest {
       RecordingSaver saver = new RecordingSaver();
       RoaringBitmap all = new RoaringBitmap();
       all.add(0L, count);
-      ToReadSet set = ToReadSet.of(G, all, saver);
+      ToReadSet set = ToReadSet.of(G, all, saver, Long.MAX_VALUE);
       set.beforeWrite(0, (count + 5) * 4096L);
       assertThat(set.protectedBlocks()).isEqualTo(count);
       assertThat(set.copiedBlocks().getLongCardinality()).as("%d blocks", count).isEqualTo(count);

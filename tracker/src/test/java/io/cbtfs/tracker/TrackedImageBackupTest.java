@@ -27,7 +27,7 @@ class TrackedImageBackupTest {
     final Set<Long> saved = new ConcurrentSkipListSet<>();
 
     @Override
-    public void protecting(long blockCount) {}
+    public void protecting(long blockCount, long imageBytes) {}
 
     @Override
     public void save(long blockIndex) {

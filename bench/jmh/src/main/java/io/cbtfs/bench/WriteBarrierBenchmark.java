@@ -81,7 +81,7 @@ public class WriteBarrierBenchmark {
       BlockSaver never =
           new BlockSaver() {
             @Override
-            public void protecting(long blockCount) {}
+            public void protecting(long blockCount, long imageBytes) {}
 
             @Override
             public void save(long blockIndex) {
