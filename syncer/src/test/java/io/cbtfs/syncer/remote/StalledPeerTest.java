@@ -14,16 +14,22 @@ import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Random;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -98,6 +104,73 @@ class StalledPeerTest {
     }
     img.afterWrite(8L << 20, data.length);
     return new SyncSource(img, path);
+  }
+
+  /**
+   * A sender that asks for the hashes of a big replica and never reads them: the receiver's write
+   * blocks once the socket buffers are full. It must give up after its idle timeout, over TLS too
+   * (closing a TLS socket waits for the write it should end), and serve others meanwhile.
+   */
+  @Test
+  void aSenderThatStopsReadingLosesItsConnectionAfterTheIdleTimeout() throws Exception {
+    long size = 1L << 30; // 8 MiB of 4 KiB block hashes: more than the socket buffers hold
+    syncer.sync(
+        image("big", size), new ReplicaTarget(root.resolve("big.img")), false, SyncProgress.NONE);
+    syncer.sync(
+        image("vm1", 16L << 20),
+        RemoteTarget.parse(uri(receiver.address().getPort(), "vm1")),
+        false,
+        SyncProgress.NONE);
+    receiver.awaitIdle();
+
+    Socket plain = new Socket();
+    plain.setReceiveBufferSize(4 << 10); // before connecting: the window stays small
+    plain.connect(receiver.address(), 10_000);
+    plain.setSoTimeout(10_000);
+    SSLSocket stalled =
+        (SSLSocket)
+            Tls.pinned(pin)
+                .getSocketFactory()
+                .createSocket(plain, "127.0.0.1", plain.getPort(), true);
+    try (stalled) {
+      DataOutputStream out = new DataOutputStream(stalled.getOutputStream());
+      DataInputStream in = new DataInputStream(stalled.getInputStream());
+      byte[] challenge = Frames.expect(in, Frames.CHALLENGE, "receiver").payload();
+      byte[] nonce = Arrays.copyOfRange(challenge, Frames.MAGIC.length, challenge.length);
+      Frames.write(
+          out,
+          Frames.HELLO,
+          new RemoteMessages.Hello(0, "big", Tokens.proof(Tokens.load(tokenFile), nonce, "big", 0))
+              .encode());
+      assertThat(
+              RemoteMessages.decode(Frames.expect(in, Frames.OK, "receiver").payload()).imageSize())
+          .isEqualTo(size);
+      Frames.write(out, Frames.HASHES, ByteBuffer.allocate(4).putInt(4096).array());
+      // and reads nothing more
+
+      // meanwhile another sender is served
+      try (RemoteTarget other = RemoteTarget.parse(uri(receiver.address().getPort(), "vm1"))) {
+        assertThat(other.state().exists()).isTrue();
+      }
+
+      // the stalled connection ends, freeing its slot, its thread and its name
+      assertTimeoutPreemptively(Duration.ofSeconds(30), receiver::awaitIdle);
+      long got = 0;
+      InputStream raw = plain.getInputStream(); // what reached us before the receiver gave up
+      byte[] sink = new byte[1 << 16];
+      try {
+        for (int n; (n = raw.read(sink)) > 0; ) {
+          got += n;
+        }
+      } catch (IOException e) {
+        // reset: the receiver closed with data unread, as it should
+      }
+      assertThat(got).isLessThan((size / 4096) * 32);
+    }
+    // and the replica is still served
+    try (RemoteTarget again = RemoteTarget.parse(uri(receiver.address().getPort(), "big"))) {
+      assertThat(again.state().imageSize()).isEqualTo(size);
+    }
   }
 
   /**
