@@ -31,13 +31,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,7 +56,8 @@ public final class Receiver implements AutoCloseable {
 
   /**
    * @param tls the server's TLS context; null only for explicitly insecure plain TCP
-   * @param idleTimeoutMillis the longest a read may wait for the peer
+   * @param idleTimeoutMillis the longest a read may wait for the peer, and a write for the peer to
+   *     take data
    */
   public record Options(
       InetSocketAddress listen,
@@ -73,8 +72,6 @@ public final class Receiver implements AutoCloseable {
   private final ExecutorService connections =
       Executors.newCachedThreadPool(Threads.daemon("cbtfs-receive"));
   private final Semaphore slots;
-  private final ScheduledExecutorService deadlines =
-      Executors.newSingleThreadScheduledExecutor(Threads.daemon("cbtfs-receive-deadline"));
   private final Set<String> busy = new java.util.HashSet<>(); // guarded by itself
 
   /**
@@ -83,6 +80,7 @@ public final class Receiver implements AutoCloseable {
    */
   static final long NAME_WAIT_MILLIS = 10_000;
 
+  /** The plain sockets of the connections being served: closing one never blocks. */
   private final Set<Socket> live = ConcurrentHashMap.newKeySet();
 
   /** Connections accepted so far (a sync should cost one). */
@@ -104,16 +102,9 @@ public final class Receiver implements AutoCloseable {
     if (!Files.isDirectory(options.root())) {
       throw new CbtfsException("receiver root " + options.root() + " is not a directory");
     }
-    ServerSocket server;
-    if (options.tls() != null) {
-      SSLServerSocket s =
-          (SSLServerSocket) options.tls().getServerSocketFactory().createServerSocket();
-      s.setEnabledProtocols(new String[] {Tls.PROTOCOL});
-      s.setEnabledCipherSuites(Tls.CIPHER_SUITES);
-      server = s;
-    } else {
-      server = new ServerSocket();
-    }
+    // plain TCP, with TLS layered per connection: a deadline can then close the plain socket
+    // under a TLS one whose write is stuck (closing the TLS socket would wait for that write)
+    ServerSocket server = new ServerSocket();
     server.bind(options.listen());
     Receiver r = new Receiver(options, server);
     r.acceptor.start();
@@ -177,19 +168,41 @@ public final class Receiver implements AutoCloseable {
     }
   }
 
-  private void serve(Socket socket) {
-    String peer = String.valueOf(socket.getRemoteSocketAddress());
+  /** TLS over an accepted plain socket, as the server; null without TLS. */
+  private SSLSocket tls(Socket plain) throws IOException {
+    if (options.tls() == null) {
+      return null;
+    }
+    SSLSocket s = (SSLSocket) options.tls().getSocketFactory().createSocket(plain, null, true);
+    s.setEnabledProtocols(new String[] {Tls.PROTOCOL});
+    s.setEnabledCipherSuites(Tls.CIPHER_SUITES);
+    return s;
+  }
+
+  private void serve(Socket plain) {
+    String peer = String.valueOf(plain.getRemoteSocketAddress());
     // the whole login (TLS handshake, challenge, HELLO) has a deadline, not only each read
-    ScheduledFuture<?> login =
-        deadlines.schedule(
-            () -> closeQuietly(socket), LOGIN_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
-    live.add(socket);
-    try (socket) {
-      socket.setSoTimeout(options.idleTimeoutMillis());
+    ScheduledFuture<?> login = WriteDeadline.closeAfter(plain, LOGIN_DEADLINE_MILLIS);
+    live.add(plain);
+    Socket socket = plain;
+    try {
+      plain.setSoTimeout(options.idleTimeoutMillis());
+      SSLSocket tls = tls(plain);
+      socket = tls == null ? plain : tls;
       DataInputStream in =
           new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
+      // every write has the idle timeout as its deadline: a sender that stops reading (a stopped
+      // process, a suspended host) gets its connection closed instead of holding a thread, a
+      // slot and its name
       DataOutputStream out =
-          new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
+          new DataOutputStream(
+              new BufferedOutputStream(
+                  new WriteDeadline(
+                      socket.getOutputStream(),
+                      plain,
+                      options.idleTimeoutMillis(),
+                      "the sender took no data for " + options.idleTimeoutMillis() + " ms"),
+                  1 << 16));
       try {
         byte[] nonce = new byte[Frames.NONCE_BYTES];
         random.nextBytes(nonce);
@@ -214,7 +227,7 @@ public final class Receiver implements AutoCloseable {
         claim(hello.name());
         try (Target target = target(hello)) {
           Frames.write(out, Frames.OK, RemoteMessages.encode(target.state()));
-          serveRequest(in, out, target, peer, socket);
+          serveRequest(in, out, target, peer);
         } finally {
           // once its target is closed, before an error goes out and the drain below: a sender's
           // next connection (a retry) finds the name free
@@ -230,8 +243,13 @@ public final class Receiver implements AutoCloseable {
     } catch (IOException e) {
       log.debug("{}: {}", peer, e.getMessage());
     } finally {
-      live.remove(socket);
       login.cancel(false);
+      try {
+        WriteDeadline.closeWithin(socket, plain, options.idleTimeoutMillis());
+      } catch (IOException e) {
+        log.debug("{}: {}", peer, e.getMessage());
+      }
+      live.remove(plain);
     }
   }
 
@@ -300,8 +318,7 @@ public final class Receiver implements AutoCloseable {
    * After a state answer: at most one request. A delta (BEGIN, DATA..., END), the hashes of the
    * replica's blocks (HASHES), or none: the sender hangs up after a state query.
    */
-  private void serveRequest(
-      DataInputStream in, DataOutputStream out, Target target, String peer, Socket socket)
+  private void serveRequest(DataInputStream in, DataOutputStream out, Target target, String peer)
       throws IOException {
     Frames.Frame begin;
     try {
@@ -310,7 +327,7 @@ public final class Receiver implements AutoCloseable {
       return; // a state query
     }
     if (begin.type() == Frames.HASHES) {
-      sendHashes(begin.payload(), out, target, socket);
+      sendHashes(begin.payload(), out, target);
       return;
     }
     if (begin.type() != Frames.BEGIN) {
@@ -416,7 +433,7 @@ public final class Receiver implements AutoCloseable {
    * MiB, then END. The sender compares them with its image (a verify, or a verified sync that sends
    * only what differs).
    */
-  private void sendHashes(byte[] request, DataOutputStream out, Target target, Socket socket)
+  private static void sendHashes(byte[] request, DataOutputStream out, Target target)
       throws IOException {
     if (request.length != 4) {
       throw new CbtfsException("protocol error: HASHES of " + request.length + " bytes");
@@ -453,35 +470,19 @@ public final class Receiver implements AutoCloseable {
             System.arraycopy(hash, 0, frame, fill[0], BlockHashes.BYTES);
             fill[0] += BlockHashes.BYTES;
             if (fill[0] == frame.length) {
-              writeWithin(socket, out, frame, fill[0]);
+              Frames.write(out, Frames.DATA, frame, 0, fill[0]);
+              out.flush();
               fill[0] = 0;
             }
           });
       if (fill[0] > 0) {
-        writeWithin(socket, out, frame, fill[0]);
+        Frames.write(out, Frames.DATA, frame, 0, fill[0]);
       }
       Frames.write(out, Frames.END, new byte[0]);
     }
   }
 
   private static final long HASHES_PER_FRAME_BYTES = 256L << 20;
-
-  /**
-   * Sends a DATA frame; a sender that stops reading (a stopped process, a suspended host) gets its
-   * connection closed after the idle timeout instead of holding a thread, a slot and its name.
-   */
-  private void writeWithin(Socket socket, DataOutputStream out, byte[] frame, int length)
-      throws IOException {
-    ScheduledFuture<?> watchdog =
-        deadlines.schedule(
-            () -> closeQuietly(socket), options.idleTimeoutMillis(), TimeUnit.MILLISECONDS);
-    try {
-      Frames.write(out, Frames.DATA, frame, 0, length);
-      out.flush();
-    } finally {
-      watchdog.cancel(false);
-    }
-  }
 
   /** The local target a sender named: confined to the root, never through a symbolic link. */
   private Target target(RemoteMessages.Hello hello) {
@@ -501,7 +502,6 @@ public final class Receiver implements AutoCloseable {
     closed = true;
     server.close();
     connections.shutdownNow();
-    deadlines.shutdownNow();
     for (Socket s : live) { // end every connection: a closed receiver commits nothing more
       closeQuietly(s);
     }

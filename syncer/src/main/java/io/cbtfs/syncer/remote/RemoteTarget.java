@@ -187,6 +187,7 @@ public final class RemoteTarget implements Target {
 
   /** An authenticated connection, after the receiver's state answer. */
   private final class Connection implements AutoCloseable {
+    final Socket plain;
     final Socket socket;
     final DataInputStream in;
     final DataOutputStream out;
@@ -238,6 +239,7 @@ public final class RemoteTarget implements Target {
                 .encode());
         state = RemoteMessages.decode(Frames.expect(in, Frames.OK, describe()).payload());
         socket = s;
+        this.plain = plain;
       } catch (SSLException e) { // a wrong certificate, or no TLS server at all: neither says who
         closeBoth(s, plain);
         throw new CbtfsException(
@@ -283,8 +285,8 @@ public final class RemoteTarget implements Target {
 
     /** A failure of the connection, naming the receiver ("Broken pipe" alone does not). */
     IOException broken(IOException e) {
-      if (e.getMessage() != null && e.getMessage().startsWith(describe())) {
-        return e; // named already (a stalled write)
+      if (e instanceof StalledWriteException) {
+        return e; // named already
       }
       return new IOException(
           describe()
@@ -294,9 +296,19 @@ public final class RemoteTarget implements Target {
           e);
     }
 
+    /** Ends a connection that served its purpose: a TLS goodbye, bounded as a write is. */
     @Override
     public void close() throws IOException {
-      socket.close();
+      WriteDeadline.closeWithin(socket, plain, readTimeoutMillis);
+    }
+
+    /**
+     * Drops a connection given up on (a local failure mid-delta): no TLS goodbye, which a receiver
+     * that stopped reading could hold forever, and which it has no use for (an unfinished delta is
+     * dropped or kept either way).
+     */
+    void abort() {
+      WriteDeadline.abort(socket, plain);
     }
   }
 
@@ -378,10 +390,12 @@ public final class RemoteTarget implements Target {
       kept = resumable && ok.length > 0 ? readKept(c, ok) : null;
       c.socket.setSoTimeout(readTimeoutMillis);
     } catch (IOException | RuntimeException e) {
-      c.close();
+      c.abort();
       throw e;
     }
     return new Delivery() {
+      private boolean committed;
+
       @Override
       public KeptAttempt kept() {
         return kept;
@@ -443,12 +457,17 @@ public final class RemoteTarget implements Target {
         if (ack.length != 8) {
           throw new CbtfsException("protocol error: ACK of " + ack.length + " bytes");
         }
+        committed = true;
         return ByteBuffer.wrap(ack).getLong();
       }
 
       @Override
       public void close() throws IOException {
-        c.close(); // without END the receiver discards what it staged
+        if (committed) {
+          c.close();
+        } else {
+          c.abort(); // without END the receiver discards (or keeps) what it staged
+        }
       }
     };
   }

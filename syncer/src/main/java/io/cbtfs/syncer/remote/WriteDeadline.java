@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * forever once the socket buffers are full, since a read timeout never applies to a write. A write
  * not done within the timeout closes the plain socket under the TLS one (closing the TLS socket
  * itself waits for the very lock the blocked write holds), so the write fails at once, with a
- * message that says so.
+ * message that says so ({@link StalledWriteException}).
  *
  * <p>Writes go down in pieces of at most {@link #PIECE_BYTES}, each with its own deadline: a slow
  * link fails only if it moves less than a piece per timeout. Thread-safe as the stream it wraps.
@@ -74,13 +74,51 @@ final class WriteDeadline extends OutputStream {
     out.close();
   }
 
+  /**
+   * Closes {@code plain} after {@code timeoutMillis} unless the returned future is cancelled first.
+   * Every task of the one deadline thread is such a close, which never blocks (closing a TLS socket
+   * could: it waits for a blocked write): one stuck connection delays no other's deadline.
+   */
+  static ScheduledFuture<?> closeAfter(Socket plain, long timeoutMillis) {
+    return DEADLINES.schedule(() -> closeQuietly(plain), timeoutMillis, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Closes {@code socket} gracefully (a TLS socket sends its close_notify), but closes {@code
+   * plain}, the socket under it, if that takes longer than {@code timeoutMillis}: a peer that
+   * stopped reading must not hold the close forever once the send buffer is full.
+   */
+  static void closeWithin(Socket socket, Socket plain, long timeoutMillis) throws IOException {
+    ScheduledFuture<?> deadline = closeAfter(plain, timeoutMillis);
+    try {
+      socket.close();
+    } finally {
+      deadline.cancel(false);
+      plain.close(); // a layered TLS socket that failed early may not close what it wraps
+    }
+  }
+
+  /** Closes {@code plain} at once, without a TLS goodbye: for a connection given up on. */
+  static void abort(Socket socket, Socket plain) {
+    closeQuietly(plain); // first: the TLS close below then has nothing to wait for
+    closeQuietly(socket);
+  }
+
+  private static void closeQuietly(Socket s) {
+    try {
+      s.close();
+    } catch (IOException e) {
+      // closed already
+    }
+  }
+
   private interface Io {
     void run() throws IOException;
   }
 
   private void within(Io io) throws IOException {
     if (expired) {
-      throw new IOException(stalledMessage);
+      throw new StalledWriteException(stalledMessage, null);
     }
     ScheduledFuture<?> deadline =
         DEADLINES.schedule(this::expire, timeoutMillis, TimeUnit.MILLISECONDS);
@@ -88,7 +126,7 @@ final class WriteDeadline extends OutputStream {
       io.run();
     } catch (IOException e) {
       if (expired) {
-        throw new IOException(stalledMessage, e);
+        throw new StalledWriteException(stalledMessage, e);
       }
       throw e;
     } finally {
@@ -98,10 +136,6 @@ final class WriteDeadline extends OutputStream {
 
   private void expire() {
     expired = true;
-    try {
-      plain.close();
-    } catch (IOException e) {
-      // closed already: the write fails either way
-    }
+    closeQuietly(plain); // the write fails either way
   }
 }

@@ -608,12 +608,14 @@ class RemoteTargetTest {
   static final class StallingProxy implements AutoCloseable {
     private final ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
     private final AtomicLong upstream = new AtomicLong();
+    private volatile long limit;
     private final java.util.concurrent.CountDownLatch closed =
         new java.util.concurrent.CountDownLatch(1);
     private final java.util.List<Socket> sockets =
         java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 
     StallingProxy(int target, long limit) throws IOException {
+      this.limit = limit;
       server.setReceiveBufferSize(16 << 10);
       Thread acceptor =
           new Thread(
@@ -624,8 +626,9 @@ class RemoteTargetTest {
                     Socket up = new Socket(InetAddress.getLoopbackAddress(), target);
                     sockets.add(client);
                     sockets.add(up);
-                    CuttingProxy.start(() -> forward(up, client, new AtomicLong(), Long.MAX_VALUE));
-                    CuttingProxy.start(() -> forward(client, up, upstream, limit));
+                    CuttingProxy.start(
+                        () -> forward(up, client, new AtomicLong(), () -> Long.MAX_VALUE));
+                    CuttingProxy.start(() -> forward(client, up, upstream, () -> this.limit));
                   } catch (IOException e) {
                     return;
                   }
@@ -639,14 +642,20 @@ class RemoteTargetTest {
       return server.getLocalPort();
     }
 
+    /** Stops reading from the senders now (after at most the read under way). */
+    void stall() {
+      limit = 0;
+    }
+
     /** Copies until {@code limit}, then holds both sockets open, unread, until closed. */
-    private void forward(Socket from, Socket to, AtomicLong counter, long limit) {
+    private void forward(
+        Socket from, Socket to, AtomicLong counter, java.util.function.LongSupplier limit) {
       byte[] buf = new byte[8192];
       try {
         InputStream in = from.getInputStream();
         OutputStream out = to.getOutputStream();
         int r;
-        while (counter.get() < limit && (r = in.read(buf)) > 0) {
+        while (counter.get() < limit.getAsLong() && (r = in.read(buf)) > 0) {
           out.write(buf, 0, r);
           counter.addAndGet(r);
         }
