@@ -1,10 +1,12 @@
 package io.cbtfs.fs.overlay;
 
 import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.ServedFile;
 import io.cbtfs.fs.WritableFile;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -347,7 +349,11 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     }
   }
 
-  /** Forces and closes the overlay's files. Idempotent. */
+  /**
+   * Forces and closes the overlay's files, and seals both maps with the overlay file's fingerprint
+   * now ({@link SavedBlocks#closeSealed}): what {@code cbtfs adopt} checks to know that nothing
+   * wrote the file, or changed a map, since. Idempotent.
+   */
   @Override
   public void close() throws IOException {
     firstTouch.lock();
@@ -358,10 +364,14 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       closed = true;
       Layer l = layer;
       if (l != null) {
-        try (FileChannel image = l.image();
-            SavedBlocks written = l.written();
+        try (SavedBlocks written = l.written();
             SavedBlocks present = l.present()) {
-          image.force(false);
+          try (FileChannel image = l.image()) {
+            image.force(false);
+          }
+          Fingerprint now = ImageFiles.fingerprintOf(imageFile);
+          written.closeSealed(now);
+          present.closeSealed(now);
         }
       }
     } finally {
