@@ -184,6 +184,42 @@ public final class SavedBlocks implements AutoCloseable {
     }
   }
 
+  /**
+   * Seals the intact sealed map in {@code file} again with {@code imageFile}: for a caller that
+   * changed only the overlay file's ctime itself (a link made and removed again), which would
+   * otherwise look like a write outside the mount. A map without an intact seal is left alone.
+   *
+   * @return whether the map was sealed again
+   */
+  public static boolean reseal(Path file, Fingerprint imageFile) throws IOException {
+    try (FileChannel ch =
+        FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      readHeader(file, ch);
+      ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(ch.size()));
+      readFully(ch, all, 0);
+      byte[] marker = new byte[SEAL.length];
+      all.get(SEAL_AT, marker);
+      if (!java.util.Arrays.equals(marker, SEAL) || all.getInt(CRC_AT) != checksum(all)) {
+        return false;
+      }
+      seal(all, imageFile);
+      writeFully(ch, all.slice(SEAL_AT, HEADER_BYTES - SEAL_AT), SEAL_AT);
+      ch.force(false);
+      return true;
+    }
+  }
+
+  /** Puts the seal of {@code imageFile} and the checksum into the whole map {@code all}. */
+  private static void seal(ByteBuffer all, Fingerprint imageFile) {
+    all.put(SEAL_AT, SEAL);
+    int at = SEAL_AT + SEAL.length;
+    all.putLong(at, imageFile.size())
+        .putLong(at + 8, imageFile.mtimeNanos())
+        .putLong(at + 16, imageFile.ctimeNanos())
+        .putLong(at + 24, imageFile.inode());
+    all.putInt(CRC_AT, checksum(all));
+  }
+
   /** CRC32C of a whole map (header and bits) but its own four bytes. */
   private static int checksum(ByteBuffer wholeMap) {
     CRC32C crc = new CRC32C();
@@ -318,13 +354,7 @@ public final class SavedBlocks implements AutoCloseable {
     try {
       ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(channel.size()));
       readFully(channel, all, 0);
-      all.put(SEAL_AT, SEAL);
-      int at = SEAL_AT + SEAL.length;
-      all.putLong(at, imageFile.size())
-          .putLong(at + 8, imageFile.mtimeNanos())
-          .putLong(at + 16, imageFile.ctimeNanos())
-          .putLong(at + 24, imageFile.inode());
-      all.putInt(CRC_AT, checksum(all));
+      seal(all, imageFile);
       channel.force(false); // the bits, before the seal that vouches for them
       writeFully(channel, all.slice(SEAL_AT, HEADER_BYTES - SEAL_AT), SEAL_AT);
     } finally {

@@ -125,8 +125,15 @@ class SavedBlocksTest {
     }
     Files.write(file, good);
 
+    Fingerprint relinked = new Fingerprint(imageSize, 11, 99, 33);
+    assertThat(SavedBlocks.reseal(file, relinked)).isTrue();
+    assertThat(SavedBlocks.read(file).seal()).isEqualTo(SavedBlocks.Seal.INTACT);
+    assertThat(SavedBlocks.read(file).imageAtClose()).isEqualTo(relinked);
+    assertThat(SavedBlocks.read(file).blocks()).isEqualTo(expected);
+
     try (SavedBlocks map = SavedBlocks.open(file, imageSize, BLOCK, base)) {
       assertThat(SavedBlocks.read(file).seal()).isEqualTo(SavedBlocks.Seal.NONE);
+      assertThat(SavedBlocks.reseal(file, fp)).as("no seal to renew").isFalse();
       map.mark(100, 1);
     }
     assertThat(SavedBlocks.read(file).seal()).isEqualTo(SavedBlocks.Seal.NONE);
