@@ -128,12 +128,12 @@ final class AdoptCommand implements Callable<Integer> {
         throw new CbtfsException(dest + " exists already: choose another --name");
       }
       String cursor = checkTarget(target, o.base());
+      new Adoption(o, images, states, imageName, cursor, out).run();
       if (o.distrust() != null) {
         out.printf(
             "%s: the first sync to %s compares every block%n",
             Printable.escaped(o.distrust()), Printable.escaped(cursor));
       }
-      new Adoption(o, images, states, imageName, cursor, out).run();
       out.printf(
           "adopted %s as %s: generation %d of %s, with %s written over it (the next sync to"
               + " it sends %s)%n",

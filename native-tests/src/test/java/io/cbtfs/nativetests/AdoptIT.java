@@ -81,7 +81,44 @@ class AdoptIT {
               "--hydrate",
               name)) {
         m.awaitOutput("cbtfs: hydrated " + name);
+        Tools.Result mounted =
+            Cbtfs.run(
+                "adopt", overlayImage.toString(), adopted.backing.toString(), "--from", archive);
+        assertThat(mounted.exitCode()).as(mounted.output()).isEqualTo(1);
+        assertThat(mounted.output().strip())
+            .contains("the overlay in " + overlay.toRealPath() + " is mounted")
+            .doesNotContain("\n");
       }
+      Tools.Result usage =
+          Cbtfs.run("adopt", tmp.toString(), adopted.backing.toString(), "--from", archive);
+      assertThat(usage.exitCode()).as(usage.output()).isEqualTo(2);
+      assertThat(usage.output().strip()).contains("see --help").doesNotContain("\n");
+
+      // a second name (an adopt cut short between its link and its unlink): refused, naming it
+      Path second = Files.createLink(tmp.resolve("second.img"), overlayImage);
+      Tools.Result twoNames =
+          Cbtfs.run(
+              "adopt", overlayImage.toString(), adopted.backing.toString(), "--from", archive);
+      assertThat(twoNames.exitCode()).as(twoNames.output()).isEqualTo(1);
+      assertThat(twoNames.output().strip()).contains("has 2 names").doesNotContain("\n");
+      Files.delete(second);
+
+      // FOLDER on another file system: refused before anything is made there
+      Path otherFs = Tools.tmpfs(tmp.resolve("otherfs"), "size=1m,mode=0700");
+      try {
+        Tools.Result across =
+            Cbtfs.run("adopt", overlayImage.toString(), otherFs.toString(), "--from", archive);
+        assertThat(across.exitCode()).as(across.output()).isEqualTo(1);
+        assertThat(across.output().strip())
+            .contains("FOLDER must be on the same file system as the overlay")
+            .doesNotContain("\n");
+        try (var made = Files.list(otherFs)) {
+          assertThat(made).isEmpty();
+        }
+      } finally {
+        Tools.exec(Tools.list("umount", otherFs.toString()), 30);
+      }
+
       Tools.Result wrong =
           Cbtfs.run(
               "adopt",
