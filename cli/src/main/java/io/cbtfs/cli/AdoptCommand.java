@@ -2,20 +2,14 @@ package io.cbtfs.cli;
 
 import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.mount.MountOptions;
-import io.cbtfs.fs.overlay.SavedBlocks;
 import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtyTracker;
-import io.cbtfs.tracker.FileStateIo;
-import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.StateFiles;
-import io.cbtfs.tracker.TrackerStore;
-import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -47,8 +41,14 @@ import picocli.CommandLine.Parameters;
       "TARGET is the archive, S3 store or receiver the generation was mounted from. It is "
           + "read (not written): it must hold the overlay's image lineage with N as its newest "
           + "generation, else the command refuses and changes nothing (move the file yourself "
-          + "then: its first sync is a full copy). The overlay's block maps are removed once the "
-          + "tracking is saved."
+          + "then: its first sync is a full copy).",
+      "",
+      "The written blocks are trusted only if the unmount sealed the overlay's maps and the "
+          + "file is as it left it: else (a map damaged, a mount killed, the file written "
+          + "outside the mount) adopt says why in one line and the first sync to TARGET "
+          + "compares every block. Nothing is made in FOLDER before every check passed; the "
+          + "file is linked in, its tracking saved, and only then are the overlay's names "
+          + "removed (a failure before undoes the link and the state)."
     })
 final class AdoptCommand implements Callable<Integer> {
   private static final String IMG = ".img";
@@ -89,21 +89,21 @@ final class AdoptCommand implements Callable<Integer> {
     String file = overlay.getFileName() == null ? "" : overlay.getFileName().toString();
     int at = file.lastIndexOf('@');
     if (!file.endsWith(IMG) || at <= 0) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(), "OVERLAY must be an overlay's DIR/NAME@N.img, not " + overlay);
+      throw new IllegalArgumentException(
+          "OVERLAY must be an overlay's DIR/NAME@N.img, not " + overlay + " (see --help)");
     }
     String stem = file.substring(0, file.length() - IMG.length());
     String imageName = name != null ? name : stem.substring(0, at);
     TargetAddress target = s3.address(from);
-    Path dir = overlay.toAbsolutePath().getParent();
     Path backingDir = folder.toAbsolutePath().normalize();
-    Path states = stateDir.stateDir != null ? stateDir.stateDir : null;
-    ImageFiles images = new ImageFiles(backingDir, MountOptions.defaultStateDir(backingDir));
+    Path states =
+        stateDir.stateDir != null ? stateDir.stateDir : MountOptions.defaultStateDir(backingDir);
+    ImageFiles images = new ImageFiles(backingDir, states);
     try {
       images.imageName("/" + imageName);
     } catch (Exception e) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(), "'" + imageName + "' cannot be an image name in " + backingDir);
+      throw new IllegalArgumentException(
+          "'" + imageName + "' cannot be an image name in " + backingDir + " (see --help)");
     }
     if (!Files.isDirectory(backingDir)) {
       throw new CbtfsException("FOLDER " + backingDir + " is not a folder");
@@ -114,70 +114,90 @@ final class AdoptCommand implements Callable<Integer> {
               + " is a cbtfs mount point: give the backing folder of the tracking mount, with"
               + " the mount stopped");
     }
-    try (OverlayDirLock held = OverlayDirLock.take(dir)) {
-      Adopted a = adopt(dir, stem, backingDir, states, imageName, target);
-      spec.commandLine()
-          .getOut()
-          .printf(
-              "adopted %s as %s: generation %d of %s, with %s written over it (the next sync to"
-                  + " it sends only those)%n",
-              Printable.escaped(overlay.toString()),
-              Printable.escaped(backingDir.resolve(imageName).toString()),
-              a.generation,
-              Printable.escaped(a.cursor),
-              BlockGeometry.formatBytes(a.writtenBytes));
-      spec.commandLine().getOut().flush();
+    Path dir = overlay.toAbsolutePath().getParent();
+    if (!Files.isDirectory(dir)) {
+      throw new CbtfsException(overlay + " is no overlay (" + dir + " is not a folder)");
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    try (OverlayDirLock held = OverlayDirLock.takeUnmounted(dir)) {
+      AdoptableOverlay o = AdoptableOverlay.read(held.dir(), stem, BlockGeometry.defaults());
+      Path dest = backingDir.resolve(imageName);
+      refuseOtherNames(o.image(), dest, states, imageName);
+      refuseAnotherFileSystem(o.image(), backingDir);
+      if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS)) {
+        throw new CbtfsException(dest + " exists already: choose another --name");
+      }
+      String cursor = checkTarget(target, o.base());
+      new Adoption(o, images, states, imageName, cursor, out).run();
+      if (o.distrust() != null) {
+        out.printf(
+            "%s: the first sync to %s compares every block%n",
+            Printable.escaped(o.distrust()), Printable.escaped(cursor));
+      }
+      out.printf(
+          "adopted %s as %s: generation %d of %s, with %s written over it (the next sync to"
+              + " it sends %s)%n",
+          Printable.escaped(overlay.toString()),
+          Printable.escaped(dest.toString()),
+          o.base().generation(),
+          Printable.escaped(cursor),
+          BlockGeometry.formatBytes(o.written().byteCount(o.byteSize())),
+          o.distrust() == null ? "only those" : "what differs, compared block by block");
+      out.flush();
     }
     return CbtfsCommand.EXIT_OK;
   }
 
-  private record Adopted(long generation, String cursor, long writtenBytes) {}
-
-  /** The checks, then the move, then the tracking, then the maps go: see the class's help. */
-  private static Adopted adopt(
-      Path dir, String stem, Path backingDir, Path states, String imageName, TargetAddress target)
+  /**
+   * A crash of an earlier adopt between its link and its unlink leaves the file with two names:
+   * adopting it again would leave one of them behind, writable past the tracking.
+   */
+  private static void refuseOtherNames(Path image, Path dest, Path states, String imageName)
       throws IOException {
-    Path image = dir.resolve(stem + IMG);
-    Path presentFile = dir.resolve(stem + ".present");
-    Path writtenFile = dir.resolve(stem + ".written");
-    if (!Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS)
-        || !Files.exists(presentFile)
-        || !Files.exists(writtenFile)) {
+    int links = (Integer) Files.getAttribute(image, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
+    if (links <= 1) {
+      return;
+    }
+    if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS) && Files.isSameFile(image, dest)) {
       throw new CbtfsException(
-          image
-              + " is no overlay (it needs "
-              + presentFile
-              + " and "
-              + writtenFile
-              + " beside it)");
+          StateFiles.readState(states, imageName).isPresent()
+              ? image
+                  + " is adopted as "
+                  + dest
+                  + " already (an adopt stopped before it removed the overlay): remove "
+                  + image
+                  + " and its .present and .written maps"
+              : image
+                  + " is also "
+                  + dest
+                  + " (an adopt stopped part way): remove "
+                  + dest
+                  + ", then adopt again");
     }
-    SavedBlocks.Header h = SavedBlocks.header(writtenFile);
-    OverlayBase base = OverlayBase.parse(h.base(), writtenFile);
-    long size = Files.size(image);
-    if (size != h.imageSize()) {
+    throw new CbtfsException(
+        image
+            + " has "
+            + links
+            + " names: remove the others (find -samefile "
+            + image
+            + "), then adopt again");
+  }
+
+  /** Checked before anything is made in FOLDER: a link across file systems fails. */
+  private static void refuseAnotherFileSystem(Path image, Path backingDir) throws IOException {
+    Object imageDevice = Files.getAttribute(image, "unix:dev", LinkOption.NOFOLLOW_LINKS);
+    if (!imageDevice.equals(Files.getAttribute(backingDir, "unix:dev"))) {
       throw new CbtfsException(
-          image + " has " + size + " bytes, its overlay's maps say " + h.imageSize());
+          "cannot move "
+              + image
+              + " into "
+              + backingDir
+              + ": FOLDER must be on the same file system as the overlay");
     }
-    DirtyTracker written = new DirtyTracker(BlockGeometry.defaults());
-    try (SavedBlocks present = SavedBlocks.open(presentFile, size, h.blockSize(), h.base());
-        SavedBlocks changed = SavedBlocks.open(writtenFile, size, h.blockSize(), h.base())) {
-      if (present.count() != present.blockCount()) {
-        throw new CbtfsException(
-            image
-                + " is not hydrated yet ("
-                + present.count()
-                + " of "
-                + present.blockCount()
-                + " blocks held): mount it again with --hydrate until it is the whole image");
-      }
-      for (long b = 0; b < changed.blockCount(); b++) {
-        if (changed.contains(b)) {
-          long at = b * h.blockSize();
-          written.mark(at, Math.min(h.blockSize(), size - at));
-        }
-      }
-    }
-    String cursor;
+  }
+
+  /** The target's description, once it holds the overlay's generation as its newest. */
+  private static String checkTarget(TargetAddress target, OverlayBase base) throws IOException {
     try (Target t = target.open()) {
       TargetState st = t.state();
       if (!st.exists()
@@ -195,39 +215,7 @@ final class AdoptCommand implements Callable<Integer> {
                 + ": adopt it from the target it was mounted from while that generation is its"
                 + " newest, or move the file yourself (its first sync is then a full copy)");
       }
-      cursor = t.describe();
+      return t.describe();
     }
-    Path dest = backingDir.resolve(imageName);
-    Path stateDir = states != null ? states : MountOptions.defaultStateDir(backingDir);
-    TrackingOptions options = TrackingOptions.defaults(BlockGeometry.defaults());
-    try (TrackerStore store = TrackerStore.open(stateDir, options)) {
-      if (StateFiles.readState(stateDir, imageName).isPresent()) {
-        throw new CbtfsException(
-            "'" + imageName + "' is tracked in " + stateDir + " already: choose another --name");
-      }
-      try {
-        Files.createLink(dest, image); // never over a file of that name; same file system only
-      } catch (FileAlreadyExistsException e) {
-        throw new CbtfsException(dest + " exists already: choose another --name");
-      } catch (IOException e) {
-        throw new CbtfsException(
-            "cannot move "
-                + image
-                + " into "
-                + backingDir
-                + " ("
-                + Errors.describe(e)
-                + "): FOLDER must be on the same file system as the overlay");
-      }
-      Files.delete(image);
-      FileStateIo.INSTANCE.fsyncDirectory(backingDir);
-      FileStateIo.INSTANCE.fsyncDirectory(dir);
-      Fingerprint now = new ImageFiles(backingDir, stateDir).fingerprint(imageName);
-      store.adopt(imageName, base.lineage(), base.generation(), cursor, written.snapshot(), now);
-    }
-    Files.delete(presentFile);
-    Files.delete(writtenFile);
-    FileStateIo.INSTANCE.fsyncDirectory(dir);
-    return new Adopted(base.generation(), cursor, written.snapshot().byteCount(size));
   }
 }

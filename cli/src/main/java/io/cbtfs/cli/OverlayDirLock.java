@@ -39,7 +39,21 @@ final class OverlayDirLock implements AutoCloseable {
     if (!Files.isDirectory(dir)) {
       throw new CbtfsException("--overlay " + dir + " is not a folder");
     }
-    Path real = dir.toRealPath();
+    return lock(dir.toRealPath(), "--overlay %s is in use by another cbtfs mount");
+  }
+
+  /**
+   * Takes the lock of the existing overlay folder {@code dir}, for {@code cbtfs adopt}.
+   *
+   * @throws CbtfsException when a mount holds it
+   */
+  static OverlayDirLock takeUnmounted(Path dir) throws IOException {
+    return lock(
+        dir.toRealPath(),
+        "the overlay in %s is mounted (cbtfs mount --read-only ... --overlay): unmount it first");
+  }
+
+  private static OverlayDirLock lock(Path real, String heldFormat) throws IOException {
     FileChannel ch =
         FileChannel.open(
             real.resolve(LOCK_NAME), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -52,7 +66,7 @@ final class OverlayDirLock implements AutoCloseable {
     }
     if (lock == null) {
       ch.close();
-      throw new CbtfsException("--overlay " + real + " is in use by another cbtfs mount");
+      throw new CbtfsException(String.format(heldFormat, real));
     }
     return new OverlayDirLock(real, ch, lock);
   }

@@ -82,11 +82,14 @@ public final class ImageFiles {
    * tracker whether the file changed while it was not served.
    */
   public Fingerprint fingerprint(String imageName) throws IOException {
+    return fingerprintOf(backingFile(imageName));
+  }
+
+  /** The fingerprint of {@code file} now (not following a symbolic link). */
+  public static Fingerprint fingerprintOf(Path file) throws IOException {
     Map<String, Object> a =
         Files.readAttributes(
-            backingFile(imageName),
-            "unix:size,lastModifiedTime,ctime,ino",
-            LinkOption.NOFOLLOW_LINKS);
+            file, "unix:size,lastModifiedTime,ctime,ino", LinkOption.NOFOLLOW_LINKS);
     return new Fingerprint(
         (Long) a.get("size"),
         ((FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS),

@@ -276,6 +276,8 @@ public final class TrackerStore implements AutoCloseable {
    * that generation and {@code changed} as dirty, so the first sync back to the target is
    * incremental. The image must not be loaded; its state is saved clean with {@code current}.
    *
+   * @param verify whether that first sync must compare every block with the target all the same
+   *     (nothing vouches that {@code changed} holds every block that differs from the generation)
    * @throws CbtfsException if the image is tracked here already
    */
   public synchronized void adopt(
@@ -284,7 +286,8 @@ public final class TrackerStore implements AutoCloseable {
       long generation,
       String target,
       DirtySet changed,
-      Fingerprint current)
+      Fingerprint current,
+      boolean verify)
       throws IOException {
     ensureOpen();
     if (images.containsKey(imageName) || files.read(imageName).isPresent()) {
@@ -295,13 +298,37 @@ public final class TrackerStore implements AutoCloseable {
         new ChangeHistory.Saved(
             generation,
             generation,
-            0,
+            verify ? generation + 1 : 0,
             new TreeMap<>(),
             List.of(new Cursor(target, generation, options.cursors().clock().instant())));
     files.write(
         imageName,
         new TrackerState(
             lineage, changed.geometry(), current.size(), true, current, changed, history));
+  }
+
+  /**
+   * Saves {@code current} as the fingerprint of an image that is not loaded: its file was renamed
+   * or linked by cbtfs itself (which changes its ctime) since the state was saved.
+   *
+   * @throws CbtfsException if the image is loaded or not tracked here
+   */
+  public synchronized void refingerprint(String imageName, Fingerprint current) throws IOException {
+    ensureOpen();
+    TrackerState saved = images.containsKey(imageName) ? null : files.read(imageName).orElse(null);
+    if (saved == null) {
+      throw new CbtfsException("'" + imageName + "' is not a saved image of " + files.dir());
+    }
+    files.write(
+        imageName,
+        new TrackerState(
+            saved.lineage(),
+            saved.geometry(),
+            saved.imageSize(),
+            saved.clean(),
+            current,
+            saved.dirty(),
+            saved.history()));
   }
 
   /** Forgets an image that was deleted. */

@@ -67,8 +67,9 @@ class TrackerStoreTest {
     UUID lineage = UUID.randomUUID();
     DirtySet written = DirtySet.of(G, RoaringBitmap.bitmapOf(3, 9));
     try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
-      store.adopt("a.img", lineage, 12, "archive:/backup", written, fp(size));
-      assertThatThrownBy(() -> store.adopt("a.img", lineage, 12, "archive:/b", written, fp(size)))
+      store.adopt("a.img", lineage, 12, "archive:/backup", written, fp(size), false);
+      assertThatThrownBy(
+              () -> store.adopt("a.img", lineage, 12, "archive:/b", written, fp(size), false))
           .isInstanceOf(CbtfsException.class)
           .hasMessageContaining("tracked in");
     }
@@ -80,6 +81,32 @@ class TrackerStoreTest {
       assertThat(img.lacks("archive:/backup").orElseThrow().toBitmap())
           .isEqualTo(RoaringBitmap.bitmapOf(3, 9));
       assertThat(img.targets()).extracting(t -> t.cursor().generation()).containsExactly(12L);
+    }
+  }
+
+  /**
+   * An image adopted without a map that vouches for its written blocks: its first sync to the
+   * backup compares every block (the cursor at 12 is below the verify mark), and says so; a
+   * fingerprint saved again after adopt renamed the file is what the next mount checks.
+   */
+  @Test
+  void anAdoptedImageToVerifyComparesAtItsFirstSyncAndKeepsAFingerprintSavedAgain()
+      throws IOException {
+    long size = 1 << 20;
+    DirtySet written = DirtySet.of(G, RoaringBitmap.bitmapOf(3));
+    Fingerprint moved = new Fingerprint(size, 1_000, 9_000, 42);
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      store.adopt("a.img", UUID.randomUUID(), 12, "archive:/backup", written, fp(size), true);
+      store.refingerprint("a.img", moved);
+      assertThatThrownBy(() -> store.refingerprint("b.img", moved))
+          .isInstanceOf(CbtfsException.class);
+    }
+    try (TrackerStore store = TrackerStore.open(state(), OPTIONS)) {
+      TrackedImage img = store.image("a.img", moved);
+      assertThat(img.recovery().kind()).isEqualTo(TrackedImage.Recovery.Kind.CLEAN);
+      assertThat(img.verifyNextSync()).isTrue();
+      assertThat(img.lacks("archive:/backup")).as("not known: compared").isEmpty();
+      assertThat(img.dirtyBlocks().toBitmap()).isEqualTo(RoaringBitmap.bitmapOf(3));
     }
   }
 

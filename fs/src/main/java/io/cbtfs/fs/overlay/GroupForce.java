@@ -36,6 +36,11 @@ final class GroupForce {
     this.file = file;
   }
 
+  /** Whether a force failed: the file may have lost bytes its writers were told are durable. */
+  synchronized boolean failed() {
+    return failure != null;
+  }
+
   /** Returns once everything written to the file before this call is durable. */
   void force() throws IOException {
     long mine;

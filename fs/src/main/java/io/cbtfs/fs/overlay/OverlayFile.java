@@ -1,11 +1,13 @@
 package io.cbtfs.fs.overlay;
 
 import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.ServedFile;
 import io.cbtfs.fs.WritableFile;
 import io.cbtfs.tracker.BlockStripes;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -356,7 +358,11 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     }
   }
 
-  /** Forces and closes the overlay's files, once no first write is under way. Idempotent. */
+  /**
+   * Forces and closes the overlay's files once no first write is under way, and seals both maps
+   * with the overlay file's fingerprint now ({@link SavedBlocks#closeSealed}): what {@code cbtfs
+   * adopt} checks to know that nothing wrote the file, or changed a map, since. Idempotent.
+   */
   @Override
   public void close() throws IOException {
     firstTouch.lock();
@@ -367,10 +373,16 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       closed = true;
       Layer l = layer;
       if (l != null) {
-        try (FileChannel image = l.image();
-            SavedBlocks written = l.written();
+        try (SavedBlocks written = l.written();
             SavedBlocks present = l.present()) {
-          image.force(false);
+          try (FileChannel image = l.image()) {
+            image.force(false);
+          }
+          if (!l.forces().failed()) { // after a failed force the file's bytes are in doubt
+            Fingerprint now = ImageFiles.fingerprintOf(imageFile);
+            written.closeSealed(now);
+            present.closeSealed(now);
+          }
         }
       }
     } finally {

@@ -1,6 +1,7 @@
 package io.cbtfs.fs.overlay;
 
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -9,7 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.zip.CRC32C;
 
 /**
  * A set of blocks of an overlaid image, saved: one bit per block, in memory and in a file (the
@@ -19,13 +22,24 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * loss). The header names the image size, the block size and the generation the overlay lies over:
  * an overlay is never laid over another.
  *
+ * <p>A map closed with {@link #closeSealed} carries a seal at the end of its header: the overlay
+ * file's fingerprint at that moment and a CRC32C over the whole map. Opening the map for marks
+ * removes the seal first, so a sealed map is one that nothing changed since the mount closed it
+ * cleanly ({@link #read}).
+ *
  * <p>Thread-safe: {@link #contains} reads one atomic word; marks are serialised, so a word is never
  * written older than the memory holds.
  */
 public final class SavedBlocks implements AutoCloseable {
   private static final byte[] MAGIC = "CBTFSOV1".getBytes(StandardCharsets.US_ASCII);
   static final int HEADER_BYTES = 4096;
-  private static final int MAX_BASE_BYTES = HEADER_BYTES - 24;
+
+  /** The seal: a marker, the image file's fingerprint, 4 reserved bytes, then the CRC32C. */
+  static final int SEAL_AT = HEADER_BYTES - 48;
+
+  private static final byte[] SEAL = "CLOSEDV1".getBytes(StandardCharsets.US_ASCII);
+  private static final int CRC_AT = HEADER_BYTES - 4;
+  private static final int MAX_BASE_BYTES = SEAL_AT - 24;
 
   private final Path file;
   private final FileChannel channel;
@@ -90,6 +104,7 @@ public final class SavedBlocks implements AutoCloseable {
                 + blockSize
                 + "): move it away to start a new overlay");
       }
+      unseal(ch);
       SavedBlocks map = new SavedBlocks(file, ch, blockSize, blockCount);
       ByteBuffer bits = ByteBuffer.allocate(map.words.length() * 8);
       readFully(ch, bits, HEADER_BYTES);
@@ -119,6 +134,107 @@ public final class SavedBlocks implements AutoCloseable {
   public static Header header(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       return readHeader(file, ch);
+    }
+  }
+
+  /** Whether a map was sealed at its last close, and whether the seal still holds. */
+  public enum Seal {
+    /** Closed by {@link #closeSealed}, and the checksum matches: no byte changed since. */
+    INTACT,
+    /** No seal: open in a mount, stopped uncleanly, or made before maps had seals. */
+    NONE,
+    /** Sealed, but the checksum does not match: some byte of the map changed since. */
+    DAMAGED
+  }
+
+  /**
+   * A saved map as read, without opening it for marks (which would remove its seal).
+   *
+   * @param imageAtClose the overlay file's fingerprint when the map was sealed, else {@link
+   *     Fingerprint#UNKNOWN}
+   */
+  public record Contents(Header header, BitSet blocks, Seal seal, Fingerprint imageAtClose) {}
+
+  /**
+   * Reads the map in {@code file} whole, and checks its seal.
+   *
+   * @throws CbtfsException when the file is not a map
+   */
+  public static Contents read(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      Header h = readHeader(file, ch);
+      ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(ch.size()));
+      readFully(ch, all, 0);
+      all.flip();
+      BitSet blocks =
+          BitSet.valueOf(all.slice(HEADER_BYTES, all.limit() - HEADER_BYTES).asLongBuffer());
+      byte[] marker = new byte[SEAL.length];
+      all.get(SEAL_AT, marker);
+      if (!java.util.Arrays.equals(marker, SEAL)) {
+        return new Contents(h, blocks, Seal.NONE, Fingerprint.UNKNOWN);
+      }
+      if (all.getInt(CRC_AT) != checksum(all)) {
+        return new Contents(h, blocks, Seal.DAMAGED, Fingerprint.UNKNOWN);
+      }
+      int at = SEAL_AT + SEAL.length;
+      Fingerprint fp =
+          new Fingerprint(
+              all.getLong(at), all.getLong(at + 8), all.getLong(at + 16), all.getLong(at + 24));
+      return new Contents(h, blocks, Seal.INTACT, fp);
+    }
+  }
+
+  /**
+   * Seals the intact sealed map in {@code file} again with {@code imageFile}: for a caller that
+   * changed only the overlay file's ctime itself (a link made and removed again), which would
+   * otherwise look like a write outside the mount. A map without an intact seal is left alone.
+   *
+   * @return whether the map was sealed again
+   */
+  public static boolean reseal(Path file, Fingerprint imageFile) throws IOException {
+    try (FileChannel ch =
+        FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      readHeader(file, ch);
+      ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(ch.size()));
+      readFully(ch, all, 0);
+      byte[] marker = new byte[SEAL.length];
+      all.get(SEAL_AT, marker);
+      if (!java.util.Arrays.equals(marker, SEAL) || all.getInt(CRC_AT) != checksum(all)) {
+        return false;
+      }
+      seal(all, imageFile);
+      writeFully(ch, all.slice(SEAL_AT, HEADER_BYTES - SEAL_AT), SEAL_AT);
+      ch.force(false);
+      return true;
+    }
+  }
+
+  /** Puts the seal of {@code imageFile} and the checksum into the whole map {@code all}. */
+  private static void seal(ByteBuffer all, Fingerprint imageFile) {
+    all.put(SEAL_AT, SEAL);
+    int at = SEAL_AT + SEAL.length;
+    all.putLong(at, imageFile.size())
+        .putLong(at + 8, imageFile.mtimeNanos())
+        .putLong(at + 16, imageFile.ctimeNanos())
+        .putLong(at + 24, imageFile.inode());
+    all.putInt(CRC_AT, checksum(all));
+  }
+
+  /** CRC32C of a whole map (header and bits) but its own four bytes. */
+  private static int checksum(ByteBuffer wholeMap) {
+    CRC32C crc = new CRC32C();
+    crc.update(wholeMap.slice(0, CRC_AT));
+    crc.update(wholeMap.slice(HEADER_BYTES, wholeMap.limit() - HEADER_BYTES));
+    return (int) crc.getValue();
+  }
+
+  /** Removes the seal (forced) before the first mark can change the map. */
+  private static void unseal(FileChannel ch) throws IOException {
+    ByteBuffer marker = ByteBuffer.allocate(SEAL.length);
+    readFully(ch, marker, SEAL_AT);
+    if (java.util.Arrays.equals(marker.array(), SEAL)) {
+      writeFully(ch, ByteBuffer.allocate(HEADER_BYTES - SEAL_AT), SEAL_AT);
+      ch.force(false);
     }
   }
 
@@ -224,6 +340,26 @@ public final class SavedBlocks implements AutoCloseable {
   /** Makes every bit set so far durable. */
   public void force() throws IOException {
     channel.force(false);
+  }
+
+  /**
+   * Seals the map with {@code imageFile}, the overlay file's fingerprint now (its last write done
+   * and forced), and a checksum over the map, then closes it: the mount closed the overlay cleanly.
+   * Idempotent with {@link #close}.
+   */
+  public synchronized void closeSealed(Fingerprint imageFile) throws IOException {
+    if (closed) {
+      return;
+    }
+    try {
+      ByteBuffer all = ByteBuffer.allocate(Math.toIntExact(channel.size()));
+      readFully(channel, all, 0);
+      seal(all, imageFile);
+      channel.force(false); // the bits, before the seal that vouches for them
+      writeFully(channel, all.slice(SEAL_AT, HEADER_BYTES - SEAL_AT), SEAL_AT);
+    } finally {
+      close();
+    }
   }
 
   @Override

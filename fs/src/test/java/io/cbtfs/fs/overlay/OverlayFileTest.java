@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.fs.ErrnoException;
+import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -268,6 +270,24 @@ class OverlayFileTest {
       generation.damaged = false;
       assertThat(f.presentBlocks()).isZero();
       assertThat(read(f, BLOCK, BLOCK)).isEqualTo(Arrays.copyOfRange(original, BLOCK, 2 * BLOCK));
+    }
+  }
+
+  /**
+   * A clean close seals both maps with the overlay file's fingerprint then: what adopt compares
+   * with the file to know nothing wrote it since.
+   */
+  @Test
+  void aCleanCloseSealsBothMapsWithTheOverlayFilesFingerprint() throws IOException {
+    try (OverlayFile f = open()) {
+      f.write(5 * BLOCK, new byte[100], 100);
+    }
+    Fingerprint now = ImageFiles.fingerprintOf(tmp.resolve("vm@3.img"));
+    assertThat(now.isKnown()).isTrue();
+    for (String map : new String[] {"vm@3.written", "vm@3.present"}) {
+      SavedBlocks.Contents c = SavedBlocks.read(tmp.resolve(map));
+      assertThat(c.seal()).as(map).isEqualTo(SavedBlocks.Seal.INTACT);
+      assertThat(c.imageAtClose()).as(map).isEqualTo(now);
     }
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.Fingerprint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,5 +84,59 @@ class SavedBlocksTest {
     assertThatThrownBy(() -> SavedBlocks.header(file))
         .isInstanceOf(CbtfsException.class)
         .hasMessageContaining("is not an overlay's block map");
+  }
+
+  /**
+   * A sealed map reads back with its bits, the fingerprint it was sealed with and an intact seal; a
+   * flipped byte in its bits or its header is a damaged seal; opening it for marks removes the seal
+   * (a mount that then stops uncleanly leaves none); a map never sealed has none.
+   */
+  @Test
+  void aSealCarriesTheFingerprintAndACheckOfEveryByteAndOpeningRemovesIt() throws IOException {
+    Path file = tmp.resolve("vm@3.written");
+    long imageSize = 200L * BLOCK;
+    String base = "image lineage x generation 3";
+    Fingerprint fp = new Fingerprint(imageSize, 11, 22, 33);
+    try (SavedBlocks map = SavedBlocks.open(file, imageSize, BLOCK, base)) {
+      map.mark(3, 1);
+      map.mark(70, 5);
+    }
+    assertThat(SavedBlocks.read(file).seal()).isEqualTo(SavedBlocks.Seal.NONE);
+    try (SavedBlocks map = SavedBlocks.open(file, imageSize, BLOCK, base)) {
+      map.closeSealed(fp);
+    }
+    SavedBlocks.Contents sealed = SavedBlocks.read(file);
+    assertThat(sealed.seal()).isEqualTo(SavedBlocks.Seal.INTACT);
+    assertThat(sealed.imageAtClose()).isEqualTo(fp);
+    assertThat(sealed.header()).isEqualTo(new SavedBlocks.Header(base, imageSize, BLOCK));
+    BitSet expected = new BitSet();
+    expected.set(3);
+    expected.set(70, 75);
+    assertThat(sealed.blocks()).isEqualTo(expected);
+
+    byte[] good = Files.readAllBytes(file);
+    for (int at : new int[] {SavedBlocks.HEADER_BYTES + 9, 30, SavedBlocks.SEAL_AT + 12}) {
+      byte[] bad = good.clone();
+      bad[at] ^= 0x10;
+      Files.write(file, bad);
+      assertThat(SavedBlocks.read(file).seal())
+          .as("byte %d flipped", at)
+          .isEqualTo(SavedBlocks.Seal.DAMAGED);
+    }
+    Files.write(file, good);
+
+    Fingerprint relinked = new Fingerprint(imageSize, 11, 99, 33);
+    assertThat(SavedBlocks.reseal(file, relinked)).isTrue();
+    assertThat(SavedBlocks.read(file).seal()).isEqualTo(SavedBlocks.Seal.INTACT);
+    assertThat(SavedBlocks.read(file).imageAtClose()).isEqualTo(relinked);
+    assertThat(SavedBlocks.read(file).blocks()).isEqualTo(expected);
+
+    try (SavedBlocks map = SavedBlocks.open(file, imageSize, BLOCK, base)) {
+      assertThat(SavedBlocks.read(file).seal()).isEqualTo(SavedBlocks.Seal.NONE);
+      assertThat(SavedBlocks.reseal(file, fp)).as("no seal to renew").isFalse();
+      map.mark(100, 1);
+    }
+    assertThat(SavedBlocks.read(file).seal()).isEqualTo(SavedBlocks.Seal.NONE);
+    assertThat(SavedBlocks.read(file).blocks().get(100)).isTrue();
   }
 }
