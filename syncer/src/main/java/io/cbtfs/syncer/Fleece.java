@@ -58,7 +58,17 @@ public final class Fleece implements BlockSaver, AutoCloseable {
   }
 
   @Override
-  public void protecting(long blockCount, long imageBytes) {
+  public long imageBytesAtDrain() {
+    try {
+      sizeAtDrain = image.size(); // while the writes wait: a truncate after it is copied aside
+    } catch (IOException e) {
+      sizeAtDrain = -1; // the pipeline takes the size itself, as a sync with no snapshot does
+    }
+    return sizeAtDrain;
+  }
+
+  @Override
+  public void protecting(long blockCount) {
     long wanted = limit.bytesFor(blockCount * geometry.blockSize());
     try {
       room = store.room();
@@ -66,13 +76,6 @@ public final class Fleece implements BlockSaver, AutoCloseable {
       room = Long.MAX_VALUE; // unknown: the disk's own ENOSPC is the bound
     }
     limitBytes = Math.min(wanted, room);
-    try {
-      // while the writes wait: a truncate after it is copied aside; a growing write in flight
-      // counts as not done (its new blocks are not protected)
-      sizeAtDrain = Math.min(image.size(), imageBytes);
-    } catch (IOException e) {
-      sizeAtDrain = -1; // the pipeline takes the size itself, as a sync with no snapshot does
-    }
   }
 
   /**

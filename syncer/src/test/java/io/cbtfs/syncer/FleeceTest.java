@@ -37,7 +37,8 @@ class FleeceTest {
             "vm.img",
             G,
             new PointInTime(FleeceStore.scratchIn(dir), new FleeceLimit(-1, 100)))) {
-      fleece.protecting(blocks, bytes.length);
+      fleece.imageBytesAtDrain();
+      fleece.protecting(blocks);
       fleece.save(0); // the first copy loads classes and makes the thread's buffer: not measured
       long before = threads.getCurrentThreadAllocatedBytes();
       for (int b = 1; b < blocks; b++) {
@@ -88,7 +89,7 @@ class FleeceTest {
     try (Fleece fleece =
         Fleece.open(
             image, "vm.img", G, new PointInTime(twoBlocksOfRoom, new FleeceLimit(-1, 100)))) {
-      fleece.protecting(8, Long.MAX_VALUE);
+      fleece.protecting(8);
       fleece.save(0);
       fleece.save(1);
       assertThatThrownBy(() -> fleece.save(2))

@@ -205,9 +205,9 @@ class PointInTimeSyncTest {
 
   /**
    * A write that grows the image, in flight at the drain (its bytes landed, its tracking not yet
-   * done), adds a block the drain did not protect; a write begun after the drain to that block must
-   * not reach the sync, which sends the image as it was with that write in or out (mutant: the size
-   * the sync sends taken from the file alone: the replica's last block is the later write's).
+   * done), adds a block the tracker's size does not cover yet; a write begun after the drain to
+   * that block must not reach the sync, which sends the image as it was with that write in or out
+   * (mutant: protect only up to the tracker's size: the replica's last block is the later write's).
    */
   @Test
   void aBlockAGrowingWriteInFlightAddedIsNotSentWithALaterWrite() throws IOException {
@@ -262,6 +262,31 @@ class PointInTimeSyncTest {
 
     assertThat(Files.readAllBytes(replicaFile)).isEqualTo(before);
     syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+  }
+
+  /**
+   * A truncate and a growing write race (two FUSE threads): the tracker's size ends below the
+   * file's (the truncate's noteSize comes last). Point-in-time syncs still send the file's size, so
+   * no block of the write is dropped and its dirty bit is never lost (mutant: send at most the
+   * tracker's size: the replica stays short and, after a plain sync, the write's block is zeros).
+   */
+  @Test
+  void aTruncateRacingAGrowingWriteLosesNothing() throws IOException {
+    long size = 4L << 20;
+    long small = size / 2;
+    fx.tracked.beforeWrite(small, size - small); // T
+    try (RandomAccessFile f = new RandomAccessFile(fx.image.toFile(), "rw")) {
+      f.setLength(small); // T's ftruncate
+    }
+    fx.write(size, random(BLOCK, 9)); // W, past the new end: the tracker's size is size + BLOCK
+    fx.tracked.afterWrite(small, size - small); // T
+    fx.tracked.noteSize(small); // T last: the tracker's size is small, the file size + BLOCK
+
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, SyncProgress.NONE);
+    assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
+    syncer.sync(pointInTime(FleeceLimit.DEFAULT), replica, false, SyncProgress.NONE);
+    syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     assertThat(Files.mismatch(fx.image, replicaFile)).isEqualTo(-1L);
   }
 

@@ -10,14 +10,18 @@ import java.io.IOException;
  */
 public interface BlockSaver {
   /**
+   * The image file's size now, or -1 if it cannot be read: the size the sync sends. Called at the
+   * drain's instant, while the writes wait at its gate, before {@link #protecting}: a growing write
+   * still in flight may be in it, so the tracker protects every block up to it too (the tracker's
+   * own idea of the size may lag such a write).
+   */
+  long imageBytesAtDrain();
+
+  /**
    * The sync protects {@code blockCount} blocks: what a limit in percent is a share of. Called at
    * the drain's instant, while the writes wait at its gate (no I/O of image data here).
-   *
-   * @param imageBytes the image's size as the tracker knows it at the drain: every write that grew
-   *     the image and returned is in it, one still in flight may not be (its blocks past this size
-   *     are not protected, so what the sync sends must end here at most)
    */
-  void protecting(long blockCount, long imageBytes);
+  void protecting(long blockCount);
 
   /**
    * Copies the current bytes of block {@code blockIndex} aside, before a write changes them.

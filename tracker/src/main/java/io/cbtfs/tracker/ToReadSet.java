@@ -63,10 +63,9 @@ public final class ToReadSet implements WriteBarrier {
   }
 
   /** Protects {@code blocks} (each block index must be below {@link Integer#MAX_VALUE}). */
-  static ToReadSet of(
-      BlockGeometry geometry, RoaringBitmap blocks, BlockSaver saver, long imageBytes) {
+  static ToReadSet of(BlockGeometry geometry, RoaringBitmap blocks, BlockSaver saver) {
     ToReadSet set = new ToReadSet(geometry, blocks, saver);
-    saver.protecting(set.protectedBlocks, imageBytes);
+    saver.protecting(set.protectedBlocks);
     return set;
   }
 
@@ -97,12 +96,14 @@ public final class ToReadSet implements WriteBarrier {
     // Even once broken, the stripe: a read of the block that began before the break goes on, and
     // the write must land after it (the record is shipped; a break only fails the later reads)
     try (BlockStripes.Held held = stripes.lock(block, 1)) {
-      if (broken == null && isSet(pending, block) && !isSet(copied, block)) {
-        saver.save(block);
-        set(copied, block);
+      try {
+        if (broken == null && isSet(pending, block) && !isSet(copied, block)) {
+          saver.save(block);
+          set(copied, block);
+        }
+      } catch (IOException | RuntimeException e) {
+        breakSnapshot(e); // under the stripe: a read waiting for it then sees the break
       }
-    } catch (IOException | RuntimeException e) {
-      breakSnapshot(e);
     }
   }
 

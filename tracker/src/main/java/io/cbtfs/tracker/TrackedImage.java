@@ -442,10 +442,12 @@ public final class TrackedImage {
    * the drain's set, not from the history again.
    */
   private ToReadSet protect(boolean everyBlock, DirtySet blocks, CopyBeforeWrite cbw) {
-    DirtySet read =
-        everyBlock ? DirtySet.allOf(tracker.geometry(), knownSize).union(blocks) : blocks;
+    // the file's size too: a growing write in flight at the drain may have extended the file
+    // before its afterWrite raised knownSize, and the sync sends the file's size
+    long size = Math.max(knownSize, cbw.saver().imageBytesAtDrain());
+    DirtySet read = everyBlock ? DirtySet.allOf(tracker.geometry(), size).union(blocks) : blocks;
     return ToReadSet.of(
-        tracker.geometry(), read.alignedTo(cbw.granuleBlocks()).toBitmap(), cbw.saver(), knownSize);
+        tracker.geometry(), read.alignedTo(cbw.granuleBlocks()).toBitmap(), cbw.saver());
   }
 
   /**

@@ -40,7 +40,13 @@ class GroupDrainTest {
     final Map<Long, Long> fleece = new ConcurrentHashMap<>();
 
     @Override
-    public void protecting(long blockCount, long imageBytes) {
+    public long imageBytesAtDrain() {
+
+      return -1;
+    }
+
+    @Override
+    public void protecting(long blockCount) {
       fleece.clear();
     }
 

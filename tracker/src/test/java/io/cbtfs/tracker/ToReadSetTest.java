@@ -34,7 +34,13 @@ class ToReadSetTest {
     volatile Runnable onProtecting = () -> {};
 
     @Override
-    public void protecting(long blockCount, long imageBytes) {
+    public long imageBytesAtDrain() {
+
+      return -1;
+    }
+
+    @Override
+    public void protecting(long blockCount) {
       onProtecting.run();
     }
 
@@ -54,7 +60,7 @@ class ToReadSetTest {
   }
 
   private static ToReadSet setOf(RecordingSaver saver, int... blocks) {
-    return ToReadSet.of(G, RoaringBitmap.bitmapOf(blocks), saver, Long.MAX_VALUE);
+    return ToReadSet.of(G, RoaringBitmap.bitmapOf(blocks), saver);
   }
 
   /** Waits until {@code t} blocks (or ended); a bounded wait on a state, not a sleep. */
@@ -73,6 +79,54 @@ class ToReadSetTest {
       Thread.onSpinWait();
       Thread.yield();
     }
+  }
+
+  /**
+   * A failed copy breaks the snapshot before the block's stripe is let go: a read of the block that
+   * waited for the stripe meanwhile fails, and never reads the block the write is about to change
+   * (mutant: break once the stripe is released: the read takes the block).
+   */
+  @Test
+  void aReadWaitingOnAFailedCopyFails() throws InterruptedException {
+    CountDownLatch breaking = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    RecordingSaver saver = new RecordingSaver();
+    saver.failure =
+        new IOException() {
+          private static final long serialVersionUID = 1L;
+
+          @Override
+          public String getMessage() { // the writer, breaking the snapshot, holds here
+            breaking.countDown();
+            try {
+              release.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return "the fleece's disk failed";
+          }
+        };
+    ToReadSet set = setOf(saver, 0);
+    Thread writer = new Thread(() -> set.beforeWrite(0, 4096));
+    writer.start();
+    assertThat(breaking.await(30, TimeUnit.SECONDS)).isTrue();
+    java.util.concurrent.atomic.AtomicReference<Object> outcome =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    Thread reader =
+        new Thread(
+            () -> {
+              try (ToReadSet.Reading r = set.read(0, 1)) {
+                outcome.set("read the block");
+              } catch (SnapshotBrokenException e) {
+                outcome.set(e);
+              }
+            });
+    reader.start();
+    awaitParked(reader); // waiting for the stripe, or (the mutant) done already
+    release.countDown();
+    writer.join();
+    reader.join();
+    assertThat(outcome.get()).isInstanceOf(SnapshotBrokenException.class);
   }
 
   @Test
@@ -118,7 +172,7 @@ class ToReadSetTest {
         }
       }
       RecordingSaver saver = new RecordingSaver();
-      ToReadSet set = ToReadSet.of(G, drained, saver, Long.MAX_VALUE);
+      ToReadSet set = ToReadSet.of(G, drained, saver);
       RoaringBitmap sentBlocks = new RoaringBitmap();
       sent.stream().forEach(sentBlocks::add);
       set.retainOnly(new DirtySet(G, sentBlocks));
@@ -162,7 +216,7 @@ class ToReadSetTest {
       RecordingSaver saver = new RecordingSaver();
       RoaringBitmap all = new RoaringBitmap();
       all.add(0L, count);
-      ToReadSet set = ToReadSet.of(G, all, saver, Long.MAX_VALUE);
+      ToReadSet set = ToReadSet.of(G, all, saver);
       set.beforeWrite(0, (count + 5) * 4096L);
       assertThat(set.protectedBlocks()).isEqualTo(count);
       assertThat(set.copiedBlocks().getLongCardinality()).as("%d blocks", count).isEqualTo(count);

@@ -27,7 +27,13 @@ class TrackedImageBackupTest {
     final Set<Long> saved = new ConcurrentSkipListSet<>();
 
     @Override
-    public void protecting(long blockCount, long imageBytes) {}
+    public long imageBytesAtDrain() {
+
+      return -1;
+    }
+
+    @Override
+    public void protecting(long blockCount) {}
 
     @Override
     public void save(long blockIndex) {

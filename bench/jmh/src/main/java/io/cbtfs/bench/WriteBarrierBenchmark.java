@@ -81,7 +81,12 @@ public class WriteBarrierBenchmark {
       BlockSaver never =
           new BlockSaver() {
             @Override
-            public void protecting(long blockCount, long imageBytes) {}
+            public long imageBytesAtDrain() {
+              return -1;
+            }
+
+            @Override
+            public void protecting(long blockCount) {}
 
             @Override
             public void save(long blockIndex) {

@@ -352,6 +352,10 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
   public void force() throws IOException {
     Layer l = layer;
     if (l != null) {
+      if (l.forces().failed()) { // that force's error is spent: this one may succeed wrongly
+        throw new IOException(
+            "an earlier force of " + imageFile + " failed: its writes may be lost");
+      }
       l.image().force(false);
       l.written().force();
       l.present().force();
