@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.ImageFiles;
+import io.cbtfs.fs.overlay.OverlayFile;
 import io.cbtfs.fs.overlay.SavedBlocks;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
@@ -101,12 +102,18 @@ record AdoptableOverlay(
         base,
         size,
         inTrackingBlocks(written.blocks(), h.blockSize(), size, geometry),
-        distrust(image, written, present));
+        distrust(image, dir, stem, written, present));
   }
 
   /** Why the maps do not vouch for the file as it is now, or null. */
   private static String distrust(
-      Path image, SavedBlocks.Contents written, SavedBlocks.Contents present) throws IOException {
+      Path image, Path dir, String stem, SavedBlocks.Contents written, SavedBlocks.Contents present)
+      throws IOException {
+    Path marker = OverlayFile.distrustFile(dir, stem);
+    if (Files.exists(marker)) { // a mount opened maps it could not vouch for; sealed again since
+      String why = Files.readString(marker, java.nio.charset.StandardCharsets.UTF_8).strip();
+      return image + ": a mount found " + (why.isEmpty() ? "its maps unsealed" : why);
+    }
     String unsealed = unsealed(image, "its .written map", written);
     if (unsealed == null) {
       unsealed = unsealed(image, "its .present map", present);

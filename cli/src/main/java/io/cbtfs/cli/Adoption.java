@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.fs.ImageFiles;
+import io.cbtfs.fs.overlay.OverlayFile;
 import io.cbtfs.fs.overlay.SavedBlocks;
 import io.cbtfs.syncer.Printable;
 import io.cbtfs.tracker.BlockGeometry;
@@ -125,7 +126,13 @@ final class Adoption {
           Printable.escaped(images.backingFile(imageName).toString()),
           Printable.escaped(Errors.describe(e)));
     }
-    for (Path map : new Path[] {overlay.presentFile(), overlay.writtenFile()}) {
+    Path marker =
+        OverlayFile.distrustFile(
+            overlay.image().getParent(), stripImg(overlay.image().getFileName().toString()));
+    for (Path map : new Path[] {overlay.presentFile(), overlay.writtenFile(), marker}) {
+      if (map == marker && !Files.exists(marker)) {
+        continue;
+      }
       try {
         Files.delete(map);
       } catch (IOException e) {
@@ -134,5 +141,9 @@ final class Adoption {
             Printable.escaped(map.toString()), Printable.escaped(Errors.describe(e)));
       }
     }
+  }
+
+  private static String stripImg(String fileName) {
+    return fileName.endsWith(".img") ? fileName.substring(0, fileName.length() - 4) : fileName;
   }
 }

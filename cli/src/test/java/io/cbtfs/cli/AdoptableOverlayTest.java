@@ -74,6 +74,18 @@ class AdoptableOverlayTest {
         .isEqualTo(image + ": its .present map is damaged (its checksum fails)");
   }
 
+  /**
+   * Maps sealed intact are not trusted when a mount left its mark that it once opened them unsealed
+   * or changed (mutant: the mark not read: trusted, and the first sync misses what that hid).
+   */
+  @Test
+  void aMarkLeftByAMountIsNotTrustedEvenUnderIntactSeals() throws IOException {
+    Path image = overlay(true);
+    Files.writeString(tmp.resolve("vm@7.distrusted"), "vm@7.img changed outside the mount\n");
+    assertThat(read().distrust())
+        .isEqualTo(image + ": a mount found vm@7.img changed outside the mount");
+  }
+
   @Test
   void aSymbolicLinkAndMapsOfTwoOverlaysAreRefusedNamingWhatIsWrong() throws IOException {
     Path image = overlay(true);

@@ -44,6 +44,7 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
   private final Path imageFile;
   private final Path presentFile;
   private final Path writtenFile;
+  private final Path distrustFile;
   private final int blockSize;
   private final String base;
   private static final int STRIPES = 256;
@@ -70,6 +71,7 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     this.imageFile = dir.resolve(name + ".img");
     this.presentFile = dir.resolve(name + ".present");
     this.writtenFile = dir.resolve(name + ".written");
+    this.distrustFile = distrustFile(dir, name);
     this.blockSize = blockSize;
     this.base = base;
   }
@@ -97,6 +99,16 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
       f.layer = f.openLayer();
     }
     return f;
+  }
+
+  /**
+   * {@code DIR/NAME.distrusted}: made, and never removed by a mount, when a mount opened maps it
+   * could not vouch for (not sealed by a clean close, or the overlay file changed since the seal);
+   * it says why. A later clean close seals the maps again, so without it a direct write to the
+   * file, or a crash, before that mount would be hidden from {@code cbtfs adopt}.
+   */
+  public static Path distrustFile(Path dir, String name) {
+    return dir.resolve(name + ".distrusted");
   }
 
   /** The overlay's image file (complete once every block is present). */
@@ -141,6 +153,9 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
    */
   private Layer openLayer() throws IOException {
     long size = byteSize();
+    if (Files.exists(writtenFile) || Files.exists(presentFile)) {
+      distrustUnlessSealed(); // before opening the maps removes their seals
+    }
     try {
       // a VM's disk: only its owner reads it, whatever the umask and the folder's mode
       Files.createFile(imageFile, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
@@ -169,6 +184,51 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
         written.close();
       }
       throw e;
+    }
+  }
+
+  /**
+   * Leaves {@link #distrustFile} if the maps an earlier mount left are not both sealed intact with
+   * the overlay file as it is now: that mount stopped uncleanly, or the file or a map changed
+   * since.
+   */
+  private void distrustUnlessSealed() throws IOException {
+    if (Files.exists(distrustFile)) {
+      return; // once distrusted, always (until cbtfs adopt takes the file)
+    }
+    String why = null;
+    try {
+      Fingerprint now = ImageFiles.fingerprintOf(imageFile);
+      for (Path map : new Path[] {writtenFile, presentFile}) {
+        SavedBlocks.Contents c = SavedBlocks.read(map);
+        if (c.seal() != SavedBlocks.Seal.INTACT) {
+          why = map.getFileName() + " was not sealed by a clean close (" + c.seal() + ")";
+        } else if (!c.imageAtClose().equals(now)) {
+          why = imageFile.getFileName() + " changed outside the mount after a clean close";
+        }
+        if (why != null) {
+          break;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      why = "its maps could not be checked: " + e.getMessage();
+    }
+    if (why != null) {
+      Path tmp = distrustFile.resolveSibling(distrustFile.getFileName() + ".tmp");
+      try (FileChannel ch =
+          FileChannel.open(
+              tmp,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.TRUNCATE_EXISTING,
+              StandardOpenOption.WRITE)) {
+        SavedBlocks.writeFully(
+            ch, ByteBuffer.wrap((why + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
+        ch.force(true);
+      }
+      Files.move(tmp, distrustFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      try (FileChannel dir = FileChannel.open(distrustFile.toAbsolutePath().getParent())) {
+        dir.force(true);
+      }
     }
   }
 

@@ -290,4 +290,38 @@ class OverlayFileTest {
       assertThat(c.imageAtClose()).as(map).isEqualTo(now);
     }
   }
+
+  /**
+   * A mount that opens maps it cannot vouch for leaves a lasting mark, which a later clean close
+   * does not remove: a write to the file outside the mount after a clean close, or a mount killed
+   * before closing, is not hidden by the next clean unmount's seal (mutant: no check at open, and
+   * the reopened, cleanly closed overlay looks as trusted as one never touched).
+   */
+  @Test
+  void anOverlayOpenedUnsealedOrChangedStaysDistrustedAfterACleanClose() throws Exception {
+    Path marker = tmp.resolve("vm@3.distrusted");
+    try (OverlayFile f = open()) {
+      f.write(5 * BLOCK, new byte[100], 100);
+    }
+    try (OverlayFile again = open()) { // sealed and unchanged: trusted
+      assertThat(again.presentBlocks()).isEqualTo(1);
+    }
+    assertThat(marker).doesNotExist();
+    try (java.nio.channels.FileChannel ch =
+        java.nio.channels.FileChannel.open(
+            tmp.resolve("vm@3.img"), java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 9 * BLOCK); // beside the mount
+    }
+    open().close(); // the next mount, closed cleanly: the maps are sealed anew
+    assertThat(marker).exists();
+    assertThat(Files.readString(marker)).contains("changed outside the mount");
+    open().close();
+    assertThat(marker).as("once distrusted, always").exists();
+
+    Files.delete(marker); // a mount killed with the maps open (no close): not sealed
+    OverlayFile killed = open();
+    killed.write(7 * BLOCK, new byte[10], 10);
+    open().close();
+    assertThat(Files.readString(marker)).contains("not sealed by a clean close");
+  }
 }
