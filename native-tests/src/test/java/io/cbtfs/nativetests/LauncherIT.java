@@ -37,7 +37,7 @@ class LauncherIT {
     Files.copy(launcher.resolve("bin/cbtfs"), project.resolve("bin/cbtfs"));
     records = Files.createDirectory(tmp.resolve("records"));
     bin = Files.createDirectory(tmp.resolve("path"));
-    for (String tool : List.of("bash", "grep", "rm", "mv", "mktemp", "tail", "cat")) {
+    for (String tool : List.of("bash", "grep", "rm", "mv", "mktemp", "tail", "cat", "find")) {
       Files.createSymbolicLink(bin.resolve(tool), Path.of("/bin", tool).toRealPath());
     }
     Files.createSymbolicLink(bin.resolve("java"), Path.of(Cbtfs.java()));
@@ -119,5 +119,34 @@ class LauncherIT {
             "cbtfs: missing: libfuse 2, fusermount; install them as root with: apt-get install -y"
                 + " --no-install-recommends libfuse2 fuse");
     assertThat(records.resolve("apt-get")).doesNotExist();
+  }
+
+  /** After a git pull: the jar runs, and one line says it is older than the sources. */
+  @Test
+  void aJarOlderThanItsSourcesIsNamedOnEveryRun() throws IOException {
+    Path jar = project.resolve("cli/target/cbtfs.jar");
+    Files.copy(Cbtfs.jar(), jar, StandardCopyOption.REPLACE_EXISTING);
+    Path source = project.resolve("cli/src/main/java/io/cbtfs/cli/Pulled.java");
+    Files.createDirectories(source.getParent());
+    Files.writeString(source, "class Pulled {}");
+    java.nio.file.attribute.FileTime built = Files.getLastModifiedTime(jar);
+    Files.setLastModifiedTime(
+        source, java.nio.file.attribute.FileTime.fromMillis(built.toMillis() - 60_000));
+
+    Tools.Result fresh = launch(List.of(), "--version");
+    assertThat(fresh.exitCode()).as(fresh.output()).isZero();
+    assertThat(fresh.output()).doesNotContain("warning");
+
+    Files.setLastModifiedTime(
+        source, java.nio.file.attribute.FileTime.fromMillis(built.toMillis() + 60_000));
+    Tools.Result stale = launch(List.of(), "--version");
+    assertThat(stale.exitCode()).as(stale.output()).isZero();
+    assertThat(stale.output())
+        .contains(
+            "cbtfs: warning: "
+                + jar
+                + " is older than its sources"
+                + " (cli/src/main/java/io/cbtfs/cli/Pulled.java changed since it was built)")
+        .contains("cbtfs ");
   }
 }
