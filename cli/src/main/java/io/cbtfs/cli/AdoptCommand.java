@@ -115,6 +115,15 @@ final class AdoptCommand implements Callable<Integer> {
               + " the mount stopped");
     }
     Path dir = overlay.toAbsolutePath().getParent();
+    if (!Files.exists(overlay, LinkOption.NOFOLLOW_LINKS)) { // an adopt run twice, most often
+      Path dest = backingDir.resolve(imageName);
+      throw new CbtfsException(
+          overlay
+              + " does not exist"
+              + (Files.exists(dest, LinkOption.NOFOLLOW_LINKS)
+                  ? "; " + dest + " does: was it adopted already?"
+                  : ""));
+    }
     if (!Files.isDirectory(dir)) {
       throw new CbtfsException(overlay + " is no overlay (" + dir + " is not a folder)");
     }

@@ -39,7 +39,7 @@ final class OverlayDirLock implements AutoCloseable {
     if (!Files.isDirectory(dir)) {
       throw new CbtfsException("--overlay " + dir + " is not a folder");
     }
-    return lock(dir.toRealPath(), "--overlay %s is in use by another cbtfs mount");
+    return lock(dir.toRealPath(), "--overlay %s is in use by another cbtfs mount or a cbtfs adopt");
   }
 
   /**
@@ -50,7 +50,8 @@ final class OverlayDirLock implements AutoCloseable {
   static OverlayDirLock takeUnmounted(Path dir) throws IOException {
     return lock(
         dir.toRealPath(),
-        "the overlay in %s is mounted (cbtfs mount --read-only ... --overlay): unmount it first");
+        "the overlay in %s is in use: mounted (cbtfs mount --read-only ... --overlay) or being"
+            + " adopted; unmount it, or let that adopt end");
   }
 
   private static OverlayDirLock lock(Path real, String heldFormat) throws IOException {

@@ -86,7 +86,7 @@ class AdoptIT {
                 "adopt", overlayImage.toString(), adopted.backing.toString(), "--from", archive);
         assertThat(mounted.exitCode()).as(mounted.output()).isEqualTo(1);
         assertThat(mounted.output().strip())
-            .contains("the overlay in " + overlay.toRealPath() + " is mounted")
+            .contains("the overlay in " + overlay.toRealPath() + " is in use: mounted")
             .doesNotContain("\n");
       }
       Tools.Result usage =
@@ -136,6 +136,17 @@ class AdoptIT {
       assertThat(overlayImage).doesNotExist();
       assertThat(overlay.resolve(name + ".written")).doesNotExist();
       assertThat(Files.mismatch(adopted.backingFile("vm"), expected)).isEqualTo(-1L);
+      Tools.Result again =
+          Cbtfs.run(
+              "adopt", overlayImage.toString(), adopted.backing.toString(), "--from", archive);
+      assertThat(again.exitCode()).as(again.output()).isEqualTo(1);
+      assertThat(again.output().strip())
+          .isEqualTo(
+              "cbtfs adopt: "
+                  + overlayImage
+                  + " does not exist; "
+                  + adopted.backingFile("vm")
+                  + " does: was it adopted already?");
 
       adopted.mount();
       Tools.Result sync = ok("sync", "--json", adopted.image("vm").toString(), archive);
