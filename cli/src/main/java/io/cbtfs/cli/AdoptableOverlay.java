@@ -1,6 +1,5 @@
 package io.cbtfs.cli;
 
-import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.overlay.OverlayFile;
 import io.cbtfs.fs.overlay.SavedBlocks;
 import io.cbtfs.tracker.BlockGeometry;
@@ -114,26 +113,7 @@ record AdoptableOverlay(
       String why = Files.readString(marker, java.nio.charset.StandardCharsets.UTF_8).strip();
       return image + ": a mount found " + (why.isEmpty() ? "its maps unsealed" : why);
     }
-    String unsealed = unsealed(image, "its .written map", written);
-    if (unsealed == null) {
-      unsealed = unsealed(image, "its .present map", present);
-    }
-    if (unsealed != null) {
-      return unsealed;
-    }
-    if (!written.imageAtClose().equals(present.imageAtClose())
-        || !written.imageAtClose().equals(ImageFiles.fingerprintOf(image))) {
-      return image + " was changed outside the mount since the mount closed it";
-    }
-    return null;
-  }
-
-  private static String unsealed(Path image, String which, SavedBlocks.Contents map) {
-    return switch (map.seal()) {
-      case DAMAGED -> image + ": " + which + " is damaged (its checksum fails)";
-      case NONE -> image + ": " + which + " was not closed by a clean unmount";
-      case INTACT -> null;
-    };
+    return SavedBlocks.doubt(image, written, present);
   }
 
   /** The overlay's written blocks as blocks of {@code geometry}: each byte written is covered. */

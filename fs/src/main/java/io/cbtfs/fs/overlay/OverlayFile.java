@@ -5,6 +5,7 @@ import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.fs.Posix;
 import io.cbtfs.fs.ServedFile;
 import io.cbtfs.fs.WritableFile;
+import io.cbtfs.tracker.AtomicFile;
 import io.cbtfs.tracker.BlockStripes;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fingerprint;
@@ -196,38 +197,19 @@ public final class OverlayFile implements WritableFile, AutoCloseable {
     if (Files.exists(distrustFile)) {
       return; // once distrusted, always (until cbtfs adopt takes the file)
     }
-    String why = null;
+    String why;
     try {
-      Fingerprint now = ImageFiles.fingerprintOf(imageFile);
-      for (Path map : new Path[] {writtenFile, presentFile}) {
-        SavedBlocks.Contents c = SavedBlocks.read(map);
-        if (c.seal() != SavedBlocks.Seal.INTACT) {
-          why = map.getFileName() + " was not sealed by a clean close (" + c.seal() + ")";
-        } else if (!c.imageAtClose().equals(now)) {
-          why = imageFile.getFileName() + " changed outside the mount after a clean close";
-        }
-        if (why != null) {
-          break;
-        }
-      }
+      why =
+          SavedBlocks.doubt(
+              imageFile, SavedBlocks.read(writtenFile), SavedBlocks.read(presentFile));
     } catch (IOException | RuntimeException e) {
-      why = "its maps could not be checked: " + e.getMessage();
+      why = imageFile + ": its maps could not be checked: " + e.getMessage();
     }
     if (why != null) {
-      Path tmp = distrustFile.resolveSibling(distrustFile.getFileName() + ".tmp");
-      try (FileChannel ch =
-          FileChannel.open(
-              tmp,
-              StandardOpenOption.CREATE,
-              StandardOpenOption.TRUNCATE_EXISTING,
-              StandardOpenOption.WRITE)) {
-        SavedBlocks.writeFully(
-            ch, ByteBuffer.wrap((why + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
-        ch.force(true);
-      }
-      Files.move(tmp, distrustFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      AtomicFile.replace(
+          distrustFile, (why + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
       try (FileChannel dir = FileChannel.open(distrustFile.toAbsolutePath().getParent())) {
-        dir.force(true);
+        dir.force(true); // the new name too
       }
     }
   }

@@ -1,5 +1,6 @@
 package io.cbtfs.fs.overlay;
 
+import io.cbtfs.fs.ImageFiles;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.Fingerprint;
 import java.io.IOException;
@@ -154,6 +155,31 @@ public final class SavedBlocks implements AutoCloseable {
    *     Fingerprint#UNKNOWN}
    */
   public record Contents(Header header, BitSet blocks, Seal seal, Fingerprint imageAtClose) {}
+
+  /**
+   * Why an overlay's two maps, as read, do not vouch for the overlay file {@code image} as it is
+   * now, or null when they do: both sealed intact by one clean close, with the file unchanged
+   * since. Both a mount (before it opens the maps, which removes the seals) and {@code cbtfs adopt}
+   * ask.
+   */
+  public static String doubt(Path image, Contents written, Contents present) throws IOException {
+    for (Contents map : new Contents[] {written, present}) {
+      String which = "its ." + (map == written ? "written" : "present") + " map";
+      switch (map.seal()) {
+        case DAMAGED:
+          return image + ": " + which + " is damaged (its checksum fails)";
+        case NONE:
+          return image + ": " + which + " was not closed by a clean unmount";
+        case INTACT:
+          break;
+      }
+    }
+    if (!written.imageAtClose().equals(present.imageAtClose())
+        || !written.imageAtClose().equals(ImageFiles.fingerprintOf(image))) {
+      return image + " was changed outside the mount since the mount closed it";
+    }
+    return null;
+  }
 
   /**
    * Reads the map in {@code file} whole, and checks its seal.

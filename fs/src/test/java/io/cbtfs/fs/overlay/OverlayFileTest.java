@@ -322,6 +322,6 @@ class OverlayFileTest {
     OverlayFile killed = open();
     killed.write(7 * BLOCK, new byte[10], 10);
     open().close();
-    assertThat(Files.readString(marker)).contains("not sealed by a clean close");
+    assertThat(Files.readString(marker)).contains("was not closed by a clean unmount");
   }
 }
