@@ -58,9 +58,17 @@ final class RemoteArchiveFiles implements ArchiveFiles, Closeable {
 
   /** A new session: logged in, and refused clearly by a receiver that does not serve reads. */
   private ReceiverConnection connect() throws IOException {
-    ReceiverConnection c =
-        new ReceiverConnection(
-            peer, RemoteMessages.FLAG_ARCHIVE | RemoteMessages.FLAG_READ, readTimeoutMillis);
+    ReceiverConnection c;
+    try {
+      c =
+          new ReceiverConnection(
+              peer, RemoteMessages.FLAG_ARCHIVE | RemoteMessages.FLAG_READ, readTimeoutMillis);
+    } catch (IOException e) { // a reset in the handshake says neither who nor what
+      String where = peer.host() + ":" + peer.port();
+      throw String.valueOf(e.getMessage()).contains(where)
+          ? e
+          : new IOException(peer.describe() + ": logging in failed (" + e.getMessage() + ")", e);
+    }
     byte[] ok = c.answer;
     if (ok.length != 4 || ByteBuffer.wrap(ok).getInt() != RemoteMessages.READ_SESSION_VERSION) {
       c.abort();
