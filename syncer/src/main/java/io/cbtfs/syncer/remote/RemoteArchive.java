@@ -29,10 +29,12 @@ public final class RemoteArchive implements Restorable {
   private final RemoteArchiveFiles files;
   private final ArchiveReader reader;
   private final String describe;
+  private final String name;
   private final EncryptionKey key;
 
   private RemoteArchive(RemoteTarget target) {
     this.describe = target.describe();
+    this.name = target.peer().name();
     this.key = target.recordKey();
     this.files =
         new RemoteArchiveFiles(
@@ -61,6 +63,11 @@ public final class RemoteArchive implements Restorable {
   /** Whether {@code uri} is a {@code cbtfs://} URI. */
   public static boolean isRemote(String uri) {
     return uri.startsWith(RemoteScheme.PREFIX);
+  }
+
+  /** The archive's name on the receiver ({@code NAME} of {@code ROOT/NAME.archive}). */
+  public String name() {
+    return name;
   }
 
   @Override
