@@ -32,15 +32,27 @@ public final class ArchiveReader {
   private final ArchiveFiles files;
   private final String describe;
   private final EncryptionKey key; // null: deltas in clear
+  private final boolean snapshot;
+  private TreeMap<Long, Stored> read; // with snapshot: the headers, read once; guarded by this
 
   /**
    * @param describe how messages name the archive ({@code archive:DIR}, a {@code cbtfs://} URI)
    * @param key opens sealed records (null: none can be opened)
    */
   public ArchiveReader(ArchiveFiles files, String describe, EncryptionKey key) {
+    this(files, describe, key, false);
+  }
+
+  /**
+   * @param snapshot whether {@code files} lists the same files every time (a receiver's list, taken
+   *     once): the generations' headers are then read once, not at every call (over the network, a
+   *     round trip per generation each time)
+   */
+  public ArchiveReader(ArchiveFiles files, String describe, EncryptionKey key, boolean snapshot) {
     this.files = files;
     this.describe = describe;
     this.key = key;
+    this.snapshot = snapshot;
   }
 
   /** What {@code archive.meta} records; empty if there is none. */
@@ -63,6 +75,18 @@ public final class ArchiveReader {
    * generation it records (a file beyond it is a commit that did not complete, and is not read).
    */
   private TreeMap<Long, Stored> stored() throws IOException {
+    if (!snapshot) {
+      return readStored();
+    }
+    synchronized (this) {
+      if (read == null) {
+        read = readStored();
+      }
+      return read;
+    }
+  }
+
+  private TreeMap<Long, Stored> readStored() throws IOException {
     TreeMap<Long, Stored> gens = new TreeMap<>();
     TargetState recorded = recorded();
     for (ArchiveFiles.Listed l : files.list()) {

@@ -43,11 +43,12 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code cbtfs receive}: keeps replicas ({@code ROOT/NAME.img}) and archives ({@code
  * ROOT/NAME.archive}) for authenticated senders. Per connection: a fresh nonce, the sender's HMAC
- * proof of the token, then a state query or one delta, which lands in the local target as a local
- * sync's does (its {@code begin}: staged and verified as it streams); only a delta that verified
- * completely is applied and acknowledged. Anything else ends the connection with an ERR frame and
- * changes nothing. What the receiver verified of a resumable delta whose sender went away is kept
- * for the next one to reuse ({@link KeptTransfer}).
+ * proof of the token, then a state query, one delta, or a read session of an archive ({@link
+ * ArchiveReadSession}: byte ranges of its files, for a reader that checks them). A delta lands in
+ * the local target as a local sync's does (its {@code begin}: staged and verified as it streams);
+ * only a delta that verified completely is applied and acknowledged. Anything else ends the
+ * connection with an ERR frame and changes nothing. What the receiver verified of a resumable delta
+ * whose sender went away is kept for the next one to reuse ({@link KeptTransfer}).
  */
 public final class Receiver implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Receiver.class);

@@ -39,7 +39,7 @@ public final class RemoteArchive implements Restorable {
     this.files =
         new RemoteArchiveFiles(
             target.peer(), Math.min(READ_TIMEOUT_MILLIS, target.readTimeoutMillis()));
-    this.reader = new ArchiveReader(files, describe, key);
+    this.reader = new ArchiveReader(files, describe, key, true); // the list is a snapshot
   }
 
   /**
