@@ -221,9 +221,17 @@ class RemoteArchiveTest {
       try (StoredImage image = remote.open(generations.get(2), new PieceCache(0))) {
         assertThat(readAll(image)).isEqualTo(images.get(2));
       }
+      // a delta removed on the receiver since the list (a gc, an operator): its reads fail, named
+      String second = ArchiveTarget.fileName(generations.get(1));
+      Files.delete(root.resolve("vm1.archive").resolve(second));
+      assertThatThrownBy(() -> remote.open(generations.get(1), new PieceCache(0)))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("vm1.archive has no file " + second + " (any more)");
     }
     try (RemoteArchive again = remote()) {
-      assertThat(again.generations()).hasSize(4);
+      assertThat(again.generations().stream().map(Restorable.Generation::generation))
+          .as("a new reader lists anew: the new generation, not the removed one")
+          .containsExactly(generations.get(0), generations.get(2), generations.get(3));
     }
   }
 
