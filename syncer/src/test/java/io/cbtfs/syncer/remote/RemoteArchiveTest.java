@@ -207,6 +207,39 @@ class RemoteArchiveTest {
     }
   }
 
+  /** An encrypted archive: its generations read with its key; without it, refused from headers. */
+  @Test
+  void anEncryptedArchiveReadsWithItsKeyAndIsRefusedWithoutIt() throws IOException {
+    Path key = tmp.resolve("vm1.key");
+    io.cbtfs.syncer.crypto.KeyFile.create(key, io.cbtfs.syncer.crypto.EncryptionKey.generate());
+    String plain = uri(receiver.address().getPort(), "&archive").replace("/vm1?", "/sealed?");
+    String sealed = plain + "&encrypt-key=" + key;
+    List<Long> sealedGenerations = new ArrayList<>();
+    List<byte[]> sealedImages = new ArrayList<>();
+    for (int step = 0; step < 2; step++) {
+      if (step > 0) {
+        fx.write(300_000, SyncFixture.random(100_000, 11));
+      }
+      try (RemoteTarget t = RemoteTarget.parse(sealed)) {
+        sealedGenerations.add(syncer.sync(fx.source(), t, false, SyncProgress.NONE).generation());
+      }
+      sealedImages.add(Files.readAllBytes(fx.image));
+    }
+    try (RemoteArchive remote = RemoteArchive.open(sealed)) {
+      for (int i = 0; i < 2; i++) {
+        remote.requireKeyFor(sealedGenerations.get(i));
+        try (StoredImage image = remote.open(sealedGenerations.get(i), new PieceCache(1 << 20))) {
+          assertThat(readAll(image)).isEqualTo(sealedImages.get(i));
+        }
+      }
+    }
+    try (RemoteArchive remote = RemoteArchive.open(plain)) {
+      assertThatThrownBy(() -> remote.requireKeyFor(sealedGenerations.get(1)))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining("encrypted");
+    }
+  }
+
   /**
    * A sync commits while the archive is read: the reader keeps its snapshot, the sync waits for no
    * one.
