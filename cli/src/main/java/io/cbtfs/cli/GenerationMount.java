@@ -9,6 +9,7 @@ import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.ArchiveTarget;
 import io.cbtfs.syncer.local.Restorable;
+import io.cbtfs.syncer.remote.RemoteArchive;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -22,7 +23,8 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code cbtfs mount --read-only SOURCE MOUNTPOINT}: every generation of a backup as a read-only
  * file, read in place. SOURCE is {@code archive:DIR} (one image), {@code s3://BUCKET/STORE/IMAGE}
- * (one image) or {@code s3://BUCKET/STORE} (every image of the store).
+ * (one image), {@code s3://BUCKET/STORE} (every image of the store) or {@code
+ * cbtfs://HOST:PORT/NAME?archive} (a receiver's archive: one image).
  */
 final class GenerationMount {
   private static final Logger log = LoggerFactory.getLogger(GenerationMount.class);
@@ -156,12 +158,22 @@ final class GenerationMount {
           }
         }
       }
+    } else if (RemoteArchive.isRemote(source)) {
+      RemoteArchive archive = RemoteArchive.open(source); // refuses a replica: ?archive only
+      try {
+        out.add(source(archive.name(), archive, archive.generations()));
+      } catch (IOException | RuntimeException e) {
+        archive.close();
+        throw e;
+      }
     } else {
       Target t = TargetAddress.parse(source).open();
       if (!(t instanceof ArchiveTarget archive)) {
         t.close();
         throw new IllegalArgumentException(
-            "mount --read-only serves archive:DIR or s3://BUCKET/STORE[/IMAGE], not " + source);
+            "mount --read-only serves archive:DIR, s3://BUCKET/STORE[/IMAGE] or "
+                + "cbtfs://HOST:PORT/NAME?archive, not "
+                + source);
       }
       // the folder, without a folded-in ?encrypt-key=FILE (else the key file would name it)
       Path dir = Path.of(source.substring("archive:".length()).replaceFirst("\\?.*$", ""));

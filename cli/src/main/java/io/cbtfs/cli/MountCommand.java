@@ -146,8 +146,9 @@ final class MountCommand implements Callable<Integer> {
   @Option(
       names = "--read-only",
       description =
-          "Serve the generations of a backup instead: BACKING_DIR is then a SOURCE, archive:DIR "
-              + "or s3://BUCKET/STORE[/IMAGE], and every generation is a read-only file NAME@N "
+          "Serve the generations of a backup instead: BACKING_DIR is then a SOURCE, archive:DIR, "
+              + "s3://BUCKET/STORE[/IMAGE] or a receiver's archive, cbtfs://HOST:PORT/NAME?archive"
+              + "&pin=...&token-file=..., and every generation is a read-only file NAME@N "
               + "(NAME: the newest), read in place. See docs/OPERATIONS.md.")
   boolean readOnly;
 

@@ -3,6 +3,7 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.Restorable;
+import io.cbtfs.syncer.remote.RemoteArchive;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,7 +20,8 @@ import picocli.CommandLine.Parameters;
     name = "restore",
     mixinStandardHelpOptions = true,
     versionProvider = CbtfsCommand.Version.class,
-    header = "Rebuild an image from an archive or an S3 store, as of any generation.",
+    header =
+        "Rebuild an image from an archive, an S3 store or a receiver's archive, as of any generation.",
     description = {
       "From an archive, verifies every delta of the chain (the latest full base at or before "
           + "the generation, then each incremental one) before it writes OUT, a new file. From "
@@ -31,7 +33,8 @@ final class RestoreCommand implements Callable<Integer> {
       index = "0",
       paramLabel = "SOURCE",
       description =
-          "archive:DIR, or s3://BUCKET/[STORE/]IMAGE (with --s3-endpoint for MinIO/Ceph).")
+          "archive:DIR, s3://BUCKET/[STORE/]IMAGE (with --s3-endpoint for MinIO/Ceph), or a "
+              + "receiver's archive, cbtfs://HOST:PORT/NAME?archive&pin=...&token-file=...")
   String source;
 
   @Parameters(
@@ -53,7 +56,10 @@ final class RestoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (Target t = s3.address(source).open()) {
+    String uri = s3.apply(source);
+    // a receiver's archive is read over read sessions; a cbtfs:// target is for syncs
+    try (Target t =
+        RemoteArchive.isRemote(uri) ? RemoteArchive.open(uri) : s3.address(source).open()) {
       return restore(t);
     }
   }
@@ -61,8 +67,8 @@ final class RestoreCommand implements Callable<Integer> {
   private int restore(Target t) throws IOException {
     if (!(t instanceof Restorable r)) {
       throw new IllegalArgumentException(
-          "restore reads an archive:DIR or an s3:// store (a replica file is already an image: "
-              + "copy it)");
+          "restore reads an archive:DIR, an s3:// store or a cbtfs://…?archive (a replica file is "
+              + "already an image: copy it)");
     }
     List<Restorable.Generation> gens = r.generations();
     if (gens.isEmpty()) {

@@ -122,11 +122,38 @@ class GenerationMountTest {
     CliRun replica =
         CliRun.of("mount", "--read-only", "file:" + tmp.resolve("x.img"), mnt.toString());
     assertThat(replica.exitCode()).isEqualTo(2);
-    assertThat(replica.err()).contains("archive:DIR or s3://");
+    assertThat(replica.err()).contains("archive:DIR, s3://");
     CliRun empty =
         CliRun.of("mount", "--read-only", "archive:" + tmp.resolve("none.archive"), mnt.toString());
     assertThat(empty.exitCode()).isEqualTo(1);
     assertThat(empty.err().strip()).contains("holds no generation").doesNotContain("\n");
+  }
+
+  /**
+   * A receiver's replica is no source (a usage error, before any connection); a receiver that is
+   * not there fails in one line naming it, exit 1, as the other sources' errors.
+   */
+  @Test
+  void aReceiverSourceNeedsItsArchiveAndANamedReceiver() throws IOException {
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    Path token = Files.writeString(tmp.resolve("token"), "ab".repeat(32));
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort(); // closed: nothing listens there now
+    }
+    String replica = "cbtfs://127.0.0.1:" + port + "/vm1?insecure&token-file=" + token;
+    CliRun noArchive = CliRun.of("mount", "--read-only", replica, mnt.toString());
+    assertThat(noArchive.exitCode()).as(noArchive.err()).isEqualTo(2);
+    assertThat(noArchive.err()).contains("cbtfs://127.0.0.1:" + port + "/vm1?archive");
+    CliRun down = CliRun.of("mount", "--read-only", replica + "&archive", mnt.toString());
+    assertThat(down.exitCode()).as(down.err()).isEqualTo(1);
+    assertThat(down.err().strip())
+        .contains("cannot connect to the receiver 127.0.0.1:" + port)
+        .doesNotContain("\n");
+    CliRun restore = CliRun.of("restore", "--list", replica.replace("/vm1?", "/vm1?archive&"));
+    assertThat(restore.exitCode()).as(restore.err()).isEqualTo(1);
+    assertThat(restore.err()).contains("cannot connect to the receiver 127.0.0.1:" + port);
+    assertThat(mnt).isEmptyDirectory();
   }
 
   /**

@@ -1,13 +1,11 @@
 package io.cbtfs.syncer;
 
 import io.cbtfs.syncer.crypto.EncryptionKey;
-import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -22,8 +20,9 @@ import java.util.List;
  * <p>A sealed delta hides its records' places inside the seals: {@link #of(FileChannel, String,
  * EncryptionKey)} indexes it by reading it whole through {@link DeltaReader} under the key (every
  * seal, the end mark and the trailer checked), noting where each sealed record lies; a read then
- * opens just that record again through {@link RecordSeal}. The index reads through the channel it
- * was made from, which its caller keeps open while it reads and closes after.
+ * opens just that record again through {@link RecordSeal}. The index reads through the file it was
+ * made from (a local channel, or a file a receiver serves: {@link PositionalFile}), which its
+ * caller keeps open while it reads and closes after.
  */
 public final class DeltaIndex {
   /**
@@ -54,14 +53,21 @@ public final class DeltaIndex {
 
   private static final RecordCodec CODEC = new RecordCodec();
 
-  private final FileChannel file;
+  /** Enough for the trailer after its marker: one read of it, not one per field. */
+  private static final int TRAILER_READ_BYTES = 64;
+
+  private final PositionalFile file;
   private final String source;
   private final DeltaHeader header;
   private final List<Entry> entries;
   private final RecordSeal seal; // null: records in clear
 
   private DeltaIndex(
-      FileChannel file, String source, DeltaHeader header, List<Entry> entries, RecordSeal seal) {
+      PositionalFile file,
+      String source,
+      DeltaHeader header,
+      List<Entry> entries,
+      RecordSeal seal) {
     this.file = file;
     this.source = source;
     this.header = header;
@@ -95,6 +101,12 @@ public final class DeltaIndex {
    */
   public static DeltaIndex of(FileChannel file, String source, EncryptionKey key)
       throws IOException {
+    return of(PositionalFile.of(file), source, key);
+  }
+
+  /** {@link #of(FileChannel, String, EncryptionKey)} of any positional file. */
+  public static DeltaIndex of(PositionalFile file, String source, EncryptionKey key)
+      throws IOException {
     byte[] h = new byte[DeltaHeader.BYTES];
     read(file, h, DeltaHeader.BYTES, 0, source, "header");
     DeltaHeader header = DeltaHeader.decode(h, source);
@@ -107,12 +119,12 @@ public final class DeltaIndex {
     long at = DeltaHeader.BYTES;
     long dataBytes = 0;
     long nextOffset = 0;
-    long size = file.size();
+    long size = file.byteSize();
     while (true) {
       read(file, head, 1, at, source, "record " + entries.size());
       if ((head[0] & 0xff) == RecordKind.TRAILER) {
         DeltaReader.readTrailer(
-            new DataInputStream(Channels.newInputStream(file.position(at + 1))),
+            new DataInputStream(file.stream(at + 1, TRAILER_READ_BYTES)),
             source,
             entries.size(),
             dataBytes,
@@ -147,12 +159,11 @@ public final class DeltaIndex {
    * records): each record it hands over lies between where the one before ended and where the
    * reader stands now, as it reads no further than the record's sealed bytes.
    */
-  private static DeltaIndex ofSealed(FileChannel file, String source, EncryptionKey key)
+  private static DeltaIndex ofSealed(PositionalFile file, String source, EncryptionKey key)
       throws IOException {
     List<Entry> entries = new ArrayList<>();
     long[] start = {DeltaHeader.BYTES};
-    Position in =
-        new Position(new BufferedInputStream(Channels.newInputStream(file.position(0)), 1 << 20));
+    Position in = new Position(file.stream(0, 1 << 20));
     DeltaReader.Summary s =
         DeltaReader.read(
             in,
@@ -223,7 +234,7 @@ public final class DeltaIndex {
   }
 
   private static void read(
-      FileChannel file, byte[] into, int length, long at, String source, String what)
+      PositionalFile file, byte[] into, int length, long at, String source, String what)
       throws IOException {
     ByteBuffer b = ByteBuffer.wrap(into, 0, length);
     while (b.hasRemaining()) {

@@ -3,14 +3,10 @@ package io.cbtfs.syncer.local;
 import io.cbtfs.syncer.CommitPoint;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
-import io.cbtfs.syncer.DeltaIndex;
 import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.ImageReads;
-import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.syncer.PieceCache;
-import io.cbtfs.syncer.PieceMap;
 import io.cbtfs.syncer.RecordCodec;
-import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.crypto.EncryptionKey;
@@ -19,12 +15,10 @@ import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -47,6 +41,7 @@ public final class ArchiveTarget implements Restorable {
 
   private final Path dir;
   private final EncryptionKey key; // null: deltas in clear (or only stored, on a receiver)
+  private final ArchiveReader reader; // the read side: the same for a receiver's archive
 
   public ArchiveTarget(Path dir) {
     this(dir, null);
@@ -58,6 +53,7 @@ public final class ArchiveTarget implements Restorable {
   public ArchiveTarget(Path dir, EncryptionKey key) {
     this.dir = dir;
     this.key = key;
+    this.reader = new ArchiveReader(ArchiveFiles.in(dir), describe(), key);
   }
 
   @Override
@@ -81,7 +77,7 @@ public final class ArchiveTarget implements Restorable {
     return java.util.Optional.of(Targets.realFolder(dir));
   }
 
-  static String fileName(long generation) {
+  public static String fileName(long generation) {
     return String.format(Locale.ROOT, "gen-%08d.cbtd", generation);
   }
 
@@ -90,7 +86,7 @@ public final class ArchiveTarget implements Restorable {
    * At least eight digits, more from 10^8 on: each mount skips the numbers ahead by about a
    * million, so a host remounted daily gets there within months.
    */
-  static long generationOf(String name) {
+  public static long generationOf(String name) {
     if (!name.matches("gen-\\d{8,19}\\.cbtd")) {
       return -1;
     }
@@ -205,97 +201,21 @@ public final class ArchiveTarget implements Restorable {
 
   @Override
   public List<Generation> generations() throws IOException {
-    List<Generation> out = new ArrayList<>();
-    for (DeltaHeader h : headers().values()) {
-      Path f = dir.resolve(fileName(h.generation()));
-      out.add(
-          new Generation(
-              h.generation(),
-              h.full(),
-              h.imageSize(),
-              Files.getLastModifiedTime(f).toInstant(),
-              Files.size(f)));
-    }
-    return out;
+    return reader.generations();
   }
 
-  /**
-   * The generations stored, in order, with their headers: those of the lineage the archive records,
-   * up to the generation it records (a file beyond it is a commit that did not complete).
-   */
+  /** The generations stored, in order, with their headers ({@link ArchiveReader#headers}). */
   TreeMap<Long, DeltaHeader> headers() throws IOException {
-    TreeMap<Long, DeltaHeader> gens = new TreeMap<>();
-    if (!Files.isDirectory(dir)) {
-      return gens;
-    }
-    TargetState recorded = SidecarMeta.read(dir.resolve(META));
-    try (var files = Files.list(dir)) {
-      for (Path f : (Iterable<Path>) files::iterator) {
-        long named = generationOf(f.getFileName().toString());
-        if (named >= 0 && (!recorded.exists() || named <= recorded.generation())) {
-          // a file numbered beyond the record is no generation of it: not even read
-          try (InputStream in = Files.newInputStream(f)) {
-            DeltaHeader h = DeltaReader.readHeader(in, f.toString());
-            if (!recorded.exists()
-                || (h.lineage().equals(recorded.lineage())
-                    && h.generation() <= recorded.generation())) {
-              gens.put(h.generation(), h);
-            }
-          }
-        }
-      }
-    }
-    return gens;
+    return reader.headers();
   }
 
-  /**
-   * The files that rebuild generation {@code generation}: the latest full delta at or before it,
-   * then every incremental one up to it, each continuing the one before.
-   *
-   * @throws CbtfsException if the generation is not there or the chain has a gap
-   */
-  List<Path> chain(long generation) throws IOException {
-    return chain(headers(), generation);
-  }
-
-  /** {@link #chain(long)} over headers already read. */
+  /** The files that rebuild generation {@code generation} ({@link ArchiveReader#chainHeaders}). */
   private List<Path> chain(TreeMap<Long, DeltaHeader> gens, long generation) {
     List<Path> files = new ArrayList<>();
-    for (DeltaHeader h : chainHeaders(gens, generation)) {
+    for (DeltaHeader h : reader.chainHeaders(gens, generation)) {
       files.add(dir.resolve(fileName(h.generation())));
     }
     return files;
-  }
-
-  /** The headers of {@link #chain(long)}'s files, in the same order. */
-  private List<DeltaHeader> chainHeaders(TreeMap<Long, DeltaHeader> gens, long generation) {
-    if (!gens.containsKey(generation)) {
-      throw new CbtfsException(
-          describe()
-              + " has no generation "
-              + generation
-              + " (it has "
-              + (gens.isEmpty() ? "none" : gens.firstKey() + " to " + gens.lastKey())
-              + ")");
-    }
-    List<DeltaHeader> headers = new ArrayList<>();
-    long g = generation;
-    while (true) {
-      DeltaHeader h = gens.get(g);
-      if (h == null) {
-        throw new CbtfsException(
-            describe() + ": the chain to generation " + generation + " misses generation " + g);
-      }
-      if (!h.lineage().equals(gens.get(generation).lineage())) {
-        throw new CbtfsException(
-            describe() + ": generation " + g + " belongs to another image lineage");
-      }
-      headers.add(0, h);
-      if (h.full()) {
-        return headers;
-      }
-      g = h.baseGeneration();
-    }
   }
 
   /**
@@ -305,86 +225,17 @@ public final class ArchiveTarget implements Restorable {
   @Override
   public DeltaHeader restore(long generation, Path out, RestoreProgress progress)
       throws IOException {
-    List<Path> files = chain(generation);
-    for (Path f : files) {
-      DeltaReader.read(f, (kind, offset, data, length) -> {}, key); // opens each sealed record
-    }
-    DeltaHeader last = null;
-    try (FileChannel ch =
-            FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        NativeFile holes = NativeFile.openForWriting(out)) {
-      for (Path f : files) {
-        // the full delta's zero records lie past the end (a hole); a later one's are punched
-        last =
-            DeltaReader.read(
-                    f,
-                    (kind, offset, data, length) ->
-                        RecordWrites.apply(ch, holes::punchHole, kind, offset, data, length),
-                    key)
-                .header();
-        RecordWrites.resize(ch, last.imageSize());
-      }
-      ch.force(true);
-      progress.update(last.imageSize(), last.imageSize());
-    }
-    return last;
+    return reader.restore(generation, out, progress);
   }
 
-  /**
-   * Refuses generation {@code generation} if a delta of its chain is sealed and this archive was
-   * given no key or another one: from the headers {@link #headers} read, before a record is read.
-   */
   @Override
   public void requireKeyFor(long generation) throws IOException {
-    for (DeltaHeader h : chainHeaders(headers(), generation)) {
-      String refusal = h.sealed() ? EncryptionKey.refusal(key, h.keyId()) : null;
-      if (refusal != null) {
-        throw new CbtfsException(describe() + ": generation " + h.generation() + " " + refusal);
-      }
-    }
+    reader.requireKeyFor(generation);
   }
 
-  /**
-   * Generation {@code generation} read in place: each delta of its chain is indexed from its record
-   * headers (checked against its trailer's SHA-256 chain), laid over the one before as a restore
-   * applies them; a read decodes and checks only the records it touches.
-   */
   @Override
   public StoredImage open(long generation, PieceCache cache) throws IOException {
-    List<Path> files = chain(generation);
-    List<FileChannel> channels = new ArrayList<>();
-    List<PieceCache.Loader> pieces = new ArrayList<>(); // a data record each, by piece number
-    PieceMap.Builder map = new PieceMap.Builder();
-    try {
-      long size = 0;
-      for (Path f : files) {
-        FileChannel ch = FileChannel.open(f, StandardOpenOption.READ);
-        channels.add(ch);
-        DeltaIndex index = DeltaIndex.of(ch, f.toString(), key); // a sealed one: read whole
-        for (DeltaIndex.Entry e : index.entries()) {
-          long end = e.byteOffset() + e.byteLength();
-          if (e.kind() == RecordKind.ZERO) {
-            map.clear(e.byteOffset(), end);
-          } else {
-            map.lay(e.byteOffset(), end, pieces.size(), 0);
-            pieces.add(() -> index.read(e));
-          }
-        }
-        size = index.header().imageSize();
-        map.resize(size); // as a restore truncates after each delta
-      }
-      return new StoredImage(
-          map.build(size), piece -> pieces.get(piece).load(), cache, () -> closeAll(channels));
-    } catch (IOException | RuntimeException e) {
-      closeAll(channels);
-      throw e;
-    }
-  }
-
-  private static void closeAll(List<FileChannel> channels) throws IOException {
-    for (FileChannel ch : channels) {
-      ch.close();
-    }
+    return reader.open(generation, cache);
   }
 
   @Override

@@ -33,13 +33,18 @@ final class SidecarMeta {
     } catch (NoSuchFileException e) {
       return TargetState.EMPTY;
     }
+    return parse(b, file.toString());
+  }
+
+  /** What {@code b}, the bytes of the metadata file {@code source}, records. */
+  static TargetState parse(byte[] b, String source) {
     CRC32C crc = new CRC32C();
     crc.update(b, 0, Math.max(0, b.length - 4));
     if (b.length != BYTES
         || !Arrays.equals(Arrays.copyOf(b, 8), MAGIC)
         || ByteBuffer.wrap(b, BYTES - 4, 4).getInt() != (int) crc.getValue()) {
       throw new CorruptDeltaException(
-          file.toString(),
+          source,
           "target metadata is corrupt; move it away "
               + "and sync with --full to rebuild the target");
     }

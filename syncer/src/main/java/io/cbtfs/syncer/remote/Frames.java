@@ -30,6 +30,12 @@ final class Frames {
   /** Inside a resumed delta: copy kept record number (4 bytes) here instead of its bytes. */
   static final int REUSE = 10;
 
+  /** A read session's request: the archive's files (answered by DATA frames of entries, END). */
+  static final int LIST = 11;
+
+  /** A read session's request: bytes of one file of the archive (answered by one DATA frame). */
+  static final int READ = 12;
+
   private Frames() {}
 
   /** A peer's text as one short printable line: it may end up in a log or a terminal. */
@@ -75,7 +81,7 @@ final class Frames {
     if (type < 0) {
       throw new EOFException("connection closed");
     }
-    if (type < CHALLENGE || type > REUSE) {
+    if (type < CHALLENGE || type > READ) {
       throw new CbtfsException("protocol error: unknown frame type " + type);
     }
     int len = in.readInt();

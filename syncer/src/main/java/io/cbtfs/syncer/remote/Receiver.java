@@ -7,6 +7,7 @@ import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.KeptAttempt;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.Threads;
+import io.cbtfs.syncer.local.ArchiveFiles;
 import io.cbtfs.syncer.local.ArchiveTarget;
 import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.CbtfsException;
@@ -42,11 +43,12 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code cbtfs receive}: keeps replicas ({@code ROOT/NAME.img}) and archives ({@code
  * ROOT/NAME.archive}) for authenticated senders. Per connection: a fresh nonce, the sender's HMAC
- * proof of the token, then a state query or one delta, which lands in the local target as a local
- * sync's does (its {@code begin}: staged and verified as it streams); only a delta that verified
- * completely is applied and acknowledged. Anything else ends the connection with an ERR frame and
- * changes nothing. What the receiver verified of a resumable delta whose sender went away is kept
- * for the next one to reuse ({@link KeptTransfer}).
+ * proof of the token, then a state query, one delta, or a read session of an archive ({@link
+ * ArchiveReadSession}: byte ranges of its files, for a reader that checks them). A delta lands in
+ * the local target as a local sync's does (its {@code begin}: staged and verified as it streams);
+ * only a delta that verified completely is applied and acknowledged. Anything else ends the
+ * connection with an ERR frame and changes nothing. What the receiver verified of a resumable delta
+ * whose sender went away is kept for the next one to reuse ({@link KeptTransfer}).
  */
 public final class Receiver implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Receiver.class);
@@ -224,6 +226,10 @@ public final class Receiver implements AutoCloseable {
           throw new CbtfsException("authentication failed");
         }
         login.cancel(false); // authenticated: from here the per-read timeout applies
+        if ((hello.flags() & RemoteMessages.FLAG_READ) != 0) {
+          serveReads(hello, in, out, peer); // no claim: reads go on beside a sync of the name
+          return;
+        }
         claim(hello.name());
         try (Target target = target(hello)) {
           Frames.write(out, Frames.OK, RemoteMessages.encode(target.state()));
@@ -251,6 +257,38 @@ public final class Receiver implements AutoCloseable {
       }
       live.remove(plain);
     }
+  }
+
+  /**
+   * A read session of archive {@code ROOT/NAME.archive}: refused for a replica, for an archive that
+   * is not there, and through a symbolic link; else OK of the session version, then the requests.
+   */
+  private void serveReads(
+      RemoteMessages.Hello hello, DataInputStream in, DataOutputStream out, String peer)
+      throws IOException {
+    String name = hello.name();
+    if ((hello.flags() & RemoteMessages.FLAG_ARCHIVE) == 0) {
+      throw new CbtfsException(
+          "'" + name + "' is read as an archive only (cbtfs://HOST:PORT/" + name + "?archive)");
+    }
+    Path dir = options.root().resolve(name + ".archive");
+    if (!dir.getParent().equals(options.root()) || Files.isSymbolicLink(dir)) {
+      throw new CbtfsException("refused target name '" + name + "'");
+    }
+    if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      boolean replica = Files.exists(options.root().resolve(name + ".img"));
+      throw new CbtfsException(
+          "no archive '"
+              + name
+              + "' here"
+              + (replica
+                  ? ": '" + name + "' is a replica (an image already: copy it on the receiver)"
+                  : ""));
+    }
+    Frames.write(
+        out, Frames.OK, ByteBuffer.allocate(4).putInt(RemoteMessages.READ_SESSION_VERSION).array());
+    log.debug("{}: reading {}", peer, dir);
+    new ArchiveReadSession(ArchiveFiles.confinedTo(dir), name + ".archive").serve(in, out);
   }
 
   /** Takes {@code name} for this connection, waiting a little for another that still holds it. */

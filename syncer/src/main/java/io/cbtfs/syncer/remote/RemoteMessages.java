@@ -19,6 +19,21 @@ final class RemoteMessages {
 
   static final int FLAG_ARCHIVE = 1;
 
+  /**
+   * A read-only session of an archive (with {@link #FLAG_ARCHIVE}): LIST and READ requests, never a
+   * delta. The receiver answers the HELLO with OK of {@link #READ_SESSION_VERSION} (4 bytes); an
+   * older one answers with a target state (33 bytes), which the reader refuses clearly.
+   */
+  static final int FLAG_READ = 2;
+
+  static final int READ_SESSION_VERSION = 1;
+
+  /** The most bytes one READ asks for (and one DATA frame answers with). */
+  static final int MAX_READ_BYTES = 1 << 20;
+
+  /** The most files a LIST answer may name: an archive of hourly generations for a century. */
+  static final int MAX_LISTED = 1 << 20;
+
   /** BEGIN's last byte: a full delta from another image may overwrite the target. */
   static final int BEGIN_ALLOW_NEW_LINEAGE = 1;
 
@@ -87,6 +102,92 @@ final class RemoteMessages {
           .put(n)
           .put(proof)
           .array();
+    }
+  }
+
+  /** A file of an archive as a LIST answer names it: its name, length and modification time. */
+  record Listed(String name, long byteSize, long modifiedMillis) {
+    /** name length (1) + name (ASCII) + length (8) + modified, ms since the epoch (8). */
+    void encode(ByteBuffer b) {
+      byte[] n = name.getBytes(StandardCharsets.US_ASCII);
+      b.put((byte) n.length).put(n).putLong(byteSize).putLong(modifiedMillis);
+    }
+
+    int bytes() {
+      return 1 + name.length() + 16;
+    }
+
+    /**
+     * Reads the entries of one DATA frame of a LIST answer.
+     *
+     * @throws CbtfsException for a frame that does not hold whole entries, or a name that is no
+     *     file of an archive ({@code served})
+     */
+    static java.util.List<Listed> decodeAll(byte[] p, java.util.function.Predicate<String> served) {
+      java.util.List<Listed> out = new java.util.ArrayList<>();
+      ByteBuffer b = ByteBuffer.wrap(p);
+      while (b.hasRemaining()) {
+        int len = b.get() & 0xff;
+        if (b.remaining() < len + 16) {
+          throw new CbtfsException("protocol error: a LIST entry cut short");
+        }
+        byte[] n = new byte[len];
+        b.get(n);
+        String name = new String(n, StandardCharsets.US_ASCII);
+        long size = b.getLong();
+        long modified = b.getLong();
+        if (!served.test(name) || size < 0) {
+          throw new CbtfsException(
+              "protocol error: LIST names '" + Frames.printable(name) + "' of " + size + " bytes");
+        }
+        out.add(new Listed(name, size, modified));
+      }
+      return out;
+    }
+  }
+
+  /** A READ request: {@code byteLength} bytes of file {@code name} from {@code byteOffset}. */
+  record Read(String name, long byteOffset, int byteLength) {
+    /** name length (1) + name (ASCII) + offset (8) + length (4). */
+    byte[] encode() {
+      byte[] n = name.getBytes(StandardCharsets.US_ASCII);
+      return ByteBuffer.allocate(1 + n.length + 12)
+          .put((byte) n.length)
+          .put(n)
+          .putLong(byteOffset)
+          .putInt(byteLength)
+          .array();
+    }
+
+    /**
+     * @throws CbtfsException for a malformed request, a name that is no file of an archive ({@code
+     *     served}: no separator, no "..") or a range out of bounds
+     */
+    static Read parse(byte[] p, java.util.function.Predicate<String> served) {
+      if (p.length < 1 + 12 || p.length != 1 + (p[0] & 0xff) + 12) {
+        throw new CbtfsException("protocol error: READ of " + p.length + " bytes");
+      }
+      ByteBuffer b = ByteBuffer.wrap(p);
+      byte[] n = new byte[b.get() & 0xff];
+      b.get(n);
+      String name = new String(n, StandardCharsets.US_ASCII);
+      long offset = b.getLong();
+      int length = b.getInt();
+      if (!served.test(name)) {
+        throw new CbtfsException(
+            "refused READ of '" + Frames.printable(name) + "': not a file of an archive");
+      }
+      if (offset < 0 || length <= 0 || length > MAX_READ_BYTES) {
+        throw new CbtfsException(
+            "protocol error: READ of "
+                + length
+                + " bytes at "
+                + offset
+                + " (at most "
+                + MAX_READ_BYTES
+                + ")");
+      }
+      return new Read(name, offset, length);
     }
   }
 }

@@ -12,14 +12,9 @@ import io.cbtfs.syncer.crypto.KeyFile;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
-import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -32,8 +27,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLSocket;
 import org.roaringbitmap.RoaringBitmap;
 
 /**
@@ -44,7 +37,6 @@ import org.roaringbitmap.RoaringBitmap;
  * only and must be set on both sides.
  */
 public final class RemoteTarget implements Target {
-  static final int CONNECT_TIMEOUT_MILLIS = 10_000;
   static final int READ_TIMEOUT_MILLIS = 120_000;
 
   /** The receiver verifies, stores and applies a whole delta before it answers END. */
@@ -126,6 +118,20 @@ public final class RemoteTarget implements Target {
         readTimeoutMillis);
   }
 
+  /** Whom a connection logs in to: the receiver, its pin, the name and the token. */
+  ReceiverConnection.Peer peer() {
+    return new ReceiverConnection.Peer(host, port, name, token, pin, describe());
+  }
+
+  /** Whether the URI named an archive ({@code ?archive}). */
+  boolean archive() {
+    return archive;
+  }
+
+  int readTimeoutMillis() {
+    return readTimeoutMillis;
+  }
+
   /** An encrypted archive's records travel and rest sealed: the receiver never sees them. */
   @Override
   public EncryptionKey recordKey() {
@@ -176,139 +182,22 @@ public final class RemoteTarget implements Target {
     return describe(host, port, name, archive);
   }
 
-  private static String seconds(int millis) {
-    return (millis % 1000 == 0 ? String.valueOf(millis / 1000) : String.valueOf(millis / 1000.0))
-        + " s";
-  }
-
   private static String describe(String host, int port, String name, boolean archive) {
     return "cbtfs://" + host + ":" + port + "/" + name + (archive ? "?archive" : "");
   }
 
   /** An authenticated connection, after the receiver's state answer. */
-  private final class Connection implements AutoCloseable {
-    final Socket plain;
-    final Socket socket;
-    final DataInputStream in;
-    final DataOutputStream out;
+  private final class Connection extends ReceiverConnection {
     final TargetState state;
 
     Connection() throws IOException {
-      Socket plain = new Socket();
-      Socket s = plain;
+      super(peer(), archive ? RemoteMessages.FLAG_ARCHIVE : 0, readTimeoutMillis);
       try {
-        try {
-          plain.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MILLIS);
-        } catch (IOException e) { // "Connection refused" alone does not say which receiver
-          throw new IOException(
-              "cannot connect to the receiver " + host + ":" + port + ": " + e.getMessage(), e);
-        }
-        plain.setSoTimeout(readTimeoutMillis);
-        if (pin != null) { // TLS over the plain socket, which a stalled write's deadline closes
-          SSLSocket tls =
-              (SSLSocket) Tls.pinned(pin).getSocketFactory().createSocket(plain, host, port, true);
-          s = tls;
-          tls.setEnabledProtocols(new String[] {Tls.PROTOCOL});
-          tls.setEnabledCipherSuites(Tls.CIPHER_SUITES);
-          tls.startHandshake();
-        }
-        in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 16));
-        out =
-            new DataOutputStream(
-                new BufferedOutputStream(
-                    new WriteDeadline(
-                        s.getOutputStream(),
-                        plain,
-                        readTimeoutMillis,
-                        describe()
-                            + ": the receiver took no data for "
-                            + seconds(readTimeoutMillis)),
-                    1 << 20));
-        byte[] challenge = Frames.expect(in, Frames.CHALLENGE, describe()).payload();
-        if (challenge.length != Frames.MAGIC.length + Frames.NONCE_BYTES
-            || !Arrays.equals(
-                challenge, 0, Frames.MAGIC.length, Frames.MAGIC, 0, Frames.MAGIC.length)) {
-          throw new CbtfsException(describe() + " is not a cbtfs receiver");
-        }
-        byte[] nonce = Arrays.copyOfRange(challenge, Frames.MAGIC.length, challenge.length);
-        int flags = archive ? RemoteMessages.FLAG_ARCHIVE : 0;
-        Frames.write(
-            out,
-            Frames.HELLO,
-            new RemoteMessages.Hello(flags, name, Tokens.proof(token, nonce, name, flags))
-                .encode());
-        state = RemoteMessages.decode(Frames.expect(in, Frames.OK, describe()).payload());
-        socket = s;
-        this.plain = plain;
-      } catch (SSLException e) { // a wrong certificate, or no TLS server at all: neither says who
-        closeBoth(s, plain);
-        throw new CbtfsException(
-            describe()
-                + ": TLS handshake failed ("
-                + (e.getMessage() == null ? "no reason" : e.getMessage())
-                + ")");
-      } catch (SocketTimeoutException e) { // "Read timed out" alone does not say which receiver
-        closeBoth(s, plain);
-        throw new IOException(
-            describe() + ": the receiver did not answer within " + seconds(readTimeoutMillis), e);
-      } catch (IOException | RuntimeException e) {
-        closeBoth(s, plain);
+        state = RemoteMessages.decode(answer);
+      } catch (RuntimeException e) {
+        abort();
         throw e;
       }
-    }
-
-    private static void closeBoth(Socket s, Socket plain) throws IOException {
-      try {
-        s.close();
-      } finally {
-        plain.close(); // a TLS socket made but not yet set up may not close what it wraps
-      }
-    }
-
-    /**
-     * The receiver's reason when writing to it failed: it sends an ERR frame before it closes (a
-     * full disk, a refused delta); without one, the write's own error.
-     */
-    IOException peerError(IOException writeFailure) {
-      Frames.Frame f;
-      try {
-        socket.setSoTimeout(2_000);
-        f = Frames.read(in);
-      } catch (IOException | RuntimeException e) {
-        return broken(writeFailure);
-      }
-      if (f.type() == Frames.ERR) {
-        throw new CbtfsException(describe() + ": " + f.text());
-      }
-      return broken(writeFailure);
-    }
-
-    /** A failure of the connection, naming the receiver ("Broken pipe" alone does not). */
-    IOException broken(IOException e) {
-      if (e instanceof StalledWriteException) {
-        return e; // named already
-      }
-      return new IOException(
-          describe()
-              + ": the connection to the receiver broke ("
-              + (e.getMessage() == null ? "no reason given" : e.getMessage())
-              + ")",
-          e);
-    }
-
-    /** Ends a connection that served its purpose: a TLS goodbye, bounded as a write is. */
-    @Override
-    public void close() throws IOException {
-      WriteDeadline.closeWithin(socket, plain, readTimeoutMillis);
-    }
-
-    /**
-     * Drops a connection given up on (a local failure mid-delta): no TLS goodbye, which a receiver
-     * that stopped reading could hold forever, and which it has no use for (an unfinished delta is
-     * dropped or kept either way).
-     */
-    void abort() {
-      WriteDeadline.abort(socket, plain);
     }
   }
 
