@@ -42,8 +42,8 @@ public final class ArchiveTarget implements Restorable {
   private static final String META = "archive.meta";
   private static final String STAGING = ".staging.cbtd";
 
-  /** Held by the one sync that stages a delta here. */
-  private static final String SYNC_LOCK = ".cbtfs-sync";
+  /** Held by the one sync that stages a delta here, or by a gc ({@link ArchiveGc}). */
+  static final String SYNC_LOCK = ".cbtfs-sync";
 
   private final Path dir;
   private final EncryptionKey key; // null: deltas in clear (or only stored, on a receiver)
@@ -58,6 +58,11 @@ public final class ArchiveTarget implements Restorable {
   public ArchiveTarget(Path dir, EncryptionKey key) {
     this.dir = dir;
     this.key = key;
+  }
+
+  /** The archive's folder. */
+  Path dir() {
+    return dir;
   }
 
   @Override
@@ -107,7 +112,8 @@ public final class ArchiveTarget implements Restorable {
     if (!Files.isDirectory(dir)) {
       return TargetState.EMPTY;
     }
-    StagingFile.discardAbandoned(dir.resolve(SYNC_LOCK), dir.resolve(STAGING));
+    StagingFile.discardAbandoned(
+        dir.resolve(SYNC_LOCK), dir.resolve(STAGING), dir.resolve(ArchiveGc.FOLD));
     return SidecarMeta.read(dir.resolve(META));
   }
 
@@ -117,7 +123,13 @@ public final class ArchiveTarget implements Restorable {
       throw new CbtfsException(describe() + ": " + dir + " exists and is not a folder");
     }
     Files.createDirectories(dir);
-    TargetLock syncing = TargetLock.forSync(dir.resolve(SYNC_LOCK), describe(), "archive");
+    TargetLock syncing = TargetLock.tryAcquire(dir.resolve(SYNC_LOCK));
+    if (syncing == null) {
+      throw new CbtfsException(
+          "another sync to "
+              + describe()
+              + " is running, or a gc of it; one sync per archive at a time");
+    }
     try {
       return begin(header, allowNewLineage, syncing);
     } catch (IOException | RuntimeException | Error e) {
@@ -268,7 +280,7 @@ public final class ArchiveTarget implements Restorable {
   }
 
   /** The headers of {@link #chain(long)}'s files, in the same order. */
-  private List<DeltaHeader> chainHeaders(TreeMap<Long, DeltaHeader> gens, long generation) {
+  List<DeltaHeader> chainHeaders(TreeMap<Long, DeltaHeader> gens, long generation) {
     if (!gens.containsKey(generation)) {
       throw new CbtfsException(
           describe()
@@ -276,6 +288,9 @@ public final class ArchiveTarget implements Restorable {
               + generation
               + " (it has "
               + (gens.isEmpty() ? "none" : gens.firstKey() + " to " + gens.lastKey())
+              + (!gens.isEmpty() && generation < gens.firstKey()
+                  ? "; a gc may have removed it"
+                  : "")
               + ")");
     }
     List<DeltaHeader> headers = new ArrayList<>();
