@@ -39,7 +39,7 @@ import org.roaringbitmap.RoaringBitmap;
  * the incremental ones after it. {@code archive.meta} records lineage and the last generation.
  */
 public final class ArchiveTarget implements Restorable {
-  private static final String META = "archive.meta";
+  static final String META = "archive.meta";
   private static final String STAGING = ".staging.cbtd";
 
   /** Held by the one sync that stages a delta here, or by a gc ({@link ArchiveGc}). */

@@ -186,9 +186,12 @@ class ArchiveGcTest {
   }
 
   @Test
-  void aDryRunSaysWhatWouldGoAndChangesNothing() throws IOException {
+  void aDryRunSaysWhatWouldGoAndChangesNothingAndTheNextGcRemovesAKilledOnesFold()
+      throws IOException {
     Path dir = tmp.resolve("archive");
     ArchiveTarget archive = syncGenerations(dir, 5, false, 1);
+    Files.write(dir.resolve(ArchiveGc.FOLD), SyncFixture.random(5000, 9)); // a killed gc's
+    assertThat(archive.generations()).hasSize(5);
     Map<Path, byte[]> before = files(dir);
     ArchiveGc.Report dry = new ArchiveGc(archive).run(2, true);
     assertThat(files(dir)).containsOnlyKeys(before.keySet());
@@ -196,6 +199,7 @@ class ArchiveGcTest {
       assertThat(files(dir).get(e.getKey())).as("%s", e.getKey()).isEqualTo(e.getValue());
     }
     ArchiveGc.Report real = new ArchiveGc(archive).run(2, false);
+    assertThat(dir.resolve(ArchiveGc.FOLD)).doesNotExist();
     assertThat(dry.removedGenerations()).isEqualTo(real.removedGenerations()).isEqualTo(3);
     assertThat(dry.removedBytes()).isEqualTo(real.removedBytes());
     assertThat(dry.foldedGeneration()).isEqualTo(real.foldedGeneration());
