@@ -3,6 +3,7 @@ package io.cbtfs.syncer.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cbtfs.syncer.DeltaReader;
 import io.cbtfs.syncer.PieceCache;
 import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.SyncFixture;
@@ -131,6 +132,9 @@ class ArchiveGcTest {
     assertThat(archive.headers().get(k).full()).isTrue();
     assertThat(archive.headers().get(k).sealed()).isEqualTo(sealed);
     assertThat(Files.getLastModifiedTime(kFile)).isEqualTo(created);
+    assertThat(coveredBytes(kFile, archive.recordKey()))
+        .as("the fold's records cover the image end to end, as a full sync's do")
+        .isEqualTo(images.get(k).length);
     assertThat(sizeBefore - totalDeltaBytes(dir)).isEqualTo(r.freedBytes());
     try (Stream<Path> s = Files.list(dir)) {
       assertThat(s.map(p -> p.getFileName().toString()))
@@ -147,6 +151,23 @@ class ArchiveGcTest {
     try (StoredImage image = archive.open(next, new PieceCache(1 << 20))) {
       assertThat(readWhole(image)).isEqualTo(images.get(next));
     }
+  }
+
+  /**
+   * How far {@code delta}'s records cover the image from byte 0 without a gap (data and zero
+   * records alike): a full delta laid over anything then leaves nothing of what was there.
+   */
+  static long coveredBytes(Path delta, EncryptionKey key) throws IOException {
+    long[] end = {0};
+    DeltaReader.read(
+        delta,
+        (kind, offset, data, length) -> {
+          if (offset == end[0]) {
+            end[0] += length;
+          }
+        },
+        key);
+    return end[0];
   }
 
   static long totalDeltaBytes(Path dir) throws IOException {
