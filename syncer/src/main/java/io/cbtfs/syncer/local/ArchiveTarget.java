@@ -37,6 +37,7 @@ import org.roaringbitmap.RoaringBitmap;
  * gen-NNNNNNNN.cbtd}, each verifiable on its own: a full base, then incremental deltas. {@link
  * #restore} rebuilds the image as of any generation from the latest full delta at or before it and
  * the incremental ones after it. {@code archive.meta} records lineage and the last generation.
+ * {@link ArchiveGc} removes the oldest generations ({@code cbtfs gc}).
  */
 public final class ArchiveTarget implements Restorable {
   static final String META = "archive.meta";
