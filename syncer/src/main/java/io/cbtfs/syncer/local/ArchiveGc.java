@@ -193,6 +193,29 @@ public final class ArchiveGc {
     }
     Path fold = dir.resolve(FOLD);
     FileTime created = Files.getLastModifiedTime(kFile);
+    try {
+      write(k, full, fold, created);
+    } catch (IOException | RuntimeException e) { // a damaged chain, a full disk: nothing is kept
+      try {
+        steps.delete(fold);
+      } catch (IOException | RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
+    }
+    long size = Files.size(fold);
+    steps.rename(fold, kFile);
+    steps.fsyncDirectory(dir);
+    return size;
+  }
+
+  /**
+   * Writes the image as of generation {@code k}, read from its chain, as delta {@code full} into
+   * {@code fold}, durable and dated {@code created}; then reads it back whole, verified.
+   */
+  private void write(DeltaHeader k, DeltaHeader full, Path fold, FileTime created)
+      throws IOException {
+    EncryptionKey key = archive.recordKey();
     try (StoredImage image = archive.open(k.generation(), new PieceCache(CACHE_BYTES));
         FileChannel ch = steps.create(fold)) {
       OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 20);
@@ -209,10 +232,6 @@ public final class ArchiveGc {
     if (!written.equals(full)) {
       throw new IOException(fold + " reads back as " + written.describe() + ", not the fold");
     }
-    long size = Files.size(fold);
-    steps.rename(fold, kFile);
-    steps.fsyncDirectory(dir);
-    return size;
   }
 
   /**

@@ -250,6 +250,29 @@ class ArchiveGcTest {
   }
 
   @Test
+  void aDamagedRecordInTheChainFailsTheGcNamingTheDeltaAndChangesNothing() throws IOException {
+    Path dir = tmp.resolve("archive");
+    ArchiveTarget archive = syncGenerations(dir, 4, false, 1);
+    Path base = dir.resolve(ArchiveTarget.fileName(generations().get(0)));
+    try (FileChannel ch =
+        FileChannel.open(base, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      long at = ch.size() / 2; // inside a record's payload of the full base
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+      ch.read(b, at);
+      b.put(0, (byte) (b.get(0) ^ 0x5a)).rewind();
+      ch.write(b, at);
+    }
+    Map<Path, byte[]> before = files(dir);
+    assertThatThrownBy(() -> new ArchiveGc(archive).run(2, false))
+        .isInstanceOf(io.cbtfs.syncer.CorruptDeltaException.class)
+        .hasMessageContaining(base.toString());
+    assertThat(files(dir)).containsOnlyKeys(before.keySet());
+    for (var e : before.entrySet()) {
+      assertThat(files(dir).get(e.getKey())).as("%s", e.getKey()).isEqualTo(e.getValue());
+    }
+  }
+
+  @Test
   void keepBelowOneIsAUsageErrorAndAFolderWithoutArchiveIsRefused() throws IOException {
     Path dir = tmp.resolve("archive");
     ArchiveTarget archive = syncGenerations(dir, 2, false, 1);
@@ -343,8 +366,8 @@ class ArchiveGcTest {
     }
   }
 
-  /** Stands for a kill -9: nothing after it runs, nothing catches it. */
-  static final class Crash extends RuntimeException {
+  /** Stands for a kill -9: nothing after it runs, nothing catches it (an Error, not an I/O one). */
+  static final class Crash extends Error {
     Crash(String step) {
       super("stopped before " + step);
     }
