@@ -3,7 +3,9 @@ package io.cbtfs.syncer.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.DeltaWriter;
 import io.cbtfs.syncer.PieceCache;
 import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.SyncFixture;
@@ -270,6 +272,34 @@ class ArchiveGcTest {
     for (var e : before.entrySet()) {
       assertThat(files(dir).get(e.getKey())).as("%s", e.getKey()).isEqualTo(e.getValue());
     }
+  }
+
+  /**
+   * A kept generation built on one before the oldest kept without passing through it (no sync
+   * writes that; a hand-made file may): the fold of the oldest would not free it, so nothing goes.
+   */
+  @Test
+  void aKeptGenerationThatSkipsTheOldestKeptIsRefusedAndNothingChanges() throws IOException {
+    Path dir = tmp.resolve("archive");
+    ArchiveTarget archive = syncGenerations(dir, 4, false, 1);
+    List<Long> gens = generations();
+    long skipping = gens.get(3) + 1;
+    DeltaHeader last = archive.headers().get(gens.get(3));
+    DeltaHeader h =
+        new DeltaHeader(
+            last.lineage(), last.imageSize(), last.blockSize(), gens.get(1), skipping, false);
+    try (var out = Files.newOutputStream(dir.resolve(ArchiveTarget.fileName(skipping)))) {
+      DeltaWriter w = new DeltaWriter(out, h);
+      w.write(new io.cbtfs.syncer.RecordCodec().zero(0, 4096));
+      w.finish();
+    }
+    SidecarMeta.write(dir.resolve(ArchiveTarget.META), io.cbtfs.syncer.TargetState.of(h));
+    Map<Path, byte[]> before = files(dir);
+    assertThatThrownBy(() -> new ArchiveGc(archive).run(2, false))
+        .isInstanceOf(CbtfsException.class)
+        .hasMessageContaining("generation " + skipping + " is built on generation " + gens.get(0))
+        .hasMessageContaining("without passing through " + gens.get(3));
+    assertThat(files(dir)).containsOnlyKeys(before.keySet());
   }
 
   @Test
