@@ -189,7 +189,7 @@ class ArchiveGcTest {
     Map<Path, byte[]> before = files(dir);
     assertThat(new ArchiveGc(archive).run(5, false))
         .isEqualTo(new ArchiveGc.Report(0, 5, 0, -1, 0, 0));
-    assertThat(files(dir)).containsOnlyKeys(before.keySet());
+    assertThat(files(dir).keySet()).containsExactlyElementsOf(before.keySet());
     ArchiveGc.Report r = new ArchiveGc(archive).run(1, false);
     assertThat(r.removedGenerations()).isEqualTo(4);
     assertThat(assertEveryListedGenerationRestores(archive)).containsExactly(images.lastKey());
@@ -217,7 +217,7 @@ class ArchiveGcTest {
     assertThat(archive.generations()).hasSize(5);
     Map<Path, byte[]> before = files(dir);
     ArchiveGc.Report dry = new ArchiveGc(archive).run(2, true);
-    assertThat(files(dir)).containsOnlyKeys(before.keySet());
+    assertThat(files(dir).keySet()).containsExactlyElementsOf(before.keySet());
     for (var e : before.entrySet()) {
       assertThat(files(dir).get(e.getKey())).as("%s", e.getKey()).isEqualTo(e.getValue());
     }
@@ -268,7 +268,7 @@ class ArchiveGcTest {
     assertThatThrownBy(() -> new ArchiveGc(archive).run(2, false))
         .isInstanceOf(io.cbtfs.syncer.CorruptDeltaException.class)
         .hasMessageContaining(base.toString());
-    assertThat(files(dir)).containsOnlyKeys(before.keySet());
+    assertThat(files(dir).keySet()).containsExactlyElementsOf(before.keySet());
     for (var e : before.entrySet()) {
       assertThat(files(dir).get(e.getKey())).as("%s", e.getKey()).isEqualTo(e.getValue());
     }
@@ -299,7 +299,7 @@ class ArchiveGcTest {
         .isInstanceOf(CbtfsException.class)
         .hasMessageContaining("generation " + skipping + " is built on generation " + gens.get(0))
         .hasMessageContaining("without passing through " + gens.get(3));
-    assertThat(files(dir)).containsOnlyKeys(before.keySet());
+    assertThat(files(dir).keySet()).containsExactlyElementsOf(before.keySet());
   }
 
   @Test
