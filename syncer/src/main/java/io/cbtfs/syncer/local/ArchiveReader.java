@@ -140,6 +140,9 @@ public final class ArchiveReader {
               + generation
               + " (it has "
               + (gens.isEmpty() ? "none" : gens.firstKey() + " to " + gens.lastKey())
+              + (!gens.isEmpty() && generation < gens.firstKey()
+                  ? "; a gc may have removed it"
+                  : "")
               + ")");
     }
     List<DeltaHeader> headers = new ArrayList<>();

@@ -31,13 +31,14 @@ import org.roaringbitmap.RoaringBitmap;
  * gen-NNNNNNNN.cbtd}, each verifiable on its own: a full base, then incremental deltas. {@link
  * #restore} rebuilds the image as of any generation from the latest full delta at or before it and
  * the incremental ones after it. {@code archive.meta} records lineage and the last generation.
+ * {@link ArchiveGc} removes the oldest generations ({@code cbtfs gc}).
  */
 public final class ArchiveTarget implements Restorable {
-  private static final String META = "archive.meta";
+  static final String META = "archive.meta";
   private static final String STAGING = ".staging.cbtd";
 
-  /** Held by the one sync that stages a delta here. */
-  private static final String SYNC_LOCK = ".cbtfs-sync";
+  /** Held by the one sync that stages a delta here, or by a gc ({@link ArchiveGc}). */
+  static final String SYNC_LOCK = ".cbtfs-sync";
 
   private final Path dir;
   private final EncryptionKey key; // null: deltas in clear (or only stored, on a receiver)
@@ -54,6 +55,11 @@ public final class ArchiveTarget implements Restorable {
     this.dir = dir;
     this.key = key;
     this.reader = new ArchiveReader(ArchiveFiles.in(dir), describe(), key);
+  }
+
+  /** The archive's folder. */
+  Path dir() {
+    return dir;
   }
 
   @Override
@@ -103,7 +109,8 @@ public final class ArchiveTarget implements Restorable {
     if (!Files.isDirectory(dir)) {
       return TargetState.EMPTY;
     }
-    StagingFile.discardAbandoned(dir.resolve(SYNC_LOCK), dir.resolve(STAGING));
+    StagingFile.discardAbandoned(
+        dir.resolve(SYNC_LOCK), dir.resolve(STAGING), dir.resolve(ArchiveGc.FOLD));
     return SidecarMeta.read(dir.resolve(META));
   }
 
@@ -113,7 +120,13 @@ public final class ArchiveTarget implements Restorable {
       throw new CbtfsException(describe() + ": " + dir + " exists and is not a folder");
     }
     Files.createDirectories(dir);
-    TargetLock syncing = TargetLock.forSync(dir.resolve(SYNC_LOCK), describe(), "archive");
+    TargetLock syncing = TargetLock.tryAcquire(dir.resolve(SYNC_LOCK));
+    if (syncing == null) {
+      throw new CbtfsException(
+          "another sync to "
+              + describe()
+              + " is running, or a gc of it; one sync per archive at a time");
+    }
     try {
       return begin(header, allowNewLineage, syncing);
     } catch (IOException | RuntimeException | Error e) {
@@ -207,6 +220,11 @@ public final class ArchiveTarget implements Restorable {
   /** The generations stored, in order, with their headers ({@link ArchiveReader#headers}). */
   TreeMap<Long, DeltaHeader> headers() throws IOException {
     return reader.headers();
+  }
+
+  /** {@link ArchiveReader#chainHeaders}. */
+  List<DeltaHeader> chainHeaders(TreeMap<Long, DeltaHeader> gens, long generation) {
+    return reader.chainHeaders(gens, generation);
   }
 
   /** The files that rebuild generation {@code generation} ({@link ArchiveReader#chainHeaders}). */

@@ -4,6 +4,6 @@
  * whole delta is staged and verified as it arrives ({@link io.cbtfs.syncer.local.StagingFile}),
  * made durable, and only then installed (the commit point), applied and its generation acknowledged
  * (invariant 5). An interrupted apply is finished on the next use; an unverified staging file is
- * discarded.
+ * discarded. {@link io.cbtfs.syncer.local.ArchiveGc} prunes an archive under the same sync lock.
  */
 package io.cbtfs.syncer.local;
