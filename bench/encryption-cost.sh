@@ -5,6 +5,7 @@
 # deduplicate); then a full sync to an archive: folder, in clear and encrypted. Page cache dropped
 # before each sync. Prints each time and the ratio of the medians.
 # Usage: bench/encryption-cost.sh [SIZE_MIB] [ROUNDS] (default 1024 3). Needs root (FUSE).
+# ONLY=archive runs the archive rows alone (ROUNDS times each, alternating), without S3Proxy.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 size_mib="${1:-1024}"
@@ -20,9 +21,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-source "$root/bench/lib/s3proxy.sh"
+only="${ONLY:-}"
+[[ $only == archive ]] || source "$root/bench/lib/s3proxy.sh"
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 dd if=/dev/urandom of="$work/images/a.raw" bs=1M count="$size_mib" status=none
 "$cbtfs" key create "$work/bench.key" >/dev/null
 "$cbtfs" mount --daemon "$work/images" "$work/mnt" >/dev/null
@@ -38,18 +41,32 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[
 
 clear=()
 sealed=()
+a_clears=()
+a_sealeds=()
 for ((r = 1; r <= rounds; r++)); do
-  clear+=("$(secs "s3://bench/clear$r/a" --s3-endpoint "$endpoint")")
-  sealed+=("$(secs "s3://bench/sealed$r/a" --s3-endpoint "$endpoint" --encrypt-key "$work/bench.key")")
+  if [[ $only != archive ]]; then
+    clear+=("$(secs "s3://bench/clear$r/a" --s3-endpoint "$endpoint")")
+    sealed+=("$(secs "s3://bench/sealed$r/a" --s3-endpoint "$endpoint" --encrypt-key "$work/bench.key")")
+  fi
+  if [[ $only == archive || $r -eq $rounds ]]; then
+    a_clears+=("$(secs "archive:$work/arch-clear$r")")
+    a_sealeds+=("$(secs "archive:$work/arch-sealed$r" --encrypt-key "$work/bench.key")")
+    rm -rf "$work/arch-clear$r" "$work/arch-sealed$r"
+  fi
 done
-a_clear=$(secs "archive:$work/arch-clear")
-a_sealed=$(secs "archive:$work/arch-sealed" --encrypt-key "$work/bench.key")
 
-mc=$(median "${clear[@]}")
-ms=$(median "${sealed[@]}")
-printf "full sync of %d MiB of random data through a mount; S3Proxy (filesystem) on loopback; %s cores\n" \
-  "$size_mib" "$(nproc)"
-printf "s3 clear:     %s s   median %.2f s (%.0f MiB/s)\n" "${clear[*]}" "$mc" "$(echo "$size_mib / $mc" | bc -l)"
-printf "s3 encrypted: %s s   median %.2f s (%.0f MiB/s)\n" "${sealed[*]}" "$ms" "$(echo "$size_mib / $ms" | bc -l)"
-printf "s3 encrypted/clear time: %.3fx\n" "$(echo "$ms / $mc" | bc -l)"
-printf "archive clear %.2f s, encrypted %.2f s: %.3fx\n" "$a_clear" "$a_sealed" "$(echo "$a_sealed / $a_clear" | bc -l)"
+printf "full sync of %d MiB of random data through a mount; %s cores; load before: %s\n" \
+  "$size_mib" "$(nproc)" "$load_before"
+if [[ $only != archive ]]; then
+  mc=$(median "${clear[@]}")
+  ms=$(median "${sealed[@]}")
+  printf "S3Proxy (filesystem) on loopback\n"
+  printf "s3 clear:     %s s   median %.2f s (%.0f MiB/s)\n" "${clear[*]}" "$mc" "$(echo "$size_mib / $mc" | bc -l)"
+  printf "s3 encrypted: %s s   median %.2f s (%.0f MiB/s)\n" "${sealed[*]}" "$ms" "$(echo "$size_mib / $ms" | bc -l)"
+  printf "s3 encrypted/clear time: %.3fx\n" "$(echo "$ms / $mc" | bc -l)"
+fi
+a_clear=$(median "${a_clears[@]}")
+a_sealed=$(median "${a_sealeds[@]}")
+printf "archive clear %s s, encrypted %s s; medians %.2f s / %.2f s: %.3fx\n" "${a_clears[*]}" "${a_sealeds[*]}" \
+  "$a_clear" "$a_sealed" "$(echo "$a_sealed / $a_clear" | bc -l)"
+printf "load after: %s\n" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -99,9 +99,18 @@ final class ChunkObject {
    * {@link #encode(byte[], int)}, compressing into {@code spare} when it is large enough: an
    * uploader that keeps the payload array of its last compressed chunk allocates none per chunk.
    * {@code name} is the chunk's ({@link #name}): a sealed chunk is bound to it. A sealed chunk's
-   * bytes are this thread's buffer: valid until the thread encodes its next chunk.
+   * bytes are in a new array.
    */
   Encoded encode(byte[] data, int length, byte[] spare, byte[] name) {
+    return encode(data, length, spare, name, key == null ? null : new byte[sealedBytes(length)]);
+  }
+
+  /**
+   * {@link #encode(byte[], int, byte[], byte[])}, a sealed chunk sealed into {@code sealInto} (at
+   * least {@link #sealedBytes} of {@code length} long; unused in clear): an uploader that reuses
+   * its arrays allocates none per chunk.
+   */
+  Encoded encode(byte[] data, int length, byte[] spare, byte[] name, byte[] sealInto) {
     EncodedRecord r =
         codec.encode(
             0, ByteBuffer.wrap(data, 0, length), spare == null ? null : ByteBuffer.wrap(spare));
@@ -113,28 +122,31 @@ final class ChunkObject {
         lz4
             ? new Encoded(head, r.payload().array(), r.payloadLength(), r.payload().array())
             : new Encoded(head, data, length, null);
-    return key == null ? clear : seal(clear, name);
+    return key == null ? clear : seal(clear, name, sealInto);
   }
 
-  /**
-   * {@code clear} sealed under the key, bound to its {@code name}, into this thread's buffer (no
-   * allocation per chunk: a mount's sync has a small heap): valid until the thread's next encode.
-   */
-  private Encoded seal(Encoded clear, byte[] name) {
+  /** Whether chunks are sealed: then {@link #encode} needs an array to seal into. */
+  boolean seals() {
+    return key != null;
+  }
+
+  /** The most bytes a chunk of {@code length} bytes takes sealed (after the sealed magic). */
+  static int sealedBytes(int length) {
+    return ObjectSeal.OVERHEAD + HEADER_BYTES - MAGIC.length + length;
+  }
+
+  /** {@code clear} sealed under the key, bound to its {@code name}, into {@code out}. */
+  private Encoded seal(Encoded clear, byte[] name, byte[] out) {
     byte[] head = Arrays.copyOfRange(clear.head(), MAGIC.length, clear.head().length);
     int need = ObjectSeal.OVERHEAD + head.length + clear.payloadLength();
-    byte[] out = sealedOut.get();
     if (out == null || out.length < need) {
-      out = new byte[Math.max(need, HEADER_BYTES + S3Delivery.CHUNK_BYTES + ObjectSeal.OVERHEAD)];
-      sealedOut.set(out);
+      throw new IllegalArgumentException("sealing a chunk needs " + need + " bytes");
     }
     int n =
         key.seal()
             .sealInto(head, head.length, clear.payload(), clear.payloadLength(), aad(name), out);
     return new Encoded(SEALED.clone(), out, n, clear.compressedInto());
   }
-
-  private final ThreadLocal<byte[]> sealedOut = new ThreadLocal<>();
 
   private static byte[] aad(byte[] name) {
     byte[] aad = Arrays.copyOf(SEALED, SEALED.length + name.length);

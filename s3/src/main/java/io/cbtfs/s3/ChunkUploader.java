@@ -18,14 +18,25 @@ import java.util.concurrent.atomic.AtomicReference;
  * Hashes, deduplicates and uploads chunks on {@link S3Store#CONNECTIONS} threads. A chunk the store
  * already has (listed in the image's last manifest, or found by a HEAD request) is not sent again:
  * that is what makes generations, clones and resumed syncs cheap. At most {@code CONNECTIONS}
- * chunks are held at once: {@link #submit} blocks the caller beyond that.
+ * chunks are held at once: {@link #submit} blocks the caller beyond that. Their arrays, and those
+ * they are sealed into, are reused ({@link ChunkArrays}): a chunk is filled into {@link #array}.
  */
 final class ChunkUploader implements AutoCloseable {
   private final S3Store store;
   private final Set<String> known;
   private final ChunkObject codec;
   private final ThreadLocal<byte[]> spare = new ThreadLocal<>();
+  private final ChunkArrays arrays;
   private final Semaphore room = new Semaphore(S3Store.CONNECTIONS);
+
+  /**
+   * Chunks sealed at once. Sealing holds two arrays (the chunk's and the sealed copy's) and each
+   * array kept is 1 MiB of a mount's small heap: two at a time bound them to {@code CONNECTIONS}
+   * and a few. Sealing 1 MiB takes well under a millisecond and its PUT tens: two keep up.
+   */
+  static final int SEALING_AT_ONCE = 2;
+
+  private final Semaphore sealing = new Semaphore(SEALING_AT_ONCE);
   private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
   private final ExecutorService pool =
       Executors.newFixedThreadPool(S3Store.CONNECTIONS, Threads.daemon("cbtfs-s3-upload"));
@@ -37,14 +48,28 @@ final class ChunkUploader implements AutoCloseable {
   /**
    * @param known chunks the store is known to hold (the base manifest's): no request for those
    */
-  ChunkUploader(S3Store store, Set<String> known, ChunkObject codec) {
+  ChunkUploader(S3Store store, Set<String> known, ChunkObject codec, int chunkBytes) {
     this.store = store;
     this.codec = codec;
     this.known = known;
+    this.arrays = new ChunkArrays(Math.max(chunkBytes, ChunkObject.sealedBytes(chunkBytes)));
   }
 
-  /** Stores {@code data} (owned by the uploader from now on); completes with its name. */
-  CompletableFuture<byte[]> submit(byte[] data) throws IOException {
+  /** An array to fill with a chunk of up to the chunk size and {@link #submit}. */
+  byte[] array() {
+    return arrays.take();
+  }
+
+  /** How many chunk arrays this uploader made. */
+  int arraysMade() {
+    return arrays.made();
+  }
+
+  /**
+   * Stores {@code data[0, length)}, an {@link #array} (owned by the uploader from now on);
+   * completes with its name.
+   */
+  CompletableFuture<byte[]> submit(byte[] data, int length) throws IOException {
     check();
     try {
       while (!room.tryAcquire(100, TimeUnit.MILLISECONDS)) {
@@ -62,8 +87,8 @@ final class ChunkUploader implements AutoCloseable {
       pool.execute(
           () -> {
             try {
-              byte[] hash = codec.name(data, data.length);
-              store(hash, data);
+              byte[] hash = codec.name(data, length);
+              store(hash, new Held(data, length));
               done.complete(hash);
             } catch (Throwable e) {
               failure.compareAndSet(null, e);
@@ -90,7 +115,35 @@ final class ChunkUploader implements AutoCloseable {
     }
   }
 
-  private void store(byte[] name, byte[] data) throws IOException {
+  /** A chunk's array, given back once, as soon as the upload no longer reads it. */
+  private final class Held {
+    private byte[] data;
+    final int length;
+
+    Held(byte[] data, int length) {
+      this.data = data;
+      this.length = length;
+    }
+
+    byte[] data() {
+      return data;
+    }
+
+    void giveBack() {
+      arrays.giveBack(data);
+      data = null;
+    }
+  }
+
+  private void store(byte[] name, Held chunk) throws IOException {
+    try {
+      storeOnce(name, chunk);
+    } finally {
+      chunk.giveBack();
+    }
+  }
+
+  private void storeOnce(byte[] name, Held chunk) throws IOException {
     String hex = ChunkObject.hex(name);
     if (known.contains(hex)) {
       dedupedChunks.incrementAndGet();
@@ -108,14 +161,31 @@ final class ChunkUploader implements AutoCloseable {
       if (store.head(key) != null) {
         dedupedChunks.incrementAndGet();
       } else {
-        ChunkObject.Encoded object = codec.encode(data, data.length, spare.get(), name);
-        store.put(key, object::stream, object.length(), Map.of(), null);
-        if (object.compressedInto() != null) {
-          // the PUT is done with it: this thread's next chunk compresses into it
-          spare.set(object.compressedInto());
+        byte[] sealed = null;
+        try {
+          ChunkObject.Encoded object;
+          if (codec.seals()) {
+            sealing.acquireUninterruptibly(); // held for a short computation only
+            try {
+              sealed = arrays.take();
+              object = codec.encode(chunk.data(), chunk.length, spare.get(), name, sealed);
+              chunk.giveBack(); // the sealed copy is what travels
+            } finally {
+              sealing.release();
+            }
+          } else {
+            object = codec.encode(chunk.data(), chunk.length, spare.get(), name, null);
+          }
+          store.put(key, object::stream, object.length(), Map.of(), null);
+          if (object.compressedInto() != null) {
+            // the PUT is done with it: this thread's next chunk compresses into it
+            spare.set(object.compressedInto());
+          }
+          uploadedChunks.incrementAndGet();
+          uploadedBytes.addAndGet(object.length());
+        } finally {
+          arrays.giveBack(sealed);
         }
-        uploadedChunks.incrementAndGet();
-        uploadedBytes.addAndGet(object.length());
       }
       mine.complete(null);
     } catch (Throwable e) {

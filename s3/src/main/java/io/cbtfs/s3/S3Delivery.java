@@ -8,11 +8,9 @@ import io.cbtfs.syncer.Futures;
 import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StreamVerifier;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -45,7 +43,7 @@ final class S3Delivery implements Delivery {
   private final OutputStream stream;
   private final List<long[]> pieces = new ArrayList<>(); // {firstBlock, blocks, length}
   private final List<CompletableFuture<byte[]>> hashes = new ArrayList<>();
-  private final byte[] pending;
+  private byte[] pending; // an uploader array, gathering the next chunk
   private long pendingOffset;
   private int pendingLength;
   private boolean done;
@@ -74,16 +72,17 @@ final class S3Delivery implements Delivery {
     this.announced = announced;
     this.base = base;
     this.chunkBytes = Math.max(CHUNK_BYTES, announced.blockSize());
-    this.pending = new byte[chunkBytes];
+
     Set<String> known = new HashSet<>();
     if (base != null) {
       for (int c = 0; c < base.chunkCount(); c++) {
         known.add(base.chunkHex(c));
       }
     }
-    this.uploader = new ChunkUploader(store, known, chunks);
+    this.uploader = new ChunkUploader(store, known, chunks, chunkBytes);
+    this.pending = uploader.array();
     this.verifier = new StreamVerifier(store.where(image), this::onRecord);
-    this.stream = new BufferedOutputStream(verifier, 1 << 20);
+    this.stream = new BatchingStream(verifier);
   }
 
   @Override
@@ -134,8 +133,9 @@ final class S3Delivery implements Delivery {
 
   private void flushPending() throws IOException {
     if (pendingLength > 0) {
-      addPiece(
-          pendingOffset, pendingLength, uploader.submit(Arrays.copyOf(pending, pendingLength)));
+      CompletableFuture<byte[]> hash = uploader.submit(pending, pendingLength);
+      pending = uploader.array(); // after the submit: one array held here, not two, while it waits
+      addPiece(pendingOffset, pendingLength, hash);
       pendingLength = 0;
     }
   }

@@ -150,11 +150,22 @@ public final class DeltaWriter {
     }
   }
 
-  /** One sealed record: its outer header (framing only) and the sealed bytes (an array's). */
+  /**
+   * One sealed record: its outer header (framing only) and the sealed bytes (an array's), then a
+   * flush, so a stream that stages in buffers ({@link BorrowingStream}) hands each record on by
+   * itself as it does a clear record's lent payload. Why: copied back to back, the records filled
+   * whole 1 MiB buffers, each written at a 1 MiB boundary of the staged file, and such writes cost
+   * the kernel several times the CPU of the clear path's (their pages are allocated differently; on
+   * the benchmark's VM an encrypted archive sync took 2-3x the time of a clear one, nearly all of
+   * it copying into the page cache; docs/BENCHMARKS.md).
+   */
   private void writeSealed(ByteBuffer sealed) throws IOException {
     byte[] head = RecordSeal.outerHeader(sealed.array(), sealed.remaining());
     out.write(head);
     out.write(sealed.array(), 0, sealed.remaining());
+    if (borrower != null) {
+      out.flush();
+    }
     chain.update(head);
     recordCount++;
     wireBytes += head.length + sealed.remaining();

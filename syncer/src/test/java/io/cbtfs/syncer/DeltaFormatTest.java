@@ -152,6 +152,61 @@ class DeltaFormatTest {
   }
 
   /**
+   * Into a stream that stages in buffers, each sealed record is handed on by itself (flushed at its
+   * end), as a clear record's lent payload is: staged writes then keep the clear path's shape, not
+   * whole buffers at buffer boundaries (docs/BENCHMARKS.md, encryption's cost). The delta is the
+   * same bytes and reads back.
+   */
+  @Test
+  void aSealedRecordIsHandedOnByItself() throws IOException {
+    io.cbtfs.syncer.crypto.EncryptionKey key = io.cbtfs.syncer.crypto.EncryptionKey.generate();
+    DeltaHeader header = HEADER.sealedWith(key.fingerprint());
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    List<Long> flushedAt = new ArrayList<>();
+    BorrowingStream staging =
+        new BorrowingStream() {
+          @Override
+          public void borrow(java.nio.ByteBuffer b, Runnable giveBack) {
+            copy(b);
+            giveBack.run();
+          }
+
+          @Override
+          public void copy(java.nio.ByteBuffer b) {
+            byte[] a = new byte[b.remaining()];
+            b.duplicate().get(a);
+            bytes.write(a, 0, a.length);
+          }
+
+          @Override
+          public void flush() {
+            flushedAt.add((long) bytes.size());
+          }
+        };
+    DeltaWriter w = new DeltaWriter(staging, header, new RecordSeal(key.seal(), header));
+    int records = 5;
+    int length = 64 << 10;
+    byte[] data = new byte[length];
+    new Random(11).nextBytes(data);
+    List<Long> ends = new ArrayList<>();
+    for (int i = 0; i < records; i++) {
+      java.nio.ByteBuffer payload = java.nio.ByteBuffer.wrap(data);
+      int checksum = RecordCodec.checksum(RecordKind.DATA_RAW, (long) i * length, data, length);
+      w.write(new EncodedRecord(RecordKind.DATA_RAW, (long) i * length, length, checksum, payload));
+      ends.add((long) bytes.size());
+    }
+    w.finish();
+    assertThat(flushedAt).containsSubsequence(ends);
+    List<Long> read = new ArrayList<>();
+    DeltaReader.read(
+        new ByteArrayInputStream(bytes.toByteArray()),
+        "staged",
+        (kind, offset, d, l) -> read.add(offset),
+        key);
+    assertThat(read).hasSize(records);
+  }
+
+  /**
    * Reading a sealed delta (a restore, a verify, an index of an encrypted archive) allocates what
    * each record opens to and no copy of it: the payload goes to the reader's own buffer.
    */
