@@ -371,8 +371,9 @@ public final class S3Target implements Restorable {
       int stored = m.header.blockSize();
       int bs = geometry.blockSize();
       RoaringBitmap differing = new RoaringBitmap();
-      if (m.header.imageSize() != imageSize) {
-        differing.add((int) (Math.min(m.header.imageSize(), imageSize) / bs));
+      if (m.header.imageSize() != imageSize) { // the block at the old end, and every grown one
+        long edge = Math.min(m.header.imageSize(), imageSize) / bs;
+        differing.add(edge, Math.max(edge + 1, (imageSize + bs - 1) / bs));
       }
       RoaringBitmap mapped = new RoaringBitmap(); // in the manifest's blocks
       byte[][] mine = {new byte[0]}; // the image's bytes of a chunk, reused (one chunk at a time)
@@ -405,7 +406,8 @@ public final class S3Target implements Restorable {
           int n = (int) Math.min(stored, imageSize - b * stored);
           ImageReads.readFully(image, b * stored, buf, n);
           if (!RecordCodec.isZero(buf, 0, n)) {
-            differing.add((int) (b * stored / bs));
+            long at = b * stored; // every tracking block of it, were they smaller
+            differing.add(at / bs, (Math.min(at + stored, imageSize) + bs - 1) / bs);
           }
         }
       }

@@ -13,6 +13,7 @@ import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.syncer.local.Targets;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
@@ -146,6 +147,26 @@ class S3TargetTest extends S3ServerTest {
     try (FileChannel ch = FileChannel.open(fx.image)) {
       assertThat(t.differing(ch, ch.size(), g, 10).isEmpty()).isTrue();
       assertThat(t.differing(1, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
+    }
+  }
+
+  /**
+   * An image grown while not mounted, with data far past the old end: every grown block differs
+   * (only the block at the old end did: the data past it never reached the store, and verify said
+   * "identical"; found by the hostile pass on archives, the same here).
+   */
+  @Test
+  void anImageGrownWhileNotMountedDiffersInEveryGrownBlock() throws IOException {
+    S3Target t = target("vm1");
+    syncer.sync(fx.source(), t, false, SyncProgress.NONE);
+    long size = Files.size(fx.image);
+    try (FileChannel ch = FileChannel.open(fx.image, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(random(100, 3)), size + (20L << 20)); // not tracked
+    }
+    try (FileChannel ch = FileChannel.open(fx.image)) {
+      DirtySet d = t.differing(ch, ch.size(), SyncFixture.G, Long.MAX_VALUE);
+      assertThat(d.toBitmap().contains((int) ((size + (20L << 20)) / 65536))).isTrue();
+      assertThat(d.blockCount()).isEqualTo((ch.size() + 65535) / 65536 - size / 65536);
     }
   }
 

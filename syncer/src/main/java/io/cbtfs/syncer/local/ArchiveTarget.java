@@ -19,7 +19,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -227,15 +226,6 @@ public final class ArchiveTarget implements Restorable {
     return reader.chainHeaders(gens, generation);
   }
 
-  /** The files that rebuild generation {@code generation} ({@link ArchiveReader#chainHeaders}). */
-  private List<Path> chain(TreeMap<Long, DeltaHeader> gens, long generation) {
-    List<Path> files = new ArrayList<>();
-    for (DeltaHeader h : reader.chainHeaders(gens, generation)) {
-      files.add(dir.resolve(fileName(h.generation())));
-    }
-    return files;
-  }
-
   /**
    * Writes the image as of {@code generation} to {@code out} (which must not exist). Every delta of
    * the chain is verified before anything is written.
@@ -262,24 +252,33 @@ public final class ArchiveTarget implements Restorable {
       throws IOException {
     int blockSize = geometry.blockSize();
     TreeMap<Long, DeltaHeader> gens = headers();
-    List<Path> files = chain(gens, generation);
+    List<DeltaHeader> chain = reader.chainHeaders(gens, generation);
     long storedSize = gens.get(generation).imageSize();
     RoaringBitmap differing = new RoaringBitmap();
-    if (storedSize != imageSize) {
-      differing.add((int) (Math.min(storedSize, imageSize) / blockSize));
+    long imageBlocks = (imageSize + blockSize - 1) / blockSize;
+    if (storedSize != imageSize) { // the block at the old end, and any block the image grew by
+      long edge = Math.min(storedSize, imageSize) / blockSize;
+      differing.add(edge, Math.max(edge + 1, imageBlocks));
     }
-    // Newest first: the first record that covers a block holds its bytes as of that
-    // generation; the full base at the start of the chain covers every block.
+    long comparable = Math.min(storedSize, imageSize); // beyond it, decided above
+    // Newest first: the first record that covers a block holds its bytes as of that generation.
+    // A restore truncates to each delta's size after it, so the bytes of an older record past
+    // the smallest size since are gone (zeros): only records below that size count.
     RoaringBitmap seen = new RoaringBitmap();
     byte[][] mine = {new byte[0]};
-    for (int i = files.size() - 1; i >= 0 && differing.getLongCardinality() < limit; i--) {
-      Path f = files.get(i);
+    long[] valid = {Long.MAX_VALUE};
+    for (int i = chain.size() - 1; i >= 0 && differing.getLongCardinality() < limit; i--) {
+      DeltaHeader h = chain.get(i);
+      valid[0] = Math.min(valid[0], h.imageSize());
+      long below = Math.min(valid[0], comparable);
       DeltaReader.read(
-          f,
-          (kind, offset, data, length) -> {
+          dir.resolve(fileName(h.generation())),
+          (kind, offset, data, whole) -> {
+            int length = (int) Math.max(0, Math.min(whole, below - offset));
             long first = offset / blockSize;
-            if (seen.contains(first, (offset + length + blockSize - 1) / blockSize)) {
-              return; // a newer generation already decided every block of this record
+            if (length == 0
+                || seen.contains(first, (offset + length + blockSize - 1) / blockSize)) {
+              return; // past what counts, or a newer generation decided every block of it
             }
             if (mine[0].length < length) {
               mine[0] = new byte[length];
@@ -300,6 +299,21 @@ public final class ArchiveTarget implements Restorable {
             }
           },
           key);
+    }
+    // what no record covers is zeros in the stored generation (a hole, or a truncated tail)
+    long comparableBlocks = (comparable + blockSize - 1) / blockSize;
+    RoaringBitmap unseen = RoaringBitmap.flip(seen, 0L, comparableBlocks);
+    unseen.andNot(differing);
+    byte[] block = new byte[blockSize];
+    for (var it = unseen.getIntIterator();
+        it.hasNext() && differing.getLongCardinality() < limit; ) {
+      int b = it.next();
+      long at = (long) b * blockSize;
+      int len = (int) Math.min(blockSize, comparable - at);
+      ImageReads.readFully(image, at, block, len);
+      if (!RecordCodec.isZero(block, 0, len)) {
+        differing.add(b);
+      }
     }
     return DirtySet.of(geometry, differing);
   }
