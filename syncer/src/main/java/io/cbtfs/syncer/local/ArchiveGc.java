@@ -17,6 +17,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
@@ -194,7 +196,7 @@ public final class ArchiveGc {
     Path fold = dir.resolve(FOLD);
     FileTime created = Files.getLastModifiedTime(kFile);
     try {
-      write(k, full, fold, created);
+      write(k, full, fold, created, kFile);
     } catch (IOException | RuntimeException e) { // a damaged chain, a full disk: nothing is kept
       try {
         steps.delete(fold);
@@ -213,7 +215,7 @@ public final class ArchiveGc {
    * Writes the image as of generation {@code k}, read from its chain, as delta {@code full} into
    * {@code fold}, durable and dated {@code created}; then reads it back whole, verified.
    */
-  private void write(DeltaHeader k, DeltaHeader full, Path fold, FileTime created)
+  private void write(DeltaHeader k, DeltaHeader full, Path fold, FileTime created, Path kFile)
       throws IOException {
     EncryptionKey key = archive.recordKey();
     try (StoredImage image = archive.open(k.generation(), new PieceCache(CACHE_BYTES));
@@ -225,6 +227,7 @@ public final class ArchiveGc {
       writer.finish();
       out.flush();
       Files.setLastModifiedTime(fold, created);
+      sameAccessAs(kFile, fold);
       steps.force(ch, fold);
     }
     // what was written decodes, every record's checksum and the trailer's chain hold
@@ -232,6 +235,23 @@ public final class ArchiveGc {
     if (!written.equals(full)) {
       throw new IOException(fold + " reads back as " + written.describe() + ", not the fold");
     }
+  }
+
+  /**
+   * Gives {@code fold} the owner, group and mode of the file it replaces: a gc run by root on a
+   * receiver's archive must leave it readable by the receiver's user, and no wider than it was.
+   */
+  private static void sameAccessAs(Path kFile, Path fold) throws IOException {
+    PosixFileAttributes k = Files.readAttributes(kFile, PosixFileAttributes.class);
+    PosixFileAttributeView view = Files.getFileAttributeView(fold, PosixFileAttributeView.class);
+    PosixFileAttributes now = view.readAttributes();
+    if (!now.owner().equals(k.owner())) {
+      view.setOwner(k.owner()); // only root may, and only root makes a file another's
+    }
+    if (!now.group().equals(k.group())) {
+      view.setGroup(k.group());
+    }
+    view.setPermissions(k.permissions());
   }
 
   /**

@@ -15,6 +15,7 @@ import io.cbtfs.tracker.CbtfsException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -185,8 +186,8 @@ public final class ArchiveReader {
       read(name, (kind, offset, data, length) -> {}); // opens each sealed record
     }
     DeltaHeader last = null;
-    try (FileChannel ch =
-            FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    try (ch;
         NativeFile holes = NativeFile.openForWriting(out)) {
       for (String name : chain) {
         // the full delta's zero records lie past the end (a hole); a later one's are punched
@@ -200,6 +201,15 @@ public final class ArchiveReader {
       }
       ch.force(true);
       progress.update(last.imageSize(), last.imageSize());
+    } catch (IOException | RuntimeException e) {
+      // a delta that changed since it was checked (a gc's fold, a receiver gone): no image
+      // half written may stay behind under the name asked for
+      try {
+        Files.deleteIfExists(out);
+      } catch (IOException notRemoved) {
+        e.addSuppressed(notRemoved);
+      }
+      throw e;
     }
     return last;
   }

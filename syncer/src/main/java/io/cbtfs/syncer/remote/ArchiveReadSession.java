@@ -64,7 +64,13 @@ final class ArchiveReadSession {
   private void list(DataOutputStream out) throws IOException {
     List<ArchiveFiles.Listed> listed = files.list();
     if (listed.size() > RemoteMessages.MAX_LISTED) {
-      throw new CbtfsException(describe + " holds more files than a reader takes");
+      throw new CbtfsException(
+          describe
+              + " holds "
+              + listed.size()
+              + " files, more than a reader takes ("
+              + RemoteMessages.MAX_LISTED
+              + "): remove old generations with cbtfs gc");
     }
     ByteBuffer frame = ByteBuffer.allocate(Frames.MAX_PAYLOAD - 1024);
     for (ArchiveFiles.Listed l : listed) {

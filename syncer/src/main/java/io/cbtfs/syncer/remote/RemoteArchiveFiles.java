@@ -174,9 +174,17 @@ final class RemoteArchiveFiles implements ArchiveFiles, Closeable {
       for (RemoteMessages.Listed l :
           RemoteMessages.Listed.decodeAll(f.payload(), ArchiveFiles::isServed)) {
         Listed file = new Listed(l.name(), l.byteSize(), Instant.ofEpochMilli(l.modifiedMillis()));
-        if (files.put(l.name(), file) != null || files.size() > RemoteMessages.MAX_LISTED) {
+        if (files.put(l.name(), file) != null) {
           throw new CbtfsException(
-              "protocol error: " + peer.describe() + " listed " + l.name() + " twice, or too many");
+              "protocol error: " + peer.describe() + " listed " + l.name() + " twice");
+        }
+        if (files.size() > RemoteMessages.MAX_LISTED) {
+          throw new CbtfsException(
+              "protocol error: "
+                  + peer.describe()
+                  + " listed more than "
+                  + RemoteMessages.MAX_LISTED
+                  + " files");
         }
       }
     }

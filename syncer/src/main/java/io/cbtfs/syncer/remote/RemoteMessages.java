@@ -31,8 +31,12 @@ final class RemoteMessages {
   /** The most bytes one READ asks for (and one DATA frame answers with). */
   static final int MAX_READ_BYTES = 1 << 20;
 
-  /** The most files a LIST answer may name: an archive of hourly generations for a century. */
-  static final int MAX_LISTED = 1 << 20;
+  /**
+   * The most files a LIST answer may name: hourly generations for seven years (an archive keeps
+   * fewer with {@code cbtfs gc}); the reader holds them all, within a mount's 64 MiB heap (2^20 ran
+   * a mount out of memory; hostile pass).
+   */
+  static final int MAX_LISTED = 1 << 16;
 
   /** BEGIN's last byte: a full delta from another image may overwrite the target. */
   static final int BEGIN_ALLOW_NEW_LINEAGE = 1;

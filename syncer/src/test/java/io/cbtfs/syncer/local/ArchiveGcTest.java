@@ -156,6 +156,36 @@ class ArchiveGcTest {
   }
 
   /**
+   * The fold takes the owner, group and mode of the file it replaces (a gc run by root left a
+   * receiver's archive unreadable to the receiver's user, under root's umask; hostile pass).
+   */
+  @Test
+  void theFoldKeepsTheOwnerAndModeOfTheFileItReplaces() throws IOException {
+    Path dir = tmp.resolve("archive");
+    ArchiveTarget archive = syncGenerations(dir, 4, false, 1);
+    Path kFile = dir.resolve(ArchiveTarget.fileName(generations().get(2)));
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> mode =
+        java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----");
+    Files.setPosixFilePermissions(kFile, mode);
+    boolean root = "root".equals(System.getProperty("user.name"));
+    java.nio.file.attribute.UserPrincipal nobody = null;
+    if (root) {
+      nobody =
+          kFile.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
+      Files.setOwner(kFile, nobody);
+    }
+
+    assertThat(new ArchiveGc(archive).run(2, false).foldedGeneration())
+        .isEqualTo(generations().get(2));
+
+    assertThat(Files.getPosixFilePermissions(kFile)).isEqualTo(mode);
+    if (root) {
+      assertThat(Files.getOwner(kFile)).isEqualTo(nobody);
+    }
+    assertEveryListedGenerationRestores(archive);
+  }
+
+  /**
    * How far {@code delta}'s records cover the image from byte 0 without a gap (data and zero
    * records alike): a full delta laid over anything then leaves nothing of what was there.
    */

@@ -138,4 +138,46 @@ class ArchiveTargetTest {
     writeUntracked(12 << 16, block12);
     assertThat(differingBlocks()).containsExactly(12);
   }
+
+  /**
+   * A restore whose delta goes between its check and its apply (a gc's fold renamed over it, a
+   * receiver gone) leaves no half-written OUT behind (found by the hostile pass).
+   */
+  @Test
+  void aRestoreThatFailsPartWayLeavesNoImage() throws IOException {
+    syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+    fx.write(3 << 16, SyncFixture.random(5000, 8));
+    long last = syncer.sync(fx.source(), archive, false, SyncProgress.NONE).generation();
+    ArchiveFiles local = ArchiveFiles.in(tmp.resolve("archive"));
+    String newest = ArchiveTarget.fileName(last);
+    Path out = tmp.resolve("restored.img");
+    int[] opens = {0};
+    ArchiveFiles vanishing =
+        new ArchiveFiles() {
+          @Override
+          public java.util.List<Listed> list() throws IOException {
+            return local.list();
+          }
+
+          @Override
+          public io.cbtfs.syncer.PositionalFile open(String name) throws IOException {
+            if (name.equals(newest) && Files.exists(out)) { // checked; gone when applied
+              opens[0]++;
+              throw new java.nio.file.NoSuchFileException(name);
+            }
+            return local.open(name);
+          }
+
+          @Override
+          public String where(String name) {
+            return local.where(name);
+          }
+        };
+    ArchiveReader reader = new ArchiveReader(vanishing, "archive:test", null);
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> reader.restore(last, out, Restorable.RestoreProgress.NONE))
+        .isInstanceOf(java.nio.file.NoSuchFileException.class);
+    assertThat(opens[0]).as("the delta went while applied").isEqualTo(1);
+    assertThat(out).doesNotExist();
+  }
 }
