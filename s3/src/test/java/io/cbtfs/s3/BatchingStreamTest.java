@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class BatchingStreamTest {
   /** Records what it was handed, in order, and whether each piece was lent or copied. */
-  static final class Recorder extends BorrowingStream {
+  static class Recorder extends BorrowingStream {
     final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     final List<String> calls = new ArrayList<>();
     final List<ByteBuffer> lent = new ArrayList<>();
@@ -53,6 +53,32 @@ class BatchingStreamTest {
     assertThat(into.lent.get(0)).isSameAs(payload); // the sender's buffer itself: no copy
     assertThat(givenBack).hasValue(1);
     assertThat(into.bytes.toByteArray()).containsExactly(1, 2, 7, 8, 9, 3);
+  }
+
+  /**
+   * The sender's buffer goes back only when the stream it was lent to is done with it: given back
+   * before, the sender refills it while the verifier still reads it (hostile pass: a mutant that
+   * gave it back first passed every other test; a real sync then failed its checksums).
+   */
+  @Test
+  void aLentPayloadIsNotGivenBackBeforeTheStreamLentToHasIt() throws IOException {
+    AtomicInteger givenBack = new AtomicInteger();
+    List<Integer> givenBackAtBorrow = new ArrayList<>();
+    Recorder into =
+        new Recorder() {
+          @Override
+          public void borrow(ByteBuffer b, Runnable giveBack) {
+            givenBackAtBorrow.add(givenBack.get());
+            super.borrow(b, giveBack);
+          }
+        };
+    BatchingStream s = new BatchingStream(into);
+    s.write(new byte[] {1});
+    s.borrow(
+        ByteBuffer.allocateDirect(2).put(new byte[] {5, 6}).flip(), givenBack::incrementAndGet);
+    s.flush();
+    assertThat(givenBackAtBorrow).containsExactly(0);
+    assertThat(givenBack).hasValue(1);
   }
 
   @Test
