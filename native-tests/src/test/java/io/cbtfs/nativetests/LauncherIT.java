@@ -133,6 +133,10 @@ class LauncherIT {
     Files.setLastModifiedTime(
         source, java.nio.file.attribute.FileTime.fromMillis(built.toMillis() - 60_000));
 
+    Path test = project.resolve("cli/src/test/java/io/cbtfs/cli/PulledTest.java");
+    Files.createDirectories(test.getParent());
+    Files.writeString(test, "class PulledTest {}"); // newer than the jar, but not in it
+
     Tools.Result fresh = launch(List.of(), "--version");
     assertThat(fresh.exitCode()).as(fresh.output()).isZero();
     assertThat(fresh.output()).doesNotContain("warning");
