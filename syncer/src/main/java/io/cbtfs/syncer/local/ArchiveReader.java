@@ -3,15 +3,19 @@ package io.cbtfs.syncer.local;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaIndex;
 import io.cbtfs.syncer.DeltaReader;
+import io.cbtfs.syncer.ImageReads;
 import io.cbtfs.syncer.NativeFile;
 import io.cbtfs.syncer.PieceCache;
 import io.cbtfs.syncer.PieceMap;
 import io.cbtfs.syncer.PositionalFile;
+import io.cbtfs.syncer.RecordCodec;
 import io.cbtfs.syncer.RecordKind;
 import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.crypto.EncryptionKey;
+import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
+import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
@@ -20,8 +24,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.TreeMap;
+import org.roaringbitmap.RoaringBitmap;
 
 /**
  * The read side of an archive, over its {@link ArchiveFiles} (a local folder or a receiver's): its
@@ -268,6 +274,80 @@ public final class ArchiveReader {
       closeAll(opened);
       throw e;
     }
+  }
+
+  /**
+   * The blocks where {@code image} differs from generation {@code generation}, at most about {@code
+   * limit} of them ({@link Restorable#differing}); each delta read and checked once.
+   */
+  public DirtySet differing(
+      long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException {
+    int blockSize = geometry.blockSize();
+    TreeMap<Long, DeltaHeader> gens = headers();
+    List<DeltaHeader> chain = chainHeaders(gens, generation);
+    long storedSize = gens.get(generation).imageSize();
+    RoaringBitmap differing = new RoaringBitmap();
+    long imageBlocks = (imageSize + blockSize - 1) / blockSize;
+    if (storedSize != imageSize) { // the block at the old end, and any block the image grew by
+      long edge = Math.min(storedSize, imageSize) / blockSize;
+      differing.add(edge, Math.max(edge + 1, imageBlocks));
+    }
+    long comparable = Math.min(storedSize, imageSize); // beyond it, decided above
+    // Newest first: the first record that covers a block holds its bytes as of that generation.
+    // A restore truncates to each delta's size after it, so the bytes of an older record past
+    // the smallest size since are gone (zeros): only records below that size count.
+    RoaringBitmap seen = new RoaringBitmap();
+    byte[][] mine = {new byte[0]};
+    long[] valid = {Long.MAX_VALUE};
+    for (int i = chain.size() - 1; i >= 0 && differing.getLongCardinality() < limit; i--) {
+      DeltaHeader h = chain.get(i);
+      valid[0] = Math.min(valid[0], h.imageSize());
+      long below = Math.min(valid[0], comparable);
+      read(
+          ArchiveTarget.fileName(h.generation()),
+          (kind, offset, data, whole) -> {
+            int length = (int) Math.max(0, Math.min(whole, below - offset));
+            long first = offset / blockSize;
+            if (length == 0
+                || seen.contains(first, (offset + length + blockSize - 1) / blockSize)) {
+              return; // past what counts, or a newer generation decided every block of it
+            }
+            if (mine[0].length < length) {
+              mine[0] = new byte[length];
+            }
+            ImageReads.readFully(image, offset, mine[0], length);
+            for (int at = 0; at < length; at += blockSize) {
+              int block = (int) ((offset + at) / blockSize);
+              int len = Math.min(blockSize, length - at);
+              if (seen.checkedAdd(block)) {
+                boolean same =
+                    data == null
+                        ? RecordCodec.isZero(mine[0], at, at + len)
+                        : Arrays.equals(data, at, at + len, mine[0], at, at + len);
+                if (!same && differing.getLongCardinality() < limit) {
+                  differing.add(block);
+                }
+              }
+            }
+          });
+    }
+    // what no record covers is zeros in the stored generation (a hole, or a truncated tail)
+    long comparableBlocks = (comparable + blockSize - 1) / blockSize;
+    RoaringBitmap unseen = RoaringBitmap.flip(seen, 0L, comparableBlocks);
+    unseen.andNot(differing);
+    byte[] block = new byte[blockSize];
+    for (var it = unseen.getIntIterator();
+        it.hasNext() && differing.getLongCardinality() < limit; ) {
+      int b = it.next();
+      long at = (long) b * blockSize;
+      int len = (int) Math.min(blockSize, comparable - at);
+      ImageReads.readFully(image, at, block, len);
+      if (!RecordCodec.isZero(block, 0, len)) {
+        differing.add(b);
+      }
+    }
+    return DirtySet.of(geometry, differing);
   }
 
   private static void closeAll(List<PositionalFile> opened) throws IOException {
