@@ -12,7 +12,9 @@
 # e.g. bench/fio-compare.sh 15 --writeback-cache
 # Env: RUNS (default 3); CBTFS_TRANSPORTS="libfuse2 kernel" measures a cbtfs mount per transport
 # (`--transport T`) when this cbtfs has the option; QUICK=1 for a smoke test (256 MiB image,
-# 2 s jobs, 1 run); NO_PASSTHROUGH_HP=1 skips building passthrough_hp.
+# 2 s jobs, 1 run); NO_PASSTHROUGH_HP=1 skips building passthrough_hp; ROWS="table:name ..."
+# measures only those rows (e.g. ROWS="vm:seq-write-1M psync:rand-write-4K-2jobs"), NO_RTT=1
+# skips the round trip.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 if [[ "${QUICK:-0}" == 1 ]]; then
@@ -103,6 +105,7 @@ print((r["bw_bytes"] + w["bw_bytes"]) / 2**20 if sys.argv[1] == "1M" else r["iop
 for run in $(seq "$runs"); do
   for row in "${rows[@]}"; do
     IFS=: read -r name table rw bs jobs <<<"$row"
+    [[ -z "${ROWS:-}" || " $ROWS " == *" $table:$name "* ]] || continue
     targets=(raw qsd "${cbtfs_targets[@]}")
     [[ $table == psync && $rw == randwrite ]] && targets+=("${hp_targets[@]}")
     args=(--rw="$rw" --bs="$bs" --numjobs="$jobs" --size="${size_mib}M")
@@ -124,6 +127,7 @@ for run in $(seq "$runs"); do
     done
   done
   # the round trip: no drop, the ramp reads the 1 MiB region into the backing file's page cache
+  [[ "${NO_RTT:-0}" == 1 ]] && continue
   for who in raw qsd "${cbtfs_targets[@]}" "${hp_targets[@]}"; do
     v=$(fio --name=rtt --filename="${file[$who]}" --rw=randread --bs=4k --ioengine=psync --direct=1 \
       --size=1M --time_based --runtime="$secs" --ramp_time="$ramp" --output-format=json 2>/dev/null \
@@ -160,6 +164,8 @@ def ratio(a, b):
     return "n/a" if a is None or not b else f"{a / b:.2f}"
 for table, title in (("psync", "psync, buffered, one request at a time, page cache dropped before each job"),
                      ("vm", "VM-like: libaio, O_DIRECT, queue depth 32, page cache dropped before each job")):
+    if not any(t == table for t, _ in order):
+        continue  # no row of it measured (ROWS)
     cols = ["raw", "qsd"] + cbtfs + (hp if table == "psync" else [])
     head = [label[c] for c in cols]
     for c in cbtfs:
@@ -178,6 +184,8 @@ for table, title in (("psync", "psync, buffered, one request at a time, page cac
                 cells.append(ratio(m[c], m[hp[0]]))
         unit = "MiB/s" if "1M" in name else "IOPS"
         print(f"| {name} | {unit} | " + " | ".join(cells) + " |")
+if ("lat", "rtt") not in order:
+    sys.exit(0)  # NO_RTT=1
 print("\nFUSE round trip: 4 KiB O_DIRECT reads, queue depth 1, of a 1 MiB region held by the backing file's page cache (the raw file's O_DIRECT reads go to the disk), clat in µs\n")
 print("| | p50 | p99 |")
 print("|---|---|---|")
