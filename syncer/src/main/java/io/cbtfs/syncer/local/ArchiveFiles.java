@@ -9,9 +9,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The files of an archive folder that a reader uses ({@code archive.meta} and the generations'
@@ -22,8 +24,16 @@ import java.util.List;
 public interface ArchiveFiles {
   String META = "archive.meta";
 
-  /** A file of the archive as listed: its name in the folder, its length, when it was written. */
-  record Listed(String name, long byteSize, Instant modified) {}
+  /**
+   * A file of the archive as listed: its name in the folder, its length, when it was written, and
+   * its identity (the inode number: a file renamed over it, as a gc's fold is, has another one).
+   */
+  record Listed(String name, long byteSize, Instant modified, long fileId) {
+    /** Whether {@code now} is still this file as listed (not replaced, not grown or cut). */
+    public boolean sameFile(Listed now) {
+      return now.byteSize == byteSize && now.fileId == fileId;
+    }
+  }
 
   /**
    * The archive's regular files that a reader uses ({@link #isServed}), in no order; none if the
@@ -37,6 +47,20 @@ public interface ArchiveFiles {
    * @throws NoSuchFileException if it is not there (any more)
    */
   PositionalFile open(String name) throws IOException;
+
+  /**
+   * File {@code name} as {@link #list} would list it now.
+   *
+   * @throws NoSuchFileException if it is not there (any more)
+   */
+  default Listed stat(String name) throws IOException {
+    for (Listed l : list()) {
+      if (l.name().equals(name)) {
+        return l;
+      }
+    }
+    throw new NoSuchFileException(where(name));
+  }
 
   /** How a message names file {@code name} of the archive (a path, a URI). */
   String where(String name);
@@ -59,14 +83,13 @@ public interface ArchiveFiles {
           for (Path f : (Iterable<Path>) files::iterator) {
             String name = f.getFileName().toString();
             if (isServed(name)) {
-              BasicFileAttributes a;
               try {
-                a = Files.readAttributes(f, BasicFileAttributes.class);
+                Listed l = statFollowing(f, name);
+                if (l != null) {
+                  out.add(l);
+                }
               } catch (NoSuchFileException gone) {
                 continue; // removed since the folder was listed
-              }
-              if (a.isRegularFile()) {
-                out.add(new Listed(name, a.size(), a.lastModifiedTime().toInstant()));
               }
             }
           }
@@ -80,10 +103,32 @@ public interface ArchiveFiles {
       }
 
       @Override
+      public Listed stat(String name) throws IOException {
+        Listed l = statFollowing(dir.resolve(name), name);
+        if (l == null) {
+          throw new NoSuchFileException(where(name) + " (not a regular file)");
+        }
+        return l;
+      }
+
+      @Override
       public String where(String name) {
         return dir.resolve(name).toString();
       }
     };
+  }
+
+  /** File {@code f} as listed under {@code name}, or null if it is not a regular file. */
+  private static Listed statFollowing(Path f, String name) throws IOException {
+    Map<String, Object> a = Files.readAttributes(f, "unix:size,lastModifiedTime,isRegularFile,ino");
+    if (!(Boolean) a.get("isRegularFile")) {
+      return null;
+    }
+    return new Listed(
+        name,
+        (Long) a.get("size"),
+        ((FileTime) a.get("lastModifiedTime")).toInstant(),
+        (Long) a.get("ino"));
   }
 
   /**
@@ -121,6 +166,14 @@ public interface ArchiveFiles {
         }
         FileChannel ch = FileChannel.open(f, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         return PositionalFile.of(ch);
+      }
+
+      @Override
+      public Listed stat(String name) throws IOException {
+        if (Files.isSymbolicLink(dir.resolve(name))) {
+          throw new NoSuchFileException(name);
+        }
+        return all.stat(name);
       }
 
       @Override

@@ -22,7 +22,7 @@ import java.util.List;
  */
 final class ArchiveReadSession {
   /** A request is small: a READ names a file of at most 255 bytes. */
-  private static final int MAX_REQUEST = 1 + 255 + 12;
+  private static final int MAX_REQUEST = 1 + 255 + RemoteMessages.Read.FIXED_BYTES;
 
   private final ArchiveFiles files;
   private final String describe;
@@ -75,7 +75,8 @@ final class ArchiveReadSession {
     ByteBuffer frame = ByteBuffer.allocate(Frames.MAX_PAYLOAD - 1024);
     for (ArchiveFiles.Listed l : listed) {
       RemoteMessages.Listed entry =
-          new RemoteMessages.Listed(l.name(), l.byteSize(), l.modified().toEpochMilli());
+          new RemoteMessages.Listed(
+              l.name(), l.byteSize(), l.modified().toEpochMilli(), l.fileId());
       if (frame.remaining() < entry.bytes()) {
         Frames.write(out, Frames.DATA, frame.array(), 0, frame.position());
         frame.clear();
@@ -93,6 +94,17 @@ final class ArchiveReadSession {
     byte[] bytes = new byte[r.byteLength()];
     int n = 0;
     try (PositionalFile f = files.open(r.name())) {
+      // checked after the open: the file then open is the listed one unless it was replaced
+      // before this check (refused then, rightly); a replacement later leaves the open one whole
+      ArchiveFiles.Listed now = files.stat(r.name());
+      if (now.byteSize() != r.listedSize() || now.fileId() != r.fileId()) {
+        throw new CbtfsException(
+            describe
+                + "/"
+                + r.name()
+                + " was replaced since the reader listed it (a cbtfs gc of the archive?):"
+                + " mount or restore it again");
+      }
       while (n < bytes.length) {
         int got = f.read(ByteBuffer.wrap(bytes, n, bytes.length - n), r.byteOffset() + n);
         if (got < 0) {

@@ -173,7 +173,9 @@ final class RemoteArchiveFiles implements ArchiveFiles, Closeable {
       }
       for (RemoteMessages.Listed l :
           RemoteMessages.Listed.decodeAll(f.payload(), ArchiveFiles::isServed)) {
-        Listed file = new Listed(l.name(), l.byteSize(), Instant.ofEpochMilli(l.modifiedMillis()));
+        Listed file =
+            new Listed(
+                l.name(), l.byteSize(), Instant.ofEpochMilli(l.modifiedMillis()), l.fileId());
         if (files.put(l.name(), file) != null) {
           throw new CbtfsException(
               "protocol error: " + peer.describe() + " listed " + l.name() + " twice");
@@ -210,8 +212,10 @@ final class RemoteArchiveFiles implements ArchiveFiles, Closeable {
   }
 
   /** {@code byteLength} bytes of {@code name} at {@code byteOffset}, all of them there. */
-  private byte[] fetch(String name, long byteOffset, int byteLength) throws IOException {
-    RemoteMessages.Read request = new RemoteMessages.Read(name, byteOffset, byteLength);
+  private byte[] fetch(Listed file, long byteOffset, int byteLength) throws IOException {
+    String name = file.name();
+    RemoteMessages.Read request =
+        new RemoteMessages.Read(name, byteOffset, byteLength, file.byteSize(), file.fileId());
     byte[] bytes =
         exchange(
             c -> {
@@ -271,13 +275,13 @@ final class RemoteArchiveFiles implements ArchiveFiles, Closeable {
       int want = (int) Math.min(into.remaining(), file.byteSize() - byteOffset);
       if (want >= WINDOW_BYTES) {
         int n = Math.min(want, RemoteMessages.MAX_READ_BYTES);
-        into.put(fetch(file.name(), byteOffset, n));
+        into.put(fetch(file, byteOffset, n));
         return n;
       }
       synchronized (this) {
         if (windowAt < 0 || byteOffset < windowAt || byteOffset + want > windowAt + window.length) {
           int n = (int) Math.min(WINDOW_BYTES, file.byteSize() - byteOffset);
-          window = fetch(file.name(), byteOffset, n);
+          window = fetch(file, byteOffset, n);
           windowAt = byteOffset;
         }
         into.put(window, (int) (byteOffset - windowAt), want);

@@ -26,7 +26,7 @@ final class RemoteMessages {
    */
   static final int FLAG_READ = 2;
 
-  static final int READ_SESSION_VERSION = 1;
+  static final int READ_SESSION_VERSION = 2;
 
   /** The most bytes one READ asks for (and one DATA frame answers with). */
   static final int MAX_READ_BYTES = 1 << 20;
@@ -109,16 +109,19 @@ final class RemoteMessages {
     }
   }
 
-  /** A file of an archive as a LIST answer names it: its name, length and modification time. */
-  record Listed(String name, long byteSize, long modifiedMillis) {
-    /** name length (1) + name (ASCII) + length (8) + modified, ms since the epoch (8). */
+  /**
+   * A file of an archive as a LIST answer names it: its name, length, modification time and
+   * identity ({@link io.cbtfs.syncer.local.ArchiveFiles.Listed#fileId}).
+   */
+  record Listed(String name, long byteSize, long modifiedMillis, long fileId) {
+    /** name length (1) + name (ASCII) + length (8) + modified, ms since the epoch (8) + id (8). */
     void encode(ByteBuffer b) {
       byte[] n = name.getBytes(StandardCharsets.US_ASCII);
-      b.put((byte) n.length).put(n).putLong(byteSize).putLong(modifiedMillis);
+      b.put((byte) n.length).put(n).putLong(byteSize).putLong(modifiedMillis).putLong(fileId);
     }
 
     int bytes() {
-      return 1 + name.length() + 16;
+      return 1 + name.length() + 24;
     }
 
     /**
@@ -132,7 +135,7 @@ final class RemoteMessages {
       ByteBuffer b = ByteBuffer.wrap(p);
       while (b.hasRemaining()) {
         int len = b.get() & 0xff;
-        if (b.remaining() < len + 16) {
+        if (b.remaining() < len + 24) {
           throw new CbtfsException("protocol error: a LIST entry cut short");
         }
         byte[] n = new byte[len];
@@ -140,26 +143,37 @@ final class RemoteMessages {
         String name = new String(n, StandardCharsets.US_ASCII);
         long size = b.getLong();
         long modified = b.getLong();
+        long id = b.getLong();
         if (!served.test(name) || size < 0) {
           throw new CbtfsException(
               "protocol error: LIST names '" + Frames.printable(name) + "' of " + size + " bytes");
         }
-        out.add(new Listed(name, size, modified));
+        out.add(new Listed(name, size, modified, id));
       }
       return out;
     }
   }
 
-  /** A READ request: {@code byteLength} bytes of file {@code name} from {@code byteOffset}. */
-  record Read(String name, long byteOffset, int byteLength) {
-    /** name length (1) + name (ASCII) + offset (8) + length (4). */
+  /**
+   * A READ request: {@code byteLength} bytes of file {@code name} from {@code byteOffset}, of the
+   * file as it was listed ({@code listedSize}, {@code fileId}): the receiver refuses a file
+   * replaced since (a gc's fold renames a new file over a generation) rather than serve bytes at
+   * offsets that mean something else in it.
+   */
+  record Read(String name, long byteOffset, int byteLength, long listedSize, long fileId) {
+    /** Bytes after the name: offset (8) + length (4) + listed size (8) + id (8). */
+    static final int FIXED_BYTES = 28;
+
+    /** name length (1) + name (ASCII) + the fixed fields. */
     byte[] encode() {
       byte[] n = name.getBytes(StandardCharsets.US_ASCII);
-      return ByteBuffer.allocate(1 + n.length + 12)
+      return ByteBuffer.allocate(1 + n.length + FIXED_BYTES)
           .put((byte) n.length)
           .put(n)
           .putLong(byteOffset)
           .putInt(byteLength)
+          .putLong(listedSize)
+          .putLong(fileId)
           .array();
     }
 
@@ -168,7 +182,7 @@ final class RemoteMessages {
      *     served}: no separator, no "..") or a range out of bounds
      */
     static Read parse(byte[] p, java.util.function.Predicate<String> served) {
-      if (p.length < 1 + 12 || p.length != 1 + (p[0] & 0xff) + 12) {
+      if (p.length < 1 + FIXED_BYTES || p.length != 1 + (p[0] & 0xff) + FIXED_BYTES) {
         throw new CbtfsException("protocol error: READ of " + p.length + " bytes");
       }
       ByteBuffer b = ByteBuffer.wrap(p);
@@ -177,6 +191,8 @@ final class RemoteMessages {
       String name = new String(n, StandardCharsets.US_ASCII);
       long offset = b.getLong();
       int length = b.getInt();
+      long listedSize = b.getLong();
+      long fileId = b.getLong();
       if (!served.test(name)) {
         throw new CbtfsException(
             "refused READ of '" + Frames.printable(name) + "': not a file of an archive");
@@ -191,7 +207,7 @@ final class RemoteMessages {
                 + MAX_READ_BYTES
                 + ")");
       }
-      return new Read(name, offset, length);
+      return new Read(name, offset, length, listedSize, fileId);
     }
   }
 }

@@ -11,6 +11,7 @@ import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.SyncFixture;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.local.ArchiveGc;
 import io.cbtfs.syncer.local.ArchiveTarget;
 import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.CbtfsException;
@@ -21,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -268,6 +270,41 @@ class RemoteArchiveTest {
     }
   }
 
+  /**
+   * A gc on the receiver folds the newest generation into a new file renamed over it: a reader that
+   * listed the old one is refused its ranges, saying why, instead of reading bytes at offsets that
+   * mean something else in the new file (which failed as checksum errors).
+   */
+  @Test
+  void aGenerationReplacedByAGcOnTheReceiverIsRefusedSayingSo() throws IOException {
+    byte[] before = images.get(1);
+    byte[] newest = images.get(2);
+    int first = 0; // a byte the newest generation's own record holds (not zeros: no read)
+    while (before[first] == newest[first] || newest[first] == 0) {
+      first++;
+    }
+    int changed = first;
+    try (RemoteArchive remote = remote();
+        StoredImage image = remote.open(generations.get(2), new PieceCache(0))) {
+      byte[] into = new byte[10];
+      image.read(changed, into, into.length);
+      assertThat(into).isEqualTo(java.util.Arrays.copyOfRange(newest, changed, changed + 10));
+      ArchiveGc.Report gc =
+          new ArchiveGc(new ArchiveTarget(root.resolve("vm1.archive"), null)).run(1, false);
+      assertThat(gc.foldedGeneration()).isEqualTo(generations.get(2));
+      assertThatThrownBy(() -> image.read(changed, into, into.length))
+          .isInstanceOf(CbtfsException.class)
+          .hasMessageContaining(
+              "vm1.archive/"
+                  + ArchiveTarget.fileName(generations.get(2))
+                  + " was replaced since the reader listed it (a cbtfs gc of the archive?)");
+    }
+    try (RemoteArchive again = remote();
+        StoredImage image = again.open(generations.get(2), new PieceCache(0))) {
+      assertThat(readAll(image)).as("a new reader reads the folded generation").isEqualTo(newest);
+    }
+  }
+
   /** The receiver restarts (its sessions end): the next read logs in again, once. */
   @Test
   void aDroppedSessionIsReplacedOnce() throws IOException {
@@ -350,8 +387,13 @@ class RemoteArchiveTest {
     return f.type() == Frames.ERR ? f.text() : "frame " + f.type() + " of " + f.payload().length;
   }
 
-  static byte[] read(String name, long offset, int length) {
-    return new RemoteMessages.Read(name, offset, length).encode();
+  /** A READ of file {@code name} of the archive as it is now (its size and id; 0 if none). */
+  byte[] read(String name, long offset, int length) throws IOException {
+    Path f = root.resolve("vm1.archive").resolve(name);
+    boolean there = Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS);
+    long size = there ? Files.size(f) : 0;
+    long id = there ? (Long) Files.getAttribute(f, "unix:ino") : 0;
+    return new RemoteMessages.Read(name, offset, length, size, id).encode();
   }
 
   @Test
@@ -409,7 +451,7 @@ class RemoteArchiveTest {
     }
     try (ReceiverConnection c = session(RemoteMessages.FLAG_ARCHIVE | RemoteMessages.FLAG_READ)) {
       assertThat(errorOf(c, Frames.READ, new byte[4096]))
-          .isEqualTo("protocol error: frame of 4096 bytes (limit 268)");
+          .isEqualTo("protocol error: frame of 4096 bytes (limit 284)");
     }
     try (ReceiverConnection c = session(RemoteMessages.FLAG_ARCHIVE | RemoteMessages.FLAG_READ)) {
       assertThat(errorOf(c, Frames.BEGIN, new byte[77])).contains("in a read session");
