@@ -479,6 +479,11 @@ final class RequestHandler {
 
   private int lseek(WorkerBuffers b, long unique, int args) throws IOException {
     need(args, FuseAbi.LSEEK_IN_BYTES);
+    if (options.writebackCache()) {
+      // the backing file lacks the pages still dirty in the kernel: its holes would hide data a
+      // writer was told is written. ENOSYS makes the kernel answer itself: all data, no hole
+      return error(b, unique, ENOSYS);
+    }
     long offset = fs.seek(arg64(b, 0), arg64(b, 8), arg32(b, 16));
     b.reply.putLong(FuseAbi.OUT_HEADER_BYTES, offset);
     return ok(b, unique, FuseAbi.LSEEK_OUT_BYTES);

@@ -8,6 +8,7 @@ import io.cbtfs.fs.WriteTracking;
 import io.cbtfs.fs.kernel.Requests.Reply;
 import io.cbtfs.tracker.TrackedImage;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -330,6 +331,33 @@ class RequestHandlerTest {
       assertThat(wb.send(FuseAbi.WRITE, node, Requests.write(fh, 0, page)).error())
           .isEqualTo(-Posix.EROFS);
       assertThat(Files.size(other.resolve("w.img"))).isEqualTo(12_288);
+    }
+  }
+
+  /**
+   * With the writeback cache the backing file lacks what is still dirty in the kernel, so its holes
+   * are no answer to SEEK_DATA (a sparse-aware copy would skip data just written): LSEEK is left to
+   * the kernel (ENOSYS), which then counts every byte as data. Without it, the backing file
+   * answers.
+   */
+  @Test
+  void seekDataIsLeftToTheKernelUnderTheWritebackCache() throws IOException {
+    Path other = Files.createDirectory(dir.resolve("seek"));
+    Files.write(other.resolve("s.img"), new byte[0]);
+    try (RandomAccessFile f = new RandomAccessFile(other.resolve("s.img").toFile(), "rw")) {
+      f.setLength(1 << 20); // one hole
+    }
+    for (boolean writeback : new boolean[] {false, true}) {
+      try (Requests r = new Requests(other, Requests.options(other, writeback))) {
+        long node = r.send(FuseAbi.LOOKUP, 1, Requests.args().name("s.img")).u64(0);
+        long fh = r.send(FuseAbi.OPEN, node, Requests.open(O_RDWR)).u64(0);
+        Reply seek =
+            r.send(FuseAbi.LSEEK, node, Requests.args().u64(fh).u64(0).u32(Posix.SEEK_DATA).u32(0));
+        assertThat(seek.error())
+            .as("writeback cache " + writeback)
+            .isEqualTo(writeback ? -38 : -Posix.ENXIO);
+        r.send(FuseAbi.RELEASE, node, Requests.release(fh));
+      }
     }
   }
 
