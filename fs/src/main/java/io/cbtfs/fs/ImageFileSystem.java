@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import jnr.ffi.Pointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The operations of the mount in plain Java: what each FUSE callback does, given a path or an open
@@ -17,6 +19,7 @@ import jnr.ffi.Pointer;
  * the errno to return).
  */
 public final class ImageFileSystem implements FileSystemOperations {
+  private static final Logger log = LoggerFactory.getLogger(ImageFileSystem.class);
   private final ImageFiles files;
   private final TrackerStore trackers;
   private final OpenFiles openFiles = new OpenFiles();
@@ -152,6 +155,9 @@ public final class ImageFileSystem implements FileSystemOperations {
       if (!Posix.isRegular(posix.mode(stat))) {
         throw new ErrnoException(Posix.ENOENT, "not a regular file: " + path);
       }
+      if ((flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0) {
+        requireOneName(imageName, stat);
+      }
       TrackedImage image = trackers.image(imageName, () -> files.fingerprint(imageName));
       if ((flags & Posix.O_TRUNC) != 0) {
         writes.truncate(fd, imageName, image, posix.size(stat), 0); // the fstat above
@@ -160,6 +166,25 @@ public final class ImageFileSystem implements FileSystemOperations {
     } catch (Throwable e) {
       posix.libc().close(fd);
       throw e;
+    }
+  }
+
+  /**
+   * Refuses to change an image whose backing file has other names (hard links): changes are tracked
+   * per name, so a write through one name would be missing from the syncs of another.
+   */
+  private void requireOneName(String imageName, Pointer stat) throws ErrnoException {
+    long links = posix.nlink(stat);
+    if (links > 1) {
+      String why =
+          "refused a change to "
+              + imageName
+              + ": its backing file has "
+              + links
+              + " names (hard links), and changes are tracked per name, so syncs of another"
+              + " name would miss it; give each image its own file";
+      log.warn(why);
+      throw new ErrnoException(Posix.EMLINK, why);
     }
   }
 
@@ -211,6 +236,9 @@ public final class ImageFileSystem implements FileSystemOperations {
     int fd =
         posix.open(files.backingFile(imageName).toString(), Posix.O_WRONLY | Posix.O_NOFOLLOW, 0);
     try {
+      Pointer stat = posix.allocateStat();
+      posix.fstat(fd, stat);
+      requireOneName(imageName, stat);
       writes.truncate(
           fd, imageName, trackers.image(imageName, () -> files.fingerprint(imageName)), newSize);
     } finally {

@@ -361,6 +361,38 @@ class RequestHandlerTest {
     }
   }
 
+  /**
+   * Changes are tracked per name: an image whose backing file has a second name (a hard link) is
+   * not changed through the mount, or syncs of the other name would miss the change. Reading it is
+   * fine.
+   */
+  @Test
+  void anImageWithASecondNameIsNotChanged() throws IOException {
+    Path other = Files.createDirectory(dir.resolve("links"));
+    Files.write(other.resolve("a.img"), new byte[8192]);
+    Files.createLink(other.resolve("b.img"), other.resolve("a.img"));
+    Files.write(other.resolve("c.img"), new byte[8192]);
+    try (Requests r = new Requests(other, Requests.options(other, false))) {
+      long b = r.send(FuseAbi.LOOKUP, 1, Requests.args().name("b.img")).u64(0);
+      assertThat(r.send(FuseAbi.OPEN, b, Requests.open(O_RDWR)).error()).isEqualTo(-Posix.EMLINK);
+      assertThat(r.send(FuseAbi.OPEN, b, Requests.open(1)).error()).isEqualTo(-Posix.EMLINK);
+      Reply reading = r.send(FuseAbi.OPEN, b, Requests.open(0));
+      assertThat(reading.error()).as("read only").isZero();
+      r.send(FuseAbi.RELEASE, b, Requests.release(reading.u64(0)));
+      Reply cut =
+          r.send(
+              FuseAbi.SETATTR,
+              b,
+              Requests.args().u32(FuseAbi.FATTR_SIZE).u32(0).u64(0).u64(100).raw(new byte[64]));
+      assertThat(cut.error()).as("a truncate by name").isEqualTo(-Posix.EMLINK);
+      assertThat(Files.size(other.resolve("a.img"))).isEqualTo(8192);
+      long c = r.send(FuseAbi.LOOKUP, 1, Requests.args().name("c.img")).u64(0);
+      Reply writable = r.send(FuseAbi.OPEN, c, Requests.open(O_RDWR));
+      assertThat(writable.error()).as("an image with one name").isZero();
+      r.send(FuseAbi.RELEASE, c, Requests.release(writable.u64(0)));
+    }
+  }
+
   @Test
   void maxPagesIsTheBufferInTheMachinesPagesAndReadsAreCapped() {
     assertThat(RequestHandler.maxPages(4096)).isEqualTo(256);
