@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.Printable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -91,6 +92,7 @@ public final class CbtfsCommand implements Runnable {
       SUBCOMMANDS.values().forEach(s -> cli.addSubcommand(s.get()));
     }
     cli.setExecutionExceptionHandler(new OneLineErrors());
+    cli.setParameterExceptionHandler(new OneLineUsageErrors());
     return cli;
   }
 
@@ -125,6 +127,27 @@ public final class CbtfsCommand implements Runnable {
       }
       err.flush();
       return EXIT_FAILURE;
+    }
+  }
+
+  /**
+   * Prints a usage error (a bad option value, a missing argument, a typo) as one line, with where
+   * the usage is, and returns exit code 2: picocli's own handler printed the whole usage after it,
+   * which buried the line that says what is wrong.
+   */
+  static final class OneLineUsageErrors implements CommandLine.IParameterExceptionHandler {
+    @Override
+    public int handleParseException(CommandLine.ParameterException e, String[] args) {
+      CommandLine cli = e.getCommandLine();
+      String name = cli.getCommandSpec().qualifiedName(" ");
+      StringBuilder line = new StringBuilder(name).append(": ").append(e.getMessage());
+      if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+        line.append(" (did you mean ").append(String.join(" or ", u.getSuggestions())).append("?)");
+      }
+      line.append("; see '").append(name).append(" --help'");
+      cli.getErr().println(Printable.escaped(line.toString()));
+      cli.getErr().flush();
+      return EXIT_USAGE;
     }
   }
 

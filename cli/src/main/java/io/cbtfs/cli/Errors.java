@@ -11,6 +11,26 @@ final class Errors {
   private Errors() {}
 
   static String describe(Throwable e) {
+    String line = what(e);
+    if (!(e instanceof OutOfMemoryError) && outOfMemory(e)) {
+      // an upload thread's or a reader's, wrapped on its way here: the hint still applies
+      return line + MEMORY_HINT;
+    }
+    return line;
+  }
+
+  private static final String MEMORY_HINT = " (a mount's limit is its --max-memory)";
+
+  private static boolean outOfMemory(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof OutOfMemoryError) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static String what(Throwable e) {
     if (e instanceof CbtfsException || e instanceof UnsupportedOperationException) {
       return e.getMessage();
     }
@@ -32,7 +52,7 @@ final class Errors {
       return "libfuse 2 is missing: install it (Debian: apt-get install fuse libfuse2)";
     }
     if (e instanceof OutOfMemoryError) { // a mount's buffers exhausted its budget, typically
-      return "out of memory: " + e.getMessage() + " (a mount's limit is its --max-memory)";
+      return "out of memory: " + e.getMessage() + MEMORY_HINT;
     }
     return e.toString();
   }

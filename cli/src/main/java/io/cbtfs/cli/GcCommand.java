@@ -1,6 +1,7 @@
 package io.cbtfs.cli;
 
 import io.cbtfs.s3.S3Gc;
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.ArchiveGc;
 import io.cbtfs.syncer.local.ArchiveTarget;
@@ -77,6 +78,13 @@ final class GcCommand implements Callable<Integer> {
     if (store.startsWith("archive:")) {
       return archive();
     }
+    if (!store.startsWith("s3://")) {
+      throw new IllegalArgumentException(
+          "gc takes an s3://BUCKET/[STORE] store or an archive:DIR, not '"
+              + Printable.escaped(store)
+              + "' (a replica holds one generation: nothing to remove; for a receiver's archive, "
+              + "run gc on the receiver's host)");
+    }
     S3Gc gc = new S3Gc(s3.apply(store));
     S3Gc.Report r = gc.run(keep, duration(grace, "--grace"), dryRun, duration(wait, "--wait"));
     spec.commandLine()
@@ -106,7 +114,7 @@ final class GcCommand implements Callable<Integer> {
     try (Target t = s3.address(store).open()) {
       ArchiveGc gc = new ArchiveGc((ArchiveTarget) t);
       ArchiveGc.Report r = gc.run(keep, dryRun);
-      spec.commandLine().getOut().println(summary(gc.describe(), r, dryRun));
+      spec.commandLine().getOut().println(summary(Printable.escaped(gc.describe()), r, dryRun));
     }
     return CbtfsCommand.EXIT_OK;
   }

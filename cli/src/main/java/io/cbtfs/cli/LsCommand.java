@@ -77,10 +77,12 @@ final class LsCommand implements Callable<Integer> {
     if (images.isEmpty()) {
       out.println(described + " holds no image");
     }
+    // one width for every image's columns: the store reads as one table
+    Listing listing = Listing.of(images.stream().flatMap(im -> im.generations().stream()).toList());
     for (S3Catalog.Image im : images) {
       out.println(im.name() + ":");
       for (Restorable.Generation g : im.generations()) {
-        out.println("  " + Listing.line(g));
+        out.println("  " + listing.line(g));
       }
     }
     out.printf(

@@ -75,8 +75,9 @@ final class RestoreCommand implements Callable<Integer> {
       throw new CbtfsException(r.describe() + " holds no generation");
     }
     if (list) {
+      Listing listing = Listing.of(gens);
       for (Restorable.Generation g : gens) {
-        spec.commandLine().getOut().println(Listing.line(g));
+        spec.commandLine().getOut().println(listing.line(g));
       }
       return CbtfsCommand.EXIT_OK;
     }

@@ -1,5 +1,6 @@
 package io.cbtfs.cli;
 
+import io.cbtfs.syncer.Printable;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.Targets;
 import java.io.IOException;
@@ -20,7 +21,28 @@ record TargetAddress(String uri) {
    * @throws IllegalArgumentException for an unknown or malformed URI (a usage error)
    */
   static TargetAddress parse(String uri, Path cwd) {
-    return new TargetAddress(Targets.absolute(uri, cwd));
+    String absolute = Targets.absolute(uri, cwd);
+    if (absolute.indexOf(UNDECODABLE) >= 0) { // in the argument, or in the folder it is run in
+      throw new IllegalArgumentException(unreadable(absolute));
+    }
+    return new TargetAddress(absolute);
+  }
+
+  /** What the JVM makes of argument bytes its charset cannot decode. */
+  private static final char UNDECODABLE = '\uFFFD';
+
+  /**
+   * Why {@code uri} cannot be used: the JVM decoded it from bytes that are not valid in its charset
+   * (a folder named in Latin-1 under a UTF-8 locale), so the path it names is another one (where
+   * each such byte is the three of U+FFFD) and an archive there "holds no archive".
+   */
+  static String unreadable(String uri) {
+    return "'"
+        + Printable.escaped(uri)
+        + "' holds bytes that are not valid "
+        + System.getProperty("sun.jnu.encoding", "UTF-8")
+        + " (shown as \uFFFD): cbtfs cannot name that path; rename it, or make a symbolic link "
+        + "to it with a readable name";
   }
 
   /** Parses {@code uri} against this process's working directory. */

@@ -3,6 +3,7 @@ package io.cbtfs.cli;
 import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.BlockGeometry;
+import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -24,7 +25,8 @@ import picocli.CommandLine.Parameters;
     description = {
       "Reads the image and the target's latest generation and names the first differing "
           + "blocks. Against S3 every chunk of the generation is downloaded and checked against "
-          + "its name, so a damaged chunk is named too. Exit 0 when identical, 1 when they differ. Pause writes to the image "
+          + "its name, so a damaged chunk is named too. Exit 0 when identical, 1 when they differ "
+          + "(or the target holds no generation yet, or it cannot be read). Pause writes to the image "
           + "(or read it right after a sync) for a meaningful answer."
     })
 final class VerifyCommand implements Callable<Integer> {
@@ -75,6 +77,13 @@ final class VerifyCommand implements Callable<Integer> {
     if (generation != null && archived == null) {
       throw new IllegalArgumentException(
           "--generation needs an archive:DIR or s3:// target (a replica holds one generation)");
+    }
+    if (!t.state().exists()) { // else every block would be named as differing
+      throw new CbtfsException(
+          t.describe()
+              + " holds no generation yet (nothing was synced to it): nothing to compare "
+              + image
+              + " with; sync to it first");
     }
     DirtySet differing;
     long size;

@@ -152,6 +152,65 @@ class ArchiveGcCommandTest {
     assertThat(sizes(archive)).isEqualTo(filesBefore);
   }
 
+  /** Another kind of target, or a --keep that is no number: one line each, saying what gc takes. */
+  @Test
+  void anotherTargetKindOrAKeepThatIsNoNumberIsOneLine() {
+    CliRun file = CliRun.of("gc", "file:" + tmp.resolve("replica.img"), "--keep", "1");
+    assertThat(file.exitCode()).as(file.err()).isEqualTo(CbtfsCommand.EXIT_USAGE);
+    assertThat(file.err().lines())
+        .singleElement()
+        .asString()
+        .contains("gc takes an s3://BUCKET/[STORE] store or an archive:DIR, not 'file:")
+        .doesNotContain("not an s3:// URI");
+    CliRun abc = CliRun.of("gc", "archive:" + tmp, "--keep", "abc");
+    assertThat(abc.exitCode()).isEqualTo(CbtfsCommand.EXIT_USAGE);
+    assertThat(abc.err().lines())
+        .as("the line, not the whole usage after it")
+        .singleElement()
+        .asString()
+        .startsWith("cbtfs gc: Invalid value for option '--keep': 'abc' is not an int")
+        .endsWith("; see 'cbtfs gc --help'");
+  }
+
+  /**
+   * A folder whose name's bytes are not UTF-8 reaches Java as U+FFFD, the name of another folder:
+   * said as such, not as "holds no archive" (the real bytes: ArchiveGcIT).
+   */
+  @Test
+  void anArchiveWhoseNameIsNotUtf8IsSaidToBeUnreadable() {
+    String archive = "archive:" + tmp.resolve("vm\uFFFD.archive");
+    CliRun r = CliRun.of("gc", archive, "--keep", "1");
+    assertThat(r.exitCode()).as(r.err()).isEqualTo(CbtfsCommand.EXIT_USAGE);
+    assertThat(r.err().lines())
+        .singleElement()
+        .asString()
+        .contains("holds bytes that are not valid")
+        .contains("cannot name that path")
+        .doesNotContain("holds no archive");
+  }
+
+  /** A control character in the archive's name stays escaped: the summary is one line. */
+  @Test
+  void theSummaryOfAnArchiveWithAControlCharacterInItsNameIsOneLine() throws Exception {
+    Path image = tmp.resolve("disk.img");
+    Files.write(image, new byte[1 << 20]);
+    Path archive = tmp.resolve("vm\n1.archive");
+    for (int i = 0; i < 2; i++) {
+      try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+        f.seek(i * 65536L);
+        f.write(new byte[] {1, 2, 3});
+      }
+      CliRun sync = CliRun.of("sync", image.toString(), "archive:" + archive);
+      assertThat(sync.exitCode()).as(sync.err()).isZero();
+    }
+    CliRun gc = CliRun.of("gc", "archive:" + archive, "--keep", "1");
+    assertThat(gc.exitCode()).as(gc.err()).isZero();
+    assertThat(gc.out().lines())
+        .singleElement()
+        .asString()
+        .startsWith("archive:" + tmp.resolve("vm\\n1.archive") + ": 1 generations removed");
+  }
+
   static Map<Path, Long> sizes(Path dir) throws Exception {
     Map<Path, Long> out = new TreeMap<>();
     try (Stream<Path> s = Files.list(dir)) {

@@ -21,10 +21,11 @@ class CbtfsCommandTest {
   void aSyncsSnapshotOptionsAreCheckedAsUsage() {
     CliRun both = CliRun.of("sync", "--no-snapshot", "--fleece-limit", "5%", "a.img", "file:/r");
     assertThat(both.exitCode()).isEqualTo(2);
-    assertThat(both.err()).startsWith("--fleece-limit is for a point-in-time sync");
+    assertThat(both.err()).startsWith("cbtfs sync: --fleece-limit is for a point-in-time sync");
     CliRun bad = CliRun.of("sync", "--fleece-limit", "120%", "a.img", "file:/r");
     assertThat(bad.exitCode()).isEqualTo(2);
-    assertThat(bad.err()).startsWith("bad fleece limit '120%': a percentage is 0% to 100%");
+    assertThat(bad.err())
+        .startsWith("cbtfs sync: bad fleece limit '120%': a percentage is 0% to 100%");
     java.io.PrintStream stderr = System.err;
     java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
     CliRun help;

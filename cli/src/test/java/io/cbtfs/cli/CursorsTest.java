@@ -398,10 +398,11 @@ class CursorsTest {
     CliRun sync =
         CliRun.of("sync", "--cursor-max-age", "0d", image.toString(), "file:" + tmp.resolve("r"));
     assertThat(sync.exitCode()).isEqualTo(2);
-    assertThat(sync.err()).startsWith("invalid --cursor-max-age '0d': it must be positive");
+    assertThat(sync.err())
+        .startsWith("cbtfs sync: invalid --cursor-max-age '0d': it must be positive");
     CliRun mount = CliRun.of("mount", "--cursor-max-age", "12x", "a", "b");
     assertThat(mount.exitCode()).isEqualTo(2);
-    assertThat(mount.err()).startsWith("invalid --cursor-max-age '12x': use a number");
+    assertThat(mount.err()).startsWith("cbtfs mount: invalid --cursor-max-age '12x': use a number");
     assertThat(tmp.resolve("r")).doesNotExist();
   }
 

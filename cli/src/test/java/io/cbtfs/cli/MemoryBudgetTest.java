@@ -51,12 +51,13 @@ class MemoryBudgetTest {
       assertThat(small.exitCode()).as(daemon).isEqualTo(2);
       assertThat(small.err().lines().findFirst().orElseThrow())
           .isEqualTo(
-              "invalid --max-memory '227M': a mount needs at least 228M "
-                  + "(the JVM itself takes about 90M, a sync's buffers 57M)");
+              "cbtfs mount: invalid --max-memory '227M': a mount needs at least 228M "
+                  + "(the JVM itself takes about 90M, a sync's buffers 57M); see 'cbtfs mount "
+                  + "--help'");
       assertThat(small.err()).doesNotContain("Exception").doesNotContain("\tat ");
       CliRun bad = CliRun.of("mount", daemon, "--max-memory=lots", backing.toString(), "x");
       assertThat(bad.exitCode()).isEqualTo(2);
-      assertThat(bad.err()).startsWith("invalid --max-memory 'lots': ");
+      assertThat(bad.err()).startsWith("cbtfs mount: invalid --max-memory 'lots': ");
     }
     assertThat(io.cbtfs.fs.mount.ProcMounts.isMounted(mnt)).isFalse();
   }

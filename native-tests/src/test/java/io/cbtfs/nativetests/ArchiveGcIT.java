@@ -183,6 +183,41 @@ class ArchiveGcIT {
     Tools.run("cmp", "cmp", restore(archive, second, "done").toString(), secondCopy.toString());
   }
 
+  /**
+   * An archive folder whose name is not UTF-8 (byte 0xff), named on a real command line: the JVM
+   * reads that byte as U+FFFD, the name of another folder, and gc says it cannot name the path (it
+   * said the folder "holds no archive").
+   */
+  @Test
+  void anArchiveWhoseNameIsNotUtf8IsSaidToBeUnreadable() throws Exception {
+    Path image = tmp.resolve("disk.img");
+    Files.write(image, Tools.random(1 << 20, 4));
+    Path made = tmp.resolve("made.archive");
+    ok("sync", image.toString(), "archive:" + made);
+    Tools.run(
+        "rename",
+        "bash",
+        "-c",
+        "mv \"$0\" \"$1\"/$'bad\\xff.archive'",
+        made.toString(),
+        tmp.toString());
+    Tools.Result gc =
+        Tools.exec(
+            List.of(
+                "bash",
+                "-c",
+                "exec \"$0\" -jar \"$1\" gc archive:\"$2\"/$'bad\\xff.archive' --keep 1",
+                Cbtfs.java(),
+                Cbtfs.jar().toString(),
+                tmp.toString()),
+            120);
+    assertThat(gc.exitCode()).as(gc.output()).isEqualTo(2);
+    assertThat(gc.output().strip())
+        .contains("holds bytes that are not valid", "cannot name that path")
+        .doesNotContain("holds no archive")
+        .doesNotContain("\n");
+  }
+
   /** Blocks (at most 120 s) until {@code name} is created in the watched folder. */
   static void awaitCreated(WatchService watch, String name) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

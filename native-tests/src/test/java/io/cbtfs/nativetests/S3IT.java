@@ -100,6 +100,18 @@ class S3IT {
       assertThat(Files.mismatch(out, copies[gen])).as("generation %d", gen).isEqualTo(-1L);
     }
     ok("verify", folder.image("vm1.raw").toString(), vm1, "--s3-endpoint", endpoint);
+    Tools.Result none =
+        cbtfs(
+            "verify",
+            folder.image("vm1.raw").toString(),
+            "s3://backups/fleet/never-synced",
+            "--s3-endpoint",
+            endpoint);
+    assertThat(none.exitCode()).isEqualTo(1);
+    assertThat(none.output().strip())
+        .contains("s3://backups/fleet/never-synced", "holds no generation yet")
+        .doesNotContain("differ")
+        .doesNotContain("\n");
 
     // a clone made through the mount costs no chunk: its every 1 MiB cell is in the store
     long before = chunks();
@@ -137,6 +149,36 @@ class S3IT {
             endpoint);
     assertThat(gone.exitCode()).isEqualTo(1);
     assertThat(gone.output()).contains("no generation 1");
+  }
+
+  /**
+   * A mount of 2 MiB blocks at the default --max-memory (a 64 MiB heap) syncs to S3: its chunks are
+   * 2 MiB, and 16 of them in flight, each with a compressed copy, ran the mount out of heap.
+   */
+  @Test
+  void twoMiBBlocksSyncToS3AtTheDefaultBudget() throws IOException {
+    folder.close(); // setUp's mount, of 64 KiB blocks
+    DaemonMount big = DaemonMount.prepare(Files.createDirectory(tmp.resolve("big")));
+    try {
+      byte[] image = new byte[96 << 20];
+      Random rnd = new Random(9);
+      byte[] piece = new byte[64 << 10];
+      for (int at = 0; at < image.length; at += piece.length) {
+        rnd.nextBytes(piece);
+        System.arraycopy(piece, 0, image, at, piece.length * 3 / 4); // a quarter zeros: LZ4 helps
+      }
+      Files.write(big.backingFile("vm2.raw"), image);
+      big.mount("--block-size", "2M");
+      String vm2 = "s3://backups/fleet/vm2";
+      Tools.Result sync =
+          ok("sync", big.image("vm2.raw").toString(), vm2, "--s3-endpoint", endpoint);
+      assertThat(sync.output()).contains("generation 1");
+      Path out = tmp.resolve("vm2-restored");
+      ok("restore", vm2, out.toString(), "--s3-endpoint", endpoint);
+      assertThat(Files.mismatch(out, big.backingFile("vm2.raw"))).isEqualTo(-1L);
+    } finally {
+      big.close();
+    }
   }
 
   @Test

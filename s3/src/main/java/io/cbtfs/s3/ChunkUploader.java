@@ -15,11 +15,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Hashes, deduplicates and uploads chunks on {@link S3Store#CONNECTIONS} threads. A chunk the store
- * already has (listed in the image's last manifest, or found by a HEAD request) is not sent again:
- * that is what makes generations, clones and resumed syncs cheap. At most {@code CONNECTIONS}
- * chunks are held at once: {@link #submit} blocks the caller beyond that. Their arrays, and those
- * they are sealed into, are reused ({@link ChunkArrays}): a chunk is filled into {@link #array}.
+ * Hashes, deduplicates and uploads chunks on {@code inFlight} threads (at most {@link
+ * S3Store#CONNECTIONS}, fewer for big chunks: {@link UploadMemory}). A chunk the store already has
+ * (listed in the image's last manifest, or found by a HEAD request) is not sent again: that is what
+ * makes generations, clones and resumed syncs cheap. At most {@code inFlight} chunks are held at
+ * once: {@link #submit} blocks the caller beyond that. Their arrays, and those they are sealed
+ * into, are reused ({@link ChunkArrays}): a chunk is filled into {@link #array}.
  */
 final class ChunkUploader implements AutoCloseable {
   private final S3Store store;
@@ -27,7 +28,7 @@ final class ChunkUploader implements AutoCloseable {
   private final ChunkObject codec;
   private final ThreadLocal<byte[]> spare = new ThreadLocal<>();
   private final ChunkArrays arrays;
-  private final Semaphore room = new Semaphore(S3Store.CONNECTIONS);
+  private final Semaphore room;
 
   /**
    * Chunks sealed at once. Sealing holds two arrays (the chunk's and the sealed copy's) and each
@@ -38,17 +39,22 @@ final class ChunkUploader implements AutoCloseable {
 
   private final Semaphore sealing = new Semaphore(SEALING_AT_ONCE);
   private final Map<String, CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
-  private final ExecutorService pool =
-      Executors.newFixedThreadPool(S3Store.CONNECTIONS, Threads.daemon("cbtfs-s3-upload"));
+  private final ExecutorService pool;
   private final AtomicReference<Throwable> failure = new AtomicReference<>();
   final AtomicLong uploadedChunks = new AtomicLong();
   final AtomicLong uploadedBytes = new AtomicLong();
   final AtomicLong dedupedChunks = new AtomicLong();
+  private final java.util.concurrent.atomic.AtomicInteger compressedCopies =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   /**
    * @param known chunks the store is known to hold (the base manifest's): no request for those
+   * @param inFlight chunks held at once, each with its own thread (and that thread's compressed
+   *     copy): {@link UploadMemory} says how many fit
    */
-  ChunkUploader(S3Store store, Set<String> known, ChunkObject codec, int chunkBytes) {
+  ChunkUploader(S3Store store, Set<String> known, ChunkObject codec, int chunkBytes, int inFlight) {
+    this.room = new Semaphore(inFlight);
+    this.pool = Executors.newFixedThreadPool(inFlight, Threads.daemon("cbtfs-s3-upload"));
     this.store = store;
     this.codec = codec;
     this.known = known;
@@ -63,6 +69,11 @@ final class ChunkUploader implements AutoCloseable {
   /** How many chunk arrays this uploader made. */
   int arraysMade() {
     return arrays.made();
+  }
+
+  /** How many of its threads keep a compressed copy of a chunk (one each at most). */
+  int compressedCopies() {
+    return compressedCopies.get();
   }
 
   /**
@@ -179,6 +190,9 @@ final class ChunkUploader implements AutoCloseable {
           store.put(key, object::stream, object.length(), Map.of(), null);
           if (object.compressedInto() != null) {
             // the PUT is done with it: this thread's next chunk compresses into it
+            if (spare.get() == null) {
+              compressedCopies.incrementAndGet();
+            }
             spare.set(object.compressedInto());
           }
           uploadedChunks.incrementAndGet();

@@ -52,6 +52,7 @@ final class S3Delivery implements Delivery {
   private final java.util.function.Consumer<S3Target.UploadStats> report;
   private final ManifestObject manifests;
   private final String keyName; // the key's fingerprint, or null: stored in clear
+  private final UploadMemory.Reservation memory; // the heap the uploads may hold, given back last
 
   S3Delivery(
       S3Store store,
@@ -62,7 +63,9 @@ final class S3Delivery implements Delivery {
       ChunkObject chunks,
       ManifestObject manifests,
       String keyName,
+      UploadMemory.Reservation memory,
       java.util.function.Consumer<S3Target.UploadStats> report) {
+    this.memory = memory;
     this.report = report;
     this.manifests = manifests;
     this.keyName = keyName;
@@ -71,7 +74,7 @@ final class S3Delivery implements Delivery {
     this.image = image;
     this.announced = announced;
     this.base = base;
-    this.chunkBytes = Math.max(CHUNK_BYTES, announced.blockSize());
+    this.chunkBytes = chunkBytes(announced);
 
     Set<String> known = new HashSet<>();
     if (base != null) {
@@ -79,10 +82,20 @@ final class S3Delivery implements Delivery {
         known.add(base.chunkHex(c));
       }
     }
-    this.uploader = new ChunkUploader(store, known, chunks, chunkBytes);
+    this.uploader = new ChunkUploader(store, known, chunks, chunkBytes, memory.inFlight());
     this.pending = uploader.array();
-    this.verifier = new StreamVerifier(store.where(image), this::onRecord);
+    this.verifier = new StreamVerifier(store.whereImage(image), this::onRecord);
     this.stream = new BatchingStream(verifier);
+  }
+
+  /** The chunk grid of a delta with {@code header}: 1 MiB cells, or one block if larger. */
+  static int chunkBytes(DeltaHeader header) {
+    return Math.max(CHUNK_BYTES, header.blockSize());
+  }
+
+  /** The largest record a sync sends a delta of {@code header} in (one block, if larger). */
+  static int recordBytes(DeltaHeader header) {
+    return Math.max(io.cbtfs.syncer.Syncer.DEFAULT_RECORD_BYTES, header.blockSize());
   }
 
   @Override
@@ -101,7 +114,7 @@ final class S3Delivery implements Delivery {
     if (offset % bs != 0 || (length % bs != 0 && end != announced.imageSize())) {
       // a manifest maps whole blocks: a record must start and end on them (or at the image's end)
       throw new CorruptDeltaException(
-          store.where(image),
+          store.whereImage(image),
           "record at " + offset + " of " + length + " bytes is not block-aligned");
     }
     for (long at = offset; at < end; ) {
@@ -157,7 +170,7 @@ final class S3Delivery implements Delivery {
       stream.flush();
       DeltaHeader header = verifier.result().header();
       flushPending();
-      header.requireSame(announced, store.where(image));
+      header.requireSame(announced, store.whereImage(image));
       List<Manifest.Piece> laid = new ArrayList<>(pieces.size());
       for (int i = 0; i < pieces.size(); i++) {
         long[] p = pieces.get(i);
@@ -257,7 +270,7 @@ final class S3Delivery implements Delivery {
     } catch (IOException | RuntimeException e) { // committed already: say so, do not fail
       log.warn(
           "{}: generation {} is committed, but older history was not removed: {}",
-          store.where(image),
+          store.whereImage(image),
           header.generation(),
           e.getMessage());
     }
@@ -294,7 +307,11 @@ final class S3Delivery implements Delivery {
       try {
         lock.close();
       } finally {
-        store.close();
+        try {
+          store.close();
+        } finally {
+          memory.close(); // the uploads were stopped: a PUT still under way ends soon
+        }
       }
     }
   }

@@ -111,8 +111,14 @@ final class S3Store implements AutoCloseable {
     return location;
   }
 
+  /** Where object {@code key} is: {@code s3://BUCKET/KEY} (a key holds its store's prefix). */
   String where(String key) {
     return "s3://" + location.bucket() + "/" + key;
+  }
+
+  /** Where image {@code name} of this store is: {@code s3://BUCKET/STORE/NAME}. */
+  String whereImage(String name) {
+    return where(location.store() + name);
   }
 
   /**

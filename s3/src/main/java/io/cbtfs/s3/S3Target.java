@@ -54,6 +54,7 @@ public final class S3Target implements Restorable {
   private final EncryptionKey key; // null: chunks and manifests in clear
   private final ChunkObject chunks;
   private final ManifestObject manifests;
+  private final UploadMemory uploadMemory;
   private volatile UploadStats lastUpload = new UploadStats(0, 0, 0);
 
   /**
@@ -64,6 +65,14 @@ public final class S3Target implements Restorable {
   }
 
   S3Target(S3Location location, EncryptionKey key) {
+    this(location, key, UploadMemory.PROCESS);
+  }
+
+  /**
+   * @param uploadMemory the heap its deliveries share with the others of the process
+   */
+  S3Target(S3Location location, EncryptionKey key, UploadMemory uploadMemory) {
+    this.uploadMemory = uploadMemory;
     if (location.image() == null) {
       throw new IllegalArgumentException(location.describe() + " names no image");
     }
@@ -112,7 +121,16 @@ public final class S3Target implements Restorable {
 
   @Override
   public Delivery begin(DeltaHeader header, boolean allowNewLineage) throws IOException {
-    S3Store store = new S3Store(location);
+    // before a connection or a lock: a delivery that cannot fit the heap is refused up front
+    UploadMemory.Reservation memory =
+        uploadMemory.reserve(S3Delivery.chunkBytes(header), S3Delivery.recordBytes(header));
+    S3Store store;
+    try {
+      store = new S3Store(location);
+    } catch (RuntimeException e) {
+      memory.close();
+      throw e;
+    }
     StoreLock lock = null;
     try {
       lock = StoreLock.acquire(store, StoreLock.Kind.SYNC, location.image(), LOCK_WAIT);
@@ -135,7 +153,7 @@ public final class S3Target implements Restorable {
         }
         // key rotation: a new chain under the new key; the old generations stay readable with
         // the old key until gc retires them
-        return delivery(store, lock, header, null);
+        return delivery(store, lock, header, null, memory);
       }
       Manifest last = latest == null ? null : manifest(store, latest, lastObject);
       TargetState state =
@@ -150,20 +168,29 @@ public final class S3Target implements Restorable {
       } else if (last != null && last.header.lineage().equals(header.lineage())) {
         base = last; // not laid under a full delta, but its chunks are known to be stored
       }
-      return delivery(store, lock, header, base);
+      return delivery(store, lock, header, base, memory);
     } catch (IOException | RuntimeException e) {
       try {
         if (lock != null) {
           lock.close();
         }
       } finally {
-        store.close();
+        try {
+          store.close();
+        } finally {
+          memory.close();
+        }
       }
       throw e;
     }
   }
 
-  private S3Delivery delivery(S3Store store, StoreLock lock, DeltaHeader header, Manifest base) {
+  private S3Delivery delivery(
+      S3Store store,
+      StoreLock lock,
+      DeltaHeader header,
+      Manifest base,
+      UploadMemory.Reservation memory) {
     return new S3Delivery(
         store,
         lock,
@@ -173,6 +200,7 @@ public final class S3Target implements Restorable {
         chunks,
         manifests,
         keyName(),
+        memory,
         s -> lastUpload = s);
   }
 

@@ -31,7 +31,8 @@ class ChunkUploaderTest extends S3ServerTest {
     List<CompletableFuture<byte[]>> names = new ArrayList<>();
     try (S3Store store = new S3Store(S3Location.parse(server.uri(bucket + "/store"), false))) {
       int made;
-      try (ChunkUploader uploader = new ChunkUploader(store, Set.of(), codec, chunkBytes)) {
+      try (ChunkUploader uploader =
+          new ChunkUploader(store, Set.of(), codec, chunkBytes, S3Store.CONNECTIONS)) {
         for (int i = 0; i < chunkCount; i++) {
           byte[] data = new byte[chunkBytes - rnd.nextInt(4) * 4096];
           rnd.nextBytes(data);
@@ -57,6 +58,35 @@ class ChunkUploaderTest extends S3ServerTest {
       }
       int inFlight = 1 + S3Store.CONNECTIONS + (sealed ? ChunkUploader.SEALING_AT_ONCE : 0);
       assertThat(made).isLessThanOrEqualTo(inFlight);
+    }
+  }
+
+  /**
+   * Fewer chunks in flight ({@link UploadMemory}'s answer for big chunks) hold fewer arrays and
+   * fewer compressed copies: one thread, and one copy, per chunk in flight.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void fewerChunksInFlightHoldFewerArraysAndCopies(boolean sealed) throws IOException {
+    ChunkObject codec = new ChunkObject(sealed ? EncryptionKey.generate() : null);
+    int chunkBytes = 256 << 10;
+    int inFlight = 3;
+    Random rnd = new Random(29);
+    List<CompletableFuture<byte[]>> names = new ArrayList<>();
+    try (S3Store store = new S3Store(S3Location.parse(server.uri(bucket + "/store"), false));
+        ChunkUploader uploader = new ChunkUploader(store, Set.of(), codec, chunkBytes, inFlight)) {
+      for (int i = 0; i < 60; i++) {
+        byte[] array = uploader.array();
+        rnd.nextBytes(array);
+        Arrays.fill(array, 0, chunkBytes / 4, (byte) 0); // LZ4 shrinks it: a copy is kept
+        names.add(uploader.submit(array, chunkBytes));
+      }
+      for (CompletableFuture<byte[]> n : names) {
+        Futures.await(n, "uploading");
+      }
+      assertThat(uploader.compressedCopies()).isBetween(1, inFlight);
+      assertThat(uploader.arraysMade())
+          .isLessThanOrEqualTo(1 + inFlight + (sealed ? ChunkUploader.SEALING_AT_ONCE : 0));
     }
   }
 }

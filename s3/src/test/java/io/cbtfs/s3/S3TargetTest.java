@@ -226,6 +226,28 @@ class S3TargetTest extends S3ServerTest {
     assertThat(t.state().generation()).isEqualTo(1);
   }
 
+  /**
+   * A delta that is not what was announced is refused naming where it was going: the image in its
+   * store, s3://BUCKET/STORE/IMAGE (the store's prefix was left out: s3://BUCKET/IMAGE is no
+   * object, and another store's image of that name could be taken for it).
+   */
+  @Test
+  void aBadDeltaIsRefusedNamingTheImageInItsStore() throws IOException {
+    S3Target t = target("fleet/vm1");
+    java.util.UUID lineage = java.util.UUID.randomUUID();
+    io.cbtfs.syncer.DeltaHeader announced =
+        new io.cbtfs.syncer.DeltaHeader(lineage, 1 << 20, 65536, 0, 1, true);
+    io.cbtfs.syncer.DeltaHeader sent =
+        new io.cbtfs.syncer.DeltaHeader(lineage, 2 << 20, 65536, 0, 1, true);
+    try (io.cbtfs.syncer.Delivery d = t.begin(announced, false)) {
+      new io.cbtfs.syncer.DeltaWriter(d.stream(), sent).finish();
+      assertThatThrownBy(d::commit)
+          .hasMessageContaining("s3://" + bucket + "/fleet/vm1")
+          .hasMessageContaining("header differs");
+    }
+    assertThat(t.state().exists()).isFalse();
+  }
+
   /** {@code inner}, with a stream that runs {@code onCut} and fails after {@code bytes} bytes. */
   static io.cbtfs.syncer.Target cutAfter(io.cbtfs.syncer.Target inner, long bytes, Runnable onCut) {
     return new HookedTarget(

@@ -9,12 +9,12 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
-import java.util.Queue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
@@ -317,6 +317,30 @@ final class RecordPipeline implements AutoCloseable {
   }
 
   /**
+   * A borrowing stream's hold beyond the pending records: about this many payloads (StagingStream's
+   * buffers, StreamVerifier's queue). The mount's memory budget counts them too (cli MemoryBudget).
+   */
+  static final int BORROWED_RECORDS = 8;
+
+  /**
+   * The direct bytes one record's buffers take at most: its read buffer, with a page for alignment,
+   * and its compressed copy (LZ4's bound).
+   */
+  static long setBytes(int readBytes) {
+    return readBytes + 4096L + readBytes + readBytes / 255 + 16;
+  }
+
+  /**
+   * The direct bytes a sync's record buffers may take: what {@code 2 x threads} records in flight
+   * and a borrowing stream's {@value #BORROWED_RECORDS} take at the default record size, the bytes
+   * a mount's --max-memory sets aside for a sync. Records of bigger blocks (2 MiB, 4 MiB: a record
+   * is one block at least) are fewer in flight within it, instead of running it out of memory.
+   */
+  static long recordBuffersBudget(int threads) {
+    return (2L * threads + BORROWED_RECORDS) * setBytes(Syncer.DEFAULT_RECORD_BYTES);
+  }
+
+  /**
    * A record's read buffer (direct, aligned: a direct read fills it in place) and, once a record
    * compressed, the largest buffer a payload went to: both are reused for later records. Owned by
    * one record at a time, from its read until the stream gave its payload back.
@@ -347,7 +371,9 @@ final class RecordPipeline implements AutoCloseable {
     private final int inFlight;
     private final IntFunction<ByteBuffer> newReadBuffer;
     private final KeptAttempt kept;
-    private final Queue<Buffers> buffers = new ConcurrentLinkedQueue<>(); // given back by streams
+    private final BlockingQueue<Buffers> buffers = new LinkedBlockingQueue<>(); // given back
+    private final long budgetBytes = recordBuffersBudget(threads);
+    private long liveBytes; // of the sets made and not dropped (the sync's thread's only)
     private final ArrayDeque<InFlight> pending = new ArrayDeque<>();
     private long doneBytes;
     private long doneBlocks;
@@ -377,14 +403,37 @@ final class RecordPipeline implements AutoCloseable {
      * at least): a sync of scattered small records does not allocate a whole maximum for each; a
      * set too small for its record is dropped for a larger one.
      */
-    Buffers takeBuffers(int length) {
+    Buffers takeBuffers(int length) throws IOException {
+      int bytes =
+          Math.min(maxRecordBytes, Math.max(64 << 10, Integer.highestOneBit(length - 1) << 1));
       Buffers b = buffers.poll();
-      if (b == null || b.read.capacity() < length) {
-        int bytes =
-            Math.min(maxRecordBytes, Math.max(64 << 10, Integer.highestOneBit(length - 1) << 1));
-        b = new Buffers(newReadBuffer.apply(bytes)); // a record never exceeds maxRecordBytes
+      while (b == null || b.read.capacity() < length) {
+        if (b != null) {
+          liveBytes -= setBytes(b.read.capacity()); // too small: dropped for a larger one
+        }
+        if (liveBytes == 0 || liveBytes + setBytes(bytes) <= budgetBytes) {
+          liveBytes += setBytes(bytes);
+          return new Buffers(newReadBuffer.apply(bytes)); // a record never exceeds maxRecordBytes
+        }
+        // the budget is taken (big blocks: big records, fewer of them): a set comes back once its
+        // record is written, or once the stream that borrowed its payload is done with it
+        if (!pending.isEmpty()) {
+          writeNext();
+          b = buffers.poll();
+        } else {
+          b = givenBack();
+        }
       }
       return b;
+    }
+
+    private Buffers givenBack() throws IOException {
+      try {
+        return buffers.take();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while waiting for a record buffer");
+      }
     }
 
     void add(Future<EncodedRecord> record, Buffers buffers) throws IOException {

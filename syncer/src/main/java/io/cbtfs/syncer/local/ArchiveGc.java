@@ -10,6 +10,7 @@ import io.cbtfs.syncer.StoredImage;
 import io.cbtfs.syncer.crypto.EncryptionKey;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
@@ -220,7 +221,9 @@ public final class ArchiveGc {
     EncryptionKey key = archive.recordKey();
     try (StoredImage image = archive.open(k.generation(), new PieceCache(CACHE_BYTES));
         FileChannel ch = steps.create(fold)) {
-      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 20);
+      OutputStream out =
+          new BufferedOutputStream(
+              new FoldWrites(Channels.newOutputStream(ch), fold, k.generation()), 1 << 20);
       DeltaWriter writer =
           new DeltaWriter(out, full, k.sealed() ? new RecordSeal(key.seal(), full) : null);
       writeImage(image, writer, Math.max(DATA_RECORD_BYTES, k.blockSize()));
@@ -228,12 +231,71 @@ public final class ArchiveGc {
       out.flush();
       Files.setLastModifiedTime(fold, created);
       sameAccessAs(kFile, fold);
-      steps.force(ch, fold);
+      try {
+        steps.force(ch, fold);
+      } catch (IOException e) {
+        throw FoldWrites.failed(e, fold, k.generation());
+      }
     }
     // what was written decodes, every record's checksum and the trailer's chain hold
     DeltaHeader written = DeltaReader.read(fold, (kind, off, data, len) -> {}, key).header();
     if (!written.equals(full)) {
       throw new IOException(fold + " reads back as " + written.describe() + ", not the fold");
+    }
+  }
+
+  /**
+   * The fold's file as a stream whose failures name it: a write on a full disk says only "No space
+   * left on device", and the operator has to know it was the archive's disk, and that the gc left
+   * the archive as it was (the fold is removed, nothing else was changed yet).
+   */
+  private static final class FoldWrites extends FilterOutputStream {
+    private final Path fold;
+    private final long generation;
+
+    FoldWrites(OutputStream out, Path fold, long generation) {
+      super(out);
+      this.fold = fold;
+      this.generation = generation;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      try {
+        out.write(b);
+      } catch (IOException e) {
+        throw failed(e, fold, generation);
+      }
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      try {
+        out.write(b, off, len);
+      } catch (IOException e) {
+        throw failed(e, fold, generation);
+      }
+    }
+
+    @Override
+    public void flush() throws IOException {
+      try {
+        out.flush();
+      } catch (IOException e) {
+        throw failed(e, fold, generation);
+      }
+    }
+
+    static IOException failed(IOException e, Path fold, long generation) {
+      return new IOException(
+          "cannot write "
+              + fold
+              + " (generation "
+              + generation
+              + " as a full delta): "
+              + e.getMessage()
+              + "; the archive was not changed",
+          e);
     }
   }
 

@@ -305,6 +305,33 @@ class ArchiveGcTest {
   }
 
   /**
+   * The fold meets a full disk (its writes go to /dev/full): the error names the fold's file, not a
+   * bare "No space left on device", and the archive is as it was, the fold removed.
+   */
+  @Test
+  void aFullDiskFailsTheGcNamingTheFoldAndChangesNothing() throws IOException {
+    Path dir = tmp.resolve("archive");
+    ArchiveTarget archive = syncGenerations(dir, 4, false, 1);
+    Map<Path, byte[]> before = files(dir);
+    GcSteps fullDisk =
+        new ForwardingSteps(GcSteps.REAL) {
+          @Override
+          public FileChannel create(Path file) throws IOException {
+            super.create(file).close(); // the fold is made, as on a real disk
+            return FileChannel.open(Path.of("/dev/full"), StandardOpenOption.WRITE);
+          }
+        };
+    assertThatThrownBy(() -> new ArchiveGc(archive, fullDisk).run(2, false))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("cannot write " + dir.resolve(ArchiveGc.FOLD))
+        .hasMessageContaining("No space left on device")
+        .hasMessageContaining("the archive was not changed");
+    assertThat(files(dir)).containsOnlyKeys(before.keySet());
+    assertThat(dir.resolve(ArchiveGc.FOLD)).doesNotExist();
+    assertThat(assertEveryListedGenerationRestores(archive)).isEqualTo(generations());
+  }
+
+  /**
    * A kept generation built on one before the oldest kept without passing through it (no sync
    * writes that; a hand-made file may): the fold of the oldest would not free it, so nothing goes.
    */
