@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.CommitPoint;
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.PieceCache;
@@ -9,7 +10,6 @@ import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.crypto.EncryptionKey;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -242,9 +242,9 @@ public final class ArchiveTarget implements Restorable {
   }
 
   @Override
-  public DirtySet differing(
+  public Comparison compare(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
-    return reader.differing(generation, image, imageSize, geometry, limit);
+    return reader.compare(generation, image, imageSize, geometry, limit);
   }
 }

@@ -82,11 +82,13 @@ class ArchiveTargetTest {
     assertThat(ArchiveTarget.generationOf(".staging.cbtd")).isEqualTo(-1);
   }
 
-  /** The blocks {@code archive.differing} finds between its latest generation and the image. */
+  /** The blocks {@code Restorable.differing} finds between its latest generation and the image. */
   private java.util.Set<Integer> differingBlocks() throws IOException {
     long latest = archive.state().generation();
     try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(fx.image)) {
-      var set = archive.differing(latest, ch, Files.size(fx.image), SyncFixture.G, Long.MAX_VALUE);
+      var set =
+          Restorable.differing(
+              archive, latest, ch, Files.size(fx.image), SyncFixture.G, Long.MAX_VALUE);
       java.util.Set<Integer> out = new java.util.TreeSet<>();
       set.toBitmap().forEach((int b) -> out.add(b));
       return out;

@@ -7,6 +7,7 @@ import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.ArchiveTarget;
 import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
@@ -166,11 +167,12 @@ class RemoteTargetTest {
   void comparesWithTheRemoteReplicaByBlockHashes() throws IOException {
     RemoteTarget replica = RemoteTarget.parse(uri("vm1", ""));
     try (FileChannel ch = FileChannel.open(image)) { // nothing there yet: every block differs
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).blockCount()).isEqualTo(48);
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).blockCount())
+          .isEqualTo(48);
     }
     syncer.sync(source(), replica, false, SyncProgress.NONE);
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).isEmpty()).isTrue();
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).isEmpty()).isTrue();
     }
     // changed behind the tracker's back (blocks 2 and 40), then grown by half a block
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
@@ -178,28 +180,28 @@ class RemoteTargetTest {
       ch.write(ByteBuffer.wrap(new byte[] {1}), 40 * 65536);
     }
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
           .containsExactly(2, 40);
-      assertThat(replica.differing(ch, ch.size(), G, 1).blockCount()).isEqualTo(1);
+      assertThat(Target.differing(replica, ch, ch.size(), G, 1).blockCount()).isEqualTo(1);
     }
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(new byte[32768]), 3 << 20); // the image grows: block 48, partial
     }
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
           .containsExactly(2, 40, 48);
     }
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
       ch.truncate(1 << 20); // now the replica is the larger: the boundary block differs
     }
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
           .containsExactly(2, 16);
     }
     assertThatThrownBy(
             () -> {
               try (FileChannel ch = FileChannel.open(image)) {
-                RemoteTarget.parse(uri("vm1", "&archive")).differing(ch, 1, G, 1);
+                Target.differing(RemoteTarget.parse(uri("vm1", "&archive")), ch, 1, G, 1);
               }
             })
         .isInstanceOf(UnsupportedOperationException.class);
