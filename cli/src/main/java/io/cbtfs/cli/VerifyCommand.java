@@ -92,8 +92,8 @@ final class VerifyCommand implements Callable<Integer> {
       int most = Math.max(1, limit);
       differing =
           generation == null
-              ? t.differing(ch, size, geometry, most)
-              : archived.differing(generation, ch, size, geometry, most);
+              ? Target.differing(t, ch, size, geometry, most)
+              : Restorable.differing(archived, generation, ch, size, geometry, most);
     }
     if (differing.isEmpty()) {
       spec.commandLine()

@@ -1,5 +1,6 @@
 package io.cbtfs.s3;
 
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
@@ -14,7 +15,6 @@ import io.cbtfs.syncer.local.RecordWrites;
 import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -388,10 +388,10 @@ public final class S3Target implements Restorable {
 
   /**
    * Downloads every chunk of the generation (so a damaged one is found and named) and compares it
-   * with the image; blocks no chunk holds must read as zero.
+   * with the image below the smaller size; blocks no chunk holds must read as zero.
    */
   @Override
-  public DirtySet differing(
+  public Comparison compare(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
     try (S3Store store = new S3Store(location)) {
@@ -399,10 +399,7 @@ public final class S3Target implements Restorable {
       int stored = m.header.blockSize();
       int bs = geometry.blockSize();
       RoaringBitmap differing = new RoaringBitmap();
-      if (m.header.imageSize() != imageSize) { // the block at the old end, and every grown one
-        long edge = Math.min(m.header.imageSize(), imageSize) / bs;
-        differing.add(edge, Math.max(edge + 1, (imageSize + bs - 1) / bs));
-      }
+      long comparable = Math.min(m.header.imageSize(), imageSize); // beyond it, the sizes decide
       RoaringBitmap mapped = new RoaringBitmap(); // in the manifest's blocks
       byte[][] mine = {new byte[0]}; // the image's bytes of a chunk, reused (one chunk at a time)
       new ChunkReads(store, m, chunks)
@@ -417,7 +414,10 @@ public final class S3Target implements Restorable {
                   long at = m.extentFirst(e) * stored;
                   mapped.add(m.extentFirst(e), m.extentFirst(e) + m.extentBlocks(e));
                   ImageReads.readFully(image, at, mine[0], len);
-                  for (int off = 0; off < len && differing.getLongCardinality() < limit; ) {
+                  for (int off = 0;
+                      off < len
+                          && at + off < comparable
+                          && differing.getLongCardinality() < limit; ) {
                     int n = (int) Math.min(bs - (at + off) % bs, len - off);
                     if (!Arrays.equals(data, from + off, from + off + n, mine[0], off, off + n)) {
                       differing.add((int) ((at + off) / bs));
@@ -430,16 +430,16 @@ public final class S3Target implements Restorable {
       byte[] buf = new byte[stored];
       long blocks = m.header.blockCount();
       for (long b = 0; b < blocks && differing.getLongCardinality() < limit; b++) {
-        if (!mapped.contains((int) b) && b * stored < imageSize) {
-          int n = (int) Math.min(stored, imageSize - b * stored);
+        if (!mapped.contains((int) b) && b * stored < comparable) {
+          int n = (int) Math.min(stored, comparable - b * stored);
           ImageReads.readFully(image, b * stored, buf, n);
           if (!RecordCodec.isZero(buf, 0, n)) {
             long at = b * stored; // every tracking block of it, were they smaller
-            differing.add(at / bs, (Math.min(at + stored, imageSize) + bs - 1) / bs);
+            differing.add(at / bs, (Math.min(at + stored, comparable) + bs - 1) / bs);
           }
         }
       }
-      return DirtySet.of(geometry, differing);
+      return Comparison.of(m.header.imageSize(), differing);
     }
   }
 

@@ -9,6 +9,7 @@ import io.cbtfs.syncer.SyncFixture;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.SyncSource;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.syncer.local.Targets;
 import io.cbtfs.tracker.BlockGeometry;
@@ -135,18 +136,18 @@ class S3TargetTest extends S3ServerTest {
     syncer.sync(fx.source(), t, false, SyncProgress.NONE);
     BlockGeometry g = SyncFixture.G;
     try (FileChannel ch = FileChannel.open(fx.image)) {
-      assertThat(t.differing(ch, ch.size(), g, 10).isEmpty()).isTrue();
+      assertThat(Target.differing(t, ch, ch.size(), g, 10).isEmpty()).isTrue();
     }
     fx.write(5 * 65536 + 10, new byte[] {1, 2, 3});
     fx.write(3 << 20, new byte[] {9}); // inside the zero range the first sync stored as zero
     try (FileChannel ch = FileChannel.open(fx.image)) {
-      assertThat(t.differing(ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
-      assertThat(t.differing(1, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
+      assertThat(Target.differing(t, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
+      assertThat(Restorable.differing(t, 1, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
     }
     syncer.sync(fx.source(), t, false, SyncProgress.NONE);
     try (FileChannel ch = FileChannel.open(fx.image)) {
-      assertThat(t.differing(ch, ch.size(), g, 10).isEmpty()).isTrue();
-      assertThat(t.differing(1, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
+      assertThat(Target.differing(t, ch, ch.size(), g, 10).isEmpty()).isTrue();
+      assertThat(Restorable.differing(t, 1, ch, ch.size(), g, 10).blockCount()).isEqualTo(2);
     }
   }
 
@@ -164,7 +165,7 @@ class S3TargetTest extends S3ServerTest {
       ch.write(java.nio.ByteBuffer.wrap(random(100, 3)), size + (20L << 20)); // not tracked
     }
     try (FileChannel ch = FileChannel.open(fx.image)) {
-      DirtySet d = t.differing(ch, ch.size(), SyncFixture.G, Long.MAX_VALUE);
+      DirtySet d = Target.differing(t, ch, ch.size(), SyncFixture.G, Long.MAX_VALUE);
       assertThat(d.toBitmap().contains((int) ((size + (20L << 20)) / 65536))).isTrue();
       assertThat(d.blockCount()).isEqualTo((ch.size() + 65535) / 65536 - size / 65536);
     }
@@ -188,7 +189,7 @@ class S3TargetTest extends S3ServerTest {
         .hasMessageContaining("s3://" + bucket + "/chunks/");
     assertThat(out).doesNotExist();
     try (FileChannel ch = FileChannel.open(fx.image)) {
-      assertThatThrownBy(() -> t.differing(ch, ch.size(), SyncFixture.G, 10))
+      assertThatThrownBy(() -> Target.differing(t, ch, ch.size(), SyncFixture.G, 10))
           .hasMessageContaining(name);
     }
   }

@@ -42,7 +42,7 @@ record SyncPlan(DeltaHeader header, DirtySet blocks, boolean compared, String wh
     if (verify) {
       DirtySet differing;
       try {
-        differing = target.differing(reads.image(), imageSize, geometry, Long.MAX_VALUE);
+        differing = Target.differing(target, reads.image(), imageSize, geometry, Long.MAX_VALUE);
       } catch (UnsupportedOperationException e) {
         differing = DirtySet.allOf(geometry, imageSize); // cannot compare: send every block
       }

@@ -51,22 +51,27 @@ public interface Target extends AutoCloseable {
   }
 
   /**
-   * Compares the target's latest generation with {@code image} block by block.
+   * Compares the target's latest generation with {@code image} block by block, below the smaller of
+   * the two sizes; callers ask {@link #differing(Target, FileChannel, long, BlockGeometry, long)},
+   * which adds what the sizes decide.
    *
-   * @return the blocks that differ (at most {@code limit} of them); empty if equal. An empty target
-   *     differs everywhere.
+   * @return the stored size and the blocks that differ below the smaller size (at most {@code
+   *     limit} of them), or {@link Comparison#nothingStored} for an empty target
+   * @throws UnsupportedOperationException if the target cannot compare (the caller then takes every
+   *     block as different)
    */
-  DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+  Comparison compare(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException;
 
   /**
-   * What {@link #differing} answers for a target that holds nothing: every block of the image (and
-   * block 0 of an empty one, so that an empty target never passes for a copy).
+   * The blocks where {@code target}'s latest generation differs from {@code image}: at most {@code
+   * limit} of them, the lowest; empty if equal. An empty target differs everywhere, and every block
+   * an image grew by differs ({@link Comparison#differing}).
    */
-  static DirtySet differsEverywhere(BlockGeometry geometry, long imageSize) {
-    org.roaringbitmap.RoaringBitmap all = new org.roaringbitmap.RoaringBitmap();
-    all.add(0L, Math.max(1, geometry.blockCount(imageSize)));
-    return DirtySet.of(geometry, all);
+  static DirtySet differing(
+      Target target, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+      throws IOException {
+    return target.compare(image, imageSize, geometry, limit).differing(imageSize, geometry, limit);
   }
 
   /**

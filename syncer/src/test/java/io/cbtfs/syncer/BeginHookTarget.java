@@ -1,7 +1,6 @@
 package io.cbtfs.syncer;
 
 import io.cbtfs.tracker.BlockGeometry;
-import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 
@@ -56,10 +55,10 @@ final class BeginHookTarget implements Target {
   }
 
   @Override
-  public DirtySet differing(FileChannel image, long size, BlockGeometry g, long limit)
+  public Comparison compare(FileChannel image, long size, BlockGeometry g, long limit)
       throws IOException {
     atCompare.run();
-    return inner.differing(image, size, g, limit);
+    return inner.compare(image, size, g, limit);
   }
 
   @Override

@@ -1,7 +1,6 @@
 package io.cbtfs.syncer;
 
 import io.cbtfs.tracker.BlockGeometry;
-import io.cbtfs.tracker.DirtySet;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -99,8 +98,8 @@ public final class HookedTarget implements Target {
   }
 
   @Override
-  public DirtySet differing(FileChannel image, long size, BlockGeometry g, long limit)
+  public Comparison compare(FileChannel image, long size, BlockGeometry g, long limit)
       throws IOException {
-    return inner.differing(image, size, g, limit);
+    return inner.compare(image, size, g, limit);
   }
 }

@@ -5,25 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.cbtfs.syncer.local.ArchiveTarget;
 import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.syncer.local.Restorable;
-import io.cbtfs.syncer.remote.Receiver;
+import io.cbtfs.syncer.remote.LoopbackReceiver;
 import io.cbtfs.syncer.remote.RemoteTarget;
-import io.cbtfs.syncer.remote.Tls;
-import io.cbtfs.syncer.remote.Tokens;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.Fingerprint;
 import io.cbtfs.tracker.TrackedImage;
 import io.cbtfs.tracker.TrackerStore;
 import io.cbtfs.tracker.TrackingOptions;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -32,14 +27,13 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -57,16 +51,10 @@ class MultiTargetSyncTest {
   private static final int BLOCKS = IMAGE_BYTES / G.blockSize();
   private static final Duration MAX_AGE = Duration.ofDays(30);
 
-  @TempDir static Path identityRoot;
-  static Path identity;
-  static String pin;
-
   @TempDir Path tmp;
   Path image;
   Path stateDir;
-  Path receiverRoot;
-  Path tokenFile;
-  Receiver receiver;
+  @RegisterExtension final LoopbackReceiver receiver = new LoopbackReceiver();
   final SteppedClock clock = new SteppedClock();
   TrackerStore store;
   TrackedImage tracked;
@@ -77,29 +65,8 @@ class MultiTargetSyncTest {
   List<Copy> all;
   int restores;
 
-  @BeforeAll
-  static void identity() throws IOException {
-    identity = identityRoot.resolve("id");
-    pin = Tls.init(identity);
-  }
-
   @BeforeEach
   void start() throws IOException {
-    tokenFile = tmp.resolve("token");
-    byte[] token = new byte[32];
-    new Random(3).nextBytes(token);
-    Files.writeString(tokenFile, HexFormat.of().formatHex(token) + "\n");
-    Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
-    receiverRoot = Files.createDirectory(tmp.resolve("receiver"));
-    receiver =
-        Receiver.start(
-            new Receiver.Options(
-                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                receiverRoot,
-                Tokens.load(tokenFile),
-                Tls.server(identity),
-                4,
-                10_000));
     image = tmp.resolve("disk.img");
     byte[] data = new byte[IMAGE_BYTES];
     new Random(1).nextBytes(data);
@@ -110,14 +77,7 @@ class MultiTargetSyncTest {
     Path replicaFile = Files.createDirectory(tmp.resolve("replica")).resolve("disk.img");
     replica = new Copy(new ReplicaTarget(replicaFile), replicaFile);
     archive = new Copy(new ArchiveTarget(tmp.resolve("archive")), null);
-    String uri =
-        "cbtfs://127.0.0.1:"
-            + receiver.address().getPort()
-            + "/vm1?pin="
-            + pin
-            + "&token-file="
-            + tokenFile;
-    remote = new Copy(RemoteTarget.parse(uri), receiverRoot.resolve("vm1.img"));
+    remote = new Copy(RemoteTarget.parse(receiver.uri("vm1")), receiver.root().resolve("vm1.img"));
     all = List.of(replica, archive, remote);
   }
 

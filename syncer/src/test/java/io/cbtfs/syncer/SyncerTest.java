@@ -216,12 +216,12 @@ class SyncerTest {
   void compareNamesTheFirstDifferingBlocks() throws IOException {
     syncer.sync(fx.source(), replica, false, SyncProgress.NONE);
     try (FileChannel img = FileChannel.open(fx.image)) {
-      assertThat(replica.differing(img, img.size(), SyncFixture.G, 10).isEmpty()).isTrue();
+      assertThat(Target.differing(replica, img, img.size(), SyncFixture.G, 10).isEmpty()).isTrue();
       try (FileChannel r = FileChannel.open(replicaFile, StandardOpenOption.WRITE)) {
         r.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 5 * 65536 + 9);
         r.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), 9 * 65536);
       }
-      assertThat(replica.differing(img, img.size(), SyncFixture.G, 10).toBitmap().toArray())
+      assertThat(Target.differing(replica, img, img.size(), SyncFixture.G, 10).toBitmap().toArray())
           .containsExactly(5, 9);
     }
   }
@@ -248,7 +248,7 @@ class SyncerTest {
       assertThat(Files.readAllBytes(out)).as("generation %d", gen).isEqualTo(images[gen]);
     }
     try (FileChannel img = FileChannel.open(fx.image)) {
-      assertThat(archive.differing(img, img.size(), SyncFixture.G, 10).isEmpty()).isTrue();
+      assertThat(Target.differing(archive, img, img.size(), SyncFixture.G, 10).isEmpty()).isTrue();
     }
     assertThatThrownBy(
             () -> archive.restore(9, tmp.resolve("nine"), Restorable.RestoreProgress.NONE))

@@ -107,7 +107,7 @@ public final class ArchiveGc {
     if (keep < 1) {
       throw new IllegalArgumentException("--keep must be at least 1");
     }
-    if (!Files.isDirectory(dir) || !SidecarMeta.read(dir.resolve(ArchiveTarget.META)).exists()) {
+    if (!archive.state().exists()) {
       throw new CbtfsException(describe() + " holds no archive (no archive.meta)");
     }
     if (dryRun) {

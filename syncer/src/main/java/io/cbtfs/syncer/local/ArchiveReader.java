@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.local;
 
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaIndex;
 import io.cbtfs.syncer.DeltaReader;
@@ -15,7 +16,6 @@ import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.crypto.EncryptionKey;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
@@ -277,10 +277,10 @@ public final class ArchiveReader {
   }
 
   /**
-   * The blocks where {@code image} differs from generation {@code generation}, at most about {@code
-   * limit} of them ({@link Restorable#differing}); each delta read and checked once.
+   * Compares {@code image} with generation {@code generation} below the smaller size, at most about
+   * {@code limit} differing blocks ({@link Restorable#compare}); each delta read and checked once.
    */
-  public DirtySet differing(
+  public Comparison compare(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
     int blockSize = geometry.blockSize();
@@ -288,12 +288,7 @@ public final class ArchiveReader {
     List<DeltaHeader> chain = chainHeaders(gens, generation);
     long storedSize = gens.get(generation).imageSize();
     RoaringBitmap differing = new RoaringBitmap();
-    long imageBlocks = (imageSize + blockSize - 1) / blockSize;
-    if (storedSize != imageSize) { // the block at the old end, and any block the image grew by
-      long edge = Math.min(storedSize, imageSize) / blockSize;
-      differing.add(edge, Math.max(edge + 1, imageBlocks));
-    }
-    long comparable = Math.min(storedSize, imageSize); // beyond it, decided above
+    long comparable = Math.min(storedSize, imageSize); // beyond it, the sizes decide
     // Newest first: the first record that covers a block holds its bytes as of that generation.
     // A restore truncates to each delta's size after it, so the bytes of an older record past
     // the smallest size since are gone (zeros): only records below that size count.
@@ -347,7 +342,7 @@ public final class ArchiveReader {
         differing.add(b);
       }
     }
-    return DirtySet.of(geometry, differing);
+    return Comparison.of(storedSize, differing);
   }
 
   private static void closeAll(List<PositionalFile> opened) throws IOException {

@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.CommitPoint;
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.PieceCache;
@@ -9,7 +10,6 @@ import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.crypto.EncryptionKey;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -28,7 +28,6 @@ import java.util.TreeMap;
  * {@link ArchiveGc} removes the oldest generations ({@code cbtfs gc}).
  */
 public final class ArchiveTarget implements Restorable {
-  static final String META = "archive.meta";
   private static final String STAGING = ".staging.cbtd";
 
   /** Held by the one sync that stages a delta here, or by a gc ({@link ArchiveGc}). */
@@ -98,14 +97,13 @@ public final class ArchiveTarget implements Restorable {
     }
   }
 
+  /** What {@code archive.meta} records: a read that changes nothing in the folder. */
   @Override
   public TargetState state() throws IOException {
     if (!Files.isDirectory(dir)) {
       return TargetState.EMPTY;
     }
-    StagingFile.discardAbandoned(
-        dir.resolve(SYNC_LOCK), dir.resolve(STAGING), dir.resolve(ArchiveGc.FOLD));
-    return SidecarMeta.read(dir.resolve(META));
+    return SidecarMeta.read(dir.resolve(ArchiveFiles.META));
   }
 
   @Override
@@ -129,10 +127,15 @@ public final class ArchiveTarget implements Restorable {
     }
   }
 
-  /** With this sync's lock held: checks the delta and starts staging it. */
+  /**
+   * With this sync's lock held: discards what an interrupted sync or gc left (nobody else can be
+   * writing it now), checks the delta and starts staging it.
+   */
   private Delivery begin(DeltaHeader header, boolean allowNewLineage, TargetLock syncing)
       throws IOException {
-    TargetState before = SidecarMeta.read(dir.resolve(META));
+    Files.deleteIfExists(dir.resolve(STAGING));
+    Files.deleteIfExists(dir.resolve(ArchiveGc.FOLD));
+    TargetState before = SidecarMeta.read(dir.resolve(ArchiveFiles.META));
     if (before.exists() && !before.lineage().equals(header.lineage())) {
       // a chain is one image's history; numbers restart with a new lineage and would collide
       throw new CbtfsException(
@@ -190,14 +193,14 @@ public final class ArchiveTarget implements Restorable {
           verified, stored, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       FileStateIo.INSTANCE.fsyncDirectory(dir);
       // the commit point: the archive's record of its last generation
-      SidecarMeta.commit(dir.resolve(META), before, TargetState.of(header));
+      SidecarMeta.commit(dir.resolve(ArchiveFiles.META), before, TargetState.of(header));
     } catch (IOException | RuntimeException e) {
       // a generation the archive does not record is not kept; but while the record may
       // name it (its old value could not be put back), its file stays
       CommitPoint.undo(
           e,
           () -> {
-            if (SidecarMeta.read(dir.resolve(META)).equals(before)) {
+            if (SidecarMeta.read(dir.resolve(ArchiveFiles.META)).equals(before)) {
               Files.deleteIfExists(stored);
             }
           });
@@ -242,9 +245,9 @@ public final class ArchiveTarget implements Restorable {
   }
 
   @Override
-  public DirtySet differing(
+  public Comparison compare(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
-    return reader.differing(generation, image, imageSize, geometry, limit);
+    return reader.compare(generation, image, imageSize, geometry, limit);
   }
 }

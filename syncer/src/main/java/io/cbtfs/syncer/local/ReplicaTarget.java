@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.local;
 
 import io.cbtfs.syncer.CommitPoint;
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.DeltaReader;
@@ -11,7 +12,6 @@ import io.cbtfs.syncer.TargetState;
 import io.cbtfs.syncer.VerifiedDeltaWalk;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import io.cbtfs.tracker.FileStateIo;
 import io.cbtfs.tracker.ReplicaSidecars;
 import io.cbtfs.tracker.ReplicaSidecars.Kind;
@@ -430,22 +430,21 @@ public final class ReplicaTarget implements Target {
   }
 
   @Override
-  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+  public Comparison compare(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
     recover(); // compare with what the replica holds once a journal left by a crash is applied
     int blockSize = geometry.blockSize();
     RoaringBitmap differing = new RoaringBitmap();
     if (!Files.exists(replica)) {
-      return Target.differsEverywhere(geometry, imageSize);
+      return Comparison.nothingStored();
     }
     try (FileChannel other = FileChannel.open(replica, StandardOpenOption.READ)) {
-      if (other.size() != imageSize) {
-        differing.add((int) (Math.min(other.size(), imageSize) / blockSize));
-      }
+      long storedSize = other.size();
+      long comparable = Math.min(storedSize, imageSize); // beyond it, the sizes decide
       byte[] a = new byte[blockSize];
       byte[] b = new byte[blockSize];
       for (long off = 0;
-          off < imageSize && differing.getLongCardinality() < limit;
+          off < comparable && differing.getLongCardinality() < limit;
           off += blockSize) {
         ImageReads.readFully(image, off, a, blockSize);
         ImageReads.readFully(other, off, b, blockSize);
@@ -453,7 +452,7 @@ public final class ReplicaTarget implements Target {
           differing.add((int) (off / blockSize));
         }
       }
+      return Comparison.of(storedSize, differing);
     }
-    return DirtySet.of(geometry, differing);
   }
 }

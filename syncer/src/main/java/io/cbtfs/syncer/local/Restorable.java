@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.local;
 
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.PieceCache;
 import io.cbtfs.syncer.StoredImage;
@@ -46,21 +47,38 @@ public interface Restorable extends Target {
    */
   default void requireKeyFor(long generation) throws IOException {}
 
-  /** Against the latest generation; an empty store differs everywhere. */
+  /** Against the latest generation; an empty store holds nothing. */
   @Override
-  default DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+  default Comparison compare(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
     TargetState s = state();
     if (!s.exists()) {
-      return Target.differsEverywhere(geometry, imageSize);
+      return Comparison.nothingStored();
     }
-    return differing(s.generation(), image, imageSize, geometry, limit);
+    return compare(s.generation(), image, imageSize, geometry, limit);
   }
 
-  /** Like {@link Target#differing} against {@code generation} instead of the latest. */
-  DirtySet differing(
+  /** Like {@link Target#compare} against {@code generation} instead of the latest. */
+  Comparison compare(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException;
+
+  /**
+   * Like {@link Target#differing(Target, FileChannel, long, BlockGeometry, long)} against {@code
+   * generation} of {@code store} instead of the latest.
+   */
+  static DirtySet differing(
+      Restorable store,
+      long generation,
+      FileChannel image,
+      long imageSize,
+      BlockGeometry geometry,
+      long limit)
+      throws IOException {
+    return store
+        .compare(generation, image, imageSize, geometry, limit)
+        .differing(imageSize, geometry, limit);
+  }
 
   /** Receives restore progress: bytes written so far of the image's total. */
   @FunctionalInterface

@@ -1,5 +1,6 @@
 package io.cbtfs.syncer.remote;
 
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.PieceCache;
@@ -10,7 +11,6 @@ import io.cbtfs.syncer.local.ArchiveReader;
 import io.cbtfs.syncer.local.Restorable;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -115,7 +115,7 @@ public final class RemoteArchive implements Restorable {
 
   /** Not supported, as for {@link RemoteTarget}: verify on the receiver. */
   @Override
-  public DirtySet differing(
+  public Comparison compare(
       long generation, FileChannel image, long imageSize, BlockGeometry geometry, long limit) {
     throw new UnsupportedOperationException(
         "comparing with " + describe + " is not supported: run cbtfs verify on the receiver");

@@ -1,6 +1,7 @@
 package io.cbtfs.syncer.remote;
 
 import io.cbtfs.syncer.BlockHashes;
+import io.cbtfs.syncer.Comparison;
 import io.cbtfs.syncer.Delivery;
 import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.ImageReads;
@@ -11,7 +12,6 @@ import io.cbtfs.syncer.crypto.EncryptionKey;
 import io.cbtfs.syncer.crypto.KeyFile;
 import io.cbtfs.tracker.BlockGeometry;
 import io.cbtfs.tracker.CbtfsException;
-import io.cbtfs.tracker.DirtySet;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -423,7 +423,7 @@ public final class RemoteTarget implements Target {
    * @throws UnsupportedOperationException for an archive (the caller then sends every block)
    */
   @Override
-  public DirtySet differing(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
+  public Comparison compare(FileChannel image, long imageSize, BlockGeometry geometry, long limit)
       throws IOException {
     if (archive) {
       throw new UnsupportedOperationException(
@@ -433,7 +433,7 @@ public final class RemoteTarget implements Target {
     RoaringBitmap differing = new RoaringBitmap();
     try (Connection c = connection()) {
       if (!c.state.exists()) {
-        return Target.differsEverywhere(geometry, imageSize);
+        return Comparison.nothingStored();
       }
       Frames.write(c.out, Frames.HASHES, ByteBuffer.allocate(4).putInt(bs).array());
       byte[] ok = Frames.expect(c.in, Frames.OK, describe()).payload();
@@ -451,9 +451,7 @@ public final class RemoteTarget implements Target {
                 + c.state.imageSize());
       }
       long theirBlocks = geometry.blockCount(theirSize);
-      if (theirSize != imageSize) { // as a local comparison: the block where the sizes part
-        differing.add((int) (Math.min(theirSize, imageSize) / bs));
-      }
+      long comparableBlocks = geometry.blockCount(Math.min(theirSize, imageSize));
       long block = 0;
       byte[] buf = new byte[bs];
       MessageDigest sha = BlockHashes.sha256();
@@ -473,18 +471,19 @@ public final class RemoteTarget implements Target {
           if (b >= theirBlocks) {
             throw new CbtfsException("protocol error: more hashes than blocks from " + describe());
           }
+          if (b >= comparableBlocks || differing.getLongCardinality() >= limit) {
+            continue; // past the smaller size the sizes decide; every hash is read all the same
+          }
           long offset = b * bs;
           long ours = Math.min(bs, imageSize - offset);
           long theirs = Math.min(bs, theirSize - offset);
           boolean same = false;
-          if (ours == theirs && ours > 0) { // only a block as long on both sides can match
+          if (ours == theirs) { // only a block as long on both sides can match
             ImageReads.readFully(image, offset, buf, (int) ours);
             sha.update(buf, 0, (int) ours);
             same = Arrays.equals(sha.digest(), 0, 32, f.payload(), at, at + 32);
           }
-          if (!same
-              && differing.getLongCardinality() < limit
-              && b < geometry.blockCount(imageSize)) {
+          if (!same) {
             differing.add((int) b);
           }
         }
@@ -492,15 +491,7 @@ public final class RemoteTarget implements Target {
       if (block != theirBlocks) {
         throw new CbtfsException("protocol error: " + describe() + " sent too few hashes");
       }
-      if (imageSize > theirSize) { // blocks the replica does not have yet
-        long from = theirSize / bs;
-        for (long b = from;
-            b < geometry.blockCount(imageSize) && differing.getLongCardinality() < limit;
-            b++) {
-          differing.add((int) b);
-        }
-      }
-      return DirtySet.of(geometry, differing);
+      return Comparison.of(theirSize, differing);
     }
   }
 }

@@ -123,7 +123,9 @@ class ArchiveEncryptionTest {
           .isEqualTo(-1L);
     }
     try (var ch = java.nio.channels.FileChannel.open(fx.image)) {
-      assertThat(target(key).differing(gens.get(4), ch, ch.size(), SyncFixture.G, 10).isEmpty())
+      assertThat(
+              Restorable.differing(target(key), gens.get(4), ch, ch.size(), SyncFixture.G, 10)
+                  .isEmpty())
           .isTrue();
     }
     for (var f : files().entrySet()) {

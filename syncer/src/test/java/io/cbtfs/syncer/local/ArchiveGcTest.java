@@ -350,7 +350,7 @@ class ArchiveGcTest {
       w.write(new io.cbtfs.syncer.RecordCodec().zero(0, 4096));
       w.finish();
     }
-    SidecarMeta.write(dir.resolve(ArchiveTarget.META), io.cbtfs.syncer.TargetState.of(h));
+    SidecarMeta.write(dir.resolve(ArchiveFiles.META), io.cbtfs.syncer.TargetState.of(h));
     Map<Path, byte[]> before = files(dir);
     assertThatThrownBy(() -> new ArchiveGc(archive).run(2, false))
         .isInstanceOf(CbtfsException.class)

@@ -82,11 +82,47 @@ class ArchiveTargetTest {
     assertThat(ArchiveTarget.generationOf(".staging.cbtd")).isEqualTo(-1);
   }
 
-  /** The blocks {@code archive.differing} finds between its latest generation and the image. */
+  /**
+   * Asking what an archive holds changes nothing in its folder (a gc's dry run, a verify, a status
+   * ask it); the next sync, under the archive's lock, discards what a killed sync or gc left.
+   */
+  @Test
+  void stateChangesNothingAndTheNextSyncDiscardsLeftovers() throws IOException {
+    syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+    Path dir = tmp.resolve("archive");
+    Files.write(dir.resolve(".staging.cbtd"), SyncFixture.random(3000, 5)); // a killed sync's
+    Files.write(dir.resolve(ArchiveGc.FOLD), SyncFixture.random(3000, 6)); // a killed gc's
+    java.util.Map<String, byte[]> before = contents(dir);
+    assertThat(archive.state().generation()).isEqualTo(archive.generations().get(0).generation());
+    java.util.Map<String, byte[]> after = contents(dir);
+    assertThat(after.keySet()).isEqualTo(before.keySet());
+    before.forEach((name, bytes) -> assertThat(after.get(name)).as(name).isEqualTo(bytes));
+
+    fx.write(4096, SyncFixture.random(100, 7));
+    syncer.sync(fx.source(), archive, false, SyncProgress.NONE);
+    assertThat(dir.resolve(".staging.cbtd")).doesNotExist();
+    assertThat(dir.resolve(ArchiveGc.FOLD)).doesNotExist();
+    assertThat(archive.generations()).hasSize(2);
+  }
+
+  /** Every file of {@code dir} by name, with its bytes. */
+  private static java.util.Map<String, byte[]> contents(Path dir) throws IOException {
+    java.util.Map<String, byte[]> out = new java.util.TreeMap<>();
+    try (var files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        out.put(f.getFileName().toString(), Files.readAllBytes(f));
+      }
+    }
+    return out;
+  }
+
+  /** The blocks {@code Restorable.differing} finds between its latest generation and the image. */
   private java.util.Set<Integer> differingBlocks() throws IOException {
     long latest = archive.state().generation();
     try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(fx.image)) {
-      var set = archive.differing(latest, ch, Files.size(fx.image), SyncFixture.G, Long.MAX_VALUE);
+      var set =
+          Restorable.differing(
+              archive, latest, ch, Files.size(fx.image), SyncFixture.G, Long.MAX_VALUE);
       java.util.Set<Integer> out = new java.util.TreeSet<>();
       set.toBitmap().forEach((int b) -> out.add(b));
       return out;

@@ -404,8 +404,12 @@ class ReplicaTargetTest {
     Files.write(image, expected);
     try (FileChannel img = FileChannel.open(image)) {
       assertThat(
-              new ReplicaTarget(file)
-                  .differing(img, SIZE, io.cbtfs.tracker.BlockGeometry.of(65536), 10)
+              io.cbtfs.syncer.Target.differing(
+                      new ReplicaTarget(file),
+                      img,
+                      SIZE,
+                      io.cbtfs.tracker.BlockGeometry.of(65536),
+                      10)
                   .isEmpty())
           .isTrue();
     }

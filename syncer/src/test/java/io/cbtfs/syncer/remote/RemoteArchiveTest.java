@@ -31,10 +31,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -45,14 +45,9 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(120)
 class RemoteArchiveTest {
   private static final int IMAGE_BYTES = 2 << 20;
-  @TempDir static Path identityRoot;
-  static Path identity;
-  static String pin;
-
   @TempDir Path tmp;
+  @RegisterExtension final LoopbackReceiver receiver = new LoopbackReceiver();
   Path root;
-  Path tokenFile;
-  Receiver receiver;
   SyncFixture fx;
   final Syncer syncer = new Syncer(256 << 10, 2);
 
@@ -61,17 +56,9 @@ class RemoteArchiveTest {
 
   final List<byte[]> images = new ArrayList<>();
 
-  @BeforeAll
-  static void identity() throws IOException {
-    identity = identityRoot.resolve("id");
-    pin = Tls.init(identity);
-  }
-
   @BeforeEach
   void start() throws IOException {
-    root = Files.createDirectory(tmp.resolve("root"));
-    tokenFile = Tls.tokenFile(identity);
-    receiver = RemoteTargetTest.startReceiver(root, tokenFile, identity);
+    root = receiver.root();
     fx = new SyncFixture(Files.createDirectory(tmp.resolve("src")), IMAGE_BYTES, 5);
     Random rnd = new Random(6);
     for (int step = 0; step < 3; step++) {
@@ -84,7 +71,7 @@ class RemoteArchiveTest {
   }
 
   void sync() throws IOException {
-    try (RemoteTarget t = RemoteTarget.parse(uri(receiver.address().getPort(), "&archive"))) {
+    try (RemoteTarget t = RemoteTarget.parse(uri(receiver.port(), "&archive"))) {
       generations.add(syncer.sync(fx.source(), t, false, SyncProgress.NONE).generation());
     }
     images.add(Files.readAllBytes(fx.image));
@@ -97,11 +84,11 @@ class RemoteArchiveTest {
   }
 
   String uri(int port, String extra) {
-    return "cbtfs://127.0.0.1:" + port + "/vm1?pin=" + pin + "&token-file=" + tokenFile + extra;
+    return receiver.uri(port, "vm1") + extra;
   }
 
   RemoteArchive remote() throws IOException {
-    return RemoteArchive.open(uri(receiver.address().getPort(), "&archive"));
+    return RemoteArchive.open(uri(receiver.port(), "&archive"));
   }
 
   static byte[] readAll(StoredImage image) throws IOException {
@@ -168,7 +155,7 @@ class RemoteArchiveTest {
         pool.shutdownNow();
       }
     }
-    assertThat(receiver.accepted.get())
+    assertThat(receiver.accepted())
         .as("sessions: the 3 syncs' and at most the pool's")
         .isLessThanOrEqualTo(3 + RemoteArchiveFiles.POOL);
   }
@@ -198,7 +185,7 @@ class RemoteArchiveTest {
           .isInstanceOf(CorruptDeltaException.class)
           .hasMessageContaining(
               "cbtfs://127.0.0.1:"
-                  + receiver.address().getPort()
+                  + receiver.port()
                   + "/vm1.archive/"
                   + ArchiveTarget.fileName(generations.get(1)))
           .hasMessageContaining("checksum mismatch");
@@ -214,7 +201,7 @@ class RemoteArchiveTest {
   void anEncryptedArchiveReadsWithItsKeyAndIsRefusedWithoutIt() throws IOException {
     Path key = tmp.resolve("vm1.key");
     io.cbtfs.syncer.crypto.KeyFile.create(key, io.cbtfs.syncer.crypto.EncryptionKey.generate());
-    String plain = uri(receiver.address().getPort(), "&archive").replace("/vm1?", "/sealed?");
+    String plain = uri(receiver.port(), "&archive").replace("/vm1?", "/sealed?");
     String sealed = plain + "&encrypt-key=" + key;
     List<Long> sealedGenerations = new ArrayList<>();
     List<byte[]> sealedImages = new ArrayList<>();
@@ -308,19 +295,18 @@ class RemoteArchiveTest {
   /** The receiver restarts (its sessions end): the next read logs in again, once. */
   @Test
   void aDroppedSessionIsReplacedOnce() throws IOException {
-    try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort());
+    try (CuttingProxy proxy = new CuttingProxy(receiver.port());
         RemoteArchive remote = RemoteArchive.open(uri(proxy.port(), "&archive"));
         StoredImage image = remote.open(generations.get(2), new PieceCache(0))) {
       byte[] into = new byte[100_000];
       image.read(0, into, into.length);
-      receiver.close();
-      receiver = RemoteTargetTest.startReceiver(root, tokenFile, identity);
-      proxy.retarget(receiver.address().getPort());
+      receiver.startAgain();
+      proxy.retarget(receiver.port());
       // more than StoredImage's sequential slack away: no read-ahead, whose loads in the
       // background would log in beside this read
       image.read(1_500_000, into, into.length);
       assertThat(into).isEqualTo(java.util.Arrays.copyOfRange(images.get(2), 1_500_000, 1_600_000));
-      assertThat(receiver.accepted.get()).isEqualTo(1);
+      assertThat(receiver.accepted()).isEqualTo(1);
       receiver.close(); // and gone for good: the read fails, naming the receiver
       proxy.close();
       assertThatThrownBy(() -> image.read(200_000, into, into.length))
@@ -333,15 +319,16 @@ class RemoteArchiveTest {
   void refusalsAreOneLineEach() throws IOException {
     Path wrong = tmp.resolve("wrong-token");
     Files.writeString(wrong, Tokens.generate());
-    int port = receiver.address().getPort();
+    int port = receiver.port();
     try (RemoteArchive r =
-        RemoteArchive.open(uri(port, "&archive").replace(tokenFile.toString(), wrong.toString()))) {
+        RemoteArchive.open(
+            uri(port, "&archive").replace(receiver.tokenFile().toString(), wrong.toString()))) {
       assertThatThrownBy(r::generations)
           .isInstanceOf(CbtfsException.class)
           .hasMessageContaining("authentication failed");
     }
     try (RemoteArchive r =
-        RemoteArchive.open(uri(port, "&archive").replace(pin, "00".repeat(32)))) {
+        RemoteArchive.open(uri(port, "&archive").replace(receiver.pin(), "00".repeat(32)))) {
       assertThatThrownBy(r::generations)
           .isInstanceOf(CbtfsException.class)
           .hasMessageContaining("TLS handshake failed");
@@ -367,7 +354,7 @@ class RemoteArchiveTest {
 
   /** A logged-in read session, as a hostile reader would use it. */
   ReceiverConnection session(int flags) throws IOException {
-    RemoteTarget t = RemoteTarget.parse(uri(receiver.address().getPort(), "&archive"));
+    RemoteTarget t = RemoteTarget.parse(uri(receiver.port(), "&archive"));
     return new ReceiverConnection(t.peer(), flags, 10_000);
   }
 
@@ -489,7 +476,7 @@ class RemoteArchiveTest {
           "cbtfs://127.0.0.1:"
               + ((InetSocketAddress) old.getLocalSocketAddress()).getPort()
               + "/vm1?archive&insecure&token-file="
-              + tokenFile;
+              + receiver.tokenFile();
       try (RemoteArchive r = RemoteArchive.open(uri)) {
         assertThatThrownBy(r::generations)
             .isInstanceOf(CbtfsException.class)

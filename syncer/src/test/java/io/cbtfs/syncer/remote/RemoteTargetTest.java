@@ -7,6 +7,7 @@ import io.cbtfs.syncer.DeltaHeader;
 import io.cbtfs.syncer.SyncProgress;
 import io.cbtfs.syncer.SyncReport;
 import io.cbtfs.syncer.Syncer;
+import io.cbtfs.syncer.Target;
 import io.cbtfs.syncer.local.ArchiveTarget;
 import io.cbtfs.syncer.local.ReplicaTarget;
 import io.cbtfs.tracker.BlockGeometry;
@@ -21,7 +22,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
@@ -32,57 +32,32 @@ import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Remote replication on loopback: a real Receiver, TLS 1.3 with a pinned certificate. */
 class RemoteTargetTest {
   static final BlockGeometry G = BlockGeometry.of(65536);
-  @TempDir static Path identityRoot;
-  static Path identity;
-  static String pin;
-
   @TempDir Path tmp;
+  @RegisterExtension final LoopbackReceiver receiver = new LoopbackReceiver();
   Path root;
-  Receiver receiver;
-  Path tokenFile;
   Path image;
   TrackerStore store;
   TrackedImage tracked;
   final Syncer syncer = new Syncer(256 << 10, 2);
 
-  @BeforeAll
-  static void identity() throws IOException {
-    identity = identityRoot.resolve("id");
-    pin = Tls.init(identity);
-  }
-
   @BeforeEach
   void start() throws IOException {
-    root = Files.createDirectory(tmp.resolve("root"));
-    tokenFile = Tls.tokenFile(identity);
-    receiver = startReceiver(root, tokenFile, identity);
+    root = receiver.root();
     image = tmp.resolve("disk.img");
     byte[] data = new byte[3 << 20];
     new Random(1).nextBytes(data);
     Files.write(image, data);
     store = TrackerStore.open(tmp.resolve(".cbtfs"), TrackingOptions.defaults(G));
     tracked = store.image("disk.img", new Fingerprint(3 << 20, 1, 1, 1));
-  }
-
-  /** A receiver on a free loopback port, keeping its files in {@code root}. */
-  static Receiver startReceiver(Path root, Path tokenFile, Path identity) throws IOException {
-    return Receiver.start(
-        new Receiver.Options(
-            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-            root,
-            Tokens.load(tokenFile),
-            Tls.server(identity),
-            4,
-            10_000));
   }
 
   @AfterEach
@@ -93,15 +68,7 @@ class RemoteTargetTest {
   }
 
   private String uri(String name, String extra) {
-    return "cbtfs://127.0.0.1:"
-        + receiver.address().getPort()
-        + "/"
-        + name
-        + "?pin="
-        + pin
-        + "&token-file="
-        + tokenFile
-        + extra;
+    return receiver.uri(name) + extra;
   }
 
   private io.cbtfs.syncer.SyncSource source() {
@@ -125,14 +92,14 @@ class RemoteTargetTest {
     assertThat(first.full()).isTrue();
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
     write(100_000, 5000, 2);
-    long connections = receiver.accepted.get();
+    long connections = receiver.accepted();
     SyncReport second = syncer.sync(source(), replica, false, SyncProgress.NONE);
-    assertThat(receiver.accepted.get() - connections).as("connections for one sync").isEqualTo(1);
+    assertThat(receiver.accepted() - connections).as("connections for one sync").isEqualTo(1);
     assertThat(second.full()).isFalse();
     assertThat(second.blocks()).isEqualTo(1);
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);
     assertThat(replica.state().generation()).isEqualTo(2);
-    assertThat(replica.describe()).doesNotContain("token").doesNotContain(pin);
+    assertThat(replica.describe()).doesNotContain("token").doesNotContain(receiver.pin());
   }
 
   /** The receiver's replica keeps a sparse image's holes, through a --full sync over it too. */
@@ -166,11 +133,12 @@ class RemoteTargetTest {
   void comparesWithTheRemoteReplicaByBlockHashes() throws IOException {
     RemoteTarget replica = RemoteTarget.parse(uri("vm1", ""));
     try (FileChannel ch = FileChannel.open(image)) { // nothing there yet: every block differs
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).blockCount()).isEqualTo(48);
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).blockCount())
+          .isEqualTo(48);
     }
     syncer.sync(source(), replica, false, SyncProgress.NONE);
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).isEmpty()).isTrue();
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).isEmpty()).isTrue();
     }
     // changed behind the tracker's back (blocks 2 and 40), then grown by half a block
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
@@ -178,28 +146,28 @@ class RemoteTargetTest {
       ch.write(ByteBuffer.wrap(new byte[] {1}), 40 * 65536);
     }
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
           .containsExactly(2, 40);
-      assertThat(replica.differing(ch, ch.size(), G, 1).blockCount()).isEqualTo(1);
+      assertThat(Target.differing(replica, ch, ch.size(), G, 1).blockCount()).isEqualTo(1);
     }
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(new byte[32768]), 3 << 20); // the image grows: block 48, partial
     }
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
           .containsExactly(2, 40, 48);
     }
     try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
       ch.truncate(1 << 20); // now the replica is the larger: the boundary block differs
     }
     try (FileChannel ch = FileChannel.open(image)) {
-      assertThat(replica.differing(ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
+      assertThat(Target.differing(replica, ch, ch.size(), G, Long.MAX_VALUE).toBitmap().toArray())
           .containsExactly(2, 16);
     }
     assertThatThrownBy(
             () -> {
               try (FileChannel ch = FileChannel.open(image)) {
-                RemoteTarget.parse(uri("vm1", "&archive")).differing(ch, 1, G, 1);
+                Target.differing(RemoteTarget.parse(uri("vm1", "&archive")), ch, 1, G, 1);
               }
             })
         .isInstanceOf(UnsupportedOperationException.class);
@@ -210,7 +178,8 @@ class RemoteTargetTest {
     Path wrong = tmp.resolve("wrong-token");
     Files.writeString(wrong, Tokens.generate());
     RemoteTarget t =
-        RemoteTarget.parse(uri("vm1", "").replace(tokenFile.toString(), wrong.toString()));
+        RemoteTarget.parse(
+            uri("vm1", "").replace(receiver.tokenFile().toString(), wrong.toString()));
     assertThatThrownBy(() -> syncer.sync(source(), t, false, SyncProgress.NONE))
         .isInstanceOf(CbtfsException.class)
         .hasMessageContaining("authentication failed");
@@ -223,7 +192,7 @@ class RemoteTargetTest {
   @Test
   void aWrongCertificateFingerprintIsRefused() throws IOException {
     String other = "00".repeat(32);
-    RemoteTarget t = RemoteTarget.parse(uri("vm1", "").replace(pin, other));
+    RemoteTarget t = RemoteTarget.parse(uri("vm1", "").replace(receiver.pin(), other));
     assertThatThrownBy(t::state)
         .isInstanceOf(CbtfsException.class)
         .hasMessageContaining("TLS handshake failed");
@@ -235,7 +204,7 @@ class RemoteTargetTest {
     try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
       port = free.getLocalPort(); // closed: nothing listens there now
     }
-    String uri = "cbtfs://127.0.0.1:" + port + "/disk?insecure&token-file=" + tokenFile;
+    String uri = "cbtfs://127.0.0.1:" + port + "/disk?insecure&token-file=" + receiver.tokenFile();
     try (var t = RemoteTarget.parse(uri)) {
       assertThatThrownBy(t::state)
           .isInstanceOf(IOException.class)
@@ -260,9 +229,7 @@ class RemoteTargetTest {
               });
       server.start();
       String uri =
-          uri("vm1", "")
-              .replace(
-                  ":" + receiver.address().getPort() + "/", ":" + garbage.getLocalPort() + "/");
+          uri("vm1", "").replace(":" + receiver.port() + "/", ":" + garbage.getLocalPort() + "/");
       try (var t = RemoteTarget.parse(uri)) {
         assertThatThrownBy(t::state)
             .isInstanceOf(CbtfsException.class)
@@ -277,8 +244,7 @@ class RemoteTargetTest {
   void aReceiverThatNeverAnswersIsNamed() throws IOException {
     try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       String uri =
-          uri("vm1", "")
-              .replace(":" + receiver.address().getPort() + "/", ":" + silent.getLocalPort() + "/");
+          uri("vm1", "").replace(":" + receiver.port() + "/", ":" + silent.getLocalPort() + "/");
       try (var t = RemoteTarget.parse(uri, 300)) {
         assertThatThrownBy(t::state)
             .isInstanceOf(IOException.class)
@@ -297,13 +263,13 @@ class RemoteTargetTest {
     // a hostile client sends such names anyway: the receiver refuses them
     for (String name : new String[] {"..", "../x", "a/b", ".hidden", "/etc", "x".repeat(65)}) {
       try (RawClient c = new RawClient()) {
-        c.hello(name, 0, Tokens.load(tokenFile));
+        c.hello(name, 0, Tokens.load(receiver.tokenFile()));
         assertThat(c.reply()).as(name).startsWith("ERR").contains("refused target name");
       }
     }
     Files.createSymbolicLink(root.resolve("link.img"), tmp.resolve("outside.img"));
     try (RawClient c = new RawClient()) {
-      c.hello("link", 0, Tokens.load(tokenFile));
+      c.hello("link", 0, Tokens.load(receiver.tokenFile()));
       assertThat(c.reply()).startsWith("ERR").contains("refused");
     }
     assertThat(Files.exists(tmp.resolve("outside.img"))).isFalse();
@@ -354,12 +320,11 @@ class RemoteTargetTest {
     byte[] before = Files.readAllBytes(root.resolve("vm1.img"));
     write(0, 1 << 20, 4);
     for (long cutAfter : new long[] {200, 5_000, 300_000, 900_000}) {
-      try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort())) {
+      try (CuttingProxy proxy = new CuttingProxy(receiver.port())) {
         proxy.cutAfter(cutAfter);
         RemoteTarget viaProxy =
             RemoteTarget.parse(
-                uri("vm1", "")
-                    .replace(":" + receiver.address().getPort() + "/", ":" + proxy.port() + "/"));
+                uri("vm1", "").replace(":" + receiver.port() + "/", ":" + proxy.port() + "/"));
         // a cut surfaces as an I/O error or, during the handshake, as a refused connection
         assertThatThrownBy(() -> syncer.sync(source(), viaProxy, false, SyncProgress.NONE))
             .isInstanceOfAny(IOException.class, CbtfsException.class);
@@ -384,10 +349,9 @@ class RemoteTargetTest {
     new Random(5).nextBytes(data);
     Files.write(big, data);
     TrackedImage bigTracked = store.image("big.img", new Fingerprint(32 << 20, 1, 1, 2));
-    try (StallingProxy proxy = new StallingProxy(receiver.address().getPort(), 4 << 20)) {
+    try (StallingProxy proxy = new StallingProxy(receiver.port(), 4 << 20)) {
       String viaProxy =
-          uri("big", "")
-              .replace(":" + receiver.address().getPort() + "/", ":" + proxy.port() + "/");
+          uri("big", "").replace(":" + receiver.port() + "/", ":" + proxy.port() + "/");
       try (RemoteTarget t = RemoteTarget.parse(viaProxy, 500)) {
         assertThatThrownBy(
                 () ->
@@ -412,12 +376,11 @@ class RemoteTargetTest {
   /** A connection cut mid-delta names the receiver: "Connection reset by peer" alone did not. */
   @Test
   void aConnectionCutMidDeltaNamesTheReceiver() throws Exception {
-    try (CuttingProxy proxy = new CuttingProxy(receiver.address().getPort())) {
+    try (CuttingProxy proxy = new CuttingProxy(receiver.port())) {
       proxy.cutAfter(900_000);
       RemoteTarget viaProxy =
           RemoteTarget.parse(
-              uri("vm1", "")
-                  .replace(":" + receiver.address().getPort() + "/", ":" + proxy.port() + "/"));
+              uri("vm1", "").replace(":" + receiver.port() + "/", ":" + proxy.port() + "/"));
       assertThatThrownBy(() -> syncer.sync(source(), viaProxy, false, SyncProgress.NONE))
           .isInstanceOf(IOException.class)
           .hasMessageStartingWith(
@@ -430,7 +393,7 @@ class RemoteTargetTest {
     java.util.List<Socket> idle = new java.util.ArrayList<>();
     try {
       for (int i = 0; i < 4; i++) { // every slot of this receiver, held without a handshake
-        Socket s = new Socket(InetAddress.getLoopbackAddress(), receiver.address().getPort());
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), receiver.port());
         s.setSoTimeout(30_000);
         idle.add(s);
       }
@@ -560,9 +523,7 @@ class RemoteTargetTest {
 
     RawClient() throws IOException {
       socket =
-          Tls.pinned(pin)
-              .getSocketFactory()
-              .createSocket("127.0.0.1", receiver.address().getPort());
+          Tls.pinned(receiver.pin()).getSocketFactory().createSocket("127.0.0.1", receiver.port());
       socket.setSoTimeout(10_000);
       out = new DataOutputStream(socket.getOutputStream());
       in = new DataInputStream(socket.getInputStream());

@@ -21,9 +21,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -43,32 +43,19 @@ class ResumeTest {
    */
   static final long WINDOW = RECORD_BYTES + (1 << 20) + (64 << 10);
 
-  @TempDir static Path identityRoot;
-  static Path identity;
-  static String pin;
-
   @TempDir Path tmp;
+  @RegisterExtension final LoopbackReceiver receiver = new LoopbackReceiver();
   Path root;
-  Receiver receiver;
   CuttingProxy proxy;
-  Path tokenFile;
   Path image;
   TrackerStore store;
   TrackedImage tracked;
   final Syncer syncer = new Syncer(RECORD_BYTES, 2);
 
-  @BeforeAll
-  static void identity() throws IOException {
-    identity = identityRoot.resolve("id");
-    pin = Tls.init(identity);
-  }
-
   @BeforeEach
   void start() throws IOException {
-    root = Files.createDirectory(tmp.resolve("root"));
-    tokenFile = Tls.tokenFile(identity);
-    receiver = RemoteTargetTest.startReceiver(root, tokenFile, identity);
-    proxy = new CuttingProxy(receiver.address().getPort());
+    root = receiver.root();
+    proxy = new CuttingProxy(receiver.port());
     image = tmp.resolve("disk.img");
     byte[] data = new byte[IMAGE_BYTES];
     new Random(1).nextBytes(data); // incompressible: the bytes on the wire are the image's
@@ -86,8 +73,7 @@ class ResumeTest {
   }
 
   private RemoteTarget via(int port, String name) throws IOException {
-    return RemoteTarget.parse(
-        "cbtfs://127.0.0.1:" + port + "/" + name + "?pin=" + pin + "&token-file=" + tokenFile);
+    return RemoteTarget.parse(receiver.uri(port, name));
   }
 
   private SyncSource source() {
@@ -207,8 +193,8 @@ class ResumeTest {
     receiver.close();
     // a receiver killed mid-transfer leaves the part it was writing, not the kept file
     Files.move(kept("vm1"), root.resolve(".vm1.img.cbtfs-resume.part"));
-    receiver = RemoteTargetTest.startReceiver(root, tokenFile, identity);
-    proxy.retarget(receiver.address().getPort());
+    receiver.startAgain();
+    proxy.retarget(receiver.port());
     long resumed = countedSync("vm1");
     assertThat(resumed).isLessThan(whole / 2 + WINDOW);
     assertThat(Files.mismatch(image, root.resolve("vm1.img"))).isEqualTo(-1L);

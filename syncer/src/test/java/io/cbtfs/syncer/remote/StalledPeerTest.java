@@ -18,8 +18,6 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -31,10 +29,10 @@ import java.util.Arrays;
 import java.util.Random;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -47,36 +45,15 @@ class StalledPeerTest {
   /** The receiver's idle timeout: the bound of each of its writes. */
   static final int IDLE_MILLIS = 1_000;
 
-  @TempDir static Path identityRoot;
-  static Path identity;
-  static String pin;
-
   @TempDir Path tmp;
+  @RegisterExtension final LoopbackReceiver receiver = new LoopbackReceiver(IDLE_MILLIS);
   Path root;
-  Path tokenFile;
-  Receiver receiver;
   TrackerStore store;
   final Syncer syncer = new Syncer(256 << 10, 2);
 
-  @BeforeAll
-  static void identity() throws IOException {
-    identity = identityRoot.resolve("id");
-    pin = Tls.init(identity);
-  }
-
   @BeforeEach
   void start() throws IOException {
-    root = Files.createDirectory(tmp.resolve("root"));
-    tokenFile = Tls.tokenFile(identity);
-    receiver =
-        Receiver.start(
-            new Receiver.Options(
-                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                root,
-                Tokens.load(tokenFile),
-                Tls.server(identity),
-                4,
-                IDLE_MILLIS));
+    root = receiver.root();
     store = TrackerStore.open(tmp.resolve(".cbtfs"), TrackingOptions.defaults(G));
   }
 
@@ -85,10 +62,6 @@ class StalledPeerTest {
     receiver.close();
     ReplicaTarget.awaitSettles();
     store.close();
-  }
-
-  private String uri(int port, String name) {
-    return "cbtfs://127.0.0.1:" + port + "/" + name + "?pin=" + pin + "&token-file=" + tokenFile;
   }
 
   /** A sparse image of {@code size} bytes with 1 MiB of data at 8 MiB, all of it to sync. */
@@ -117,10 +90,7 @@ class StalledPeerTest {
     syncer.sync(
         image("big", size), new ReplicaTarget(root.resolve("big.img")), false, SyncProgress.NONE);
     syncer.sync(
-        image("vm1", 16L << 20),
-        RemoteTarget.parse(uri(receiver.address().getPort(), "vm1")),
-        false,
-        SyncProgress.NONE);
+        image("vm1", 16L << 20), RemoteTarget.parse(receiver.uri("vm1")), false, SyncProgress.NONE);
     receiver.awaitIdle();
 
     Socket plain = new Socket();
@@ -129,7 +99,7 @@ class StalledPeerTest {
     plain.setSoTimeout(10_000);
     SSLSocket stalled =
         (SSLSocket)
-            Tls.pinned(pin)
+            Tls.pinned(receiver.pin())
                 .getSocketFactory()
                 .createSocket(plain, "127.0.0.1", plain.getPort(), true);
     try (stalled) {
@@ -140,7 +110,8 @@ class StalledPeerTest {
       Frames.write(
           out,
           Frames.HELLO,
-          new RemoteMessages.Hello(0, "big", Tokens.proof(Tokens.load(tokenFile), nonce, "big", 0))
+          new RemoteMessages.Hello(
+                  0, "big", Tokens.proof(Tokens.load(receiver.tokenFile()), nonce, "big", 0))
               .encode());
       assertThat(
               RemoteMessages.decode(Frames.expect(in, Frames.OK, "receiver").payload()).imageSize())
@@ -149,7 +120,7 @@ class StalledPeerTest {
       // and reads nothing more
 
       // meanwhile another sender is served
-      try (RemoteTarget other = RemoteTarget.parse(uri(receiver.address().getPort(), "vm1"))) {
+      try (RemoteTarget other = RemoteTarget.parse(receiver.uri("vm1"))) {
         assertThat(other.state().exists()).isTrue();
       }
 
@@ -168,7 +139,7 @@ class StalledPeerTest {
       assertThat(got).isLessThan((size / 4096) * 32);
     }
     // and the replica is still served
-    try (RemoteTarget again = RemoteTarget.parse(uri(receiver.address().getPort(), "big"))) {
+    try (RemoteTarget again = RemoteTarget.parse(receiver.uri("big"))) {
       assertThat(again.state().imageSize()).isEqualTo(size);
     }
   }
@@ -187,10 +158,10 @@ class StalledPeerTest {
     Files.write(path, data);
     SyncSource big =
         new SyncSource(store.image("big.img", Fingerprint.sizeOnly(data.length)), path);
-    int port = receiver.address().getPort();
+    int port = receiver.port();
     try (RemoteTargetTest.StallingProxy proxy =
             new RemoteTargetTest.StallingProxy(port, Long.MAX_VALUE);
-        RemoteTarget viaProxy = RemoteTarget.parse(uri(proxy.port(), "big"), 120_000)) {
+        RemoteTarget viaProxy = RemoteTarget.parse(receiver.uri(proxy.port(), "big"), 120_000)) {
       SyncProgress cancelOnceStalled =
           (doneBytes, totalBytes, doneBlocks, totalBlocks) -> {
             if (doneBytes >= (8 << 20)) {
@@ -207,7 +178,7 @@ class StalledPeerTest {
     }
     receiver.awaitIdle();
     assertThat(root.resolve("big.img")).doesNotExist();
-    syncer.sync(big, RemoteTarget.parse(uri(port, "big")), false, SyncProgress.NONE);
+    syncer.sync(big, RemoteTarget.parse(receiver.uri("big")), false, SyncProgress.NONE);
     assertThat(Files.mismatch(path, root.resolve("big.img"))).isEqualTo(-1L);
   }
 }

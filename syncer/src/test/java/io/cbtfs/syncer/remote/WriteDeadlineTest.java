@@ -27,8 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class WriteDeadlineTest {
   @TempDir static Path identityRoot;
-  static Path identity;
-  static String pin;
+  static LoopbackReceiver.Identity identity;
 
   ServerSocket server;
   Socket peer; // the server's plain socket: it completes the handshake, then reads nothing
@@ -38,8 +37,7 @@ class WriteDeadlineTest {
 
   @BeforeAll
   static void identity() throws IOException {
-    identity = identityRoot.resolve("id");
-    pin = Tls.init(identity);
+    identity = LoopbackReceiver.Identity.create(identityRoot);
   }
 
   @BeforeEach
@@ -54,7 +52,7 @@ class WriteDeadlineTest {
                 Socket s = server.accept();
                 SSLSocket t =
                     (SSLSocket)
-                        Tls.server(identity).getSocketFactory().createSocket(s, null, false);
+                        Tls.server(identity.dir()).getSocketFactory().createSocket(s, null, false);
                 t.setEnabledProtocols(new String[] {Tls.PROTOCOL});
                 t.setEnabledCipherSuites(Tls.CIPHER_SUITES);
                 t.startHandshake();
@@ -66,7 +64,7 @@ class WriteDeadlineTest {
     plain = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
     tls =
         (SSLSocket)
-            Tls.pinned(pin)
+            Tls.pinned(identity.pin())
                 .getSocketFactory()
                 .createSocket(plain, "127.0.0.1", server.getLocalPort(), true);
     tls.setEnabledProtocols(new String[] {Tls.PROTOCOL});
