@@ -68,6 +68,8 @@ class AdoptRemoteIT {
       String sync = ok("sync", "--json", adopted.image("vm").toString(), target).output();
       assertThat(sync).as(sync).contains("\"full\":false");
       assertThat(number(sync, "base")).as(sync).isEqualTo(b.generation());
+      assertThat(sync) // from the adopted history, not compared block by block
+          .contains("\"why\":\"the blocks changed since the target's generation " + b.generation());
       generation = number(sync, "generation");
       assertThat(generation).as(sync).isGreaterThan(b.generation());
       assertThat(number(sync, "blocks")).as(sync).isEqualTo(sent);
