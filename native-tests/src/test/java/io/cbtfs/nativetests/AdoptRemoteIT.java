@@ -7,6 +7,7 @@ import io.cbtfs.nativetests.RestoreInPlace.Booted;
 import io.cbtfs.s3.S3ProxyServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -54,7 +55,7 @@ class AdoptRemoteIT {
    */
   private void adoptAndSyncBack(String target, int granuleBytes) throws Exception {
     List<String> writes =
-        java.util.Arrays.stream(WRITES)
+        Arrays.stream(WRITES)
             .map(w -> String.format("write -P 0x%x %d %d", w[0], w[1], w[2]))
             .toList();
     Booted b = RestoreInPlace.bootAndHydrate(tmp, target, SIZE, 5, 3, writes);

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -99,7 +100,7 @@ final class RestoreInPlace {
    * must be {@code image}.
    */
   static void assertRestores(Booted b, Long generation, Path out, Path image) throws IOException {
-    List<String> restore = new java.util.ArrayList<>(List.of("restore", b.target()));
+    List<String> restore = new ArrayList<>(List.of("restore", b.target()));
     if (generation != null) {
       restore.addAll(List.of("--generation", generation.toString()));
     }
