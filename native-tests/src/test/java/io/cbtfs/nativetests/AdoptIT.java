@@ -4,6 +4,7 @@ import static io.cbtfs.nativetests.OverlayMountIT.ok;
 import static io.cbtfs.nativetests.OverlayMountIT.qemuIo;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cbtfs.nativetests.RestoreInPlace.Booted;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -161,43 +162,14 @@ class AdoptIT {
   }
 
   /** An archive of a random image, its generation hydrated whole in an overlay with writes. */
-  private record Booted(String archive, Path overlayImage, Path expected, long generation) {
-    Path map(String suffix) {
-      String n = overlayImage.getFileName().toString();
-      return overlayImage.resolveSibling(n.substring(0, n.length() - ".img".length()) + suffix);
-    }
-  }
-
-  private Booted bootAndHydrate(Path dir, int size, long seed) throws Exception {
-    Tools.require("qemu-io");
-    byte[] data = Tools.random(size, seed);
-    String archive = "archive:" + dir.resolve("vm.archive");
-    long generation;
-    try (DaemonMount old = DaemonMount.prepare(Files.createDirectory(dir.resolve("old")))) {
-      old.mount();
-      Files.write(old.image("vm"), data);
-      Matcher synced = GENERATION.matcher(ok("sync", old.image("vm").toString(), archive).output());
-      assertThat(synced.find()).isTrue();
-      generation = Long.parseLong(synced.group(1));
-    }
-    List<String> writes = List.of("write -P 0xab 100 3000", "write -P 0xef 1048576 65536");
-    Path expected = Files.write(dir.resolve("expected.img"), data);
-    qemuIo(expected, writes);
-    Path overlay = dir.resolve("overlay");
-    String name = "vm@" + generation;
-    try (ReadOnlyMountProcess m =
-        ReadOnlyMountProcess.start(
-            dir.resolve("booted"),
-            Map.of(),
-            archive,
-            "--overlay",
-            overlay.toString(),
-            "--hydrate",
-            name)) {
-      qemuIo(m.mnt.resolve(name), writes);
-      m.awaitOutput("cbtfs: hydrated " + name);
-    }
-    return new Booted(archive, overlay.resolve(name + ".img"), expected, generation);
+  private static Booted bootAndHydrate(Path dir, int size, long seed) throws Exception {
+    return RestoreInPlace.bootAndHydrate(
+        dir,
+        "archive:" + dir.resolve("vm.archive"),
+        size,
+        seed,
+        1,
+        List.of("write -P 0xab 100 3000", "write -P 0xef 1048576 65536"));
   }
 
   /** Adopts, syncs back through a mount of the folder, restores: the restore must be expected. */
@@ -210,17 +182,17 @@ class AdoptIT {
               b.overlayImage().toString(),
               adopted.backing.toString(),
               "--from",
-              b.archive());
+              b.target());
       assertThat(r.output())
           .contains(mustSay)
           .contains("compares every block")
           .contains("adopted " + b.overlayImage());
       assertThat(Files.mismatch(adopted.backingFile("vm"), b.expected())).isEqualTo(-1L);
       adopted.mount();
-      ok("sync", adopted.image("vm").toString(), b.archive());
+      ok("sync", adopted.image("vm").toString(), b.target());
     }
     Path restored = dir.resolve("restored.img");
-    ok("restore", b.archive(), restored.toString());
+    ok("restore", b.target(), restored.toString());
     assertThat(Files.mismatch(restored, b.expected())).isEqualTo(-1L);
   }
 
@@ -251,7 +223,7 @@ class AdoptIT {
     Path folder = Files.createDirectory(tmp.resolve("folder"));
     Path second = Files.createLink(tmp.resolve("second.img"), b.overlayImage());
     Tools.Result twoNames =
-        Cbtfs.run("adopt", b.overlayImage().toString(), folder.toString(), "--from", b.archive());
+        Cbtfs.run("adopt", b.overlayImage().toString(), folder.toString(), "--from", b.target());
     assertThat(twoNames.exitCode()).as(twoNames.output()).isEqualTo(1);
     assertThat(twoNames.output().strip()).contains("has 2 names").doesNotContain("\n");
     Files.delete(second);
@@ -260,8 +232,7 @@ class AdoptIT {
     Path otherFs = Tools.tmpfs(tmp.resolve("otherfs"), "size=1m,mode=0700");
     try {
       Tools.Result across =
-          Cbtfs.run(
-              "adopt", b.overlayImage().toString(), otherFs.toString(), "--from", b.archive());
+          Cbtfs.run("adopt", b.overlayImage().toString(), otherFs.toString(), "--from", b.target());
       assertThat(across.exitCode()).as(across.output()).isEqualTo(1);
       assertThat(across.output().strip())
           .contains("FOLDER must be on the same file system as the overlay")
@@ -322,7 +293,7 @@ class AdoptIT {
               b.overlayImage().toString(),
               adopted.backing.toString(),
               "--from",
-              b.archive(),
+              b.target(),
               "--state-dir",
               states.toString());
       Tools.Result failed = Cbtfs.run(adopt.toArray(String[]::new));
