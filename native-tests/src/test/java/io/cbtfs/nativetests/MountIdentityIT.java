@@ -68,10 +68,16 @@ class MountIdentityIT {
         try {
           assertThat(daemonA.destroy()).isTrue();
           // after its wait for the open image, the stop would unmount what the path shows
-          awaitLogLine(a.backingFile(".cbtfs/mount.log"), "not unmounting what is mounted there");
+          Path log = a.backingFile(".cbtfs/mount.log");
+          String notUnmounting = "not unmounting what is mounted there";
+          awaitUntil(
+              () ->
+                  Files.readString(log).contains(notUnmounting)
+                      || !Files.exists(a.mnt.resolve("other.img")));
           assertThat(Files.exists(a.mnt.resolve("other.img")))
               .as("the other mount still serves the path")
               .isTrue();
+          assertThat(Files.readString(log)).contains(notUnmounting);
         } finally {
           Cbtfs.run("unmount", a.mnt.toString());
         }
@@ -96,11 +102,16 @@ class MountIdentityIT {
     assertThat(r.exitCode()).as(r.output()).isZero();
   }
 
-  /** Waits (polling, with a deadline) until the mount's log has a line containing {@code text}. */
-  private static void awaitLogLine(Path log, String text) throws java.io.IOException {
+  /** A condition polled by {@link #awaitUntil}. */
+  private interface Condition {
+    boolean holds() throws java.io.IOException;
+  }
+
+  /** Waits (polling, with a deadline of 60 s) until {@code condition} holds. */
+  private static void awaitUntil(Condition condition) throws java.io.IOException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!Files.readString(log).contains(text)) {
-      assertThat(System.nanoTime()).as("log line '%s' within 60 s", text).isLessThan(deadline);
+    while (!condition.holds()) {
+      assertThat(System.nanoTime()).as("condition within 60 s").isLessThan(deadline);
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
     }
   }
