@@ -45,6 +45,11 @@ class MountIdentityIT {
                   "sync", a.backingFile("vm.img").toString(), "file:" + tmp.resolve("replica.img"));
           assertThat(sync.exitCode()).as(sync.output()).isNotZero();
           assertThat(sync.output()).contains(a.mnt + " is no longer this mount (detached lazily?)");
+          // a stop cannot flush it either, and goes on: it refuses changes and waits for the writer
+          assertThat(daemonA.destroy()).isTrue();
+          Path log = a.backingFile(".cbtfs/mount.log");
+          awaitUntil(() -> Files.readString(log).contains("are refused from now on"));
+          assertThat(Files.readString(log)).contains("cannot flush the kernel's cache of vm.img");
         } finally {
           Cbtfs.run("unmount", a.mnt.toString());
         }

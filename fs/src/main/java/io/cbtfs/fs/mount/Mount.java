@@ -427,7 +427,7 @@ public final class Mount implements AutoCloseable {
       for (String image : fs.files().list()) {
         try {
           flushKernelCache(image);
-        } catch (IOException e) {
+        } catch (IOException | CbtfsException e) { // detached: the stop goes on all the same
           log.warn("stopping: cannot flush the kernel's cache of {}: {}", image, e.getMessage());
         }
       }
