@@ -124,6 +124,11 @@ public final class Posix {
     return (mode & S_IFMT) == S_IFREG;
   }
 
+  /** st_dev: the device of the file system the file is on (the first field on both CPUs). */
+  public long device(Pointer stat) {
+    return stat.getLong(0);
+  }
+
   public long size(Pointer stat) {
     return stat.getLong(ST_SIZE_OFFSET);
   }

@@ -11,11 +11,9 @@ import io.cbtfs.tracker.CbtfsException;
 import io.cbtfs.tracker.StateDirectory;
 import io.cbtfs.tracker.TrackerStore;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +38,9 @@ public final class Mount implements AutoCloseable {
   private final ServingThread serving;
   private boolean closed;
   private volatile boolean changesRefused;
+
+  /** Which mount this is, recorded once it serves: see {@link MountIdentity}. */
+  private volatile MountIdentity identity;
 
   /** Servers beside the kernel that use {@link #fs} (an NBD export): see {@link #closeWith}. */
   private final List<AutoCloseable> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -88,6 +89,7 @@ public final class Mount implements AutoCloseable {
       ImageFileSystem fs = new ImageFileSystem(files, trackers, Posix.get(), tracking);
       mount = new Mount(options, fs, ServingLoop.open(options, fs, observer), backingLock);
       mount.serving.startAndAwaitServing(options.mountPoint().toString());
+      mount.identity = recordOrUnmount(options.mountPoint());
     } catch (IOException | RuntimeException e) {
       if (trackers != null) {
         trackers.close();
@@ -102,6 +104,20 @@ public final class Mount implements AutoCloseable {
         options.stateDir(),
         mount.transport().label());
     return mount;
+  }
+
+  /** {@link MountIdentity#record} of a mount that now serves; unmounts it if that fails. */
+  static MountIdentity recordOrUnmount(Path mountPoint) throws IOException {
+    try {
+      return MountIdentity.record(mountPoint);
+    } catch (IOException e) {
+      try {
+        unmount(mountPoint, true);
+      } catch (IOException | RuntimeException again) {
+        e.addSuppressed(again);
+      }
+      throw new CbtfsException("cannot look at " + mountPoint + " once mounted: " + e, e);
+    }
   }
 
   /**
@@ -238,15 +254,16 @@ public final class Mount implements AutoCloseable {
    * dirty pages back as WRITE requests, each tracked before it is answered, so every write
    * acknowledged before the sync started is in that sync. Without the writeback cache there is
    * nothing to flush. Never call it from a FUSE thread.
+   *
+   * @throws CbtfsException if the mount point no longer shows this mount (detached lazily, maybe
+   *     with another mounted there): its cache cannot be reached, and a sync must not report
+   *     success without it
    */
   public void flushKernelCache(String imageName) throws IOException {
     if (!options.writebackCache() || !isServing()) {
       return;
     }
-    try (FileChannel image =
-        FileChannel.open(options.mountPoint().resolve(imageName), StandardOpenOption.READ)) {
-      image.force(false);
-    }
+    identity.flush(imageName);
   }
 
   /**
@@ -299,8 +316,9 @@ public final class Mount implements AutoCloseable {
     if (Thread.currentThread().getName().startsWith("cbtfs-fuse")) {
       throw new IllegalStateException("never unmount from a FUSE thread");
     }
-    if (isServing()) {
-      unmount(options.mountPoint());
+    if (isServing() && !identity.unmountIfAtPath(() -> unmount(options.mountPoint()))) {
+      // detached already, still serving a writer: it ends when that writer goes, not by us
+      throw new CbtfsException(identity.notThisMount() + " and still serves an open file");
     }
     try {
       serving.result().get(UNMOUNT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -396,25 +414,40 @@ public final class Mount implements AutoCloseable {
       return;
     }
     changesRefused = true;
-    if (options.writebackCache() && isServing()) {
-      try {
-        for (String image : fs.files().list()) {
-          try {
-            flushKernelCache(image);
-          } catch (IOException e) {
-            log.warn("stopping: cannot flush the kernel's cache of {}: {}", image, e.toString());
-          }
-        }
-      } catch (IOException e) {
-        log.warn("stopping: cannot list {}: {}", options.backingDir(), e.toString());
-      }
-    }
+    flushAllKernelCaches();
     fs.refuseChanges();
+  }
+
+  /** At a stop with the writeback cache: {@link #flushKernelCache} of every image, logged. */
+  private void flushAllKernelCaches() {
+    if (!options.writebackCache() || !isServing()) {
+      return;
+    }
+    try {
+      for (String image : fs.files().list()) {
+        try {
+          flushKernelCache(image);
+        } catch (IOException | CbtfsException e) { // detached: the stop goes on all the same
+          log.warn("stopping: cannot flush the kernel's cache of {}: {}", image, e.getMessage());
+        }
+      }
+    } catch (IOException e) {
+      log.warn("stopping: cannot list {}: {}", options.backingDir(), e.toString());
+    }
   }
 
   private void detachLazily(long waitNanos) throws IOException {
     if (isServing()) {
-      unmount(options.mountPoint(), true);
+      // the kernel took writes after refuseChanges' flush (the daemon never saw them to refuse):
+      // write them back while the path still reaches this mount; after the detach it cannot
+      flushAllKernelCaches();
+      if (options.writebackCache()) {
+        log.warn(
+            "stopping with images still open on {} and the writeback cache: writes acknowledged"
+                + " from now on may never reach the images (stop the writers before the mount)",
+            options.mountPoint());
+      }
+      identity.unmountIfAtPath(() -> unmount(options.mountPoint(), true));
     }
     try {
       serving.result().get(waitNanos, TimeUnit.NANOSECONDS);

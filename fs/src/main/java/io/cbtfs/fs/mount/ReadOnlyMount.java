@@ -33,6 +33,7 @@ public final class ReadOnlyMount implements AutoCloseable {
   private final ServingLoop loop;
   private final ServingThread serving;
   private boolean closed;
+  private MountIdentity identity;
 
   private ReadOnlyMount(Path mountPoint, ReadOnlyFileSystem fs, ServingLoop loop) {
     this.mountPoint = mountPoint;
@@ -96,6 +97,7 @@ public final class ReadOnlyMount implements AutoCloseable {
             RequestObserver.NONE);
     ReadOnlyMount mount = new ReadOnlyMount(mp, fs, loop);
     mount.serving.startAndAwaitServing(mp.toString());
+    mount.identity = Mount.recordOrUnmount(mp);
     log.info(
         "mounted {} {} on {} (FUSE transport: {})",
         source,
@@ -135,10 +137,10 @@ public final class ReadOnlyMount implements AutoCloseable {
     closed = true;
     if (!serving.result().isDone()) {
       try {
-        Mount.unmount(mountPoint);
+        identity.unmountIfAtPath(() -> Mount.unmount(mountPoint));
       } catch (CbtfsException busy) {
         log.warn("{}; detaching lazily", busy.getMessage());
-        Mount.unmountLazily(mountPoint);
+        identity.unmountIfAtPath(() -> Mount.unmountLazily(mountPoint));
       }
     }
     try {
