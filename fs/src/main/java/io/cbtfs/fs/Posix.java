@@ -53,6 +53,7 @@ public final class Posix {
   public static final int S_IFDIR = 0040000;
   public static final int EPERM = 1;
   public static final int EMLINK = 31;
+  public static final int ENAMETOOLONG = 36;
   public static final int EFBIG = 27;
   public static final int EDQUOT = 122;
   public static final int ENOTEMPTY = 39;

@@ -242,8 +242,11 @@ final class RequestHandler {
         throw new ErrnoException(Posix.EINVAL, "a name with '/'");
       }
     }
+    if (nul < 0 && to - from > NAME_MAX + 1) { // the kernel sends up to 1024 bytes
+      throw new ErrnoException(Posix.ENAMETOOLONG, "a name longer than " + NAME_MAX + " bytes");
+    }
     if (nul <= from) {
-      throw new ErrnoException(Posix.EINVAL, "a name that is empty, too long or not terminated");
+      throw new ErrnoException(Posix.EINVAL, "a name that is empty or not terminated");
     }
     byte[] bytes = new byte[nul - from];
     b.request.get(from, bytes, 0, bytes.length);

@@ -221,6 +221,10 @@ class RequestHandlerTest {
     assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("")).error()).isEqualTo(-Posix.EINVAL);
     assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("..")).error()).isEqualTo(-Posix.EINVAL);
     assertThat(k.send(FuseAbi.LOOKUP, 1, args().name("x".repeat(256))).error())
+        .as("a name too long: the error the backing file system would give (libfuse 2's)")
+        .isEqualTo(-Posix.ENAMETOOLONG);
+    assertThat(k.send(FuseAbi.LOOKUP, 1, args().raw("x".repeat(256).getBytes())).error())
+        .as("as long, and not terminated")
         .isEqualTo(-Posix.EINVAL);
     // not valid UTF-8: it would decode to "bad\uFFFD.img", the name of another file
     byte[] undecodable = {'b', 'a', 'd', (byte) 0xff, '.', 'i', 'm', 'g', 0};
