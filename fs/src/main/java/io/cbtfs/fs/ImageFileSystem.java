@@ -117,8 +117,7 @@ public final class ImageFileSystem implements FileSystemOperations {
   /** Opens an existing image; returns the handle number. */
   @Override
   public long open(String fusePath, int flags) throws IOException {
-    boolean changes = (flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0; // 0: RDONLY
-    if (changesRefused && changes) {
+    if (changesRefused && changes(flags)) {
       throw refused("open for writing " + fusePath);
     }
     return openBacking(files.imageName(fusePath), flags & ~(Posix.O_CREAT | Posix.O_EXCL), 0);
@@ -155,7 +154,7 @@ public final class ImageFileSystem implements FileSystemOperations {
       if (!Posix.isRegular(posix.mode(stat))) {
         throw new ErrnoException(Posix.ENOENT, "not a regular file: " + path);
       }
-      if ((flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0) {
+      if (changes(flags)) {
         requireOneName(imageName, stat);
       }
       TrackedImage image = trackers.image(imageName, () -> files.fingerprint(imageName));
@@ -167,6 +166,11 @@ public final class ImageFileSystem implements FileSystemOperations {
       posix.libc().close(fd);
       throw e;
     }
+  }
+
+  /** Whether an open with {@code flags} may change the image: not read-only, or truncating. */
+  private static boolean changes(int flags) {
+    return (flags & Posix.O_ACCMODE) != 0 || (flags & Posix.O_TRUNC) != 0; // 0: O_RDONLY
   }
 
   /**

@@ -169,7 +169,7 @@ public final class S3Target implements Restorable {
         base = last; // not laid under a full delta, but its chunks are known to be stored
       }
       return delivery(store, lock, header, base, memory);
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | Error e) { // an OutOfMemoryError too: never keep it
       try {
         if (lock != null) {
           lock.close();

@@ -3,6 +3,8 @@ package io.cbtfs.s3;
 import io.cbtfs.tracker.CbtfsException;
 import java.io.InterruptedIOException;
 import net.jpountz.lz4.LZ4Factory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The heap the S3 deliveries of this process may hold, and how many chunks each keeps in flight
@@ -15,6 +17,8 @@ import net.jpountz.lz4.LZ4Factory;
  * alone is refused before anything is sent, naming the {@code --max-memory} it needs. Thread-safe.
  */
 final class UploadMemory {
+  private static final Logger log = LoggerFactory.getLogger(UploadMemory.class);
+
   /**
    * What this process's deliveries may hold: 5/8 of the heap, what one delivery of 1 MiB chunks
    * always held in a mount's default 64 MiB heap (the rest is the mount's tracking and the JVM's).
@@ -82,6 +86,9 @@ final class UploadMemory {
   synchronized Reservation reserve(int chunkBytes, int recordBytes) throws InterruptedIOException {
     if (heldBytes(1, chunkBytes, recordBytes) > bytes) {
       throw new CbtfsException(tooSmall(chunkBytes, recordBytes));
+    }
+    if (heldBytes(1, chunkBytes, recordBytes) > bytes - reserved) {
+      log.info("waiting for another S3 sync of this process to give back its upload memory");
     }
     while (heldBytes(1, chunkBytes, recordBytes) > bytes - reserved) {
       try {

@@ -32,10 +32,13 @@ class S3HeapTest extends S3ServerTest {
             dir.toString(),
             Integer.toString(2 << 20),
             "64");
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    byte[] output = p.getInputStream().readAllBytes(); // until it exits
-    assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
-    String out = new String(output, StandardCharsets.UTF_8);
+    Path log = tmp.resolve("child.log"); // a file, not a pipe: a hung child fails the wait
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    boolean ended = p.waitFor(5, TimeUnit.MINUTES);
+    p.destroyForcibly();
+    String out = Files.readString(log, StandardCharsets.UTF_8);
+    assertThat(ended).as(out).isTrue();
     assertThat(p.exitValue()).as(out).isZero();
     assertThat(out).contains("synced generation 1").doesNotContain("OutOfMemoryError");
     assertThat(objects("fleet/chunks")).isEqualTo(32); // 64 MiB in 2 MiB cells, each different

@@ -34,10 +34,13 @@ class BigBlocksDirectMemoryTest {
             tmp.toString(),
             Integer.toString(blockSize),
             "96");
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    byte[] output = p.getInputStream().readAllBytes(); // until it exits
-    assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
-    String out = new String(output, StandardCharsets.UTF_8);
+    Path log = tmp.resolve("child.log"); // a file, not a pipe: a hung child fails the wait
+    Process p =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    boolean ended = p.waitFor(5, TimeUnit.MINUTES);
+    p.destroyForcibly();
+    String out = Files.readString(log, StandardCharsets.UTF_8);
+    assertThat(ended).as(out).isTrue();
     assertThat(p.exitValue()).as(out).isZero();
     assertThat(out).contains("synced generation 1").doesNotContain("OutOfMemoryError");
     assertThat(Files.mismatch(tmp.resolve("replica.img"), tmp.resolve("disk.img"))).isEqualTo(-1L);

@@ -54,9 +54,11 @@ class ComparisonTest {
   }
 
   @Test
-  void aShrunkImageDiffersInTheBlockWhereTheSizesPartAndNothingPastItsEnd() throws IOException {
+  void aShrunkImageDiffersInTheBlockWhereTheSizesPartAndInNoOtherBlockPastIt() throws IOException {
     Comparison shrunk = Comparison.of(6 * BS, RoaringBitmap.bitmapOf(0, 4)); // 4: past the image
     assertThat(differing(shrunk, 2 * BS + 100, Long.MAX_VALUE)).containsExactly(0, 2);
+    // ending on a block boundary, the block where the sizes part is the first past the image's
+    // end: named all the same, so a shorter image never passes for a copy (a sync clips it)
     assertThat(differing(Comparison.of(6 * BS, new RoaringBitmap()), 2 * BS, Long.MAX_VALUE))
         .containsExactly(2);
   }

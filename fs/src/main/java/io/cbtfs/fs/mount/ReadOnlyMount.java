@@ -150,7 +150,7 @@ public final class ReadOnlyMount implements AutoCloseable {
     } catch (ExecutionException | TimeoutException e) {
       log.warn("FUSE loop of {} did not end cleanly: {}", mountPoint, e.toString());
     }
-    log.info("unmounted {}", mountPoint);
+    log.info("stopped serving {}", mountPoint); // unmounted, or left to another mount there
   }
 
   /** Handles open now (files read through the mount). */

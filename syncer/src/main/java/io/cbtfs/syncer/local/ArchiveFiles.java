@@ -28,12 +28,7 @@ public interface ArchiveFiles {
    * A file of the archive as listed: its name in the folder, its length, when it was written, and
    * its identity (the inode number: a file renamed over it, as a gc's fold is, has another one).
    */
-  record Listed(String name, long byteSize, Instant modified, long fileId) {
-    /** Whether {@code now} is still this file as listed (not replaced, not grown or cut). */
-    public boolean sameFile(Listed now) {
-      return now.byteSize == byteSize && now.fileId == fileId;
-    }
-  }
+  record Listed(String name, long byteSize, Instant modified, long fileId) {}
 
   /**
    * The archive's regular files that a reader uses ({@link #isServed}), in no order; none if the

@@ -95,9 +95,10 @@ final class ArchiveReadSession {
     int n = 0;
     try (PositionalFile f = files.open(r.name())) {
       // checked after the open: the file then open is the listed one unless it was replaced
-      // before this check (refused then, rightly); a replacement later leaves the open one whole
-      ArchiveFiles.Listed now = files.stat(r.name());
-      if (now.byteSize() != r.listedSize() || now.fileId() != r.fileId()) {
+      // before this check (refused then, rightly); a replacement later leaves the open one whole.
+      // Not archive.meta: every sync replaces it, and a reader reads it as it is now
+      ArchiveFiles.Listed now = ArchiveFiles.META.equals(r.name()) ? null : files.stat(r.name());
+      if (now != null && (now.byteSize() != r.listedSize() || now.fileId() != r.fileId())) {
         throw new CbtfsException(
             describe
                 + "/"

@@ -240,6 +240,8 @@ class RemoteArchiveTest {
       fx.write(4096, SyncFixture.random(5000, 9));
       sync();
       assertThat(remote.generations()).hasSize(3);
+      // archive.meta, replaced by that sync, still reads (as it is now): no "replaced" refusal
+      assertThat(remote.state().lineage()).isNotNull();
       try (StoredImage image = remote.open(generations.get(2), new PieceCache(0))) {
         assertThat(readAll(image)).isEqualTo(images.get(2));
       }
